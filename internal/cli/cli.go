@@ -1,0 +1,93 @@
+// Package cli implements the tokenguard command line: one file per subcommand,
+// wired explicitly, with Run returning the process exit code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	ExitOK       = 0 // success, or no blocking findings
+	ExitFindings = 1 // blocking findings, or a failed verification
+	ExitUsage    = 2 // usage or input error
+)
+
+// exitError carries an exit code through cobra's error return.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode wraps err so Run exits with code.
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// streams are the standard streams a command reads and writes.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Main runs the CLI on the process's arguments and streams, cancelling on SIGINT or SIGTERM.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return RunContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// Run runs the CLI with args (without the program name) and returns the exit code.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// RunContext is Run with a context that stops long-running commands such as serve.
+func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &streams{in: stdin, out: stdout, err: stderr}
+	root := newRootCommand(s)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintf(stderr, "tokenguard: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "tokenguard: %v\n", err)
+	return ExitUsage
+}
+
+func newRootCommand(s *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tokenguard",
+		Short:         "CPRA-governed API tokens: the token service, the plan checker and the admin CLI",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCommand(s),
+		newServeCommand(s),
+		newTokenCommand(s),
+		newAuditCommand(s),
+		newCheckCommand(s),
+		newPolicyCommand(s),
+	)
+	return root
+}

@@ -1,0 +1,133 @@
+// Package store defines how tokenguard persists tokens, credentials, idempotency records and
+// the audit chain. Implementations live in sub-packages (sqlite, postgres) and must pass the
+// shared conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+)
+
+// Sentinel errors every implementation returns (wrapped or bare); callers use errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict") // unique constraint, e.g. the same owner and name twice
+)
+
+// Token statuses as stored. An active token past its expiry is reported as expired by the
+// service, computed at read time; the store never rewrites status on its own.
+const (
+	StatusActive  = "active"
+	StatusRevoked = "revoked"
+)
+
+// Token is one token as stored. It never holds a secret: only keyed HMACs of secrets.
+// Personal fields are held encrypted; the store treats them as opaque bytes.
+type Token struct {
+	ID             string
+	Name           string
+	OwnerIndex     string // keyed blind index of the owner, for filtering and uniqueness
+	OwnerCipher    []byte // owner, encrypted (AES-256-GCM, key id inside the envelope)
+	Purpose        string
+	Scopes         []string
+	DataCategories []string
+	Audiences      []string
+	Labels         map[string]string
+	SubjectIndexes []string // keyed blind index of each data subject
+	SubjectsCipher []byte   // the data subjects, encrypted
+	Env            string   // environment label in the secret
+
+	RotationInterval time.Duration // zero: no scheduled rotation
+	RotationOverlap  time.Duration
+
+	Status     string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ExpiresAt  time.Time
+	RotatedAt  *time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+
+	SecretVersion int
+	SecretHash    []byte // HMAC-SHA256(server key, current secret)
+	HashKeyID     string // id of the HMAC key SecretHash was made with
+	Fingerprint   string // keyed, non-reversible reference to the current secret, safe in logs
+
+	PrevSecretHash  []byte     // previous secret after a rotation, nil when none
+	PrevHashKeyID   string     //
+	PrevFingerprint string     //
+	PrevValidUntil  *time.Time // rotated_at + overlap: the previous secret works until then
+}
+
+// TokenFilter selects tokens for ListTokens. Zero fields do not filter.
+type TokenFilter struct {
+	OwnerIndex   string
+	Status       string // StatusActive or StatusRevoked (expired is computed by the caller)
+	DataCategory string
+	SubjectIndex string
+	UnusedSince  *time.Time // tokens never used, or last used before this instant
+	Limit        int        // at most this many (implementations cap at 1000; 0 means 100)
+	AfterID      string     // page cursor: ids strictly greater than this, in id order
+}
+
+// Credential authenticates a caller of the API. Only the hash of its secret is stored.
+type Credential struct {
+	ID         string
+	Name       string
+	SecretHash []byte // HMAC-SHA256(server key, credential secret)
+	Rights     []string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+}
+
+// Idempotency is the stored first result of a request sent with an Idempotency-Key.
+type Idempotency struct {
+	Key         string // scoped by the caller: credential id + method + path + client key
+	RequestHash []byte // hash of the request body; a different body with the same key is a conflict
+	Status      int    // HTTP status of the first response
+	Response    []byte // first response body; holds the secret minted then, so it is encrypted
+	CreatedAt   time.Time
+}
+
+// Reader is what a read or write transaction can read.
+type Reader interface {
+	GetToken(ctx context.Context, id string) (Token, error)
+	// FindTokenByHash returns the token whose current or previous secret hash is hash.
+	FindTokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// FindTokenByName returns the token with this owner index and name.
+	FindTokenByName(ctx context.Context, ownerIndex, name string) (Token, error)
+	ListTokens(ctx context.Context, f TokenFilter) ([]Token, error)
+	GetCredentialByHash(ctx context.Context, hash []byte) (Credential, error)
+	CountCredentials(ctx context.Context) (int, error)
+	GetIdempotency(ctx context.Context, key string) (Idempotency, error)
+	// ListAudit returns up to limit records with Seq > afterSeq in sequence order.
+	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error)
+}
+
+// Tx is a write transaction. Everything done through it commits durably together, or not at all.
+type Tx interface {
+	Reader
+	InsertToken(ctx context.Context, t Token) error // ErrConflict on duplicate id or owner+name
+	UpdateToken(ctx context.Context, t Token) error // replaces the row with t.ID; ErrNotFound
+	TouchLastUsed(ctx context.Context, id string, at time.Time) error
+	InsertCredential(ctx context.Context, c Credential) error
+	PutIdempotency(ctx context.Context, rec Idempotency) error // ErrConflict when the key exists
+	// AppendAudit chains event after the current head. Appends are serialised by the database,
+	// so concurrent writers (also in other processes) never fork the chain.
+	AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error)
+}
+
+// Store is a tokenguard database.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Reader) error) error
+	// Update runs fn in a write transaction and commits it durably before returning;
+	// if fn returns an error, nothing it wrote is kept.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}

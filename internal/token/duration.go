@@ -1,0 +1,52 @@
+package token
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Day is 24 hours; tokenguard durations accept whole days with a "d" suffix.
+const Day = 24 * time.Hour
+
+// ParseDuration parses a Go duration ("90m", "1h30m") or a whole number of days ("30d").
+// Zero, negative and overflowing durations are rejected.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty duration: use a Go duration such as \"12h\" or whole days such as \"30d\"")
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q: days must be a whole number such as \"30d\"", s)
+		}
+		if n > int64(maxDuration/Day) || n < -int64(maxDuration/Day) {
+			return 0, fmt.Errorf("invalid duration %q: too long", s)
+		}
+		d = time.Duration(n) * Day
+	} else {
+		var err error
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q: use a Go duration such as \"12h\" or whole days such as \"30d\"", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("invalid duration %q: must be positive", s)
+	}
+	return d, nil
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
+
+// FormatDuration renders d as whole days ("30d") when it is a whole number of days,
+// and as a Go duration otherwise.
+func FormatDuration(d time.Duration) string {
+	if d > 0 && d%Day == 0 {
+		return strconv.FormatInt(int64(d/Day), 10) + "d"
+	}
+	return d.String()
+}
