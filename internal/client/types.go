@@ -1,0 +1,134 @@
+package client
+
+import "time"
+
+// Token is a token as the API returns it. Secret is set only in the response that minted it
+// (create and rotate); every other response leaves it empty.
+type Token struct {
+	ID               string            `json:"id"`
+	Name             string            `json:"name"`
+	Owner            string            `json:"owner"`
+	Purpose          string            `json:"purpose"`
+	Scopes           []string          `json:"scopes"`
+	DataCategories   []string          `json:"data_categories"`
+	DataSubjects     []string          `json:"data_subjects"`
+	Audiences        []string          `json:"audiences"`
+	Labels           map[string]string `json:"labels"`
+	Rotation         *Rotation         `json:"rotation,omitempty"`
+	Status           string            `json:"status"` // "active", "expired" or "revoked"
+	CreatedAt        time.Time         `json:"created_at"`
+	ExpiresAt        time.Time         `json:"expires_at"`
+	RotatedAt        *time.Time        `json:"rotated_at,omitempty"`
+	RevokedAt        *time.Time        `json:"revoked_at,omitempty"`
+	LastUsedAt       *time.Time        `json:"last_used_at,omitempty"`
+	SecretVersion    int               `json:"secret_version"`
+	Fingerprint      string            `json:"fingerprint"`
+	PreviousValidTil *time.Time        `json:"previous_valid_until,omitempty"`
+	Secret           string            `json:"secret,omitempty"`
+}
+
+// Rotation is a token's rotation policy. Durations are strings: a Go duration or whole days ("7d").
+type Rotation struct {
+	Interval string `json:"interval,omitempty"`
+	Overlap  string `json:"overlap,omitempty"`
+}
+
+// CreateTokenRequest is the body of POST /v1/tokens. TTL is a duration string; empty means
+// the server's default TTL. Nil slices are sent as absent; DataCategories must be sent
+// (an empty list means "reaches no personal information").
+type CreateTokenRequest struct {
+	Name           string            `json:"name"`
+	Owner          string            `json:"owner"`
+	Purpose        string            `json:"purpose"`
+	Scopes         []string          `json:"scopes"`
+	DataCategories []string          `json:"data_categories"`
+	DataSubjects   []string          `json:"data_subjects,omitempty"`
+	Audiences      []string          `json:"audiences,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	TTL            string            `json:"ttl,omitempty"`
+	Rotation       *Rotation         `json:"rotation,omitempty"`
+}
+
+// UpdateTokenRequest is the body of PATCH /v1/tokens/{id}: metadata that may change in place.
+// A nil field is left unchanged; a non-nil empty slice or map clears it.
+type UpdateTokenRequest struct {
+	Purpose        *string            `json:"purpose,omitempty"`
+	Scopes         *[]string          `json:"scopes,omitempty"`
+	DataCategories *[]string          `json:"data_categories,omitempty"`
+	Audiences      *[]string          `json:"audiences,omitempty"`
+	Labels         *map[string]string `json:"labels,omitempty"`
+	Rotation       *Rotation          `json:"rotation,omitempty"` // Interval "" with Overlap "" clears the policy
+}
+
+// RotateRequest is the body of POST /v1/tokens/{id}/rotate. Overlap overrides the token's
+// rotation overlap for this rotation; empty uses the token's policy (zero when none).
+type RotateRequest struct {
+	Overlap string `json:"overlap,omitempty"`
+}
+
+// RenewRequest is the body of POST /v1/tokens/{id}/renew: the new TTL counted from now, and
+// the review that justifies moving expiry later. ReviewedBy must differ from the owner.
+type RenewRequest struct {
+	TTL        string `json:"ttl"`
+	Reason     string `json:"reason"`
+	ReviewedBy string `json:"reviewed_by"`
+}
+
+// ListTokensOptions filters GET /v1/tokens. Zero fields do not filter.
+type ListTokensOptions struct {
+	Owner        string
+	Status       string // active, expired or revoked
+	DataCategory string
+	Subject      string
+	UnusedFor    string // duration string: tokens not used for at least this long
+	Limit        int
+	PageToken    string
+}
+
+// TokenList is the answer of GET /v1/tokens.
+type TokenList struct {
+	Tokens        []Token `json:"tokens"`
+	NextPageToken string  `json:"next_page_token,omitempty"`
+}
+
+// Introspection is the answer of POST /v1/introspect (RFC 7662). An inactive token answers
+// exactly {"active": false}.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	TokenID   string   `json:"token_id,omitempty"`
+	Scope     string   `json:"scope,omitempty"` // space-separated scopes, as RFC 7662
+	Owner     string   `json:"owner,omitempty"`
+	Audiences []string `json:"aud,omitempty"`
+	ExpiresAt int64    `json:"exp,omitempty"` // Unix seconds
+	IssuedAt  int64    `json:"iat,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+}
+
+// AuditRecord is one record of GET /v1/audit.
+type AuditRecord struct {
+	Seq         int64             `json:"seq"`
+	PrevHash    string            `json:"prev_hash"`
+	Hash        string            `json:"hash"`
+	Time        time.Time         `json:"time"`
+	Actor       string            `json:"actor"`
+	Action      string            `json:"action"`
+	TokenID     string            `json:"token_id,omitempty"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	Outcome     string            `json:"outcome"`
+	Details     map[string]string `json:"details,omitempty"`
+}
+
+// AuditPage is the answer of GET /v1/audit?after=SEQ&limit=N.
+type AuditPage struct {
+	Records       []AuditRecord `json:"records"`
+	NextPageToken string        `json:"next_page_token,omitempty"`
+}
+
+// ErrorBody is the one error shape of the API: {"error": {"code": "...", "message": "...", "field": "..."}}.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
