@@ -95,15 +95,18 @@ type Idempotency struct {
 // Reader is what a read or write transaction can read.
 type Reader interface {
 	GetToken(ctx context.Context, id string) (Token, error)
-	// FindTokenByHash returns the token whose current or previous secret hash is hash.
+	// FindTokenByHash returns the token whose current or previous secret hash is hash. It does
+	// not check PrevValidUntil: whether a previous secret still works is the caller's decision.
 	FindTokenByHash(ctx context.Context, hash []byte) (Token, error)
 	// FindTokenByName returns the token with this owner index and name.
 	FindTokenByName(ctx context.Context, ownerIndex, name string) (Token, error)
+	// ListTokens returns tokens in byte order of id (PostgreSQL needs COLLATE "C").
 	ListTokens(ctx context.Context, f TokenFilter) ([]Token, error)
 	GetCredentialByHash(ctx context.Context, hash []byte) (Credential, error)
 	CountCredentials(ctx context.Context) (int, error)
 	GetIdempotency(ctx context.Context, key string) (Idempotency, error)
-	// ListAudit returns up to limit records with Seq > afterSeq in sequence order.
+	// ListAudit returns up to limit records with Seq > afterSeq in sequence order
+	// (limit <= 0 means 100; capped at 1000).
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error)
 }
 
@@ -112,8 +115,9 @@ type Tx interface {
 	Reader
 	InsertToken(ctx context.Context, t Token) error // ErrConflict on duplicate id or owner+name
 	UpdateToken(ctx context.Context, t Token) error // replaces the row with t.ID; ErrNotFound
+	// TouchLastUsed moves LastUsedAt forward to at; an earlier instant leaves it unchanged.
 	TouchLastUsed(ctx context.Context, id string, at time.Time) error
-	InsertCredential(ctx context.Context, c Credential) error
+	InsertCredential(ctx context.Context, c Credential) error // ErrConflict on duplicate id or secret hash
 	PutIdempotency(ctx context.Context, rec Idempotency) error // ErrConflict when the key exists
 	// AppendAudit chains event after the current head. Appends are serialised by the database,
 	// so concurrent writers (also in other processes) never fork the chain.
@@ -125,7 +129,8 @@ type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Reader) error) error
 	// Update runs fn in a write transaction and commits it durably before returning;
-	// if fn returns an error, nothing it wrote is kept.
+	// if fn returns an error or panics, nothing it wrote is kept and the error (or the panic,
+	// as an error) is returned.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // PersonalCategories are the CPRA categories of personal information (Cal. Civ. Code 1798.140(v)).
@@ -45,7 +46,7 @@ func PurposeProblem(purpose string) string {
 		return "purpose is required: state in one sentence what the token is for"
 	case slices.Contains(genericPurposes, p):
 		return "purpose \"" + purpose + "\" is generic: state what data is used, by which system, for what"
-	case len(p) < MinPurposeLength:
+	case utf8.RuneCountInString(p) < MinPurposeLength: // characters, not bytes
 		return "purpose is too short to be specific: write at least " + strconv.Itoa(MinPurposeLength) + " characters saying what the token is for"
 	}
 	return ""

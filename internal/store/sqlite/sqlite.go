@@ -1,0 +1,248 @@
+// Package sqlite is the embedded, single-file implementation of store.Store, on the pure-Go
+// modernc.org/sqlite driver.
+//
+// The database runs in WAL mode with synchronous=FULL, so a committed Update survives a power
+// cut, and readers never wait for the writer. Two connection pools share the file:
+//
+//   - one write connection, whose transactions start with BEGIN IMMEDIATE: writers in this
+//     process queue for that connection, and writers in other processes wait (busy_timeout)
+//     for the database write lock, so the audit chain can never fork;
+//   - a pool of read-only (query_only) connections for View, which see the last committed
+//     state and run concurrently with the writer.
+//
+// Instants are stored in UTC with nanosecond precision and are returned in UTC, equal
+// (time.Time.Equal, and == when written in UTC) to what was written.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	moderncsqlite "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// BusyTimeoutMillis is how long a connection waits for a lock held by another process before
+// failing with "database is locked".
+const BusyTimeoutMillis = 10000
+
+// Store is a tokenguard database in one SQLite file. It is safe for concurrent use.
+type Store struct {
+	path  string
+	write *sql.DB // exactly one connection: in-process writers queue here
+	read  *sql.DB // query_only connections for View and Ping
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database at path, creating the file with mode 0600 when it does not exist,
+// and applies any pending schema migrations. Close the Store when done.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	if err := createFile(path); err != nil {
+		return nil, err
+	}
+	write, err := openPool(ctx, path, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate(ctx, write); err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: migrating %s: %w", path, err)
+	}
+	read, err := openPool(ctx, path, false)
+	if err != nil {
+		_ = write.Close()
+		return nil, err
+	}
+	return &Store{path: path, write: write, read: read}, nil
+}
+
+// Path is the file the Store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// checkPath rejects names the driver would not treat as a plain file path.
+func checkPath(path string) error {
+	switch {
+	case path == "":
+		return errors.New("sqlite: database path is empty: give the path of the database file")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return fmt.Errorf("sqlite: database path %q is not a file path: give the path of the database file", path)
+	case strings.ContainsRune(path, '?'):
+		return fmt.Errorf("sqlite: database path %q contains '?': rename the file or its directory", path)
+	}
+	return nil
+}
+
+// createFile creates path with mode 0600 if it does not exist, so the database (and the WAL
+// and shared-memory files SQLite creates with the database file's mode) is never readable by
+// other users. An existing file is left as it is.
+func createFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // the operator chooses the database path
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("sqlite: creating database file: %w", err)
+		}
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	default:
+		return fmt.Errorf("sqlite: creating database file: %w", err)
+	}
+}
+
+// dsn returns the data source name for path. The pragmas are DSN parameters, so the driver
+// applies them to every connection it opens, including ones the pool opens later.
+func dsn(path string, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if writer {
+		q.Add("_pragma", "journal_mode(WAL)") // persistent in the file; readers inherit it
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Set("_query_only", "1")
+	}
+	return path + "?" + q.Encode()
+}
+
+func openPool(ctx context.Context, path string, writer bool) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, writer))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+	}
+	if writer {
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+	} else {
+		n := max(4, runtime.GOMAXPROCS(0))
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+	}
+	// Connecting applies the pragmas; a file that is not a database fails here.
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+	}
+	if writer {
+		var mode string
+		if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("sqlite: reading journal mode of %s: %w", path, err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			_ = db.Close()
+			return nil, fmt.Errorf("sqlite: %s: journal mode is %q, not WAL (is the file on a file system without shared memory support?)", path, mode)
+		}
+	}
+	return db, nil
+}
+
+// View runs fn in a read-only transaction on a snapshot of the last committed state. It does
+// not wait for a write in progress. A panic in fn is recovered and returned as an error.
+func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err error) {
+	sqlTx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: beginning read transaction: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = sqlTx.Rollback()
+			err = panicError(r)
+		}
+	}()
+	fnErr := fn(&tx{q: sqlTx})
+	// A read transaction has nothing to keep; rolling back ends it and frees the snapshot.
+	if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) && fnErr == nil {
+		return fmt.Errorf("sqlite: ending read transaction: %w", rbErr)
+	}
+	return fnErr
+}
+
+// Update runs fn in a write transaction and commits it durably (WAL, synchronous=FULL)
+// before returning. Write transactions are serialised: one at a time in this process, and
+// BEGIN IMMEDIATE against other processes. If fn returns an error, the transaction is rolled
+// back and that error is returned as it is. If fn panics, the transaction is rolled back and
+// Update returns an error describing the panic instead of re-panicking.
+//
+// fn must not call Update on the same Store: the write connection is already in use and the
+// call would wait for itself.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error) {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: beginning write transaction: %w", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = sqlTx.Rollback()
+			err = panicError(r)
+		}
+	}()
+	if fnErr := fn(&tx{q: sqlTx}); fnErr != nil {
+		// ErrTxDone: the context ended and database/sql has rolled back already.
+		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(fnErr, fmt.Errorf("sqlite: rolling back: %w", rbErr))
+		}
+		return fnErr
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: committing: %w", err)
+	}
+	return nil
+}
+
+// panicError turns a recovered panic value into the error View and Update return.
+func panicError(r any) error {
+	if e, ok := r.(error); ok {
+		return fmt.Errorf("sqlite: transaction rolled back: function panicked: %w", e)
+	}
+	return fmt.Errorf("sqlite: transaction rolled back: function panicked: %v", r)
+}
+
+// Ping reports whether the database answers a query. It uses a read connection, so a long
+// write does not make the store look unavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both connection pools. Closing a closed Store returns the first result again.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+	})
+	return s.closeErr
+}
+
+// isUniqueViolation reports whether err is a primary-key or unique constraint violation.
+func isUniqueViolation(err error) bool {
+	var se *moderncsqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlitelib.SQLITE_CONSTRAINT_UNIQUE, sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,492 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// Limits of ListTokens and ListAudit.
+const (
+	DefaultListLimit = 100  // a limit of zero (or less) means this many
+	MaxListLimit     = 1000 // larger limits are lowered to this
+)
+
+// tx implements store.Tx on a database/sql transaction. View hands it out as a store.Reader
+// on a query_only connection, so even a type assertion to store.Tx cannot write through it.
+type tx struct {
+	q *sql.Tx
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// tokenColumns lists the tokens columns in the order scanToken reads them.
+const tokenColumns = `id, name, owner_index, owner_cipher, purpose, scopes, data_categories,
+	audiences, labels, subject_indexes, subjects_cipher, env, rotation_interval, rotation_overlap,
+	status, created_at, updated_at, expires_at, rotated_at, revoked_at, last_used_at,
+	secret_version, secret_hash, hash_key_id, fingerprint,
+	prev_secret_hash, prev_hash_key_id, prev_fingerprint, prev_valid_until`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanToken(r rowScanner) (store.Token, error) {
+	var (
+		t                                                store.Token
+		scopes, categories, audiences, labels, subjects  string
+		createdAt, updatedAt, expiresAt                  string
+		rotatedAt, revokedAt, lastUsedAt, prevValidUntil sql.NullString
+		rotationInterval, rotationOverlap                int64
+	)
+	err := r.Scan(&t.ID, &t.Name, &t.OwnerIndex, &t.OwnerCipher, &t.Purpose, &scopes, &categories,
+		&audiences, &labels, &subjects, &t.SubjectsCipher, &t.Env, &rotationInterval, &rotationOverlap,
+		&t.Status, &createdAt, &updatedAt, &expiresAt, &rotatedAt, &revokedAt, &lastUsedAt,
+		&t.SecretVersion, &t.SecretHash, &t.HashKeyID, &t.Fingerprint,
+		&t.PrevSecretHash, &t.PrevHashKeyID, &t.PrevFingerprint, &prevValidUntil)
+	if err != nil {
+		return store.Token{}, err
+	}
+	var d decoder
+	t.Scopes = d.strings("scopes", scopes)
+	t.DataCategories = d.strings("data_categories", categories)
+	t.Audiences = d.strings("audiences", audiences)
+	t.Labels = d.stringMap("labels", labels)
+	t.SubjectIndexes = d.strings("subject_indexes", subjects)
+	t.RotationInterval = time.Duration(rotationInterval)
+	t.RotationOverlap = time.Duration(rotationOverlap)
+	t.CreatedAt = d.time("created_at", createdAt)
+	t.UpdatedAt = d.time("updated_at", updatedAt)
+	t.ExpiresAt = d.time("expires_at", expiresAt)
+	t.RotatedAt = d.optTime("rotated_at", rotatedAt)
+	t.RevokedAt = d.optTime("revoked_at", revokedAt)
+	t.LastUsedAt = d.optTime("last_used_at", lastUsedAt)
+	t.PrevValidUntil = d.optTime("prev_valid_until", prevValidUntil)
+	if d.err != nil {
+		return store.Token{}, fmt.Errorf("token %q: %w", t.ID, d.err)
+	}
+	return t, nil
+}
+
+// tokenArgs returns the column values of t in tokenColumns order.
+func tokenArgs(t store.Token) ([]any, error) {
+	var e encoder
+	args := []any{t.ID, t.Name, t.OwnerIndex, blob(t.OwnerCipher), t.Purpose,
+		e.json("scopes", t.Scopes), e.json("data_categories", t.DataCategories),
+		e.json("audiences", t.Audiences), e.json("labels", t.Labels),
+		e.json("subject_indexes", t.SubjectIndexes), blob(t.SubjectsCipher), t.Env,
+		int64(t.RotationInterval), int64(t.RotationOverlap),
+		t.Status, e.time("created_at", t.CreatedAt), e.time("updated_at", t.UpdatedAt),
+		e.time("expires_at", t.ExpiresAt), e.optTime("rotated_at", t.RotatedAt),
+		e.optTime("revoked_at", t.RevokedAt), e.optTime("last_used_at", t.LastUsedAt),
+		t.SecretVersion, blob(t.SecretHash), t.HashKeyID, t.Fingerprint,
+		blob(t.PrevSecretHash), t.PrevHashKeyID, t.PrevFingerprint,
+		e.optTime("prev_valid_until", t.PrevValidUntil)}
+	if e.err != nil {
+		return nil, fmt.Errorf("sqlite: token %q: %w", t.ID, e.err)
+	}
+	return args, nil
+}
+
+func (x *tx) queryToken(ctx context.Context, what, where string, args ...any) (store.Token, error) {
+	// where is one of the constant conditions of this file; values are bound parameters.
+	row := x.q.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE "+where, args...) //nolint:gosec // constant fragments
+	t, err := scanToken(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Token{}, fmt.Errorf("sqlite: %s: token %w", what, store.ErrNotFound)
+	case err != nil:
+		return store.Token{}, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return t, nil
+}
+
+// GetToken returns the token with this id, or store.ErrNotFound.
+func (x *tx) GetToken(ctx context.Context, id string) (store.Token, error) {
+	return x.queryToken(ctx, fmt.Sprintf("getting token %q", id), "id = ?", id)
+}
+
+// FindTokenByHash returns the token whose current or previous secret hash is hash. Whether
+// the previous secret is still valid (PrevValidUntil) is for the caller to decide.
+func (x *tx) FindTokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	if len(hash) == 0 {
+		return store.Token{}, fmt.Errorf("sqlite: finding token by secret hash: empty hash: token %w", store.ErrNotFound)
+	}
+	return x.queryToken(ctx, "finding token by secret hash",
+		"secret_hash = ? OR prev_secret_hash = ? ORDER BY secret_hash = ? DESC LIMIT 1", hash, hash, hash)
+}
+
+// FindTokenByName returns the token with this owner index and name.
+func (x *tx) FindTokenByName(ctx context.Context, ownerIndex, name string) (store.Token, error) {
+	return x.queryToken(ctx, fmt.Sprintf("finding token by name %q", name),
+		"owner_index = ? AND name = ?", ownerIndex, name)
+}
+
+// clampLimit applies DefaultListLimit and MaxListLimit.
+func clampLimit(n int) int {
+	if n <= 0 {
+		return DefaultListLimit
+	}
+	return min(n, MaxListLimit)
+}
+
+// ListTokens returns the tokens matching every non-zero field of f, in id order, starting
+// after f.AfterID, at most clampLimit(f.Limit) of them.
+func (x *tx) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.OwnerIndex != "" {
+		where = append(where, "owner_index = ?")
+		args = append(args, f.OwnerIndex)
+	}
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.DataCategory != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM json_each(tokens.data_categories) AS c WHERE c.value = ?)")
+		args = append(args, f.DataCategory)
+	}
+	if f.SubjectIndex != "" {
+		where = append(where, "id IN (SELECT token_id FROM token_subjects WHERE subject_index = ?)")
+		args = append(args, f.SubjectIndex)
+	}
+	if f.UnusedSince != nil {
+		var e encoder
+		since := e.time("UnusedSince", *f.UnusedSince)
+		if e.err != nil {
+			return nil, fmt.Errorf("sqlite: listing tokens: %w", e.err)
+		}
+		where = append(where, "(last_used_at IS NULL OR last_used_at < ?)")
+		args = append(args, since)
+	}
+	if f.AfterID != "" {
+		where = append(where, "id > ?")
+		args = append(args, f.AfterID)
+	}
+	query := "SELECT " + tokenColumns + " FROM tokens"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id LIMIT ?"
+	args = append(args, clampLimit(f.Limit))
+
+	rows, err := x.q.QueryContext(ctx, query, args...) //nolint:gosec // query is built from constant fragments; values are bound parameters
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: listing tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: listing tokens: %w", err)
+	}
+	return out, nil
+}
+
+// InsertToken adds t; store.ErrConflict when its id, or its owner index and name, exist.
+func (x *tx) InsertToken(ctx context.Context, t store.Token) error {
+	args, err := tokenArgs(t)
+	if err != nil {
+		return err
+	}
+	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
+	_, err = x.q.ExecContext(ctx, "INSERT INTO tokens ("+tokenColumns+") VALUES ("+placeholders+")", args...) //nolint:gosec // constant fragments
+	if err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: inserting token %q: a token with this id, or this owner and name, exists: %w", t.ID, store.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: inserting token %q: %w", t.ID, err)
+	}
+	return x.setSubjects(ctx, t.ID, t.SubjectIndexes)
+}
+
+// UpdateToken replaces every column of the token with t.ID; store.ErrNotFound when there is
+// none, store.ErrConflict when the new owner index and name belong to another token.
+func (x *tx) UpdateToken(ctx context.Context, t store.Token) error {
+	args, err := tokenArgs(t)
+	if err != nil {
+		return err
+	}
+	cols := strings.Split(tokenColumns, ",")
+	sets := make([]string, 0, len(cols)-1)
+	for _, c := range cols[1:] { // every column but id
+		sets = append(sets, strings.TrimSpace(c)+" = ?")
+	}
+	res, err := x.q.ExecContext(ctx, "UPDATE tokens SET "+strings.Join(sets, ", ")+" WHERE id = ?", //nolint:gosec // constant fragments
+		append(args[1:], t.ID)...)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: updating token %q: another token has this owner and name: %w", t.ID, store.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: updating token %q: %w", t.ID, err)
+	}
+	if err := expectOneRow(res); err != nil {
+		return fmt.Errorf("sqlite: updating token %q: %w", t.ID, err)
+	}
+	return x.setSubjects(ctx, t.ID, t.SubjectIndexes)
+}
+
+// setSubjects makes token_subjects hold exactly the subject indexes of token id.
+func (x *tx) setSubjects(ctx context.Context, id string, subjects []string) error {
+	if _, err := x.q.ExecContext(ctx, "DELETE FROM token_subjects WHERE token_id = ?", id); err != nil {
+		return fmt.Errorf("sqlite: indexing subjects of token %q: %w", id, err)
+	}
+	for _, s := range subjects {
+		if _, err := x.q.ExecContext(ctx,
+			"INSERT OR IGNORE INTO token_subjects (subject_index, token_id) VALUES (?, ?)", s, id); err != nil {
+			return fmt.Errorf("sqlite: indexing subjects of token %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// expectOneRow turns "no row changed" into store.ErrNotFound.
+func expectOneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("token %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// TouchLastUsed records a use of token id at at. LastUsedAt only moves forward: a use
+// recorded out of order (earlier than the stored one) leaves it as it is. store.ErrNotFound
+// when there is no such token.
+func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
+	var e encoder
+	ts := e.time("last_used_at", at)
+	if e.err != nil {
+		return fmt.Errorf("sqlite: recording use of token %q: %w", id, e.err)
+	}
+	res, err := x.q.ExecContext(ctx,
+		"UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+		ts, id, ts)
+	if err != nil {
+		return fmt.Errorf("sqlite: recording use of token %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: recording use of token %q: %w", id, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	// Nothing changed: either a later use is already recorded, or there is no such token.
+	var exists int
+	err = x.q.QueryRowContext(ctx, "SELECT 1 FROM tokens WHERE id = ?", id).Scan(&exists)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: recording use of token %q: token %w", id, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlite: recording use of token %q: %w", id, err)
+	}
+	return nil
+}
+
+// InsertCredential adds c; store.ErrConflict when its id or secret hash exists.
+func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
+	var e encoder
+	args := []any{c.ID, c.Name, blob(c.SecretHash), e.json("rights", c.Rights),
+		e.time("created_at", c.CreatedAt), e.optTime("revoked_at", c.RevokedAt)}
+	if e.err != nil {
+		return fmt.Errorf("sqlite: inserting credential %q: %w", c.ID, e.err)
+	}
+	if len(c.SecretHash) == 0 {
+		return fmt.Errorf("sqlite: inserting credential %q: secret hash is empty", c.ID)
+	}
+	_, err := x.q.ExecContext(ctx,
+		"INSERT INTO credentials (id, name, secret_hash, rights, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+		args...)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: inserting credential %q: a credential with this id or secret exists: %w", c.ID, store.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: inserting credential %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
+func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
+	var (
+		c                 store.Credential
+		rights, createdAt string
+		revokedAt         sql.NullString
+	)
+	err := x.q.QueryRowContext(ctx,
+		"SELECT id, name, secret_hash, rights, created_at, revoked_at FROM credentials WHERE secret_hash = ?",
+		hash).Scan(&c.ID, &c.Name, &c.SecretHash, &rights, &createdAt, &revokedAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Credential{}, fmt.Errorf("sqlite: getting credential by secret hash: credential %w", store.ErrNotFound)
+	case err != nil:
+		return store.Credential{}, fmt.Errorf("sqlite: getting credential by secret hash: %w", err)
+	}
+	var d decoder
+	c.Rights = d.strings("rights", rights)
+	c.CreatedAt = d.time("created_at", createdAt)
+	c.RevokedAt = d.optTime("revoked_at", revokedAt)
+	if d.err != nil {
+		return store.Credential{}, fmt.Errorf("sqlite: credential %q: %w", c.ID, d.err)
+	}
+	return c, nil
+}
+
+// CountCredentials returns how many credentials exist, revoked ones included.
+func (x *tx) CountCredentials(ctx context.Context) (int, error) {
+	var n int
+	if err := x.q.QueryRowContext(ctx, "SELECT count(*) FROM credentials").Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: counting credentials: %w", err)
+	}
+	return n, nil
+}
+
+// PutIdempotency stores rec; store.ErrConflict when its key exists (the first record stays).
+func (x *tx) PutIdempotency(ctx context.Context, rec store.Idempotency) error {
+	var e encoder
+	created := e.time("created_at", rec.CreatedAt)
+	if e.err != nil {
+		return fmt.Errorf("sqlite: storing idempotency record: %w", e.err)
+	}
+	_, err := x.q.ExecContext(ctx,
+		"INSERT INTO idempotency (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)",
+		rec.Key, blob(rec.RequestHash), rec.Status, blob(rec.Response), created)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: storing idempotency record: key already used: %w", store.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: storing idempotency record: %w", err)
+	}
+	return nil
+}
+
+// GetIdempotency returns the record stored under key, or store.ErrNotFound.
+func (x *tx) GetIdempotency(ctx context.Context, key string) (store.Idempotency, error) {
+	var (
+		rec     store.Idempotency
+		created string
+	)
+	err := x.q.QueryRowContext(ctx,
+		"SELECT key, request_hash, status, response, created_at FROM idempotency WHERE key = ?",
+		key).Scan(&rec.Key, &rec.RequestHash, &rec.Status, &rec.Response, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Idempotency{}, fmt.Errorf("sqlite: getting idempotency record: %w", store.ErrNotFound)
+	case err != nil:
+		return store.Idempotency{}, fmt.Errorf("sqlite: getting idempotency record: %w", err)
+	}
+	var d decoder
+	rec.CreatedAt = d.time("created_at", created)
+	if d.err != nil {
+		return store.Idempotency{}, fmt.Errorf("sqlite: getting idempotency record: %w", d.err)
+	}
+	return rec, nil
+}
+
+// auditColumns lists the audit columns in the order scanAudit reads them.
+const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details"
+
+func scanAudit(r rowScanner) (audit.Record, error) {
+	var (
+		rec     audit.Record
+		ts      string
+		details sql.NullString
+	)
+	if err := r.Scan(&rec.Seq, &rec.PrevHash, &rec.Hash, &ts, &rec.Actor, &rec.Action,
+		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details); err != nil {
+		return audit.Record{}, err
+	}
+	var d decoder
+	rec.Time = d.time("time", ts)
+	if details.Valid {
+		rec.Details = d.stringMap("details", details.String)
+	}
+	if d.err != nil {
+		return audit.Record{}, fmt.Errorf("audit record %d: %w", rec.Seq, d.err)
+	}
+	return rec, nil
+}
+
+// ListAudit returns the records with Seq > afterSeq in sequence order, at most
+// clampLimit(limit) of them.
+func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error) {
+	rows, err := x.q.QueryContext(ctx,
+		"SELECT "+auditColumns+" FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, clampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing audit records: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Record
+	for rows.Next() {
+		rec, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: listing audit records: %w", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: listing audit records: %w", err)
+	}
+	return out, nil
+}
+
+// AppendAudit chains event after the current head and stores it. The head is read inside
+// this write transaction, which holds the database write lock, so no other writer can
+// append in between.
+func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error) {
+	var prev *audit.Record
+	head, err := scanAudit(x.q.QueryRowContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq DESC LIMIT 1"))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// empty log: the first record chains to audit.GenesisHash
+	case err != nil:
+		return audit.Record{}, fmt.Errorf("sqlite: reading audit head: %w", err)
+	default:
+		prev = &head
+	}
+	seq := int64(1)
+	if prev != nil {
+		seq = prev.Seq + 1
+	}
+	rec := audit.Chain(prev, seq, event)
+
+	var e encoder
+	ts := e.time("time", rec.Time)
+	var details any
+	if len(rec.Details) > 0 {
+		b, err := json.Marshal(rec.Details)
+		if err != nil {
+			return audit.Record{}, fmt.Errorf("sqlite: encoding audit details: %w", err)
+		}
+		details = string(b)
+	}
+	if e.err != nil {
+		return audit.Record{}, fmt.Errorf("sqlite: appending audit record: %w", e.err)
+	}
+	_, err = x.q.ExecContext(ctx, "INSERT INTO audit ("+auditColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		rec.Seq, rec.PrevHash, rec.Hash, ts, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return audit.Record{}, fmt.Errorf("sqlite: appending audit record %d: the chain would fork: %w", rec.Seq, store.ErrConflict)
+		}
+		return audit.Record{}, fmt.Errorf("sqlite: appending audit record %d: %w", rec.Seq, err)
+	}
+	return rec, nil
+}
