@@ -1,17 +1,121 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 )
 
-// PLACEHOLDER: replaced by the helper that owns this subcommand.
+// auditPageSize is how many records audit verify reads per request.
+const auditPageSize = 1000
+
 func newAuditCommand(s *streams) *cobra.Command {
-	return &cobra.Command{
-		Use: "audit",
-		RunE: func(*cobra.Command, []string) error {
-			return withCode(ExitUsage, errors.New("audit: not built yet"))
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Work with the hash-chained audit log",
+	}
+	cf.register(cmd)
+	cmd.AddCommand(newAuditVerifyCommand(s, &cf))
+	return cmd
+}
+
+func newAuditVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
+	var dbPath string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify the audit chain of a running service, or of a database file with --db",
+		Long: `Verify every record of the audit chain, in order: sequence numbers without gaps, each
+record chained to the hash of the one before, each hash matching its content.
+
+Without --db the records are read from the service at --endpoint (admin credential needed).
+With --db FILE the SQLite database is read directly, e.g. from a backup.
+
+Exit 0 with the number of records when the chain verifies, 1 naming the first broken record.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var v audit.Verifier
+			var err error
+			if dbPath != "" {
+				err = verifyDatabase(cmd.Context(), dbPath, &v)
+			} else {
+				var c *client.Client
+				if c, err = cf.newClient(cmd); err != nil {
+					return err
+				}
+				err = verifyService(cmd.Context(), c, &v)
+			}
+			if errors.Is(err, audit.ErrBroken) {
+				fmt.Fprintf(s.out, "audit chain BROKEN after %d good records\n", v.Count())
+				return withCode(ExitFindings, err)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.out, "audit chain verified: %d records\n", v.Count())
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&dbPath, "db", "", "verify this SQLite database file instead of asking a service")
+	return cmd
+}
+
+func verifyService(ctx context.Context, c *client.Client, v *audit.Verifier) error {
+	var after int64
+	for {
+		page, err := c.ListAudit(ctx, after, auditPageSize)
+		if err != nil {
+			return apiFailure(err)
+		}
+		for _, r := range page.Records {
+			rec := audit.Record{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Event: audit.Event{
+				Time: r.Time, Actor: r.Actor, Action: r.Action, TokenID: r.TokenID, Fingerprint: r.Fingerprint,
+				Outcome: r.Outcome, Details: r.Details,
+			}}
+			if err := v.Add(rec); err != nil {
+				return err
+			}
+			after = r.Seq
+		}
+		if len(page.Records) == 0 || page.NextPageToken == "" {
+			return nil
+		}
+	}
+}
+
+func verifyDatabase(ctx context.Context, path string, v *audit.Verifier) error {
+	if _, err := os.Stat(path); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--db: %w", err))
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	defer st.Close()
+	return st.View(ctx, func(r store.Reader) error {
+		var after int64
+		for {
+			recs, err := r.ListAudit(ctx, after, auditPageSize)
+			if err != nil {
+				return withCode(ExitFindings, fmt.Errorf("reading the audit log: %w", err))
+			}
+			for _, rec := range recs {
+				if err := v.Add(rec); err != nil {
+					return err
+				}
+				after = rec.Seq
+			}
+			if len(recs) < auditPageSize {
+				return nil
+			}
+		}
+	})
 }

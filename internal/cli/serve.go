@@ -1,17 +1,294 @@
 package cli
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
-// PLACEHOLDER: replaced by the helper that owns this subcommand.
+// envAdminToken names the environment variable whose value becomes the admin credential on
+// the first start of a service (when the database has no credential yet).
+const envAdminToken = "TOKENGUARD_ADMIN_TOKEN"
+
+// shutdownGrace is how long serve lets requests in flight finish after it is asked to stop.
+const shutdownGrace = 10 * time.Second
+
+type serveOptions struct {
+	listen, db, keyFile        string
+	defaultTTL, maxTTL         string
+	tlsCert, tlsKey, env, logs string
+	insecureHTTP               bool
+}
+
 func newServeCommand(s *streams) *cobra.Command {
-	return &cobra.Command{
-		Use: "serve",
-		RunE: func(*cobra.Command, []string) error {
-			return withCode(ExitUsage, errors.New("serve: not built yet"))
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the token service (embedded SQLite by default)",
+		Long: `Run the token service on --listen until interrupted.
+
+Every flag can also be set with the environment variable named in its help; a flag given on
+the command line wins. On the first start, when the database holds no credential, the value
+of TOKENGUARD_ADMIN_TOKEN becomes the admin credential; without it one is generated and
+written once, mode 0600, to <db>.admin-token (its path is printed, never the secret).
+
+Plain HTTP is served only on a loopback address unless --insecure-http is given; use
+--tls-cert and --tls-key otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, map[string]string{
+				"listen": "TOKENGUARD_LISTEN", "db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE",
+				"default-ttl": "TOKENGUARD_DEFAULT_TTL", "max-ttl": "TOKENGUARD_MAX_TTL",
+				"tls-cert": "TOKENGUARD_TLS_CERT", "tls-key": "TOKENGUARD_TLS_KEY",
+				"insecure-http": "TOKENGUARD_INSECURE_HTTP", "env": "TOKENGUARD_ENV", "log-level": "TOKENGUARD_LOG_LEVEL",
+			}); err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), s, o)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8790", "address to listen on; port 0 picks a free port (env TOKENGUARD_LISTEN)")
+	f.StringVar(&o.db, "db", "./tokenguard.db", "SQLite database file, created if missing (env TOKENGUARD_DB)")
+	f.StringVar(&o.keyFile, "key-file", "", "key file, created with mode 0600 if missing (default tokenguard.key next to the database; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&o.defaultTTL, "default-ttl", "30d", "lifetime of a token created without a ttl (env TOKENGUARD_DEFAULT_TTL)")
+	f.StringVar(&o.maxTTL, "max-ttl", "90d", "longest ttl accepted (env TOKENGUARD_MAX_TTL)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate PEM file (env TOKENGUARD_TLS_CERT)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key PEM file (env TOKENGUARD_TLS_KEY)")
+	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (env TOKENGUARD_INSECURE_HTTP)")
+	f.StringVar(&o.env, "env", "live", "environment label minted into secrets, tg_<env>_... (env TOKENGUARD_ENV)")
+	f.StringVar(&o.logs, "log-level", "info", "debug, info, warn or error (env TOKENGUARD_LOG_LEVEL)")
+	return cmd
+}
+
+// applyEnv sets each flag not given on the command line from its environment variable.
+func applyEnv(cmd *cobra.Command, flagEnv map[string]string) error {
+	for name, env := range flagEnv {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Changed {
+			continue
+		}
+		if v, ok := os.LookupEnv(env); ok && v != "" {
+			if err := cmd.Flags().Set(name, v); err != nil {
+				return withCode(ExitUsage, fmt.Errorf("%s=%q: %v", env, v, err))
+			}
+		}
+	}
+	return nil
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func runServe(ctx context.Context, s *streams, o serveOptions) error {
+	usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
+	if strings.HasPrefix(o.db, "postgres://") || strings.HasPrefix(o.db, "postgresql://") {
+		// The URL is not echoed: it may hold a password.
+		return usage("--db: PostgreSQL support is not built yet: give the path of a SQLite database file")
+	}
+	if strings.TrimSpace(o.db) == "" {
+		return usage("--db is empty: give the path of the SQLite database file")
+	}
+	defaultTTL, err := token.ParseDuration(o.defaultTTL)
+	if err != nil {
+		return usage("--default-ttl: %v", err)
+	}
+	maxTTL, err := token.ParseDuration(o.maxTTL)
+	if err != nil {
+		return usage("--max-ttl: %v", err)
+	}
+	if defaultTTL > maxTTL {
+		return usage("--default-ttl %s is longer than --max-ttl %s", o.defaultTTL, o.maxTTL)
+	}
+	level, err := parseLogLevel(o.logs)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usage("--tls-cert and --tls-key go together: give both or neither")
+	}
+	useTLS := o.tlsCert != ""
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return usage("--listen %q: use host:port, e.g. 127.0.0.1:8790: %v", o.listen, err)
+	}
+	if !useTLS && !o.insecureHTTP && !client.IsLoopbackHost(host) {
+		return usage("--listen %s is not a loopback address: serve TLS with --tls-cert and --tls-key, or accept plain HTTP with --insecure-http", o.listen)
+	}
+	var tlsConfig *tls.Config
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return usage("loading --tls-cert/--tls-key: %v", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	keyFile := o.keyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(filepath.Dir(o.db), "tokenguard.key")
+	}
+
+	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+	keys, created, err := keyring.LoadOrCreate(keyFile)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if created {
+		log.Info("created key file", "path", keyFile)
+	}
+	st, err := sqlite.Open(ctx, o.db)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	defer st.Close()
+	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log})
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	if err := bootstrapAdmin(ctx, s, log, st, srv, o.db); err != nil {
+		return withCode(ExitFindings, err)
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return withCode(ExitFindings, fmt.Errorf("listening on %s: %w", o.listen, err))
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         tlsConfig,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	url := scheme + "://" + ln.Addr().String()
+	fmt.Fprintf(s.out, "tokenguard: listening on %s\n", url)
+	log.Info("serving", "url", url, "db", o.db, "env", o.env)
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return withCode(ExitFindings, fmt.Errorf("shutting down: %w", err))
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
+	}
+	if err := st.Close(); err != nil {
+		return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
+	}
+	fmt.Fprintln(s.out, "tokenguard: stopped")
+	return nil
+}
+
+// bootstrapAdmin installs the first admin credential when the database has none: the value of
+// TOKENGUARD_ADMIN_TOKEN, or a generated secret written once to <db>.admin-token (mode 0600).
+func bootstrapAdmin(ctx context.Context, s *streams, log *slog.Logger, st store.Store, srv *server.Server, db string) error {
+	var n int
+	if err := st.View(ctx, func(r store.Reader) error {
+		var err error
+		n, err = r.CountCredentials(ctx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("reading credentials: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if secret, ok := os.LookupEnv(envAdminToken); ok && secret != "" {
+		created, err := srv.Bootstrap(ctx, secret)
+		if err != nil {
+			return fmt.Errorf("%s: %w", envAdminToken, err)
+		}
+		if created {
+			log.Info("installed the admin credential from " + envAdminToken)
+		}
+		return nil
+	}
+	path := db + ".admin-token"
+	secret, err := adminTokenFile(path)
+	if err != nil {
+		return err
+	}
+	created, err := srv.Bootstrap(ctx, secret)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(s.out, "tokenguard: admin credential written to %s (mode 0600): read it, store it safely, then delete the file\n", path)
+		log.Info("admin credential written", "path", path)
+	}
+	return nil
+}
+
+// adminTokenFile returns the secret in path, creating the file with a new secret if missing.
+// An existing file is reused: it is what a previous start wrote before it could commit.
+func adminTokenFile(path string) (string, error) {
+	secret, err := server.NewCredentialSecret()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		b, rerr := os.ReadFile(path) // #nosec G304 -- path derives from the operator's --db
+		if rerr != nil {
+			return "", fmt.Errorf("reading %s: %w", path, rerr)
+		}
+		if existing := strings.TrimSpace(string(b)); existing != "" {
+			return existing, nil
+		}
+		return "", fmt.Errorf("%s exists but is empty: delete it and start again", path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing the admin credential file: %w", err)
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	return secret, nil
 }

@@ -132,3 +132,27 @@ type ErrorBody struct {
 		Field   string `json:"field,omitempty"`
 	} `json:"error"`
 }
+
+// CreateCredentialRequest is the body of POST /v1/credentials (admin only): a credential for a
+// resource server that may only call POST /v1/introspect. Rights may be omitted; when given it
+// may only hold "introspect".
+type CreateCredentialRequest struct {
+	Name   string   `json:"name"`
+	Rights []string `json:"rights,omitempty"`
+}
+
+// Credential is a credential as the API returns it. Secret is set only in the response of
+// its creation.
+type Credential struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Rights    []string  `json:"rights"`
+	CreatedAt time.Time `json:"created_at"`
+	Secret    string    `json:"secret,omitempty"`
+}
+
+// IntrospectRequest is the body of POST /v1/introspect.
+type IntrospectRequest struct {
+	Token         string `json:"token"`
+	TokenTypeHint string `json:"token_type_hint,omitempty"`
+}

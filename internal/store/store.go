@@ -117,7 +117,7 @@ type Tx interface {
 	UpdateToken(ctx context.Context, t Token) error // replaces the row with t.ID; ErrNotFound
 	// TouchLastUsed moves LastUsedAt forward to at; an earlier instant leaves it unchanged.
 	TouchLastUsed(ctx context.Context, id string, at time.Time) error
-	InsertCredential(ctx context.Context, c Credential) error // ErrConflict on duplicate id or secret hash
+	InsertCredential(ctx context.Context, c Credential) error  // ErrConflict on duplicate id or secret hash
 	PutIdempotency(ctx context.Context, rec Idempotency) error // ErrConflict when the key exists
 	// AppendAudit chains event after the current head. Appends are serialised by the database,
 	// so concurrent writers (also in other processes) never fork the chain.
