@@ -1,0 +1,32 @@
+# METADATA
+# title: Token is not bound to an erased subject
+# description: >-
+#   A consumer's deletion request must end every token acting for them. A
+#   finding is raised for each entry of data_subjects that is listed in
+#   data.tokenguard.erased_subjects (subjects with a pending or completed
+#   deletion request), on any create, update, replacement or no-op. The
+#   message names the entry by position only: subject identifiers are
+#   personal information. Nothing is raised while data_subjects is unknown.
+# custom:
+#   id: CPRA-DEL-001
+#   severity: error
+#   citation: "Cal. Civ. Code 1798.105(c)"
+#   remediation: "Remove the subject from data_subjects, or revoke the token (tokenguard erase revokes every token bound to the subject)."
+#   scope: token
+#   applies_to: [tokenguard, external]
+#   gates: [provider, check, service]
+package tokenguard.cpra.del_erased_subject
+
+import data.tokenguard.lib
+
+deny contains f if {
+	t := input.token
+	t.managed_by in {"tokenguard", "external"}
+	not lib.opaque(t, "data_subjects")
+	some i, subject in lib.field(t, "data_subjects")
+	subject in data.tokenguard.erased_subjects
+	f := {
+		"msg": sprintf("data_subjects[%d] has a pending or completed deletion request: the token must stop acting for that subject", [i]),
+		"field": "data_subjects",
+	}
+}

@@ -1,0 +1,47 @@
+# METADATA
+# title: Data categories are declared
+# description: >-
+#   A tokenguard token must declare the CPRA categories of personal
+#   information it reaches, so the inventory and deletion requests can find
+#   it. A finding is raised when data_categories is not set ([] is a valid
+#   declaration: "reaches no personal information"), and once per category
+#   that is in neither list of data.tokenguard.vocabulary. Nothing is raised
+#   while data_categories is unknown until apply.
+# custom:
+#   id: CPRA-MIN-005
+#   severity: error
+#   citation: "Cal. Civ. Code 1798.100(a)(1); 1798.185(a)(15)"
+#   remediation: "Set data_categories to the CPRA categories the token reaches (e.g. [\"identifiers\", \"commercial\"]), or [] when it reaches no personal information."
+#   scope: token
+#   applies_to: [tokenguard]
+#   gates: [provider, check, service]
+package tokenguard.cpra.min_categories
+
+import data.tokenguard.lib
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "data_categories")
+	lib.field(t, "data_categories") == null
+	f := {
+		"msg": "data_categories is not set: declare the personal information categories the token reaches, or [] for none",
+		"field": "data_categories",
+	}
+}
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "data_categories")
+	some c in lib.field(t, "data_categories")
+	not c in known
+	f := {
+		"msg": sprintf("data category %q is not in the CPRA vocabulary; use one of the categories of Cal. Civ. Code 1798.140(v) or (ae)", [c]),
+		"field": "data_categories",
+	}
+}
+
+known contains c if some c in data.tokenguard.vocabulary.personal
+
+known contains c if some c in data.tokenguard.vocabulary.sensitive

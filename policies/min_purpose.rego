@@ -1,0 +1,61 @@
+# METADATA
+# title: Purpose is specific
+# description: >-
+#   A tokenguard token must state the specific purpose it is issued for.
+#   A finding is raised when purpose is missing or blank, when it is one of the
+#   generic words of data.tokenguard.generic_purposes (compared trimmed and
+#   case-insensitively), or when it is shorter than 12 characters once trimmed.
+#   Nothing is raised while purpose is unknown until apply.
+# custom:
+#   id: CPRA-MIN-001
+#   severity: error
+#   citation: "Cal. Civ. Code 1798.100(a)(1),(c); 11 CCR 7002"
+#   remediation: "Write one sentence that says which data the token reads, for which system, for what."
+#   scope: token
+#   applies_to: [tokenguard]
+#   gates: [provider, check, service]
+package tokenguard.cpra.min_purpose
+
+import data.tokenguard.lib
+
+min_length := 12
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "purpose")
+	lib.blank(lib.field(t, "purpose"))
+	f := {
+		"msg": "purpose is not set: a token must say what it is issued for",
+		"field": "purpose",
+	}
+}
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "purpose")
+	word := normalised(lib.field(t, "purpose"))
+	word in {lower(trim_space(g)) | some g in data.tokenguard.generic_purposes}
+	f := {
+		"msg": sprintf("purpose %q is generic: it does not say which data the token reaches or why", [word]),
+		"field": "purpose",
+	}
+}
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "purpose")
+	word := normalised(lib.field(t, "purpose"))
+	word != ""
+	not word in {lower(trim_space(g)) | some g in data.tokenguard.generic_purposes}
+	n := count(word)
+	n < min_length
+	f := {
+		"msg": sprintf("purpose is %d characters long, fewer than %d: describe the data, the system and the use", [n, min_length]),
+		"field": "purpose",
+	}
+}
+
+normalised(s) := lower(trim_space(s)) if is_string(s)

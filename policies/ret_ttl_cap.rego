@@ -1,0 +1,34 @@
+# METADATA
+# title: Lifetime is within the cap
+# description: >-
+#   A tokenguard token's ttl must not exceed
+#   data.tokenguard.thresholds.ttl_max_days (default 90), or
+#   ttl_max_days_sensitive (default 30) as soon as one declared data category
+#   is sensitive personal information. Nothing is raised while ttl is unknown
+#   until apply; while data_categories is unknown only the general cap is
+#   applied.
+# custom:
+#   id: CPRA-RET-002
+#   severity: error
+#   citation: "Cal. Civ. Code 1798.100(a)(3); 1798.121"
+#   remediation: "Shorten ttl to the cap, and rely on rotation or a reviewed renewal for longer-lived access."
+#   scope: token
+#   applies_to: [tokenguard]
+#   gates: [provider, check, service]
+package tokenguard.cpra.ret_ttl_cap
+
+import data.tokenguard.lib
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "ttl")
+	ttl := lib.field(t, "ttl_seconds")
+	is_number(ttl)
+	cap := lib.ttl_cap(t)
+	ttl > cap
+	f := {
+		"msg": sprintf("ttl is %s, above %s", [lib.duration_text(ttl), lib.cap_text(t, cap)]),
+		"field": "ttl",
+	}
+}

@@ -1,0 +1,74 @@
+# METADATA
+# title: Rotation interval is within the cap
+# description: >-
+#   A tokenguard token's secret must be rotated on a provable schedule. A
+#   finding is raised when rotation.interval exceeds
+#   data.tokenguard.thresholds.rotation_interval_max_days (default 30), or
+#   rotation_interval_max_days_sensitive (default 7) as soon as one declared
+#   data category is sensitive; when rotation.interval is longer than ttl (the
+#   token would expire before it ever rotates); and when no rotation is
+#   configured although ttl is longer than that rotation cap. Values unknown
+#   until apply are not evaluated.
+# custom:
+#   id: CPRA-ROT-001
+#   severity: error
+#   citation: "Cal. Civ. Code 1798.100(e); 1798.81.5"
+#   remediation: "Add a rotation block whose interval is within the cap and not longer than ttl, or shorten ttl to the rotation cap."
+#   scope: token
+#   applies_to: [tokenguard]
+#   gates: [provider, check, service]
+package tokenguard.cpra.rot_interval
+
+import data.tokenguard.lib
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "rotation.interval")
+	interval := lib.field(t, "rotation_interval_seconds")
+	is_number(interval)
+	cap := lib.rotation_cap(t)
+	interval > cap
+	f := {
+		"msg": sprintf("rotation.interval is %s, above %s", [lib.duration_text(interval), lib.cap_text(t, cap)]),
+		"field": "rotation.interval",
+	}
+}
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "rotation.interval")
+	not lib.opaque(t, "ttl")
+	interval := lib.field(t, "rotation_interval_seconds")
+	ttl := lib.field(t, "ttl_seconds")
+	is_number(interval)
+	is_number(ttl)
+	interval > ttl
+	f := {
+		"msg": sprintf("rotation.interval is %s, longer than ttl (%s): the token expires before it is ever rotated", [
+			lib.duration_text(interval),
+			lib.duration_text(ttl),
+		]),
+		"field": "rotation.interval",
+	}
+}
+
+deny contains f if {
+	t := input.token
+	lib.is_tokenguard(t)
+	not lib.opaque(t, "rotation")
+	not lib.opaque(t, "ttl")
+	lib.field(t, "rotation_configured") == false
+	ttl := lib.field(t, "ttl_seconds")
+	is_number(ttl)
+	cap := lib.rotation_cap(t)
+	ttl > cap
+	f := {
+		"msg": sprintf("no rotation is configured and ttl is %s, longer than %s for rotation", [
+			lib.duration_text(ttl),
+			lib.cap_text(t, cap),
+		]),
+		"field": "rotation",
+	}
+}

@@ -1,0 +1,42 @@
+# METADATA
+# title: Long-lived external token is rotated
+# description: >-
+#   A token or key of another provider that does expire, but stays valid
+#   longer than data.tokenguard.thresholds.rotation_interval_max_days
+#   (default 30; rotation_interval_max_days_sensitive, default 7, when its
+#   data categories reach sensitive ones), must have a rotation mechanism
+#   (fields.rotation_configured: gitlab rotation_configuration, keepers,
+#   rotate_when_changed, ...). Tokens that never expire are CPRA-XPR-001's
+#   concern and are not evaluated here. Validity is the longer of
+#   fields.ttl_seconds and fields.expires_in_seconds; unknown values are not
+#   evaluated. The finding's field is "" because the attribute differs per
+#   provider.
+# custom:
+#   id: CPRA-XPR-003
+#   severity: warning
+#   citation: "Cal. Civ. Code 1798.100(e)"
+#   remediation: "Configure the provider's rotation (e.g. gitlab rotation_configuration, or keepers driven by time_rotating), or shorten the expiry to the rotation cap."
+#   scope: token
+#   applies_to: [external]
+#   gates: [check]
+package tokenguard.cpra.xpr_rotation
+
+import data.tokenguard.lib
+
+deny contains f if {
+	t := input.token
+	lib.is_external(t)
+	lib.field(t, "never_expires") != true
+	lib.field(t, "rotation_configured") != true
+	valid := lib.validity(t)
+	cap := lib.rotation_cap(t)
+	valid > cap
+	f := {
+		"msg": sprintf("%s stays valid for %s with no rotation configured, longer than %s for rotation", [
+			t.type,
+			lib.duration_text(valid),
+			lib.cap_text(t, cap),
+		]),
+		"field": "",
+	}
+}
