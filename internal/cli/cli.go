@@ -86,6 +86,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newServeCommand(s),
 		newTokenCommand(s),
 		newAuditCommand(s),
+		newCredentialCommand(s),
 		newCheckCommand(s),
 		newPolicyCommand(s),
 	)

@@ -152,6 +152,19 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 
 	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+	st, err := sqlite.Open(ctx, o.db)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	defer st.Close()
+	credentials, err := countCredentials(ctx, st)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && credentials > 0 {
+		// A new key could not read anything in this database: every token would turn inactive.
+		return withCode(ExitFindings, fmt.Errorf("key file %s is missing but the database %s already holds data sealed with a key: restore the key file (or point --key-file at it)", keyFile, o.db))
+	}
 	keys, created, err := keyring.LoadOrCreate(keyFile)
 	if err != nil {
 		return withCode(ExitFindings, err)
@@ -159,11 +172,6 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if created {
 		log.Info("created key file", "path", keyFile)
 	}
-	st, err := sqlite.Open(ctx, o.db)
-	if err != nil {
-		return withCode(ExitFindings, err)
-	}
-	defer st.Close()
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log})
 	if err != nil {
 		return withCode(ExitUsage, err)
@@ -221,13 +229,9 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 // bootstrapAdmin installs the first admin credential when the database has none: the value of
 // TOKENGUARD_ADMIN_TOKEN, or a generated secret written once to <db>.admin-token (mode 0600).
 func bootstrapAdmin(ctx context.Context, s *streams, log *slog.Logger, st store.Store, srv *server.Server, db string) error {
-	var n int
-	if err := st.View(ctx, func(r store.Reader) error {
-		var err error
-		n, err = r.CountCredentials(ctx)
+	n, err := countCredentials(ctx, st)
+	if err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("reading credentials: %w", err)
 	}
 	if n > 0 {
 		return nil
@@ -291,4 +295,17 @@ func adminTokenFile(path string) (string, error) {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return secret, nil
+}
+
+func countCredentials(ctx context.Context, st store.Store) (int, error) {
+	var n int
+	err := st.View(ctx, func(r store.Reader) error {
+		var err error
+		n, err = r.CountCredentials(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading credentials: %w", err)
+	}
+	return n, nil
 }

@@ -420,7 +420,7 @@ func printToken(w io.Writer, t client.Token, asJSON bool) error {
 	row("labels", joinOrDash(labels))
 	rot := "-"
 	if t.Rotation != nil {
-		rot = "every " + dashIfEmpty(t.Rotation.Interval) + ", overlap " + dashIfEmpty(t.Rotation.Overlap)
+		rot = "interval " + dashIfEmpty(t.Rotation.Interval) + ", overlap " + dashIfEmpty(t.Rotation.Overlap)
 	}
 	row("rotation", rot)
 	row("created", fmtTime(&t.CreatedAt))

@@ -1,0 +1,296 @@
+// Package keyring holds the token service's secret keys: the key file on disk and the keyed
+// operations built on it (secret HMACs, fingerprints, blind indexes and AES-256-GCM sealing
+// of personal fields).
+//
+// The file is JSON with one or more key sets, each with an id; the newest is current. New
+// hashes and envelopes are made with the current set; envelopes carry their key id and hashes
+// are stored with theirs, so a new key set can be added later without losing old data.
+package keyring
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// keySize is the size in bytes of every key: 256 bits.
+const keySize = 32
+
+// fileVersion is the version of the key file format written by this package.
+const fileVersion = 1
+
+// envelopeVersion is the first byte of every sealed envelope.
+const envelopeVersion byte = 1
+
+// ErrNoKey is wrapped by Open when an envelope names a key id the keyring does not hold.
+var ErrNoKey = errors.New("key not in keyring")
+
+// keySet is one generation of keys, identified by ID.
+type keySet struct {
+	ID          string    `json:"id"`
+	CreatedAt   time.Time `json:"created_at"`
+	SecretHMAC  []byte    `json:"secret_hmac"` // HMAC-SHA256 of token and credential secrets
+	Seal        []byte    `json:"seal"`        // AES-256-GCM for personal fields and stored responses
+	BlindIndex  []byte    `json:"blind_index"` // HMAC-SHA256 for equality lookups of personal values
+	Fingerprint []byte    `json:"fingerprint"` // HMAC-SHA256 for log-safe references to secrets
+}
+
+// file is the on-disk shape of a key file.
+type file struct {
+	Version int      `json:"version"`
+	Current string   `json:"current"`
+	Keys    []keySet `json:"keys"`
+}
+
+// Keyring is a loaded key file. It is safe for concurrent use (it never changes after Load).
+type Keyring struct {
+	current *keySet
+	byID    map[string]*keySet
+	aeads   map[string]cipher.AEAD
+}
+
+// Load reads the key file at path. The file must not be readable or writable by group or
+// others: a key file that is, is refused with an error saying how to fix it.
+func Load(path string) (*Keyring, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading key file: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("key file %s has mode %04o: it must be readable only by its owner (run: chmod 600 %s)",
+			path, info.Mode().Perm(), path)
+	}
+	raw, err := os.ReadFile(path) // #nosec G304 -- the operator chooses the key file path
+	if err != nil {
+		return nil, fmt.Errorf("reading key file: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, fmt.Errorf("key file %s is not valid JSON: %w", path, err)
+	}
+	k, err := fromFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// LoadOrCreate loads the key file at path, creating it with fresh random keys and mode 0600
+// when it does not exist. created reports whether a new file was written.
+func LoadOrCreate(path string) (k *Keyring, created bool, err error) {
+	k, err = Load(path)
+	if err == nil {
+		return k, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
+	}
+	f, err := newFile(time.Now())
+	if err != nil {
+		return nil, false, err
+	}
+	if err := writeNew(path, f); err != nil {
+		if errors.Is(err, fs.ErrExist) { // another process created it first: use theirs
+			k, err = Load(path)
+			return k, false, err
+		}
+		return nil, false, err
+	}
+	k, err = fromFile(f)
+	return k, err == nil, err
+}
+
+// New returns a keyring with fresh random keys that lives only in memory (for tests).
+func New() (*Keyring, error) {
+	f, err := newFile(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return fromFile(f)
+}
+
+func newFile(now time.Time) (file, error) {
+	ks := keySet{CreatedAt: now.UTC().Truncate(time.Second)}
+	idBytes := make([]byte, 4)
+	for _, dst := range []*[]byte{&idBytes, &ks.SecretHMAC, &ks.Seal, &ks.BlindIndex, &ks.Fingerprint} {
+		if *dst == nil {
+			*dst = make([]byte, keySize)
+		}
+		if _, err := rand.Read(*dst); err != nil {
+			return file{}, fmt.Errorf("generating keys: %w", err)
+		}
+	}
+	ks.ID = "k" + hex.EncodeToString(idBytes)
+	return file{Version: fileVersion, Current: ks.ID, Keys: []keySet{ks}}, nil
+}
+
+// writeNew writes f to path with mode 0600, failing with fs.ErrExist if path exists. It writes
+// a temporary file in the same directory, syncs it and links it into place, so a crash never
+// leaves a half-written key file behind.
+func writeNew(path string, f file) error {
+	body, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding key file: %w", err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".tokenguard-key-*")
+	if err != nil {
+		return fmt.Errorf("creating key file in %s: %w", dir, err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) //nolint:errcheck // best effort: gone after a successful link
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("creating key file: %w", err)
+	}
+	if _, err := tmp.Write(append(body, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing key file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing key file: %w", err)
+	}
+	if err := os.Link(tmpName, path); err != nil { // fails if path exists: never overwrite keys
+		return fmt.Errorf("creating key file %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil { // persist the directory entry
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func fromFile(f file) (*Keyring, error) {
+	if f.Version != fileVersion {
+		return nil, fmt.Errorf("unsupported key file version %d (this build reads version %d)", f.Version, fileVersion)
+	}
+	if len(f.Keys) == 0 {
+		return nil, errors.New("no keys in key file")
+	}
+	k := &Keyring{byID: map[string]*keySet{}, aeads: map[string]cipher.AEAD{}}
+	for i := range f.Keys {
+		ks := &f.Keys[i]
+		if ks.ID == "" || len(ks.ID) > 255 {
+			return nil, fmt.Errorf("key set %d has no valid id", i+1)
+		}
+		if _, dup := k.byID[ks.ID]; dup {
+			return nil, fmt.Errorf("key id %q appears twice", ks.ID)
+		}
+		for name, key := range map[string][]byte{"secret_hmac": ks.SecretHMAC, "seal": ks.Seal, "blind_index": ks.BlindIndex, "fingerprint": ks.Fingerprint} {
+			if len(key) != keySize {
+				return nil, fmt.Errorf("key set %q: %s must be %d bytes, found %d", ks.ID, name, keySize, len(key))
+			}
+		}
+		block, err := aes.NewCipher(ks.Seal)
+		if err != nil {
+			return nil, fmt.Errorf("key set %q: %w", ks.ID, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("key set %q: %w", ks.ID, err)
+		}
+		k.byID[ks.ID] = ks
+		k.aeads[ks.ID] = aead
+	}
+	cur, ok := k.byID[f.Current]
+	if !ok {
+		return nil, fmt.Errorf("current key id %q is not among the keys", f.Current)
+	}
+	k.current = cur
+	return k, nil
+}
+
+// KeyID is the id of the current key set.
+func (k *Keyring) KeyID() string { return k.current.ID }
+
+// HashSecret returns HMAC-SHA256 of secret under the current key, and that key's id.
+func (k *Keyring) HashSecret(secret string) (hash []byte, keyID string) {
+	return mac(k.current.SecretHMAC, secret), k.current.ID
+}
+
+// SecretHashes returns the HMAC of secret under every key set, the current one first, for
+// lookups that must also find secrets hashed before a key rotation.
+func (k *Keyring) SecretHashes(secret string) [][]byte {
+	out := [][]byte{mac(k.current.SecretHMAC, secret)}
+	for id, ks := range k.byID {
+		if id != k.current.ID {
+			out = append(out, mac(ks.SecretHMAC, secret))
+		}
+	}
+	return out
+}
+
+// Fingerprint returns a keyed, non-reversible reference to secret that is safe to log:
+// "fp_" followed by 16 hex characters.
+func (k *Keyring) Fingerprint(secret string) string {
+	return "fp_" + hex.EncodeToString(mac(k.current.Fingerprint, secret)[:8])
+}
+
+// BlindIndex returns a keyed hash of value (64 hex characters) for equality lookups of
+// personal values stored encrypted. Callers normalise value first (e.g. lower case) when
+// lookups should ignore such differences.
+func (k *Keyring) BlindIndex(value string) string {
+	return hex.EncodeToString(mac(k.current.BlindIndex, value))
+}
+
+// Seal encrypts plaintext with AES-256-GCM under the current key. The envelope is
+// version byte, key id length, key id, 12-byte nonce, ciphertext and tag.
+func (k *Keyring) Seal(plaintext []byte) ([]byte, error) {
+	id := k.current.ID
+	aead := k.aeads[id]
+	out := make([]byte, 0, 2+len(id)+aead.NonceSize()+len(plaintext)+aead.Overhead())
+	out = append(out, envelopeVersion, byte(len(id)))
+	out = append(out, id...)
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("sealing: reading random nonce: %w", err)
+	}
+	out = append(out, nonce...)
+	header := append([]byte(nil), out[:2+len(id)]...) // the header is authenticated too
+	return aead.Seal(out, nonce, plaintext, header), nil
+}
+
+// Open decrypts an envelope made by Seal with any key set of the keyring.
+func (k *Keyring) Open(envelope []byte) ([]byte, error) {
+	if len(envelope) < 2 || envelope[0] != envelopeVersion {
+		return nil, errors.New("opening sealed value: unknown envelope format")
+	}
+	idLen := int(envelope[1])
+	if len(envelope) < 2+idLen {
+		return nil, errors.New("opening sealed value: truncated envelope")
+	}
+	id := string(envelope[2 : 2+idLen])
+	aead, ok := k.aeads[id]
+	if !ok {
+		return nil, fmt.Errorf("opening sealed value: %w: %q (is this the right key file?)", ErrNoKey, id)
+	}
+	rest := envelope[2+idLen:]
+	if len(rest) < aead.NonceSize()+aead.Overhead() {
+		return nil, errors.New("opening sealed value: truncated envelope")
+	}
+	plain, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], envelope[:2+idLen])
+	if err != nil {
+		return nil, errors.New("opening sealed value: authentication failed (altered data or wrong key file)")
+	}
+	return plain, nil
+}
+
+func mac(key []byte, value string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(value))
+	return h.Sum(nil)
+}

@@ -1,0 +1,241 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// CredentialPrefix starts every credential secret the service mints, so secret scanners can
+// find leaked ones.
+const CredentialPrefix = "tgc_"
+
+// MinAdminSecretLength is the shortest admin secret Bootstrap accepts.
+const MinAdminSecretLength = 32
+
+// actionCredentialCreate is the audit action of POST /v1/credentials.
+const actionCredentialCreate = "credential.create"
+
+// caller is the authenticated credential of a request.
+type caller struct {
+	id     string
+	rights []string
+}
+
+// handlerFunc is an API handler: it returns an error instead of writing one.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *caller) error
+
+// authed wraps h so it runs only for a credential holding right (or admin), and writes the
+// error h returns in the API's shape.
+func (s *Server) authed(right string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.authenticate(r)
+		if err == nil && !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
+			err = &apiError{status: http.StatusForbidden, code: "forbidden",
+				message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
+		}
+		if err == nil {
+			err = h(w, r, c)
+			s.auditRefusal(r, c, err)
+		}
+		if err != nil {
+			s.writeErr(w, r, err)
+		}
+	})
+}
+
+// auditRefusal records a mutation refused by a rule (409 or 422) as a token.refuse record,
+// in its own transaction since the refused one was rolled back. The record names the route,
+// the error code and the field, never the request's values.
+func (s *Server) auditRefusal(r *http.Request, c *caller, err error) {
+	var ae *apiError
+	if r.Method == http.MethodGet || !errors.As(err, &ae) ||
+		(ae.status != http.StatusConflict && ae.status != http.StatusUnprocessableEntity) {
+		return
+	}
+	ev := audit.Event{Time: s.clock(), Actor: c.id, Action: audit.ActionRefuse, Outcome: "denied",
+		Details: map[string]string{"route": r.Pattern, "code": ae.code}}
+	if ae.field != "" {
+		ev.Details["field"] = ae.field
+	}
+	if id := r.PathValue("id"); strings.HasPrefix(id, "tok_") && len(id) <= 64 {
+		ev.TokenID = id
+	}
+	// The refusal is answered even if recording it fails: the caller's request changed nothing.
+	ctx := context.WithoutCancel(r.Context())
+	if aerr := s.store.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.AppendAudit(ctx, ev)
+		return err
+	}); aerr != nil {
+		s.log.Error("recording a refusal in the audit log failed", "route", r.Pattern, "error", aerr.Error())
+	}
+}
+
+// writeErr answers err: an *apiError as it is, anything else as a 500 whose details are logged.
+func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		if ae.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tokenguard"`)
+		}
+		writeError(w, ae)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		s.log.Info("request cancelled by the client", "route", r.Pattern)
+	} else {
+		s.log.Error("request failed", "route", r.Pattern, "error", err.Error())
+	}
+	writeError(w, errInternal)
+}
+
+func (s *Server) authenticate(r *http.Request) (*caller, error) {
+	unauth := func(msg string) error {
+		return &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
+	}
+	authz := r.Header.Get("Authorization")
+	if authz == "" {
+		return nil, unauth("missing credential: send Authorization: Bearer <credential>")
+	}
+	scheme, secret, ok := strings.Cut(authz, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return nil, unauth("malformed Authorization header: use Authorization: Bearer <credential>")
+	}
+	secret = strings.TrimSpace(secret)
+	var cred store.Credential
+	found := false
+	err := s.store.View(r.Context(), func(rd store.Reader) error {
+		for _, h := range s.keys.SecretHashes(secret) {
+			c, err := rd.GetCredentialByHash(r.Context(), h)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			cred, found = c, true
+			return nil
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up credential: %w", err)
+	}
+	if !found || cred.RevokedAt != nil {
+		return nil, unauth("credential not recognised")
+	}
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.credentialID = cred.ID
+	}
+	return &caller{id: cred.ID, rights: cred.Rights}, nil
+}
+
+// NewCredentialSecret returns a fresh credential secret: CredentialPrefix and 256 random bits.
+func NewCredentialSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating credential secret: %w", err)
+	}
+	return CredentialPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func newCredentialID() (string, error) {
+	b := make([]byte, 9)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating credential id: %w", err)
+	}
+	return "cred_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Bootstrap installs adminSecret as the admin credential when the store holds no credential
+// yet, and reports whether it did. It never installs a second credential: once any credential
+// exists it returns false and changes nothing.
+func (s *Server) Bootstrap(ctx context.Context, adminSecret string) (created bool, err error) {
+	if len(adminSecret) < MinAdminSecretLength || strings.ContainsAny(adminSecret, " \t\r\n") {
+		return false, fmt.Errorf("admin secret must be at least %d characters without spaces", MinAdminSecretLength)
+	}
+	id, err := newCredentialID()
+	if err != nil {
+		return false, err
+	}
+	hash, _ := s.keys.HashSecret(adminSecret)
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		n, err := tx.CountCredentials(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		now := s.clock()
+		if err := tx.InsertCredential(ctx, store.Credential{ID: id, Name: "bootstrap admin", SecretHash: hash,
+			Rights: []string{RightAdmin}, CreatedAt: now}); err != nil {
+			return err
+		}
+		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: "system", Action: audit.ActionBootstrap,
+			Outcome: "ok", Details: map[string]string{"credential": id, "rights": RightAdmin}}); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("installing the admin credential: %w", err)
+	}
+	return created, nil
+}
+
+// createCredential mints an introspect-only credential (POST /v1/credentials). The secret is
+// in this response only.
+func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := s.readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var req client.CreateCredentialRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" {
+		return invalid("name", "name is required: say which resource server will use this credential")
+	}
+	if len(req.Name) > 200 {
+		return invalid("name", "name is longer than 200 characters")
+	}
+	for _, right := range req.Rights {
+		if right != RightIntrospect {
+			return invalid("rights", "right %q cannot be granted here: only %q credentials are created through the API", right, RightIntrospect)
+		}
+	}
+	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+		secret, err := NewCredentialSecret()
+		if err != nil {
+			return 0, nil, err
+		}
+		id, err := newCredentialID()
+		if err != nil {
+			return 0, nil, err
+		}
+		hash, _ := s.keys.HashSecret(secret)
+		cred := store.Credential{ID: id, Name: req.Name, SecretHash: hash, Rights: []string{RightIntrospect}, CreatedAt: now}
+		if err := tx.InsertCredential(r.Context(), cred); err != nil {
+			return 0, nil, err
+		}
+		if _, err := tx.AppendAudit(r.Context(), audit.Event{Time: now, Actor: c.id, Action: actionCredentialCreate,
+			Outcome: "ok", Details: map[string]string{"credential": id, "rights": RightIntrospect}}); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, client.Credential{ID: id, Name: req.Name, Rights: cred.Rights, CreatedAt: now, Secret: secret}, nil
+	})
+}

@@ -1,0 +1,243 @@
+// Package server is tokenguard's HTTP API: token management, RFC 7662-style introspection,
+// credentials and the audit log, on the standard library's method-pattern router.
+//
+// Every mutation and its audit record commit in one store transaction before the response is
+// written, introspection reads the store on every call (no cache, so a revocation is visible
+// to the very next call), and no secret is ever logged, audited, listed or stored in clear.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultTTL          = 30 * token.Day
+	DefaultMaxTTL       = 90 * token.Day
+	DefaultEnv          = "live"
+	DefaultMaxBodyBytes = 1 << 20
+)
+
+// Rights a credential can hold. RightAdmin allows everything; RightIntrospect allows only
+// POST /v1/introspect.
+const (
+	RightAdmin      = "admin"
+	RightIntrospect = "introspect"
+)
+
+// Config configures a Server. Store and Keyring are required; zero values of the other
+// fields take the defaults documented on each.
+type Config struct {
+	Store   store.Store
+	Keyring *keyring.Keyring
+	// Now is the clock; nil means time.Now. Tests inject a fake clock.
+	Now func() time.Time
+	// DefaultTTL is the lifetime of a token created or renewed without a ttl (default 30 days).
+	DefaultTTL time.Duration
+	// MaxTTL caps every ttl; a longer one is refused with 422 naming the field (default 90 days).
+	MaxTTL time.Duration
+	// Env is the environment label minted into secrets, "tg_<env>_..." (default "live").
+	// Secrets of another environment are inactive here.
+	Env string
+	// Logger receives one line per request and server errors; nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies; a larger body gets 413 (default 1 MiB).
+	MaxBodyBytes int64
+}
+
+// Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
+type Server struct {
+	store      store.Store
+	keys       *keyring.Keyring
+	now        func() time.Time
+	defaultTTL time.Duration
+	maxTTL     time.Duration
+	env        string
+	log        *slog.Logger
+	maxBody    int64
+	mux        *http.ServeMux
+}
+
+// New checks cfg, applies defaults and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	if cfg.Keyring == nil {
+		return nil, errors.New("server: Config.Keyring is required")
+	}
+	s := &Server{
+		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, defaultTTL: cfg.DefaultTTL,
+		maxTTL: cfg.MaxTTL, env: cfg.Env, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.defaultTTL == 0 {
+		s.defaultTTL = DefaultTTL
+	}
+	if s.maxTTL == 0 {
+		s.maxTTL = DefaultMaxTTL
+	}
+	if s.defaultTTL < 0 || s.maxTTL < 0 {
+		return nil, errors.New("server: DefaultTTL and MaxTTL must be positive")
+	}
+	if s.defaultTTL > s.maxTTL {
+		return nil, fmt.Errorf("server: default ttl %s is longer than max ttl %s: lower the default or raise the maximum",
+			token.FormatDuration(s.defaultTTL), token.FormatDuration(s.maxTTL))
+	}
+	if s.env == "" {
+		s.env = DefaultEnv
+	}
+	if _, err := token.NewSecret(s.env, "tok_0000000000000000"); err != nil {
+		return nil, fmt.Errorf("server: env: %w", err)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+
+	m.Handle("POST /v1/tokens", s.authed(RightAdmin, s.createToken))
+	m.Handle("GET /v1/tokens", s.authed(RightAdmin, s.listTokens))
+	m.Handle("GET /v1/tokens/{id}", s.authed(RightAdmin, s.getToken))
+	m.Handle("PATCH /v1/tokens/{id}", s.authed(RightAdmin, s.updateToken))
+	m.Handle("DELETE /v1/tokens/{id}", s.authed(RightAdmin, s.revokeToken))
+	m.Handle("POST /v1/tokens/{id}/revoke", s.authed(RightAdmin, s.revokeToken))
+	m.Handle("POST /v1/tokens/{id}/rotate", s.authed(RightAdmin, s.rotateToken))
+	m.Handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
+	m.Handle("POST /v1/introspect", s.authed(RightIntrospect, s.introspect))
+	m.Handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
+	m.Handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))
+	s.mux = m
+}
+
+// Handler returns the HTTP handler of the API: routing, request logging, authentication and
+// one JSON error shape for every failure, unknown routes included.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// requestInfo carries what the request log line needs from deeper handlers.
+type requestInfo struct {
+	credentialID string
+}
+
+type requestInfoKey struct{}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now() // wall time for the log line only; never for logic
+	info := &requestInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	sw := &statusWriter{ResponseWriter: w}
+	h, pattern := s.mux.Handler(r)
+	defer func() {
+		if p := recover(); p != nil {
+			// The panic value could hold request data: log its type only.
+			s.log.Error("handler panic", "route", pattern, "panic_type", fmt.Sprintf("%T", p))
+			if sw.status == 0 {
+				writeError(sw, errInternal)
+			}
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", pattern),
+			slog.Int("status", sw.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		if info.credentialID != "" {
+			attrs = append(attrs, slog.String("credential", info.credentialID))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	}()
+	if pattern == "" {
+		// No route: the mux would answer 404 or 405 in plain text; answer in the API's shape.
+		rec := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusMethodNotAllowed:
+			sw.Header().Set("Allow", rec.header.Get("Allow"))
+			writeError(sw, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+				message: fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, rec.header.Get("Allow"))})
+		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+			sw.Header().Set("Location", rec.header.Get("Location"))
+			sw.WriteHeader(rec.status)
+		default:
+			writeError(sw, &apiError{status: http.StatusNotFound, code: "not_found",
+				message: "no such API route; see the tokenguard API documentation"})
+		}
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// statusWriter records the status written, for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// headerRecorder captures the status and headers of the mux's own 404/405/redirect answers.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *headerRecorder) Header() http.Header { return r.header }
+func (r *headerRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *headerRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Error("readiness check failed", "error", err.Error())
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: "the database does not answer"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

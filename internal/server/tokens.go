@@ -1,0 +1,685 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+)
+
+// Limits on field sizes; longer values are refused with 400 naming the field.
+const (
+	maxNameLength    = 200
+	maxOwnerLength   = 320
+	maxPurposeLength = 1000
+	maxItemLength    = 256
+	maxItems         = 100
+)
+
+// Status values as the API reports them; "expired" is computed at read time.
+const (
+	statusActive  = "active"
+	statusExpired = "expired"
+	statusRevoked = "revoked"
+)
+
+// clock returns the current instant in UTC at the microsecond precision the store keeps.
+func (s *Server) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// statusAt is the status of t at now: an active token at or past its expiry is expired.
+func statusAt(t store.Token, now time.Time) string {
+	switch {
+	case t.Status == store.StatusRevoked:
+		return statusRevoked
+	case !now.Before(t.ExpiresAt):
+		return statusExpired
+	}
+	return statusActive
+}
+
+// ownerIndex is the blind index of an owner; owners compare case-insensitively.
+func (s *Server) ownerIndex(owner string) string {
+	return s.keys.BlindIndex("owner:" + strings.ToLower(strings.TrimSpace(owner)))
+}
+
+func (s *Server) subjectIndex(subject string) string {
+	return s.keys.BlindIndex("subject:" + strings.TrimSpace(subject))
+}
+
+// tokenSpec is a validated create request.
+type tokenSpec struct {
+	name, owner, purpose   string
+	scopes, categories     []string
+	subjects, audiences    []string
+	labels                 map[string]string
+	ttl, interval, overlap time.Duration
+}
+
+func (s *Server) validateCreate(req client.CreateTokenRequest) (tokenSpec, error) {
+	var sp tokenSpec
+	var err error
+	if sp.name, err = requiredText("name", req.Name, maxNameLength, "give the token a name, unique per owner"); err != nil {
+		return sp, err
+	}
+	if sp.owner, err = requiredText("owner", req.Owner, maxOwnerLength, "name the accountable team or person"); err != nil {
+		return sp, err
+	}
+	if sp.purpose, err = checkPurpose(req.Purpose); err != nil {
+		return sp, err
+	}
+	if sp.scopes, err = checkScopes(req.Scopes); err != nil {
+		return sp, err
+	}
+	if sp.categories, err = checkCategories(req.DataCategories); err != nil {
+		return sp, err
+	}
+	if sp.subjects, err = checkSet("data_subjects", req.DataSubjects); err != nil {
+		return sp, err
+	}
+	if sp.audiences, err = checkSet("audiences", req.Audiences); err != nil {
+		return sp, err
+	}
+	if sp.labels, err = checkLabels(req.Labels); err != nil {
+		return sp, err
+	}
+	if sp.ttl, err = s.checkTTL(req.TTL); err != nil {
+		return sp, err
+	}
+	if req.Rotation != nil {
+		if sp.interval, sp.overlap, err = checkRotation(*req.Rotation); err != nil {
+			return sp, err
+		}
+	}
+	return sp, nil
+}
+
+func requiredText(field, v string, maxLen int, hint string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", invalid(field, "%s is required: %s", field, hint)
+	}
+	if len(v) > maxLen {
+		return "", invalid(field, "%s is longer than %d characters", field, maxLen)
+	}
+	if strings.ContainsFunc(v, unicode.IsControl) {
+		return "", invalid(field, "%s contains control characters", field)
+	}
+	return v, nil
+}
+
+func checkPurpose(p string) (string, error) {
+	if problem := token.PurposeProblem(p); problem != "" {
+		return "", invalid("purpose", "%s", problem)
+	}
+	return requiredText("purpose", p, maxPurposeLength, "state what the token is for")
+}
+
+func checkScopes(scopes []string) ([]string, error) {
+	if len(scopes) == 0 {
+		return nil, invalid("scopes", "scopes is required: list at least one scope the token needs")
+	}
+	out, err := checkSet("scopes", scopes)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range out {
+		if strings.ContainsFunc(sc, unicode.IsSpace) {
+			return nil, invalid("scopes", "scope %q contains a space: scopes are single words such as \"orders:read\"", sc)
+		}
+	}
+	return out, nil
+}
+
+func checkCategories(cats []string) ([]string, error) {
+	if cats == nil {
+		return nil, invalid("data_categories", "data_categories is required: list the CPRA categories of personal information the token reaches, or [] when it reaches none")
+	}
+	out, err := checkSet("data_categories", cats)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range out {
+		if !token.IsCategory(c) {
+			return nil, invalid("data_categories", "%q is not a CPRA data category; use one of: %s, %s",
+				c, strings.Join(token.PersonalCategories, ", "), strings.Join(token.SensitiveCategories, ", "))
+		}
+	}
+	return out, nil
+}
+
+// checkSet checks a set of strings: no empty, overlong or duplicate entries. It returns a
+// non-nil slice, so an explicit empty set stays distinguishable in the response.
+func checkSet(field string, vals []string) ([]string, error) {
+	if len(vals) > maxItems {
+		return nil, invalid(field, "%s has more than %d entries", field, maxItems)
+	}
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "":
+			return nil, invalid(field, "%s has an empty entry", field)
+		case len(v) > maxItemLength:
+			return nil, invalid(field, "%s has an entry longer than %d characters", field, maxItemLength)
+		case strings.ContainsFunc(v, unicode.IsControl):
+			return nil, invalid(field, "%s has an entry with control characters", field)
+		case slices.Contains(out, v):
+			return nil, invalid(field, "%s lists %q twice", field, v)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func checkLabels(labels map[string]string) (map[string]string, error) {
+	if len(labels) > maxItems {
+		return nil, invalid("labels", "labels has more than %d entries", maxItems)
+	}
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		if strings.TrimSpace(k) == "" || len(k) > maxItemLength || len(v) > maxItemLength ||
+			strings.ContainsFunc(k+v, unicode.IsControl) {
+			return nil, invalid("labels", "label %q: keys must be non-empty and keys and values at most %d characters without control characters", k, maxItemLength)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// checkTTL parses a ttl; empty means the default. A ttl over the maximum is refused with 422.
+func (s *Server) checkTTL(v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return s.defaultTTL, nil
+	}
+	d, err := token.ParseDuration(v)
+	if err != nil {
+		return 0, invalid("ttl", "ttl: %v", err)
+	}
+	if d > s.maxTTL {
+		return 0, unprocessable("ttl_exceeds_max", "ttl", "ttl %s is longer than this service's maximum of %s: ask for at most %s",
+			token.FormatDuration(d), token.FormatDuration(s.maxTTL), token.FormatDuration(s.maxTTL))
+	}
+	return d, nil
+}
+
+func checkRotation(r client.Rotation) (interval, overlap time.Duration, err error) {
+	if strings.TrimSpace(r.Interval) != "" {
+		if interval, err = token.ParseDuration(r.Interval); err != nil {
+			return 0, 0, invalid("rotation.interval", "rotation.interval: %v", err)
+		}
+	}
+	if strings.TrimSpace(r.Overlap) != "" {
+		if overlap, err = token.ParseDuration(r.Overlap); err != nil {
+			return 0, 0, invalid("rotation.overlap", "rotation.overlap: %v", err)
+		}
+	}
+	return interval, overlap, nil
+}
+
+// wire converts a stored token to its API shape at instant now, decrypting personal fields.
+func (s *Server) wire(t store.Token, now time.Time) (client.Token, error) {
+	owner, err := s.keys.Open(t.OwnerCipher)
+	if err != nil {
+		return client.Token{}, fmt.Errorf("token %s: owner: %w", t.ID, err)
+	}
+	subjects := []string{}
+	if len(t.SubjectsCipher) > 0 {
+		plain, err := s.keys.Open(t.SubjectsCipher)
+		if err != nil {
+			return client.Token{}, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
+		}
+		if err := json.Unmarshal(plain, &subjects); err != nil {
+			return client.Token{}, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
+		}
+	}
+	out := client.Token{
+		ID: t.ID, Name: t.Name, Owner: string(owner), Purpose: t.Purpose,
+		Scopes:         nonNil(t.Scopes),
+		DataCategories: nonNil(t.DataCategories),
+		DataSubjects:   subjects,
+		Audiences:      nonNil(t.Audiences),
+		Labels:         t.Labels,
+		Status:         statusAt(t, now),
+		CreatedAt:      t.CreatedAt.UTC(),
+		ExpiresAt:      t.ExpiresAt.UTC(),
+		RotatedAt:      utcPtr(t.RotatedAt),
+		RevokedAt:      utcPtr(t.RevokedAt),
+		LastUsedAt:     utcPtr(t.LastUsedAt),
+		SecretVersion:  t.SecretVersion,
+		Fingerprint:    t.Fingerprint,
+	}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	if t.RotationInterval > 0 || t.RotationOverlap > 0 {
+		out.Rotation = &client.Rotation{}
+		if t.RotationInterval > 0 {
+			out.Rotation.Interval = token.FormatDuration(t.RotationInterval)
+		}
+		if t.RotationOverlap > 0 {
+			out.Rotation.Overlap = token.FormatDuration(t.RotationOverlap)
+		}
+	}
+	if t.PrevSecretHash != nil {
+		out.PreviousValidTil = utcPtr(t.PrevValidUntil)
+	}
+	return out, nil
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := s.readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var req client.CreateTokenRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	sp, err := s.validateCreate(req)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+		ownerIdx := s.ownerIndex(sp.owner)
+		if _, err := tx.FindTokenByName(ctx, ownerIdx, sp.name); err == nil {
+			return 0, nil, nameTaken(sp.name)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return 0, nil, err
+		}
+		id, err := token.NewID()
+		if err != nil {
+			return 0, nil, err
+		}
+		secret, err := token.NewSecret(s.env, id)
+		if err != nil {
+			return 0, nil, err
+		}
+		ownerCipher, err := s.keys.Seal([]byte(sp.owner))
+		if err != nil {
+			return 0, nil, err
+		}
+		t := store.Token{
+			ID: id, Name: sp.name, OwnerIndex: ownerIdx, OwnerCipher: ownerCipher, Purpose: sp.purpose,
+			Scopes: sp.scopes, DataCategories: sp.categories, Audiences: sp.audiences, Labels: sp.labels,
+			Env: s.env, RotationInterval: sp.interval, RotationOverlap: sp.overlap,
+			Status: store.StatusActive, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(sp.ttl),
+			SecretVersion: 1, Fingerprint: s.keys.Fingerprint(secret),
+		}
+		t.SecretHash, t.HashKeyID = s.keys.HashSecret(secret)
+		if len(sp.subjects) > 0 {
+			plain, _ := json.Marshal(sp.subjects)
+			if t.SubjectsCipher, err = s.keys.Seal(plain); err != nil {
+				return 0, nil, err
+			}
+			for _, subj := range sp.subjects {
+				t.SubjectIndexes = append(t.SubjectIndexes, s.subjectIndex(subj))
+			}
+		}
+		if err := tx.InsertToken(ctx, t); errors.Is(err, store.ErrConflict) {
+			return 0, nil, nameTaken(sp.name)
+		} else if err != nil {
+			return 0, nil, err
+		}
+		details := map[string]string{
+			"name":            sp.name,
+			"ttl":             token.FormatDuration(sp.ttl),
+			"expires_at":      t.ExpiresAt.Format(time.RFC3339),
+			"data_categories": strings.Join(sp.categories, ","),
+			"secret_version":  "1",
+		}
+		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionCreate,
+			TokenID: id, Fingerprint: t.Fingerprint, Outcome: "ok", Details: details}); err != nil {
+			return 0, nil, err
+		}
+		out, err := s.wire(t, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		out.Secret = secret
+		return http.StatusCreated, out, nil
+	})
+}
+
+func nameTaken(name string) error {
+	return conflict("name_taken", "name", "this owner already has a token named %q: choose another name or manage the existing token", name)
+}
+
+func (s *Server) getToken(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	var out client.Token
+	err := s.store.View(r.Context(), func(rd store.Reader) error {
+		t, err := rd.GetToken(r.Context(), r.PathValue("id"))
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("token")
+		}
+		if err != nil {
+			return err
+		}
+		out, err = s.wire(t, s.clock())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// loadMutable reads the token of the request path inside tx, refusing a revoked token and,
+// unless allowExpired, an expired one, with 409.
+func loadMutable(r *http.Request, tx store.Tx, now time.Time, action string, allowExpired bool) (store.Token, error) {
+	t, err := tx.GetToken(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return t, notFound("token")
+	}
+	if err != nil {
+		return t, err
+	}
+	switch st := statusAt(t, now); {
+	case st == statusRevoked:
+		return t, conflict("token_revoked", "", "token %s is revoked and cannot be %s: create a new token", t.ID, action)
+	case st == statusExpired && !allowExpired:
+		return t, conflict("token_expired", "", "token %s expired at %s and cannot be %s: create a new token", t.ID, t.ExpiresAt.UTC().Format(time.RFC3339), action)
+	}
+	return t, nil
+}
+
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	var req client.RotateRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	var overlapOverride *time.Duration
+	if strings.TrimSpace(req.Overlap) != "" {
+		d, err := token.ParseDuration(req.Overlap)
+		if err != nil {
+			return invalid("overlap", "overlap: %v", err)
+		}
+		overlapOverride = &d
+	}
+	ctx := r.Context()
+	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+		t, err := loadMutable(r, tx, now, "rotated", false)
+		if err != nil {
+			return 0, nil, err
+		}
+		overlap := t.RotationOverlap
+		if overlapOverride != nil {
+			overlap = *overlapOverride
+		}
+		secret, err := token.NewSecret(t.Env, t.ID)
+		if err != nil {
+			return 0, nil, err
+		}
+		prevUntil := now.Add(overlap)
+		t.PrevSecretHash, t.PrevHashKeyID, t.PrevFingerprint = t.SecretHash, t.HashKeyID, t.Fingerprint
+		t.PrevValidUntil = &prevUntil
+		t.SecretHash, t.HashKeyID = s.keys.HashSecret(secret)
+		t.Fingerprint = s.keys.Fingerprint(secret)
+		t.SecretVersion++
+		t.RotatedAt = &now
+		t.UpdatedAt = now
+		if err := tx.UpdateToken(ctx, t); err != nil {
+			return 0, nil, err
+		}
+		details := map[string]string{
+			"secret_version":       strconv.Itoa(t.SecretVersion),
+			"previous_fingerprint": t.PrevFingerprint,
+			"previous_valid_until": prevUntil.Format(time.RFC3339Nano),
+		}
+		if overlap > 0 {
+			details["overlap"] = token.FormatDuration(overlap)
+		}
+		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRotate,
+			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: details}); err != nil {
+			return 0, nil, err
+		}
+		out, err := s.wire(t, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		out.Secret = secret
+		return http.StatusOK, out, nil
+	})
+}
+
+func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := s.readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var req client.RenewRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	ttl, err := s.checkTTL(req.TTL)
+	if err != nil {
+		return err
+	}
+	reason, err := requiredText("reason", req.Reason, maxPurposeLength, "say why the token still needs to exist")
+	if err != nil {
+		return err
+	}
+	reviewer, err := requiredText("reviewed_by", req.ReviewedBy, maxOwnerLength, "name who reviewed the renewal (someone other than the owner)")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+		t, err := loadMutable(r, tx, now, "renewed", false)
+		if err != nil {
+			return 0, nil, err
+		}
+		owner, err := s.keys.Open(t.OwnerCipher)
+		if err != nil {
+			return 0, nil, fmt.Errorf("token %s: owner: %w", t.ID, err)
+		}
+		if strings.EqualFold(strings.TrimSpace(string(owner)), reviewer) {
+			return 0, nil, unprocessable("reviewer_is_owner", "reviewed_by",
+				"reviewed_by is the token's owner: a renewal must be reviewed by someone other than the owner")
+		}
+		previous := t.ExpiresAt
+		t.ExpiresAt = now.Add(ttl)
+		t.UpdatedAt = now
+		if err := tx.UpdateToken(ctx, t); err != nil {
+			return 0, nil, err
+		}
+		details := map[string]string{
+			"reason":              reason,
+			"reviewer_index":      s.keys.BlindIndex("reviewer:" + strings.ToLower(reviewer)),
+			"ttl":                 token.FormatDuration(ttl),
+			"previous_expires_at": previous.UTC().Format(time.RFC3339Nano),
+			"expires_at":          t.ExpiresAt.Format(time.RFC3339Nano),
+		}
+		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRenew,
+			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: details}); err != nil {
+			return 0, nil, err
+		}
+		out, err := s.wire(t, now)
+		return http.StatusOK, out, err
+	})
+}
+
+// revokeRequest is the optional body of POST /v1/tokens/{id}/revoke.
+type revokeRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// revokeToken revokes at once and idempotently: revoking a revoked token answers 200 with
+// the token and records nothing new.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	var req revokeRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if len(req.Reason) > maxPurposeLength {
+		return invalid("reason", "reason is longer than %d characters", maxPurposeLength)
+	}
+	ctx := r.Context()
+	var out client.Token
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		now := s.clock()
+		t, err := tx.GetToken(ctx, r.PathValue("id"))
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("token")
+		}
+		if err != nil {
+			return err
+		}
+		if t.Status != store.StatusRevoked {
+			t.Status = store.StatusRevoked
+			t.RevokedAt = &now
+			t.UpdatedAt = now
+			if err := tx.UpdateToken(ctx, t); err != nil {
+				return err
+			}
+			ev := audit.Event{Time: now, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok"}
+			if req.Reason != "" {
+				ev.Details = map[string]string{"reason": strings.TrimSpace(req.Reason)}
+			}
+			if _, err := tx.AppendAudit(ctx, ev); err != nil {
+				return err
+			}
+		}
+		out, err = s.wire(t, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// updateToken changes metadata in place (PATCH). Only fields present in the body change; the
+// audit record names the changed fields, never their values.
+func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := s.readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	var req client.UpdateTokenRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	var purpose string
+	var scopes, cats, auds []string
+	var labels map[string]string
+	var interval, overlap time.Duration
+	if req.Purpose != nil {
+		if purpose, err = checkPurpose(*req.Purpose); err != nil {
+			return err
+		}
+	}
+	if req.Scopes != nil {
+		if scopes, err = checkScopes(*req.Scopes); err != nil {
+			return err
+		}
+	}
+	if req.DataCategories != nil {
+		if cats, err = checkCategories(nonNil(*req.DataCategories)); err != nil {
+			return err
+		}
+	}
+	if req.Audiences != nil {
+		if auds, err = checkSet("audiences", *req.Audiences); err != nil {
+			return err
+		}
+	}
+	if req.Labels != nil {
+		if labels, err = checkLabels(*req.Labels); err != nil {
+			return err
+		}
+	}
+	if req.Rotation != nil {
+		if interval, overlap, err = checkRotation(*req.Rotation); err != nil {
+			return err
+		}
+	}
+	ctx := r.Context()
+	var out client.Token
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		now := s.clock()
+		t, err := loadMutable(r, tx, now, "changed", true)
+		if err != nil {
+			return err
+		}
+		var changed []string
+		if req.Purpose != nil && purpose != t.Purpose {
+			t.Purpose = purpose
+			changed = append(changed, "purpose")
+		}
+		if req.Scopes != nil && !slices.Equal(scopes, t.Scopes) {
+			t.Scopes = scopes
+			changed = append(changed, "scopes")
+		}
+		if req.DataCategories != nil && !slices.Equal(cats, nonNil(t.DataCategories)) {
+			t.DataCategories = cats
+			changed = append(changed, "data_categories")
+		}
+		if req.Audiences != nil && !slices.Equal(auds, nonNil(t.Audiences)) {
+			t.Audiences = auds
+			changed = append(changed, "audiences")
+		}
+		if req.Labels != nil && !maps.Equal(labels, t.Labels) {
+			t.Labels = labels
+			changed = append(changed, "labels")
+		}
+		if req.Rotation != nil && (interval != t.RotationInterval || overlap != t.RotationOverlap) {
+			t.RotationInterval, t.RotationOverlap = interval, overlap
+			changed = append(changed, "rotation")
+		}
+		if len(changed) > 0 {
+			t.UpdatedAt = now
+			if err := tx.UpdateToken(ctx, t); err != nil {
+				return err
+			}
+			if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionUpdate,
+				TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok",
+				Details: map[string]string{"fields": strings.Join(changed, ",")}}); err != nil {
+				return err
+			}
+		}
+		out, err = s.wire(t, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
