@@ -1,17 +1,282 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/report"
 )
 
-// PLACEHOLDER: replaced by the helper that owns this subcommand.
+type checkOptions struct {
+	format, output, configDir, waivers, failOn, now string
+	data, policies                                  []string
+}
+
 func newCheckCommand(s *streams) *cobra.Command {
-	return &cobra.Command{
-		Use: "check",
-		RunE: func(*cobra.Command, []string) error {
-			return withCode(ExitUsage, errors.New("check: not built yet"))
+	var o checkOptions
+	cmd := &cobra.Command{
+		Use:   "check [flags] PLAN",
+		Short: "Check a Terraform plan's tokens against the CPRA policies",
+		Long: `Check every token-like resource change of a Terraform plan (tokenguard_api_token and the
+tokens and keys of other providers) against the embedded CPRA policy bundle.
+
+PLAN is the JSON of "terraform show -json tfplan", "-" to read it from stdin, or a binary plan
+file (tokenguard then runs "terraform show -json" with the terraform on PATH, in --config-dir
+when given).
+
+Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.`,
+		Example: `  terraform plan -out=tfplan && terraform show -json tfplan > plan.json
+  tokenguard check plan.json
+  tokenguard check --format sarif --output tokenguard.sarif --config-dir . tfplan`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return withCode(ExitUsage, fmt.Errorf("check takes one PLAN argument (a plan JSON file, - for stdin, or a binary plan file), got %d", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheck(cmd.Context(), s, o, args[0])
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "text", "output format: "+strings.Join(report.Names(), ", "))
+	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE instead of stdout")
+	f.StringVar(&o.configDir, "config-dir", "", "Terraform configuration directory: findings get the file and line of the resource")
+	f.StringVar(&o.waivers, "waivers", "", "YAML file of waivers: rule, address (a glob: * matches any characters, dots and brackets too), reason, approved_by, expires (YYYY-MM-DD)")
+	f.StringVar(&o.failOn, "fail-on", policy.SeverityError, "lowest severity that fails the check: error or warning")
+	f.StringArrayVar(&o.data, "data", nil, `JSON or YAML file merged over the policy data, e.g. {"tokenguard": {"thresholds": {"ttl_max_days": 60}}} (repeatable)`)
+	f.StringArrayVar(&o.policies, "policy", nil, "directory of extra Rego policies with METADATA rule ids (repeatable)")
+	f.StringVar(&o.now, "now", "", "RFC 3339 time used as today for waiver expiry and for plans without a timestamp (testing)")
+	_ = f.MarkHidden("now")
+	return cmd
+}
+
+func runCheck(ctx context.Context, s *streams, o checkOptions, planArg string) error {
+	format, err := report.Get(o.format)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--format: %w", err))
+	}
+	if o.failOn != policy.SeverityError && o.failOn != policy.SeverityWarning {
+		return withCode(ExitUsage, fmt.Errorf("--fail-on %q: use error or warning", o.failOn))
+	}
+	clock := time.Now
+	if o.now != "" {
+		t, err := time.Parse(time.RFC3339, o.now)
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--now %q: use an RFC 3339 time such as 2026-11-27T12:00:00Z", o.now))
+		}
+		clock = func() time.Time { return t }
+	}
+	var waivers []policy.Waiver
+	if o.waivers != "" {
+		if waivers, err = policy.LoadWaivers(o.waivers); err != nil {
+			return withCode(ExitUsage, err)
+		}
+	}
+	var locations policy.Locations
+	if o.configDir != "" {
+		if locations, err = policy.LoadConfigDir(o.configDir); err != nil {
+			return withCode(ExitUsage, err)
+		}
+	}
+	engine, err := policy.NewEngine(ctx, policy.Options{ExtraPolicyDirs: o.policies, DataFiles: o.data, Now: clock})
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+
+	in, name, cleanup, err := openPlan(ctx, s, planArg, o.configDir)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	res, err := engine.EvaluatePlan(ctx, in)
+	if cerr := cleanup(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("%s: %w", name, err))
+	}
+
+	findings := res.Findings
+	locations.Apply(findings)
+	if o.waivers != "" {
+		findings = policy.ApplyWaivers(findings, waivers, clock(), o.waivers)
+	}
+	rep := report.Report{Findings: findings, Rules: engine.Rules(), Resources: res.Resources, FailOn: o.failOn}
+
+	if o.output != "" {
+		var buf bytes.Buffer
+		if err := format.Write(&buf, rep); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("writing report: %w", err))
+		}
+		if err := os.WriteFile(o.output, buf.Bytes(), 0o644); err != nil { //nolint:gosec // reports are meant to be read by CI
+			return withCode(ExitUsage, fmt.Errorf("--output %s: %w", o.output, unwrapPath(err)))
+		}
+	} else {
+		rep.Color = o.format == "text" && isTerminal(s.out) && os.Getenv("NO_COLOR") == ""
+		if err := format.Write(s.out, rep); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("writing report: %w", err))
+		}
+	}
+	if rep.Summary().Blocking > 0 {
+		return withCode(ExitFindings, errors.New(""))
+	}
+	return nil
+}
+
+// zipMagic starts every binary Terraform plan file (a zip archive).
+var zipMagic = []byte("PK\x03\x04")
+
+// openPlan opens the plan argument: a JSON file, "-" for stdin, or a binary plan that is
+// converted with `terraform show -json`. cleanup waits for terraform and reports its failure.
+func openPlan(ctx context.Context, s *streams, arg, configDir string) (r io.Reader, name string, cleanup func() error, err error) {
+	noop := func() error { return nil }
+	var br *bufio.Reader
+	if arg == "-" {
+		name = "stdin"
+		br = bufio.NewReader(s.in)
+	} else {
+		name = arg
+		info, err := os.Stat(arg)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("plan file %s: %w", arg, unwrapPath(err))
+		}
+		if info.IsDir() {
+			return nil, "", nil, fmt.Errorf("%s is a directory: pass a plan JSON file (terraform show -json tfplan > plan.json) or a binary plan file", arg)
+		}
+		f, err := os.Open(arg) //nolint:gosec // the user names the plan to read
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("plan file %s: %w", arg, unwrapPath(err))
+		}
+		br = bufio.NewReader(f)
+		noop = f.Close
+	}
+	head, _ := br.Peek(len(zipMagic))
+	if !bytes.Equal(head, zipMagic) {
+		return br, name, noop, nil
+	}
+	defer func() { _ = noop() }()
+	return showBinaryPlan(ctx, br, arg, name, configDir)
+}
+
+// showBinaryPlan runs `terraform show -json` on a binary plan and streams its output.
+func showBinaryPlan(ctx context.Context, br *bufio.Reader, arg, name, configDir string) (io.Reader, string, func() error, error) {
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("%s is a binary plan file and terraform is not on PATH: install Terraform, or pass the output of terraform show -json", name)
+	}
+	path := arg
+	var tmp string
+	if arg == "-" {
+		f, err := os.CreateTemp("", "tokenguard-plan-*.tfplan")
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("saving the binary plan from stdin: %w", err)
+		}
+		tmp = f.Name()
+		_, err = io.Copy(f, br)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(tmp)
+			return nil, "", nil, fmt.Errorf("saving the binary plan from stdin: %w", err)
+		}
+		path = tmp
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	cmd := exec.CommandContext(ctx, tf, "show", "-json", "-no-color", path) //nolint:gosec // runs the terraform found on PATH on the user's plan
+	if configDir != "" {
+		cmd.Dir = configDir
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", nil, fmt.Errorf("running terraform show -json %s: %w", name, err)
+	}
+	var (
+		once    sync.Once
+		waitErr error
+	)
+	wait := func() error {
+		once.Do(func() {
+			_, _ = io.Copy(io.Discard, out)
+			err := cmd.Wait()
+			if tmp != "" {
+				_ = os.Remove(tmp)
+			}
+			if err != nil {
+				msg := firstLine(stderr.String())
+				if msg == "" {
+					msg = err.Error()
+				}
+				waitErr = fmt.Errorf("terraform show -json failed: %s", msg)
+			}
+		})
+		return waitErr
+	}
+	return &waitOnEOF{r: out, wait: wait}, name + " (terraform show -json)", wait, nil
+}
+
+// waitOnEOF reports terraform's own failure instead of the truncated JSON it leaves behind.
+type waitOnEOF struct {
+	r    io.Reader
+	wait func() error
+}
+
+func (w *waitOnEOF) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		if werr := w.wait(); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
+
+// firstLine picks terraform's first error line ("Error: ..."), else its first non-blank line.
+func firstLine(s string) string {
+	first := ""
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(strings.Trim(line, "╷│╵ \t\r"))
+		if strings.HasPrefix(line, "Error:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "Error:"))
+		}
+		if first == "" {
+			first = line
+		}
+	}
+	return first
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// isTerminal reports whether w is a terminal, for colour.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) //nolint:gosec // file descriptors fit in int
 }
