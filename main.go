@@ -1,30 +1,20 @@
-// Command terraform-provider-tokenguard is the Terraform provider for tokenguard: it manages API
-// tokens with a declared purpose, owner, data reach, expiry and rotation schedule.
+// Command terraform-provider-tokenguard is the Terraform provider for tokenguard.
+// The provider itself lands with its own issue; this entry point already takes the usual flags.
 package main
 
 import (
-	"context"
 	"flag"
-	"log"
-
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/provider"
+	"fmt"
+	"os"
 )
 
-// version is set at build time: -ldflags "-X main.version=...".
+// version is set by goreleaser: -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
-
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: "registry.terraform.io/tokenguard/tokenguard",
-		Debug:   debug,
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
+	fmt.Fprintf(os.Stderr, "terraform-provider-tokenguard %s: this plugin is started by Terraform\n", version)
+	os.Exit(1)
 }
