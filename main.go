@@ -1,20 +1,33 @@
-// Command terraform-provider-tokenguard is the Terraform provider for tokenguard.
-// The provider itself lands with its own issue; this entry point already takes the usual flags.
+// Command terraform-provider-tokenguard is the Terraform provider for tokenguard: it manages API
+// tokens with a declared purpose, owner, data reach, expiry and rotation schedule.
 package main
 
 import (
+	"context"
 	"flag"
-	"fmt"
-	"os"
+	"log"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/provider"
 )
 
-// version is set by goreleaser: -ldflags "-X main.version=...".
+// Registry docs in docs/ are generated from the schema descriptions and examples/:
+//go:generate go -C tools tool tfplugindocs generate --provider-dir .. --provider-name tokenguard
+
+// version is set at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
-	fmt.Fprintf(os.Stderr, "terraform-provider-tokenguard %s: this plugin is started by Terraform\n", version)
-	os.Exit(1)
+
+	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
+		Address: "registry.terraform.io/tokenguard/tokenguard",
+		Debug:   debug,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 }

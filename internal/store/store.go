@@ -98,7 +98,8 @@ type Reader interface {
 	// FindTokenByHash returns the token whose current or previous secret hash is hash. It does
 	// not check PrevValidUntil: whether a previous secret still works is the caller's decision.
 	FindTokenByHash(ctx context.Context, hash []byte) (Token, error)
-	// FindTokenByName returns the token with this owner index and name.
+	// FindTokenByName returns the token with this owner index and name: the one not revoked
+	// if there is one, else the most recently created revoked one.
 	FindTokenByName(ctx context.Context, ownerIndex, name string) (Token, error)
 	// ListTokens returns tokens in byte order of id (PostgreSQL needs COLLATE "C").
 	ListTokens(ctx context.Context, f TokenFilter) ([]Token, error)
@@ -113,7 +114,9 @@ type Reader interface {
 // Tx is a write transaction. Everything done through it commits durably together, or not at all.
 type Tx interface {
 	Reader
-	InsertToken(ctx context.Context, t Token) error // ErrConflict on duplicate id or owner+name
+	// InsertToken adds t. ErrConflict on a duplicate id, or on an owner+name pair already held
+	// by a token that is not revoked (a revoked token's name may be reused by its replacement).
+	InsertToken(ctx context.Context, t Token) error
 	UpdateToken(ctx context.Context, t Token) error // replaces the row with t.ID; ErrNotFound
 	// TouchLastUsed moves LastUsedAt forward to at; an earlier instant leaves it unchanged.
 	TouchLastUsed(ctx context.Context, id string, at time.Time) error

@@ -121,10 +121,11 @@ func (x *tx) FindTokenByHash(ctx context.Context, hash []byte) (store.Token, err
 		"secret_hash = ? OR prev_secret_hash = ? ORDER BY secret_hash = ? DESC LIMIT 1", hash, hash, hash)
 }
 
-// FindTokenByName returns the token with this owner index and name.
+// FindTokenByName returns the token with this owner index and name: the one not revoked if
+// there is one, else the most recently created revoked one.
 func (x *tx) FindTokenByName(ctx context.Context, ownerIndex, name string) (store.Token, error) {
 	return x.queryToken(ctx, fmt.Sprintf("finding token by name %q", name),
-		"owner_index = ? AND name = ?", ownerIndex, name)
+		"owner_index = ? AND name = ? ORDER BY status = 'revoked', created_at DESC, id DESC LIMIT 1", ownerIndex, name)
 }
 
 // clampLimit applies DefaultListLimit and MaxListLimit.

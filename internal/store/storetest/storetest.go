@@ -62,6 +62,7 @@ func Run(t *testing.T, f Factory) {
 		{"UpdateTokenReplacesEveryFieldAndSubjectIndex", testUpdateToken},
 		{"FindTokenByHashMatchesCurrentAndPreviousSecret", testFindByHash},
 		{"FindTokenByNameNeedsOwnerAndName", testFindByName},
+		{"NameReusableAfterRevoke", testNameReusableAfterRevoke},
 		{"ListTokensHonoursEveryFilter", testListFilters},
 		{"ListTokensLimitDefaultsTo100AndCapsAt1000", testListLimits},
 		{"ListTokensPagesWithAfterIDWithoutGapsOrDuplicates", testListPaging},
@@ -463,6 +464,40 @@ func testTokenConflicts(t *testing.T, f Factory) {
 	insertTokens(t, s, plainToken("tok_d", "owner-b", "alpha"))
 	if got := listIDs(t, s, store.TokenFilter{}); !slices.Equal(got, []string{"tok_a", "tok_b", "tok_d"}) {
 		t.Errorf("tokens = %v, want [tok_a tok_b tok_d]", got)
+	}
+}
+
+func testNameReusableAfterRevoke(t *testing.T, f Factory) {
+	s := f.Open(t)
+	ctx := t.Context()
+	old := plainToken("tok_a", "owner-a", "alpha")
+	insertTokens(t, s, old)
+	revoked := old
+	revoked.Status = store.StatusRevoked
+	at := old.CreatedAt.Add(time.Hour)
+	revoked.RevokedAt = &at
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.UpdateToken(ctx, revoked) }); err != nil {
+		t.Fatalf("revoking tok_a: %v", err)
+	}
+	replacement := plainToken("tok_b", "owner-a", "alpha")
+	replacement.CreatedAt = at
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, replacement) }); err != nil {
+		t.Fatalf("replacement with the revoked token's name: %v, want success", err)
+	}
+	view(t, s, func(r store.Reader) error {
+		got, err := r.FindTokenByName(ctx, "owner-a", "alpha")
+		if err != nil {
+			t.Errorf("FindTokenByName: %v", err)
+		} else if got.ID != "tok_b" {
+			t.Errorf("FindTokenByName found %s, want the live replacement tok_b", got.ID)
+		}
+		return nil
+	})
+	// A second live token under that name is still a conflict.
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.InsertToken(ctx, plainToken("tok_c", "owner-a", "alpha"))
+	}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second live token with the same owner and name: error = %v, want store.ErrConflict", err)
 	}
 }
 

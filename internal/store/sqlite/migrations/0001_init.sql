@@ -37,9 +37,12 @@ CREATE TABLE tokens (
     prev_secret_hash  BLOB,
     prev_hash_key_id  TEXT    NOT NULL,
     prev_fingerprint  TEXT    NOT NULL,
-    prev_valid_until  TEXT,
-    UNIQUE (owner_index, name)
+    prev_valid_until  TEXT
 ) STRICT;
+
+-- A name is unique per owner among tokens that are not revoked: replacing a token (revoke,
+-- then create under the same name) must work, and revoked tokens stay as evidence.
+CREATE UNIQUE INDEX tokens_live_name ON tokens (owner_index, name) WHERE status <> 'revoked';
 
 CREATE INDEX tokens_secret_hash ON tokens (secret_hash);
 CREATE INDEX tokens_prev_secret_hash ON tokens (prev_secret_hash);

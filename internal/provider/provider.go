@@ -1,0 +1,224 @@
+// Package provider implements the tokenguard Terraform provider on terraform-plugin-framework:
+// the tokenguard_api_token resource, its data sources, ephemeral resource and list resource.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/list"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+)
+
+var (
+	_ provider.Provider                       = (*tokenguardProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*tokenguardProvider)(nil)
+	_ provider.ProviderWithListResources      = (*tokenguardProvider)(nil)
+)
+
+// Environment variables read when the matching provider attribute is not set.
+const (
+	envEndpoint = "TOKENGUARD_ENDPOINT"
+	envToken    = "TOKENGUARD_TOKEN"
+)
+
+// New returns a constructor of the tokenguard provider for providerserver.Serve. version is
+// the provider release, set at build time.
+func New(version string) func() provider.Provider {
+	return newWithClock(version, time.Now)
+}
+
+// newWithClock is New with an injected clock: the clock decides rotation and expiry at plan
+// time, so tests drive it instead of waiting.
+func newWithClock(version string, now func() time.Time) func() provider.Provider {
+	return func() provider.Provider {
+		return &tokenguardProvider{version: version, now: now}
+	}
+}
+
+// tokenguardProvider is the provider implementation.
+type tokenguardProvider struct {
+	version string
+	now     func() time.Time
+}
+
+// tokenguardProviderModel is the provider configuration.
+type tokenguardProviderModel struct {
+	Endpoint     types.String `tfsdk:"endpoint"`
+	Token        types.String `tfsdk:"token"`
+	CACertPEM    types.String `tfsdk:"ca_cert_pem"`
+	InsecureHTTP types.Bool   `tfsdk:"insecure_http"`
+}
+
+// providerData is what Configure hands every resource, data source, ephemeral and list resource.
+type providerData struct {
+	client *client.Client
+	now    func() time.Time
+}
+
+func (p *tokenguardProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "tokenguard"
+	resp.Version = p.version
+}
+
+func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "The tokenguard provider manages API tokens of a tokenguard token service: " +
+			"each token has a declared purpose, owner, data reach (CPRA data categories), expiry and rotation schedule.",
+		Attributes: map[string]schema.Attribute{
+			"endpoint": schema.StringAttribute{
+				Description: "Base URL of the tokenguard token service, for example `https://tokens.example.com`. " +
+					"Read from `" + envEndpoint + "` when not set. Plain `http://` is accepted only for a loopback " +
+					"host (127.0.0.1, ::1, localhost) unless `insecure_http` is true.",
+				Optional: true,
+			},
+			"token": schema.StringAttribute{
+				Description: "Admin credential of the token service's management API. Read from `" + envToken +
+					"` when not set; prefer the environment variable so the credential stays out of configuration files.",
+				Optional:  true,
+				Sensitive: true,
+			},
+			"ca_cert_pem": schema.StringAttribute{
+				Description: "PEM-encoded CA certificate(s) trusted for the service's TLS certificate, in addition " +
+					"to the system roots. Use it for a service with a private CA.",
+				Optional: true,
+			},
+			"insecure_http": schema.BoolAttribute{
+				Description: "Allow a plain `http://` endpoint on a non-loopback host. Off by default: the admin " +
+					"credential and every new secret would cross the network unencrypted.",
+				Optional: true,
+			},
+		},
+	}
+}
+
+func (p *tokenguardProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg tokenguardProviderModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if cfg.Endpoint.IsUnknown() || cfg.Token.IsUnknown() || cfg.CACertPEM.IsUnknown() || cfg.InsecureHTTP.IsUnknown() {
+		// Values known only after apply (e.g. the endpoint of a service created in the same run):
+		// leave the provider unconfigured; resources report it when they need the client.
+		return
+	}
+
+	endpoint := cfg.Endpoint.ValueString()
+	if endpoint == "" {
+		endpoint = os.Getenv(envEndpoint)
+	}
+	secret := cfg.Token.ValueString()
+	if secret == "" {
+		secret = os.Getenv(envToken)
+	}
+	if endpoint == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Missing Token Service Endpoint",
+			"Set the provider's endpoint attribute or the "+envEndpoint+" environment variable to the URL of the tokenguard service.")
+	}
+	if secret == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("token"), "Missing Token Service Credential",
+			"Set the "+envToken+" environment variable (or the provider's token attribute) to an admin credential of the tokenguard service.")
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	insecure := cfg.InsecureHTTP.ValueBool()
+	if problem := endpointProblem(endpoint, insecure); problem != "" {
+		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid Token Service Endpoint", problem)
+		return
+	}
+
+	c, err := client.New(client.Config{
+		Endpoint:     endpoint,
+		Token:        secret,
+		CACertPEM:    cfg.CACertPEM.ValueString(),
+		InsecureHTTP: insecure,
+	})
+	if err != nil {
+		resp.Diagnostics.AddError("Unable To Create Token Service Client",
+			"The tokenguard client could not be set up: "+err.Error()+". Check endpoint and ca_cert_pem.")
+		return
+	}
+	data := &providerData{client: c, now: p.now}
+	resp.DataSourceData = data
+	resp.ResourceData = data
+	resp.EphemeralResourceData = data
+	resp.ListResourceData = data
+}
+
+func (p *tokenguardProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{NewAPITokenResource}
+}
+
+func (p *tokenguardProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{NewAPITokenDataSource, NewAPITokensDataSource}
+}
+
+func (p *tokenguardProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{NewAPITokenEphemeralResource}
+}
+
+func (p *tokenguardProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{NewAPITokenListResource}
+}
+
+// endpointProblem says why endpoint may not be used, or "" when it may. Plain HTTP is refused
+// for non-loopback hosts unless insecure is set.
+func endpointProblem(endpoint string, insecure bool) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("The endpoint %q is not an absolute URL. Use the form https://tokens.example.com.", endpoint)
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if insecure || isLoopback(u.Hostname()) {
+			return ""
+		}
+		return fmt.Sprintf("The endpoint %q uses plain HTTP on a non-loopback host, so the admin credential and new secrets "+
+			"would cross the network unencrypted. Use an https:// endpoint, or set insecure_http = true if the network is trusted.", endpoint)
+	default:
+		return fmt.Sprintf("The endpoint %q has scheme %q. Use https:// (or http:// on a loopback host).", endpoint, u.Scheme)
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// configuredData extracts the provider data handed to Configure of a resource, data source,
+// ephemeral or list resource. It returns nil without a diagnostic while the provider is not
+// configured yet (early validation calls).
+func configuredData(providerDataValue any, diags interface {
+	AddError(summary, detail string)
+}) *providerData {
+	if providerDataValue == nil {
+		return nil
+	}
+	data, ok := providerDataValue.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected Provider Data Type",
+			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the tokenguard provider: please report it.", providerDataValue))
+		return nil
+	}
+	return data
+}

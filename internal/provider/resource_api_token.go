@@ -1,0 +1,1001 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+)
+
+var (
+	_ resource.Resource                   = (*apiTokenResource)(nil)
+	_ resource.ResourceWithConfigure      = (*apiTokenResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*apiTokenResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*apiTokenResource)(nil)
+	_ resource.ResourceWithImportState    = (*apiTokenResource)(nil)
+	_ resource.ResourceWithIdentity       = (*apiTokenResource)(nil)
+)
+
+// defaultMaxTTL is the token service's default maximum TTL. The provider cannot ask the service
+// for its configured maximum at validation time, so it checks this bound and lets the service
+// reject anything above a lower configured cap when the token is created or renewed.
+const defaultMaxTTL = 90 * token.Day
+
+// NewAPITokenResource returns the tokenguard_api_token resource.
+func NewAPITokenResource() resource.Resource {
+	return &apiTokenResource{}
+}
+
+// apiTokenResource manages one token of the token service.
+type apiTokenResource struct {
+	data *providerData
+}
+
+// apiTokenModel is the state and plan shape of tokenguard_api_token.
+type apiTokenModel struct {
+	ID               types.String `tfsdk:"id"`
+	Name             types.String `tfsdk:"name"`
+	Owner            types.String `tfsdk:"owner"`
+	Purpose          types.String `tfsdk:"purpose"`
+	Scopes           types.Set    `tfsdk:"scopes"`
+	DataCategories   types.Set    `tfsdk:"data_categories"`
+	DataSubjects     types.Set    `tfsdk:"data_subjects"`
+	Audiences        types.Set    `tfsdk:"audiences"`
+	TTL              types.String `tfsdk:"ttl"`
+	ReplaceBefore    types.String `tfsdk:"replace_before"`
+	Rotation         types.Object `tfsdk:"rotation"`
+	RotationTriggers types.Map    `tfsdk:"rotation_triggers"`
+	Renewal          types.Object `tfsdk:"renewal"`
+	Labels           types.Map    `tfsdk:"labels"`
+	Secret           types.String `tfsdk:"secret"`
+	Fingerprint      types.String `tfsdk:"fingerprint"`
+	Status           types.String `tfsdk:"status"`
+	CreatedAt        types.String `tfsdk:"created_at"`
+	ExpiresAt        types.String `tfsdk:"expires_at"`
+	RotatedAt        types.String `tfsdk:"rotated_at"`
+	LastUsedAt       types.String `tfsdk:"last_used_at"`
+	SecretVersion    types.Int64  `tfsdk:"secret_version"`
+}
+
+// rotationModel is the rotation block.
+type rotationModel struct {
+	Interval types.String `tfsdk:"interval"`
+	Overlap  types.String `tfsdk:"overlap"`
+}
+
+var rotationAttrTypes = map[string]attr.Type{
+	"interval": types.StringType,
+	"overlap":  types.StringType,
+}
+
+// renewalModel is the renewal block.
+type renewalModel struct {
+	Reason     types.String `tfsdk:"reason"`
+	ReviewedBy types.String `tfsdk:"reviewed_by"`
+}
+
+var renewalAttrTypes = map[string]attr.Type{
+	"reason":      types.StringType,
+	"reviewed_by": types.StringType,
+}
+
+// apiTokenIdentityModel is the resource identity: the token id, stable across rotations.
+type apiTokenIdentityModel struct {
+	ID types.String `tfsdk:"id"`
+}
+
+func (r *apiTokenResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_api_token"
+}
+
+func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	resp.Schema = schema.Schema{
+		Description: "An API token of the tokenguard service with a declared purpose, owner, data reach, expiry and " +
+			"rotation schedule. The secret is returned once, at create and at each rotation, and is stored in state " +
+			"as a sensitive value. Rotation is an in-place update: `id` never changes, `secret`, `fingerprint`, " +
+			"`rotated_at` and `secret_version` do. An expired token, a token revoked outside Terraform and a token " +
+			"within `replace_before` of its expiry are planned for replacement. Destroying the resource revokes the " +
+			"token. After `terraform import` (or an `import` block) `secret` is null: the service keeps only a keyed " +
+			"hash of it and cannot return it again. The first `rotation_triggers` after an import are recorded without rotating; " +
+			"change them afterwards to rotate a new secret into state.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Description:   "Token id (`tok_…`): a stable, non-secret handle that stays the same across rotations and renewals.",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
+			"name": schema.StringAttribute{
+				Description:   "Human name of the token, unique per owner. Changing it replaces the token.",
+				Required:      true,
+				Validators:    []validator.String{stringvalidator.LengthBetween(1, 128)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"owner": schema.StringAttribute{
+				Description:   "Accountable team or person, for example `team-finance@example.com`. Changing it replaces the token.",
+				Required:      true,
+				Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"purpose": schema.StringAttribute{
+				Description: "Specific statement of what the token is for: which data, which system, to what end " +
+					"(CPRA 1798.100(a)(1)). Generic words such as `test`, `misc` or `tbd` and sentences shorter than " +
+					strconv.Itoa(token.MinPurposeLength) + " characters are rejected at plan time. Updated in place.",
+				Required:   true,
+				Validators: []validator.String{purposeValidator{}},
+			},
+			"scopes": schema.SetAttribute{
+				Description: "Permissions the token grants, for example `invoices:read`. At least one. Updated in place.",
+				Required:    true,
+				ElementType: types.StringType,
+				Validators: []validator.Set{
+					setvalidator.SizeAtLeast(1),
+					setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1)),
+				},
+			},
+			"data_categories": schema.SetAttribute{
+				Description: "CPRA categories of personal information the token reaches: " + categoryList() +
+					". `[]` declares that the token reaches no personal information. Updated in place.",
+				Required:    true,
+				ElementType: types.StringType,
+				Validators:  []validator.Set{setvalidator.ValueStringsAre(categoryValidator{})},
+			},
+			"data_subjects": schema.SetAttribute{
+				Description: "Consumers or tenants the token acts for, for example `customer:4411`; used to find the " +
+					"token when a subject asks for deletion. Encrypted at rest by the service. Changing it replaces the token.",
+				Optional:      true,
+				ElementType:   types.StringType,
+				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
+			},
+			"audiences": schema.SetAttribute{
+				Description: "Systems the token is valid for, for example `warehouse`. Updated in place.",
+				Optional:    true,
+				ElementType: types.StringType,
+				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+			},
+			"ttl": schema.StringAttribute{
+				Description: "Lifetime of the token: a Go duration (`12h`) or whole days (`30d`), at most `90d` (the " +
+					"service's default maximum; a service configured with a lower maximum rejects longer values at apply). " +
+					"Raising `ttl` is a renewal: it needs a `renewal` block, and apply moves expiry to now + `ttl`. " +
+					"Lowering `ttl` replaces the token. After import, `ttl` is derived from `expires_at - created_at` " +
+					"(whole days when exact, a Go duration otherwise); for a token that was renewed before the import this " +
+					"can be longer than the configured `ttl`, which would plan a replacement: set `ttl` to the derived value to keep the token.",
+				Required:   true,
+				Validators: []validator.String{durationValidator{max: defaultMaxTTL}},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(ttlLowered,
+					"Lowering ttl replaces the token.", "Lowering `ttl` replaces the token.")},
+			},
+			"replace_before": schema.StringAttribute{
+				Description: "Plan a replacement of the token once it is within this duration of `expires_at` (Go duration " +
+					"or whole days), so a new token is issued before the old one expires. Provider-side only.",
+				Optional:   true,
+				Validators: []validator.String{durationValidator{}},
+			},
+			"rotation": schema.SingleNestedAttribute{
+				Description: "Rotation schedule. When `interval` has elapsed since the last rotation (or since creation), " +
+					"the next plan rotates the secret in place.",
+				Optional: true,
+				Attributes: map[string]schema.Attribute{
+					"interval": schema.StringAttribute{
+						Description: "Rotate the secret when this much time has passed since the last rotation (Go duration or whole days).",
+						Required:    true,
+						Validators:  []validator.String{durationValidator{}},
+					},
+					"overlap": schema.StringAttribute{
+						Description: "How long the previous secret keeps working after a rotation, for a zero-downtime " +
+							"hand-over (Go duration or whole days). Omit for no overlap.",
+						Optional:   true,
+						Validators: []validator.String{durationValidator{}},
+					},
+				},
+			},
+			"rotation_triggers": schema.MapAttribute{
+				Description: "Arbitrary map of values; any change rotates the secret in place (like `keepers`), for example " +
+					"on each release. Provider-side only. The first value recorded after an import does not rotate.",
+				Optional:    true,
+				ElementType: types.StringType,
+			},
+			"renewal": schema.SingleNestedAttribute{
+				Description: "Review that justifies moving expiry later. Required in the same change that raises `ttl`; " +
+					"sent to the service's renew endpoint and recorded in its audit log.",
+				Optional: true,
+				Attributes: map[string]schema.Attribute{
+					"reason": schema.StringAttribute{
+						Description: "Why the token needs to live longer.",
+						Required:    true,
+						Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+					},
+					"reviewed_by": schema.StringAttribute{
+						Description: "Who reviewed the renewal; must be someone other than `owner`.",
+						Required:    true,
+						Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+					},
+				},
+			},
+			"labels": schema.MapAttribute{
+				Description: "Free-form labels, for example `{ env = \"prod\" }`. Updated in place.",
+				Optional:    true,
+				ElementType: types.StringType,
+			},
+			"secret": schema.StringAttribute{
+				Description: "The token secret (`tg_…`). Sensitive. Set at create and at each rotation; null after import, " +
+					"because the service stores only a keyed hash and cannot return it again.",
+				Computed:      true,
+				Sensitive:     true,
+				PlanModifiers: keep,
+			},
+			"fingerprint": schema.StringAttribute{
+				Description:   "Keyed, non-reversible reference to the current secret; safe to log and to compare with audit records.",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
+			"status": schema.StringAttribute{
+				Description:   "`active`, `expired` or `revoked`. A token that is no longer active is planned for replacement.",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
+			"created_at": schema.StringAttribute{
+				Description:   "When the token was created (RFC 3339).",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
+			"expires_at": schema.StringAttribute{
+				Description:   "When the token expires (RFC 3339). Moves later only through a renewal.",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
+			"rotated_at": schema.StringAttribute{
+				Description:   "When the secret was last rotated (RFC 3339); null until the first rotation.",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
+			"last_used_at": schema.StringAttribute{
+				Description: "When the token was last verified by the service (RFC 3339); null if never used.",
+				Computed:    true,
+			},
+			"secret_version": schema.Int64Attribute{
+				Description:   "Number of the current secret: 1 at create, increased by each rotation.",
+				Computed:      true,
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+func (r *apiTokenResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identityschema.Schema{
+		Attributes: map[string]identityschema.Attribute{
+			"id": identityschema.StringAttribute{
+				Description:       "Token id (`tok_…`), stable across rotations.",
+				RequiredForImport: true,
+			},
+		},
+	}
+}
+
+func (r *apiTokenResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = configuredData(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig checks the rules that span attributes.
+func (r *apiTokenResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg apiTokenModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if renewal, ok := renewalOf(ctx, cfg.Renewal, &resp.Diagnostics); ok && knownString(cfg.Owner) && knownString(renewal.ReviewedBy) &&
+		strings.EqualFold(strings.TrimSpace(renewal.ReviewedBy.ValueString()), strings.TrimSpace(cfg.Owner.ValueString())) {
+		resp.Diagnostics.AddAttributeError(path.Root("renewal").AtName("reviewed_by"), "Renewal Reviewer Is The Owner",
+			"renewal.reviewed_by is "+strconv.Quote(cfg.Owner.ValueString())+", the token's owner. A renewal must be "+
+				"reviewed by someone other than the owner (CPRA-RET-003): name the reviewer, for example your security team.")
+	}
+	if knownString(cfg.ReplaceBefore) && knownString(cfg.TTL) {
+		before, err1 := token.ParseDuration(cfg.ReplaceBefore.ValueString())
+		ttl, err2 := token.ParseDuration(cfg.TTL.ValueString())
+		if err1 == nil && err2 == nil && before >= ttl {
+			resp.Diagnostics.AddAttributeError(path.Root("replace_before"), "Replace Window Not Shorter Than TTL",
+				"replace_before ("+cfg.ReplaceBefore.ValueString()+") must be shorter than ttl ("+cfg.TTL.ValueString()+
+					"), otherwise every plan would replace the token. Shorten replace_before.")
+		}
+	}
+}
+
+// ModifyPlan decides, with the provider's clock, whether the planned change is a replacement
+// (expired, revoked, or inside replace_before), a renewal (ttl raised) and/or a rotation
+// (interval elapsed or rotation_triggers changed).
+func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+		return // destroy or create: nothing to decide
+	}
+	var plan, state apiTokenModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	now := r.now()
+
+	if reason := replacementReason(state, plan, now); reason != "" {
+		// status is planned unknown and listed as requiring replacement, so Terraform shows
+		// the change as a replacement and re-plans the new token from scratch.
+		plan.Status = types.StringUnknown()
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
+		resp.Diagnostics.AddWarning("Token Will Be Replaced",
+			"tokenguard_api_token "+state.ID.ValueString()+" "+reason+". Apply the plan to issue a new token and revoke the old one.")
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+
+	if renewing, ok := ttlRaised(state.TTL, plan.TTL); ok && renewing {
+		if plan.Renewal.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("ttl"), "Renewal Review Required",
+				"Raising ttl from "+state.TTL.ValueString()+" to "+plan.TTL.ValueString()+" moves the token's expiry later, "+
+					"which is a renewal. Add a renewal block with a reason and a reviewed_by other than the owner, for example:\n\n"+
+					"  renewal = {\n    reason      = \"Quarter-end close needs two more weeks\"\n    reviewed_by = \"security@example.com\"\n  }")
+			return
+		}
+		plan.ExpiresAt = types.StringUnknown()
+	}
+	if plan.TTL.IsUnknown() {
+		plan.ExpiresAt = types.StringUnknown() // may turn out to be a renewal at apply
+	}
+
+	if r.rotationDue(ctx, state, plan, now, &resp.Diagnostics) {
+		plan.Secret = types.StringUnknown()
+		plan.Fingerprint = types.StringUnknown()
+		plan.RotatedAt = types.StringUnknown()
+		plan.SecretVersion = types.Int64Unknown()
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	if !r.ready(&resp.Diagnostics) {
+		return
+	}
+	var plan apiTokenModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	createReq := client.CreateTokenRequest{
+		Name:           plan.Name.ValueString(),
+		Owner:          plan.Owner.ValueString(),
+		Purpose:        plan.Purpose.ValueString(),
+		Scopes:         setStrings(ctx, plan.Scopes, &resp.Diagnostics),
+		DataCategories: setStrings(ctx, plan.DataCategories, &resp.Diagnostics),
+		DataSubjects:   setStrings(ctx, plan.DataSubjects, &resp.Diagnostics),
+		Audiences:      setStrings(ctx, plan.Audiences, &resp.Diagnostics),
+		Labels:         mapStrings(ctx, plan.Labels, &resp.Diagnostics),
+		TTL:            plan.TTL.ValueString(),
+		Rotation:       rotationRequest(ctx, plan.Rotation, &resp.Diagnostics),
+	}
+	if createReq.DataCategories == nil {
+		createReq.DataCategories = []string{} // [] is an explicit "reaches no personal information"
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// An empty idempotency key makes the client generate one and keep it across its retries,
+	// so a create whose response is lost leaves exactly one token.
+	tok, err := r.data.client.CreateToken(ctx, createReq, "")
+	if err != nil {
+		addClientError(&resp.Diagnostics, "Unable To Create Token", "creating token "+strconv.Quote(createReq.Name), err)
+		return
+	}
+	plan.Secret = types.StringValue(tok.Secret)
+	applyToken(ctx, &plan, tok, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
+}
+
+func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	if !r.ready(&resp.Diagnostics) {
+		return
+	}
+	var state apiTokenModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tok, err := r.data.client.GetToken(ctx, state.ID.ValueString())
+	if errors.Is(err, client.ErrNotFound) {
+		resp.Diagnostics.AddWarning("Token Not Found",
+			"tokenguard_api_token "+state.ID.ValueString()+" no longer exists in the token service, so it was removed "+
+				"from Terraform state. The next plan creates a new token; remove the resource from the configuration if it is no longer needed.")
+		resp.State.RemoveResource(ctx)
+		// The framework requires an identity after every error-free read, also when the
+		// resource is gone and the client (Terraform < 1.12) sent no stored identity.
+		setIdentity(ctx, resp.Identity, state.ID.ValueString(), &resp.Diagnostics)
+		return
+	}
+	if err != nil {
+		addClientError(&resp.Diagnostics, "Unable To Read Token", "reading token "+state.ID.ValueString(), err)
+		return
+	}
+	applyToken(ctx, &state, tok, &resp.Diagnostics)
+	if state.TTL.IsNull() {
+		// Import: ttl is required but not stored by the service; derive it from the lifetime.
+		state.TTL = types.StringValue(derivedTTL(tok.CreatedAt, tok.ExpiresAt))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
+}
+
+func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	if !r.ready(&resp.Diagnostics) {
+		return
+	}
+	var plan, state apiTokenModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := state.ID.ValueString()
+	var tok client.Token
+	called := false
+
+	if upd, changed := r.updateRequest(ctx, plan, state, &resp.Diagnostics); changed && !resp.Diagnostics.HasError() {
+		t, err := r.data.client.UpdateToken(ctx, id, upd)
+		if err != nil {
+			addClientError(&resp.Diagnostics, "Unable To Update Token", "updating token "+id, err)
+			return
+		}
+		tok, called = t, true
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	if renewing, ok := ttlRaised(state.TTL, plan.TTL); ok && renewing {
+		renewal, ok := renewalOf(ctx, plan.Renewal, &resp.Diagnostics)
+		if !ok {
+			// Only reachable when ttl was unknown at plan time.
+			resp.Diagnostics.AddAttributeError(path.Root("ttl"), "Renewal Review Required",
+				"The new ttl "+plan.TTL.ValueString()+" is longer than "+state.TTL.ValueString()+", which is a renewal. "+
+					"Add a renewal block with a reason and a reviewed_by other than the owner, then apply again.")
+			return
+		}
+		t, err := r.data.client.RenewToken(ctx, id, client.RenewRequest{
+			TTL:        plan.TTL.ValueString(),
+			Reason:     renewal.Reason.ValueString(),
+			ReviewedBy: renewal.ReviewedBy.ValueString(),
+		}, "")
+		if err != nil {
+			addClientError(&resp.Diagnostics, "Unable To Renew Token", "renewing token "+id, err)
+			return
+		}
+		tok, called = t, true
+	}
+
+	if plan.Secret.IsUnknown() {
+		rotate := client.RotateRequest{}
+		if rot, ok := rotationOf(ctx, plan.Rotation, &resp.Diagnostics); ok && knownString(rot.Overlap) {
+			rotate.Overlap = rot.Overlap.ValueString()
+		}
+		t, err := r.data.client.RotateToken(ctx, id, rotate, "")
+		if err != nil {
+			addClientError(&resp.Diagnostics, "Unable To Rotate Token", "rotating token "+id, err)
+			return
+		}
+		tok, called = t, true
+		plan.Secret = types.StringValue(t.Secret)
+	}
+
+	if !called {
+		// Only provider-side attributes changed; refresh the computed ones.
+		t, err := r.data.client.GetToken(ctx, id)
+		if err != nil {
+			addClientError(&resp.Diagnostics, "Unable To Read Token", "reading token "+id, err)
+			return
+		}
+		tok = t
+	}
+	applyToken(ctx, &plan, tok, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, id, &resp.Diagnostics)
+}
+
+func (r *apiTokenResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	if !r.ready(&resp.Diagnostics) {
+		return
+	}
+	var state apiTokenModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := state.ID.ValueString()
+	_, err := r.data.client.RevokeToken(ctx, id)
+	if err == nil || errors.Is(err, client.ErrNotFound) {
+		return
+	}
+	// A token that already stopped working (expired) needs no revocation.
+	if tok, getErr := r.data.client.GetToken(ctx, id); getErr == nil && tok.Status != "active" {
+		return
+	}
+	addClientError(&resp.Diagnostics, "Unable To Revoke Token", "revoking token "+id, err)
+}
+
+func (r *apiTokenResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughWithIdentity(ctx, path.Root("id"), path.Root("id"), req, resp)
+}
+
+// ready reports whether the provider was configured, adding an error when it was not.
+func (r *apiTokenResource) ready(diags *diag.Diagnostics) bool {
+	if r.data == nil {
+		diags.AddError("Provider Not Configured",
+			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
+		return false
+	}
+	return true
+}
+
+func (r *apiTokenResource) now() time.Time {
+	if r.data != nil && r.data.now != nil {
+		return r.data.now()
+	}
+	return time.Now()
+}
+
+// rotationDue reports whether the secret must rotate in this plan: the rotation interval has
+// elapsed since the last rotation (or creation), or rotation_triggers changed.
+func (r *apiTokenResource) rotationDue(ctx context.Context, state, plan apiTokenModel, now time.Time, diags *diag.Diagnostics) bool {
+	// Right after an import the state has neither triggers nor secret: the first triggers
+	// are recorded without rotating, so an import never rotates a secret by surprise.
+	imported := state.RotationTriggers.IsNull() && state.Secret.IsNull()
+	if !imported && !sameTriggers(state.RotationTriggers, plan.RotationTriggers) {
+		return true
+	}
+	rot, ok := rotationOf(ctx, plan.Rotation, diags)
+	if !ok || !knownString(rot.Interval) {
+		return false
+	}
+	interval, err := token.ParseDuration(rot.Interval.ValueString())
+	if err != nil {
+		return false
+	}
+	last, ok := parseTime(state.RotatedAt)
+	if !ok {
+		if last, ok = parseTime(state.CreatedAt); !ok {
+			return false
+		}
+	}
+	return !now.Before(last.Add(interval))
+}
+
+// updateRequest builds the PATCH body from the metadata that differs between plan and state.
+func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTokenModel, diags *diag.Diagnostics) (client.UpdateTokenRequest, bool) {
+	var upd client.UpdateTokenRequest
+	changed := false
+	if !plan.Purpose.Equal(state.Purpose) {
+		v := plan.Purpose.ValueString()
+		upd.Purpose, changed = &v, true
+	}
+	if !plan.Scopes.Equal(state.Scopes) {
+		v := setStrings(ctx, plan.Scopes, diags)
+		upd.Scopes, changed = &v, true
+	}
+	if !plan.DataCategories.Equal(state.DataCategories) {
+		v := nonNil(setStrings(ctx, plan.DataCategories, diags))
+		upd.DataCategories, changed = &v, true
+	}
+	if !plan.Audiences.Equal(state.Audiences) {
+		v := nonNil(setStrings(ctx, plan.Audiences, diags))
+		upd.Audiences, changed = &v, true
+	}
+	if !plan.Labels.Equal(state.Labels) {
+		v := mapStrings(ctx, plan.Labels, diags)
+		if v == nil {
+			v = map[string]string{}
+		}
+		upd.Labels, changed = &v, true
+	}
+	if !plan.Rotation.Equal(state.Rotation) {
+		rot := rotationRequest(ctx, plan.Rotation, diags)
+		if rot == nil {
+			rot = &client.Rotation{} // clears the policy
+		}
+		upd.Rotation, changed = rot, true
+	}
+	return upd, changed
+}
+
+// replacementReason says why the token in state must be replaced, or "" when it need not be.
+func replacementReason(state, plan apiTokenModel, now time.Time) string {
+	switch state.Status.ValueString() {
+	case "revoked":
+		return "was revoked outside Terraform"
+	case "expired":
+		return "has expired"
+	}
+	expires, ok := parseTime(state.ExpiresAt)
+	if !ok {
+		return ""
+	}
+	if !now.Before(expires) {
+		return "has expired (at " + state.ExpiresAt.ValueString() + ")"
+	}
+	if knownString(plan.ReplaceBefore) {
+		if before, err := token.ParseDuration(plan.ReplaceBefore.ValueString()); err == nil && !now.Before(expires.Add(-before)) {
+			return "expires at " + state.ExpiresAt.ValueString() + ", within replace_before (" + plan.ReplaceBefore.ValueString() + ")"
+		}
+	}
+	return ""
+}
+
+// ttlRaised reports whether the planned ttl is longer than the one in state; ok is false when
+// either is unknown or unparsable.
+func ttlRaised(stateTTL, planTTL types.String) (raised, ok bool) {
+	if !knownString(stateTTL) || !knownString(planTTL) {
+		return false, false
+	}
+	before, err1 := token.ParseDuration(stateTTL.ValueString())
+	after, err2 := token.ParseDuration(planTTL.ValueString())
+	if err1 != nil || err2 != nil {
+		return false, false
+	}
+	return after > before, true
+}
+
+// ttlLowered is the RequiresReplaceIf condition of ttl: a shorter lifetime is a new token.
+func ttlLowered(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	if !knownString(req.StateValue) || !knownString(req.PlanValue) {
+		return
+	}
+	before, err1 := token.ParseDuration(req.StateValue.ValueString())
+	after, err2 := token.ParseDuration(req.PlanValue.ValueString())
+	resp.RequiresReplace = err1 == nil && err2 == nil && after < before
+}
+
+// sameTriggers compares rotation_triggers; null and empty are the same, unknown differs.
+func sameTriggers(a, b types.Map) bool {
+	if a.IsUnknown() || b.IsUnknown() {
+		return false
+	}
+	if len(a.Elements()) == 0 && len(b.Elements()) == 0 {
+		return true
+	}
+	return a.Equal(b)
+}
+
+// applyToken copies what the service returned into m, keeping the practitioner's spelling of
+// durations and the null/empty distinction of optional collections.
+func applyToken(ctx context.Context, m *apiTokenModel, t client.Token, diags *diag.Diagnostics) {
+	m.ID = types.StringValue(t.ID)
+	m.Name = types.StringValue(t.Name)
+	m.Owner = types.StringValue(t.Owner)
+	m.Purpose = types.StringValue(t.Purpose)
+	m.Scopes = stringSet(ctx, t.Scopes, m.Scopes, true, diags)
+	m.DataCategories = stringSet(ctx, t.DataCategories, m.DataCategories, true, diags)
+	m.DataSubjects = stringSet(ctx, t.DataSubjects, m.DataSubjects, false, diags)
+	m.Audiences = stringSet(ctx, t.Audiences, m.Audiences, false, diags)
+	m.Labels = stringMap(ctx, t.Labels, m.Labels, diags)
+	m.Rotation = rotationValue(ctx, t.Rotation, m.Rotation, diags)
+	if m.Secret.IsUnknown() {
+		m.Secret = types.StringNull()
+	}
+	m.Fingerprint = types.StringValue(t.Fingerprint)
+	m.Status = types.StringValue(t.Status)
+	m.CreatedAt = timeValue(&t.CreatedAt)
+	m.ExpiresAt = timeValue(&t.ExpiresAt)
+	m.RotatedAt = timeValue(t.RotatedAt)
+	m.LastUsedAt = timeValue(t.LastUsedAt)
+	m.SecretVersion = types.Int64Value(int64(t.SecretVersion))
+	if m.RotationTriggers.IsUnknown() {
+		m.RotationTriggers = types.MapNull(types.StringType)
+	}
+}
+
+// derivedTTL is the lifetime of a token as whole days when exact, else as a Go duration.
+func derivedTTL(created, expires time.Time) string {
+	d := expires.Sub(created).Round(time.Second)
+	if d <= 0 {
+		d = time.Second
+	}
+	return compactDuration(d)
+}
+
+func timeValue(t *time.Time) types.String {
+	if t == nil || t.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(t.UTC().Format(time.RFC3339))
+}
+
+func parseTime(v types.String) (time.Time, bool) {
+	if !knownString(v) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, v.ValueString())
+	return t, err == nil
+}
+
+func knownString(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
+
+// stringSet converts values to a set. An empty answer stays null when prior was null, unless
+// the attribute is required (always a set).
+func stringSet(ctx context.Context, values []string, prior types.Set, required bool, diags *diag.Diagnostics) types.Set {
+	if len(values) == 0 && !required && (prior.IsNull() || prior.IsUnknown()) {
+		return types.SetNull(types.StringType)
+	}
+	if values == nil {
+		values = []string{}
+	}
+	v, d := types.SetValueFrom(ctx, types.StringType, values)
+	diags.Append(d...)
+	return v
+}
+
+// stringMap converts values to a map; an empty answer stays null when prior was null.
+func stringMap(ctx context.Context, values map[string]string, prior types.Map, diags *diag.Diagnostics) types.Map {
+	if len(values) == 0 && (prior.IsNull() || prior.IsUnknown()) {
+		return types.MapNull(types.StringType)
+	}
+	if values == nil {
+		values = map[string]string{}
+	}
+	v, d := types.MapValueFrom(ctx, types.StringType, values)
+	diags.Append(d...)
+	return v
+}
+
+func setStrings(ctx context.Context, v types.Set, diags *diag.Diagnostics) []string {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	var out []string
+	diags.Append(v.ElementsAs(ctx, &out, false)...)
+	slices.Sort(out)
+	return out
+}
+
+func mapStrings(ctx context.Context, v types.Map, diags *diag.Diagnostics) map[string]string {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	out := map[string]string{}
+	diags.Append(v.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func rotationOf(ctx context.Context, v types.Object, diags *diag.Diagnostics) (rotationModel, bool) {
+	var rot rotationModel
+	if v.IsNull() || v.IsUnknown() {
+		return rot, false
+	}
+	diags.Append(v.As(ctx, &rot, defaultObjectAsOptions)...)
+	return rot, true
+}
+
+func renewalOf(ctx context.Context, v types.Object, diags *diag.Diagnostics) (renewalModel, bool) {
+	var ren renewalModel
+	if v.IsNull() || v.IsUnknown() {
+		return ren, false
+	}
+	diags.Append(v.As(ctx, &ren, defaultObjectAsOptions)...)
+	return ren, true
+}
+
+func rotationRequest(ctx context.Context, v types.Object, diags *diag.Diagnostics) *client.Rotation {
+	rot, ok := rotationOf(ctx, v, diags)
+	if !ok {
+		return nil
+	}
+	return &client.Rotation{Interval: rot.Interval.ValueString(), Overlap: rot.Overlap.ValueString()}
+}
+
+// rotationValue renders the service's rotation policy, keeping prior's spelling of durations
+// that mean the same time span.
+func rotationValue(ctx context.Context, got *client.Rotation, prior types.Object, diags *diag.Diagnostics) types.Object {
+	if got == nil || got.Interval == "" {
+		return types.ObjectNull(rotationAttrTypes)
+	}
+	old, _ := rotationOf(ctx, prior, diags)
+	m := rotationModel{
+		Interval: sameDuration(got.Interval, old.Interval),
+		Overlap:  sameDuration(got.Overlap, old.Overlap),
+	}
+	v, d := types.ObjectValueFrom(ctx, rotationAttrTypes, m)
+	diags.Append(d...)
+	return v
+}
+
+// sameDuration returns prior when it spells the same duration as got, else got. An empty or
+// zero got is null (no overlap).
+func sameDuration(got string, prior types.String) types.String {
+	g, err := token.ParseDuration(got)
+	if err != nil {
+		if got == "" || isZeroDuration(got) {
+			return types.StringNull()
+		}
+		return types.StringValue(got)
+	}
+	if knownString(prior) {
+		if p, perr := token.ParseDuration(prior.ValueString()); perr == nil && p == g {
+			return prior
+		}
+	}
+	return types.StringValue(compactDuration(g))
+}
+
+// compactDuration renders d as whole days when exact, else as a Go duration without zero
+// trailing units ("1h", "1h30m", "90s").
+func compactDuration(d time.Duration) string {
+	s := token.FormatDuration(d)
+	if strings.HasSuffix(s, "d") {
+		return s
+	}
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func isZeroDuration(s string) bool {
+	d, err := time.ParseDuration(s)
+	return (err == nil && d == 0) || s == "0d"
+}
+
+var defaultObjectAsOptions = basetypes.ObjectAsOptions{}
+
+func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id string, diags *diag.Diagnostics) {
+	if identity == nil {
+		return
+	}
+	diags.Append(identity.Set(ctx, apiTokenIdentityModel{ID: types.StringValue(id)})...)
+}
+
+// addClientError reports a client error without its request body (no secret ever reaches a
+// diagnostic): the service's status, code, field and message, and what to do next.
+func addClientError(diags *diag.Diagnostics, summary, doing string, err error) {
+	var re *client.ResponseError
+	if errors.As(err, &re) {
+		detail := fmt.Sprintf("The token service refused %s: HTTP %d", doing, re.StatusCode)
+		if re.Code != "" {
+			detail += " (" + re.Code + ")"
+		}
+		if re.Message != "" {
+			detail += ": " + re.Message
+		}
+		if p, ok := attributePath(re.Field); ok {
+			diags.AddAttributeError(p, summary, detail+". Fix the "+re.Field+" attribute and apply again.")
+			return
+		}
+		diags.AddError(summary, detail+". Correct the configuration or the credential and apply again.")
+		return
+	}
+	diags.AddError(summary, "Error "+doing+": "+err.Error()+". Check that the token service is reachable at the provider's endpoint and apply again.")
+}
+
+// attributePath maps a field named by the service ("ttl", "rotation.interval") to the
+// resource attribute it comes from; ok is false for fields the resource does not have.
+func attributePath(field string) (path.Path, bool) {
+	parts := strings.Split(field, ".")
+	switch parts[0] {
+	case "name", "owner", "purpose", "scopes", "data_categories", "data_subjects", "audiences", "labels", "ttl":
+		if len(parts) == 1 {
+			return path.Root(parts[0]), true
+		}
+	case "rotation":
+		if len(parts) == 2 && (parts[1] == "interval" || parts[1] == "overlap") {
+			return path.Root("rotation").AtName(parts[1]), true
+		}
+	case "reason", "reviewed_by":
+		if len(parts) == 1 {
+			return path.Root("renewal").AtName(parts[0]), true
+		}
+	}
+	return path.Empty(), false
+}
+
+// purposeValidator rejects an empty, generic or too short purpose.
+type purposeValidator struct{}
+
+func (purposeValidator) Description(context.Context) string {
+	return "purpose must be a specific sentence, not a generic word"
+}
+func (v purposeValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (purposeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if problem := token.PurposeProblem(req.ConfigValue.ValueString()); problem != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, "Purpose Not Specific",
+			problem+" (CPRA-MIN-001). Example: \"Nightly export of invoice totals to the finance data warehouse\".")
+	}
+}
+
+// durationValidator accepts a Go duration or whole days, optionally at most max.
+type durationValidator struct {
+	max time.Duration
+}
+
+func (v durationValidator) Description(context.Context) string {
+	if v.max > 0 {
+		return "a Go duration or whole days (\"30d\"), at most " + token.FormatDuration(v.max)
+	}
+	return "a Go duration or whole days (\"30d\")"
+}
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	d, err := token.ParseDuration(req.ConfigValue.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Duration",
+			err.Error()+". Use a Go duration such as \"12h\" or whole days such as \"30d\".")
+		return
+	}
+	if v.max > 0 && d > v.max {
+		resp.Diagnostics.AddAttributeError(req.Path, "Duration Above Maximum",
+			req.Path.String()+" is "+req.ConfigValue.ValueString()+", longer than the maximum of "+token.FormatDuration(v.max)+
+				". Choose a shorter value; a longer lifetime comes from a reviewed renewal, not from a longer ttl.")
+	}
+}
+
+// categoryValidator accepts a category of the CPRA vocabulary.
+type categoryValidator struct{}
+
+func (categoryValidator) Description(context.Context) string {
+	return "a CPRA data category: " + categoryList()
+}
+func (v categoryValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (categoryValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if c := req.ConfigValue.ValueString(); !token.IsCategory(c) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Unknown Data Category",
+			strconv.Quote(c)+" is not a CPRA data category. Use one of: "+categoryList()+".")
+	}
+}
+
+func categoryList() string {
+	all := append(slices.Clone(token.PersonalCategories), token.SensitiveCategories...)
+	out := ""
+	for i, c := range all {
+		if i > 0 {
+			out += ", "
+		}
+		out += "`" + c + "`"
+	}
+	return out
+}
