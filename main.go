@@ -13,7 +13,7 @@ import (
 )
 
 // Registry docs in docs/ are generated from the schema descriptions and examples/:
-//go:generate go -C tools tool tfplugindocs generate --provider-dir .. --provider-name tokenguard
+//go:generate go -C tools/tfplugindocs tool tfplugindocs generate --provider-dir ../.. --provider-name tokenguard
 
 // version is set at build time: -ldflags "-X main.version=...".
 var version = "dev"
