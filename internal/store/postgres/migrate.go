@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationFiles holds the schema, one file per version: NNNN_description.sql.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationLockKey is the pg_advisory_xact_lock key that serialises schema migrations
+// across processes ("tokengrd" in ASCII). Advisory locks are per database, so two
+// tokenguard schemas in one database share it; that only makes their migrations take turns.
+const migrationLockKey int64 = 0x746f6b656e677264
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in version order. Versions must be unique
+// and positive.
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("reading embedded migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || path.Ext(name) != ".sql" {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("embedded migration %q: name must be NNNN_description.sql", name)
+		}
+		body, err := fs.ReadFile(migrationFiles, "migrations/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("reading embedded migration %q: %w", name, err)
+		}
+		out = append(out, migration{version: v, name: name, sql: string(body)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("embedded migrations %q and %q have the same version", out[i-1].name, out[i].name)
+		}
+	}
+	return out, nil
+}
+
+// migrate applies the embedded migrations the database has not applied yet, in version
+// order, in one transaction, and records each in schema_migrations. It returns how many it
+// applied: zero for an up-to-date database.
+//
+// The transaction first takes a transaction-level advisory lock, so when several instances
+// start at once one applies the migrations and the others wait for it, then find nothing to
+// do. A database with a version this binary does not know (a newer tokenguard wrote it) is
+// refused rather than used with a schema it does not expect.
+func migrate(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return 0, err
+	}
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return 0, fmt.Errorf("beginning migration transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			rollback(ctx, tx)
+		}
+	}()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
+		return 0, fmt.Errorf("taking the migration lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer     NOT NULL PRIMARY KEY,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return 0, fmt.Errorf("creating schema_migrations (does the schema in search_path exist, and may this role create tables in it?): %w", err)
+	}
+	rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return 0, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return 0, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	known := make(map[int]bool, len(migrations))
+	for _, m := range migrations {
+		known[m.version] = true
+	}
+	for _, v := range done {
+		if !known[v] {
+			return 0, fmt.Errorf("database has schema version %d, which this tokenguard does not know: use a newer tokenguard", v)
+		}
+	}
+	for _, m := range migrations {
+		if slices.Contains(done, m.version) {
+			continue
+		}
+		// No arguments: pgx sends this as a simple query, which may hold several statements.
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return 0, fmt.Errorf("applying %s: %w", m.name, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			return 0, fmt.Errorf("recording %s: %w", m.name, err)
+		}
+		applied++
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("committing migrations: %w", err)
+	}
+	return applied, nil
+}

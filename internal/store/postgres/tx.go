@@ -1,0 +1,489 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// Limits of ListTokens and ListAudit.
+const (
+	DefaultListLimit = 100  // a limit of zero (or less) means this many
+	MaxListLimit     = 1000 // larger limits are lowered to this
+)
+
+// tx implements store.Tx on a pgx transaction. View hands it out as a store.Reader on a READ
+// ONLY transaction, so even a type assertion to store.Tx cannot write through it.
+type tx struct {
+	q pgx.Tx
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// tokenColumns lists the tokens columns in the order scanToken reads them and tokenArgs
+// writes them.
+const tokenColumns = `id, name, owner_index, owner_cipher, purpose, scopes, data_categories,
+	audiences, labels, subject_indexes, subjects_cipher, env, rotation_interval, rotation_overlap,
+	status, created_at, updated_at, expires_at, rotated_at, revoked_at, last_used_at,
+	secret_version, secret_hash, hash_key_id, fingerprint,
+	prev_secret_hash, prev_hash_key_id, prev_fingerprint, prev_valid_until`
+
+// tokenColumnNames is tokenColumns as a list.
+var tokenColumnNames = func() []string {
+	cols := strings.Split(tokenColumns, ",")
+	for i, c := range cols {
+		cols[i] = strings.TrimSpace(c)
+	}
+	return cols
+}()
+
+// pgTime is the instant PostgreSQL stores for t: timestamptz keeps microseconds. Truncating
+// here, rather than leaving it to the encoding, makes the stored value the same whether pgx
+// sends it in binary (which truncates) or as text (which the server would round).
+func pgTime(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+func optPGTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := pgTime(*t)
+	return &v
+}
+
+// utc returns a scanned instant in UTC (pgx returns time.Local).
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+// jsonMap encodes a string map for a jsonb column: SQL NULL for a nil map, so that nil and
+// empty stay distinct.
+func jsonMap(m map[string]string) (any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// parseJSONMap decodes a jsonb column written by jsonMap.
+func parseJSONMap(b []byte) (map[string]string, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// textArray passes a string slice for a text[] column: a nil slice as SQL NULL and an empty
+// one as an empty array.
+func textArray(s []string) any {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+// bytesOrNull passes a byte slice for a bytea column: nil as SQL NULL.
+func bytesOrNull(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// tokenArgs returns the column values of t in tokenColumns order.
+func tokenArgs(t store.Token) ([]any, error) {
+	labels, err := jsonMap(t.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: token %q: encoding labels: %w", t.ID, err)
+	}
+	return []any{t.ID, t.Name, t.OwnerIndex, bytesOrNull(t.OwnerCipher), t.Purpose,
+		textArray(t.Scopes), textArray(t.DataCategories), textArray(t.Audiences), labels,
+		textArray(t.SubjectIndexes), bytesOrNull(t.SubjectsCipher), t.Env,
+		int64(t.RotationInterval), int64(t.RotationOverlap),
+		t.Status, pgTime(t.CreatedAt), pgTime(t.UpdatedAt), pgTime(t.ExpiresAt),
+		optPGTime(t.RotatedAt), optPGTime(t.RevokedAt), optPGTime(t.LastUsedAt),
+		int64(t.SecretVersion), bytesOrNull(t.SecretHash), t.HashKeyID, t.Fingerprint,
+		bytesOrNull(t.PrevSecretHash), t.PrevHashKeyID, t.PrevFingerprint, optPGTime(t.PrevValidUntil)}, nil
+}
+
+// scanToken reads one row of tokenColumns.
+func scanToken(row pgx.Row) (store.Token, error) {
+	var (
+		t                                                store.Token
+		labels                                           []byte
+		rotationInterval, rotationOverlap                int64
+		createdAt, updatedAt, expiresAt                  time.Time
+		rotatedAt, revokedAt, lastUsedAt, prevValidUntil *time.Time
+	)
+	err := row.Scan(&t.ID, &t.Name, &t.OwnerIndex, &t.OwnerCipher, &t.Purpose, &t.Scopes, &t.DataCategories,
+		&t.Audiences, &labels, &t.SubjectIndexes, &t.SubjectsCipher, &t.Env, &rotationInterval, &rotationOverlap,
+		&t.Status, &createdAt, &updatedAt, &expiresAt, &rotatedAt, &revokedAt, &lastUsedAt,
+		&t.SecretVersion, &t.SecretHash, &t.HashKeyID, &t.Fingerprint,
+		&t.PrevSecretHash, &t.PrevHashKeyID, &t.PrevFingerprint, &prevValidUntil)
+	if err != nil {
+		return store.Token{}, err
+	}
+	if t.Labels, err = parseJSONMap(labels); err != nil {
+		return store.Token{}, fmt.Errorf("token %q: decoding labels: %w", t.ID, err)
+	}
+	t.RotationInterval = time.Duration(rotationInterval)
+	t.RotationOverlap = time.Duration(rotationOverlap)
+	t.CreatedAt = createdAt.UTC()
+	t.UpdatedAt = updatedAt.UTC()
+	t.ExpiresAt = expiresAt.UTC()
+	t.RotatedAt = utc(rotatedAt)
+	t.RevokedAt = utc(revokedAt)
+	t.LastUsedAt = utc(lastUsedAt)
+	t.PrevValidUntil = utc(prevValidUntil)
+	return t, nil
+}
+
+// queryToken returns the one token selected by where (a constant condition of this file;
+// values are bound parameters), or store.ErrNotFound.
+func (x *tx) queryToken(ctx context.Context, what, where string, args ...any) (store.Token, error) {
+	t, err := scanToken(x.q.QueryRow(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE "+where, args...)) //nolint:gosec // constant fragments
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Token{}, fmt.Errorf("postgres: %s: token %w", what, store.ErrNotFound)
+	case err != nil:
+		return store.Token{}, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	return t, nil
+}
+
+// GetToken returns the token with this id, or store.ErrNotFound.
+func (x *tx) GetToken(ctx context.Context, id string) (store.Token, error) {
+	return x.queryToken(ctx, fmt.Sprintf("getting token %q", id), "id = $1", id)
+}
+
+// FindTokenByHash returns the token whose current or previous secret hash is hash, a
+// current match first. Whether the previous secret is still valid (PrevValidUntil) is for
+// the caller to decide.
+func (x *tx) FindTokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	if len(hash) == 0 {
+		return store.Token{}, fmt.Errorf("postgres: finding token by secret hash: empty hash: token %w", store.ErrNotFound)
+	}
+	return x.queryToken(ctx, "finding token by secret hash",
+		"secret_hash = $1 OR prev_secret_hash = $1 ORDER BY secret_hash = $1 DESC LIMIT 1", hash)
+}
+
+// FindTokenByName returns the token with this owner index and name: the one not revoked if
+// there is one, else the most recently created revoked one.
+func (x *tx) FindTokenByName(ctx context.Context, ownerIndex, name string) (store.Token, error) {
+	return x.queryToken(ctx, fmt.Sprintf("finding token by name %q", name),
+		"owner_index = $1 AND name = $2 ORDER BY status = 'revoked', created_at DESC, id DESC LIMIT 1", ownerIndex, name)
+}
+
+// clampLimit applies DefaultListLimit and MaxListLimit.
+func clampLimit(n int) int {
+	if n <= 0 {
+		return DefaultListLimit
+	}
+	return min(n, MaxListLimit)
+}
+
+// ListTokens returns the tokens matching every non-zero field of f, in byte order of id
+// (the column is COLLATE "C"), starting after f.AfterID, at most clampLimit(f.Limit) of them.
+func (x *tx) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.OwnerIndex != "" {
+		add("owner_index = $?", f.OwnerIndex)
+	}
+	if f.Status != "" {
+		add("status = $?", f.Status)
+	}
+	if f.DataCategory != "" {
+		add("data_categories @> ARRAY[$?::text]", f.DataCategory)
+	}
+	if f.SubjectIndex != "" {
+		add("subject_indexes @> ARRAY[$?::text]", f.SubjectIndex)
+	}
+	if f.UnusedSince != nil {
+		add("(last_used_at IS NULL OR last_used_at < $?)", pgTime(*f.UnusedSince))
+	}
+	if f.AfterID != "" {
+		add("id > $?", f.AfterID)
+	}
+	query := "SELECT " + tokenColumns + " FROM tokens"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, clampLimit(f.Limit))
+	query += " ORDER BY id LIMIT $" + strconv.Itoa(len(args))
+
+	rows, err := x.q.Query(ctx, query, args...) //nolint:gosec // query is built from constant fragments; values are bound parameters
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Token, error) { return scanToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing tokens: %w", err)
+	}
+	return out, nil
+}
+
+// InsertToken adds t; store.ErrConflict when its id exists, or when a token that is not
+// revoked has its owner index and name. A conflict leaves the transaction usable.
+func (x *tx) InsertToken(ctx context.Context, t store.Token) error {
+	args, err := tokenArgs(t)
+	if err != nil {
+		return err
+	}
+	placeholders := make([]string, len(args))
+	for i := range args {
+		placeholders[i] = "$" + strconv.Itoa(i+1)
+	}
+	// ON CONFLICT DO NOTHING (no target: every unique constraint) reports a duplicate as
+	// zero rows instead of an error, which would abort the whole transaction.
+	tag, err := x.q.Exec(ctx, "INSERT INTO tokens ("+tokenColumns+") VALUES ("+ //nolint:gosec // constant fragments
+		strings.Join(placeholders, ", ")+") ON CONFLICT DO NOTHING", args...)
+	if err != nil {
+		return fmt.Errorf("postgres: inserting token %q: %w", t.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: inserting token %q: a token with this id, or a live token with this owner and name, exists: %w", t.ID, store.ErrConflict)
+	}
+	return nil
+}
+
+// UpdateToken replaces every column of the token with t.ID; store.ErrNotFound when there is
+// none, store.ErrConflict when the new owner index and name belong to another token that is
+// not revoked (and t is not revoked either). Either error leaves the transaction usable.
+func (x *tx) UpdateToken(ctx context.Context, t store.Token) error {
+	args, err := tokenArgs(t)
+	if err != nil {
+		return err
+	}
+	sets := make([]string, 0, len(tokenColumnNames)-1)
+	for i, c := range tokenColumnNames[1:] { // every column but id, which is $1
+		sets = append(sets, c+" = $"+strconv.Itoa(i+2))
+	}
+	query := "UPDATE tokens SET " + strings.Join(sets, ", ") + " WHERE id = $1" //nolint:gosec // constant fragments
+	// A unique violation aborts the transaction; a savepoint confines it to this statement.
+	sp, err := x.q.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: updating token %q: %w", t.ID, err)
+	}
+	tag, err := sp.Exec(ctx, query, args...)
+	if err != nil {
+		_ = sp.Rollback(ctx)
+		if sqlState(err) == uniqueViolation {
+			return fmt.Errorf("postgres: updating token %q: another live token has this owner and name: %w", t.ID, store.ErrConflict)
+		}
+		return fmt.Errorf("postgres: updating token %q: %w", t.ID, err)
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: updating token %q: %w", t.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: updating token %q: token %w", t.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// TouchLastUsed records a use of token id at at. LastUsedAt only moves forward: a use
+// recorded out of order (earlier than the stored one) leaves it as it is. store.ErrNotFound
+// when there is no such token.
+func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
+	ts := pgTime(at)
+	tag, err := x.q.Exec(ctx,
+		"UPDATE tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)", id, ts)
+	if err != nil {
+		return fmt.Errorf("postgres: recording use of token %q: %w", id, err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	// Nothing changed: either a later use is already recorded, or there is no such token.
+	var exists bool
+	if err := x.q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM tokens WHERE id = $1)", id).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: recording use of token %q: %w", id, err)
+	}
+	if !exists {
+		return fmt.Errorf("postgres: recording use of token %q: token %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// InsertCredential adds c; store.ErrConflict when its id or secret hash exists. A conflict
+// leaves the transaction usable.
+func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
+	if len(c.SecretHash) == 0 {
+		return fmt.Errorf("postgres: inserting credential %q: secret hash is empty", c.ID)
+	}
+	tag, err := x.q.Exec(ctx,
+		`INSERT INTO credentials (id, name, secret_hash, rights, created_at, revoked_at)
+		 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.SecretHash, textArray(c.Rights), pgTime(c.CreatedAt), optPGTime(c.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("postgres: inserting credential %q: %w", c.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: inserting credential %q: a credential with this id or secret exists: %w", c.ID, store.ErrConflict)
+	}
+	return nil
+}
+
+// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
+func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
+	var (
+		c         store.Credential
+		revokedAt *time.Time
+	)
+	err := x.q.QueryRow(ctx,
+		"SELECT id, name, secret_hash, rights, created_at, revoked_at FROM credentials WHERE secret_hash = $1",
+		hash).Scan(&c.ID, &c.Name, &c.SecretHash, &c.Rights, &c.CreatedAt, &revokedAt)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Credential{}, fmt.Errorf("postgres: getting credential by secret hash: credential %w", store.ErrNotFound)
+	case err != nil:
+		return store.Credential{}, fmt.Errorf("postgres: getting credential by secret hash: %w", err)
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	c.RevokedAt = utc(revokedAt)
+	return c, nil
+}
+
+// CountCredentials returns how many credentials exist, revoked ones included.
+func (x *tx) CountCredentials(ctx context.Context) (int, error) {
+	var n int
+	if err := x.q.QueryRow(ctx, "SELECT count(*) FROM credentials").Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: counting credentials: %w", err)
+	}
+	return n, nil
+}
+
+// PutIdempotency stores rec; store.ErrConflict when its key exists (the first record
+// stays). The key is the table's primary key, so two instances racing with one key cannot
+// both succeed. A conflict leaves the transaction usable.
+func (x *tx) PutIdempotency(ctx context.Context, rec store.Idempotency) error {
+	tag, err := x.q.Exec(ctx,
+		`INSERT INTO idempotency (key, request_hash, status, response, created_at)
+		 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		rec.Key, bytesOrNull(rec.RequestHash), rec.Status, bytesOrNull(rec.Response), pgTime(rec.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("postgres: storing idempotency record: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: storing idempotency record: key already used: %w", store.ErrConflict)
+	}
+	return nil
+}
+
+// GetIdempotency returns the record stored under key, or store.ErrNotFound.
+func (x *tx) GetIdempotency(ctx context.Context, key string) (store.Idempotency, error) {
+	var rec store.Idempotency
+	err := x.q.QueryRow(ctx,
+		"SELECT key, request_hash, status, response, created_at FROM idempotency WHERE key = $1",
+		key).Scan(&rec.Key, &rec.RequestHash, &rec.Status, &rec.Response, &rec.CreatedAt)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Idempotency{}, fmt.Errorf("postgres: getting idempotency record: %w", store.ErrNotFound)
+	case err != nil:
+		return store.Idempotency{}, fmt.Errorf("postgres: getting idempotency record: %w", err)
+	}
+	rec.CreatedAt = rec.CreatedAt.UTC()
+	return rec, nil
+}
+
+// auditColumns lists the audit columns in the order scanAudit reads them.
+const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details"
+
+func scanAudit(row pgx.Row) (audit.Record, error) {
+	var (
+		rec     audit.Record
+		details []byte
+	)
+	if err := row.Scan(&rec.Seq, &rec.PrevHash, &rec.Hash, &rec.Time, &rec.Actor, &rec.Action,
+		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details); err != nil {
+		return audit.Record{}, err
+	}
+	rec.Time = rec.Time.UTC()
+	var err error
+	if rec.Details, err = parseJSONMap(details); err != nil {
+		return audit.Record{}, fmt.Errorf("audit record %d: decoding details: %w", rec.Seq, err)
+	}
+	return rec, nil
+}
+
+// ListAudit returns the records with Seq > afterSeq in sequence order, at most
+// clampLimit(limit) of them.
+func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error) {
+	rows, err := x.q.Query(ctx,
+		"SELECT "+auditColumns+" FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2", afterSeq, clampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing audit records: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (audit.Record, error) { return scanAudit(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing audit records: %w", err)
+	}
+	return out, nil
+}
+
+// AppendAudit chains event after the current head and stores it. The head row is locked
+// (FOR UPDATE; Update has locked it already, so this only reads it) until the transaction
+// ends, so no other writer, in this process or another, can append in between.
+func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error) {
+	var (
+		headSeq  int64
+		headHash *string
+	)
+	if err := x.q.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id FOR UPDATE").Scan(&headSeq, &headHash); err != nil {
+		return audit.Record{}, fmt.Errorf("postgres: reading audit head: %w", err)
+	}
+	var prev *audit.Record
+	if headSeq > 0 && headHash != nil {
+		prev = &audit.Record{Seq: headSeq, Hash: *headHash} // Chain needs only the hash
+	}
+	rec := audit.Chain(prev, headSeq+1, event)
+	details, err := jsonMap(rec.Details)
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("postgres: encoding audit details: %w", err)
+	}
+	if len(rec.Details) == 0 {
+		details = nil // nil and empty hash alike (omitempty); store both as NULL
+	}
+	tag, err := x.q.Exec(ctx, `WITH appended AS (
+			INSERT INTO audit (`+auditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			RETURNING seq, hash)
+		UPDATE audit_head SET seq = appended.seq, hash = appended.hash FROM appended WHERE audit_head.id`,
+		rec.Seq, rec.PrevHash, rec.Hash, rec.Time, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details)
+	if err != nil {
+		if sqlState(err) == uniqueViolation {
+			return audit.Record{}, fmt.Errorf("postgres: appending audit record %d: the chain would fork: %w", rec.Seq, store.ErrConflict)
+		}
+		return audit.Record{}, fmt.Errorf("postgres: appending audit record %d: %w", rec.Seq, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return audit.Record{}, fmt.Errorf("postgres: appending audit record %d: audit_head was not updated (the row is missing: the schema is damaged)", rec.Seq)
+	}
+	return rec, nil
+}
