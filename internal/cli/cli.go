@@ -87,6 +87,8 @@ func newRootCommand(s *streams) *cobra.Command {
 		newTokenCommand(s),
 		newAuditCommand(s),
 		newCredentialCommand(s),
+		newInventoryCommand(s),
+		newReportCommand(s),
 		newCheckCommand(s),
 		newPolicyCommand(s),
 	)

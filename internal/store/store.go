@@ -68,7 +68,7 @@ type TokenFilter struct {
 	Status       string // StatusActive or StatusRevoked (expired is computed by the caller)
 	DataCategory string
 	SubjectIndex string
-	UnusedSince  *time.Time // tokens never used, or last used before this instant
+	UnusedSince  *time.Time // tokens last used before this instant, or never used and created before it
 	Limit        int        // at most this many (implementations cap at 1000; 0 means 100)
 	AfterID      string     // page cursor: ids strictly greater than this, in id order
 }

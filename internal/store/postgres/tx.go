@@ -226,7 +226,11 @@ func (x *tx) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token
 		add("subject_indexes @> ARRAY[$?::text]", f.SubjectIndex)
 	}
 	if f.UnusedSince != nil {
-		add("(last_used_at IS NULL OR last_used_at < $?)", pgTime(*f.UnusedSince))
+		// A token never used counts as unused from its creation.
+		since := pgTime(*f.UnusedSince)
+		args = append(args, since)
+		n := "$" + strconv.Itoa(len(args))
+		where = append(where, "((last_used_at IS NULL AND created_at < "+n+") OR last_used_at < "+n+")")
 	}
 	if f.AfterID != "" {
 		add("id > $?", f.AfterID)

@@ -165,8 +165,9 @@ func (x *tx) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token
 		if e.err != nil {
 			return nil, fmt.Errorf("sqlite: listing tokens: %w", e.err)
 		}
-		where = append(where, "(last_used_at IS NULL OR last_used_at < ?)")
-		args = append(args, since)
+		// A token never used counts as unused from its creation.
+		where = append(where, "((last_used_at IS NULL AND created_at < ?) OR last_used_at < ?)")
+		args = append(args, since, since)
 	}
 	if f.AfterID != "" {
 		where = append(where, "id > ?")

@@ -623,7 +623,9 @@ func testListFilters(t *testing.T, f Factory) {
 		{"subject s1", store.TokenFilter{SubjectIndex: "s1"}, []string{"tok_1", "tok_2"}},
 		{"subject s2", store.TokenFilter{SubjectIndex: "s2"}, []string{"tok_2", "tok_4"}},
 		{"subject nobody has", store.TokenFilter{SubjectIndex: "s3"}, nil},
-		{"unused since base", store.TokenFilter{UnusedSince: ptr(base)}, []string{"tok_1", "tok_3"}},
+		// tok_1 was never used: it counts as unused from its creation (base), so not before base.
+		{"unused since base", store.TokenFilter{UnusedSince: ptr(base)}, []string{"tok_3"}},
+		{"unused since just after a never-used token's creation", store.TokenFilter{UnusedSince: ptr(base.Add(time.Microsecond))}, []string{"tok_1", "tok_3"}},
 		{"unused since exactly a last use", store.TokenFilter{UnusedSince: ptr(base.Add(time.Hour))}, []string{"tok_1", "tok_3"}},
 		{"unused since just after a last use", store.TokenFilter{UnusedSince: ptr(base.Add(time.Hour + time.Microsecond))}, []string{"tok_1", "tok_2", "tok_3"}},
 		{"unused since, given in another zone", store.TokenFilter{UnusedSince: ptr(at(3 * time.Hour))}, []string{"tok_1", "tok_2", "tok_3", "tok_4"}},

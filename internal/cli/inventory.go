@@ -1,0 +1,467 @@
+package cli
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+)
+
+// tokenResourceType is the Terraform resource type of a tokenguard token.
+const tokenResourceType = "tokenguard_api_token"
+
+// purposeWidth is how many characters of a purpose the inventory table shows.
+const purposeWidth = 40
+
+// Values of the MANAGED column.
+const (
+	managedYes     = "yes"
+	managedNo      = "no"
+	managedUnknown = "unknown" // no Terraform state given
+)
+
+// inventoryToken is one row of the inventory.
+type inventoryToken struct {
+	ID               string           `json:"id"`
+	Name             string           `json:"name"`
+	Owner            string           `json:"owner"`
+	Purpose          string           `json:"purpose"`
+	DataCategories   []string         `json:"data_categories"`
+	Status           string           `json:"status"`
+	ExpiresAt        time.Time        `json:"expires_at"`
+	LastUsedAt       *time.Time       `json:"last_used_at,omitempty"`
+	Rotation         *client.Rotation `json:"rotation,omitempty"`
+	Managed          string           `json:"managed"`                     // yes, no or unknown
+	TerraformAddress string           `json:"terraform_address,omitempty"` // when managed
+}
+
+// stateToken is a tokenguard_api_token instance found in Terraform state.
+type stateToken struct {
+	Address string `json:"address"`
+	ID      string `json:"id"`
+}
+
+// inventory is the --json output of tokenguard inventory.
+type inventory struct {
+	Tokens []inventoryToken `json:"tokens"`
+	// TerraformState names where the state came from; empty when none was given.
+	TerraformState string `json:"terraform_state,omitempty"`
+	// MissingFromService lists state entries whose token the service does not know (only
+	// computed without filters, when the listing is the whole service).
+	MissingFromService []stateToken `json:"missing_from_service,omitempty"`
+}
+
+// terraformState is what inventory knows about the Terraform state.
+type terraformState struct {
+	source    string
+	byID      map[string]string // token id -> resource address
+	entries   []stateToken
+	rootNames map[string]bool // names of tokenguard_api_token resources in the root module
+}
+
+func newInventoryCommand(s *streams) *cobra.Command {
+	var cf clientFlags
+	var opts client.ListTokensOptions
+	var statePath, dir, importsPath string
+	var asJSON, force bool
+	cmd := &cobra.Command{
+		Use:   "inventory",
+		Short: "List every token with its owner, purpose, data categories, status, expiry, last use and whether Terraform manages it",
+		Long: `List every token of the service (all pages) with its owner, purpose, data categories,
+status, expiry, last use, and whether Terraform manages it.
+
+Terraform management is read from state: --state FILE with the output of
+"terraform show -json", or --dir DIR to run "terraform show -json" there with the terraform
+found on PATH. Without either, MANAGED is "unknown". terraform show -json includes sensitive
+values, token secrets among them: keep a --state file private, or prefer --dir, which keeps
+the output in memory. Only resource addresses and ids are read from it.
+
+--generate-imports FILE writes an import block for every active token Terraform does not
+manage yet; then "terraform plan -generate-config-out=generated.tf" writes their HCL.
+Revoked and expired tokens are listed in the file as comments, not imported: Terraform would
+plan to replace them.`,
+		Example: `  tokenguard inventory --unused-for 30d
+  terraform show -json > state.json && tokenguard inventory --state state.json --generate-imports imports.tf`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if statePath != "" && dir != "" {
+				return withCode(ExitUsage, errors.New("--state and --dir both name the Terraform state: give one"))
+			}
+			if importsPath != "" && statePath == "" && dir == "" {
+				return withCode(ExitUsage, errors.New("--generate-imports needs the Terraform state (--state FILE or --dir DIR): without it every token would be imported, also those Terraform already manages"))
+			}
+			if importsPath == "" && force {
+				return withCode(ExitUsage, errors.New("--force only applies to --generate-imports"))
+			}
+			if opts.UnusedFor != "" {
+				if _, err := token.ParseDuration(opts.UnusedFor); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--unused-for: %w", err))
+				}
+			}
+			var state *terraformState
+			var err error
+			switch {
+			case statePath != "":
+				state, err = readStateFile(statePath)
+			case dir != "":
+				state, err = readStateDir(cmd.Context(), dir)
+			}
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if importsPath != "" && !force {
+				// Fail before any network call; the file is created exclusively later anyway.
+				if _, err := os.Stat(importsPath); err == nil {
+					return withCode(ExitUsage, fmt.Errorf("--generate-imports: %s already exists: pass --force to overwrite it, or choose another file", importsPath))
+				}
+			}
+
+			c, err := cf.newClient(cmd)
+			if err != nil {
+				return err
+			}
+			tokens, err := listAllTokens(cmd.Context(), c, opts)
+			if err != nil {
+				return err
+			}
+			inv := buildInventory(tokens, state)
+			filtered := opts != (client.ListTokensOptions{})
+			if state != nil && !filtered {
+				inv.MissingFromService = missingFromService(tokens, state)
+			}
+
+			if importsPath != "" {
+				n, skipped, err := writeImports(importsPath, force, tokens, state)
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				fmt.Fprintf(s.err, "wrote %d import block(s) to %s", n, importsPath)
+				if skipped > 0 {
+					fmt.Fprintf(s.err, " (%d revoked or expired token(s) listed as comments, not imported)", skipped)
+				}
+				fmt.Fprintf(s.err, "; next: terraform plan -generate-config-out=generated.tf\n")
+			}
+			if asJSON {
+				return writeJSONOut(s.out, inv)
+			}
+			if err := printInventory(s.out, inv); err != nil {
+				return err
+			}
+			for _, m := range inv.MissingFromService {
+				fmt.Fprintf(s.err, "warning: %s holds token %s, which this service does not list: check --endpoint, or remove it from state with terraform state rm %s\n",
+					m.Address, m.ID, m.Address)
+			}
+			return nil
+		},
+	}
+	cf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&statePath, "state", "", "Terraform state as JSON, from terraform show -json")
+	f.StringVar(&dir, "dir", "", "Terraform working directory: run terraform show -json there (terraform on PATH)")
+	f.StringVar(&opts.UnusedFor, "unused-for", "", "only tokens not used for at least this long, e.g. 30d")
+	f.StringVar(&opts.Status, "status", "", "only tokens with this status: active, expired or revoked")
+	f.StringVar(&opts.Owner, "owner", "", "only tokens of this owner")
+	f.StringVar(&importsPath, "generate-imports", "", "write import blocks for the active tokens Terraform does not manage to this file")
+	f.BoolVar(&force, "force", false, "overwrite the --generate-imports file if it exists")
+	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+// listAllTokens pages through GET /v1/tokens with opts (PageToken is overwritten).
+func listAllTokens(ctx context.Context, c *client.Client, opts client.ListTokensOptions) ([]client.Token, error) {
+	out := []client.Token{}
+	opts.PageToken = ""
+	for {
+		page, err := c.ListTokens(ctx, opts)
+		if err != nil {
+			return nil, apiFailure(err)
+		}
+		out = append(out, page.Tokens...)
+		if page.NextPageToken == "" || page.NextPageToken == opts.PageToken {
+			return out, nil
+		}
+		opts.PageToken = page.NextPageToken
+	}
+}
+
+// buildInventory joins the service's tokens with the state, in the service's order.
+func buildInventory(tokens []client.Token, state *terraformState) inventory {
+	inv := inventory{Tokens: make([]inventoryToken, 0, len(tokens))}
+	if state != nil {
+		inv.TerraformState = state.source
+	}
+	for _, t := range tokens {
+		row := inventoryToken{
+			ID: t.ID, Name: t.Name, Owner: t.Owner, Purpose: t.Purpose, DataCategories: t.DataCategories,
+			Status: t.Status, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, Rotation: t.Rotation, Managed: managedUnknown,
+		}
+		if row.DataCategories == nil {
+			row.DataCategories = []string{}
+		}
+		if state != nil {
+			row.Managed = managedNo
+			if addr, ok := state.byID[t.ID]; ok {
+				row.Managed, row.TerraformAddress = managedYes, addr
+			}
+		}
+		inv.Tokens = append(inv.Tokens, row)
+	}
+	return inv
+}
+
+func missingFromService(tokens []client.Token, state *terraformState) []stateToken {
+	known := make(map[string]bool, len(tokens))
+	for _, t := range tokens {
+		known[t.ID] = true
+	}
+	var out []stateToken
+	for _, e := range state.entries {
+		if !known[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func printInventory(w io.Writer, inv inventory) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tSTATUS\tEXPIRES\tLAST USED\tCATEGORIES\tMANAGED\tPURPOSE")
+	for _, t := range inv.Tokens {
+		cats := "none"
+		if len(t.DataCategories) > 0 {
+			cats = strings.Join(t.DataCategories, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(t.ID), cell(t.Name), cell(t.Owner), cell(t.Status),
+			fmtTime(&t.ExpiresAt), fmtTime(t.LastUsedAt), cell(cats), t.Managed, truncate(cell(t.Purpose), purposeWidth))
+	}
+	return tw.Flush()
+}
+
+// cell keeps service text on one table cell: control characters (tabs, line breaks) become spaces.
+func cell(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// truncate shortens s to at most n characters, ending in "…" when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
+}
+
+// readStateFile reads the output of terraform show -json from path.
+func readStateFile(path string) (*terraformState, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--state: %w", err)
+	}
+	return parseState(raw, path)
+}
+
+// readStateDir runs terraform show -json in dir with the terraform found on PATH.
+func readStateDir(ctx context.Context, dir string) (*terraformState, error) {
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return nil, fmt.Errorf("--dir %s is not a directory: give the Terraform working directory", dir)
+	}
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		return nil, errors.New("--dir needs the terraform CLI, which is not on PATH: install Terraform, or run terraform show -json > state.json yourself and pass --state state.json")
+	}
+	var stdout, stderr bytes.Buffer
+	run := exec.CommandContext(ctx, tf, "show", "-json", "-no-color")
+	run.Dir = dir
+	run.Stdout, run.Stderr = &stdout, &stderr
+	if err := run.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 2000 {
+			msg = msg[:2000] + "…"
+		}
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("terraform show -json in %s failed (run terraform init there first, or pass --state): %s", dir, msg)
+	}
+	return parseState(stdout.Bytes(), dir+" (terraform show -json)")
+}
+
+// parseState decodes terraform show -json output and collects the managed tokenguard tokens
+// of every module.
+func parseState(raw []byte, source string) (*terraformState, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fmt.Errorf("%s is empty: expected the output of terraform show -json", source)
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("%s is not JSON from terraform show -json: %w", source, err)
+	}
+	if _, ok := probe["planned_values"]; ok {
+		return nil, fmt.Errorf("%s is a plan, not state: run terraform show -json without a plan file and pass its output", source)
+	}
+	if _, ok := probe["format_version"]; !ok {
+		return nil, fmt.Errorf("%s has no format_version: it is not the output of terraform show -json (a raw terraform.tfstate is not accepted; run terraform show -json)", source)
+	}
+	var st tfjson.State
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	ts := &terraformState{source: source, byID: map[string]string{}, rootNames: map[string]bool{}}
+	if st.Values != nil && st.Values.RootModule != nil {
+		var walk func(m *tfjson.StateModule, root bool)
+		walk = func(m *tfjson.StateModule, root bool) {
+			for _, r := range m.Resources {
+				if r == nil || r.Mode != tfjson.ManagedResourceMode || r.Type != tokenResourceType {
+					continue
+				}
+				if root {
+					ts.rootNames[r.Name] = true
+				}
+				id, _ := r.AttributeValues["id"].(string)
+				if id == "" {
+					continue
+				}
+				ts.byID[id] = r.Address
+				ts.entries = append(ts.entries, stateToken{Address: r.Address, ID: id})
+			}
+			for _, child := range m.ChildModules {
+				if child != nil {
+					walk(child, false)
+				}
+			}
+		}
+		walk(st.Values.RootModule, true)
+	}
+	slices.SortFunc(ts.entries, func(a, b stateToken) int { return cmp.Compare(a.Address, b.Address) })
+	return ts, nil
+}
+
+// writeImports writes an import block for every active token the state does not manage,
+// sorted by name, owner and id, each to a unique valid resource name. Unmanaged tokens that are
+// not active are listed as comments. The file is created exclusively unless force.
+func writeImports(path string, force bool, tokens []client.Token, state *terraformState) (written, skipped int, err error) {
+	var unmanaged []client.Token
+	for _, t := range tokens {
+		if _, ok := state.byID[t.ID]; !ok {
+			unmanaged = append(unmanaged, t)
+		}
+	}
+	slices.SortFunc(unmanaged, func(a, b client.Token) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.ID, b.ID))
+	})
+
+	var b bytes.Buffer
+	b.WriteString("# Import blocks for tokenguard tokens Terraform does not manage yet, written by tokenguard inventory.\n")
+	b.WriteString("# Next: terraform plan -generate-config-out=generated.tf, review generated.tf, then terraform apply.\n")
+	b.WriteString("# An import cannot recover a token's secret: secret is null in state until the next rotation.\n")
+	taken := map[string]bool{}
+	for name := range state.rootNames {
+		taken[name] = true
+	}
+	for _, t := range unmanaged {
+		if t.Status != "active" {
+			fmt.Fprintf(&b, "\n# not imported: %s (%s, owner %s) is %s; Terraform would plan to replace it\n",
+				comment(t.ID), comment(t.Name), comment(t.Owner), comment(t.Status))
+			skipped++
+			continue
+		}
+		name := uniqueName(hclName(t.Name), taken)
+		f := hclwrite.NewEmptyFile()
+		blk := f.Body().AppendNewBlock("import", nil).Body()
+		blk.SetAttributeTraversal("to", hcl.Traversal{hcl.TraverseRoot{Name: tokenResourceType}, hcl.TraverseAttr{Name: name}})
+		blk.SetAttributeValue("id", cty.StringVal(t.ID))
+		fmt.Fprintf(&b, "\n# %s, owner %s\n", comment(t.Name), comment(t.Owner))
+		b.Write(hclwrite.Format(f.Bytes()))
+		written++
+	}
+
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	out, err := os.OpenFile(path, flags, 0o644) //nolint:gosec // import blocks hold no secret; the file is meant to be committed
+	if errors.Is(err, os.ErrExist) {
+		return 0, 0, fmt.Errorf("--generate-imports: %s already exists: pass --force to overwrite it, or choose another file", path)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("--generate-imports: %w", err)
+	}
+	if _, err := out.Write(b.Bytes()); err != nil {
+		_ = out.Close()
+		return 0, 0, fmt.Errorf("--generate-imports: writing %s: %w", path, err)
+	}
+	if err := out.Close(); err != nil {
+		return 0, 0, fmt.Errorf("--generate-imports: writing %s: %w", path, err)
+	}
+	return written, skipped, nil
+}
+
+// hclName turns a token name into a Terraform resource name: lower-case letters, digits and
+// underscores, starting with a letter.
+func hclName(s string) string {
+	var b strings.Builder
+	lastUnderscore := true // drops leading underscores
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			lastUnderscore = false
+		case !lastUnderscore:
+			b.WriteByte('_')
+			lastUnderscore = true
+		}
+	}
+	name := strings.TrimRight(b.String(), "_")
+	switch {
+	case name == "":
+		return "token"
+	case name[0] >= '0' && name[0] <= '9':
+		return "token_" + name
+	}
+	return name
+}
+
+// uniqueName returns base, or base_2, base_3, ... whichever is not taken yet, and takes it.
+func uniqueName(base string, taken map[string]bool) string {
+	name := base
+	for i := 2; taken[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	taken[name] = true
+	return name
+}
+
+// comment keeps service text inside a one-line HCL comment.
+func comment(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+}
