@@ -92,6 +92,25 @@ type Idempotency struct {
 	CreatedAt   time.Time
 }
 
+// DeletionRequest is the evidence record of a consumer's deletion request (Cal. Civ. Code
+// 1798.105): who asked, when, for which categories, which tokens it revoked and which token
+// holders must be told to delete. The subject is held only as its keyed blind index (for
+// lookups) and encrypted; the store treats both as opaque. The record is kept until
+// RetainUntil and then purged (PurgeDeletionRequests).
+type DeletionRequest struct {
+	ID               string // "del_..."
+	SubjectIndex     string // keyed blind index of the data subject
+	SubjectCipher    []byte // the data subject, encrypted
+	Categories       []string
+	RequestedBy      string // credential id of the caller
+	RequestedAt      time.Time
+	CompletedAt      *time.Time // nil while the request is pending
+	RetainUntil      time.Time  // the evidence is purged after this instant
+	RevokedTokenIDs  []string   // tokens bound to the subject that the request revoked
+	NotifiedTokenIDs []string   // other tokens reaching the categories: their holders must delete
+	Reference        string     // optional caller reference (a ticket number), never personal data
+}
+
 // Reader is what a read or write transaction can read.
 type Reader interface {
 	GetToken(ctx context.Context, id string) (Token, error)
@@ -109,6 +128,14 @@ type Reader interface {
 	// ListAudit returns up to limit records with Seq > afterSeq in sequence order
 	// (limit <= 0 means 100; capped at 1000).
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error)
+	// GetDeletionRequest returns the deletion request with this id, or ErrNotFound.
+	GetDeletionRequest(ctx context.Context, id string) (DeletionRequest, error)
+	// ListDeletionRequests returns up to limit deletion requests with ids strictly greater than
+	// afterID, in byte order of id (limit <= 0 means 100; capped at 1000).
+	ListDeletionRequests(ctx context.Context, afterID string, limit int) ([]DeletionRequest, error)
+	// IsSubjectErased reports whether a deletion request (pending or complete, not yet
+	// purged) exists for the subject with this blind index.
+	IsSubjectErased(ctx context.Context, subjectIndex string) (bool, error)
 }
 
 // Tx is a write transaction. Everything done through it commits durably together, or not at all.
@@ -125,6 +152,12 @@ type Tx interface {
 	// AppendAudit chains event after the current head. Appends are serialised by the database,
 	// so concurrent writers (also in other processes) never fork the chain.
 	AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error)
+	// InsertDeletionRequest adds d; ErrConflict on a duplicate id. Several requests may name
+	// the same subject.
+	InsertDeletionRequest(ctx context.Context, d DeletionRequest) error
+	// PurgeDeletionRequests deletes every deletion request whose RetainUntil is before before,
+	// and returns how many it deleted.
+	PurgeDeletionRequests(ctx context.Context, before time.Time) (int, error)
 }
 
 // Store is a tokenguard database.

@@ -17,7 +17,10 @@
 //   - View sees committed data only and is not blocked by a write in progress;
 //   - concurrent Updates never fork the audit chain, and one transaction's records are
 //     contiguous in it;
-//   - committed data survives closing and reopening the database.
+//   - committed data survives closing and reopening the database;
+//   - deletion-request evidence records round-trip, list in id byte order, are found by
+//     subject blind index, are purged only once past RetainUntil, and roll back with their
+//     transaction (deletion.go).
 //
 // Each subtest opens its own store, so an implementation may run them in any order.
 package storetest
@@ -77,6 +80,7 @@ func Run(t *testing.T, f Factory) {
 		{"DataSurvivesReopen", testReopen},
 		{"PingAnswers", testPing},
 	}
+	tests = append(tests, deletionTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}
