@@ -46,6 +46,7 @@ func newProtocolProvider(t *testing.T, ts *testService) *protocolProvider {
 		"token":         tftypes.NewValue(tftypes.String, ts.Admin),
 		"ca_cert_pem":   tftypes.NewValue(tftypes.String, nil),
 		"insecure_http": tftypes.NewValue(tftypes.Bool, nil),
+		"policy":        tftypes.NewValue(cfgType.(tftypes.Object).AttributeTypes["policy"], nil),
 	})
 	resp, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{TerraformVersion: "1.14.0", Config: cfg})
 	if err != nil {

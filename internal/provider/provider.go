@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/list"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
@@ -53,6 +55,9 @@ func newWithClock(version string, now func() time.Time) func() provider.Provider
 type tokenguardProvider struct {
 	version string
 	now     func() time.Time
+	// engines holds the compiled policy bundle: compiled once per provider process and
+	// policy configuration, shared by every resource.
+	engines engineCache
 }
 
 // tokenguardProviderModel is the provider configuration.
@@ -61,12 +66,15 @@ type tokenguardProviderModel struct {
 	Token        types.String `tfsdk:"token"`
 	CACertPEM    types.String `tfsdk:"ca_cert_pem"`
 	InsecureHTTP types.Bool   `tfsdk:"insecure_http"`
+	Policy       types.Object `tfsdk:"policy"`
 }
 
 // providerData is what Configure hands every resource, data source, ephemeral and list resource.
 type providerData struct {
 	client *client.Client
 	now    func() time.Time
+	// gate is the plan-time CPRA policy gate; nil when the policy block is not known yet.
+	gate *policyGate
 }
 
 func (p *tokenguardProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -101,6 +109,43 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"credential and every new secret would cross the network unencrypted.",
 				Optional: true,
 			},
+			"policy": schema.SingleNestedAttribute{
+				Description: "Plan-time CPRA policy gate. Each planned `tokenguard_api_token` is checked against the policy " +
+					"bundle embedded in the provider (the one `tokenguard check` runs) and every finding is reported on the " +
+					"offending attribute with its rule id, citation and fix. Values unknown at plan time are checked at apply. " +
+					"Rules that need the whole plan (secrets in outputs, the provider endpoint) run only in `tokenguard check`. " +
+					"Omit the block for mandatory enforcement with the embedded bundle.",
+				Optional: true,
+				Attributes: map[string]schema.Attribute{
+					"enforcement": schema.StringAttribute{
+						Description: "`mandatory` (default): an error-severity finding fails plan and apply. `advisory`: findings " +
+							"are warnings and Terraform continues. `off`: the policies are not evaluated.",
+						Optional: true,
+						Validators: []validator.String{
+							stringvalidator.OneOf(enforcementMandatory, enforcementAdvisory, enforcementOff),
+						},
+					},
+					"paths": schema.ListAttribute{
+						Description: "Directories of extra Rego policies with METADATA rule ids, evaluated with the embedded " +
+							"bundle (as `tokenguard check --policy`). Relative paths are relative to the Terraform working directory.",
+						Optional:    true,
+						ElementType: types.StringType,
+					},
+					"data_file": schema.StringAttribute{
+						Description: "JSON or YAML file merged over the bundle's data, for example thresholds or erased data " +
+							"subjects (as `tokenguard check --data`).",
+						Optional: true,
+					},
+					"waivers_file": schema.StringAttribute{
+						Description: "Waivers file in the format of `tokenguard check --waivers`. A current waiver turns its findings " +
+							"into warnings; an expired waiver is itself a blocking finding. Terraform does not tell providers the " +
+							"resource address, so the gate knows a token as `tokenguard_api_token.<name>` (non-identifier " +
+							"characters and `-` replaced by `_`; the name with `-` kept is tried too): waiver address patterns " +
+							"that name modules match only in `tokenguard check`.",
+						Optional: true,
+					},
+				},
+			},
 		},
 	}
 }
@@ -108,6 +153,10 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 func (p *tokenguardProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	var cfg tokenguardProviderModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	gate := configurePolicy(ctx, cfg.Policy, &p.engines, p.now, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -153,7 +202,7 @@ func (p *tokenguardProvider) Configure(ctx context.Context, req provider.Configu
 			"The tokenguard client could not be set up: "+err.Error()+". Check endpoint and ca_cert_pem.")
 		return
 	}
-	data := &providerData{client: c, now: p.now}
+	data := &providerData{client: c, now: p.now, gate: gate}
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
@@ -25,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
@@ -52,6 +54,9 @@ func NewAPITokenResource() resource.Resource {
 // apiTokenResource manages one token of the token service.
 type apiTokenResource struct {
 	data *providerData
+
+	schemaOnce sync.Once
+	schema     schema.Schema // the resource schema, for the attribute paths of policy findings
 }
 
 // apiTokenModel is the state and plan shape of tokenguard_api_token.
@@ -327,10 +332,15 @@ func (r *apiTokenResource) ValidateConfig(ctx context.Context, req resource.Vali
 
 // ModifyPlan decides, with the provider's clock, whether the planned change is a replacement
 // (expired, revoked, or inside replace_before), a renewal (ttl raised) and/or a rotation
-// (interval elapsed or rotation_triggers changed).
+// (interval elapsed or rotation_triggers changed); then the policy gate checks the planned
+// token against the CPRA bundle.
 func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
-		return // destroy or create: nothing to decide
+	if req.Plan.Raw.IsNull() {
+		return // destroy: nothing to decide or check
+	}
+	if req.State.Raw.IsNull() {
+		r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: req.State.Raw, after: req.Plan.Raw}, atPlan, &resp.Diagnostics)
+		return
 	}
 	var plan, state apiTokenModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -348,6 +358,9 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		resp.Diagnostics.AddWarning("Token Will Be Replaced",
 			"tokenguard_api_token "+state.ID.ValueString()+" "+reason+". Apply the plan to issue a new token and revoke the old one.")
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		if !resp.Diagnostics.HasError() {
+			r.checkPolicy(ctx, plannedToken{actions: replaceActions, before: req.State.Raw, after: resp.Plan.Raw}, atPlan, &resp.Diagnostics)
+		}
 		return
 	}
 
@@ -372,6 +385,45 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		plan.SecretVersion = types.Int64Unknown()
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	actions := []string{"update"}
+	switch {
+	case replacedByAttribute(state, plan):
+		actions = replaceActions
+	case resp.Plan.Raw.Equal(req.State.Raw):
+		actions = []string{"no-op"}
+	}
+	r.checkPolicy(ctx, plannedToken{actions: actions, before: req.State.Raw, after: resp.Plan.Raw}, atPlan, &resp.Diagnostics)
+}
+
+// replaceActions are the plan JSON actions of a replacement. Terraform plans the new object a
+// second time, as a create, and keeps only the errors of that second plan: the gate reports
+// findings on the first, so each is shown once.
+var replaceActions = []string{"delete", "create"}
+
+// checkPolicy runs the provider's policy gate on a planned change.
+func (r *apiTokenResource) checkPolicy(ctx context.Context, c plannedToken, stage gateStage, diags *diag.Diagnostics) {
+	if r.data == nil || r.data.gate == nil {
+		return // not configured yet: the values are checked at apply
+	}
+	r.schemaOnce.Do(func() {
+		var sr resource.SchemaResponse
+		r.Schema(ctx, resource.SchemaRequest{}, &sr)
+		r.schema = sr.Schema
+	})
+	r.data.gate.check(ctx, r.schema, c, stage, diags)
+}
+
+// replacedByAttribute reports whether an attribute that requires replacement changes: name,
+// owner or data_subjects (unknown counts as changed, as Terraform counts it), or a lowered ttl.
+func replacedByAttribute(state, plan apiTokenModel) bool {
+	if !plan.Name.Equal(state.Name) || !plan.Owner.Equal(state.Owner) || !plan.DataSubjects.Equal(state.DataSubjects) {
+		return true
+	}
+	lowered, _ := ttlRaised(plan.TTL, state.TTL) // the state's ttl is longer than the plan's
+	return lowered
 }
 
 func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -380,6 +432,11 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	var plan apiTokenModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// Values unknown at plan time are known now: check them before anything is issued.
+	r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: tftypes.NewValue(req.Plan.Raw.Type(), nil), after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -454,6 +511,10 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	var plan, state apiTokenModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.checkPolicy(ctx, plannedToken{actions: []string{"update"}, before: req.State.Raw, after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -1,0 +1,378 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
+)
+
+// Policy enforcement modes of the provider's policy block.
+const (
+	enforcementMandatory = "mandatory" // error-severity findings fail plan and apply
+	enforcementAdvisory  = "advisory"  // findings are warnings; plan and apply go on
+	enforcementOff       = "off"       // the bundle is not evaluated
+)
+
+// registryAddress is the provider's registry address, as plan JSON names it.
+const registryAddress = "registry.terraform.io/tokenguard/tokenguard"
+
+// policyModel is the provider's policy block.
+type policyModel struct {
+	Enforcement types.String `tfsdk:"enforcement"`
+	Paths       types.List   `tfsdk:"paths"`
+	DataFile    types.String `tfsdk:"data_file"`
+	WaiversFile types.String `tfsdk:"waivers_file"`
+}
+
+// policyGate evaluates the CPRA bundle on one planned token: the provider gate. It is built in
+// the provider's Configure and shared with every resource through providerData.
+type policyGate struct {
+	mode        string
+	engine      *policy.Engine // nil when mode is off
+	waivers     []policy.Waiver
+	waiversFile string
+	now         func() time.Time
+}
+
+// engineCache compiles the bundle once per provider process and policy configuration: a
+// provider process plans every resource of a run, and Configure may run more than once.
+type engineCache struct {
+	mu      sync.Mutex
+	engines map[string]*policy.Engine
+}
+
+// get returns the engine for the extra policy directories and data file, compiling it on
+// first use.
+func (c *engineCache) get(ctx context.Context, paths []string, dataFile string, now func() time.Time) (*policy.Engine, error) {
+	key := strings.Join(paths, "\x00") + "\x01" + dataFile
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.engines[key]; ok {
+		return e, nil
+	}
+	opts := policy.Options{ExtraPolicyDirs: paths, Now: now, Gate: policy.GateProvider}
+	if dataFile != "" {
+		opts.DataFiles = []string{dataFile}
+	}
+	e, err := policy.NewEngine(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.engines == nil {
+		c.engines = map[string]*policy.Engine{}
+	}
+	c.engines[key] = e
+	return e, nil
+}
+
+// configurePolicy builds the gate from the provider's policy block. A nil gate with no error
+// diagnostics means the block is not known yet (values known only after apply).
+func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, now func() time.Time, diags *diag.Diagnostics) *policyGate {
+	if cfg.IsUnknown() {
+		return nil
+	}
+	var m policyModel
+	if !cfg.IsNull() {
+		diags.Append(cfg.As(ctx, &m, defaultObjectAsOptions)...)
+		if diags.HasError() {
+			return nil
+		}
+	}
+	if m.Enforcement.IsUnknown() || m.Paths.IsUnknown() || m.DataFile.IsUnknown() || m.WaiversFile.IsUnknown() {
+		diags.AddAttributeError(path.Root("policy"), "Unknown Policy Configuration",
+			"The provider's policy block depends on values known only after apply. Set enforcement, paths, data_file "+
+				"and waivers_file from literals or input variables so every plan is checked against the same policies.")
+		return nil
+	}
+	g := &policyGate{mode: enforcementMandatory, now: now}
+	if !m.Enforcement.IsNull() {
+		g.mode = m.Enforcement.ValueString()
+	}
+	if g.mode == enforcementOff {
+		return g
+	}
+	var paths []string
+	if !m.Paths.IsNull() {
+		diags.Append(m.Paths.ElementsAs(ctx, &paths, false)...)
+		if diags.HasError() {
+			return nil
+		}
+	}
+	engine, err := cache.get(ctx, paths, m.DataFile.ValueString(), now)
+	if err != nil {
+		diags.AddAttributeError(path.Root("policy"), "Invalid Policy Configuration",
+			"The CPRA policies could not be loaded: "+err.Error()+". Fix the policy files named in policy.paths "+
+				"or policy.data_file (the same files `tokenguard check --policy --data` accepts), or remove them from the block.")
+		return nil
+	}
+	g.engine = engine
+	if file := m.WaiversFile.ValueString(); file != "" {
+		ws, err := policy.LoadWaivers(file)
+		if err != nil {
+			diags.AddAttributeError(path.Root("policy").AtName("waivers_file"), "Invalid Policy Waivers",
+				err.Error()+". Use the waivers format of `tokenguard check --waivers`: a waivers list of rule, address, "+
+					"reason, approved_by and expires (YYYY-MM-DD).")
+			return nil
+		}
+		g.waivers, g.waiversFile = ws, file
+	}
+	return g
+}
+
+// gateStage tells the gate whether it runs while planning or applying.
+type gateStage int
+
+const (
+	// atPlan reports every finding: errors (mandatory) and warnings.
+	atPlan gateStage = iota
+	// atApply re-evaluates with the final values and reports only blocking findings: the
+	// others were shown at plan, or depend on values that were unknown then.
+	atApply
+)
+
+// plannedToken is one planned tokenguard_api_token change in the shape of a plan JSON change.
+type plannedToken struct {
+	actions []string
+	before  tftypes.Value // the prior state; null for a create
+	after   tftypes.Value // the planned state
+}
+
+// check evaluates the bundle on the change and adds one diagnostic per finding.
+func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken, stage gateStage, diags *diag.Diagnostics) {
+	if g == nil || g.mode == enforcementOff || g.engine == nil {
+		return
+	}
+	tc, err := tokenChange(c)
+	if err != nil {
+		diags.AddError("Policy Input Not Built",
+			"The planned token could not be converted to the policy input: "+err.Error()+". This is a bug in the tokenguard provider: please report it.")
+		return
+	}
+	now := g.now().UTC()
+	tok := policy.NormalizeToken(tc, now)
+	findings, err := g.engine.EvaluateTokens(ctx, []policy.Token{tok}, policy.PlanFacts{Timestamp: &now})
+	if err != nil {
+		diags.AddError("Policy Evaluation Failed",
+			"The CPRA policies could not be evaluated on this token: "+err.Error()+". Fix the policies in policy.paths, "+
+				"or set policy.enforcement = \"off\" while they are repaired.")
+		return
+	}
+	name := ""
+	if n, ok := tc.After["name"].(string); ok {
+		name = n
+	}
+	addrs := policy.TokenAddresses(name)
+	for i := range findings {
+		findings[i].Address = addrs[0]
+	}
+	findings = policy.ApplyWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs)
+	for _, f := range findings {
+		g.report(ctx, s, f, stage, diags)
+	}
+}
+
+// report adds the diagnostic of one finding, on the attribute the finding names.
+func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Finding, stage gateStage, diags *diag.Diagnostics) {
+	blocking := g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived
+	if stage == atApply && !blocking {
+		return
+	}
+	summary, detail := findingText(f, g.mode, stage)
+	p, onAttribute := findingPath(ctx, s, f.Field)
+	switch {
+	case blocking && onAttribute:
+		diags.AddAttributeError(p, summary, detail)
+	case blocking:
+		diags.AddError(summary, detail)
+	case onAttribute:
+		diags.AddAttributeWarning(p, summary, detail)
+	default:
+		diags.AddWarning(summary, detail)
+	}
+}
+
+// findingText renders a finding as a diagnostic: a static summary, and a detail with rule id,
+// title, message, citation, remediation and what to do next. Policy messages never contain a
+// secret (policies/README.md), and the waiver text is the practitioner's own.
+func findingText(f policy.Finding, mode string, stage gateStage) (summary, detail string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %s.", f.RuleID, f.Title, strings.TrimSuffix(f.Message, "."))
+	if f.Citation != "" {
+		fmt.Fprintf(&b, "\n\nCitation: %s", f.Citation)
+	}
+	if f.Remediation != "" {
+		fmt.Fprintf(&b, "\nFix: %s", f.Remediation)
+	}
+	b.WriteString("\n\n")
+	switch {
+	case f.Waived:
+		summary = "CPRA Policy Finding Waived"
+		fmt.Fprintf(&b, "Waived by policy.waivers_file (approved by %s: %s). Fix it before the waiver expires.", f.WaiverApprovedBy, f.WaiverReason)
+	case f.RuleID == policy.RuleWaiverExpired:
+		summary = "CPRA Policy Waiver Expired"
+		b.WriteString(nextStep(f, mode, stage))
+	default:
+		summary = "CPRA Policy Violation"
+		b.WriteString(nextStep(f, mode, stage))
+	}
+	return summary, b.String()
+}
+
+func nextStep(f policy.Finding, mode string, stage gateStage) string {
+	if f.Severity != policy.SeverityError {
+		return "This rule advises and does not block. `tokenguard check` reports it too."
+	}
+	if mode == enforcementAdvisory {
+		return "Policy enforcement is advisory, so Terraform continues; `tokenguard check` in CI still blocks on this rule. " +
+			"Fix the configuration, or record a waiver for " + f.RuleID + "."
+	}
+	when := "Terraform stops here"
+	if stage == atApply {
+		when = "the token is not created or changed"
+	}
+	return "Policy enforcement is mandatory, so " + when + ". Fix the configuration, or record a reviewed waiver " +
+		"for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."
+}
+
+// findingPath maps a finding's dotted field ("ttl", "rotation.interval") to the resource
+// attribute; ok is false for "" and for fields that are not attributes of the resource.
+func findingPath(ctx context.Context, s schema.Schema, field string) (path.Path, bool) {
+	if field == "" {
+		return path.Empty(), false
+	}
+	parts := strings.Split(field, ".")
+	p := path.Root(parts[0])
+	for _, part := range parts[1:] {
+		p = p.AtName(part)
+	}
+	if _, d := s.AttributeAtPath(ctx, p); d.HasError() {
+		return path.Empty(), false
+	}
+	return p, true
+}
+
+// tokenChange builds the policy input of a planned change exactly as the check gate reads it
+// from plan JSON: attribute values as JSON values, unknown values absent from after and
+// listed by dotted path, and the sensitive attribute secret listed as sensitive.
+func tokenChange(c plannedToken) (policy.TokenChange, error) {
+	unknown := map[string]bool{}
+	after, err := jsonValue(c.after, "", unknown)
+	if err != nil {
+		return policy.TokenChange{}, err
+	}
+	tc := policy.TokenChange{
+		Type: policy.TokenguardType, Actions: slices.Clone(c.actions),
+		Unknown: sortedTrue(unknown), Sensitive: []string{"secret"},
+	}
+	tc.After, _ = after.(map[string]any)
+	if !c.before.IsNull() {
+		before, err := jsonValue(c.before, "", map[string]bool{})
+		if err != nil {
+			return policy.TokenChange{}, err
+		}
+		tc.Before, _ = before.(map[string]any)
+	}
+	name, _ := tc.After["name"].(string)
+	tc.Address = policy.TokenAddresses(name)[0]
+	tc.Name = strings.TrimPrefix(tc.Address, policy.TokenguardType+".")
+	tc.Provider = registryAddress
+	return tc, nil
+}
+
+// omitted marks a value that is unknown and therefore left out of its parent.
+type omitted struct{}
+
+// jsonValue converts a Terraform value to the value `terraform show -json` prints: strings,
+// json.Number, bools, []any for lists and sets, map[string]any for maps and objects, nil for
+// null. Unknown values are recorded in unknown by dotted path and left out; a list or set
+// with an unknown element is recorded and left out as a whole, as in after_unknown.
+func jsonValue(v tftypes.Value, at string, unknown map[string]bool) (any, error) {
+	if !v.IsKnown() {
+		if at != "" {
+			unknown[at] = true
+		}
+		return omitted{}, nil
+	}
+	if v.IsNull() {
+		return nil, nil
+	}
+	typ := v.Type()
+	switch {
+	case typ.Is(tftypes.String):
+		var s string
+		err := v.As(&s)
+		return s, err
+	case typ.Is(tftypes.Bool):
+		var b bool
+		err := v.As(&b)
+		return b, err
+	case typ.Is(tftypes.Number):
+		n := new(big.Float)
+		if err := v.As(&n); err != nil {
+			return nil, err
+		}
+		return json.Number(n.Text('f', -1)), nil
+	case typ.Is(tftypes.List{}), typ.Is(tftypes.Set{}), typ.Is(tftypes.Tuple{}):
+		var elems []tftypes.Value
+		if err := v.As(&elems); err != nil {
+			return nil, err
+		}
+		out := make([]any, 0, len(elems))
+		for _, e := range elems {
+			if !e.IsFullyKnown() {
+				unknown[at] = true
+				return omitted{}, nil
+			}
+			x, err := jsonValue(e, at, unknown)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, x)
+		}
+		return out, nil
+	case typ.Is(tftypes.Map{}), typ.Is(tftypes.Object{}):
+		var elems map[string]tftypes.Value
+		if err := v.As(&elems); err != nil {
+			return nil, err
+		}
+		out := make(map[string]any, len(elems))
+		for k, e := range elems {
+			sub := k
+			if at != "" {
+				sub = at + "." + k
+			}
+			x, err := jsonValue(e, sub, unknown)
+			if err != nil {
+				return nil, err
+			}
+			if _, skip := x.(omitted); !skip {
+				out[k] = x
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("attribute %q has the unsupported type %s", at, typ)
+}
+
+func sortedTrue(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
