@@ -24,6 +24,7 @@ import (
 type checkOptions struct {
 	format, output, configDir, waivers, failOn, now string
 	data, policies                                  []string
+	service                                         clientFlags // --service: erased subjects from a token service
 }
 
 func newCheckCommand(s *streams) *cobra.Command {
@@ -49,6 +50,14 @@ Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.service.endpoint != "" {
+				file, cleanup, err := erasedSubjectsDataFile(cmd, &o.service)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				o.data = append(o.data, file) // last: its erased_subjects list replaces one from --data
+			}
 			return runCheck(cmd.Context(), s, o, args[0])
 		},
 	}
@@ -60,6 +69,9 @@ Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.
 	f.StringVar(&o.failOn, "fail-on", policy.SeverityError, "lowest severity that fails the check: error or warning")
 	f.StringArrayVar(&o.data, "data", nil, `JSON or YAML file merged over the policy data, e.g. {"tokenguard": {"thresholds": {"ttl_max_days": 60}}} (repeatable)`)
 	f.StringArrayVar(&o.policies, "policy", nil, "directory of extra Rego policies with METADATA rule ids (repeatable)")
+	f.StringVar(&o.service.endpoint, "service", "", "token service URL: merge its erased subjects (data.tokenguard.erased_subjects) for CPRA-DEL-001; needs --token")
+	f.StringVar(&o.service.token, "token", "", "API credential for --service; prefer the environment variable (env TOKENGUARD_TOKEN)")
+	f.StringVar(&o.service.caCert, "ca-cert", "", "PEM file of a CA to trust for --service (env TOKENGUARD_CA_CERT)")
 	f.StringVar(&o.now, "now", "", "RFC 3339 time used as today for waiver expiry and for plans without a timestamp (testing)")
 	_ = f.MarkHidden("now")
 	return cmd

@@ -89,6 +89,8 @@ func newRootCommand(s *streams) *cobra.Command {
 		newCredentialCommand(s),
 		newInventoryCommand(s),
 		newReportCommand(s),
+		newEraseCommand(s),
+		newAdminCommand(s),
 		newCheckCommand(s),
 		newPolicyCommand(s),
 	)

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -45,6 +47,39 @@ func newCredentialCommand(s *streams) *cobra.Command {
 	f.StringVar(&req.Name, "name", "", "which resource server uses the credential (required)")
 	f.StringVar(&idemKey, "idempotency-key", "", "Idempotency-Key to send (default: a new random key)")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, newCredentialRevokeCommand(s, &cf))
 	return cmd
+}
+
+// credentialRevoker is the client call behind "credential revoke".
+//
+// TODO(lead): add RevokeCredential to internal/client (POST /v1/credentials/{id}/revoke,
+// answering the credential without its secret) and call it directly; until then this
+// command reports that the client cannot do it.
+type credentialRevoker interface {
+	RevokeCredential(ctx context.Context, id string) (client.Credential, error)
+}
+
+func newCredentialRevokeCommand(s *streams, cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a credential at once: its next request is refused with 401",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.newClient(cmd)
+			if err != nil {
+				return err
+			}
+			rv, ok := any(c).(credentialRevoker)
+			if !ok {
+				return withCode(ExitFindings, errors.New("this build's API client cannot revoke credentials yet: call POST /v1/credentials/ID/revoke with an admin credential"))
+			}
+			cred, err := rv.RevokeCredential(cmd.Context(), args[0])
+			if err != nil {
+				return apiFailure(err)
+			}
+			_, err = fmt.Fprintf(s.out, "revoked credential %s (%s)\n", cred.ID, cred.Name)
+			return err
+		},
+	}
 }

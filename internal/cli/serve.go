@@ -36,6 +36,7 @@ type serveOptions struct {
 	defaultTTL, maxTTL         string
 	tlsCert, tlsKey, env, logs string
 	insecureHTTP               bool
+	authFailuresPerMinute      int
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -59,6 +60,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"default-ttl": "TOKENGUARD_DEFAULT_TTL", "max-ttl": "TOKENGUARD_MAX_TTL",
 				"tls-cert": "TOKENGUARD_TLS_CERT", "tls-key": "TOKENGUARD_TLS_KEY",
 				"insecure-http": "TOKENGUARD_INSECURE_HTTP", "env": "TOKENGUARD_ENV", "log-level": "TOKENGUARD_LOG_LEVEL",
+				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
 			}); err != nil {
 				return err
 			}
@@ -76,6 +78,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (env TOKENGUARD_INSECURE_HTTP)")
 	f.StringVar(&o.env, "env", "live", "environment label minted into secrets, tg_<env>_... (env TOKENGUARD_ENV)")
 	f.StringVar(&o.logs, "log-level", "info", "debug, info, warn or error (env TOKENGUARD_LOG_LEVEL)")
+	f.IntVar(&o.authFailuresPerMinute, "auth-failures-per-minute", server.DefaultAuthFailuresPerMinute,
+		"failed authentications allowed per source address per minute before 429; -1 disables (env TOKENGUARD_AUTH_FAILURES_PER_MINUTE)")
 	return cmd
 }
 
@@ -127,6 +131,9 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	if o.authFailuresPerMinute == 0 || o.authFailuresPerMinute < -1 {
+		return usage("--auth-failures-per-minute %d: give a positive number, or -1 to disable the limit", o.authFailuresPerMinute)
+	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usage("--tls-cert and --tls-key go together: give both or neither")
 	}
@@ -172,7 +179,9 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if created {
 		log.Info("created key file", "path", keyFile)
 	}
-	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log})
+	log.Info("loaded key file", "path", keyFile, "current_key", keys.KeyID(), "key_sets", len(keys.KeyIDs()))
+	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
+		AuthFailuresPerMinute: o.authFailuresPerMinute})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -70,19 +71,28 @@ func Load(path string) (*Keyring, error) {
 		return nil, fmt.Errorf("key file %s has mode %04o: it must be readable only by its owner (run: chmod 600 %s)",
 			path, info.Mode().Perm(), path)
 	}
-	raw, err := os.ReadFile(path) // #nosec G304 -- the operator chooses the key file path
+	f, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading key file: %w", err)
-	}
-	var f file
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fmt.Errorf("key file %s is not valid JSON: %w", path, err)
+		return nil, err
 	}
 	k, err := fromFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return k, nil
+}
+
+func readFile(path string) (file, error) {
+	raw, err := os.ReadFile(path) // #nosec G304 -- the operator chooses the key file path
+	if err != nil {
+		return file{}, fmt.Errorf("reading key file: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(raw, &f); err != nil {
+		// json's error quotes no key material: it names a position or a type only.
+		return file{}, fmt.Errorf("key file %s is not valid JSON: %w", path, err)
+	}
+	return f, nil
 }
 
 // LoadOrCreate loads the key file at path, creating it with fresh random keys and mode 0600
@@ -222,16 +232,40 @@ func (k *Keyring) HashSecret(secret string) (hash []byte, keyID string) {
 	return mac(k.current.SecretHMAC, secret), k.current.ID
 }
 
-// SecretHashes returns the HMAC of secret under every key set, the current one first, for
-// lookups that must also find secrets hashed before a key rotation.
+// SecretHashes returns the HMAC of secret under every key set, the current one first and
+// then the others in id order, for lookups that must also find secrets hashed before a key
+// rotation.
 func (k *Keyring) SecretHashes(secret string) [][]byte {
 	out := [][]byte{mac(k.current.SecretHMAC, secret)}
-	for id, ks := range k.byID {
+	for _, id := range k.KeyIDs() {
 		if id != k.current.ID {
-			out = append(out, mac(ks.SecretHMAC, secret))
+			out = append(out, mac(k.byID[id].SecretHMAC, secret))
 		}
 	}
 	return out
+}
+
+// KeyIDs returns the ids of every key set of the keyring, in id order.
+func (k *Keyring) KeyIDs() []string {
+	ids := make([]string, 0, len(k.byID))
+	for id := range k.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// EnvelopeKeyID returns the id of the key set an envelope made by Seal was sealed with,
+// without decrypting it.
+func (k *Keyring) EnvelopeKeyID(envelope []byte) (string, error) {
+	if len(envelope) < 2 || envelope[0] != envelopeVersion {
+		return "", errors.New("reading sealed value: unknown envelope format")
+	}
+	idLen := int(envelope[1])
+	if len(envelope) < 2+idLen {
+		return "", errors.New("reading sealed value: truncated envelope")
+	}
+	return string(envelope[2 : 2+idLen]), nil
 }
 
 // Fingerprint returns a keyed, non-reversible reference to secret that is safe to log:

@@ -39,7 +39,16 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *caller) error
 // error h returns in the API's shape.
 func (s *Server) authed(right string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		src := sourceOf(r)
+		if wait, blocked := s.limiter.blocked(src); blocked {
+			tooManyFailures(w, wait)
+			return
+		}
 		c, err := s.authenticate(r)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+			s.limiter.fail(src)
+		}
 		if err == nil && !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
 			err = &apiError{status: http.StatusForbidden, code: "forbidden",
 				message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
@@ -206,12 +215,8 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *cal
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" {
-		return invalid("name", "name is required: say which resource server will use this credential")
-	}
-	if len(req.Name) > 200 {
-		return invalid("name", "name is longer than 200 characters")
+	if req.Name, err = requiredText("name", req.Name, maxNameLength, "say which resource server will use this credential"); err != nil {
+		return err
 	}
 	for _, right := range req.Rights {
 		if right != RightIntrospect {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 )
@@ -105,6 +106,12 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, allowEmpty boo
 // decodeStrict decodes one JSON object from body into dst, rejecting unknown fields, wrong
 // types and trailing data, with an error naming the field at fault.
 func decodeStrict(body []byte, dst any) error {
+	if !utf8.Valid(body) {
+		return invalid("", "request body is not valid UTF-8")
+	}
+	if err := checkJSONShape(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -148,4 +155,88 @@ func jsonKind(goKind string) string {
 		return "boolean"
 	}
 	return goKind
+}
+
+// maxJSONDepth is the deepest nesting of arrays and objects a request body may have. No
+// request of the API nests more than three levels.
+const maxJSONDepth = 32
+
+// jsonFrame is one open array or object while checkJSONShape walks a body.
+type jsonFrame struct {
+	object    bool
+	exact     bool // keys are data (labels): only exact repeats are refused
+	expectKey bool
+	path      string // field path of this container, e.g. "rotation."
+	lastKey   string
+	keys      map[string]bool
+}
+
+// checkJSONShape refuses what encoding/json would quietly accept: a key twice in one object
+// (json keeps the last, other parsers the first, so two components could read different
+// requests), two keys differing only in case (json matches field names without regard to
+// case), and nesting deeper than maxJSONDepth. The keys of the labels map are data, so
+// there only exact repeats are refused. Syntax errors are left to the decoder, which reports
+// them with their offset.
+func checkJSONShape(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*jsonFrame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].expectKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or a syntax error the decoder will report
+		}
+		top := (*jsonFrame)(nil)
+		if n := len(stack); n > 0 {
+			top = stack[n-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if len(stack) >= maxJSONDepth {
+					return invalid("", "request body is nested more than %d levels deep", maxJSONDepth)
+				}
+				f := &jsonFrame{object: v == '{', expectKey: v == '{'}
+				if top != nil {
+					f.path = top.path
+					if top.object {
+						f.path += top.lastKey + "."
+						f.exact = len(stack) == 1 && top.lastKey == "labels"
+					}
+				}
+				if f.object {
+					f.keys = map[string]bool{}
+				}
+				stack = append(stack, f)
+			default: // '}' or ']'
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case string:
+			if top != nil && top.object && top.expectKey {
+				k := v
+				if !top.exact {
+					k = strings.ToLower(v)
+				}
+				if top.keys[k] {
+					if top.exact {
+						return invalid(strings.TrimSuffix(top.path, "."), "key %q appears twice in %s: send each key once", v, strings.TrimSuffix(top.path, "."))
+					}
+					return invalid(top.path+k, "field %q appears twice in one JSON object (field names are matched without regard to case): send each field once", top.path+v)
+				}
+				top.keys[k] = true
+				top.lastKey, top.expectKey = k, false
+				continue
+			}
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }

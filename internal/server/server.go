@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
+	"slices"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
@@ -53,19 +55,29 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies; a larger body gets 413 (default 1 MiB).
 	MaxBodyBytes int64
+	// AuthFailuresPerMinute is how many failed authentications one source address may make
+	// per minute (also the burst) before its requests get 429 with Retry-After (default
+	// DefaultAuthFailuresPerMinute; negative disables the limit).
+	AuthFailuresPerMinute int
+	// DeletionRetention is how long the evidence record of a deletion request is kept before
+	// it is purged (default DefaultDeletionRetention, 24 months).
+	DeletionRetention time.Duration
 }
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
 type Server struct {
-	store      store.Store
-	keys       *keyring.Keyring
-	now        func() time.Time
-	defaultTTL time.Duration
-	maxTTL     time.Duration
-	env        string
-	log        *slog.Logger
-	maxBody    int64
-	mux        *http.ServeMux
+	store             store.Store
+	keys              *keyring.Keyring
+	now               func() time.Time
+	defaultTTL        time.Duration
+	maxTTL            time.Duration
+	env               string
+	log               *slog.Logger
+	maxBody           int64
+	limiter           *failureLimiter
+	deletionRetention time.Duration
+	mux               *http.ServeMux
+	patterns          []string
 }
 
 // New checks cfg, applies defaults and returns a Server.
@@ -108,28 +120,52 @@ func New(cfg Config) (*Server, error) {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	perMinute := cfg.AuthFailuresPerMinute
+	if perMinute == 0 {
+		perMinute = DefaultAuthFailuresPerMinute
+	}
+	s.limiter = newFailureLimiter(perMinute, s.now)
+	s.deletionRetention = cfg.DeletionRetention
+	if s.deletionRetention == 0 {
+		s.deletionRetention = DefaultDeletionRetention
+	}
+	if s.deletionRetention < 0 {
+		return nil, errors.New("server: DeletionRetention must be positive")
+	}
 	s.routes()
 	return s, nil
 }
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /readyz", s.readyz)
+	handle := func(pattern string, h http.Handler) {
+		m.Handle(pattern, h)
+		s.patterns = append(s.patterns, pattern)
+	}
+	handle("GET /healthz", http.HandlerFunc(s.healthz))
+	handle("GET /readyz", http.HandlerFunc(s.readyz))
 
-	m.Handle("POST /v1/tokens", s.authed(RightAdmin, s.createToken))
-	m.Handle("GET /v1/tokens", s.authed(RightAdmin, s.listTokens))
-	m.Handle("GET /v1/tokens/{id}", s.authed(RightAdmin, s.getToken))
-	m.Handle("PATCH /v1/tokens/{id}", s.authed(RightAdmin, s.updateToken))
-	m.Handle("DELETE /v1/tokens/{id}", s.authed(RightAdmin, s.revokeToken))
-	m.Handle("POST /v1/tokens/{id}/revoke", s.authed(RightAdmin, s.revokeToken))
-	m.Handle("POST /v1/tokens/{id}/rotate", s.authed(RightAdmin, s.rotateToken))
-	m.Handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
-	m.Handle("POST /v1/introspect", s.authed(RightIntrospect, s.introspect))
-	m.Handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
-	m.Handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))
+	handle("POST /v1/tokens", s.authed(RightAdmin, s.createToken))
+	handle("GET /v1/tokens", s.authed(RightAdmin, s.listTokens))
+	handle("GET /v1/tokens/{id}", s.authed(RightAdmin, s.getToken))
+	handle("PATCH /v1/tokens/{id}", s.authed(RightAdmin, s.updateToken))
+	handle("DELETE /v1/tokens/{id}", s.authed(RightAdmin, s.revokeToken))
+	handle("POST /v1/tokens/{id}/revoke", s.authed(RightAdmin, s.revokeToken))
+	handle("POST /v1/tokens/{id}/rotate", s.authed(RightAdmin, s.rotateToken))
+	handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
+	handle("POST /v1/introspect", s.authed(RightIntrospect, s.introspect))
+	handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
+	handle("POST /v1/credentials/{id}/revoke", s.authed(RightAdmin, s.revokeCredential))
+	handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))
+	handle("POST /v1/deletion-requests", s.authed(RightAdmin, s.createDeletionRequest))
+	handle("GET /v1/deletion-requests/erased-subjects", s.authed(RightAdmin, s.listErasedSubjects))
+	handle("GET /v1/deletion-requests/{id}", s.authed(RightAdmin, s.getDeletionRequest))
 	s.mux = m
 }
+
+// Routes returns the route patterns the API serves, in registration order, e.g.
+// "POST /v1/tokens/{id}/rotate". Tests enumerate them to cover every route.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // Handler returns the HTTP handler of the API: routing, request logging, authentication and
 // one JSON error shape for every failure, unknown routes included.
@@ -167,6 +203,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
+	if r.Method != http.MethodConnect && r.URL.Path != cleanPath(r.URL.Path) {
+		// The mux would redirect a path with ".", ".." or empty segments to its clean form,
+		// and some clients (Go's among them) follow a 307 with the body and credential. An API
+		// client never means such a path: refuse it instead of redirecting.
+		writeError(sw, invalid("", "request path is not canonical (it has '.', '..' or empty segments): send the canonical path"))
+		return
+	}
 	if pattern == "" {
 		// No route: the mux would answer 404 or 405 in plain text; answer in the API's shape.
 		rec := &headerRecorder{header: http.Header{}}
@@ -186,6 +229,21 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// cleanPath is p as the mux would clean it: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // statusWriter records the status written, for the request log.

@@ -112,10 +112,31 @@ func requiredText(field, v string, maxLen int, hint string) (string, error) {
 	if len(v) > maxLen {
 		return "", invalid(field, "%s is longer than %d characters", field, maxLen)
 	}
-	if strings.ContainsFunc(v, unicode.IsControl) {
-		return "", invalid(field, "%s contains control characters", field)
+	if problem := textProblem(v); problem != "" {
+		return "", invalid(field, "%s contains %s", field, problem)
 	}
 	return v, nil
+}
+
+// textProblem names what makes v unfit for a stored text field, or returns "". Control
+// characters (NUL, escape sequences, line breaks) corrupt logs and terminals; bidirectional
+// controls make text display differently from what it is ("Trojan Source"); U+FFFD is what
+// JSON decoding makes of invalid UTF-8 and unpaired surrogate escapes, so it marks input that
+// did not say what it meant.
+func textProblem(v string) string {
+	switch {
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return "control characters"
+	case strings.ContainsFunc(v, isBidiControl):
+		return "bidirectional control characters (U+202A-U+202E, U+2066-U+2069)"
+	case strings.ContainsRune(v, unicode.ReplacementChar):
+		return "U+FFFD (invalid UTF-8 or an unpaired surrogate escape)"
+	}
+	return ""
+}
+
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
 }
 
 func checkPurpose(p string) (string, error) {
@@ -172,8 +193,8 @@ func checkSet(field string, vals []string) ([]string, error) {
 			return nil, invalid(field, "%s has an empty entry", field)
 		case len(v) > maxItemLength:
 			return nil, invalid(field, "%s has an entry longer than %d characters", field, maxItemLength)
-		case strings.ContainsFunc(v, unicode.IsControl):
-			return nil, invalid(field, "%s has an entry with control characters", field)
+		case textProblem(v) != "":
+			return nil, invalid(field, "%s has an entry with %s", field, textProblem(v))
 		case slices.Contains(out, v):
 			return nil, invalid(field, "%s lists %q twice", field, v)
 		}
@@ -188,9 +209,8 @@ func checkLabels(labels map[string]string) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(labels))
 	for k, v := range labels {
-		if strings.TrimSpace(k) == "" || len(k) > maxItemLength || len(v) > maxItemLength ||
-			strings.ContainsFunc(k+v, unicode.IsControl) {
-			return nil, invalid("labels", "label %q: keys must be non-empty and keys and values at most %d characters without control characters", k, maxItemLength)
+		if strings.TrimSpace(k) == "" || len(k) > maxItemLength || len(v) > maxItemLength || textProblem(k+v) != "" {
+			return nil, invalid("labels", "label %q: keys must be non-empty and keys and values at most %d characters without control, bidirectional-control or U+FFFD characters", k, maxItemLength)
 		}
 		out[k] = v
 	}
@@ -307,10 +327,16 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	ctx := r.Context()
 	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+		if err := s.refuseErasedSubjects(ctx, tx, sp.subjects); err != nil {
+			return 0, nil, err
+		}
 		ownerIdx := s.ownerIndex(sp.owner)
-		if _, err := tx.FindTokenByName(ctx, ownerIdx, sp.name); err == nil {
+		// A revoked token's name may be reused by its replacement.
+		held, err := tx.FindTokenByName(ctx, ownerIdx, sp.name)
+		switch {
+		case err == nil && held.Status != store.StatusRevoked:
 			return 0, nil, nameTaken(sp.name)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return 0, nil, err
 		}
 		id, err := token.NewID()

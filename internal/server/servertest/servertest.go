@@ -22,6 +22,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 )
 
@@ -69,6 +70,11 @@ type Options struct {
 	AdminToken string
 	// Wrap, when set, wraps the service handler (e.g. to inject faults in front of it).
 	Wrap func(http.Handler) http.Handler
+	// WrapStore, when set, wraps the SQLite store the server uses (e.g. to inject faults
+	// or to add a capability the store lacks); Service.Store stays the SQLite store.
+	WrapStore func(store.Store) store.Store
+	// AuthFailuresPerMinute as in server.Config (default 10 per source; negative: no limit).
+	AuthFailuresPerMinute int
 }
 
 // DefaultAdminToken is the admin credential Start installs when Options.AdminToken is empty.
@@ -114,9 +120,14 @@ func Start(tb testing.TB, opts Options) *Service {
 		tb.Fatalf("servertest: database: %v", err)
 	}
 	svc.Store = st
+	var used store.Store = st
+	if opts.WrapStore != nil {
+		used = opts.WrapStore(st)
+	}
 	srv, err := server.New(server.Config{
-		Store: st, Keyring: keys, Now: opts.Now, DefaultTTL: opts.DefaultTTL, MaxTTL: opts.MaxTTL,
-		Logger: slog.New(slog.NewJSONHandler(svc.Logs, nil)),
+		Store: used, Keyring: keys, Now: opts.Now, DefaultTTL: opts.DefaultTTL, MaxTTL: opts.MaxTTL,
+		Logger:                slog.New(slog.NewJSONHandler(svc.Logs, nil)),
+		AuthFailuresPerMinute: opts.AuthFailuresPerMinute,
 	})
 	if err != nil {
 		_ = st.Close()

@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+)
+
+// runWithErase runs the CLI like Run, with the erase command registered even before cli.go
+// registers it, and returns the exit code, stdout and stderr.
+func runWithErase(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := &streams{in: strings.NewReader(""), out: &out, err: &errb}
+	root := newRootCommand(s)
+	if !slices.ContainsFunc(root.Commands(), func(c *cobra.Command) bool { return c.Name() == "erase" }) {
+		root.AddCommand(newEraseCommand(s))
+	}
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	err := root.ExecuteContext(context.Background())
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitOK, out.String(), errb.String()
+	case errors.As(err, &ee):
+		return ee.code, out.String(), errb.String() + ee.Error()
+	default:
+		return ExitUsage, out.String(), errb.String() + err.Error()
+	}
+}
+
+const eraseSubject = "customer:4411"
+
+// eraseFixture creates, through the API, three tokens bound to eraseSubject, two other
+// tokens reaching commercial or identifiers, and one reaching neither; it returns the bound
+// tokens' ids and secrets and the ids to notify, both sorted.
+func eraseFixture(t *testing.T, admin *client.Client) (bound []client.Token, notify []string) {
+	t.Helper()
+	ctx := context.Background()
+	mk := func(name string, cats, subjects []string) client.Token {
+		tok, err := admin.CreateToken(ctx, client.CreateTokenRequest{
+			Name: name, Owner: "team-orders@example.com", Purpose: "Reads the order history of customers for the support console",
+			Scopes: []string{"orders:read"}, DataCategories: cats, DataSubjects: subjects, Audiences: []string{"support-console"}, TTL: "30d",
+		}, "")
+		if err != nil {
+			t.Fatalf("creating %s: %v", name, err)
+		}
+		return tok
+	}
+	bound = []client.Token{
+		mk("bound-1", []string{"commercial"}, []string{eraseSubject}),
+		mk("bound-2", []string{"identifiers"}, []string{"customer:9", eraseSubject}),
+		mk("bound-3", []string{"geolocation"}, []string{eraseSubject}),
+	}
+	slices.SortFunc(bound, func(a, b client.Token) int { return strings.Compare(a.ID, b.ID) })
+	notify = []string{mk("reach-1", []string{"commercial"}, nil).ID, mk("reach-2", []string{"identifiers", "health"}, []string{"customer:77"}).ID}
+	slices.Sort(notify)
+	mk("unrelated", []string{"health"}, nil)
+	return bound, notify
+}
+
+func ids(toks []client.Token) []string {
+	var out []string
+	for _, t := range toks {
+		out = append(out, t.ID)
+	}
+	return out
+}
+
+func TestErase_revokesTheBoundTokensReportsTheOthersExportsAndCheckBlocksReissue(t *testing.T) {
+	ctx := context.Background()
+	clock := servertest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
+	admin := svc.Client(t)
+	t.Setenv("TOKENGUARD_ENDPOINT", svc.URL)
+	t.Setenv("TOKENGUARD_TOKEN", svc.AdminToken)
+	t.Setenv("TOKENGUARD_CA_CERT", "")
+	bound, notify := eraseFixture(t, admin)
+	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "orders-api"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := svc.ClientWithToken(t, cred.Secret)
+	active := func(secret string) bool {
+		t.Helper()
+		in, err := ic.Introspect(ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Active
+	}
+	plan := filepath.Join("testdata", "erase", "plan.json")
+
+	// Before the request, the plan that binds a token to the subject passes the service gate.
+	if code, out, errOut := runWithErase(t, "check", "--service", svc.URL, plan); code != ExitOK {
+		t.Fatalf("check --service before erase = %d\n%s%s", code, out, errOut)
+	}
+
+	// A dry run reports exactly what the request would do and changes nothing.
+	auditBefore, err := admin.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runWithErase(t, "erase", "--subject", eraseSubject, "--categories", "commercial,identifiers", "--dry-run", "--json")
+	if code != ExitOK {
+		t.Fatalf("erase --dry-run = %d\n%s%s", code, out, errOut)
+	}
+	var dry client.DeletionResult
+	if err := json.Unmarshal([]byte(out), &dry); err != nil {
+		t.Fatalf("erase --json output: %v\n%s", err, out)
+	}
+	var dryRevoked, dryNotify []string
+	for _, r := range dry.Revoked {
+		dryRevoked = append(dryRevoked, r.TokenID)
+	}
+	for _, n := range dry.Notify {
+		dryNotify = append(dryNotify, n.TokenID)
+	}
+	if !dry.DryRun || dry.ID != "" || !slices.Equal(dryRevoked, ids(bound)) || !slices.Equal(dryNotify, notify) {
+		t.Fatalf("dry run = %+v, want revoke %v and notify %v", dry, ids(bound), notify)
+	}
+	auditAfter, err := admin.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(auditAfter.Records) != len(auditBefore.Records) {
+		t.Fatalf("the dry run wrote %d audit records", len(auditAfter.Records)-len(auditBefore.Records))
+	}
+	for _, b := range bound {
+		if !active(b.Secret) {
+			t.Fatalf("token %s is inactive after a dry run", b.ID)
+		}
+	}
+
+	// The request: exactly the three bound tokens revoked at once, the two others reported.
+	export := filepath.Join(t.TempDir(), "erased.json")
+	code, out, errOut = runWithErase(t, "erase", "--subject", eraseSubject, "--categories", "commercial,identifiers",
+		"--reference", "DSR-2030-0001", "--export", export)
+	if code != ExitOK {
+		t.Fatalf("erase = %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"Revoked 3 token(s) bound to the subject", "Notify the holders of 2 token(s)",
+		"Categories: commercial, identifiers", "exported 1 erased subject(s) to " + export} {
+		if !strings.Contains(out, want) {
+			t.Errorf("erase output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, id := range append(ids(bound), notify...) {
+		if !strings.Contains(out, id) {
+			t.Errorf("erase output lacks token %s:\n%s", id, out)
+		}
+	}
+	for _, b := range bound {
+		if active(b.Secret) {
+			t.Errorf("bound token %s is still active right after erase", b.ID)
+		}
+	}
+	for _, id := range notify {
+		if tok, err := admin.GetToken(ctx, id); err != nil || tok.Status != "active" {
+			t.Errorf("token to notify %s was changed: %+v %v", id, tok, err)
+		}
+	}
+	delID := ""
+	for _, f := range strings.Fields(out) {
+		if strings.HasPrefix(f, "del_") {
+			delID = f
+			break
+		}
+	}
+	ev, err := admin.GetDeletionRequest(ctx, delID)
+	if err != nil || ev.RevokedCount != 3 || ev.NotifiedCount != 2 || ev.Reference != "DSR-2030-0001" {
+		t.Fatalf("evidence of %q = %+v, %v", delID, ev, err)
+	}
+
+	// The export: policy data, mode 0600.
+	raw, err := os.ReadFile(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := os.Stat(export); info.Mode().Perm() != 0o600 {
+		t.Errorf("export mode = %v, want 0600 (it holds personal data)", info.Mode().Perm())
+	}
+	var doc map[string]map[string][]string
+	if err := json.Unmarshal(raw, &doc); err != nil || !slices.Equal(doc["tokenguard"]["erased_subjects"], []string{eraseSubject}) || len(doc) != 1 {
+		t.Fatalf("export = %s (%v), want {\"tokenguard\": {\"erased_subjects\": [%q]}}", raw, err, eraseSubject)
+	}
+
+	// Both policy routes now block the plan that re-issues a token for the subject.
+	for _, args := range [][]string{
+		{"check", "--data", export, plan},
+		{"check", "--service", svc.URL, plan},
+		{"check", "--format", "json", "--service", svc.URL, "--token", svc.AdminToken, plan},
+	} {
+		code, out, errOut := runWithErase(t, args...)
+		if code != ExitFindings || !strings.Contains(out, "CPRA-DEL-001") || !strings.Contains(out, "tokenguard_api_token.reissue") {
+			t.Errorf("%v = %d, want 1 with CPRA-DEL-001 on tokenguard_api_token.reissue:\n%s%s", args, code, out, errOut)
+		}
+		if strings.Contains(out+errOut, eraseSubject) {
+			t.Errorf("%v prints the subject in clear", args)
+		}
+	}
+
+	// --export alone writes the same document.
+	again := filepath.Join(t.TempDir(), "again.json")
+	if code, out, errOut := runWithErase(t, "erase", "--export", again); code != ExitOK {
+		t.Fatalf("erase --export = %d\n%s%s", code, out, errOut)
+	}
+	if raw2, err := os.ReadFile(again); err != nil || !bytes.Equal(raw2, raw) {
+		t.Fatalf("erase --export wrote %s (%v), want %s", raw2, err, raw)
+	}
+}
+
+func TestErase_usageErrorsExitTwoAndWriteNothing(t *testing.T) {
+	svc := servertest.Start(t, servertest.Options{})
+	t.Setenv("TOKENGUARD_ENDPOINT", svc.URL)
+	t.Setenv("TOKENGUARD_TOKEN", svc.AdminToken)
+	t.Setenv("TOKENGUARD_CA_CERT", "")
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "erased.json")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"erase"}, "give --subject SUBJECT"},
+		{[]string{"erase", "--dry-run"}, "give --subject SUBJECT"},
+		{[]string{"erase", "--export", filepath.Join(t.TempDir(), "x.json"), "--dry-run"}, "need --subject"},
+		{[]string{"erase", "--subject", "customer:1", "--categories", "everything"}, `"everything" is not a CPRA data category`},
+		{[]string{"erase", "--export", missing}, "--export " + missing},
+		{[]string{"erase", "--subject", "customer:1", "extra"}, "unknown command"},
+		{[]string{"erase", "--subject", "customer:1", "--dry-run", "--export", missing}, "--export " + missing},
+	} {
+		code, out, errOut := runWithErase(t, c.args...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v = %d, stderr %q; want 2 with %q (stdout %q)", c.args, code, errOut, c.want, out)
+		}
+	}
+	if erased, err := svc.Client(t).ErasedSubjects(context.Background()); err != nil || len(erased) != 0 {
+		t.Fatalf("erased subjects after refused commands = %v, %v; want none", erased, err)
+	}
+	// A request that succeeds with an export that fails says the request was recorded.
+	code, _, errOut := runWithErase(t, "erase", "--subject", "customer:2", "--export", missing)
+	if code != ExitUsage || !strings.Contains(errOut, "the deletion request was recorded, but the export failed: --export "+missing) {
+		t.Errorf("erase with a failing export = %d %q", code, errOut)
+	}
+	if erased, err := svc.Client(t).ErasedSubjects(context.Background()); err != nil || !slices.Equal(erased, []string{"customer:2"}) {
+		t.Errorf("erased subjects = %v, %v; want [customer:2]", erased, err)
+	}
+	t.Setenv("TOKENGUARD_TOKEN", "")
+	if code, _, errOut := runWithErase(t, "check", "--service", svc.URL, filepath.Join("testdata", "erase", "plan.json")); code != ExitUsage || !strings.Contains(errOut, "no API credential") {
+		t.Errorf("check --service without a credential = %d %q, want 2 naming the missing credential", code, errOut)
+	}
+}
+
+func TestPrintDeletion_exactTables(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	until := at.Add(730 * 24 * time.Hour)
+	res := client.DeletionResult{
+		ID: "del_0123", Status: client.DeletionComplete, RequestedAt: at, RetainUntil: &until,
+		Categories: []string{"commercial", "identifiers"},
+		Revoked:    []client.DeletionRevoked{{TokenID: "tok_a", Name: "orders", Fingerprint: "fp_a"}},
+		Notify: []client.DeletionNotify{{TokenID: "tok_b", Name: "billing-export", Owner: "team-billing",
+			DataCategories: []string{"commercial"}, Audiences: []string{}}},
+	}
+	var b bytes.Buffer
+	if err := printDeletion(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	want := `Deletion request del_0123 complete at 2030-01-02T03:04:05Z; evidence kept until 2032-01-02T03:04:05Z. Categories: commercial, identifiers
+
+Revoked 1 token(s) bound to the subject:
+TOKEN  NAME    FINGERPRINT
+tok_a  orders  fp_a
+
+Notify the holders of 1 token(s) reaching these categories (their systems may hold the subject's data):
+TOKEN  NAME            OWNER         DATA CATEGORIES  AUDIENCES
+tok_b  billing-export  team-billing  commercial       -
+`
+	if b.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	res.DryRun, res.ID, res.RetainUntil, res.Status = true, "", nil, client.DeletionDryRun
+	res.Revoked, res.Notify = []client.DeletionRevoked{}, []client.DeletionNotify{}
+	b.Reset()
+	if err := printDeletion(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	want = `Dry run: nothing was changed. Categories: commercial, identifiers
+
+Would revoke 0 token(s) bound to the subject:
+TOKEN  NAME  FINGERPRINT
+
+Notify the holders of 0 token(s) reaching these categories (their systems may hold the subject's data):
+TOKEN  NAME  OWNER  DATA CATEGORIES  AUDIENCES
+`
+	if b.String() != want {
+		t.Errorf("dry-run output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

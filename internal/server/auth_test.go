@@ -1,0 +1,269 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+)
+
+// publicRoutes need no credential.
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true}
+
+// routeRequest is one concrete request of a route pattern.
+type routeRequest struct{ path, body string }
+
+// concreteRequests returns a concrete, valid request for every authenticated route, with
+// {id} bound to tokenID or credentialID. A route missing here fails the matrix test.
+func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) map[string]routeRequest {
+	create, _ := json.Marshal(compliantRequest("matrix-new"))
+	introspect, _ := json.Marshal(client.IntrospectRequest{Token: tokenSecret})
+	return map[string]routeRequest{
+		"POST /v1/tokens":                  {"/v1/tokens", string(create)},
+		"GET /v1/tokens":                   {"/v1/tokens", ""},
+		"GET /v1/tokens/{id}":              {"/v1/tokens/" + tokenID, ""},
+		"PATCH /v1/tokens/{id}":            {"/v1/tokens/" + tokenID, `{"purpose":"nightly export of invoices to the ledger system"}`},
+		"DELETE /v1/tokens/{id}":           {"/v1/tokens/" + tokenID, ""},
+		"POST /v1/tokens/{id}/revoke":      {"/v1/tokens/" + tokenID + "/revoke", `{}`},
+		"POST /v1/tokens/{id}/rotate":      {"/v1/tokens/" + tokenID + "/rotate", `{}`},
+		"POST /v1/tokens/{id}/renew":       {"/v1/tokens/" + tokenID + "/renew", `{"ttl":"10d","reason":"still needed for the export","reviewed_by":"security-team"}`},
+		"POST /v1/introspect":              {"/v1/introspect", string(introspect)},
+		"POST /v1/credentials":             {"/v1/credentials", `{"name":"matrix-server"}`},
+		"POST /v1/credentials/{id}/revoke": {"/v1/credentials/" + credentialID + "/revoke", `{}`},
+		"GET /v1/audit":                    {"/v1/audit", ""},
+		// The dry run keeps the positive control from revoking the matrix token.
+		"POST /v1/deletion-requests":                {"/v1/deletion-requests", `{"subject":"customer:matrix","dry_run":true}`},
+		"GET /v1/deletion-requests/erased-subjects": {"/v1/deletion-requests/erased-subjects", ""},
+		"GET /v1/deletion-requests/{id}":            {"/v1/deletion-requests/del_000000000000000000000000", ""},
+	}
+}
+
+func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCredentials(t *testing.T) {
+	ctx := context.Background()
+	svc := servertest.Start(t, servertest.Options{WrapStore: newRevocableStore, AuthFailuresPerMinute: -1})
+	admin := svc.Client(t)
+	tok, err := admin.CreateToken(ctx, compliantRequest("matrix"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, introspectOnly := introspector(t, svc)
+	victim, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "to-be-revoked"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, body, _ := rawDo(t, "POST", svc.URL+"/v1/credentials/"+victim.ID+"/revoke", svc.AdminToken, `{"reason":"rotated out"}`); st != 200 || !strings.Contains(string(body), `"revoked_at"`) {
+		t.Fatalf("revoking credential = %d %s", st, body)
+	}
+	spare, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "spare"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := concreteRequests(t, tok.ID, tok.Secret, spare.ID)
+
+	routes := svc.Server.Routes()
+	var authed []string
+	for _, p := range routes {
+		if publicRoutes[p] {
+			continue
+		}
+		if _, ok := reqs[p]; !ok {
+			t.Fatalf("route %q has no case in concreteRequests: add one so its authentication is tested", p)
+		}
+		authed = append(authed, p)
+	}
+	if len(authed) != len(reqs) || len(authed)+len(publicRoutes) != len(routes) {
+		t.Fatalf("routes %v vs cases %d: the table and the mux disagree", routes, len(reqs))
+	}
+
+	kinds := []struct {
+		name, header string
+		status       int
+		code         string
+	}{
+		{"no credential", "", 401, "unauthenticated"},
+		{"wrong credential", "Bearer tgc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 401, "unauthenticated"},
+		{"token secret as credential", "Bearer " + tok.Secret, 401, "unauthenticated"},
+		{"basic scheme", "Basic " + svc.AdminToken, 401, "unauthenticated"},
+		{"empty bearer", "Bearer ", 401, "unauthenticated"},
+		{"revoked credential", "Bearer " + victim.Secret, 401, "unauthenticated"},
+		{"introspect-only credential", "Bearer " + introspectOnly, 403, "forbidden"},
+	}
+	trials := 0
+	for _, p := range authed {
+		rq := reqs[p]
+		method, _, _ := strings.Cut(p, " ")
+		for _, k := range kinds {
+			wantStatus, wantCode := k.status, k.code
+			if p == "POST /v1/introspect" && k.status == 403 {
+				wantStatus, wantCode = 200, "" // the one route an introspect-only credential may call
+			}
+			status, body, hdr := rawDo(t, method, svc.URL+rq.path, "", rq.body, "Authorization", k.header)
+			trials++
+			if status != wantStatus {
+				t.Errorf("%s with %s: status %d (%s), want %d", p, k.name, status, body, wantStatus)
+				continue
+			}
+			if wantCode == "" {
+				continue
+			}
+			var eb client.ErrorBody
+			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
+				t.Errorf("%s with %s: body %s, want error code %s with a message", p, k.name, body, wantCode)
+			}
+			if status == 401 && hdr.Get("WWW-Authenticate") != `Bearer realm="tokenguard"` {
+				t.Errorf("%s with %s: WWW-Authenticate %q", p, k.name, hdr.Get("WWW-Authenticate"))
+			}
+			if strings.Contains(string(body), tok.Secret) || strings.Contains(string(body), victim.Secret) {
+				t.Errorf("%s with %s: answer echoes a secret", p, k.name)
+			}
+		}
+	}
+	t.Logf("%d routes x %d credential kinds = %d refused requests checked", len(authed), len(kinds), trials)
+
+	// Nothing the refused requests asked for happened.
+	list, err := admin.ListTokens(ctx, client.ListTokensOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Tokens) != 1 || list.Tokens[0].Status != "active" || list.Tokens[0].SecretVersion != 1 || list.Tokens[0].Purpose != tok.Purpose {
+		t.Fatalf("after refused requests the tokens are %+v, want the one token unchanged", list.Tokens)
+	}
+
+	// Positive control: the admin credential passes authentication on every route.
+	for _, p := range authed {
+		rq := reqs[p]
+		method, _, _ := strings.Cut(p, " ")
+		status, body, _ := rawDo(t, method, svc.URL+rq.path, svc.AdminToken, rq.body)
+		if status == 401 || status == 403 || status >= 500 {
+			t.Errorf("%s with the admin credential: %d %s", p, status, body)
+		}
+	}
+}
+
+func TestCredentialRevoke_nextRequestRefusedIdempotentAuditedAndGuarded(t *testing.T) {
+	ctx := context.Background()
+	svc := servertest.Start(t, servertest.Options{WrapStore: newRevocableStore})
+	admin := svc.Client(t)
+	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "orders-api"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := svc.ClientWithToken(t, cred.Secret)
+	if _, err := ic.Introspect(ctx, "tg_live_x"); err != nil {
+		t.Fatalf("introspect before revoke: %v", err)
+	}
+	for i := range 2 { // the second call is a no-op answering the same
+		status, body, _ := rawDo(t, "POST", svc.URL+"/v1/credentials/"+cred.ID+"/revoke", svc.AdminToken, "")
+		var got struct {
+			ID        string     `json:"id"`
+			RevokedAt *time.Time `json:"revoked_at"`
+			Secret    string     `json:"secret"`
+		}
+		if status != 200 || json.Unmarshal(body, &got) != nil || got.ID != cred.ID || got.RevokedAt == nil || got.Secret != "" {
+			t.Fatalf("revoke #%d = %d %s", i+1, status, body)
+		}
+	}
+	_, err = ic.Introspect(ctx, "tg_live_x")
+	wantAPIError(t, err, 401, "unauthenticated", "")
+
+	page, err := admin.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range page.Records {
+		if r.Action == "credential.revoke" {
+			n++
+			if r.Details["credential"] != cred.ID || r.Actor == "" {
+				t.Fatalf("credential.revoke record = %+v", r)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d credential.revoke records, want exactly 1", n)
+	}
+
+	status, body, _ := rawDo(t, "POST", svc.URL+"/v1/credentials/cred_doesnotexist/revoke", svc.AdminToken, "")
+	if status != 404 || !strings.Contains(string(body), `"not_found"`) {
+		t.Fatalf("revoking an unknown credential = %d %s, want 404 not_found", status, body)
+	}
+	// The admin credential cannot revoke itself (that could lock every admin out).
+	var bootstrapID string
+	for _, r := range page.Records {
+		if r.Action == "credential.bootstrap" {
+			bootstrapID = r.Details["credential"]
+		}
+	}
+	status, body, _ = rawDo(t, "POST", svc.URL+"/v1/credentials/"+bootstrapID+"/revoke", svc.AdminToken, "")
+	if status != 409 || !strings.Contains(string(body), `"cannot_revoke_self"`) {
+		t.Fatalf("self-revoke = %d %s, want 409 cannot_revoke_self", status, body)
+	}
+	if _, err := admin.ListTokens(ctx, client.ListTokensOptions{}); err != nil {
+		t.Fatalf("admin credential after refused self-revoke: %v", err)
+	}
+}
+
+func TestCredentialRevoke_storeWithoutTheCapabilityAnswers501(t *testing.T) {
+	svc := servertest.Start(t, servertest.Options{})
+	cred, err := svc.Client(t).CreateCredential(context.Background(), client.CreateCredentialRequest{Name: "x-api"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := rawDo(t, "POST", svc.URL+"/v1/credentials/"+cred.ID+"/revoke", svc.AdminToken, "")
+	if status != 501 || !strings.Contains(string(body), `"not_implemented"`) {
+		t.Fatalf("revoke on a store without RevokeCredential = %d %s, want 501 not_implemented", status, body)
+	}
+}
+
+func TestAuthRateLimit_failuresPerSourceGet429WithRetryAfterAndRefill(t *testing.T) {
+	clock := servertest.NewClock(t0)
+	svc := servertest.Start(t, servertest.Options{Now: clock.Now, AuthFailuresPerMinute: 3})
+	wrong := "tgc_wrong-wrong-wrong-wrong-wrong-wrong-wrong"
+
+	// Successes never count: many admin requests, no 429.
+	for i := range 20 {
+		if st, body, _ := rawDo(t, "GET", svc.URL+"/v1/tokens", svc.AdminToken, ""); st != 200 {
+			t.Fatalf("admin request %d = %d %s", i, st, body)
+		}
+	}
+	for i := range 3 {
+		if st, _, _ := rawDo(t, "GET", svc.URL+"/v1/tokens", wrong, ""); st != 401 {
+			t.Fatalf("failure %d = %d, want 401", i+1, st)
+		}
+	}
+	st, body, hdr := rawDo(t, "GET", svc.URL+"/v1/tokens", wrong, "")
+	if st != 429 || hdr.Get("Retry-After") != "20" || !strings.Contains(string(body), `"too_many_failed_attempts"`) {
+		t.Fatalf("4th failure = %d %s Retry-After %q, want 429 too_many_failed_attempts with Retry-After 20", st, body, hdr.Get("Retry-After"))
+	}
+	// While limited, the source is refused before its credential is looked at, so a correct
+	// guess is not confirmed by a different answer.
+	if st, _, _ := rawDo(t, "GET", svc.URL+"/v1/tokens", svc.AdminToken, ""); st != 429 {
+		t.Fatalf("valid credential from a limited source = %d, want 429", st)
+	}
+	// Public routes are not limited.
+	if st, _, _ := rawDo(t, "GET", svc.URL+"/healthz", "", ""); st != 200 {
+		t.Fatalf("healthz from a limited source = %d", st)
+	}
+	clock.Advance(19 * time.Second)
+	if st, _, hdr := rawDo(t, "GET", svc.URL+"/v1/tokens", wrong, ""); st != 429 || hdr.Get("Retry-After") != "1" {
+		t.Fatalf("after 19s = %d Retry-After %q, want 429 with Retry-After 1", st, hdr.Get("Retry-After"))
+	}
+	clock.Advance(time.Second) // one token back: one more failure allowed, then limited again
+	if st, _, _ := rawDo(t, "GET", svc.URL+"/v1/tokens", wrong, ""); st != 401 {
+		t.Fatalf("after refill = %d, want 401", st)
+	}
+	if st, _, _ := rawDo(t, "GET", svc.URL+"/v1/tokens", wrong, ""); st != 429 {
+		t.Fatalf("after spending the refilled token = %d, want 429", st)
+	}
+	clock.Advance(time.Minute)
+	if st, _, _ := rawDo(t, "GET", svc.URL+"/v1/tokens", svc.AdminToken, ""); st != 200 {
+		t.Fatalf("valid credential after a full refill = %d, want 200", st)
+	}
+	if !strings.Contains(svc.Logs.String(), `"status":429`) || strings.Contains(svc.Logs.String(), wrong) {
+		t.Fatal("log lacks the 429 lines or holds the presented credential")
+	}
+}

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// actionCredentialRevoke is the audit action of POST /v1/credentials/{id}/revoke.
+const actionCredentialRevoke = "credential.revoke"
+
+// CredentialRevoker is what a store transaction must offer for credential revocation.
+// It belongs in store.Tx; until every store implements it, the service checks for it and
+// answers 501 when the store lacks it.
+type CredentialRevoker interface {
+	// RevokeCredential sets RevokedAt of the credential id to at, unless it is already
+	// revoked, and returns the credential as stored afterwards and whether this call revoked
+	// it; store.ErrNotFound when no credential has this id.
+	RevokeCredential(ctx context.Context, id string, at time.Time) (cred store.Credential, revoked bool, err error)
+}
+
+// credentialView is the API shape of a credential without its secret.
+type credentialView struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Rights    []string   `json:"rights"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// revokeCredential revokes a credential at once (POST /v1/credentials/{id}/revoke, admin):
+// the very next request with it gets 401, since every request reads the credential from the
+// store. It is idempotent: revoking a revoked credential answers 200 and records nothing new.
+// A caller cannot revoke its own credential (409), so the last admin cannot lock everyone out.
+func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	var req revokeRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if len(req.Reason) > maxPurposeLength {
+		return invalid("reason", "reason is longer than %d characters", maxPurposeLength)
+	}
+	id := r.PathValue("id")
+	if id == c.id {
+		return conflict("cannot_revoke_self", "", "a credential cannot revoke itself: revoke it with another admin credential")
+	}
+	ctx := r.Context()
+	var out credentialView
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		rv, ok := tx.(CredentialRevoker)
+		if !ok {
+			return &apiError{status: http.StatusNotImplemented, code: "not_implemented",
+				message: "this database backend cannot revoke credentials yet"}
+		}
+		now := s.clock()
+		cred, revoked, err := rv.RevokeCredential(ctx, id, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("credential")
+		}
+		if err != nil {
+			return err
+		}
+		if revoked {
+			ev := audit.Event{Time: now, Actor: c.id, Action: actionCredentialRevoke, Outcome: "ok",
+				Details: map[string]string{"credential": cred.ID}}
+			if reason := strings.TrimSpace(req.Reason); reason != "" {
+				ev.Details["reason"] = reason
+			}
+			if _, err := tx.AppendAudit(ctx, ev); err != nil {
+				return err
+			}
+		}
+		out = credentialView{ID: cred.ID, Name: cred.Name, Rights: cred.Rights, CreatedAt: cred.CreatedAt.UTC(), RevokedAt: utcPtr(cred.RevokedAt)}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,69 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
+)
+
+// TestRevocationRace_PostgreSQL runs runRevocationRace on the PostgreSQL store, in a fresh
+// schema of the server named by TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh start
+// prints one). It is skipped without that variable, and fails instead when
+// TOKENGUARD_REQUIRE_POSTGRES=1 (CI), so a missing server cannot pass as green.
+func TestRevocationRace_PostgreSQL(t *testing.T) {
+	serverURL := os.Getenv("TOKENGUARD_TEST_POSTGRES_URL")
+	if serverURL == "" {
+		if os.Getenv("TOKENGUARD_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("TOKENGUARD_REQUIRE_POSTGRES=1 but TOKENGUARD_TEST_POSTGRES_URL is not set: start a server with scripts/pg-test-server.sh start")
+		}
+		t.Skip("set TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh start prints one)")
+	}
+	runRevocationRace(t, openPostgres(serverURL), revocationTrials())
+}
+
+// openPostgres returns a factory of PostgreSQL stores, each in a new schema of the server's
+// database that is dropped when the test ends.
+func openPostgres(serverURL string) storeFactory {
+	return func(t *testing.T) store.Store {
+		ctx := context.Background()
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		schema := "race_" + hex.EncodeToString(b)
+		conn, err := pgx.Connect(ctx, serverURL)
+		if err != nil {
+			t.Fatalf("connecting to TOKENGUARD_TEST_POSTGRES_URL: %v", err)
+		}
+		defer conn.Close(ctx)
+		ident := pgx.Identifier{schema}.Sanitize()
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil { //nolint:gosec // quoted identifier
+			t.Fatalf("creating schema: %v", err)
+		}
+		u, err := url.Parse(serverURL)
+		if err != nil {
+			t.Fatal("TOKENGUARD_TEST_POSTGRES_URL is not a URL")
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		st, err := postgres.Open(ctx, u.String())
+		if err != nil {
+			t.Fatalf("opening the PostgreSQL store: %v", err)
+		}
+		t.Cleanup(func() {
+			_ = st.Close()
+			if c, err := pgx.Connect(ctx, serverURL); err == nil {
+				_, _ = c.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE") //nolint:gosec // quoted identifier
+				_ = c.Close(ctx)
+			}
+		})
+		return st
+	}
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// actionRekey is the audit action of a re-encryption run.
+const actionRekey = "keys.rekey"
+
+// IdempotencyRewriter is what a store transaction must offer for Rekey to re-encrypt the
+// stored idempotent responses (they hold the secrets minted then). It belongs in store.Tx;
+// until every store implements it, Rekey leaves those responses under their old key, which
+// stays in the key file and keeps them readable.
+type IdempotencyRewriter interface {
+	// ListIdempotency returns up to limit records with keys strictly greater than afterKey,
+	// in key byte order.
+	ListIdempotency(ctx context.Context, afterKey string, limit int) ([]store.Idempotency, error)
+	// SetIdempotencyResponse replaces the stored response of key; store.ErrNotFound if none.
+	SetIdempotencyResponse(ctx context.Context, key string, response []byte) error
+}
+
+// RekeyResult says what Rekey did.
+type RekeyResult struct {
+	KeyID              string // the key everything is now sealed under
+	TokensSeen         int    // tokens read
+	EnvelopesResealed  int    // personal-field envelopes re-encrypted (owner, data subjects)
+	ResponsesResealed  int    // stored idempotent responses re-encrypted
+	ResponsesSupported bool   // false: the store cannot enumerate idempotent responses (left as they were)
+}
+
+// Rekey re-encrypts, in one write transaction, every sealed value in st that is not sealed
+// under keys' current key: each token's owner and data subjects, and (when the store offers
+// IdempotencyRewriter) each stored idempotent response. The transaction also appends a
+// keys.rekey audit record, so either everything is re-encrypted and recorded or nothing is.
+//
+// Secret hashes are not touched: a secret cannot be rehashed without the secret, so every
+// token keeps the hash and HashKeyID it was given and verifies under that key (which must
+// stay in the key file) until its next rotation hashes the new secret under the current key.
+// Blind indexes are not touched either: keyring.AddKey carries the blind-index key over.
+func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.Time) (RekeyResult, error) {
+	res := RekeyResult{KeyID: keys.KeyID()}
+	reseal := func(envelope []byte) ([]byte, bool, error) {
+		if len(envelope) == 0 {
+			return envelope, false, nil
+		}
+		id, err := keys.EnvelopeKeyID(envelope)
+		if err != nil {
+			return nil, false, err
+		}
+		if id == keys.KeyID() {
+			return envelope, false, nil
+		}
+		plain, err := keys.Open(envelope)
+		if err != nil {
+			return nil, false, err
+		}
+		out, err := keys.Seal(plain)
+		return out, err == nil, err
+	}
+	err := st.Update(ctx, func(tx store.Tx) error {
+		res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed = 0, 0, 0
+		after := ""
+		for {
+			page, err := tx.ListTokens(ctx, store.TokenFilter{Limit: 1000, AfterID: after})
+			if err != nil {
+				return fmt.Errorf("listing tokens: %w", err)
+			}
+			for _, t := range page {
+				res.TokensSeen++
+				owner, o, err := reseal(t.OwnerCipher)
+				if err != nil {
+					return fmt.Errorf("token %s: owner: %w", t.ID, err)
+				}
+				subjects, sj, err := reseal(t.SubjectsCipher)
+				if err != nil {
+					return fmt.Errorf("token %s: data subjects: %w", t.ID, err)
+				}
+				if !o && !sj {
+					continue
+				}
+				t.OwnerCipher, t.SubjectsCipher = owner, subjects
+				if err := tx.UpdateToken(ctx, t); err != nil {
+					return fmt.Errorf("token %s: %w", t.ID, err)
+				}
+				for _, changed := range []bool{o, sj} {
+					if changed {
+						res.EnvelopesResealed++
+					}
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if rw, ok := tx.(IdempotencyRewriter); ok {
+			res.ResponsesSupported = true
+			after := ""
+			for {
+				page, err := rw.ListIdempotency(ctx, after, 1000)
+				if err != nil {
+					return fmt.Errorf("listing idempotent responses: %w", err)
+				}
+				for _, rec := range page {
+					out, changed, err := reseal(rec.Response)
+					if err != nil {
+						return fmt.Errorf("idempotent response: %w", err)
+					}
+					if changed {
+						if err := rw.SetIdempotencyResponse(ctx, rec.Key, out); err != nil {
+							return fmt.Errorf("idempotent response: %w", err)
+						}
+						res.ResponsesResealed++
+					}
+				}
+				if len(page) < 1000 {
+					break
+				}
+				after = page[len(page)-1].Key
+			}
+		}
+		_, err := tx.AppendAudit(ctx, audit.Event{Time: now.UTC().Truncate(time.Microsecond), Actor: "system",
+			Action: actionRekey, Outcome: "ok", Details: map[string]string{
+				"key_id":             res.KeyID,
+				"tokens":             strconv.Itoa(res.TokensSeen),
+				"envelopes_resealed": strconv.Itoa(res.EnvelopesResealed),
+				"responses_resealed": strconv.Itoa(res.ResponsesResealed),
+			}})
+		return err
+	})
+	if err != nil {
+		return RekeyResult{}, fmt.Errorf("re-encrypting under key %s (nothing was changed): %w", res.KeyID, err)
+	}
+	return res, nil
+}
