@@ -22,9 +22,9 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	t.managed_by in {"tokenguard", "external"}
-	not lib.opaque(t, "data_subjects")
 	some i, subject in lib.field(t, "data_subjects")
 	subject in data.tokenguard.erased_subjects
+	not lib.opaque(t, "data_subjects")
 	f := {
 		"msg": sprintf("data_subjects[%d] has a pending or completed deletion request: the token must stop acting for that subject", [i]),
 		"field": "data_subjects",

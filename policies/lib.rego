@@ -34,19 +34,27 @@ is_external(token) if token.managed_by == "external"
 # opaque is true when the value at a dotted attribute path, or at one of its
 # ancestors, is unknown until apply or hidden because it is sensitive. Rules
 # never guess such values: a rule about the field does not fire.
+opaque(token, path) if path in object.get(token, "unknown", [])
+
+opaque(token, path) if path in object.get(token, "sensitive", [])
+
 opaque(token, path) if {
-	some p in object.get(token, "unknown", [])
-	covers(p, path)
+	some a in ancestors(path)
+	a in object.get(token, "unknown", [])
 }
 
 opaque(token, path) if {
-	some p in object.get(token, "sensitive", [])
-	covers(p, path)
+	some a in ancestors(path)
+	a in object.get(token, "sensitive", [])
 }
 
-covers(prefix, path) if prefix == path
-
-covers(prefix, path) if startswith(path, concat("", [prefix, "."]))
+# ancestors are the proper ancestor paths of a dotted path: "a.b.c" has
+# "a" and "a.b"; a path without a dot has none. Membership tests on these
+# replace a prefix scan over every unknown and sensitive path.
+ancestors(path) := [concat(".", array.slice(parts, 0, n)) |
+	parts := split(path, ".")
+	some n in numbers.range(1, count(parts) - 1)
+] if contains(path, ".")
 
 # blank is true for null and for strings made only of white space.
 blank(value) if value == null
@@ -57,7 +65,9 @@ blank(value) if {
 }
 
 # field returns a normalised field of the token, null when absent.
-field(token, name) := object.get(object.get(token, "fields", {}), name, null)
+field(token, name) := v if {
+	v := token.fields[name]
+} else := null
 
 # categories is the set of declared data categories ({} when not declared).
 categories(token) := {c | some c in field(token, "data_categories")}

@@ -22,8 +22,8 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "data_categories")
 	lib.field(t, "data_categories") == null
+	not lib.opaque(t, "data_categories")
 	f := {
 		"msg": "data_categories is not set: declare the personal information categories the token reaches, or [] for none",
 		"field": "data_categories",
@@ -33,9 +33,9 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "data_categories")
 	some c in lib.field(t, "data_categories")
 	not c in known
+	not lib.opaque(t, "data_categories")
 	f := {
 		"msg": sprintf("data category %q is not in the CPRA vocabulary; use one of the categories of Cal. Civ. Code 1798.140(v) or (ae)", [c]),
 		"field": "data_categories",

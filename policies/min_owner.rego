@@ -19,8 +19,8 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "owner")
 	lib.blank(lib.field(t, "owner"))
+	not lib.opaque(t, "owner")
 	f := {
 		"msg": "owner is not set: nobody is accountable for this token",
 		"field": "owner",

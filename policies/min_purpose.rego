@@ -23,8 +23,8 @@ min_length := 12
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "purpose")
 	lib.blank(lib.field(t, "purpose"))
+	not lib.opaque(t, "purpose")
 	f := {
 		"msg": "purpose is not set: a token must say what it is issued for",
 		"field": "purpose",
@@ -34,9 +34,9 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "purpose")
 	word := normalised(lib.field(t, "purpose"))
-	word in {lower(trim_space(g)) | some g in data.tokenguard.generic_purposes}
+	word in generic
+	not lib.opaque(t, "purpose")
 	f := {
 		"msg": sprintf("purpose %q is generic: it does not say which data the token reaches or why", [word]),
 		"field": "purpose",
@@ -46,16 +46,19 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "purpose")
 	word := normalised(lib.field(t, "purpose"))
 	word != ""
-	not word in {lower(trim_space(g)) | some g in data.tokenguard.generic_purposes}
+	not word in generic
 	n := count(word)
 	n < min_length
+	not lib.opaque(t, "purpose")
 	f := {
 		"msg": sprintf("purpose is %d characters long, fewer than %d: describe the data, the system and the use", [n, min_length]),
 		"field": "purpose",
 	}
 }
+
+# generic is data.tokenguard.generic_purposes normalised once per evaluation.
+generic := {lower(trim_space(g)) | some g in data.tokenguard.generic_purposes}
 
 normalised(s) := lower(trim_space(s)) if is_string(s)

@@ -24,8 +24,8 @@ admin_words := {"admin", "root", "sudo", "all"}
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "scopes")
 	empty(lib.field(t, "scopes"))
+	not lib.opaque(t, "scopes")
 	f := {
 		"msg": "scopes is empty: a token must list the scopes it needs",
 		"field": "scopes",
@@ -35,10 +35,10 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "scopes")
 	some s in lib.field(t, "scopes")
 	is_string(s)
 	contains(s, "*")
+	not lib.opaque(t, "scopes")
 	f := {
 		"msg": sprintf("scope %q is a wildcard: name each resource and action instead", [s]),
 		"field": "scopes",
@@ -48,11 +48,11 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "scopes")
 	some s in lib.field(t, "scopes")
 	is_string(s)
 	not contains(s, "*")
 	administrative(s)
+	not lib.opaque(t, "scopes")
 	f := {
 		"msg": sprintf("scope %q is administrative: grant the narrow scopes this purpose needs", [s]),
 		"field": "scopes",

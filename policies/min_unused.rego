@@ -23,13 +23,13 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	t.managed_by in {"tokenguard", "external"}
-	not lib.opaque(t, "last_used_at")
-	not lib.opaque(t, "status")
 	lib.field(t, "status") == "active"
 	unused := lib.field(t, "unused_seconds")
 	is_number(unused)
 	limit := lib.days(lib.threshold("unused_max_days"))
 	unused > limit
+	not lib.opaque(t, "last_used_at")
+	not lib.opaque(t, "status")
 	f := {
 		"msg": sprintf("active token has not been used for %s, above the threshold of %s", [
 			lib.duration_text(unused),

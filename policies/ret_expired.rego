@@ -22,11 +22,11 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	t.managed_by in {"tokenguard", "external"}
-	not lib.opaque(t, "expires_at")
 	lib.keeps_token(t)
 	remaining := lib.field(t, "expires_in_seconds")
 	is_number(remaining)
 	remaining < 0
+	not lib.opaque(t, "expires_at")
 	f := {
 		"msg": sprintf("token expired %s before the plan but the plan keeps it (%s) instead of replacing it", [
 			lib.duration_text(abs(remaining)),

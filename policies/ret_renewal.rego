@@ -23,8 +23,8 @@ deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
 	lib.field(t, "renewal_requested") == true
-	not lib.opaque(t, "renewal.reason")
 	lib.blank(renewal_value(t, "reason"))
+	not lib.opaque(t, "renewal.reason")
 	f := {
 		"msg": "this change extends the token's expiry but renewal.reason is not set: say why the token is still needed",
 		"field": "renewal.reason",
@@ -35,8 +35,8 @@ deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
 	lib.field(t, "renewal_requested") == true
-	not lib.opaque(t, "renewal.reviewed_by")
 	lib.blank(renewal_value(t, "reviewed_by"))
+	not lib.opaque(t, "renewal.reviewed_by")
 	f := {
 		"msg": "this change extends the token's expiry but renewal.reviewed_by is not set: name the person who reviewed the renewal",
 		"field": "renewal.reviewed_by",
@@ -46,13 +46,13 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "renewal.reviewed_by")
-	not lib.opaque(t, "owner")
 	reviewer := renewal_value(t, "reviewed_by")
 	owner := lib.field(t, "owner")
 	not lib.blank(reviewer)
 	not lib.blank(owner)
 	lower(trim_space(reviewer)) == lower(trim_space(owner))
+	not lib.opaque(t, "renewal.reviewed_by")
+	not lib.opaque(t, "owner")
 	f := {
 		"msg": "renewal.reviewed_by is the token's owner: a renewal must be reviewed by someone other than the owner",
 		"field": "renewal.reviewed_by",

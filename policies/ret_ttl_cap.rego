@@ -22,11 +22,11 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "ttl")
 	ttl := lib.field(t, "ttl_seconds")
 	is_number(ttl)
 	cap := lib.ttl_cap(t)
 	ttl > cap
+	not lib.opaque(t, "ttl")
 	f := {
 		"msg": sprintf("ttl is %s, above %s", [lib.duration_text(ttl), lib.cap_text(t, cap)]),
 		"field": "ttl",

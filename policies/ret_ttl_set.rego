@@ -19,8 +19,8 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "ttl")
 	lib.field(t, "ttl_seconds") == null
+	not lib.opaque(t, "ttl")
 	f := {
 		"msg": sprintf("ttl is not set: the token's lifetime is left to the server default; set it explicitly within %s", [lib.cap_text(t, lib.ttl_cap(t))]),
 		"field": "ttl",
@@ -30,10 +30,10 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "ttl")
 	ttl := lib.field(t, "ttl_seconds")
 	is_number(ttl)
 	ttl <= 0
+	not lib.opaque(t, "ttl")
 	f := {
 		"msg": "ttl is zero or negative: a token must have a positive lifetime",
 		"field": "ttl",

@@ -24,11 +24,11 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "rotation.interval")
 	interval := lib.field(t, "rotation_interval_seconds")
 	is_number(interval)
 	cap := lib.rotation_cap(t)
 	interval > cap
+	not lib.opaque(t, "rotation.interval")
 	f := {
 		"msg": sprintf("rotation.interval is %s, above %s", [lib.duration_text(interval), lib.cap_text(t, cap)]),
 		"field": "rotation.interval",
@@ -38,13 +38,13 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "rotation.interval")
-	not lib.opaque(t, "ttl")
 	interval := lib.field(t, "rotation_interval_seconds")
 	ttl := lib.field(t, "ttl_seconds")
 	is_number(interval)
 	is_number(ttl)
 	interval > ttl
+	not lib.opaque(t, "rotation.interval")
+	not lib.opaque(t, "ttl")
 	f := {
 		"msg": sprintf("rotation.interval is %s, longer than ttl (%s): the token expires before it is ever rotated", [
 			lib.duration_text(interval),
@@ -57,13 +57,13 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "rotation")
-	not lib.opaque(t, "ttl")
 	lib.field(t, "rotation_configured") == false
 	ttl := lib.field(t, "ttl_seconds")
 	is_number(ttl)
 	cap := lib.rotation_cap(t)
 	ttl > cap
+	not lib.opaque(t, "rotation")
+	not lib.opaque(t, "ttl")
 	f := {
 		"msg": sprintf("no rotation is configured and ttl is %s, longer than %s for rotation", [
 			lib.duration_text(ttl),

@@ -21,11 +21,11 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "rotation.overlap")
 	overlap := lib.field(t, "rotation_overlap_seconds")
 	is_number(overlap)
 	cap := lib.hours(lib.threshold("overlap_max_hours"))
 	overlap > cap
+	not lib.opaque(t, "rotation.overlap")
 	f := {
 		"msg": sprintf("rotation.overlap is %s, above the cap of %s: the previous secret stays valid too long", [
 			lib.duration_text(overlap),
@@ -38,14 +38,14 @@ deny contains f if {
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "rotation.overlap")
-	not lib.opaque(t, "rotation.interval")
 	overlap := lib.field(t, "rotation_overlap_seconds")
 	interval := lib.field(t, "rotation_interval_seconds")
 	is_number(overlap)
 	is_number(interval)
 	overlap > 0
 	overlap >= interval
+	not lib.opaque(t, "rotation.overlap")
+	not lib.opaque(t, "rotation.interval")
 	f := {
 		"msg": sprintf("rotation.overlap (%s) is not shorter than rotation.interval (%s): two secrets would be valid at all times", [
 			lib.duration_text(overlap),

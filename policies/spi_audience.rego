@@ -22,13 +22,13 @@ import data.tokenguard.lib
 deny contains f if {
 	t := input.token
 	lib.is_tokenguard(t)
-	not lib.opaque(t, "audiences")
-	not lib.opaque(t, "data_categories")
 	lib.sensitive_reached(t)
 	count({a |
 		some a in lib.field(t, "audiences")
 		not lib.blank(a)
 	}) == 0
+	not lib.opaque(t, "audiences")
+	not lib.opaque(t, "data_categories")
 	f := {
 		"msg": sprintf("token reaches sensitive categories (%s) but audiences is empty: bind it to the systems allowed to use it", [lib.sensitive_list(t)]),
 		"field": "audiences",

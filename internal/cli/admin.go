@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 )
 
@@ -34,8 +38,12 @@ func newAdminRekeyCommand(s *streams) *cobra.Command {
 		Use:   "rekey",
 		Short: "Re-encrypt personal fields and stored responses under the current key (--new-key adds one first)",
 		Long: `Re-encrypt, in one transaction, every value sealed under an older key: each token's
-owner and data subjects, and the stored idempotent responses (when the database backend
-supports it). With --new-key, first add a new key set to the key file and make it current.
+owner and data subjects, the stored idempotent responses (they hold the secrets minted then)
+and the data subject of each deletion-request evidence record. With --new-key, first add a
+new key set to the key file and make it current.
+
+--db is the SQLite database file or the postgres:// URL the service uses (the URL may also
+come from TOKENGUARD_DB); with PostgreSQL, --key-file is required.
 
 Older key sets stay in the key file: secret hashes cannot be recomputed without the secrets,
 so live tokens keep verifying under the key their hash was made with until their next
@@ -46,22 +54,28 @@ Restart running services after adding a key: a service keeps the keyring it star
 cannot read values sealed under a key it does not hold.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, map[string]string{"db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+				return err
+			}
 			usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
 			if strings.TrimSpace(db) == "" {
-				return usage("--db is required: give the path of the SQLite database file")
+				return usage("--db is required: give the path of the SQLite database file or the postgres:// URL the service uses")
 			}
-			if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-				// The URL is not echoed: it may hold a password.
-				return usage("--db: PostgreSQL is not supported by rekey yet: give the path of a SQLite database file")
-			}
-			if _, err := os.Stat(db); err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return usage("--db %s does not exist: give the database the service uses", db)
+			if isPostgresURL(db) {
+				if keyFile == "" {
+					// The URL is not echoed: it may hold a password.
+					return usage("--key-file is required with a PostgreSQL --db: give the key file the services use")
 				}
-				return withCode(ExitFindings, err)
-			}
-			if keyFile == "" {
-				keyFile = filepath.Join(filepath.Dir(db), "tokenguard.key")
+			} else {
+				if _, err := os.Stat(db); err != nil {
+					if errors.Is(err, fs.ErrNotExist) {
+						return usage("--db %s does not exist: give the database the service uses", db)
+					}
+					return withCode(ExitFindings, err)
+				}
+				if keyFile == "" {
+					keyFile = filepath.Join(filepath.Dir(db), "tokenguard.key")
+				}
 			}
 			if newKey {
 				id, err := keyring.AddKey(keyFile, time.Now())
@@ -74,7 +88,7 @@ cannot read values sealed under a key it does not hold.`,
 			if err != nil {
 				return withCode(ExitFindings, err)
 			}
-			st, err := sqlite.Open(cmd.Context(), db)
+			st, err := openDatabase(cmd.Context(), db)
 			if err != nil {
 				return withCode(ExitFindings, err)
 			}
@@ -86,13 +100,9 @@ cannot read values sealed under a key it does not hold.`,
 			if err := st.Close(); err != nil {
 				return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
 			}
-			fmt.Fprintf(s.out, "tokenguard: re-encrypted under key %s: %d tokens read, %d personal-field values re-encrypted",
-				res.KeyID, res.TokensSeen, res.EnvelopesResealed)
-			if res.ResponsesSupported {
-				fmt.Fprintf(s.out, ", %d stored responses re-encrypted\n", res.ResponsesResealed)
-			} else {
-				fmt.Fprintln(s.out, "; stored idempotent responses stay under their old key (this database backend cannot list them yet)")
-			}
+			_, _ = fmt.Fprintf(s.out, "tokenguard: re-encrypted under key %s: %d tokens read, %d personal-field values re-encrypted, "+
+				"%d stored responses re-encrypted, %d deletion-request subjects re-encrypted\n",
+				res.KeyID, res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.SubjectsResealed)
 			if newKey {
 				fmt.Fprintln(s.out, "tokenguard: restart running services so they load the new key")
 			}
@@ -100,8 +110,36 @@ cannot read values sealed under a key it does not hold.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&db, "db", "", "SQLite database file of the service (required)")
-	f.StringVar(&keyFile, "key-file", "", "key file (default tokenguard.key next to the database)")
+	f.StringVar(&db, "db", "", "SQLite database file or postgres:// URL of the service (required; env TOKENGUARD_DB)")
+	f.StringVar(&keyFile, "key-file", "", "key file (default tokenguard.key next to a SQLite database; required with PostgreSQL; env TOKENGUARD_KEY_FILE)")
 	f.BoolVar(&newKey, "new-key", false, "add a new key set to the key file and make it current before re-encrypting")
 	return cmd
+}
+
+// isPostgresURL reports whether db names a PostgreSQL database (a postgres:// or
+// postgresql:// URL) rather than a SQLite file.
+func isPostgresURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// openDatabase opens the service database db: PostgreSQL for a postgres:// URL, else the
+// SQLite file at that path (created if missing). Errors never show a password.
+func openDatabase(ctx context.Context, db string) (store.Store, error) {
+	if isPostgresURL(db) {
+		return postgres.Open(ctx, db)
+	}
+	return sqlite.Open(ctx, db)
+}
+
+// databaseLabel names db for logs and messages: a SQLite path as it is, a PostgreSQL URL
+// as scheme, host and database only (its user info and parameters may hold a password).
+func databaseLabel(db string) string {
+	if !isPostgresURL(db) {
+		return db
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "the PostgreSQL database (URL not shown)"
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -51,15 +49,6 @@ func newCredentialCommand(s *streams) *cobra.Command {
 	return cmd
 }
 
-// credentialRevoker is the client call behind "credential revoke".
-//
-// TODO(lead): add RevokeCredential to internal/client (POST /v1/credentials/{id}/revoke,
-// answering the credential without its secret) and call it directly; until then this
-// command reports that the client cannot do it.
-type credentialRevoker interface {
-	RevokeCredential(ctx context.Context, id string) (client.Credential, error)
-}
-
 func newCredentialRevokeCommand(s *streams, cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke ID",
@@ -70,11 +59,7 @@ func newCredentialRevokeCommand(s *streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rv, ok := any(c).(credentialRevoker)
-			if !ok {
-				return withCode(ExitFindings, errors.New("this build's API client cannot revoke credentials yet: call POST /v1/credentials/ID/revoke with an admin credential"))
-			}
-			cred, err := rv.RevokeCredential(cmd.Context(), args[0])
+			cred, err := c.RevokeCredential(cmd.Context(), args[0])
 			if err != nil {
 				return apiFailure(err)
 			}

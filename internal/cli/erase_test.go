@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 )
 
@@ -84,7 +85,8 @@ func ids(toks []client.Token) []string {
 func TestErase_revokesTheBoundTokensReportsTheOthersExportsAndCheckBlocksReissue(t *testing.T) {
 	ctx := context.Background()
 	clock := servertest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
+	// The fixture's tokens have no rotation schedule; this test is about erasure, not the policy gate.
+	svc := servertest.Start(t, servertest.Options{Now: clock.Now, PolicyEnforcement: server.PolicyOff})
 	admin := svc.Client(t)
 	t.Setenv("TOKENGUARD_ENDPOINT", svc.URL)
 	t.Setenv("TOKENGUARD_TOKEN", svc.AdminToken)

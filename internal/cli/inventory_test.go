@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 )
 
@@ -63,7 +64,8 @@ const longPurpose = "reconcile nightly settlement files from the payment process
 func newInventoryWorld(t *testing.T) *inventoryWorld {
 	t.Helper()
 	w := &inventoryWorld{clock: servertest.NewClock(invT0), ids: map[string]string{}, secrets: map[string]string{}}
-	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now})
+	// Some of the world's tokens have no rotation schedule; this test is about the inventory, not the policy gate.
+	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now, PolicyEnforcement: server.PolicyOff})
 	c := w.svc.Client(t)
 	for _, tk := range []struct{ key, name, owner, purpose string }{
 		{"ORDERS_TEAM_ORDERS", "orders-sync", "team-orders", longPurpose},
@@ -526,8 +528,10 @@ func TestHCLName(t *testing.T) {
 }
 
 // TestAccInventory_generatedImportsLetTerraformWriteTheConfig drives the real Terraform CLI
-// (TF_ACC=1): inventory --dir on an empty working directory marks every token unmanaged, and
-// terraform plan -generate-config-out turns the generated import blocks into HCL.
+// (TF_ACC=1): tokens created through the API are unmanaged for inventory --dir on an empty
+// working directory; terraform plan -generate-config-out turns the generated import blocks
+// into HCL; after apply, inventory shows them managed at the generated addresses and a second
+// plan is empty.
 func TestAccInventory_generatedImportsLetTerraformWriteTheConfig(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 to run it with the terraform CLI on PATH (it builds the provider)")
@@ -563,10 +567,18 @@ func TestAccInventory_generatedImportsLetTerraformWriteTheConfig(t *testing.T) {
 	svc := servertest.Start(t, servertest.Options{})
 	c := svc.Client(t)
 	var ids []string
-	for _, name := range []string{"orders-sync", "Billing Export (EU)!"} {
-		tok, err := c.CreateToken(context.Background(), client.CreateTokenRequest{Name: name, Owner: "team-orders",
-			Purpose: "sync paid orders to the warehouse system", Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"},
-			TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}}, "")
+	// Two shapes: every optional attribute unset, and every one set (with an empty category
+	// list and a lifetime that is not whole days), so the generated HCL must round-trip both
+	// null and empty collections and the ttl derived at import.
+	for _, req := range []client.CreateTokenRequest{
+		{Name: "orders-sync", Owner: "team-orders", Purpose: "sync paid orders to the warehouse system",
+			Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"},
+			TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}},
+		{Name: "Billing Export (EU)!", Owner: "team-orders", Purpose: "export invoice totals to the EU accounting system",
+			Scopes: []string{"invoices:read", "credit-notes:read"}, DataCategories: []string{}, DataSubjects: []string{"tenant:eu-1"},
+			Audiences: []string{"accounting"}, Labels: map[string]string{"env": "prod"}, TTL: "36h"},
+	} {
+		tok, err := c.CreateToken(context.Background(), req, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -615,6 +627,52 @@ provider "tokenguard" {}
 		`name +\= "Billing Export \(EU\)!"`, `from "` + ids[0] + `"`, `from "` + ids[1] + `"`} {
 		if !regexp.MustCompile(want).Match(generated) {
 			t.Errorf("generated.tf does not match %q:\n%s", want, generated)
+		}
+	}
+	t.Logf("generated.tf:\n%s", generated)
+	if t.Failed() {
+		return
+	}
+
+	// Apply the imports with the generated configuration, unchanged.
+	apply := exec.Command(tf, "apply", "-input=false", "-no-color", "-auto-approve")
+	apply.Dir = work
+	applyOut, err := apply.CombinedOutput()
+	if err != nil {
+		t.Fatalf("terraform apply of the imports: %v\n%s", err, applyOut)
+	}
+	if !strings.Contains(string(applyOut), "Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed.") {
+		t.Errorf("apply did not import exactly the two tokens without changing them:\n%s", applyOut)
+	}
+
+	// Inventory now finds both tokens in the state, at the generated addresses.
+	code, out, errs = runSubcommand(t, newInventoryCommand, "inventory", "--dir", work, "--json")
+	if code != 0 {
+		t.Fatalf("inventory --dir after apply = %d %s", code, errs)
+	}
+	managed := map[string]string{}
+	for _, tk := range decodeInventory(t, out).Tokens {
+		managed[tk.ID] = tk.Managed + " " + tk.TerraformAddress
+	}
+	want := map[string]string{ids[0]: "yes tokenguard_api_token.orders_sync", ids[1]: "yes tokenguard_api_token.billing_export_eu"}
+	if len(managed) != len(want) || managed[ids[0]] != want[ids[0]] || managed[ids[1]] != want[ids[1]] {
+		t.Errorf("inventory after apply = %v, want %v", managed, want)
+	}
+
+	// A second plan finds nothing to do: exit code 0 of -detailed-exitcode (2 means changes).
+	second := exec.Command(tf, "plan", "-input=false", "-no-color", "-detailed-exitcode")
+	second.Dir = work
+	secondOut, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the second plan is not empty (%v):\n%s", err, secondOut)
+	}
+	if !strings.Contains(string(secondOut), "No changes.") {
+		t.Errorf("the second plan does not report No changes:\n%s", secondOut)
+	}
+	for _, tok := range []string{ids[0], ids[1]} {
+		got, err := c.GetToken(context.Background(), tok)
+		if err != nil || got.Status != "active" || got.SecretVersion != 1 {
+			t.Errorf("token %s after import and apply = %+v, %v; want active with its first secret (an import never rotates)", tok, got, err)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 )
 
@@ -36,7 +37,8 @@ type rotationWorld struct {
 func newRotationWorld(t *testing.T) *rotationWorld {
 	t.Helper()
 	w := &rotationWorld{clock: servertest.NewClock(rotT0)}
-	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now})
+	// "reporting" declares no rotation schedule on purpose (CPRA-ROT-001 at the policy gate): the report's subject.
+	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now, PolicyEnforcement: server.PolicyOff})
 	c := w.svc.Client(t)
 	ctx := context.Background()
 	create := func(name string, rot *client.Rotation) string {

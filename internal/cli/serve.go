@@ -18,9 +18,9 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
@@ -37,19 +37,27 @@ type serveOptions struct {
 	tlsCert, tlsKey, env, logs string
 	insecureHTTP               bool
 	authFailuresPerMinute      int
+	policyEnforcement, waivers string
+	policyDirs, policyData     []string
 }
 
 func newServeCommand(s *streams) *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the token service (embedded SQLite by default)",
+		Short: "Run the token service (embedded SQLite by default, or PostgreSQL)",
 		Long: `Run the token service on --listen until interrupted.
 
 Every flag can also be set with the environment variable named in its help; a flag given on
 the command line wins. On the first start, when the database holds no credential, the value
 of TOKENGUARD_ADMIN_TOKEN becomes the admin credential; without it one is generated and
 written once, mode 0600, to <db>.admin-token (its path is printed, never the secret).
+
+--db takes a SQLite file (one instance) or a postgres://host:port/database URL:
+several instances may serve one PostgreSQL database, each reading every credential, token
+and idempotency record from it on every request (nothing is cached, so a revocation through
+one instance holds on all at once). With PostgreSQL, --key-file is required (the same file
+for every instance) and the generated admin credential goes to <key file>.admin-token.
 
 Plain HTTP is served only on a loopback address unless --insecure-http is given; use
 --tls-cert and --tls-key otherwise.`,
@@ -61,6 +69,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"tls-cert": "TOKENGUARD_TLS_CERT", "tls-key": "TOKENGUARD_TLS_KEY",
 				"insecure-http": "TOKENGUARD_INSECURE_HTTP", "env": "TOKENGUARD_ENV", "log-level": "TOKENGUARD_LOG_LEVEL",
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
+				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
+				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
 			}); err != nil {
 				return err
 			}
@@ -69,7 +79,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8790", "address to listen on; port 0 picks a free port (env TOKENGUARD_LISTEN)")
-	f.StringVar(&o.db, "db", "./tokenguard.db", "SQLite database file, created if missing (env TOKENGUARD_DB)")
+	f.StringVar(&o.db, "db", "./tokenguard.db", "SQLite database file, created if missing, or a postgres:// URL (env TOKENGUARD_DB)")
 	f.StringVar(&o.keyFile, "key-file", "", "key file, created with mode 0600 if missing (default tokenguard.key next to the database; env TOKENGUARD_KEY_FILE)")
 	f.StringVar(&o.defaultTTL, "default-ttl", "30d", "lifetime of a token created without a ttl (env TOKENGUARD_DEFAULT_TTL)")
 	f.StringVar(&o.maxTTL, "max-ttl", "90d", "longest ttl accepted (env TOKENGUARD_MAX_TTL)")
@@ -80,7 +90,39 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f.StringVar(&o.logs, "log-level", "info", "debug, info, warn or error (env TOKENGUARD_LOG_LEVEL)")
 	f.IntVar(&o.authFailuresPerMinute, "auth-failures-per-minute", server.DefaultAuthFailuresPerMinute,
 		"failed authentications allowed per source address per minute before 429; -1 disables (env TOKENGUARD_AUTH_FAILURES_PER_MINUTE)")
+	f.StringVar(&o.policyEnforcement, "policy-enforcement", server.PolicyMandatory,
+		"CPRA policy gate on create, patch, renew and rotate: mandatory (violations answer 422), advisory (returned as warnings) or off (env TOKENGUARD_POLICY_ENFORCEMENT)")
+	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of extra Rego policies, as tokenguard check --policy (repeatable; env TOKENGUARD_POLICY)")
+	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
+	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
 	return cmd
+}
+
+// servePolicy is the policy gate of the server configuration: the bundle compiled once for
+// the service gate, with the extra policies, data and waivers of the flags. Off compiles
+// nothing.
+func servePolicy(ctx context.Context, o serveOptions, now func() time.Time) (server.Config, error) {
+	cfg := server.Config{PolicyEnforcement: o.policyEnforcement}
+	switch o.policyEnforcement {
+	case server.PolicyMandatory, server.PolicyAdvisory:
+	case server.PolicyOff:
+		return cfg, nil
+	default:
+		return cfg, withCode(ExitUsage, fmt.Errorf("--policy-enforcement %q: use mandatory, advisory or off", o.policyEnforcement))
+	}
+	engine, err := policy.NewEngine(ctx, policy.Options{ExtraPolicyDirs: o.policyDirs, DataFiles: o.policyData, Now: now, Gate: policy.GateService})
+	if err != nil {
+		return cfg, withCode(ExitUsage, fmt.Errorf("loading the CPRA policies (--policy, --policy-data): %w", err))
+	}
+	cfg.Policy = engine
+	if o.waivers != "" {
+		ws, err := policy.LoadWaivers(o.waivers)
+		if err != nil {
+			return cfg, withCode(ExitUsage, fmt.Errorf("--waivers: %w; use the format of tokenguard check --waivers", err))
+		}
+		cfg.Waivers, cfg.WaiversFile = ws, o.waivers
+	}
+	return cfg, nil
 }
 
 // applyEnv sets each flag not given on the command line from its environment variable.
@@ -109,9 +151,9 @@ func parseLogLevel(s string) (slog.Level, error) {
 
 func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
-	if strings.HasPrefix(o.db, "postgres://") || strings.HasPrefix(o.db, "postgresql://") {
+	if isPostgresURL(o.db) && o.keyFile == "" {
 		// The URL is not echoed: it may hold a password.
-		return usage("--db: PostgreSQL support is not built yet: give the path of a SQLite database file")
+		return usage("--key-file is required with a PostgreSQL --db: every instance on the database must use the same key file")
 	}
 	if strings.TrimSpace(o.db) == "" {
 		return usage("--db is empty: give the path of the SQLite database file")
@@ -153,13 +195,17 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	gate, err := servePolicy(ctx, o, time.Now)
+	if err != nil {
+		return err
+	}
 	keyFile := o.keyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(filepath.Dir(o.db), "tokenguard.key")
 	}
 
 	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
-	st, err := sqlite.Open(ctx, o.db)
+	st, err := openDatabase(ctx, o.db)
 	if err != nil {
 		return withCode(ExitFindings, err)
 	}
@@ -170,7 +216,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && credentials > 0 {
 		// A new key could not read anything in this database: every token would turn inactive.
-		return withCode(ExitFindings, fmt.Errorf("key file %s is missing but the database %s already holds data sealed with a key: restore the key file (or point --key-file at it)", keyFile, o.db))
+		return withCode(ExitFindings, fmt.Errorf("key file %s is missing but the database %s already holds data sealed with a key: restore the key file (or point --key-file at it)", keyFile, databaseLabel(o.db)))
 	}
 	keys, created, err := keyring.LoadOrCreate(keyFile)
 	if err != nil {
@@ -179,13 +225,20 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if created {
 		log.Info("created key file", "path", keyFile)
 	}
+	log.Info("policy gate", "enforcement", o.policyEnforcement, "extra_policy_dirs", len(o.policyDirs),
+		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
 	log.Info("loaded key file", "path", keyFile, "current_key", keys.KeyID(), "key_sets", len(keys.KeyIDs()))
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
-		AuthFailuresPerMinute: o.authFailuresPerMinute})
+		AuthFailuresPerMinute: o.authFailuresPerMinute,
+		Policy:                gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	if err := bootstrapAdmin(ctx, s, log, st, srv, o.db); err != nil {
+	adminTokenBase := o.db
+	if isPostgresURL(o.db) {
+		adminTokenBase = keyFile // <key file>.admin-token: a URL is no place for a file
+	}
+	if err := bootstrapAdmin(ctx, s, log, st, srv, adminTokenBase); err != nil {
 		return withCode(ExitFindings, err)
 	}
 
@@ -210,7 +263,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 	url := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(s.out, "tokenguard: listening on %s\n", url)
-	log.Info("serving", "url", url, "db", o.db, "env", o.env)
+	log.Info("serving", "url", url, "db", databaseLabel(o.db), "env", o.env)
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -236,7 +289,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 }
 
 // bootstrapAdmin installs the first admin credential when the database has none: the value of
-// TOKENGUARD_ADMIN_TOKEN, or a generated secret written once to <db>.admin-token (mode 0600).
+// TOKENGUARD_ADMIN_TOKEN, or a generated secret written once to <db>.admin-token (mode 0600),
+// where db is the SQLite path (or the key file's path for PostgreSQL).
 func bootstrapAdmin(ctx context.Context, s *streams, log *slog.Logger, st store.Store, srv *server.Server, db string) error {
 	n, err := countCredentials(ctx, st)
 	if err != nil {

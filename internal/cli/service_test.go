@@ -197,7 +197,7 @@ func TestServe_refusesUnsafeOrUnsupportedSettings(t *testing.T) {
 		t.Fatalf("non-loopback plain HTTP = %d %q", code, errs)
 	}
 	code, _, errs = run(t, "", "serve", "--db", "postgres://app:hunter2@db.internal/tokens")
-	if code != ExitUsage || !strings.Contains(errs, "PostgreSQL support is not built yet") || strings.Contains(errs, "hunter2") {
+	if code != ExitUsage || !strings.Contains(errs, "--key-file is required with a PostgreSQL --db") || strings.Contains(errs, "hunter2") {
 		t.Fatalf("postgres URL = %d %q", code, errs)
 	}
 	code, _, errs = run(t, "", "serve", "--db", db, "--max-ttl", "10d")

@@ -15,6 +15,7 @@
 //	func (c *Client) Introspect(ctx, secret string) (Introspection, error)
 //	func (c *Client) ListAudit(ctx, after int64, limit int) (AuditPage, error)
 //	func (c *Client) CreateCredential(ctx, req CreateCredentialRequest, idempotencyKey string) (Credential, error)
+//	func (c *Client) RevokeCredential(ctx, id string) (Credential, error)  // idempotent; ErrNotFound
 //	func (c *Client) Ready(ctx) error
 //
 // An empty idempotencyKey makes the client generate one per call (kept across its retries).
@@ -23,6 +24,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -64,6 +66,9 @@ type ResponseError struct {
 	Code       string // machine-readable, e.g. "invalid_request", "name_taken"
 	Message    string // for people; never branch on it
 	Field      string // the request field at fault, when there is one
+	// Findings are the policy findings of a 422 policy_violation answer of the service's
+	// policy gate; nil for every other error.
+	Findings []Finding
 }
 
 func (e *ResponseError) Error() string {
@@ -76,6 +81,11 @@ func (e *ResponseError) Error() string {
 	}
 	if e.Message != "" {
 		msg += ": " + e.Message
+	}
+	for _, f := range e.Findings {
+		if f.Blocking {
+			msg += fmt.Sprintf("; %s %s: %s (fix: %s)", f.RuleID, f.Title, f.Message, f.Remediation)
+		}
 	}
 	return msg
 }
@@ -200,16 +210,46 @@ func New(cfg Config) (*Client, error) {
 	return &Client{base: base, token: cfg.Token, userAgent: ua, http: rc}, nil
 }
 
+// codeTooManyFailedAttempts is the error code of the 429 the service answers to a source
+// address that failed authentication too often.
+const codeTooManyFailedAttempts = "too_many_failed_attempts"
+
 // retryPolicy is retryablehttp.DefaultRetryPolicy (connection errors, 429, 5xx except 501;
 // never after the context ends) with its error dropped when it decides not to retry, so the
 // caller sees the API's own error body. Every request is safe to repeat: minting requests
 // carry an Idempotency-Key and the others are idempotent.
+//
+// One 429 is not retried: too_many_failed_attempts. Retrying a request that fails
+// authentication only spends the source's allowance and pushes its Retry-After further out;
+// the caller gets the error at once, its message saying when to try again.
 func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	retry, perr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	if retry && resp != nil && resp.StatusCode == http.StatusTooManyRequests && errorCode(resp) == codeTooManyFailedAttempts {
+		return false, nil
+	}
 	return retry, perr
+}
+
+// errorCode returns the code of the API error body of resp ("" when it has none) and leaves
+// the body readable again from its start.
+func errorCode(resp *http.Response) string {
+	if resp.Body == nil {
+		return ""
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	var eb ErrorBody
+	if json.Unmarshal(raw, &eb) != nil {
+		return ""
+	}
+	return eb.Error.Code
 }
 
 // IsLoopbackHost reports whether host (without port) is "localhost" or a loopback IP.
@@ -272,6 +312,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		var eb ErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
 			re.Code, re.Message, re.Field = eb.Error.Code, eb.Error.Message, eb.Error.Field
+			re.Findings = eb.Findings
 		} else {
 			re.Message = http.StatusText(resp.StatusCode)
 		}
@@ -391,6 +432,15 @@ func (c *Client) ListAudit(ctx context.Context, after int64, limit int) (AuditPa
 func (c *Client) CreateCredential(ctx context.Context, req CreateCredentialRequest, idempotencyKey string) (Credential, error) {
 	var out Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials", nil, req, &out, keyOrNew(idempotencyKey))
+	return out, err
+}
+
+// RevokeCredential revokes a credential at once (POST /v1/credentials/{id}/revoke, admin):
+// its next request is refused. Revoking a revoked credential succeeds and changes nothing;
+// ErrNotFound when no credential has this id. The answer never holds the secret.
+func (c *Client) RevokeCredential(ctx context.Context, id string) (Credential, error) {
+	var out Credential
+	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/revoke", nil, struct{}{}, &out, "")
 	return out, err
 }
 

@@ -25,6 +25,9 @@ type Token struct {
 	Fingerprint      string            `json:"fingerprint"`
 	PreviousValidTil *time.Time        `json:"previous_valid_until,omitempty"`
 	Secret           string            `json:"secret,omitempty"`
+	// Warnings are the policy findings that did not block this request: warning-severity and
+	// waived findings, and under advisory enforcement every finding (see docs/policy-gates.md).
+	Warnings []Finding `json:"warnings,omitempty"`
 }
 
 // Rotation is a token's rotation policy. Durations are strings: a Go duration or whole days ("7d").
@@ -131,6 +134,28 @@ type ErrorBody struct {
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
 	} `json:"error"`
+	// Findings are the policy findings of a request the service's policy gate refused (422
+	// policy_violation).
+	Findings []Finding `json:"findings,omitempty"`
+}
+
+// Finding is one policy finding of the service's policy gate, with the fields of
+// `tokenguard check --format json`. File and Line are always null at the service gate.
+type Finding struct {
+	RuleID           string  `json:"rule_id"`
+	Severity         string  `json:"severity"`
+	Title            string  `json:"title"`
+	Address          string  `json:"address"`
+	Message          string  `json:"message"`
+	Citation         string  `json:"citation"`
+	Remediation      string  `json:"remediation"`
+	Field            string  `json:"field"`
+	File             *string `json:"file"`
+	Line             *int    `json:"line"`
+	Waived           bool    `json:"waived"`
+	WaiverReason     string  `json:"waiver_reason,omitempty"`
+	WaiverApprovedBy string  `json:"waiver_approved_by,omitempty"`
+	Blocking         bool    `json:"blocking"`
 }
 
 // CreateCredentialRequest is the body of POST /v1/credentials (admin only): a credential for a
@@ -144,11 +169,12 @@ type CreateCredentialRequest struct {
 // Credential is a credential as the API returns it. Secret is set only in the response of
 // its creation.
 type Credential struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Rights    []string  `json:"rights"`
-	CreatedAt time.Time `json:"created_at"`
-	Secret    string    `json:"secret,omitempty"`
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Rights    []string   `json:"rights"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Secret    string     `json:"secret,omitempty"`
 }
 
 // IntrospectRequest is the body of POST /v1/introspect.

@@ -58,7 +58,20 @@ type engineCache struct {
 // get returns the engine for the extra policy directories and data file, compiling it on
 // first use.
 func (c *engineCache) get(ctx context.Context, paths []string, dataFile string, now func() time.Time) (*policy.Engine, error) {
-	key := strings.Join(paths, "\x00") + "\x01" + dataFile
+	return c.getWithSubjects(ctx, paths, dataFile, nil, now)
+}
+
+// getWithSubjects is get with the erased data subjects the token service reported: nil when
+// they were not fetched (the data file alone decides), else merged with the data file's own
+// list. The key holds a hash of the merged list, so an erase recorded since the last compile
+// gives a new engine; the engine of an older list for the same configuration is dropped.
+func (c *engineCache) getWithSubjects(ctx context.Context, paths []string, dataFile string, serviceSubjects []string, now func() time.Time) (*policy.Engine, error) {
+	var subjects []string
+	if serviceSubjects != nil {
+		subjects = mergeSubjects(dataFileSubjects(dataFile), serviceSubjects)
+	}
+	base := strings.Join(paths, "\x00") + "\x01" + dataFile + "\x02"
+	key := base + subjectsHash(subjects)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.engines[key]; ok {
@@ -68,20 +81,27 @@ func (c *engineCache) get(ctx context.Context, paths []string, dataFile string, 
 	if dataFile != "" {
 		opts.DataFiles = []string{dataFile}
 	}
-	e, err := policy.NewEngine(ctx, opts)
+	e, err := compileWithSubjects(ctx, opts, subjects)
 	if err != nil {
 		return nil, err
 	}
 	if c.engines == nil {
 		c.engines = map[string]*policy.Engine{}
 	}
+	for k := range c.engines {
+		if strings.HasPrefix(k, base) {
+			delete(c.engines, k) // compiled for an older list of erased subjects
+		}
+	}
 	c.engines[key] = e
 	return e, nil
 }
 
 // configurePolicy builds the gate from the provider's policy block. A nil gate with no error
-// diagnostics means the block is not known yet (values known only after apply).
-func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, now func() time.Time, diags *diag.Diagnostics) *policyGate {
+// diagnostics means the block is not known yet (values known only after apply). subjects
+// fetches the erased data subjects from the token service for CPRA-DEL-001; nil when the
+// provider has no client (the gate then knows only the data file's subjects).
+func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, now func() time.Time, subjects subjectSource, diags *diag.Diagnostics) *policyGate {
 	if cfg.IsUnknown() {
 		return nil
 	}
@@ -112,7 +132,11 @@ func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, 
 			return nil
 		}
 	}
-	engine, err := cache.get(ctx, paths, m.DataFile.ValueString(), now)
+	erased := fetchErasedSubjects(ctx, subjects, g.mode, diags)
+	if diags.HasError() {
+		return nil
+	}
+	engine, err := cache.getWithSubjects(ctx, paths, m.DataFile.ValueString(), erased, now)
 	if err != nil {
 		diags.AddAttributeError(path.Root("policy"), "Invalid Policy Configuration",
 			"The CPRA policies could not be loaded: "+err.Error()+". Fix the policy files named in policy.paths "+

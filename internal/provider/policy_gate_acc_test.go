@@ -3,6 +3,7 @@ package provider
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/cli"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 )
 
 // The provider gate's acceptance tests drive the Terraform CLI directly (plan -json), so they
@@ -429,11 +432,50 @@ func hclValue(v any) string {
 	panic(fmt.Sprintf("consistency fixture: unsupported value %v", v))
 }
 
-// serviceGateRuleIDs is the hook of the third gate: it must create the case's token through the
-// service API (with fixture.Data as the service's policy data) and return the rule ids of the
-// service's admission findings. It reports false until the service gate exists.
-func serviceGateRuleIDs(_ *testing.T, _ *testService, _ consistencyFixture, _ consistencyCase) ([]string, bool) {
-	return nil, false
+// serviceGateRuleIDs is the hook of the third gate: it creates the case's token through the
+// create API of a real service whose policy gate is mandatory, with fixture.Data as its
+// policy data (serve --policy-data), and returns the rule ids of the 422 policy_violation
+// findings (none when the create succeeds). The provider's test service runs with its gate
+// off, so the case gets a service of its own. The empty case only reports that the hook is
+// implemented.
+func serviceGateRuleIDs(t *testing.T, _ *testService, fx consistencyFixture, c consistencyCase) ([]string, bool) {
+	if c.Name == "" {
+		return nil, true
+	}
+	t.Helper()
+	dataFile := filepath.Join(t.TempDir(), "cpra.json")
+	data, err := json.Marshal(fx.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dataFile, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svc := servertest.Start(t, servertest.Options{PolicyEnforcement: server.PolicyMandatory, PolicyDataFiles: []string{dataFile}})
+	body, err := json.Marshal(fx.fields(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req client.CreateTokenRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		t.Fatalf("case %s as a create request: %v", c.Name, err)
+	}
+	_, err = svc.Client(t).CreateToken(context.Background(), req, "")
+	var re *client.ResponseError
+	switch {
+	case err == nil:
+		return []string{}, true
+	case errors.As(err, &re) && re.StatusCode == 422 && re.Code == "policy_violation":
+		ids := make([]string, 0, len(re.Findings))
+		for _, f := range re.Findings {
+			if !f.Waived {
+				ids = append(ids, f.RuleID)
+			}
+		}
+		return ids, true
+	}
+	t.Fatalf("service gate: creating %s: %v", c.Name, err)
+	return nil, true
 }
 
 // TestAccPolicyGates_consistency evaluates every case of the consistency table at the provider

@@ -185,14 +185,14 @@ func TestConfigurePolicy_compilesOncePerConfiguration(t *testing.T) {
 		return v
 	}
 	var diags diag.Diagnostics
-	first := configurePolicy(ctx, types.ObjectNull(policyAttrTypes), &cache, now, &diags)
-	second := configurePolicy(ctx, obj("mandatory", ""), &cache, now, &diags)
+	first := configurePolicy(ctx, types.ObjectNull(policyAttrTypes), &cache, now, nil, &diags)
+	second := configurePolicy(ctx, obj("mandatory", ""), &cache, now, nil, &diags)
 	data := filepath.Join(t.TempDir(), "cpra.json")
 	if err := os.WriteFile(data, []byte(`{"tokenguard": {"thresholds": {"ttl_max_days": 10}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	third := configurePolicy(ctx, obj("advisory", data), &cache, now, &diags)
-	off := configurePolicy(ctx, obj("off", ""), &cache, now, &diags)
+	third := configurePolicy(ctx, obj("advisory", data), &cache, now, nil, &diags)
+	off := configurePolicy(ctx, obj("off", ""), &cache, now, nil, &diags)
 	if diags.HasError() {
 		t.Fatal(diags)
 	}
@@ -210,7 +210,7 @@ func TestConfigurePolicy_compilesOncePerConfiguration(t *testing.T) {
 	}
 
 	var bad diag.Diagnostics
-	if g := configurePolicy(ctx, obj("mandatory", "/nonexistent/cpra.json"), &cache, now, &bad); g != nil || !bad.HasError() ||
+	if g := configurePolicy(ctx, obj("mandatory", "/nonexistent/cpra.json"), &cache, now, nil, &bad); g != nil || !bad.HasError() ||
 		bad[0].Summary() != "Invalid Policy Configuration" {
 		t.Errorf("a missing data file gave gate %v and diagnostics %v, want an Invalid Policy Configuration error", g, bad)
 	}

@@ -114,6 +114,9 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"bundle embedded in the provider (the one `tokenguard check` runs) and every finding is reported on the " +
 					"offending attribute with its rule id, citation and fix. Values unknown at plan time are checked at apply. " +
 					"Rules that need the whole plan (secrets in outputs, the provider endpoint) run only in `tokenguard check`. " +
+					"Unless enforcement is `off`, the provider asks the token service once per run for the data subjects with a " +
+					"pending or completed deletion request, so CPRA-DEL-001 blocks a token acting for an erased subject; with " +
+					"mandatory enforcement a service that cannot answer fails the plan. " +
 					"Omit the block for mandatory enforcement with the embedded bundle.",
 				Optional: true,
 				Attributes: map[string]schema.Attribute{
@@ -133,7 +136,8 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					},
 					"data_file": schema.StringAttribute{
 						Description: "JSON or YAML file merged over the bundle's data, for example thresholds or erased data " +
-							"subjects (as `tokenguard check --data`).",
+							"subjects (as `tokenguard check --data`). Erased subjects listed here are checked together with " +
+							"those the token service reports.",
 						Optional: true,
 					},
 					"waivers_file": schema.StringAttribute{
@@ -156,13 +160,11 @@ func (p *tokenguardProvider) Configure(ctx context.Context, req provider.Configu
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	gate := configurePolicy(ctx, cfg.Policy, &p.engines, p.now, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	if cfg.Endpoint.IsUnknown() || cfg.Token.IsUnknown() || cfg.CACertPEM.IsUnknown() || cfg.InsecureHTTP.IsUnknown() {
 		// Values known only after apply (e.g. the endpoint of a service created in the same run):
-		// leave the provider unconfigured; resources report it when they need the client.
+		// leave the provider unconfigured; resources report it when they need the client. The
+		// policy block is still checked, so its mistakes show in this plan.
+		configurePolicy(ctx, cfg.Policy, &p.engines, p.now, nil, &resp.Diagnostics)
 		return
 	}
 
@@ -200,6 +202,12 @@ func (p *tokenguardProvider) Configure(ctx context.Context, req provider.Configu
 	if err != nil {
 		resp.Diagnostics.AddError("Unable To Create Token Service Client",
 			"The tokenguard client could not be set up: "+err.Error()+". Check endpoint and ca_cert_pem.")
+		return
+	}
+	// The gate is built once the client exists: it asks the service for the erased data
+	// subjects (CPRA-DEL-001) once per Configure.
+	gate := configurePolicy(ctx, cfg.Policy, &p.engines, p.now, clientSubjects(c), &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	data := &providerData{client: c, now: p.now, gate: gate}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,7 +124,10 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"rotation schedule. The secret is returned once, at create and at each rotation, and is stored in state " +
 			"as a sensitive value. Rotation is an in-place update: `id` never changes, `secret`, `fingerprint`, " +
 			"`rotated_at` and `secret_version` do. An expired token, a token revoked outside Terraform and a token " +
-			"within `replace_before` of its expiry are planned for replacement. Destroying the resource revokes the " +
+			"within `replace_before` of its expiry are planned for replacement: the old token is revoked first, so the new one can " +
+			"take the same name. Under `lifecycle { create_before_destroy = true }` an expired token is revoked when its " +
+			"replacement is created, to free the name; an active token cannot hand its name over that way (names are unique " +
+			"per owner among tokens that are not revoked), so such a replacement fails and names the fix. Destroying the resource revokes the " +
 			"token. After `terraform import` (or an `import` block) `secret` is null: the service keeps only a keyed " +
 			"hash of it and cannot return it again. The first `rotation_triggers` after an import are recorded without rotating; " +
 			"change them afterwards to rotate a new secret into state.",
@@ -279,8 +283,10 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				PlanModifiers: keep,
 			},
 			"last_used_at": schema.StringAttribute{
-				Description: "When the token was last verified by the service (RFC 3339); null if never used.",
-				Computed:    true,
+				Description: "When the token was last verified by the service (RFC 3339); null if never used. Refreshed " +
+					"from the service at every plan, so the policy gate warns about an active token unused for more than " +
+					"30 days (CPRA-MIN-003; the threshold is data.tokenguard.thresholds.unused_max_days).",
+				Computed: true,
 			},
 			"secret_version": schema.Int64Attribute{
 				Description:   "Number of the current secret: 1 at create, increased by each rotation.",
@@ -461,6 +467,12 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	// An empty idempotency key makes the client generate one and keep it across its retries,
 	// so a create whose response is lost leaves exactly one token.
 	tok, err := r.data.client.CreateToken(ctx, createReq, "")
+	if isNameTaken(err) {
+		var done bool
+		if tok, done, err = r.createOverExpiredHolder(ctx, createReq, &resp.Diagnostics); !done {
+			return
+		}
+	}
 	if err != nil {
 		addClientError(&resp.Diagnostics, "Unable To Create Token", "creating token "+strconv.Quote(createReq.Name), err)
 		return
@@ -469,6 +481,59 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	applyToken(ctx, &plan, tok, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
+}
+
+// isNameTaken reports whether err is the service's refusal of a name the owner's token that
+// is not revoked already holds.
+func isNameTaken(err error) bool {
+	var re *client.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusConflict && re.Code == "name_taken"
+}
+
+// createOverExpiredHolder handles a create refused because a token of the owner that is not
+// revoked holds the name. When that token has expired it can no longer be verified: it is
+// revoked, which frees the name, and the create is sent again (this is how an expired token is
+// replaced under lifecycle create_before_destroy, where the new token is created before the
+// old one is destroyed). An active holder is reported with what to do, and nothing changes.
+// done is false when a diagnostic was added; otherwise tok and err are the retried create's.
+func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req client.CreateTokenRequest, diags *diag.Diagnostics) (tok client.Token, done bool, err error) {
+	holder, found, err := liveTokenNamed(ctx, r.data.client, req.Owner, req.Name)
+	if err != nil {
+		addClientError(diags, "Unable To Create Token", "looking up the token that holds the name "+strconv.Quote(req.Name), err)
+		return client.Token{}, false, nil
+	}
+	if found && holder.Status == "active" {
+		diags.AddAttributeError(path.Root("name"), "Token Name In Use",
+			fmt.Sprintf("Owner %q already has an active token named %q (%s), and a name is unique per owner among tokens that "+
+				"are not revoked. If this is a replacement under lifecycle create_before_destroy, the new token is created while "+
+				"the old one is still active: remove create_before_destroy (Terraform then revokes the old token first), or "+
+				"make name differ between the old and the new token. Otherwise import %s, or choose another name.",
+				req.Owner, req.Name, holder.ID, holder.ID))
+		return client.Token{}, false, nil
+	}
+	if found {
+		if _, err := r.data.client.RevokeToken(ctx, holder.ID); err != nil && !errors.Is(err, client.ErrNotFound) {
+			addClientError(diags, "Unable To Create Token", "revoking the expired token "+holder.ID+" that holds the name "+strconv.Quote(req.Name), err)
+			return client.Token{}, false, nil
+		}
+	}
+	// A new idempotency key: the refused create issued nothing.
+	tok, err = r.data.client.CreateToken(ctx, req, "")
+	return tok, true, err
+}
+
+// liveTokenNamed finds the owner's token called name that is not revoked.
+func liveTokenNamed(ctx context.Context, c *client.Client, owner, name string) (client.Token, bool, error) {
+	var found client.Token
+	ok := false
+	err := eachToken(ctx, c, client.ListTokensOptions{Owner: owner}, func(t client.Token) bool {
+		if t.Name == name && t.Status != "revoked" {
+			found, ok = t, true
+			return false
+		}
+		return true
+	})
+	return found, ok, err
 }
 
 func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {

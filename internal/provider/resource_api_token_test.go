@@ -337,93 +337,179 @@ func TestAccAPIToken_renewalRequiresReview(t *testing.T) {
 	})
 }
 
-func TestAccAPIToken_loweringTTLPlansReplacement(t *testing.T) {
+// checkReplaced checks a replacement after apply: the state holds a new id, the token it
+// replaced (*oldID) is revoked in the service and the new one is active.
+func (ts *testService) checkReplaced(oldID *string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		rs, ok := s.RootModule().Resources[testAddr]
+		if !ok {
+			return fmt.Errorf("%s is not in state", testAddr)
+		}
+		if *oldID == "" || rs.Primary.ID == *oldID {
+			return fmt.Errorf("state id after the replacement = %q, want a new id (old %q)", rs.Primary.ID, *oldID)
+		}
+		old, err := ts.Client.GetToken(context.Background(), *oldID)
+		if err != nil {
+			return fmt.Errorf("reading the replaced token %s: %w", *oldID, err)
+		}
+		if old.Status != "revoked" {
+			return fmt.Errorf("the replaced token %s has status %q, want revoked", *oldID, old.Status)
+		}
+		cur, err := ts.Client.GetToken(context.Background(), rs.Primary.ID)
+		if err != nil {
+			return fmt.Errorf("reading the new token %s: %w", rs.Primary.ID, err)
+		}
+		if cur.Status != "active" || cur.Name != "billing-export" {
+			return fmt.Errorf("the new token %s is %q named %q, want active billing-export", cur.ID, cur.Status, cur.Name)
+		}
+		return nil
+	}
+}
+
+// replacementSteps are the steps of a replacement test: apply before, then (after prepare)
+// a plan that replaces the token, its apply and a follow-up plan that must be empty.
+func replacementSteps(ts *testService, before, after string, prepare func(), extra ...plancheck.PlanCheck) []resource.TestStep {
+	var oldID string
+	return []resource.TestStep{
+		{Config: ts.config(before), Check: captureAttr("id", &oldID)},
+		{
+			PreConfig: prepare,
+			Config:    ts.config(after),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: append([]plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				plancheck.ExpectUnknownValue(testAddr, at("id")),
+				plancheck.ExpectUnknownValue(testAddr, at("secret")),
+			}, extra...)},
+			Check: ts.checkReplaced(&oldID),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(testAddr, at("status"), knownvalue.StringExact("active")),
+				statecheck.ExpectKnownValue(testAddr, at("secret"), knownvalue.StringRegexp(regexp.MustCompile(`^tg_test_`))),
+				statecheck.ExpectKnownValue(testAddr, at("created_at"), knownvalue.StringFunc(func(v string) error {
+					if v != rfc3339(ts.Clock.Now()) {
+						return fmt.Errorf("created_at = %s, want the replacement time %s", v, rfc3339(ts.Clock.Now()))
+					}
+					return nil
+				})),
+			},
+		},
+		{
+			Config: ts.config(after),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectEmptyPlan(),
+			}},
+		},
+	}
+}
+
+func TestAccAPIToken_loweringTTLReplaces(t *testing.T) {
 	ts := newTestService(t)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: ts.factories(),
-		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 1),
-		Steps: []resource.TestStep{
-			{Config: ts.config(tokenHCL("30d", ""))},
-			{
-				Config:             ts.config(tokenHCL("7d", "")),
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionReplace),
-				}},
-			},
-		},
+		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 2),
+		Steps: replacementSteps(ts, tokenHCL("30d", ""), tokenHCL("7d", ""), func() { ts.Clock.Advance(day) },
+			plancheck.ExpectKnownValue(testAddr, at("ttl"), knownvalue.StringExact("7d"))),
 	})
 }
 
-func TestAccAPIToken_expiredPlannedForReplacement(t *testing.T) {
+func TestAccAPIToken_changedDataSubjectsReplaces(t *testing.T) {
 	ts := newTestService(t)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: ts.factories(),
-		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 1),
-		Steps: []resource.TestStep{
-			{Config: ts.config(tokenHCL("2d", ""))},
-			{
-				PreConfig:          func() { ts.Clock.Advance(2 * day) },
-				Config:             ts.config(tokenHCL("2d", "")),
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionReplace),
-					plancheck.ExpectUnknownValue(testAddr, at("id")),
-					plancheck.ExpectUnknownValue(testAddr, at("secret")),
-				}},
-			},
-		},
+		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 2),
+		Steps: replacementSteps(ts, tokenHCL("30d", `  data_subjects = ["customer:4411"]`), tokenHCL("30d", `  data_subjects = ["customer:4412"]`),
+			func() { ts.Clock.Advance(time.Hour) }),
 	})
 }
 
-func TestAccAPIToken_revokedOutsideTerraformPlannedForReplacement(t *testing.T) {
+func TestAccAPIToken_expiredIsReplaced(t *testing.T) {
 	ts := newTestService(t)
+	cfg := tokenHCL("2d", "")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: ts.factories(),
+		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 2),
+		Steps:                    replacementSteps(ts, cfg, cfg, func() { ts.Clock.Advance(2 * day) }),
+	})
+}
+
+func TestAccAPIToken_revokedOutsideTerraformIsReplaced(t *testing.T) {
+	ts := newTestService(t)
+	cfg := tokenHCL("30d", "")
+	steps := replacementSteps(ts, cfg, cfg, nil)
+	var id string
+	steps[0].Check = resource.ComposeTestCheckFunc(steps[0].Check, captureAttr("id", &id))
+	steps[1].PreConfig = func() {
+		ts.Clock.Advance(time.Hour)
+		if _, err := ts.Client.RevokeToken(context.Background(), id); err != nil {
+			t.Fatalf("revoking %s out of band: %v", id, err)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: ts.factories(),
+		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 2),
+		Steps:                    steps,
+	})
+}
+
+func TestAccAPIToken_replacedWithinReplaceBefore(t *testing.T) {
+	ts := newTestService(t)
+	cfg := tokenHCL("10d", `  replace_before = "3d"`)
+	steps := replacementSteps(ts, cfg, cfg, func() { ts.Clock.Advance(time.Second) })
+	window := resource.TestStep{
+		PreConfig: func() { ts.Clock.Advance(7*day - time.Second) },
+		Config:    ts.config(cfg),
+		PlanOnly:  true, // one second before the window: no change
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: ts.factories(),
+		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 2),
+		Steps:                    append([]resource.TestStep{steps[0], window}, steps[1:]...),
+	})
+}
+
+// TestAccAPIToken_expiredIsReplacedCreateBeforeDestroy: under create_before_destroy the new
+// token is created while the expired one still holds the name; the provider revokes the
+// expired token (it can no longer be verified) to free the name.
+func TestAccAPIToken_expiredIsReplacedCreateBeforeDestroy(t *testing.T) {
+	ts := newTestService(t)
+	cfg := tokenHCL("2d", "  lifecycle {\n    create_before_destroy = true\n  }")
+	steps := replacementSteps(ts, cfg, cfg, func() { ts.Clock.Advance(2 * day) })
+	steps[1].ConfigPlanChecks.PreApply[0] = plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionCreateBeforeDestroy)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: ts.factories(),
+		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 2),
+		Steps:                    steps,
+	})
+}
+
+// TestAccAPIToken_activeNameCreateBeforeDestroy: a replacement of an active token under
+// create_before_destroy cannot take its name; apply fails naming the fix and changes nothing.
+func TestAccAPIToken_activeNameCreateBeforeDestroy(t *testing.T) {
+	ts := newTestService(t)
+	cbd := "  lifecycle {\n    create_before_destroy = true\n  }\n"
 	var id string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: ts.factories(),
 		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 1),
 		Steps: []resource.TestStep{
-			{Config: ts.config(tokenHCL("30d", "")), Check: captureAttr("id", &id)},
+			{Config: ts.config(tokenHCL("30d", cbd)), Check: captureAttr("id", &id)},
 			{
-				PreConfig: func() {
-					if _, err := ts.Client.RevokeToken(context.Background(), id); err != nil {
-						t.Fatalf("revoking %s out of band: %v", id, err)
+				Config: ts.config(tokenHCL("7d", cbd)),
+				ExpectError: wrappedText("Error: Token Name In Use", `already has an active token named "billing-export"`,
+					"remove create_before_destroy"),
+			},
+			{
+				// The refused replacement left the old token in place and active.
+				Config: ts.config(tokenHCL("30d", cbd)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+				Check: func(*terraform.State) error {
+					toks := ts.tokensOf(t, testOwner)
+					if len(toks) != 1 || toks[0].ID != id || toks[0].Status != "active" {
+						return fmt.Errorf("after the refused replacement the service holds %+v, want only %s, active", toks, id)
 					}
+					return nil
 				},
-				Config:             ts.config(tokenHCL("30d", "")),
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionReplace),
-				}},
-			},
-		},
-	})
-}
-
-func TestAccAPIToken_replaceBeforeExpiry(t *testing.T) {
-	ts := newTestService(t)
-	cfg := ts.config(tokenHCL("10d", `  replace_before = "3d"`))
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: ts.factories(),
-		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 1),
-		Steps: []resource.TestStep{
-			{Config: cfg},
-			{
-				PreConfig: func() { ts.Clock.Advance(7*day - time.Second) },
-				Config:    cfg,
-				PlanOnly:  true, // one second before the window: no change
-			},
-			{
-				PreConfig:          func() { ts.Clock.Advance(time.Second) },
-				Config:             cfg,
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionReplace),
-				}},
 			},
 		},
 	})

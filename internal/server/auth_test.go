@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 )
 
 // publicRoutes need no credential.
-var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true}
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true}
 
 // routeRequest is one concrete request of a route pattern.
 type routeRequest struct{ path, body string }
@@ -44,7 +45,7 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 
 func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCredentials(t *testing.T) {
 	ctx := context.Background()
-	svc := servertest.Start(t, servertest.Options{WrapStore: newRevocableStore, AuthFailuresPerMinute: -1})
+	svc := servertest.Start(t, servertest.Options{AuthFailuresPerMinute: -1})
 	admin := svc.Client(t)
 	tok, err := admin.CreateToken(ctx, compliantRequest("matrix"), "")
 	if err != nil {
@@ -146,7 +147,7 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 
 func TestCredentialRevoke_nextRequestRefusedIdempotentAuditedAndGuarded(t *testing.T) {
 	ctx := context.Background()
-	svc := servertest.Start(t, servertest.Options{WrapStore: newRevocableStore})
+	svc := servertest.Start(t, servertest.Options{})
 	admin := svc.Client(t)
 	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "orders-api"}, "")
 	if err != nil {
@@ -207,15 +208,48 @@ func TestCredentialRevoke_nextRequestRefusedIdempotentAuditedAndGuarded(t *testi
 	}
 }
 
-func TestCredentialRevoke_storeWithoutTheCapabilityAnswers501(t *testing.T) {
-	svc := servertest.Start(t, servertest.Options{})
-	cred, err := svc.Client(t).CreateCredential(context.Background(), client.CreateCredentialRequest{Name: "x-api"}, "")
+// The revocation is stored in the database, not held by the process: after a restart the
+// credential is still refused, and revoking it again reports the first instant.
+func TestCredentialRevoke_holdsAcrossARestartAndKeepsTheFirstInstant(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clock := servertest.NewClock(t0.Add(123456789 * time.Nanosecond))
+	svc := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now})
+	cred, err := svc.Client(t).CreateCredential(ctx, client.CreateCredentialRequest{Name: "x-api"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body, _ := rawDo(t, "POST", svc.URL+"/v1/credentials/"+cred.ID+"/revoke", svc.AdminToken, "")
-	if status != 501 || !strings.Contains(string(body), `"not_implemented"`) {
-		t.Fatalf("revoke on a store without RevokeCredential = %d %s, want 501 not_implemented", status, body)
+	if got, err := svc.Client(t).RevokeCredential(ctx, cred.ID); err != nil || got.ID != cred.ID || got.Name != "x-api" || got.Secret != "" {
+		t.Fatalf("RevokeCredential = %+v, %v; want the credential without its secret", got, err)
+	}
+	// The service clock is truncated to the microsecond, as PostgreSQL stores it.
+	wantAt := t0.Add(123456 * time.Microsecond)
+	revokedAt := func() time.Time {
+		t.Helper()
+		status, body, _ := rawDo(t, "POST", svc.URL+"/v1/credentials/"+cred.ID+"/revoke", svc.AdminToken, "")
+		var got struct {
+			RevokedAt *time.Time `json:"revoked_at"`
+		}
+		if status != 200 || json.Unmarshal(body, &got) != nil || got.RevokedAt == nil {
+			t.Fatalf("revoke = %d %s", status, body)
+		}
+		return *got.RevokedAt
+	}
+	if got := revokedAt(); !got.Equal(wantAt) {
+		t.Fatalf("revoked_at = %s, want %s", got.Format(time.RFC3339Nano), wantAt.Format(time.RFC3339Nano))
+	}
+	svc.Close()
+
+	clock.Advance(time.Hour)
+	svc = servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now})
+	_, err = svc.ClientWithToken(t, cred.Secret).Introspect(ctx, "tg_live_x")
+	wantAPIError(t, err, 401, "unauthenticated", "")
+	if got := revokedAt(); !got.Equal(wantAt) {
+		t.Fatalf("revoked_at after a restart and a second revoke = %s, want the first instant %s",
+			got.Format(time.RFC3339Nano), wantAt.Format(time.RFC3339Nano))
+	}
+	if _, err := svc.Client(t).RevokeCredential(ctx, "cred_doesnotexist"); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("RevokeCredential(unknown) = %v, want client.ErrNotFound", err)
 	}
 }
 

@@ -261,8 +261,9 @@ func TestBadInput_catalogueRefusedWithClearErrorsNoPanicAndDatabaseUnchanged(t *
 		{name: "unpaired surrogate escape", method: "POST", path: "/v1/tokens", body: strings.Replace(goodBody, `"name":"fresh"`, `"name":"fr\ud800esh"`, 1), status: 400, code: "invalid_request", field: "name", msg: "U+FFFD"},
 		{name: "only unicode spaces as name", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["name"] = "\u00a0\u2003" }), status: 400, code: "invalid_request", field: "name", msg: "name is required"},
 		{name: "control character in label", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["labels"] = map[string]string{"team": "a\x07"} }), status: 400, code: "invalid_request", field: "labels", msg: "control"},
-		{name: "generic purpose", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["purpose"] = "test" }), status: 400, code: "invalid_request", field: "purpose"},
-		{name: "unknown data category", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["data_categories"] = []string{"ssn'; DROP TABLE tokens;--"} }), status: 400, code: "invalid_request", field: "data_categories", msg: "not a CPRA data category"},
+		// Rule violations the service's validation also refuses answer as the policy gate's (default mandatory).
+		{name: "generic purpose", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["purpose"] = "test" }), status: 422, code: "policy_violation", field: "purpose", msg: "CPRA-MIN-001", audited: []string{"token.refuse"}},
+		{name: "unknown data category", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["data_categories"] = []string{"ssn'; DROP TABLE tokens;--"} }), status: 422, code: "policy_violation", field: "data_categories", msg: "CPRA-MIN-005", audited: []string{"token.refuse"}},
 		// Durations.
 		{name: "negative ttl", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["ttl"] = "-5d" }), status: 400, code: "invalid_request", field: "ttl", msg: "must be positive"},
 		{name: "zero ttl", method: "POST", path: "/v1/tokens", body: good(func(m map[string]any) { m["ttl"] = "0s" }), status: 400, code: "invalid_request", field: "ttl", msg: "must be positive"},
@@ -366,7 +367,7 @@ func TestBadInput_catalogueRefusedWithClearErrorsNoPanicAndDatabaseUnchanged(t *
 			} else {
 				var eb client.ErrorBody
 				var top map[string]json.RawMessage
-				if err := json.Unmarshal(body, &top); err != nil || len(top) != 1 || json.Unmarshal(body, &eb) != nil {
+				if err := json.Unmarshal(body, &top); err != nil || len(top) != errorShapeKeys(top) || json.Unmarshal(body, &eb) != nil {
 					t.Fatalf("body %s is not the one error shape", body)
 				}
 				if eb.Error.Code != tc.code || eb.Error.Field != tc.field || eb.Error.Message == "" || !strings.Contains(eb.Error.Message, tc.msg) {

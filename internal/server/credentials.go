@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -13,16 +12,6 @@ import (
 
 // actionCredentialRevoke is the audit action of POST /v1/credentials/{id}/revoke.
 const actionCredentialRevoke = "credential.revoke"
-
-// CredentialRevoker is what a store transaction must offer for credential revocation.
-// It belongs in store.Tx; until every store implements it, the service checks for it and
-// answers 501 when the store lacks it.
-type CredentialRevoker interface {
-	// RevokeCredential sets RevokedAt of the credential id to at, unless it is already
-	// revoked, and returns the credential as stored afterwards and whether this call revoked
-	// it; store.ErrNotFound when no credential has this id.
-	RevokeCredential(ctx context.Context, id string, at time.Time) (cred store.Credential, revoked bool, err error)
-}
 
 // credentialView is the API shape of a credential without its secret.
 type credentialView struct {
@@ -56,13 +45,8 @@ func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request, c *cal
 	ctx := r.Context()
 	var out credentialView
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		rv, ok := tx.(CredentialRevoker)
-		if !ok {
-			return &apiError{status: http.StatusNotImplemented, code: "not_implemented",
-				message: "this database backend cannot revoke credentials yet"}
-		}
 		now := s.clock()
-		cred, revoked, err := rv.RevokeCredential(ctx, id, now)
+		cred, revoked, err := tx.RevokeCredential(ctx, id, now)
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("credential")
 		}

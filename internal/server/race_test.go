@@ -39,12 +39,8 @@ func revocationTrials() int {
 	return 50
 }
 
-// TestRevocationRace_SQLite: see runRevocationRace.
-//
-// PostgreSQL joins when its store lands: add a TestRevocationRace_PostgreSQL calling
-// runRevocationRace with a factory around postgres.Open on a fresh schema of the server named
-// by TOKENGUARD_TEST_POSTGRES_URL (skipped without it, failing with
-// TOKENGUARD_REQUIRE_POSTGRES=1), as internal/store/postgres's tests do.
+// TestRevocationRace_SQLite: see runRevocationRace. TestRevocationRace_PostgreSQL
+// (race_postgres_test.go) runs the same on the PostgreSQL store.
 func TestRevocationRace_SQLite(t *testing.T) {
 	runRevocationRace(t, openSQLite, revocationTrials())
 }

@@ -14,31 +14,21 @@ import (
 // actionRekey is the audit action of a re-encryption run.
 const actionRekey = "keys.rekey"
 
-// IdempotencyRewriter is what a store transaction must offer for Rekey to re-encrypt the
-// stored idempotent responses (they hold the secrets minted then). It belongs in store.Tx;
-// until every store implements it, Rekey leaves those responses under their old key, which
-// stays in the key file and keeps them readable.
-type IdempotencyRewriter interface {
-	// ListIdempotency returns up to limit records with keys strictly greater than afterKey,
-	// in key byte order.
-	ListIdempotency(ctx context.Context, afterKey string, limit int) ([]store.Idempotency, error)
-	// SetIdempotencyResponse replaces the stored response of key; store.ErrNotFound if none.
-	SetIdempotencyResponse(ctx context.Context, key string, response []byte) error
-}
-
 // RekeyResult says what Rekey did.
 type RekeyResult struct {
-	KeyID              string // the key everything is now sealed under
-	TokensSeen         int    // tokens read
-	EnvelopesResealed  int    // personal-field envelopes re-encrypted (owner, data subjects)
-	ResponsesResealed  int    // stored idempotent responses re-encrypted
-	ResponsesSupported bool   // false: the store cannot enumerate idempotent responses (left as they were)
+	KeyID             string // the key everything is now sealed under
+	TokensSeen        int    // tokens read
+	EnvelopesResealed int    // personal-field envelopes re-encrypted (owner, data subjects)
+	ResponsesResealed int    // stored idempotent responses re-encrypted
+	DeletionsSeen     int    // deletion-request evidence records read
+	SubjectsResealed  int    // deletion-request subjects re-encrypted
 }
 
 // Rekey re-encrypts, in one write transaction, every sealed value in st that is not sealed
-// under keys' current key: each token's owner and data subjects, and (when the store offers
-// IdempotencyRewriter) each stored idempotent response. The transaction also appends a
-// keys.rekey audit record, so either everything is re-encrypted and recorded or nothing is.
+// under keys' current key: each token's owner and data subjects, each stored idempotent
+// response (it holds the secret minted then) and the subject of each deletion-request
+// evidence record. The transaction also appends a keys.rekey audit record, so either
+// everything is re-encrypted and recorded or nothing is.
 //
 // Secret hashes are not touched: a secret cannot be rehashed without the secret, so every
 // token keeps the hash and HashKeyID it was given and verifies under that key (which must
@@ -65,7 +55,7 @@ func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.
 		return out, err == nil, err
 	}
 	err := st.Update(ctx, func(tx store.Tx) error {
-		res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed = 0, 0, 0
+		res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.DeletionsSeen, res.SubjectsResealed = 0, 0, 0, 0, 0
 		after := ""
 		for {
 			page, err := tx.ListTokens(ctx, store.TokenFilter{Limit: 1000, AfterID: after})
@@ -100,31 +90,52 @@ func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.
 			}
 			after = page[len(page)-1].ID
 		}
-		if rw, ok := tx.(IdempotencyRewriter); ok {
-			res.ResponsesSupported = true
-			after := ""
-			for {
-				page, err := rw.ListIdempotency(ctx, after, 1000)
+		after = ""
+		for {
+			page, err := tx.ListIdempotency(ctx, after, 1000)
+			if err != nil {
+				return fmt.Errorf("listing idempotent responses: %w", err)
+			}
+			for _, rec := range page {
+				out, changed, err := reseal(rec.Response)
 				if err != nil {
-					return fmt.Errorf("listing idempotent responses: %w", err)
+					return fmt.Errorf("idempotent response: %w", err)
 				}
-				for _, rec := range page {
-					out, changed, err := reseal(rec.Response)
-					if err != nil {
+				if changed {
+					if err := tx.SetIdempotencyResponse(ctx, rec.Key, out); err != nil {
 						return fmt.Errorf("idempotent response: %w", err)
 					}
-					if changed {
-						if err := rw.SetIdempotencyResponse(ctx, rec.Key, out); err != nil {
-							return fmt.Errorf("idempotent response: %w", err)
-						}
-						res.ResponsesResealed++
-					}
+					res.ResponsesResealed++
 				}
-				if len(page) < 1000 {
-					break
-				}
-				after = page[len(page)-1].Key
 			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].Key
+		}
+		after = ""
+		for {
+			page, err := tx.ListDeletionRequests(ctx, after, 1000)
+			if err != nil {
+				return fmt.Errorf("listing deletion requests: %w", err)
+			}
+			for _, d := range page {
+				res.DeletionsSeen++
+				out, changed, err := reseal(d.SubjectCipher)
+				if err != nil {
+					return fmt.Errorf("deletion request %s: subject: %w", d.ID, err)
+				}
+				if changed {
+					if err := tx.SetDeletionSubjectCipher(ctx, d.ID, out); err != nil {
+						return fmt.Errorf("deletion request %s: %w", d.ID, err)
+					}
+					res.SubjectsResealed++
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
 		}
 		_, err := tx.AppendAudit(ctx, audit.Event{Time: now.UTC().Truncate(time.Microsecond), Actor: "system",
 			Action: actionRekey, Outcome: "ok", Details: map[string]string{
@@ -132,6 +143,8 @@ func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.
 				"tokens":             strconv.Itoa(res.TokensSeen),
 				"envelopes_resealed": strconv.Itoa(res.EnvelopesResealed),
 				"responses_resealed": strconv.Itoa(res.ResponsesResealed),
+				"deletion_requests":  strconv.Itoa(res.DeletionsSeen),
+				"subjects_resealed":  strconv.Itoa(res.SubjectsResealed),
 			}})
 		return err
 	})

@@ -56,6 +56,10 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 	if _, err := admin.RevokeToken(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
+	// A deletion request: its evidence record holds the subject sealed under the old key.
+	if _, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:9999", Reference: "TICKET-7"}, ""); err != nil {
+		t.Fatal(err)
+	}
 	oldKeys, err := keyring.Load(svc.KeyPath)
 	if err != nil {
 		t.Fatal(err)
@@ -134,13 +138,22 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 		t.Fatalf("failed rekey changed the database: %s", d)
 	}
 
+	if keys := sealedUnder(t, newKeys, svc.Store); keys[oldID] != 4 || keys[newID] != 2 {
+		t.Fatalf("before rekey: stored responses and deletion subjects by key = %v, want 4 under %s (3 responses, 1 subject) and 2 under %s", keys, oldID, newID)
+	}
 	res, err := server.Rekey(ctx, svc.Store, newKeys, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a and b each had an owner and a subjects envelope under the old key; c was new.
-	if res.KeyID != newID || res.TokensSeen != 3 || res.EnvelopesResealed != 4 || res.ResponsesSupported {
-		t.Fatalf("rekey = %+v, want key %s, 3 tokens, 4 envelopes, responses unsupported by SQLite yet", res, newID)
+	// a and b each had an owner and a subjects envelope under the old key; c was new. The
+	// responses of the creates of a and b and of the deletion request were sealed under the
+	// old key (those of c's create and a's rotation under the new one).
+	want := server.RekeyResult{KeyID: newID, TokensSeen: 3, EnvelopesResealed: 4, ResponsesResealed: 3, DeletionsSeen: 1, SubjectsResealed: 1}
+	if res != want {
+		t.Fatalf("rekey = %+v, want %+v", res, want)
+	}
+	if keys := sealedUnder(t, newKeys, svc.Store); keys[oldID] != 0 || keys[newID] != 6 {
+		t.Fatalf("after rekey: stored responses and deletion subjects by key = %v, want all 6 under %s", keys, newID)
 	}
 	for id, st := range storedTokens(t, svc.Store) {
 		if k := envelopeKey(t, newKeys, st.OwnerCipher); k != newID {
@@ -153,7 +166,7 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 	if got := auditActionsAfter(t, svc.DBPath, before.auditMax); len(got) != 1 || got[0] != "keys.rekey" {
 		t.Fatalf("audit after rekey = %v, want one keys.rekey record", got)
 	}
-	if again, err := server.Rekey(ctx, svc.Store, newKeys, clock.Now()); err != nil || again.EnvelopesResealed != 0 {
+	if again, err := server.Rekey(ctx, svc.Store, newKeys, clock.Now()); err != nil || again.EnvelopesResealed != 0 || again.ResponsesResealed != 0 || again.SubjectsResealed != 0 {
 		t.Fatalf("second rekey = %+v, %v; want nothing left to re-encrypt", again, err)
 	}
 	// Live tokens stay valid: hashes keep their key ids; personal fields read back.
@@ -165,9 +178,38 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 	if got, err := admin.GetToken(ctx, b.ID); err != nil || got.Owner != b.Owner || got.Status != "revoked" {
 		t.Fatalf("revoked token after rekey = %+v, %v", got, err)
 	}
+	// The re-encrypted response of a's create still replays, now opened under the new key only.
+	if replay, err := admin.CreateToken(ctx, compliantRequest("a"), "create-a"); err != nil || replay.ID != a.ID || replay.Secret != a.Secret {
+		t.Fatalf("replay after rekey = %s, %v", replay.ID, err)
+	}
 	// The overlap still ends exactly: the previous secret (old key) stops after it.
 	clock.Advance(time.Hour)
 	if in, err := admin.Introspect(ctx, a.Secret); err != nil || in.Active {
 		t.Fatalf("previous secret after the overlap: active %v, %v", in.Active, err)
 	}
+}
+
+// sealedUnder counts, by key id, the envelopes of the stored idempotent responses and
+// deletion-request subjects in st.
+func sealedUnder(t *testing.T, keys *keyring.Keyring, st store.Store) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	err := st.View(context.Background(), func(r store.Reader) error {
+		recs, err := r.ListIdempotency(context.Background(), "", 1000)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			out[envelopeKey(t, keys, rec.Response)]++
+		}
+		dels, err := r.ListDeletionRequests(context.Background(), "", 1000)
+		for _, d := range dels {
+			out[envelopeKey(t, keys, d.SubjectCipher)]++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

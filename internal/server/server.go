@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
@@ -62,6 +63,17 @@ type Config struct {
 	// DeletionRetention is how long the evidence record of a deletion request is kept before
 	// it is purged (default DefaultDeletionRetention, 24 months).
 	DeletionRetention time.Duration
+	// Policy is the compiled CPRA policy bundle the service gate evaluates on create, patch,
+	// renew and rotate requests (built with Gate: policy.GateService); nil turns the gate off.
+	Policy *policy.Engine
+	// PolicyEnforcement is PolicyMandatory (blocking findings refuse the request with 422),
+	// PolicyAdvisory (the request proceeds; findings are returned as warnings and audited) or
+	// PolicyOff; empty means PolicyMandatory. It is ignored when Policy is nil.
+	PolicyEnforcement string
+	// Waivers accept findings of the service gate, with the format and expiry semantics of
+	// `tokenguard check --waivers`; WaiversFile names their file in expired-waiver findings.
+	Waivers     []policy.Waiver
+	WaiversFile string
 }
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
@@ -76,6 +88,7 @@ type Server struct {
 	maxBody           int64
 	limiter           *failureLimiter
 	deletionRetention time.Duration
+	gate              *policyGate // nil when the policy gate is off
 	mux               *http.ServeMux
 	patterns          []string
 }
@@ -95,6 +108,11 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// PostgreSQL keeps microseconds and SQLite nanoseconds: a clock truncated to the
+	// microsecond makes every instant the service writes, compares and answers the same on
+	// both stores (and what it answers equal to what a later read returns).
+	now := s.now
+	s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) }
 	if s.defaultTTL == 0 {
 		s.defaultTTL = DefaultTTL
 	}
@@ -132,6 +150,11 @@ func New(cfg Config) (*Server, error) {
 	if s.deletionRetention < 0 {
 		return nil, errors.New("server: DeletionRetention must be positive")
 	}
+	gate, err := newPolicyGate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.gate = gate
 	s.routes()
 	return s, nil
 }
@@ -144,6 +167,7 @@ func (s *Server) routes() {
 	}
 	handle("GET /healthz", http.HandlerFunc(s.healthz))
 	handle("GET /readyz", http.HandlerFunc(s.readyz))
+	handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
 
 	handle("POST /v1/tokens", s.authed(RightAdmin, s.createToken))
 	handle("GET /v1/tokens", s.authed(RightAdmin, s.listTokens))

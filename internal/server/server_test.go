@@ -184,6 +184,7 @@ func TestIntrospection_expiryIsExactAndExpiredTokensCannotBeRenewed(t *testing.T
 	admin := svc.Client(t)
 	req := compliantRequest("short-lived")
 	req.TTL = "2h"
+	req.Rotation = nil // a 7-day rotation interval would outlive the 2-hour ttl (CPRA-ROT-001)
 	tok, err := admin.CreateToken(ctx, req, "")
 	if err != nil {
 		t.Fatal(err)

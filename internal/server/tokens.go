@@ -14,6 +14,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
@@ -323,11 +324,15 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	sp, err := s.validateCreate(req)
 	if err != nil {
-		return err
+		return s.answerPolicyRefusal(w, r, c, s.gate.refusalOnValidation(r.Context(), createInput(req, s.defaultTTL), s.clock(), err))
 	}
 	ctx := r.Context()
-	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		if err := s.refuseErasedSubjects(ctx, tx, sp.subjects); err != nil {
+			return 0, nil, err
+		}
+		findings, err := s.gate.admit(ctx, createInput(req, s.defaultTTL), now)
+		if err != nil {
 			return 0, nil, err
 		}
 		ownerIdx := s.ownerIndex(sp.owner)
@@ -381,7 +386,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			"secret_version":  "1",
 		}
 		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionCreate,
-			TokenID: id, Fingerprint: t.Fingerprint, Outcome: "ok", Details: details}); err != nil {
+			TokenID: id, Fingerprint: t.Fingerprint, Outcome: "ok", Details: withPolicyFindings(details, findings)}); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.wire(t, now)
@@ -389,8 +394,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			return 0, nil, err
 		}
 		out.Secret = secret
+		out.Warnings = s.gate.warnings(findings)
 		return http.StatusCreated, out, nil
 	})
+	return s.answerPolicyRefusal(w, r, c, err)
 }
 
 func nameTaken(name string) error {
@@ -454,7 +461,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		overlapOverride = &d
 	}
 	ctx := r.Context()
-	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "rotated", false)
 		if err != nil {
 			return 0, nil, err
@@ -462,6 +469,17 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		overlap := t.RotationOverlap
 		if overlapOverride != nil {
 			overlap = *overlapOverride
+		}
+		// The policies see the token with this rotation's overlap.
+		rotated := t
+		rotated.RotationOverlap = overlap
+		in, err := s.changeInput(t, rotated, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		findings, err := s.gate.admit(ctx, in, now)
+		if err != nil {
+			return 0, nil, err
 		}
 		secret, err := token.NewSecret(t.Env, t.ID)
 		if err != nil {
@@ -487,7 +505,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			details["overlap"] = token.FormatDuration(overlap)
 		}
 		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRotate,
-			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: details}); err != nil {
+			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: withPolicyFindings(details, findings)}); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.wire(t, now)
@@ -495,8 +513,10 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			return 0, nil, err
 		}
 		out.Secret = secret
+		out.Warnings = s.gate.warnings(findings)
 		return http.StatusOK, out, nil
 	})
+	return s.answerPolicyRefusal(w, r, c, err)
 }
 
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -521,7 +541,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		return err
 	}
 	ctx := r.Context()
-	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
+	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "renewed", false)
 		if err != nil {
 			return 0, nil, err
@@ -535,7 +555,22 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 				"reviewed_by is the token's owner: a renewal must be reviewed by someone other than the owner")
 		}
 		previous := t.ExpiresAt
-		t.ExpiresAt = now.Add(ttl)
+		renewed := t
+		renewed.ExpiresAt = now.Add(ttl)
+		in, err := s.changeInput(t, renewed, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		// The renewal carries its ttl (the default when the request gives none) and its review.
+		in.unknown = nil
+		in.after["ttl"] = effectiveTTL(req.TTL, s.defaultTTL)
+		in.after["renewal"] = map[string]any{"reason": reason, "reviewed_by": reviewer}
+		in.renewal = true
+		findings, err := s.gate.admit(ctx, in, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		t = renewed
 		t.UpdatedAt = now
 		if err := tx.UpdateToken(ctx, t); err != nil {
 			return 0, nil, err
@@ -548,12 +583,14 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			"expires_at":          t.ExpiresAt.Format(time.RFC3339Nano),
 		}
 		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRenew,
-			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: details}); err != nil {
+			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: withPolicyFindings(details, findings)}); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.wire(t, now)
+		out.Warnings = s.gate.warnings(findings)
 		return http.StatusOK, out, err
 	})
+	return s.answerPolicyRefusal(w, r, c, err)
 }
 
 // revokeRequest is the optional body of POST /v1/tokens/{id}/revoke.
@@ -664,6 +701,7 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return err
 		}
+		orig := t
 		var changed []string
 		if req.Purpose != nil && purpose != t.Purpose {
 			t.Purpose = purpose
@@ -689,22 +727,31 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			t.RotationInterval, t.RotationOverlap = interval, overlap
 			changed = append(changed, "rotation")
 		}
+		var findings []policy.Finding
 		if len(changed) > 0 {
+			in, err := s.changeInput(orig, t, now)
+			if err != nil {
+				return err
+			}
+			if findings, err = s.gate.admit(ctx, in, now); err != nil {
+				return err
+			}
 			t.UpdatedAt = now
 			if err := tx.UpdateToken(ctx, t); err != nil {
 				return err
 			}
 			if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionUpdate,
 				TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok",
-				Details: map[string]string{"fields": strings.Join(changed, ",")}}); err != nil {
+				Details: withPolicyFindings(map[string]string{"fields": strings.Join(changed, ",")}, findings)}); err != nil {
 				return err
 			}
 		}
 		out, err = s.wire(t, now)
+		out.Warnings = s.gate.warnings(findings)
 		return err
 	})
 	if err != nil {
-		return err
+		return s.answerPolicyRefusal(w, r, c, err)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 )
 
@@ -23,8 +24,11 @@ func createBody(edit func(m map[string]any)) string {
 	return string(b)
 }
 
+// TestCreateValidation_refusesBadInputNamingTheField proves the service's own validation, so
+// the policy gate is off: with it on, the rows that are also rule violations answer 422
+// policy_violation on the same field (TestPolicyGate_validationRefusalsThatBreakARule).
 func TestCreateValidation_refusesBadInputNamingTheField(t *testing.T) {
-	svc := servertest.Start(t, servertest.Options{})
+	svc := servertest.Start(t, servertest.Options{PolicyEnforcement: server.PolicyOff})
 	cases := []struct {
 		name        string
 		body        string
@@ -139,6 +143,7 @@ func TestList_filtersAndPages(t *testing.T) {
 	mk := func(name, owner, ttl string, cats, subjects []string) client.Token {
 		r := compliantRequest(name)
 		r.Owner, r.TTL, r.DataCategories, r.DataSubjects = owner, ttl, cats, subjects
+		r.Rotation = nil // a 7-day rotation interval would outlive the 1-hour ttl (CPRA-ROT-001)
 		tok, err := admin.CreateToken(ctx, r, "")
 		if err != nil {
 			t.Fatal(err)

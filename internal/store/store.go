@@ -125,6 +125,10 @@ type Reader interface {
 	GetCredentialByHash(ctx context.Context, hash []byte) (Credential, error)
 	CountCredentials(ctx context.Context) (int, error)
 	GetIdempotency(ctx context.Context, key string) (Idempotency, error)
+	// ListIdempotency returns up to limit idempotency records with keys strictly greater than
+	// afterKey, in byte order of key (limit <= 0 means 100; capped at 1000). Rekey walks them
+	// to re-encrypt the stored responses.
+	ListIdempotency(ctx context.Context, afterKey string, limit int) ([]Idempotency, error)
 	// ListAudit returns up to limit records with Seq > afterSeq in sequence order
 	// (limit <= 0 means 100; capped at 1000).
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error)
@@ -147,14 +151,25 @@ type Tx interface {
 	UpdateToken(ctx context.Context, t Token) error // replaces the row with t.ID; ErrNotFound
 	// TouchLastUsed moves LastUsedAt forward to at; an earlier instant leaves it unchanged.
 	TouchLastUsed(ctx context.Context, id string, at time.Time) error
-	InsertCredential(ctx context.Context, c Credential) error  // ErrConflict on duplicate id or secret hash
+	InsertCredential(ctx context.Context, c Credential) error // ErrConflict on duplicate id or secret hash
+	// RevokeCredential sets RevokedAt of the credential id to at unless it is revoked already,
+	// and returns the credential as stored afterwards and whether it was active before this
+	// call (false: it was revoked already and nothing changed); ErrNotFound when no
+	// credential has this id.
+	RevokeCredential(ctx context.Context, id string, at time.Time) (cred Credential, wasActive bool, err error)
 	PutIdempotency(ctx context.Context, rec Idempotency) error // ErrConflict when the key exists
+	// SetIdempotencyResponse replaces the stored response of the record with this key (the
+	// rest of the record stays); ErrNotFound when there is none.
+	SetIdempotencyResponse(ctx context.Context, key string, response []byte) error
 	// AppendAudit chains event after the current head. Appends are serialised by the database,
 	// so concurrent writers (also in other processes) never fork the chain.
 	AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error)
 	// InsertDeletionRequest adds d; ErrConflict on a duplicate id. Several requests may name
 	// the same subject.
 	InsertDeletionRequest(ctx context.Context, d DeletionRequest) error
+	// SetDeletionSubjectCipher replaces the encrypted subject of the deletion request id (for
+	// re-encryption under a new key; nothing else changes); ErrNotFound when there is none.
+	SetDeletionSubjectCipher(ctx context.Context, id string, cipher []byte) error
 	// PurgeDeletionRequests deletes every deletion request whose RetainUntil is before before,
 	// and returns how many it deleted.
 	PurgeDeletionRequests(ctx context.Context, before time.Time) (int, error)

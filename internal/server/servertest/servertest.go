@@ -21,6 +21,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
@@ -75,6 +76,37 @@ type Options struct {
 	WrapStore func(store.Store) store.Store
 	// AuthFailuresPerMinute as in server.Config (default 10 per source; negative: no limit).
 	AuthFailuresPerMinute int
+	// PolicyEnforcement is the policy gate's mode as in server.Config: mandatory (the
+	// default, as in production), advisory or off. The embedded bundle is compiled for the
+	// service gate once per test binary and shared.
+	PolicyEnforcement string
+	// PolicyDataFiles are merged over the bundle's data (as serve --policy-data); with any,
+	// the bundle is compiled for this service alone.
+	PolicyDataFiles []string
+	// Waivers and WaiversFile as in server.Config.
+	Waivers     []policy.Waiver
+	WaiversFile string
+}
+
+// sharedEngine is the embedded bundle compiled once for the service gate.
+var sharedEngine struct {
+	once   sync.Once
+	engine *policy.Engine
+	err    error
+}
+
+// policyEngine returns the engine of opts: nil when the gate is off.
+func policyEngine(opts Options) (*policy.Engine, error) {
+	if opts.PolicyEnforcement == server.PolicyOff {
+		return nil, nil
+	}
+	if len(opts.PolicyDataFiles) > 0 {
+		return policy.NewEngine(context.Background(), policy.Options{DataFiles: opts.PolicyDataFiles, Gate: policy.GateService})
+	}
+	sharedEngine.once.Do(func() {
+		sharedEngine.engine, sharedEngine.err = policy.NewEngine(context.Background(), policy.Options{Gate: policy.GateService})
+	})
+	return sharedEngine.engine, sharedEngine.err
 }
 
 // DefaultAdminToken is the admin credential Start installs when Options.AdminToken is empty.
@@ -124,10 +156,17 @@ func Start(tb testing.TB, opts Options) *Service {
 	if opts.WrapStore != nil {
 		used = opts.WrapStore(st)
 	}
+	engine, err := policyEngine(opts)
+	if err != nil {
+		_ = st.Close()
+		tb.Fatalf("servertest: policies: %v", err)
+	}
 	srv, err := server.New(server.Config{
 		Store: used, Keyring: keys, Now: opts.Now, DefaultTTL: opts.DefaultTTL, MaxTTL: opts.MaxTTL,
 		Logger:                slog.New(slog.NewJSONHandler(svc.Logs, nil)),
 		AuthFailuresPerMinute: opts.AuthFailuresPerMinute,
+		Policy:                engine, PolicyEnforcement: opts.PolicyEnforcement,
+		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile,
 	})
 	if err != nil {
 		_ = st.Close()

@@ -48,6 +48,19 @@ func (x *tx) InsertDeletionRequest(ctx context.Context, d store.DeletionRequest)
 	return nil
 }
 
+// SetDeletionSubjectCipher replaces the encrypted subject of deletion request id;
+// store.ErrNotFound when there is none.
+func (x *tx) SetDeletionSubjectCipher(ctx context.Context, id string, cipher []byte) error {
+	tag, err := x.q.Exec(ctx, "UPDATE deletion_requests SET subject_cipher = $2 WHERE id = $1", id, bytesOrNull(cipher))
+	if err != nil {
+		return fmt.Errorf("postgres: replacing the subject of deletion request %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: replacing the subject of deletion request %q: deletion request %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // GetDeletionRequest returns the deletion request with this id, or store.ErrNotFound.
 func (x *tx) GetDeletionRequest(ctx context.Context, id string) (store.DeletionRequest, error) {
 	d, err := scanDeletion(x.q.QueryRow(ctx, "SELECT "+deletionColumns+" FROM deletion_requests WHERE id = $1", id))

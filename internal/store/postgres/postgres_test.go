@@ -797,3 +797,19 @@ func TestView_isNotStarvedByWritersWaitingForTheLock(t *testing.T) {
 		}
 	}
 }
+
+// ListIdempotency pages by key with key > $cursor: the key column must compare bytewise
+// (migration 0003) whatever the database's default collation; the conformance suite checks
+// the order, this the column, which is what catches it on a byte-order database.
+func TestIdempotencyKey_hasByteOrderCollation(t *testing.T) {
+	s := openStore(t, freshSchemaURL(t))
+	var collation string
+	if err := s.read.QueryRow(t.Context(),
+		`SELECT coalesce(collation_name, '') FROM information_schema.columns
+		 WHERE table_schema = current_schema() AND table_name = 'idempotency' AND column_name = 'key'`).Scan(&collation); err != nil {
+		t.Fatal(err)
+	}
+	if collation != "C" {
+		t.Errorf("idempotency.key has collation %q, want \"C\"", collation)
+	}
+}

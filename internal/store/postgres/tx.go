@@ -355,24 +355,54 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 	return nil
 }
 
-// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
-func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
+// credentialColumns lists the credentials columns in the order scanCredential reads them.
+const credentialColumns = "id, name, secret_hash, rights, created_at, revoked_at"
+
+// scanCredential reads one row of credentialColumns.
+func scanCredential(row pgx.Row) (store.Credential, error) {
 	var (
 		c         store.Credential
 		revokedAt *time.Time
 	)
-	err := x.q.QueryRow(ctx,
-		"SELECT id, name, secret_hash, rights, created_at, revoked_at FROM credentials WHERE secret_hash = $1",
-		hash).Scan(&c.ID, &c.Name, &c.SecretHash, &c.Rights, &c.CreatedAt, &revokedAt)
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Rights, &c.CreatedAt, &revokedAt); err != nil {
+		return store.Credential{}, err
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	c.RevokedAt = utc(revokedAt)
+	return c, nil
+}
+
+// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
+func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
+	c, err := scanCredential(x.q.QueryRow(ctx,
+		"SELECT "+credentialColumns+" FROM credentials WHERE secret_hash = $1", hash))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return store.Credential{}, fmt.Errorf("postgres: getting credential by secret hash: credential %w", store.ErrNotFound)
 	case err != nil:
 		return store.Credential{}, fmt.Errorf("postgres: getting credential by secret hash: %w", err)
 	}
-	c.CreatedAt = c.CreatedAt.UTC()
-	c.RevokedAt = utc(revokedAt)
 	return c, nil
+}
+
+// RevokeCredential sets the revocation instant of credential id to at unless it is revoked
+// already, and returns the credential as stored afterwards and whether it was active before.
+// store.ErrNotFound when there is no such credential. The UPDATE locks the row, so of two
+// instances revoking one credential at once exactly one reports it was active.
+func (x *tx) RevokeCredential(ctx context.Context, id string, at time.Time) (store.Credential, bool, error) {
+	tag, err := x.q.Exec(ctx,
+		"UPDATE credentials SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", id, pgTime(at))
+	if err != nil {
+		return store.Credential{}, false, fmt.Errorf("postgres: revoking credential %q: %w", id, err)
+	}
+	c, err := scanCredential(x.q.QueryRow(ctx, "SELECT "+credentialColumns+" FROM credentials WHERE id = $1", id))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Credential{}, false, fmt.Errorf("postgres: revoking credential %q: credential %w", id, store.ErrNotFound)
+	case err != nil:
+		return store.Credential{}, false, fmt.Errorf("postgres: revoking credential %q: %w", id, err)
+	}
+	return c, tag.RowsAffected() > 0, nil
 }
 
 // CountCredentials returns how many credentials exist, revoked ones included.
@@ -401,20 +431,58 @@ func (x *tx) PutIdempotency(ctx context.Context, rec store.Idempotency) error {
 	return nil
 }
 
+// idempotencyColumns lists the idempotency columns in the order scanIdempotency reads them.
+const idempotencyColumns = "key, request_hash, status, response, created_at"
+
+// scanIdempotency reads one row of idempotencyColumns.
+func scanIdempotency(row pgx.Row) (store.Idempotency, error) {
+	var rec store.Idempotency
+	if err := row.Scan(&rec.Key, &rec.RequestHash, &rec.Status, &rec.Response, &rec.CreatedAt); err != nil {
+		return store.Idempotency{}, err
+	}
+	rec.CreatedAt = rec.CreatedAt.UTC()
+	return rec, nil
+}
+
 // GetIdempotency returns the record stored under key, or store.ErrNotFound.
 func (x *tx) GetIdempotency(ctx context.Context, key string) (store.Idempotency, error) {
-	var rec store.Idempotency
-	err := x.q.QueryRow(ctx,
-		"SELECT key, request_hash, status, response, created_at FROM idempotency WHERE key = $1",
-		key).Scan(&rec.Key, &rec.RequestHash, &rec.Status, &rec.Response, &rec.CreatedAt)
+	rec, err := scanIdempotency(x.q.QueryRow(ctx,
+		"SELECT "+idempotencyColumns+" FROM idempotency WHERE key = $1", key))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return store.Idempotency{}, fmt.Errorf("postgres: getting idempotency record: %w", store.ErrNotFound)
 	case err != nil:
 		return store.Idempotency{}, fmt.Errorf("postgres: getting idempotency record: %w", err)
 	}
-	rec.CreatedAt = rec.CreatedAt.UTC()
 	return rec, nil
+}
+
+// ListIdempotency returns the records with keys greater than afterKey, in byte order of key
+// (the column is COLLATE "C" since migration 0003), at most clampLimit(limit) of them.
+func (x *tx) ListIdempotency(ctx context.Context, afterKey string, limit int) ([]store.Idempotency, error) {
+	rows, err := x.q.Query(ctx,
+		"SELECT "+idempotencyColumns+" FROM idempotency WHERE key > $1 ORDER BY key LIMIT $2", afterKey, clampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing idempotency records: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Idempotency, error) { return scanIdempotency(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing idempotency records: %w", err)
+	}
+	return out, nil
+}
+
+// SetIdempotencyResponse replaces the stored response of key; store.ErrNotFound when no
+// record has this key.
+func (x *tx) SetIdempotencyResponse(ctx context.Context, key string, response []byte) error {
+	tag, err := x.q.Exec(ctx, "UPDATE idempotency SET response = $2 WHERE key = $1", key, bytesOrNull(response))
+	if err != nil {
+		return fmt.Errorf("postgres: replacing an idempotent response: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: replacing an idempotent response: idempotency record %w", store.ErrNotFound)
+	}
+	return nil
 }
 
 // auditColumns lists the audit columns in the order scanAudit reads them.

@@ -59,6 +59,23 @@ func (x *tx) InsertDeletionRequest(ctx context.Context, d store.DeletionRequest)
 	return nil
 }
 
+// SetDeletionSubjectCipher replaces the encrypted subject of deletion request id;
+// store.ErrNotFound when there is none.
+func (x *tx) SetDeletionSubjectCipher(ctx context.Context, id string, cipher []byte) error {
+	res, err := x.q.ExecContext(ctx, "UPDATE deletion_requests SET subject_cipher = ? WHERE id = ?", blob(cipher), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: replacing the subject of deletion request %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: replacing the subject of deletion request %q: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: replacing the subject of deletion request %q: deletion request %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // GetDeletionRequest returns the deletion request with this id, or store.ErrNotFound.
 func (x *tx) GetDeletionRequest(ctx context.Context, id string) (store.DeletionRequest, error) {
 	d, err := scanDeletion(x.q.QueryRowContext(ctx, "SELECT "+deletionColumns+" FROM deletion_requests WHERE id = ?", id))

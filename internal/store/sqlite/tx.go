@@ -325,30 +325,68 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 	return nil
 }
 
-// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
-func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
+// credentialColumns lists the credentials columns in the order scanCredential reads them.
+const credentialColumns = "id, name, secret_hash, rights, created_at, revoked_at"
+
+// scanCredential reads one row of credentialColumns.
+func scanCredential(r rowScanner) (store.Credential, error) {
 	var (
 		c                 store.Credential
 		rights, createdAt string
 		revokedAt         sql.NullString
 	)
-	err := x.q.QueryRowContext(ctx,
-		"SELECT id, name, secret_hash, rights, created_at, revoked_at FROM credentials WHERE secret_hash = ?",
-		hash).Scan(&c.ID, &c.Name, &c.SecretHash, &rights, &createdAt, &revokedAt)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.Credential{}, fmt.Errorf("sqlite: getting credential by secret hash: credential %w", store.ErrNotFound)
-	case err != nil:
-		return store.Credential{}, fmt.Errorf("sqlite: getting credential by secret hash: %w", err)
+	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &rights, &createdAt, &revokedAt); err != nil {
+		return store.Credential{}, err
 	}
 	var d decoder
 	c.Rights = d.strings("rights", rights)
 	c.CreatedAt = d.time("created_at", createdAt)
 	c.RevokedAt = d.optTime("revoked_at", revokedAt)
 	if d.err != nil {
-		return store.Credential{}, fmt.Errorf("sqlite: credential %q: %w", c.ID, d.err)
+		return store.Credential{}, fmt.Errorf("credential %q: %w", c.ID, d.err)
 	}
 	return c, nil
+}
+
+// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
+func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
+	c, err := scanCredential(x.q.QueryRowContext(ctx,
+		"SELECT "+credentialColumns+" FROM credentials WHERE secret_hash = ?", hash))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Credential{}, fmt.Errorf("sqlite: getting credential by secret hash: credential %w", store.ErrNotFound)
+	case err != nil:
+		return store.Credential{}, fmt.Errorf("sqlite: getting credential by secret hash: %w", err)
+	}
+	return c, nil
+}
+
+// RevokeCredential sets the revocation instant of credential id to at unless it is revoked
+// already, and returns the credential as stored afterwards and whether it was active before.
+// store.ErrNotFound when there is no such credential.
+func (x *tx) RevokeCredential(ctx context.Context, id string, at time.Time) (store.Credential, bool, error) {
+	var e encoder
+	ts := e.time("revoked_at", at)
+	if e.err != nil {
+		return store.Credential{}, false, fmt.Errorf("sqlite: revoking credential %q: %w", id, e.err)
+	}
+	res, err := x.q.ExecContext(ctx,
+		"UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", ts, id)
+	if err != nil {
+		return store.Credential{}, false, fmt.Errorf("sqlite: revoking credential %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return store.Credential{}, false, fmt.Errorf("sqlite: revoking credential %q: %w", id, err)
+	}
+	c, err := scanCredential(x.q.QueryRowContext(ctx, "SELECT "+credentialColumns+" FROM credentials WHERE id = ?", id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Credential{}, false, fmt.Errorf("sqlite: revoking credential %q: credential %w", id, store.ErrNotFound)
+	case err != nil:
+		return store.Credential{}, false, fmt.Errorf("sqlite: revoking credential %q: %w", id, err)
+	}
+	return c, n > 0, nil
 }
 
 // CountCredentials returns how many credentials exist, revoked ones included.
@@ -379,27 +417,77 @@ func (x *tx) PutIdempotency(ctx context.Context, rec store.Idempotency) error {
 	return nil
 }
 
-// GetIdempotency returns the record stored under key, or store.ErrNotFound.
-func (x *tx) GetIdempotency(ctx context.Context, key string) (store.Idempotency, error) {
+// idempotencyColumns lists the idempotency columns in the order scanIdempotency reads them.
+const idempotencyColumns = "key, request_hash, status, response, created_at"
+
+// scanIdempotency reads one row of idempotencyColumns.
+func scanIdempotency(r rowScanner) (store.Idempotency, error) {
 	var (
 		rec     store.Idempotency
 		created string
 	)
-	err := x.q.QueryRowContext(ctx,
-		"SELECT key, request_hash, status, response, created_at FROM idempotency WHERE key = ?",
-		key).Scan(&rec.Key, &rec.RequestHash, &rec.Status, &rec.Response, &created)
+	if err := r.Scan(&rec.Key, &rec.RequestHash, &rec.Status, &rec.Response, &created); err != nil {
+		return store.Idempotency{}, err
+	}
+	var d decoder
+	rec.CreatedAt = d.time("created_at", created)
+	if d.err != nil {
+		return store.Idempotency{}, d.err
+	}
+	return rec, nil
+}
+
+// GetIdempotency returns the record stored under key, or store.ErrNotFound.
+func (x *tx) GetIdempotency(ctx context.Context, key string) (store.Idempotency, error) {
+	rec, err := scanIdempotency(x.q.QueryRowContext(ctx,
+		"SELECT "+idempotencyColumns+" FROM idempotency WHERE key = ?", key))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Idempotency{}, fmt.Errorf("sqlite: getting idempotency record: %w", store.ErrNotFound)
 	case err != nil:
 		return store.Idempotency{}, fmt.Errorf("sqlite: getting idempotency record: %w", err)
 	}
-	var d decoder
-	rec.CreatedAt = d.time("created_at", created)
-	if d.err != nil {
-		return store.Idempotency{}, fmt.Errorf("sqlite: getting idempotency record: %w", d.err)
-	}
 	return rec, nil
+}
+
+// ListIdempotency returns the records with keys greater than afterKey, in byte order of key
+// (SQLite compares TEXT with memcmp), at most clampLimit(limit) of them.
+func (x *tx) ListIdempotency(ctx context.Context, afterKey string, limit int) ([]store.Idempotency, error) {
+	rows, err := x.q.QueryContext(ctx,
+		"SELECT "+idempotencyColumns+" FROM idempotency WHERE key > ? ORDER BY key LIMIT ?", afterKey, clampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing idempotency records: %w", err)
+	}
+	defer func() { _ = rows.Close() }() // Err below reports what matters
+	var out []store.Idempotency
+	for rows.Next() {
+		rec, err := scanIdempotency(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: listing idempotency records: %w", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: listing idempotency records: %w", err)
+	}
+	return out, nil
+}
+
+// SetIdempotencyResponse replaces the stored response of key; store.ErrNotFound when no
+// record has this key.
+func (x *tx) SetIdempotencyResponse(ctx context.Context, key string, response []byte) error {
+	res, err := x.q.ExecContext(ctx, "UPDATE idempotency SET response = ? WHERE key = ?", blob(response), key)
+	if err != nil {
+		return fmt.Errorf("sqlite: replacing an idempotent response: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: replacing an idempotent response: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: replacing an idempotent response: idempotency record %w", store.ErrNotFound)
+	}
+	return nil
 }
 
 // auditColumns lists the audit columns in the order scanAudit reads them.

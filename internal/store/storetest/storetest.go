@@ -20,7 +20,10 @@
 //   - committed data survives closing and reopening the database;
 //   - deletion-request evidence records round-trip, list in id byte order, are found by
 //     subject blind index, are purged only once past RetainUntil, and roll back with their
-//     transaction (deletion.go).
+//     transaction (deletion.go);
+//   - RevokeCredential revokes once and keeps the first instant; idempotency records list in
+//     key byte order with the usual limits; SetIdempotencyResponse and
+//     SetDeletionSubjectCipher replace only what they name (rekey.go).
 //
 // Each subtest opens its own store, so an implementation may run them in any order.
 package storetest
@@ -81,6 +84,7 @@ func Run(t *testing.T, f Factory) {
 		{"PingAnswers", testPing},
 	}
 	tests = append(tests, deletionTests...)
+	tests = append(tests, maintenanceTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}
