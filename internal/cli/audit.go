@@ -11,7 +11,6 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 )
 
 // auditPageSize is how many records audit verify reads per request.
@@ -64,7 +63,7 @@ Exit 0 with the number of records when the chain verifies, 1 naming the first br
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dbPath, "db", "", "verify this SQLite database file instead of asking a service")
+	cmd.Flags().StringVar(&dbPath, "db", "", "verify this database (a SQLite file or a postgres:// URL) instead of asking a service")
 	return cmd
 }
 
@@ -92,10 +91,12 @@ func verifyService(ctx context.Context, c *client.Client, v *audit.Verifier) err
 }
 
 func verifyDatabase(ctx context.Context, path string, v *audit.Verifier) error {
-	if _, err := os.Stat(path); err != nil {
-		return withCode(ExitUsage, fmt.Errorf("--db: %w", err))
+	if !isPostgresURL(path) {
+		if _, err := os.Stat(path); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--db: %w", err))
+		}
 	}
-	st, err := sqlite.Open(ctx, path)
+	st, err := openDatabase(ctx, path)
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}

@@ -225,7 +225,7 @@ func auditVerified(t *testing.T, bin string, p *serveProcess) int {
 // wrote it.
 func testAuditAcrossInstances(t *testing.T, bin string) {
 	ctx := context.Background()
-	_, a, b := twoInstances(t, bin)
+	db, a, b := twoInstances(t, bin)
 	before := auditVerified(t, bin, a)
 
 	type held struct{ id, secret string }
@@ -281,6 +281,15 @@ func testAuditAcrossInstances(t *testing.T, bin string) {
 			t.Fatalf("audit verify through %s: %d records, want %d (%d before the load + %d acknowledged operations)",
 				p.url, got, want, before, acked.Load())
 		}
+	}
+	// Offline, straight from the database (the PostgreSQL URL as --db): the same chain.
+	cmd := exec.Command(bin, "audit", "verify", "--db", db) //nolint:gosec // the binary this test built
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit verify --db <postgres url>: %v\n%s", err, out)
+	}
+	if wantLine := fmt.Sprintf("audit chain verified: %d records\n", want); string(out) != wantLine {
+		t.Fatalf("audit verify --db <postgres url> = %q, want %q", out, wantLine)
 	}
 	t.Logf("%d operations acknowledged by two instances; one chain of %d records verified through each", acked.Load(), want)
 }
