@@ -67,7 +67,7 @@ func (r Record) computeHash() string {
 		panic(fmt.Sprintf("audit: encoding event: %v", err))
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%d\n", r.PrevHash, r.Seq)
+	_, _ = fmt.Fprintf(h, "%s\n%d\n", r.PrevHash, r.Seq) // hash.Hash.Write never returns an error
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }

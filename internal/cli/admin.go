@@ -82,7 +82,8 @@ cannot read values sealed under a key it does not hold.`,
 				if err != nil {
 					return withCode(ExitFindings, err)
 				}
-				fmt.Fprintf(s.out, "tokenguard: added key %s to %s and made it current\n", id, keyFile)
+				// The key is added; failing the command now would invite a retry that adds another.
+				_, _ = fmt.Fprintf(s.out, "tokenguard: added key %s to %s and made it current\n", id, keyFile)
 			}
 			keys, err := keyring.Load(keyFile)
 			if err != nil {
@@ -92,7 +93,8 @@ cannot read values sealed under a key it does not hold.`,
 			if err != nil {
 				return withCode(ExitFindings, err)
 			}
-			defer st.Close()
+			// For the early return; the success path closes the store and checks the error.
+			defer func() { _ = st.Close() }()
 			res, err := server.Rekey(cmd.Context(), st, keys, time.Now())
 			if err != nil {
 				return withCode(ExitFindings, err)
@@ -104,7 +106,7 @@ cannot read values sealed under a key it does not hold.`,
 				"%d stored responses re-encrypted, %d deletion-request subjects re-encrypted\n",
 				res.KeyID, res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.SubjectsResealed)
 			if newKey {
-				fmt.Fprintln(s.out, "tokenguard: restart running services so they load the new key")
+				_, _ = fmt.Fprintln(s.out, "tokenguard: restart running services so they load the new key")
 			}
 			return nil
 		},

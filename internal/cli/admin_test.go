@@ -124,7 +124,7 @@ func TestAdminRekey_refusesMissingDatabaseBadKeyFileAndPostgresURL(t *testing.T)
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(dir, "tokenguard.key")
-	if err := os.WriteFile(keyFile, []byte(`{"version":1}`), 0o644); err != nil {
+	if err := os.WriteFile(keyFile, []byte(`{"version":1}`), 0o644); err != nil { //nolint:gosec // G306: the world-readable key file rekey must refuse
 		t.Fatal(err)
 	}
 	if code, _, errs := runAdmin(t, "rekey", "--db", db, "--new-key"); code != ExitFindings || !strings.Contains(errs, "chmod 600") {

@@ -146,7 +146,10 @@ vault_token.bad: CPRA-XPR-001`
 func TestCheck_secretsNeverPrinted(t *testing.T) {
 	secrets := []string{"SECRETSECRET", "wJalrXUtnFEMI"}
 	for _, plan := range []string{"plan.json", "external.json"} {
-		b, _ := os.ReadFile(filepath.Join(checkData, plan))
+		b, err := os.ReadFile(filepath.Join(checkData, plan)) //nolint:gosec // G304: a plan under testdata/
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Contains(b, []byte("SECRETSECRET")) {
 			t.Fatalf("%s no longer holds the secret this test looks for", plan)
 		}
@@ -250,7 +253,7 @@ func TestCheck_stdinOutputFileAndFormats(t *testing.T) {
 	if code != ExitFindings || stdout != "" || stderr != "" {
 		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
 	}
-	written, err := os.ReadFile(out)
+	written, err := os.ReadFile(out) //nolint:gosec // G304: the --output file in the test's temporary directory
 	if err != nil || !bytes.Contains(written, []byte(`"ruleId": "CPRA-SEC-001"`)) {
 		t.Errorf("sarif output: %v\n%s", err, written)
 	}

@@ -63,14 +63,16 @@ func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err == nil {
 		return ExitOK
 	}
+	// The exit code carries the outcome; if stderr cannot take the message there is nowhere
+	// left to report that.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintf(stderr, "tokenguard: %v\n", ee.err)
+			_, _ = fmt.Fprintf(stderr, "tokenguard: %v\n", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "tokenguard: %v\n", err)
+	_, _ = fmt.Fprintf(stderr, "tokenguard: %v\n", err)
 	return ExitUsage
 }
 

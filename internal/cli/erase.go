@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -117,7 +117,8 @@ func runErase(cmd *cobra.Command, s *streams, cf *clientFlags, o eraseOptions) e
 		return withCode(ExitUsage, fmt.Errorf("%s%w", done, err))
 	}
 	if !o.asJSON {
-		fmt.Fprintf(s.out, "exported %d erased subject(s) to %s: use it with tokenguard check --data %s\n", len(subjects), o.export, o.export)
+		// The export is written; a failed notice must not read as a failed export.
+		_, _ = fmt.Fprintf(s.out, "exported %d erased subject(s) to %s: use it with tokenguard check --data %s\n", len(subjects), o.export, o.export)
 	}
 	return nil
 }
@@ -125,30 +126,34 @@ func runErase(cmd *cobra.Command, s *streams, cf *clientFlags, o eraseOptions) e
 // printDeletion prints a deletion result as two tables: the tokens revoked, and the token
 // holders to notify.
 func printDeletion(w io.Writer, res client.DeletionResult) error {
+	// Built in memory (printing into a bytes.Buffer cannot fail) and written once.
+	var out, revoked, notify bytes.Buffer
 	cats := strings.Join(res.Categories, ", ")
 	if res.DryRun {
-		fmt.Fprintf(w, "Dry run: nothing was changed. Categories: %s\n\n", cats)
-		fmt.Fprintf(w, "Would revoke %d token(s) bound to the subject:\n", len(res.Revoked))
+		fmt.Fprintf(&out, "Dry run: nothing was changed. Categories: %s\n\n", cats)
+		fmt.Fprintf(&out, "Would revoke %d token(s) bound to the subject:\n", len(res.Revoked))
 	} else {
-		fmt.Fprintf(w, "Deletion request %s %s at %s; evidence kept until %s. Categories: %s\n\n",
+		fmt.Fprintf(&out, "Deletion request %s %s at %s; evidence kept until %s. Categories: %s\n\n",
 			res.ID, res.Status, fmtTime(&res.RequestedAt), fmtTime(res.RetainUntil), cats)
-		fmt.Fprintf(w, "Revoked %d token(s) bound to the subject:\n", len(res.Revoked))
+		fmt.Fprintf(&out, "Revoked %d token(s) bound to the subject:\n", len(res.Revoked))
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOKEN\tNAME\tFINGERPRINT")
+	fmt.Fprintln(&revoked, "TOKEN\tNAME\tFINGERPRINT")
 	for _, r := range res.Revoked {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.TokenID, r.Name, r.Fingerprint)
+		fmt.Fprintf(&revoked, "%s\t%s\t%s\n", r.TokenID, r.Name, r.Fingerprint)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := writeTable(&out, &revoked); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nNotify the holders of %d token(s) reaching these categories (their systems may hold the subject's data):\n", len(res.Notify))
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOKEN\tNAME\tOWNER\tDATA CATEGORIES\tAUDIENCES")
+	fmt.Fprintf(&out, "\nNotify the holders of %d token(s) reaching these categories (their systems may hold the subject's data):\n", len(res.Notify))
+	fmt.Fprintln(&notify, "TOKEN\tNAME\tOWNER\tDATA CATEGORIES\tAUDIENCES")
 	for _, n := range res.Notify {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.TokenID, n.Name, n.Owner, joinOrDash(n.DataCategories), joinOrDash(n.Audiences))
+		fmt.Fprintf(&notify, "%s\t%s\t%s\t%s\t%s\n", n.TokenID, n.Name, n.Owner, joinOrDash(n.DataCategories), joinOrDash(n.Audiences))
 	}
-	return tw.Flush()
+	if err := writeTable(&out, &notify); err != nil {
+		return err
+	}
+	_, err := w.Write(out.Bytes())
+	return err
 }
 
 // writeErasedSubjects writes subjects as policy data to path, mode 0600, atomically: a

@@ -189,7 +189,7 @@ func TestErase_revokesTheBoundTokensReportsTheOthersExportsAndCheckBlocksReissue
 	}
 
 	// The export: policy data, mode 0600.
-	raw, err := os.ReadFile(export)
+	raw, err := os.ReadFile(export) //nolint:gosec // G304: the --export file in the test's temporary directory
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestErase_revokesTheBoundTokensReportsTheOthersExportsAndCheckBlocksReissue
 	if code, out, errOut := runWithErase(t, "erase", "--export", again); code != ExitOK {
 		t.Fatalf("erase --export = %d\n%s%s", code, out, errOut)
 	}
-	if raw2, err := os.ReadFile(again); err != nil || !bytes.Equal(raw2, raw) {
+	if raw2, err := os.ReadFile(again); err != nil || !bytes.Equal(raw2, raw) { //nolint:gosec // G304: the --export file in the test's temporary directory
 		t.Fatalf("erase --export wrote %s (%v), want %s", raw2, err, raw)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -155,11 +154,12 @@ plan to replace them.`,
 				if err != nil {
 					return withCode(ExitUsage, err)
 				}
-				fmt.Fprintf(s.err, "wrote %d import block(s) to %s", n, importsPath)
+				note := fmt.Sprintf("wrote %d import block(s) to %s", n, importsPath)
 				if skipped > 0 {
-					fmt.Fprintf(s.err, " (%d revoked or expired token(s) listed as comments, not imported)", skipped)
+					note += fmt.Sprintf(" (%d revoked or expired token(s) listed as comments, not imported)", skipped)
 				}
-				fmt.Fprintf(s.err, "; next: terraform plan -generate-config-out=generated.tf\n")
+				// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
+				_, _ = fmt.Fprintf(s.err, "%s; next: terraform plan -generate-config-out=generated.tf\n", note)
 			}
 			if asJSON {
 				return writeJSONOut(s.out, inv)
@@ -168,7 +168,8 @@ plan to replace them.`,
 				return err
 			}
 			for _, m := range inv.MissingFromService {
-				fmt.Fprintf(s.err, "warning: %s holds token %s, which this service does not list: check --endpoint, or remove it from state with terraform state rm %s\n",
+				// Warnings on stderr after the inventory was written: if stderr fails there is nowhere to say so.
+				_, _ = fmt.Fprintf(s.err, "warning: %s holds token %s, which this service does not list: check --endpoint, or remove it from state with terraform state rm %s\n",
 					m.Address, m.ID, m.Address)
 			}
 			return nil
@@ -244,17 +245,17 @@ func missingFromService(tokens []client.Token, state *terraformState) []stateTok
 }
 
 func printInventory(w io.Writer, inv inventory) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tSTATUS\tEXPIRES\tLAST USED\tCATEGORIES\tMANAGED\tPURPOSE")
+	var rows bytes.Buffer
+	fmt.Fprintln(&rows, "ID\tNAME\tOWNER\tSTATUS\tEXPIRES\tLAST USED\tCATEGORIES\tMANAGED\tPURPOSE")
 	for _, t := range inv.Tokens {
 		cats := "none"
 		if len(t.DataCategories) > 0 {
 			cats = strings.Join(t.DataCategories, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(t.ID), cell(t.Name), cell(t.Owner), cell(t.Status),
+		fmt.Fprintf(&rows, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(t.ID), cell(t.Name), cell(t.Owner), cell(t.Status),
 			fmtTime(&t.ExpiresAt), fmtTime(t.LastUsedAt), cell(cats), t.Managed, truncate(cell(t.Purpose), purposeWidth))
 	}
-	return tw.Flush()
+	return writeTable(w, &rows)
 }
 
 // cell keeps service text on one table cell: control characters (tabs, line breaks) become spaces.
@@ -278,7 +279,7 @@ func truncate(s string, n int) string {
 
 // readStateFile reads the output of terraform show -json from path.
 func readStateFile(path string) (*terraformState, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path) //nolint:gosec // G304: the state file the operator names with --state
 	if err != nil {
 		return nil, fmt.Errorf("--state: %w", err)
 	}
@@ -295,7 +296,7 @@ func readStateDir(ctx context.Context, dir string) (*terraformState, error) {
 		return nil, errors.New("--dir needs the terraform CLI, which is not on PATH: install Terraform, or run terraform show -json > state.json yourself and pass --state state.json")
 	}
 	var stdout, stderr bytes.Buffer
-	run := exec.CommandContext(ctx, tf, "show", "-json", "-no-color")
+	run := exec.CommandContext(ctx, tf, "show", "-json", "-no-color") //nolint:gosec // G204: the terraform found on PATH, with fixed arguments
 	run.Dir = dir
 	run.Stdout, run.Stderr = &stdout, &stderr
 	if err := run.Run(); err != nil {

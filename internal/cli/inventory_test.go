@@ -93,7 +93,7 @@ func newInventoryWorld(t *testing.T) *inventoryWorld {
 		t.Fatal(err)
 	}
 	w.state = filepath.Join(t.TempDir(), "state.json")
-	if err := os.WriteFile(w.state, []byte(w.fill(string(tmpl))), 0o600); err != nil {
+	if err := os.WriteFile(w.state, []byte(w.fill(string(tmpl))), 0o600); err != nil { //nolint:gosec // G703: a path in the test's temporary directory
 		t.Fatal(err)
 	}
 	t.Setenv("TOKENGUARD_ENDPOINT", w.svc.URL)
@@ -334,7 +334,7 @@ type importBlock struct{ to, id string }
 
 func parseImports(t *testing.T, path string) []importBlock {
 	t.Helper()
-	src, err := os.ReadFile(path)
+	src, err := os.ReadFile(path) //nolint:gosec // G304: the imports file in the test's temporary directory
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,10 @@ func TestInventory_generateImportsForExactlyTheUnmanagedActiveTokens(t *testing.
 	if !slices.Equal(got, want) {
 		t.Errorf("import blocks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	src, _ := os.ReadFile(path)
+	src, err := os.ReadFile(path) //nolint:gosec // G304: the imports file in the test's temporary directory
+	if err != nil {
+		t.Fatal(err)
+	}
 	goldenFile(t, filepath.Join("testdata", "inventory", "imports.tf.golden"), []byte(w.unfill(string(src))))
 
 	// A second run refuses to overwrite, and leaves the file alone; --force overwrites.
@@ -402,14 +405,14 @@ func TestInventory_generateImportsForExactlyTheUnmanagedActiveTokens(t *testing.
 	if code != ExitUsage || !strings.Contains(errs, "already exists: pass --force to overwrite it") {
 		t.Errorf("second --generate-imports = %d %q; want exit 2 asking for --force", code, errs)
 	}
-	if b, _ := os.ReadFile(path); string(b) != "# mine\n" {
-		t.Errorf("the existing file was changed: %q", b)
+	if b, err := os.ReadFile(path); err != nil || string(b) != "# mine\n" { //nolint:gosec // G304: the imports file in the test's temporary directory
+		t.Errorf("the existing file was changed: %q (%v)", b, err)
 	}
 	if code, _, errs := runSubcommand(t, newInventoryCommand, "inventory", "--state", w.state, "--generate-imports", path, "--force"); code != 0 {
 		t.Fatalf("--force = %d %s", code, errs)
 	}
-	if b, _ := os.ReadFile(path); !bytes.Equal(b, src) {
-		t.Errorf("--force output differs from the first run (output must be deterministic):\n%s", b)
+	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, src) { //nolint:gosec // G304: the imports file in the test's temporary directory
+		t.Errorf("--force output differs from the first run (output must be deterministic) (%v):\n%s", err, b)
 	}
 }
 
@@ -417,11 +420,11 @@ func TestInventory_generateImportsForExactlyTheUnmanagedActiveTokens(t *testing.
 func goldenFile(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if os.Getenv("TOKENGUARD_UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // G306: golden files are committed source, world-readable like the rest of the tree
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(path)
+	want, err := os.ReadFile(path) //nolint:gosec // G304: a golden file under testdata/
 	if err != nil {
 		t.Fatalf("%v (run with TOKENGUARD_UPDATE_GOLDEN=1 to create it)", err)
 	}
@@ -433,8 +436,11 @@ func goldenFile(t *testing.T, path string, got []byte) {
 func TestInventory_dirRunsTerraformShowThere(t *testing.T) {
 	w := newInventoryWorld(t)
 	work := t.TempDir()
-	state, _ := os.ReadFile(w.state)
-	if err := os.WriteFile(filepath.Join(work, "shown.json"), state, 0o600); err != nil {
+	state, err := os.ReadFile(w.state) //nolint:gosec // G304: the state file in the test's temporary directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "shown.json"), state, 0o600); err != nil { //nolint:gosec // G703: a path in the test's temporary directory
 		t.Fatal(err)
 	}
 	// A stand-in terraform that answers "show -json" from the working directory it runs in.
@@ -548,7 +554,7 @@ func TestAccInventory_generatedImportsLetTerraformWriteTheConfig(t *testing.T) {
 		t.Fatal("TF_ACC=1 needs the go tool on PATH to build the provider")
 	}
 	plugins := t.TempDir()
-	build := exec.Command(goTool, "build", "-o", filepath.Join(plugins, "terraform-provider-tokenguard"), ".")
+	build := exec.Command(goTool, "build", "-o", filepath.Join(plugins, "terraform-provider-tokenguard"), ".") //nolint:gosec // G204: the go tool, building this module's provider
 	build.Dir = filepath.Join("..", "..")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the provider: %v\n%s", err, out)
@@ -610,7 +616,7 @@ provider "tokenguard" {}
 		}
 	}
 
-	plan := exec.Command(tf, "plan", "-input=false", "-no-color", "-generate-config-out=generated.tf")
+	plan := exec.Command(tf, "plan", "-input=false", "-no-color", "-generate-config-out=generated.tf") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
 	plan.Dir = work
 	planOut, err := plan.CombinedOutput()
 	if err != nil {
@@ -619,7 +625,7 @@ provider "tokenguard" {}
 	if !strings.Contains(string(planOut), "Plan: 2 to import, 0 to add, 0 to change, 0 to destroy.") {
 		t.Errorf("plan does not import exactly the two tokens:\n%s", planOut)
 	}
-	generated, err := os.ReadFile(filepath.Join(work, "generated.tf"))
+	generated, err := os.ReadFile(filepath.Join(work, "generated.tf")) //nolint:gosec // G304: terraform's output in the test's working directory
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -635,7 +641,7 @@ provider "tokenguard" {}
 	}
 
 	// Apply the imports with the generated configuration, unchanged.
-	apply := exec.Command(tf, "apply", "-input=false", "-no-color", "-auto-approve")
+	apply := exec.Command(tf, "apply", "-input=false", "-no-color", "-auto-approve") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
 	apply.Dir = work
 	applyOut, err := apply.CombinedOutput()
 	if err != nil {
@@ -660,7 +666,7 @@ provider "tokenguard" {}
 	}
 
 	// A second plan finds nothing to do: exit code 0 of -detailed-exitcode (2 means changes).
-	second := exec.Command(tf, "plan", "-input=false", "-no-color", "-detailed-exitcode")
+	second := exec.Command(tf, "plan", "-input=false", "-no-color", "-detailed-exitcode") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
 	second.Dir = work
 	secondOut, err := second.CombinedOutput()
 	if err != nil {

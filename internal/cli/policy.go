@@ -1,11 +1,10 @@
 package cli
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +40,8 @@ against the same thresholds and vocabulary. Exits 1 when any test fails.`,
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			w := bufio.NewWriter(s.out)
+			// Built in memory (printing into a bytes.Buffer cannot fail) and written once.
+			var buf bytes.Buffer
 			passed, failed, skipped := 0, 0, 0
 			for _, r := range rep.Results {
 				status := "PASS"
@@ -55,24 +55,24 @@ against the same thresholds and vocabulary. Exits 1 when any test fails.`,
 					status = "FAIL"
 					failed++
 				}
-				fmt.Fprintf(w, "%s %s.%s (%s:%d)\n", status, strings.TrimPrefix(r.Package, "data."), r.Name, r.File, r.Row)
+				fmt.Fprintf(&buf, "%s %s.%s (%s:%d)\n", status, strings.TrimPrefix(r.Package, "data."), r.Name, r.File, r.Row)
 				if r.Error != "" {
-					fmt.Fprintf(w, "     error: %s\n", r.Error)
+					fmt.Fprintf(&buf, "     error: %s\n", r.Error)
 				}
 				if !r.Passed && r.Output != "" {
 					for _, line := range strings.Split(strings.TrimRight(r.Output, "\n"), "\n") {
-						fmt.Fprintf(w, "     | %s\n", line)
+						fmt.Fprintf(&buf, "     | %s\n", line)
 					}
 				}
 			}
 			if coverage {
-				fmt.Fprintln(w)
+				fmt.Fprintln(&buf)
 				for _, c := range rep.Coverage {
-					fmt.Fprintf(w, "coverage %6.2f%%  %s\n", c.Percent, c.File)
+					fmt.Fprintf(&buf, "coverage %6.2f%%  %s\n", c.Percent, c.File)
 				}
 			}
-			fmt.Fprintf(w, "\n%d passed, %d failed, %d skipped\n", passed, failed, skipped)
-			if err := w.Flush(); err != nil {
+			fmt.Fprintf(&buf, "\n%d passed, %d failed, %d skipped\n", passed, failed, skipped)
+			if _, err := s.out.Write(buf.Bytes()); err != nil {
 				return withCode(ExitUsage, err)
 			}
 			if failed > 0 {
@@ -97,12 +97,12 @@ func newPolicyListCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSEVERITY\tSCOPE\tGATES\tTITLE")
+			var rows bytes.Buffer
+			fmt.Fprintln(&rows, "ID\tSEVERITY\tSCOPE\tGATES\tTITLE")
 			for _, r := range e.Rules() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Scope, strings.Join(r.Gates, ","), r.Title)
+				fmt.Fprintf(&rows, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Scope, strings.Join(r.Gates, ","), r.Title)
 			}
-			if err := tw.Flush(); err != nil {
+			if err := writeTable(s.out, &rows); err != nil {
 				return withCode(ExitUsage, err)
 			}
 			return nil

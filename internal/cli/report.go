@@ -95,7 +95,8 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 				if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil { //nolint:gosec // the report holds no secret; auditors read it
 					return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
 				}
-				fmt.Fprintf(s.err, "wrote the rotation report (%s, %d tokens, %d late) to %s\n", format, rep.Summary.Tokens, rep.Summary.Late, output)
+				// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
+				_, _ = fmt.Fprintf(s.err, "wrote the rotation report (%s, %d tokens, %d late) to %s\n", format, rep.Summary.Tokens, rep.Summary.Late, output)
 			}
 			if !chain.Verified {
 				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", chain.Problem))

@@ -206,7 +206,7 @@ func headless(t *testing.T, browser string, args ...string) string {
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
+	cmd := exec.CommandContext(ctx, browser, append(base, args...)...) //nolint:gosec // G204: the headless browser the test found, with the test's own flags
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -227,7 +227,7 @@ func TestReportRotation_htmlRendersInChromiumWithEveryTokenAndNoSecret(t *testin
 	if want := "wrote the rotation report (html, 3 tokens, 1 late) to " + path + "\n"; errs != want {
 		t.Errorf("stderr = %q, want %q", errs, want)
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path) //nolint:gosec // G304: the report file in the test's temporary directory
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,8 +262,13 @@ func TestReportRotation_htmlRendersInChromiumWithEveryTokenAndNoSecret(t *testin
 		t.Errorf("screenshot: %v (%v)", err, info)
 	}
 	if keep := os.Getenv("TOKENGUARD_KEEP_SCREENSHOT"); keep != "" {
-		b, _ := os.ReadFile(shot)
-		_ = os.WriteFile(keep, b, 0o600)
+		b, err := os.ReadFile(shot) //nolint:gosec // G304: the screenshot in the test's temporary directory
+		if err == nil {
+			err = os.WriteFile(keep, b, 0o600) //nolint:gosec // G703: TOKENGUARD_KEEP_SCREENSHOT names where the developer wants it
+		}
+		if err != nil {
+			t.Errorf("keeping the screenshot at TOKENGUARD_KEEP_SCREENSHOT: %v", err)
+		}
 	}
 }
 

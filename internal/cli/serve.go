@@ -134,7 +134,7 @@ func applyEnv(cmd *cobra.Command, flagEnv map[string]string) error {
 		}
 		if v, ok := os.LookupEnv(env); ok && v != "" {
 			if err := cmd.Flags().Set(name, v); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("%s=%q: %v", env, v, err))
+				return withCode(ExitUsage, fmt.Errorf("%s=%q: %w", env, v, err))
 			}
 		}
 	}
@@ -209,7 +209,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return withCode(ExitFindings, err)
 	}
-	defer st.Close()
+	// For the early returns; the clean shutdown below closes the store and checks the error.
+	defer func() { _ = st.Close() }()
 	credentials, err := countCredentials(ctx, st)
 	if err != nil {
 		return withCode(ExitFindings, err)
@@ -262,7 +263,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	url := scheme + "://" + ln.Addr().String()
-	fmt.Fprintf(s.out, "tokenguard: listening on %s\n", url)
+	// Serving does not depend on this line, and the log line below says the same.
+	_, _ = fmt.Fprintf(s.out, "tokenguard: listening on %s\n", url)
 	log.Info("serving", "url", url, "db", databaseLabel(o.db), "env", o.env)
 
 	served := make(chan error, 1)
@@ -284,7 +286,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err := st.Close(); err != nil {
 		return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
 	}
-	fmt.Fprintln(s.out, "tokenguard: stopped")
+	// The service has stopped cleanly; a failed notice cannot change that.
+	_, _ = fmt.Fprintln(s.out, "tokenguard: stopped")
 	return nil
 }
 
@@ -319,7 +322,8 @@ func bootstrapAdmin(ctx context.Context, s *streams, log *slog.Logger, st store.
 		return err
 	}
 	if created {
-		fmt.Fprintf(s.out, "tokenguard: admin credential written to %s (mode 0600): read it, store it safely, then delete the file\n", path)
+		// The credential is committed either way; the log line below names the file too.
+		_, _ = fmt.Fprintf(s.out, "tokenguard: admin credential written to %s (mode 0600): read it, store it safely, then delete the file\n", path)
 		log.Info("admin credential written", "path", path)
 	}
 	return nil
@@ -332,9 +336,9 @@ func adminTokenFile(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: path derives from the operator's --db
 	if errors.Is(err, fs.ErrExist) {
-		b, rerr := os.ReadFile(path) // #nosec G304 -- path derives from the operator's --db
+		b, rerr := os.ReadFile(path) //nolint:gosec // G304: path derives from the operator's --db
 		if rerr != nil {
 			return "", fmt.Errorf("reading %s: %w", path, rerr)
 		}
@@ -346,12 +350,13 @@ func adminTokenFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("writing the admin credential file: %w", err)
 	}
+	// After a failed write or sync the write error is the one to report; Close adds nothing.
 	if _, err := f.WriteString(secret + "\n"); err != nil {
-		f.Close()
+		_ = f.Close()
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

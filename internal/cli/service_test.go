@@ -93,7 +93,10 @@ func TestServeTokenAudit_fullLifecycleThroughTheCLIAndTamperDetection(t *testing
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("admin token file: %v mode %v; want mode 0600", err, info)
 	}
-	raw, _ := os.ReadFile(tokenFile)
+	raw, err := os.ReadFile(tokenFile) //nolint:gosec // G304: the admin token file serve wrote in the test's directory
+	if err != nil {
+		t.Fatal(err)
+	}
 	admin := strings.TrimSpace(string(raw))
 	if info, err := os.Stat(filepath.Join(dir, "tokenguard.key")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("key file next to the database: %v", err)
@@ -166,10 +169,12 @@ func TestServeTokenAudit_fullLifecycleThroughTheCLIAndTamperDetection(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		t.Fatalf("tampering updated %d rows", n)
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("tampering updated %d rows (%v)", n, err)
 	}
-	sqldb.Close()
+	if err := sqldb.Close(); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errs = run(t, "", "audit", "verify", "--db", db)
 	if code != ExitFindings || !strings.Contains(errs, "record 3") {
 		t.Fatalf("offline verify of a tampered database = %d %q %q; want exit 1 naming record 3", code, out, errs)
@@ -212,7 +217,7 @@ func TestServe_refusesUnsafeOrUnsupportedSettings(t *testing.T) {
 		t.Fatalf("TOKENGUARD_LISTEN not applied: %d %q", code, errs)
 	}
 	keyFile := filepath.Join(dir, "open.key")
-	if err := os.WriteFile(keyFile, []byte("{}"), 0o644); err != nil {
+	if err := os.WriteFile(keyFile, []byte("{}"), 0o644); err != nil { //nolint:gosec // G306: the world-readable key file serve must refuse
 		t.Fatal(err)
 	}
 	code, _, errs = run(t, "", "serve", "--db", db, "--listen", "127.0.0.1:0", "--key-file", keyFile)

@@ -96,7 +96,9 @@ func TestServeTLS_clientWithTheCAConnectsOthersAndPlainHTTPAreRefused(t *testing
 	// Plain HTTP to the TLS port gets no API answer.
 	resp, err := http.Get(strings.Replace(url, "https://", "http://", 1) + "/v1/tokens")
 	if err == nil {
-		resp.Body.Close()
+		if err := resp.Body.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("plain HTTP to the TLS listener = %d, want 400 (the TLS server's answer to plain HTTP)", resp.StatusCode)
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,7 +70,7 @@ func applyEnvPersistent(cmd *cobra.Command, flagEnv map[string]string) error {
 		}
 		if v, ok := os.LookupEnv(env); ok && v != "" {
 			if err := f.Value.Set(v); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("%s=%q: %v", env, v, err))
+				return withCode(ExitUsage, fmt.Errorf("%s=%q: %w", env, v, err))
 			}
 		}
 	}
@@ -197,16 +198,17 @@ func newTokenListCommand(s *streams, cf *clientFlags) *cobra.Command {
 			if asJSON {
 				return writeJSONOut(s.out, out)
 			}
-			tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tOWNER\tEXPIRES\tLAST USED")
+			var rows bytes.Buffer
+			fmt.Fprintln(&rows, "ID\tNAME\tSTATUS\tOWNER\tEXPIRES\tLAST USED")
 			for _, t := range out.Tokens {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Status, t.Owner, fmtTime(&t.ExpiresAt), fmtTime(t.LastUsedAt))
+				fmt.Fprintf(&rows, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Status, t.Owner, fmtTime(&t.ExpiresAt), fmtTime(t.LastUsedAt))
 			}
-			if err := tw.Flush(); err != nil {
+			if err := writeTable(s.out, &rows); err != nil {
 				return err
 			}
 			if out.NextPageToken != "" {
-				fmt.Fprintf(s.err, "more tokens: run again with --page-token %s (or --all)\n", out.NextPageToken)
+				// A hint after the listing was written: if stderr fails there is nowhere left to say so.
+				_, _ = fmt.Fprintf(s.err, "more tokens: run again with --page-token %s (or --all)\n", out.NextPageToken)
 			}
 			return nil
 		},
@@ -356,10 +358,12 @@ process lists or shell history. Exit 0 when active, 1 when not.`,
 					return err
 				}
 			} else if in.Active {
-				fmt.Fprintf(s.out, "active: true\ntoken id: %s\nscope: %s\nexpires: %s\n", in.TokenID, in.Scope,
-					time.Unix(in.ExpiresAt, 0).UTC().Format(time.RFC3339))
-			} else {
-				fmt.Fprintln(s.out, "active: false")
+				if _, err := fmt.Fprintf(s.out, "active: true\ntoken id: %s\nscope: %s\nexpires: %s\n", in.TokenID, in.Scope,
+					time.Unix(in.ExpiresAt, 0).UTC().Format(time.RFC3339)); err != nil {
+					return err
+				}
+			} else if _, err := fmt.Fprintln(s.out, "active: false"); err != nil {
+				return err
 			}
 			if !in.Active {
 				return withCode(ExitFindings, errors.New(""))
@@ -375,6 +379,17 @@ func writeJSONOut(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// writeTable writes rows, lines of tab-separated cells, to w as aligned columns in one piece
+// and returns the write error. Printing into a bytes.Buffer cannot fail, so callers fill rows
+// freely and check only this write.
+func writeTable(w io.Writer, rows *bytes.Buffer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if _, err := tw.Write(rows.Bytes()); err != nil {
+		return err
+	}
+	return tw.Flush()
 }
 
 func fmtTime(t *time.Time) string {
@@ -397,8 +412,8 @@ func printToken(w io.Writer, t client.Token, asJSON bool) error {
 	if asJSON {
 		return writeJSONOut(w, t)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	var rows bytes.Buffer
+	row := func(k, v string) { fmt.Fprintf(&rows, "%s:\t%s\n", k, v) }
 	row("id", t.ID)
 	row("name", t.Name)
 	row("status", t.Status)
@@ -433,7 +448,7 @@ func printToken(w io.Writer, t client.Token, asJSON bool) error {
 	row("last used", fmtTime(t.LastUsedAt))
 	row("secret version", fmt.Sprint(t.SecretVersion))
 	row("fingerprint", t.Fingerprint)
-	if err := tw.Flush(); err != nil {
+	if err := writeTable(w, &rows); err != nil {
 		return err
 	}
 	if t.Secret != "" {

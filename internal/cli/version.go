@@ -14,7 +14,7 @@ func newVersionCommand(s *streams) *cobra.Command {
 		Use:   "version",
 		Short: "Print the tokenguard version",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(_ *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintf(s.out, "tokenguard %s\n", Version)
 			return err
 		},

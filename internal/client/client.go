@@ -49,7 +49,7 @@ import (
 // Defaults of Config fields left zero.
 const (
 	DefaultRetryMax     = 4
-	DefaultRetryWaitMin = 250 * time.Millisecond
+	DefaultRetryWaitMin = 250 * time.Millisecond //nolint:revive // time-naming: "Min" is minimum (retryablehttp's RetryWaitMin), not minutes
 	DefaultRetryWaitMax = 5 * time.Second
 	DefaultTimeout      = 30 * time.Second
 )
@@ -302,7 +302,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		// which may hold a data subject.
 		return fmt.Errorf("tokenguard client: %s %s: %w", method, path, scrubURLError(err, u.String(), c.base.String()+path))
 	}
-	defer resp.Body.Close()
+	// The body is read below before anything is decided; closing it only frees the connection.
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return fmt.Errorf("tokenguard client: %s %s: reading response: %w", method, path, err)

@@ -17,7 +17,7 @@ import (
 
 func fastClient(t *testing.T, url string, mod ...func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{Endpoint: url, Token: "tgc_secret-credential", RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond}
+	cfg := Config{Endpoint: url, Token: "tgc_secret-credential", RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond} //nolint:gosec // G101: a fake credential for a local test server
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -151,7 +151,7 @@ func TestErrors_notFoundAndResponseErrorWithoutRetryingClientErrors(t *testing.T
 
 func TestLogger_neverSeesCredentialQueryOrSecrets(t *testing.T) {
 	var n int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		n++
 		if n == 1 {
 			w.WriteHeader(500)
@@ -178,7 +178,7 @@ func TestLogger_neverSeesCredentialQueryOrSecrets(t *testing.T) {
 }
 
 func TestCACertPEM_trustsTheGivenCAOnly(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}))
 	defer srv.Close()

@@ -11,7 +11,8 @@ import (
 // summary table, then one section per token with every gap.
 func renderMarkdown(w io.Writer, rep Report) error {
 	b := bufio.NewWriter(w)
-	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	// bufio.Writer keeps the first write error and Flush returns it, so each print need not.
+	p := func(format string, a ...any) { _, _ = fmt.Fprintf(b, format, a...) }
 	p("# Token rotation evidence\n\n")
 	p("**%s**\n\n", chainSentence(rep.AuditChain))
 	p("%s\n\n", windowSentence(rep))

@@ -95,11 +95,17 @@ func TestAddKey_refusesBeyondMaxKeySetsAndBadFiles(t *testing.T) {
 			t.Fatalf("AddKey #%d: %v", i, err)
 		}
 	}
-	before, _ := os.ReadFile(path)
+	before, err := os.ReadFile(path) //nolint:gosec // G304: a key file in the test's temporary directory
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := AddKey(path, time.Now()); err == nil || !strings.Contains(err.Error(), "remove a retired one") {
 		t.Fatalf("AddKey beyond %d sets = %v, want a refusal", MaxKeySets, err)
 	}
-	after, _ := os.ReadFile(path)
+	after, err := os.ReadFile(path) //nolint:gosec // G304: a key file in the test's temporary directory
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(before, after) {
 		t.Fatal("a refused AddKey changed the key file")
 	}
@@ -116,7 +122,7 @@ func TestAddKey_refusesBeyondMaxKeySetsAndBadFiles(t *testing.T) {
 	if err := os.Remove(path + ".lock"); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(path, 0o644); err != nil {
+	if err := os.Chmod(path, 0o644); err != nil { //nolint:gosec // G302: the world-readable mode is what this test must refuse
 		t.Fatal(err)
 	}
 	if _, err := AddKey(path, time.Now()); err == nil || !strings.Contains(err.Error(), "chmod 600") {

@@ -121,9 +121,9 @@ func slicesReverse(s []string) []string {
 
 // readDataFile reads a JSON or YAML document that is merged over the bundle data.
 func readDataFile(file string) (map[string]any, error) {
-	src, err := os.ReadFile(file) //nolint:gosec // the user names the data file
+	src, err := readInputFile(file, maxDataFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("data file %s: %w", file, pathErr(err))
+		return nil, fmt.Errorf("data file %s: %w", file, err)
 	}
 	doc, err := decodeData(src, file)
 	if err != nil {

@@ -26,6 +26,9 @@ type Locations map[string]Location
 // maxModuleDepth bounds how deep local module calls are followed.
 const maxModuleDepth = 16
 
+// maxConfigFileBytes bounds the size of one .tf or .tf.json file read for locations.
+const maxConfigFileBytes = 64 << 20
+
 var configSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "resource", LabelNames: []string{"type", "name"}},
 	{Type: "module", LabelNames: []string{"name"}},
@@ -90,6 +93,15 @@ func (l *configLoader) load(dir, prefix string, chain []string) error {
 	sort.Strings(names)
 	for _, name := range names {
 		path := filepath.Join(dir, name)
+		// The HCL parser reads a file whole and reports a failure without its cause: check
+		// first, so a symlink loop or a huge file gets an error that says what is wrong.
+		info, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", l.rel(path), pathErr(err))
+		}
+		if info.Size() > maxConfigFileBytes {
+			return fmt.Errorf("config %s is %d bytes, above the limit of %d MiB for a configuration file", l.rel(path), info.Size(), maxConfigFileBytes>>20)
+		}
 		var f *hcl.File
 		var diags hcl.Diagnostics
 		if strings.HasSuffix(name, ".json") {

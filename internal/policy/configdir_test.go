@@ -66,7 +66,7 @@ func TestLoadConfigDir_errors(t *testing.T) {
 }
 
 func TestStripInstanceKeys(t *testing.T) {
-	for in, want := range map[string]string{
+	for in, want := range map[string]string{ //nolint:gosec // G101: resource addresses, not credentials
 		"tokenguard_api_token.a":                                  "tokenguard_api_token.a",
 		"tokenguard_api_token.a[0]":                               "tokenguard_api_token.a",
 		`module.app["eu"].tokenguard_api_token.b["x.y[1]"]`:       "module.app.tokenguard_api_token.b",

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -46,15 +47,44 @@ type waiverFile struct {
 
 // LoadWaivers reads a waivers YAML file.
 func LoadWaivers(path string) ([]Waiver, error) {
-	src, err := os.ReadFile(path) //nolint:gosec // the user names the waivers file
+	src, err := readInputFile(path, maxWaiversBytes)
 	if err != nil {
-		return nil, fmt.Errorf("waivers file %s: %w", path, pathErr(err))
+		return nil, fmt.Errorf("waivers file %s: %w", path, err)
 	}
 	ws, err := ParseWaivers(src)
 	if err != nil {
 		return nil, fmt.Errorf("waivers file %s: %w", path, err)
 	}
 	return ws, nil
+}
+
+// Size caps of the small documents the checker reads whole: far above any real file, far
+// below what would exhaust memory when a user names the wrong file (a disk image, a log).
+const (
+	maxWaiversBytes  = 8 << 20
+	maxDataFileBytes = 256 << 20
+)
+
+// readInputFile reads a file the user named, refusing one larger than limit bytes before
+// reading it (so a huge or sparse file costs no memory) and reading at most limit+1 bytes
+// (so a file that grows, or a device, cannot get past the check). Errors carry no path.
+func readInputFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path) //nolint:gosec // the user names the file
+	if err != nil {
+		return nil, pathErr(err)
+	}
+	defer func() { _ = f.Close() }()
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Size() > limit {
+		return nil, fmt.Errorf("file is %d bytes, above the limit of %d MiB: is this the right file?", info.Size(), limit>>20)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, pathErr(err)
+	}
+	if int64(len(src)) > limit {
+		return nil, fmt.Errorf("file is larger than the limit of %d MiB: is this the right file?", limit>>20)
+	}
+	return src, nil
 }
 
 // ParseWaivers parses a waivers document:

@@ -16,7 +16,7 @@ func TestParseWaivers_requiresEveryField(t *testing.T) {
 		{"waivers:\n  - rule: R\n    address: a\n    approved_by: p\n", "waiver 0: reason is required"},
 		{"waivers:\n  - rule: R\n    address: a\n    reason: r\n    expires: 2026-12-31\n", "waiver 0: approved_by is required"},
 		{"waivers:\n  - rule: R\n    address: a\n    reason: r\n    approved_by: p\n    expires: soon\n", `waiver 0: expires "soon" is not a date`},
-		{"waivers:\n  - rule: R\n    adress: a\n", "not a waivers document"},
+		{"waivers:\n  - rule: R\n    adress: a\n", "not a waivers document"}, //nolint:misspell // the misspelt key is the input under test
 		{"- just a list", "not a waivers document"},
 	}
 	for _, tt := range tests {

@@ -211,13 +211,17 @@ func (ts *testService) deleteOutOfBand(t *testing.T, id string) {
 	if err != nil {
 		t.Fatalf("opening the service database: %v", err)
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("closing the service database: %v", err)
+		}
+	}()
 	res, err := db.Exec("DELETE FROM tokens WHERE id = ?", id)
 	if err != nil {
 		t.Fatalf("deleting token %s: %v", id, err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		t.Fatalf("deleting token %s removed %d rows, want 1", id, n)
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("deleting token %s removed %d rows (%v), want 1", id, n, err)
 	}
 }
 

@@ -185,7 +185,11 @@ func TestAPITokenListResource_listsTokensWithIdentity(t *testing.T) {
 			"status":        tftypes.NewValue(tftypes.String, status),
 			"data_category": tftypes.NewValue(tftypes.String, nil),
 		})
-		stream, err := p.server.(tfprotov6.ProviderServerWithListResource).ListResource(ctx, &tfprotov6.ListResourceRequest{
+		lister, ok := p.server.(tfprotov6.ListResourceServer)
+		if !ok {
+			t.Fatalf("the provider server (%T) does not serve list resources", p.server)
+		}
+		stream, err := lister.ListResource(ctx, &tfprotov6.ListResourceRequest{
 			TypeName: "tokenguard_api_token", Config: cfg, IncludeResource: true, Limit: limit,
 		})
 		if err != nil {

@@ -186,7 +186,7 @@ func TestAccExamples_validate(t *testing.T) {
 		})
 	}
 	for _, f := range []string{"resources/tokenguard_api_token/terraform-1.12/import-by-identity.tf", "list-resources/tokenguard_api_token/list-resource.tfquery.hcl"} {
-		b, err := os.ReadFile(filepath.Join("../../examples", f))
+		b, err := os.ReadFile(filepath.Join("../../examples", f)) //nolint:gosec // G304: an example file of this repository
 		if err != nil || !strings.Contains(string(b), "tokenguard_api_token") {
 			t.Errorf("example %s is missing or does not use tokenguard_api_token (%v)", f, err)
 		}

@@ -627,7 +627,7 @@ type terraformCLI struct {
 
 func (tf terraformCLI) run(args ...string) string {
 	tf.t.Helper()
-	cmd := exec.Command(tf.bin, args...)
+	cmd := exec.Command(tf.bin, args...) //nolint:gosec // G204: the Terraform CLI of the acceptance tests, with the test's own arguments
 	cmd.Dir = tf.dir
 	cmd.Env = append(os.Environ(), tf.env...)
 	out, err := cmd.CombinedOutput()
@@ -653,11 +653,11 @@ func terraformBinary(t *testing.T) string {
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
-	b, err := os.ReadFile(from)
+	b, err := os.ReadFile(from) //nolint:gosec // G304: a file the test itself names
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(to, b, 0o600); err != nil {
+	if err := os.WriteFile(to, b, 0o600); err != nil { //nolint:gosec // G703: a path in the test's temporary directory
 		t.Fatal(err)
 	}
 }
@@ -665,7 +665,7 @@ func copyFile(t *testing.T, from, to string) {
 // stateSecret reads the token secret from the local state file.
 func stateSecret(t *testing.T, dir string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
+	b, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate")) //nolint:gosec // G304: the state file in the test's working directory
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -14,7 +14,8 @@ type github struct{}
 func (github) Name() string { return "github" }
 
 func (github) Write(w io.Writer, r Report) error {
-	bw := bufio.NewWriter(w)
+	// Built in memory and written once, so the one write error is the only one to check.
+	var b bytes.Buffer
 	for _, f := range r.Findings {
 		cmd := "warning"
 		switch {
@@ -43,11 +44,12 @@ func (github) Write(w io.Writer, r Report) error {
 		if f.Citation != "" {
 			msg += "\n" + f.Citation
 		}
-		fmt.Fprintf(bw, "::%s %s::%s\n", cmd, strings.Join(props, ","), escapeData(msg))
+		fmt.Fprintf(&b, "::%s %s::%s\n", cmd, strings.Join(props, ","), escapeData(msg))
 	}
 	s := r.Summary()
-	fmt.Fprintf(bw, "::notice title=tokenguard::%s\n", escapeData(summaryLine(s)))
-	return bw.Flush()
+	fmt.Fprintf(&b, "::notice title=tokenguard::%s\n", escapeData(summaryLine(s)))
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // escapeData escapes a workflow command message (percent, carriage return, line feed).

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -13,24 +13,25 @@ type markdown struct{}
 func (markdown) Name() string { return "markdown" }
 
 func (markdown) Write(w io.Writer, r Report) error {
-	bw := bufio.NewWriter(w)
+	// Built in memory and written once, so the one write error is the only one to check.
+	var b bytes.Buffer
 	s := r.Summary()
-	fmt.Fprintln(bw, "## tokenguard CPRA policy check")
-	fmt.Fprintln(bw)
+	fmt.Fprintln(&b, "## tokenguard CPRA policy check")
+	fmt.Fprintln(&b)
 	switch {
 	case s.Blocking > 0:
-		fmt.Fprintf(bw, "**Failed:** %s.\n", plural(s.Blocking, "blocking finding", "blocking findings"))
+		fmt.Fprintf(&b, "**Failed:** %s.\n", plural(s.Blocking, "blocking finding", "blocking findings"))
 	case s.Total > 0:
-		fmt.Fprintln(bw, "**Passed** with findings that do not block.")
+		fmt.Fprintln(&b, "**Passed** with findings that do not block.")
 	default:
-		fmt.Fprintln(bw, "**Passed.**")
+		fmt.Fprintln(&b, "**Passed.**")
 	}
-	fmt.Fprintln(bw)
-	fmt.Fprintln(bw, escapeCell(summaryLine(s)))
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, escapeCell(summaryLine(s)))
 	if len(r.Findings) > 0 {
-		fmt.Fprintln(bw)
-		fmt.Fprintln(bw, "| Severity | Rule | Resource | Finding | Fix |")
-		fmt.Fprintln(bw, "|---|---|---|---|---|")
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, "| Severity | Rule | Resource | Finding | Fix |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|")
 		for _, f := range r.Findings {
 			sev := f.Severity
 			switch {
@@ -51,10 +52,11 @@ func (markdown) Write(w io.Writer, r Report) error {
 			if f.Waived {
 				fix = escapeCell("Waived: " + f.WaiverReason + " (approved by " + f.WaiverApprovedBy + ")")
 			}
-			fmt.Fprintf(bw, "| %s | %s %s | %s | %s | %s |\n", sev, code(f.RuleID), escapeCell(f.Title), resource, finding, fix)
+			fmt.Fprintf(&b, "| %s | %s %s | %s | %s | %s |\n", sev, code(f.RuleID), escapeCell(f.Title), resource, finding, fix)
 		}
 	}
-	return bw.Flush()
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // escapeCell keeps text inside one table cell and inert: no pipes, HTML or line breaks.

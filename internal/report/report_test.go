@@ -53,12 +53,12 @@ func golden(t *testing.T, file, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", file)
 	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil { //nolint:gosec // G306: golden files are committed source, world-readable like the rest of the tree
 			t.Fatal(err)
 		}
 		return
 	}
-	want, err := os.ReadFile(path)
+	want, err := os.ReadFile(path) //nolint:gosec // G304: a golden file under testdata/
 	if err != nil {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -23,7 +23,8 @@ const (
 )
 
 func (text) Write(w io.Writer, r Report) error {
-	bw := bufio.NewWriter(w)
+	// Built in memory and written once, so the one write error is the only one to check.
+	var b bytes.Buffer
 	paint := func(code, s string) string {
 		if !r.Color {
 			return s
@@ -40,7 +41,7 @@ func (text) Write(w io.Writer, r Report) error {
 		if loc := location(fs[0]); loc != "" {
 			head += "  " + paint(ansiDim, loc)
 		}
-		fmt.Fprintln(bw, paint(ansiBold, head))
+		fmt.Fprintln(&b, paint(ansiBold, head))
 		for _, f := range fs {
 			label, colour := "WARNING", ansiYellow
 			switch {
@@ -49,20 +50,20 @@ func (text) Write(w io.Writer, r Report) error {
 			case f.Severity == policy.SeverityError:
 				label, colour = "ERROR", ansiRed
 			}
-			fmt.Fprintf(bw, "  %s %s  %s\n", paint(colour, fmt.Sprintf("%-7s", label)), f.RuleID, oneLineText(f.Message))
+			fmt.Fprintf(&b, "  %s %s  %s\n", paint(colour, fmt.Sprintf("%-7s", label)), f.RuleID, oneLineText(f.Message))
 			detail := f.Title
 			if f.Citation != "" {
 				detail += " (" + f.Citation + ")"
 			}
-			fmt.Fprintf(bw, "          %s\n", oneLineText(detail))
+			fmt.Fprintf(&b, "          %s\n", oneLineText(detail))
 			if f.Remediation != "" {
-				fmt.Fprintf(bw, "          fix: %s\n", oneLineText(f.Remediation))
+				fmt.Fprintf(&b, "          fix: %s\n", oneLineText(f.Remediation))
 			}
 			if f.Waived {
-				fmt.Fprintf(bw, "          waived: %s (approved by %s)\n", oneLineText(f.WaiverReason), oneLineText(f.WaiverApprovedBy))
+				fmt.Fprintf(&b, "          waived: %s (approved by %s)\n", oneLineText(f.WaiverReason), oneLineText(f.WaiverApprovedBy))
 			}
 		}
-		fmt.Fprintln(bw)
+		fmt.Fprintln(&b)
 	}
 	s := r.Summary()
 	line := summaryLine(s)
@@ -72,8 +73,9 @@ func (text) Write(w io.Writer, r Report) error {
 	case s.Total > 0:
 		line = paint(ansiYellow, line)
 	}
-	fmt.Fprintln(bw, line)
-	return bw.Flush()
+	fmt.Fprintln(&b, line)
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // oneLineText keeps a value on one line so a message cannot forge report lines.

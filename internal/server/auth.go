@@ -24,7 +24,7 @@ const CredentialPrefix = "tgc_"
 const MinAdminSecretLength = 32
 
 // actionCredentialCreate is the audit action of POST /v1/credentials.
-const actionCredentialCreate = "credential.create"
+const actionCredentialCreate = "credential.create" //nolint:gosec // G101: an audit action name, not a credential
 
 // caller is the authenticated credential of a request.
 type caller struct {

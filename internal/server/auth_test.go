@@ -21,8 +21,15 @@ type routeRequest struct{ path, body string }
 // concreteRequests returns a concrete, valid request for every authenticated route, with
 // {id} bound to tokenID or credentialID. A route missing here fails the matrix test.
 func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) map[string]routeRequest {
-	create, _ := json.Marshal(compliantRequest("matrix-new"))
-	introspect, _ := json.Marshal(client.IntrospectRequest{Token: tokenSecret})
+	t.Helper()
+	create, err := json.Marshal(compliantRequest("matrix-new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	introspect, err := json.Marshal(client.IntrospectRequest{Token: tokenSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return map[string]routeRequest{
 		"POST /v1/tokens":                  {"/v1/tokens", string(create)},
 		"GET /v1/tokens":                   {"/v1/tokens", ""},

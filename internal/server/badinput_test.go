@@ -34,19 +34,28 @@ type dbSnapshot struct {
 	auditMax int64
 }
 
+// closeOrFail closes c, naming what in the failure; deferred, it checks a Close the test
+// would otherwise drop.
+func closeOrFail(t *testing.T, what string, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Errorf("closing %s: %v", what, err)
+	}
+}
+
 func snapshotDB(t *testing.T, path string) dbSnapshot {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer closeOrFail(t, "the snapshot database", db)
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer closeOrFail(t, "the snapshot connection", conn)
 	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one consistent view
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +80,18 @@ func snapshotDB(t *testing.T, path string) dbSnapshot {
 	if err := schema.Err(); err != nil {
 		t.Fatal(err)
 	}
-	schema.Close()
+	if err := schema.Close(); err != nil {
+		t.Fatal(err)
+	}
 	for _, table := range tables {
-		rows, err := tx.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
+		rows, err := tx.QueryContext(ctx, `SELECT * FROM "`+table+`"`) //nolint:gosec // G202: a table name read from sqlite_master, quoted
 		if err != nil {
 			t.Fatal(err)
 		}
-		cols, _ := rows.Columns()
+		cols, err := rows.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
 		for rows.Next() {
 			vals := make([]any, len(cols))
 			ptrs := make([]any, len(cols))
@@ -108,7 +122,9 @@ func snapshotDB(t *testing.T, path string) dbSnapshot {
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
-		rows.Close()
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
 		slices.Sort(snap.rows[table])
 	}
 	return snap
@@ -121,12 +137,12 @@ func auditActionsAfter(t *testing.T, path string, after int64) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer closeOrFail(t, "the audit database", db)
 	rows, err := db.Query(`SELECT action FROM audit WHERE seq > ? ORDER BY seq`, after)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer closeOrFail(t, "the audit query", rows)
 	var out []string
 	for rows.Next() {
 		var a string
@@ -355,8 +371,13 @@ func TestBadInput_catalogueRefusedWithClearErrorsNoPanicAndDatabaseUnchanged(t *
 			if err != nil {
 				t.Fatalf("request failed: %v", err)
 			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("reading the response: %v", err)
+			}
+			if err := resp.Body.Close(); err != nil {
+				t.Fatalf("closing the response: %v", err)
+			}
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status = %d (%s), want %d", resp.StatusCode, body, tc.status)
 			}

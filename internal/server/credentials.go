@@ -11,7 +11,7 @@ import (
 )
 
 // actionCredentialRevoke is the audit action of POST /v1/credentials/{id}/revoke.
-const actionCredentialRevoke = "credential.revoke"
+const actionCredentialRevoke = "credential.revoke" //nolint:gosec // G101: an audit action name, not a credential
 
 // credentialView is the API shape of a credential without its secret.
 type credentialView struct {

@@ -281,7 +281,7 @@ func TestDeletionRequest_revokesExactlyTheBoundTokensReportsTheReachingOnesAndSt
 
 	// The subject is nowhere in the database files or the logs in clear.
 	for _, suffix := range []string{"", "-wal"} {
-		b, err := os.ReadFile(f.svc.DBPath + suffix)
+		b, err := os.ReadFile(f.svc.DBPath + suffix) //nolint:gosec // G304: the test service's database in its temporary directory
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}

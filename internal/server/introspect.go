@@ -35,8 +35,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, c *caller) e
 	}
 	sec, err := token.ParseSecret(presented)
 	if err != nil || sec.Env != s.env {
+		// RFC 7662: a token that does not parse is answered inactive, not as an error.
 		writeRaw(w, http.StatusOK, inactiveBody)
-		return nil
+		return nil //nolint:nilerr // the parse error is the answer (inactive), given above
 	}
 	hashes := s.keys.SecretHashes(presented)
 	ctx := r.Context()

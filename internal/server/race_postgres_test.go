@@ -41,7 +41,11 @@ func openPostgres(serverURL string) storeFactory {
 		if err != nil {
 			t.Fatalf("connecting to TOKENGUARD_TEST_POSTGRES_URL: %v", err)
 		}
-		defer conn.Close(ctx)
+		defer func() {
+			if err := conn.Close(ctx); err != nil {
+				t.Errorf("closing the set-up connection: %v", err)
+			}
+		}()
 		ident := pgx.Identifier{schema}.Sanitize()
 		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil { //nolint:gosec // quoted identifier
 			t.Fatalf("creating schema: %v", err)

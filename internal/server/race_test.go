@@ -62,7 +62,7 @@ func runRevocationRace(t *testing.T, open storeFactory, trials int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const adminSecret = "tgc_race-test-admin-credential-0123456789abcdef"
+	const adminSecret = "tgc_race-test-admin-credential-0123456789abcdef" //nolint:gosec // G101: a test service's credential
 	if _, err := srv.Bootstrap(ctx, adminSecret); err != nil {
 		t.Fatal(err)
 	}

@@ -189,7 +189,7 @@ func checkJSONShape(body []byte) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil // io.EOF, or a syntax error the decoder will report
+			return nil //nolint:nilerr // io.EOF, or a syntax error that the decoder run next reports with its offset
 		}
 		top := (*jsonFrame)(nil)
 		if n := len(stack); n > 0 {

@@ -44,7 +44,7 @@ func rawDo(t *testing.T, method, url, credential, body string, header ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeOrFail(t, "the response body", resp.Body)
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +335,7 @@ func TestIdempotency_clientRetryAfterDroppedResponseYieldsOneToken(t *testing.T)
 				next.ServeHTTP(discardWriter{header: http.Header{}}, r)
 				conn, _, err := w.(http.Hijacker).Hijack()
 				if err == nil {
-					conn.Close()
+					_ = conn.Close() // dropping the connection is the fault injected; how it closes does not matter
 				}
 				return
 			}
@@ -492,7 +492,7 @@ func TestNothingLeaks_secretsAbsentFromDatabaseLogsAuditAndListings(t *testing.T
 	}
 	places["audit"] = places["GET /v1/audit"]
 	for _, suffix := range []string{"", "-wal"} {
-		if b, err := os.ReadFile(svc.DBPath + suffix); err == nil {
+		if b, err := os.ReadFile(svc.DBPath + suffix); err == nil { //nolint:gosec // G304: the test service's database in its temporary directory
 			places["database"+suffix] = b
 		}
 	}

@@ -120,7 +120,7 @@ func randomBase62(n int) (string, error) {
 func isBase62(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+		if (c < '0' || c > '9') && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
 			return false
 		}
 	}
@@ -133,7 +133,7 @@ func validEnv(env string) bool {
 	}
 	for i := 0; i < len(env); i++ {
 		c := env[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
 			return false
 		}
 	}

@@ -110,7 +110,7 @@ func policyEngine(opts Options) (*policy.Engine, error) {
 }
 
 // DefaultAdminToken is the admin credential Start installs when Options.AdminToken is empty.
-const DefaultAdminToken = "tgc_servertest-admin-credential-0123456789"
+const DefaultAdminToken = "tgc_servertest-admin-credential-0123456789" //nolint:gosec // G101: the fixed admin credential of in-process test services only
 
 // Service is a running in-process service.
 type Service struct {
@@ -177,7 +177,7 @@ func Start(tb testing.TB, opts Options) *Service {
 		tb.Fatalf("servertest: bootstrap: %v", err)
 	}
 	svc.Server = srv
-	var h http.Handler = srv.Handler()
+	h := srv.Handler()
 	if opts.Wrap != nil {
 		h = opts.Wrap(h)
 	}

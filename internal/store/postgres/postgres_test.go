@@ -96,14 +96,14 @@ func withParams(raw, database string, params map[string]string) (string, error) 
 // createTestDatabase creates the run's database. It asks for an ICU en-US collation, under
 // which "tok_a" sorts before "tok_B", so that the suite proves ids are ordered by bytes
 // (COLLATE "C") and not by the database default; servers without ICU get their default.
-func createTestDatabase(serverURL string) error {
+func createTestDatabase(serverURL string) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
+	defer func() { err = errors.Join(err, conn.Close(ctx)) }()
 	name := randomName("tokenguard_test_")
 	ident := pgx.Identifier{name}.Sanitize()
 	// ident is quoted by pgx.Identifier.Sanitize: the concatenations below are safe.
@@ -117,7 +117,7 @@ func createTestDatabase(serverURL string) error {
 	return err
 }
 
-func dropTestDatabase() error {
+func dropTestDatabase() (err error) {
 	if testDB.name == "" {
 		return nil
 	}
@@ -127,7 +127,7 @@ func dropTestDatabase() error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
+	defer func() { err = errors.Join(err, conn.Close(ctx)) }()
 	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{testDB.name}.Sanitize()+" WITH (FORCE)") //nolint:gosec // quoted identifier
 	return err
 }
@@ -142,7 +142,11 @@ func freshSchemaURL(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("connecting to the test database: %v", err)
 	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
+	defer func() {
+		if err := conn.Close(context.WithoutCancel(t.Context())); err != nil {
+			t.Errorf("closing the set-up connection: %v", err)
+		}
+	}()
 	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil { //nolint:gosec // quoted identifier
 		t.Fatalf("creating schema: %v", err)
 	}
@@ -468,7 +472,7 @@ func TestOpen_refusesASchemaVersionItDoesNotKnow(t *testing.T) {
 	}
 	s2, err := Open(t.Context(), u)
 	if err == nil {
-		s2.Close()
+		_ = s2.Close() // the test already fails: only release the store
 		t.Fatal("Open of a database with an unknown schema version succeeded, want an error")
 	}
 	if !strings.Contains(err.Error(), "9999") || !strings.Contains(err.Error(), "newer tokenguard") {
@@ -483,7 +487,7 @@ func TestOpen_refusesSynchronousCommitOff(t *testing.T) {
 	}
 	s, err := Open(t.Context(), u)
 	if err == nil {
-		s.Close()
+		_ = s.Close() // the test already fails: only release the store
 		t.Fatal("Open with synchronous_commit=off succeeded, want an error")
 	}
 	if !strings.Contains(err.Error(), "synchronous_commit") {
@@ -505,7 +509,7 @@ func TestOpen_errorsNeverShowThePassword(t *testing.T) {
 	for i, u := range urls {
 		s, err := Open(t.Context(), u)
 		if err == nil {
-			s.Close()
+			_ = s.Close() // the test already fails: only release the store
 			t.Errorf("Open succeeded, want an error (URL %d)", i)
 			continue
 		}

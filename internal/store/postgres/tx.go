@@ -31,6 +31,8 @@ var _ store.Tx = (*tx)(nil)
 
 // tokenColumns lists the tokens columns in the order scanToken reads them and tokenArgs
 // writes them.
+//
+//nolint:gosec // G101: column names, not a credential
 const tokenColumns = `id, name, owner_index, owner_cipher, purpose, scopes, data_categories,
 	audiences, labels, subject_indexes, subjects_cipher, env, rotation_interval, rotation_overlap,
 	status, created_at, updated_at, expires_at, rotated_at, revoked_at, last_used_at,

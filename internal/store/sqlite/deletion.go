@@ -96,7 +96,8 @@ func (x *tx) ListDeletionRequests(ctx context.Context, afterID string, limit int
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing deletion requests: %w", err)
 	}
-	defer rows.Close()
+	// rows.Err below reports any failure of the read; Close only releases the cursor.
+	defer func() { _ = rows.Close() }()
 	var out []store.DeletionRequest
 	for rows.Next() {
 		d, err := scanDeletion(rows)

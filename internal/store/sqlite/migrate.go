@@ -124,7 +124,8 @@ func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading schema_migrations: %w", err)
 	}
-	defer rows.Close()
+	// rows.Err below reports any failure of the read; Close only releases the cursor.
+	defer func() { _ = rows.Close() }()
 	done := map[int]bool{}
 	for rows.Next() {
 		var v int

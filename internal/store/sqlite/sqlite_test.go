@@ -49,6 +49,14 @@ func TestStore_passesConformanceSuite(t *testing.T) {
 	storetest.Run(t, factory{})
 }
 
+// closeConn returns c to the pool, failing the test if that fails.
+func closeConn(t *testing.T, c *sql.Conn) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Errorf("closing a connection: %v", err)
+	}
+}
+
 // pragmaValue reads a pragma on one connection.
 func pragmaValue(t *testing.T, c *sql.Conn, name string) string {
 	t.Helper()
@@ -75,14 +83,14 @@ func TestOpen_appliesPragmasOnEveryPooledConnection(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read connection: %v", err)
 		}
-		defer c.Close()
+		defer closeConn(t, c)
 		conns = append(conns, c)
 	}
 	w, err := s.write.Conn(ctx)
 	if err != nil {
 		t.Fatalf("write connection: %v", err)
 	}
-	defer w.Close()
+	defer closeConn(t, w)
 	conns = append(conns, w)
 	for i, c := range conns {
 		for name, value := range want {
@@ -127,7 +135,7 @@ func TestOpen_rejectsNamesThatAreNotFilePaths(t *testing.T) {
 	for _, path := range []string{"", ":memory:", "file:" + filepath.Join(dir, "a.db"), filepath.Join(dir, "a.db?mode=ro")} {
 		s, err := Open(t.Context(), path)
 		if err == nil {
-			s.Close()
+			_ = s.Close() // the test already fails: only release the store
 			t.Errorf("Open(%q) succeeded, want an error", path)
 		}
 	}
@@ -143,7 +151,7 @@ func TestOpen_rejectsAFileThatIsNotADatabase(t *testing.T) {
 	}
 	s, err := Open(t.Context(), path)
 	if err == nil {
-		s.Close()
+		_ = s.Close() // the test already fails: only release the store
 		t.Fatal("Open of a text file succeeded, want an error")
 	}
 	if !strings.Contains(err.Error(), path) {
@@ -155,7 +163,7 @@ func TestOpen_failsClearlyWhenTheDirectoryIsMissing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing", "tokenguard.db")
 	s, err := Open(t.Context(), path)
 	if err == nil {
-		s.Close()
+		_ = s.Close() // the test already fails: only release the store
 		t.Fatal("Open in a missing directory succeeded, want an error")
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -196,7 +204,12 @@ func TestMigrations_applyOnceAndNothingOnReopen(t *testing.T) {
 			}
 			versions = append(versions, v)
 		}
-		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if len(versions) != len(migrations) {
 			t.Errorf("open %d: schema_migrations has versions %v, want one row per embedded migration (%d)", round+1, versions, len(migrations))
 		}
@@ -221,10 +234,12 @@ func TestMigrations_refuseADatabaseWrittenByANewerVersion(t *testing.T) {
 		"INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', '2030-01-01T00:00:00.000000000Z')"); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s, err = Open(t.Context(), path)
 	if err == nil {
-		s.Close()
+		_ = s.Close() // the test already fails: only release the store
 		t.Fatal("Open of a database with an unknown schema version succeeded, want an error")
 	}
 	if !strings.Contains(err.Error(), "9999") {

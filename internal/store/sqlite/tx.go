@@ -28,6 +28,8 @@ type tx struct {
 var _ store.Tx = (*tx)(nil)
 
 // tokenColumns lists the tokens columns in the order scanToken reads them.
+//
+//nolint:gosec // G101: column names, not a credential
 const tokenColumns = `id, name, owner_index, owner_cipher, purpose, scopes, data_categories,
 	audiences, labels, subject_indexes, subjects_cipher, env, rotation_interval, rotation_overlap,
 	status, created_at, updated_at, expires_at, rotated_at, revoked_at, last_used_at,
@@ -175,7 +177,7 @@ func (x *tx) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token
 	}
 	query := "SELECT " + tokenColumns + " FROM tokens"
 	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+		query += " WHERE " + strings.Join(where, " AND ") //nolint:gosec // G202: constant fragments only; values are bound parameters
 	}
 	query += " ORDER BY id LIMIT ?"
 	args = append(args, clampLimit(f.Limit))
@@ -184,7 +186,8 @@ func (x *tx) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing tokens: %w", err)
 	}
-	defer rows.Close()
+	// rows.Err below reports any failure of the read; Close only releases the cursor.
+	defer func() { _ = rows.Close() }()
 	var out []store.Token
 	for rows.Next() {
 		t, err := scanToken(rows)
@@ -522,7 +525,8 @@ func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing audit records: %w", err)
 	}
-	defer rows.Close()
+	// rows.Err below reports any failure of the read; Close only releases the cursor.
+	defer func() { _ = rows.Close() }()
 	var out []audit.Record
 	for rows.Next() {
 		rec, err := scanAudit(rows)
