@@ -39,6 +39,12 @@ SERVER_PID=""
 stop_server() {
 	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
 		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		# A clean stop takes milliseconds; never hang on a service that does not stop.
+		for _ in $(seq 1 100); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
 	fi
 	SERVER_PID=""
@@ -64,13 +70,13 @@ show() { sed 's/^/    /' "$1"; }
 # ready ENDPOINT: whether GET ENDPOINT/readyz answers 200 (curl, or bash's /dev/tcp without it).
 ready() {
 	if command -v curl >/dev/null; then
-		curl -fsS -o /dev/null "$1/readyz" 2>/dev/null
+		curl -fsS --max-time 2 -o /dev/null "$1/readyz" 2>/dev/null
 		return
 	fi
 	local hostport="${1#http://}" status
 	exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 1
 	printf 'GET /readyz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$hostport" >&3
-	read -r _ status _ <&3 || true
+	read -r -t 2 _ status _ <&3 || true
 	exec 3<&-
 	[[ "$status" == 200 ]]
 }

@@ -68,19 +68,26 @@ Exit 0 with the number of records when the chain verifies, 1 naming the first br
 	return cmd
 }
 
+// verifyService verifies the audit chain of the service at c, record by record in sequence
+// order, stopping at the first broken record (audit.ErrBroken).
 func verifyService(ctx context.Context, c *client.Client, v *audit.Verifier) error {
+	return eachAuditRecord(ctx, c, auditPageSize, v.Add)
+}
+
+// eachAuditRecord reads the whole audit log of the service at c through GET /v1/audit,
+// pageSize records a request, and calls fn on every record in sequence order. It stops at
+// the first error: fn's, returned as it is, or the API's, with its exit code. Callers decide
+// what a broken chain means: audit verify stops at it, the rotation report notes it and
+// reads on.
+func eachAuditRecord(ctx context.Context, c *client.Client, pageSize int, fn func(audit.Record) error) error {
 	var after int64
 	for {
-		page, err := c.ListAudit(ctx, after, auditPageSize)
+		page, err := c.ListAudit(ctx, after, pageSize)
 		if err != nil {
 			return apiFailure(err)
 		}
 		for _, r := range page.Records {
-			rec := audit.Record{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Event: audit.Event{
-				Time: r.Time, Actor: r.Actor, Action: r.Action, TokenID: r.TokenID, Fingerprint: r.Fingerprint,
-				Outcome: r.Outcome, Details: r.Details,
-			}}
-			if err := v.Add(rec); err != nil {
+			if err := fn(r.Record()); err != nil {
 				return err
 			}
 			after = r.Seq

@@ -139,33 +139,22 @@ func readAuditChain(ctx context.Context, c *client.Client) ([]audit.Record, evid
 	var v audit.Verifier
 	var rotations []audit.Record
 	var broken error
-	var after int64
-	for {
-		page, err := c.ListAudit(ctx, after, auditPageSize)
-		if err != nil {
-			return nil, evidence.Chain{}, apiFailure(err)
-		}
-		for _, r := range page.Records {
-			rec := audit.Record{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Event: audit.Event{
-				Time: r.Time, Actor: r.Actor, Action: r.Action, TokenID: r.TokenID, Fingerprint: r.Fingerprint,
-				Outcome: r.Outcome, Details: r.Details,
-			}}
-			if broken == nil {
-				if err := v.Add(rec); err != nil {
-					if !errors.Is(err, audit.ErrBroken) {
-						return nil, evidence.Chain{}, withCode(ExitFindings, err)
-					}
-					broken = err
+	err := eachAuditRecord(ctx, c, auditPageSize, func(rec audit.Record) error {
+		if broken == nil {
+			if err := v.Add(rec); err != nil {
+				if !errors.Is(err, audit.ErrBroken) {
+					return withCode(ExitFindings, err)
 				}
+				broken = err
 			}
-			if rec.Action == audit.ActionRotate {
-				rotations = append(rotations, rec)
-			}
-			after = r.Seq
 		}
-		if len(page.Records) == 0 || page.NextPageToken == "" {
-			break
+		if rec.Action == audit.ActionRotate {
+			rotations = append(rotations, rec)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, evidence.Chain{}, err
 	}
 	chain := evidence.Chain{Verified: broken == nil, Records: v.Count()}
 	if broken != nil {

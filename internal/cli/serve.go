@@ -125,20 +125,48 @@ func servePolicy(ctx context.Context, o serveOptions, now func() time.Time) (ser
 	return cfg, nil
 }
 
-// applyEnv sets each flag not given on the command line from its environment variable.
+// applyEnv sets each flag of flagEnv (flag name to environment variable) that was not given
+// on the command line from its environment variable, when that is set and not empty. The flag
+// may be the command's own or a persistent flag it inherits (the client flags of token,
+// audit, report, ...).
+//
+// A flag given on the command line wins over the environment. pflag records exactly that in
+// Flag.Changed, so the environment value goes through the flag's Value and leaves Changed
+// alone: marking it (as FlagSet.Set does) would make an environment value look typed on the
+// command line to every later reader, and a second pass over the environment (another
+// variable for the same flag, a second call) would take it for the operator's choice.
+//
+// An invalid value is named by its variable and flag but never echoed: it may be a
+// credential (TOKENGUARD_TOKEN) or a URL with a password (TOKENGUARD_DB).
 func applyEnv(cmd *cobra.Command, flagEnv map[string]string) error {
 	for name, env := range flagEnv {
 		f := cmd.Flags().Lookup(name)
+		if f == nil {
+			f = cmd.InheritedFlags().Lookup(name)
+		}
 		if f == nil || f.Changed {
 			continue
 		}
 		if v, ok := os.LookupEnv(env); ok && v != "" {
-			if err := cmd.Flags().Set(name, v); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("%s=%q: %w", env, v, err))
+			// pflag's error repeats the value, so it is not wrapped.
+			if err := f.Value.Set(v); err != nil {
+				return withCode(ExitUsage, fmt.Errorf("%s (for --%s): %s", env, name, envValueHint(f.Value.Type())))
 			}
 		}
 	}
 	return nil
+}
+
+// envValueHint says what an environment variable for a flag of pflag type typ must hold.
+func envValueHint(typ string) string {
+	switch typ {
+	case "bool":
+		return "must be true or false"
+	case "int":
+		return "must be a whole number"
+	default:
+		return "is not a valid " + typ + " value"
+	}
 }
 
 func parseLogLevel(s string) (slog.Level, error) {
@@ -330,39 +358,66 @@ func bootstrapAdmin(ctx context.Context, s *streams, log *slog.Logger, st store.
 }
 
 // adminTokenFile returns the secret in path, creating the file with a new secret if missing.
-// An existing file is reused: it is what a previous start wrote before it could commit.
+// An existing file is reused: it is what a previous start wrote before it could commit, or
+// what another instance starting at the same moment wrote first.
+//
+// A new file appears whole or not at all: the secret is written to a temporary file (mode
+// 0600) in the same directory and synced, then hard-linked to path, which fails if path
+// exists, so another writer's file is never overwritten. On any failure the temporary file is
+// removed and path is never created: a failed start (a full disk, a file size limit) leaves
+// nothing behind that would stop the next start, which writes a fresh secret.
 func adminTokenFile(path string) (string, error) {
+	if secret, err := readAdminTokenFile(path); !errors.Is(err, fs.ErrNotExist) {
+		return secret, err
+	}
 	secret, err := server.NewCredentialSecret()
 	if err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: path derives from the operator's --db
-	if errors.Is(err, fs.ErrExist) {
-		b, rerr := os.ReadFile(path) //nolint:gosec // G304: path derives from the operator's --db
-		if rerr != nil {
-			return "", fmt.Errorf("reading %s: %w", path, rerr)
-		}
-		if existing := strings.TrimSpace(string(b)); existing != "" {
-			return existing, nil
-		}
-		return "", fmt.Errorf("%s exists but is empty: delete it and start again", path)
-	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".tokenguard-admin-token-*") // mode 0600
 	if err != nil {
-		return "", fmt.Errorf("writing the admin credential file: %w", err)
+		return "", fmt.Errorf("writing the admin credential file in %s: %w", dir, err)
 	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) //nolint:errcheck // best effort: after a link path keeps the content, after a failure nothing is left to keep
 	// After a failed write or sync the write error is the one to report; Close adds nothing.
-	if _, err := f.WriteString(secret + "\n"); err != nil {
-		_ = f.Close()
+	if _, err := tmp.WriteString(secret + "\n"); err != nil {
+		_ = tmp.Close()
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Link(tmpName, path); err != nil {
+		if errors.Is(err, fs.ErrExist) { // another instance wrote it first: use theirs
+			return readAdminTokenFile(path)
+		}
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the directory of the operator's --db or key file
+		// Best effort: the file is complete and linked; this makes the link survive a power loss.
+		_ = d.Sync()
+		_ = d.Close() // a read-only directory handle: closing it cannot lose data
 	}
 	return secret, nil
+}
+
+// readAdminTokenFile returns the secret held in the admin credential file at path, or an
+// error wrapping fs.ErrNotExist when there is no such file.
+func readAdminTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // G304: path derives from the operator's --db
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if existing := strings.TrimSpace(string(b)); existing != "" {
+		return existing, nil
+	}
+	return "", fmt.Errorf("%s exists but is empty: delete it and start again", path)
 }
 
 func countCredentials(ctx context.Context, st store.Store) (int, error) {

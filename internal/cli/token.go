@@ -34,7 +34,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 
 // newClient builds the API client from the flags, falling back to the environment.
 func (f *clientFlags) newClient(cmd *cobra.Command) (*client.Client, error) {
-	if err := applyEnvPersistent(cmd, map[string]string{
+	if err := applyEnv(cmd, map[string]string{
 		"endpoint": "TOKENGUARD_ENDPOINT", "token": "TOKENGUARD_TOKEN", "ca-cert": "TOKENGUARD_CA_CERT",
 		"insecure-http": "TOKENGUARD_INSECURE_HTTP",
 	}); err != nil {
@@ -56,25 +56,6 @@ func (f *clientFlags) newClient(cmd *cobra.Command) (*client.Client, error) {
 		return nil, withCode(ExitUsage, err)
 	}
 	return c, nil
-}
-
-// applyEnvPersistent is applyEnv for flags that may be inherited from a parent command.
-func applyEnvPersistent(cmd *cobra.Command, flagEnv map[string]string) error {
-	for name, env := range flagEnv {
-		f := cmd.Flags().Lookup(name)
-		if f == nil {
-			f = cmd.InheritedFlags().Lookup(name)
-		}
-		if f == nil || f.Changed {
-			continue
-		}
-		if v, ok := os.LookupEnv(env); ok && v != "" {
-			if err := f.Value.Set(v); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-		}
-	}
-	return nil
 }
 
 // apiFailure gives an API error its exit code: a refused request (4xx) is an input error,

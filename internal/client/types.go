@@ -1,6 +1,10 @@
 package client
 
-import "time"
+import (
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+)
 
 // Token is a token as the API returns it. Secret is set only in the response that minted it
 // (create and rotate); every other response leaves it empty.
@@ -119,6 +123,16 @@ type AuditRecord struct {
 	Fingerprint string            `json:"fingerprint,omitempty"`
 	Outcome     string            `json:"outcome"`
 	Details     map[string]string `json:"details,omitempty"`
+}
+
+// Record returns r as the audit log's own record, the shape audit.Verifier checks: the API
+// carries every field the hash covers, so a chain read page by page through GET /v1/audit
+// verifies exactly as one read from the database.
+func (r AuditRecord) Record() audit.Record {
+	return audit.Record{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Event: audit.Event{
+		Time: r.Time, Actor: r.Actor, Action: r.Action, TokenID: r.TokenID, Fingerprint: r.Fingerprint,
+		Outcome: r.Outcome, Details: r.Details,
+	}}
 }
 
 // AuditPage is the answer of GET /v1/audit?after=SEQ&limit=N.

@@ -144,10 +144,24 @@ func newFile(now time.Time) (file, error) {
 	return file{Version: fileVersion, Current: ks.ID, Keys: []keySet{ks}}, nil
 }
 
-// writeNew writes f to path with mode 0600, failing with fs.ErrExist if path exists. It writes
-// a temporary file in the same directory, syncs it and links it into place, so a crash never
-// leaves a half-written key file behind.
+// writeNew writes f to path with mode 0600, failing with fs.ErrExist if path exists. The
+// temporary file is hard-linked into place, and a link never replaces an existing file, so a
+// crash never leaves a half-written key file behind and keys are never overwritten.
 func writeNew(path string, f file) error {
+	return writeKeyFile(path, f, func(tmpName string) error {
+		if err := os.Link(tmpName, path); err != nil {
+			return fmt.Errorf("creating key file %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// writeKeyFile writes f to a temporary file in the directory of path (mode 0600), syncs and
+// closes it, then calls place with the temporary file's name to put it at path, and syncs
+// the directory. place decides what may happen to an existing file: writeNew links (never
+// overwrite), replace renames (atomic replacement). The temporary file is removed whatever
+// happens, so a failed step leaves path as it was.
+func writeKeyFile(path string, f file, place func(tmpName string) error) error {
 	body, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding key file: %w", err)
@@ -155,15 +169,15 @@ func writeNew(path string, f file) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".tokenguard-key-*")
 	if err != nil {
-		return fmt.Errorf("creating key file in %s: %w", dir, err)
+		return fmt.Errorf("writing key file in %s: %w", dir, err)
 	}
 	tmpName := tmp.Name()
-	defer os.Remove(tmpName) //nolint:errcheck // best effort: gone after a successful link
+	defer os.Remove(tmpName) //nolint:errcheck // best effort: gone after a successful rename, a leftover name after a link
 	// On a failed step the temporary file is abandoned (and removed above), so its Close
 	// error adds nothing to the error already being returned.
 	if err := tmp.Chmod(0o600); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("creating key file: %w", err)
+		return fmt.Errorf("writing key file: %w", err)
 	}
 	if _, err := tmp.Write(append(body, '\n')); err != nil {
 		_ = tmp.Close()
@@ -176,11 +190,11 @@ func writeNew(path string, f file) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("writing key file: %w", err)
 	}
-	if err := os.Link(tmpName, path); err != nil { // fails if path exists: never overwrite keys
-		return fmt.Errorf("creating key file %s: %w", path, err)
+	if err := place(tmpName); err != nil {
+		return err
 	}
 	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the directory of the key file the operator named
-		// Best effort, as before: the key file is already complete and linked into place.
+		// Best effort: the key file is already complete and in place.
 		_ = d.Sync()
 		_ = d.Close() // a read-only directory handle: closing it cannot lose data
 	}

@@ -147,3 +147,74 @@ func mustTime(s string) (t time.Time) {
 	}
 	return t
 }
+
+// writeNew never overwrites an existing key file, replace does, and a failed placement leaves
+// the file as it was; none of them leaves a temporary file behind.
+func TestKeyFileWriters_linkNeverOverwritesRenameReplacesFailureLeavesNoTrace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokenguard.key")
+	first, err := newFile(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := newFile(time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk := func() file {
+		t.Helper()
+		f, err := readFile(path)
+		if err != nil {
+			t.Fatalf("reading the key file: %v", err)
+		}
+		return f
+	}
+	onlyTheKeyFile := func(step string) {
+		t.Helper()
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) != 1 || entries[0].Name() != "tokenguard.key" {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("after %s the directory holds %v (%v), want only tokenguard.key", step, names, err)
+		}
+	}
+
+	if err := writeNew(path, first); err != nil {
+		t.Fatalf("writeNew: %v", err)
+	}
+	if got := onDisk(); got.Current != first.Current {
+		t.Fatalf("key file current = %s, want %s", got.Current, first.Current)
+	}
+	onlyTheKeyFile("writeNew")
+
+	err = writeNew(path, second)
+	if !errors.Is(err, os.ErrExist) || !strings.HasPrefix(err.Error(), "creating key file "+path+": ") {
+		t.Errorf("writeNew over an existing file = %v, want creating key file %s: ... file exists", err, path)
+	}
+	if got := onDisk(); got.Current != first.Current {
+		t.Errorf("writeNew replaced the existing keys: current %s, want %s", got.Current, first.Current)
+	}
+	onlyTheKeyFile("a refused writeNew")
+
+	if err := replace(path, second); err != nil {
+		t.Fatalf("replace: %v", err)
+	}
+	if got := onDisk(); got.Current != second.Current {
+		t.Errorf("after replace current = %s, want %s", got.Current, second.Current)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("after replace: %v, %v; want mode 0600", info, err)
+	}
+	onlyTheKeyFile("replace")
+
+	placeFailed := errors.New("placement failed")
+	if err := writeKeyFile(path, first, func(string) error { return placeFailed }); !errors.Is(err, placeFailed) {
+		t.Errorf("writeKeyFile with a failing placement = %v, want its error", err)
+	}
+	if got := onDisk(); got.Current != second.Current {
+		t.Errorf("a failed placement changed the key file: current %s, want %s", got.Current, second.Current)
+	}
+	onlyTheKeyFile("a failed placement")
+}

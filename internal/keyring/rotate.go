@@ -3,12 +3,10 @@ package keyring
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -95,43 +93,13 @@ func AddKey(path string, now time.Time) (string, error) {
 	return ks.ID, nil
 }
 
-// replace atomically replaces the key file at path with f, mode 0600.
+// replace atomically replaces the key file at path with f, mode 0600: the temporary file is
+// renamed over path, so a reader sees either the old file or the new one.
 func replace(path string, f file) error {
-	body, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding key file: %w", err)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".tokenguard-key-*")
-	if err != nil {
-		return fmt.Errorf("writing key file in %s: %w", dir, err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) //nolint:errcheck // best effort: gone after a successful rename
-	// On a failed step the temporary file is abandoned (and removed above), so its Close
-	// error adds nothing to the error already being returned.
-	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("writing key file: %w", err)
-	}
-	if _, err := tmp.Write(append(body, '\n')); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("writing key file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("writing key file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing key file: %w", err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("replacing key file %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the directory of the key file the operator named
-		// Best effort, as before: the new key file is already complete and renamed into place.
-		_ = d.Sync()
-		_ = d.Close() // a read-only directory handle: closing it cannot lose data
-	}
-	return nil
+	return writeKeyFile(path, f, func(tmpName string) error {
+		if err := os.Rename(tmpName, path); err != nil {
+			return fmt.Errorf("replacing key file %s: %w", path, err)
+		}
+		return nil
+	})
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
 // migrationFiles holds the schema, one file per version: NNNN_description.sql.
@@ -24,44 +22,9 @@ var migrationFiles embed.FS
 // tokenguard schemas in one database share it; that only makes their migrations take turns.
 const migrationLockKey int64 = 0x746f6b656e677264
 
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. Versions must be unique
-// and positive.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("reading embedded migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || path.Ext(name) != ".sql" {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("embedded migration %q: name must be NNNN_description.sql", name)
-		}
-		body, err := fs.ReadFile(migrationFiles, "migrations/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("reading embedded migration %q: %w", name, err)
-		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
-	}
-	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("embedded migrations %q and %q have the same version", out[i-1].name, out[i].name)
-		}
-	}
-	return out, nil
+// loadMigrations returns the embedded migrations in version order (see store.LoadMigrations).
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrationFiles, "migrations")
 }
 
 // migrate applies the embedded migrations the database has not applied yet, in version
@@ -106,7 +69,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
 	}
 	known := make(map[int]bool, len(migrations))
 	for _, m := range migrations {
-		known[m.version] = true
+		known[m.Version] = true
 	}
 	for _, v := range done {
 		if !known[v] {
@@ -114,15 +77,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
 		}
 	}
 	for _, m := range migrations {
-		if slices.Contains(done, m.version) {
+		if slices.Contains(done, m.Version) {
 			continue
 		}
 		// No arguments: pgx sends this as a simple query, which may hold several statements.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return 0, fmt.Errorf("applying %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return 0, fmt.Errorf("applying %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-			return 0, fmt.Errorf("recording %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+			return 0, fmt.Errorf("recording %s: %w", m.Name, err)
 		}
 		applied++
 	}

@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
 // migrationFiles holds the schema, one file per version: NNNN_description.sql.
@@ -18,44 +15,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. Versions must be unique
-// and positive.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("reading embedded migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || path.Ext(name) != ".sql" {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("embedded migration %q: name must be NNNN_description.sql", name)
-		}
-		body, err := fs.ReadFile(migrationFiles, "migrations/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("reading embedded migration %q: %w", name, err)
-		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
-	}
-	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("embedded migrations %q and %q have the same version", out[i-1].name, out[i].name)
-		}
-	}
-	return out, nil
+// loadMigrations returns the embedded migrations in version order (see store.LoadMigrations).
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrationFiles, "migrations")
 }
 
 // migrate applies the embedded migrations db has not applied yet, in version order, in one
@@ -91,7 +53,7 @@ func migrate(ctx context.Context, db *sql.DB) (applied int, err error) {
 	}
 	known := make(map[int]bool, len(migrations))
 	for _, m := range migrations {
-		known[m.version] = true
+		known[m.Version] = true
 	}
 	for v := range done {
 		if !known[v] {
@@ -100,16 +62,16 @@ func migrate(ctx context.Context, db *sql.DB) (applied int, err error) {
 	}
 	now := formatTime(time.Now())
 	for _, m := range migrations {
-		if done[m.version] {
+		if done[m.Version] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return 0, fmt.Errorf("applying %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return 0, fmt.Errorf("applying %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, now); err != nil {
-			return 0, fmt.Errorf("recording %s: %w", m.name, err)
+			m.Version, m.Name, now); err != nil {
+			return 0, fmt.Errorf("recording %s: %w", m.Name, err)
 		}
 		applied++
 	}

@@ -176,7 +176,7 @@ func TestMigrations_applyOnceAndNothingOnReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loadMigrations: %v", err)
 	}
-	if len(migrations) == 0 || migrations[0].version != 1 {
+	if len(migrations) == 0 || migrations[0].Version != 1 {
 		t.Fatalf("embedded migrations = %d, want at least 0001", len(migrations))
 	}
 	path := filepath.Join(t.TempDir(), "tokenguard.db")
@@ -214,8 +214,8 @@ func TestMigrations_applyOnceAndNothingOnReopen(t *testing.T) {
 			t.Errorf("open %d: schema_migrations has versions %v, want one row per embedded migration (%d)", round+1, versions, len(migrations))
 		}
 		for i, m := range migrations {
-			if i < len(versions) && versions[i] != m.version {
-				t.Errorf("open %d: schema_migrations row %d is version %d, want %d", round+1, i, versions[i], m.version)
+			if i < len(versions) && versions[i] != m.Version {
+				t.Errorf("open %d: schema_migrations row %d is version %d, want %d", round+1, i, versions[i], m.Version)
 			}
 		}
 		if err := s.Close(); err != nil {
