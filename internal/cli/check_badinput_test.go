@@ -127,6 +127,7 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 	dataJSON := writeFile(t, dir, "data.json", []byte(`{"tokenguard": {"thresholds": `))
 	dataEmpty := writeFile(t, dir, "empty.json", nil)
 	dataArray := writeFile(t, dir, "array.json", []byte(`[1, 2]`))
+	dataTokenguardList := writeFile(t, dir, "tokenguard-list.json", []byte(`{"tokenguard": [1, 2]}`))
 
 	regoDir := filepath.Join(dir, "policies")
 	writeFile(t, dir, "policies/ok.rego", []byte("package extra.ok\n\nok := true\n"))
@@ -162,8 +163,9 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 		{"data binary", []string{"check", "--data", dataBinary, plan}, nil, 2, "data file " + dataBinary + ": not valid YAML"},
 		{"data YAML syntax error", []string{"check", "--data", dataYAML, plan}, nil, 2, "data file " + dataYAML + ": not valid YAML"},
 		{"data truncated JSON", []string{"check", "--data", dataJSON, plan}, nil, 2, "data file " + dataJSON + ": not valid JSON"},
-		{"data empty", []string{"check", "--data", dataEmpty, plan}, nil, 2, "data file " + dataEmpty + ": not valid JSON"},
+		{"data empty", []string{"check", "--data", dataEmpty, plan}, nil, 2, "data file " + dataEmpty + ": is empty"},
 		{"data top-level array", []string{"check", "--data", dataArray, plan}, nil, 2, "data file " + dataArray + ": must hold an object at the top level"},
+		{"data tokenguard not an object", []string{"check", "--data", dataTokenguardList, plan}, nil, 2, "data file " + dataTokenguardList + ": \"tokenguard\" must be an object"},
 		{"data is a directory", []string{"check", "--data", dir, plan}, nil, 2, "data file " + dir + ": is a directory"},
 		{"policy with a Rego syntax error", []string{"check", "--policy", regoDir, plan}, nil, 2, "broken.rego:7: rego_parse_error"},
 		{"policy is a file", []string{"check", "--policy", regoFile, plan}, nil, 2, regoFile},
@@ -303,6 +305,7 @@ func TestCLI_badFlagsAndEnvironmentExitTwoAndWriteNothing(t *testing.T) {
 		{"serve listen on all interfaces without TLS", serve("--listen", "0.0.0.0:0"), nil, 2, "--listen 0.0.0.0:0 is not a loopback address"},
 		{"serve TLS cert without key", serve("--tls-cert", notPEM), nil, 2, "--tls-cert and --tls-key go together"},
 		{"serve log level", serve("--log-level", "loud"), nil, 2, `--log-level "loud": use debug, info, warn or error`},
+		{"serve db in a missing directory", []string{"serve", "--db", "/nonexistent/dir/x.db", "--listen", "127.0.0.1:0"}, nil, 2, "--db /nonexistent/dir/x.db: the directory /nonexistent/dir does not exist"},
 		{"serve log level from env", serve(), map[string]string{"TOKENGUARD_LOG_LEVEL": "verbose"}, 2, `--log-level "verbose": use debug, info, warn or error`},
 		{"serve default ttl", serve("--default-ttl", "forever"), nil, 2, `--default-ttl: invalid duration "forever"`},
 		{"serve negative max ttl", serve("--max-ttl", "-1d"), nil, 2, `--max-ttl: invalid duration "-1d": must be positive`},

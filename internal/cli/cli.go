@@ -96,5 +96,25 @@ func newRootCommand(s *streams) *cobra.Command {
 		newCheckCommand(s),
 		newPolicyCommand(s),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group (a command with subcommands and no action
+// of its own) answer an unknown subcommand with a usage error (exit 2) instead of cobra's
+// default of printing help and succeeding; the group alone still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return withCode(ExitUsage, fmt.Errorf("unknown command %q for %q: run '%s --help' for the list", args[0], cmd.CommandPath(), cmd.CommandPath()))
+	}
 }

@@ -186,6 +186,11 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if strings.TrimSpace(o.db) == "" {
 		return usage("--db is empty: give the path of the SQLite database file")
 	}
+	if !isPostgresURL(o.db) {
+		if fi, err := os.Stat(filepath.Dir(o.db)); err != nil || !fi.IsDir() {
+			return usage("--db %s: the directory %s does not exist: create it or choose another path", o.db, filepath.Dir(o.db))
+		}
+	}
 	defaultTTL, err := token.ParseDuration(o.defaultTTL)
 	if err != nil {
 		return usage("--default-ttl: %v", err)

@@ -134,6 +134,9 @@ func readDataFile(file string) (map[string]any, error) {
 
 func decodeData(src []byte, name string) (map[string]any, error) {
 	js := src
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, fmt.Errorf("is empty: write an object such as {\"tokenguard\": {\"thresholds\": {...}}}")
+	}
 	if !strings.HasSuffix(name, ".json") {
 		var err error
 		if js, err = yaml.YAMLToJSON(src); err != nil {
@@ -149,6 +152,13 @@ func decodeData(src []byte, name string) (map[string]any, error) {
 	m, ok := doc.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("must hold an object at the top level, such as {\"tokenguard\": {\"thresholds\": {...}}}")
+	}
+	// Everything under "tokenguard" is read by the bundle as objects: a list or a string there
+	// would silently switch rules off.
+	if tg, present := m["tokenguard"]; present {
+		if _, ok := tg.(map[string]any); !ok {
+			return nil, fmt.Errorf("\"tokenguard\" must be an object, such as {\"thresholds\": {...}, \"erased_subjects\": [...]}")
+		}
 	}
 	return m, nil
 }
