@@ -18,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/policies"
 )
@@ -143,6 +144,8 @@ type Engine struct {
 type preparedRules struct {
 	query rego.PreparedEvalQuery
 	rules []Rule
+	// constants are the values of the input-independent rules (see constantCache).
+	constants []constantValue
 }
 
 // NewEngine loads, compiles and prepares the policies once.
@@ -172,6 +175,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 		e.now = time.Now
 	}
 	store := inmem.NewFromObject(src.data)
+	constants := constantRules(ctx, compiler, store)
 	var active []Rule
 	for _, r := range rules {
 		if len(r.Gates) == 0 || slices.Contains(r.Gates, gate) {
@@ -188,6 +192,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 		if e.token[managedBy], err = prepare(ctx, compiler, store, rs); err != nil {
 			return nil, err
 		}
+		e.token[managedBy].constants = constants
 	}
 	var planRules []Rule
 	for _, r := range active {
@@ -198,6 +203,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 	if e.plan, err = prepare(ctx, compiler, store, planRules); err != nil {
 		return nil, err
 	}
+	e.plan.constants = constants
 	return e, nil
 }
 
@@ -373,8 +379,12 @@ func (e *Engine) Rules() []Rule { return slices.Clone(e.rules) }
 
 // EvaluatePlan reads plan JSON from r, normalises its token-like changes and evaluates the
 // token rules on each (in parallel) and the plan rules once. Input errors wrap ErrInvalidPlan.
+//
+// The plan is read in one pass that keeps each token-like change as raw JSON; the workers
+// then decode, normalise and evaluate the changes in parallel, so only one change per worker
+// is ever held as Go maps and OPA values.
 func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) {
-	p, err := ReadPlan(r)
+	p, err := readPlan(r, true)
 	if err != nil {
 		return Result{}, err
 	}
@@ -382,11 +392,41 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 	if p.Timestamp != nil {
 		ts = p.Timestamp.UTC()
 	}
-	tokens := Normalize(p, ts)
 	facts := PlanFacts{Timestamp: &ts, Outputs: p.Outputs, ProviderEndpoints: p.ProviderEndpoints}
-	findings, err := e.EvaluateTokens(ctx, tokens, facts)
+	planTerm, err := facts.term()
 	if err != nil {
 		return Result{}, err
+	}
+	changes := p.Changes
+	p.Changes = nil
+	results := make([][]Finding, len(changes))
+	addresses := make([]string, len(changes))
+	evaluated := make([]bool, len(changes))
+	err = forEach(ctx, len(changes), func(i int) error {
+		rc := &changes[i]
+		if err := rc.decodeChange(); err != nil {
+			return err
+		}
+		tc, ok := changeFromPlan(*rc)
+		changes[i] = ResourceChange{} // let the decoded values go as soon as they are normalised
+		if !ok {
+			return nil
+		}
+		t := NormalizeToken(tc, ts)
+		evaluated[i], addresses[i] = true, t.Address
+		results[i], err = e.evaluateToken(ctx, t, planTerm)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	var findings []Finding
+	var resources []string
+	for i := range changes {
+		if evaluated[i] {
+			resources = append(resources, addresses[i])
+			findings = append(findings, results[i]...)
+		}
 	}
 	planFindings, err := e.evaluatePlanRules(ctx, facts)
 	if err != nil {
@@ -394,37 +434,62 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 	}
 	findings = append(findings, planFindings...)
 	SortFindings(findings)
-	resources := make([]string, 0, len(tokens))
-	for _, t := range tokens {
-		resources = append(resources, t.Address)
+	if resources == nil {
+		resources = []string{}
 	}
 	sort.Strings(resources)
-	return Result{Findings: findings, ResourcesChecked: len(tokens), Resources: resources, Timestamp: ts}, nil
+	return Result{Findings: findings, ResourcesChecked: len(resources), Resources: resources, Timestamp: ts}, nil
 }
 
 // EvaluateTokens evaluates the token rules of the engine's gate on each token, with facts as
 // input.plan, on runtime.NumCPU() workers. Findings are sorted.
 func (e *Engine) EvaluateTokens(ctx context.Context, tokens []Token, facts PlanFacts) ([]Finding, error) {
-	planValue, err := ast.InterfaceToValue(facts.value())
+	planTerm, err := facts.term()
+	if err != nil {
+		return nil, err
+	}
+	results := make([][]Finding, len(tokens))
+	err = forEach(ctx, len(tokens), func(i int) error {
+		var err error
+		results[i], err = e.evaluateToken(ctx, tokens[i], planTerm)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Finding
+	for i := range tokens {
+		out = append(out, results[i]...)
+	}
+	SortFindings(out)
+	return out, nil
+}
+
+// term renders the facts as the OPA value of input.plan.
+func (p PlanFacts) term() (*ast.Term, error) {
+	v, err := ast.InterfaceToValue(p.value())
 	if err != nil {
 		return nil, fmt.Errorf("plan facts: %w", err)
 	}
-	planTerm := ast.NewTerm(planValue)
-	results := make([][]Finding, len(tokens))
-	errs := make([]error, len(tokens))
-	workers := min(runtime.NumCPU(), len(tokens))
+	return ast.NewTerm(v), nil
+}
+
+// forEach calls fn(0) ... fn(n-1) on runtime.NumCPU() workers and returns the error of the
+// lowest index that failed, or the context's error.
+func forEach(ctx context.Context, n int, fn func(i int) error) error {
+	errs := make([]error, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range workers {
+	for range min(runtime.NumCPU(), n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = e.evaluateToken(ctx, tokens[i], planTerm)
+				errs[i] = fn(i)
 			}
 		}()
 	}
-	for i := range tokens {
+	for i := range n {
 		if ctx.Err() != nil {
 			break
 		}
@@ -433,17 +498,14 @@ func (e *Engine) EvaluateTokens(ctx context.Context, tokens []Token, facts PlanF
 	close(next)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	var out []Finding
-	for i := range tokens {
-		if errs[i] != nil {
-			return nil, errs[i]
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
-		out = append(out, results[i]...)
 	}
-	SortFindings(out)
-	return out, nil
+	return nil
 }
 
 func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term) ([]Finding, error) {
@@ -475,7 +537,8 @@ func (e *Engine) evaluatePlanRules(ctx context.Context, facts PlanFacts) ([]Find
 }
 
 func (p *preparedRules) eval(ctx context.Context, input ast.Value, address string) ([]Finding, error) {
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	cache := &constantCache{shared: p.constants, inner: topdown.NewVirtualCache()}
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(cache))
 	if err != nil {
 		where := address
 		if where == "" {
@@ -530,4 +593,139 @@ func SortFindings(fs []Finding) {
 		}
 		return a.Field < b.Field
 	})
+}
+
+// constantCache is the topdown.VirtualCache of one evaluation. It answers, from values
+// computed once by NewEngine, for the rules whose value cannot depend on the input (such as
+// a vocabulary set built from data), so each evaluation does not rebuild them; everything
+// else goes to a fresh per-evaluation cache. Inside a `with` (depth > 0) the shared values
+// are not used, since `with` may replace data they were computed from.
+type constantCache struct {
+	shared []constantValue
+	inner  topdown.VirtualCache
+	depth  int
+}
+
+// constantValue is the value of one input-independent rule.
+type constantValue struct {
+	ref   ast.Ref
+	value *ast.Term
+}
+
+func (c *constantCache) Push() { c.depth++; c.inner.Push() }
+func (c *constantCache) Pop()  { c.depth--; c.inner.Pop() }
+
+func (c *constantCache) Get(ref ast.Ref) (*ast.Term, bool) {
+	if c.depth == 0 {
+		for i := range c.shared {
+			if c.shared[i].ref.Equal(ref) {
+				return c.shared[i].value, false
+			}
+		}
+	}
+	return c.inner.Get(ref)
+}
+
+func (c *constantCache) Put(ref ast.Ref, value *ast.Term) { c.inner.Put(ref, value) }
+func (c *constantCache) Keys() []ast.Ref                  { return c.inner.Keys() }
+
+// constantRules computes the value of every rule that cannot depend on the input: a rule
+// without arguments whose definitions reference neither input nor, directly or through
+// other rules and functions, a rule that does, and use neither `with` nor a
+// non-deterministic builtin. Rules that are undefined, or fail, are left out.
+func constantRules(ctx context.Context, c *ast.Compiler, store storage.Store) []constantValue {
+	type node struct {
+		path    ast.Ref
+		isFunc  bool
+		dynamic bool
+		refs    []ast.Ref
+	}
+	nodes := map[string]*node{}
+	var order []string
+	for _, m := range c.Modules {
+		for _, r := range m.Rules {
+			path := r.Ref().GroundPrefix()
+			if !path.HasPrefix(ast.DefaultRootRef) { // compiled modules hold full paths already
+				path = m.Package.Path.Extend(path)
+			}
+			key := path.String()
+			n := nodes[key]
+			if n == nil {
+				n = &node{path: path}
+				nodes[key] = n
+				order = append(order, key)
+			}
+			if len(r.Head.Args) > 0 {
+				n.isFunc = true
+			}
+			if !r.Head.Ref().IsGround() {
+				n.dynamic = true // a ref head with variables (deny[x] := ...): keep it simple
+			}
+			ast.WalkExprs(r, func(e *ast.Expr) bool {
+				if len(e.With) > 0 {
+					n.dynamic = true
+				}
+				if e.IsCall() {
+					if b, ok := ast.BuiltinMap[e.Operator().String()]; ok && b.Nondeterministic {
+						n.dynamic = true
+					}
+				}
+				return false
+			})
+			ast.WalkRefs(r, func(ref ast.Ref) bool {
+				switch {
+				case ref.HasPrefix(ast.InputRootRef):
+					n.dynamic = true
+				case ref.HasPrefix(ast.DefaultRootRef):
+					n.refs = append(n.refs, ref.GroundPrefix())
+				}
+				return false
+			})
+			if r.Head.Name.Equal(ast.Var("deny")) {
+				n.dynamic = true
+			}
+		}
+	}
+	// Propagate: a rule that refers to a dynamic rule (or to an ancestor or descendant path
+	// of one, e.g. a whole package) is dynamic.
+	for changed := true; changed; {
+		changed = false
+		for _, k := range order {
+			n := nodes[k]
+			if n.dynamic {
+				continue
+			}
+			for _, ref := range n.refs {
+				for _, k2 := range order {
+					o := nodes[k2]
+					if o.dynamic && (ref.HasPrefix(o.path) || o.path.HasPrefix(ref)) {
+						n.dynamic, changed = true, true
+						break
+					}
+				}
+				if n.dynamic {
+					break
+				}
+			}
+		}
+	}
+	var out []constantValue
+	for _, k := range order {
+		n := nodes[k]
+		if n.dynamic || n.isFunc {
+			continue
+		}
+		rs, err := rego.New(rego.Compiler(c), rego.Store(store), rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(n.path))))).Eval(ctx)
+		if err != nil || len(rs) == 0 || len(rs[0].Expressions) == 0 {
+			// Undefined, or an error (e.g. conflicting values): not cached, so each
+			// evaluation meets it, and reports it, exactly as without the cache.
+			continue
+		}
+		v, err := ast.InterfaceToValue(rs[0].Expressions[0].Value)
+		if err != nil {
+			continue
+		}
+		out = append(out, constantValue{ref: n.path, value: ast.NewTerm(v)})
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,11 @@ type ResourceChange struct {
 	// BeforeSensitive and AfterSensitive mirror Before and After with true at sensitive values.
 	BeforeSensitive any
 	AfterSensitive  any
+
+	// raw is the undecoded "change" object when the plan was read lazily (readPlan with
+	// lazy set): decodeChange fills the fields above from it. Raw bytes hold no pointers,
+	// so a large plan waiting to be evaluated costs the garbage collector almost nothing.
+	raw json.RawMessage
 }
 
 // Output is a root module output and what its expression refers to.
@@ -80,8 +86,12 @@ type ProviderEndpoint struct {
 // ReadPlan reads plan JSON from r with a streaming decoder. Only token-like resource changes
 // are decoded in full; every other resource change is decoded one at a time and dropped, and
 // sections the checker does not need (planned_values, prior_state, variables, ...) are
-// skipped token by token. Errors caused by the input wrap ErrInvalidPlan.
-func ReadPlan(r io.Reader) (*Plan, error) {
+// skipped without being decoded into values. Errors caused by the input wrap ErrInvalidPlan.
+func ReadPlan(r io.Reader) (*Plan, error) { return readPlan(r, false) }
+
+// readPlan is ReadPlan; with lazy set, the change objects of token-like resource changes are
+// kept as raw JSON, to be decoded with decodeChange (in parallel, by EvaluatePlan's workers).
+func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -129,7 +139,7 @@ func ReadPlan(r io.Reader) (*Plan, error) {
 			}
 		case "resource_changes":
 			hasChanges = true
-			if err := readResourceChanges(dec, p); err != nil {
+			if err := readResourceChanges(dec, p, lazy); err != nil {
 				return nil, err
 			}
 		case "configuration":
@@ -198,7 +208,7 @@ type rawChange struct {
 	AfterSensitive  any      `json:"after_sensitive"`
 }
 
-func readResourceChanges(dec *json.Decoder, p *Plan) error {
+func readResourceChanges(dec *json.Decoder, p *Plan, lazy bool) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return decodeError(dec, err)
@@ -218,20 +228,16 @@ func readResourceChanges(dec *json.Decoder, p *Plan) error {
 		if rc.Mode != "" && rc.Mode != "managed" || rc.Deposed != "" || !IsTokenType(rc.Type) {
 			continue
 		}
-		var c rawChange
-		if len(rc.Change) > 0 {
-			d := json.NewDecoder(strings.NewReader(string(rc.Change)))
-			d.UseNumber()
-			if err := d.Decode(&c); err != nil {
-				return invalidf("plan resource change %s: change is not an object: %v", rc.Address, err)
+		c := ResourceChange{
+			Address: rc.Address, ModuleAddress: rc.ModuleAddress, Mode: rc.Mode, Type: rc.Type,
+			Name: rc.Name, ProviderName: rc.ProviderName, raw: rc.Change,
+		}
+		if !lazy {
+			if err := c.decodeChange(); err != nil {
+				return err
 			}
 		}
-		p.Changes = append(p.Changes, ResourceChange{
-			Address: rc.Address, ModuleAddress: rc.ModuleAddress, Mode: rc.Mode, Type: rc.Type,
-			Name: rc.Name, ProviderName: rc.ProviderName, Actions: c.Actions,
-			Before: c.Before, After: c.After, AfterUnknown: c.AfterUnknown,
-			BeforeSensitive: c.BeforeSensitive, AfterSensitive: c.AfterSensitive,
-		})
+		p.Changes = append(p.Changes, c)
 	}
 	if _, err := dec.Token(); err != nil { // closing bracket
 		return decodeError(dec, err)
@@ -239,26 +245,38 @@ func readResourceChanges(dec *json.Decoder, p *Plan) error {
 	return nil
 }
 
-// skipValue consumes one JSON value token by token, without buffering it.
-func skipValue(dec *json.Decoder) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return decodeError(dec, err)
-		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				depth++
-			default:
-				depth--
-			}
-		}
-		if depth == 0 {
-			return nil
-		}
+// decodeChange decodes the raw change object into Actions, Before, After and the unknown and
+// sensitive marks, and drops the raw bytes. It does nothing when there are none.
+func (rc *ResourceChange) decodeChange() error {
+	if len(rc.raw) == 0 {
+		return nil
 	}
+	var c rawChange
+	d := json.NewDecoder(bytes.NewReader(rc.raw))
+	d.UseNumber()
+	if err := d.Decode(&c); err != nil {
+		return invalidf("plan resource change %s: change is not an object: %v", rc.Address, err)
+	}
+	rc.Actions, rc.Before, rc.After, rc.AfterUnknown = c.Actions, c.Before, c.After, c.AfterUnknown
+	rc.BeforeSensitive, rc.AfterSensitive = c.BeforeSensitive, c.AfterSensitive
+	rc.raw = nil
+	return nil
+}
+
+// skipValue consumes one JSON value. The decoder reads the value into its buffer and checks
+// it without building anything: several times faster than walking it token by token, at the
+// cost of holding the largest skipped section (planned_values, prior_state) in memory for a
+// moment.
+func skipValue(dec *json.Decoder) error {
+	var skip struct{}
+	if err := dec.Decode(&skip); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return nil // a scalar or an array where the empty struct expected an object: consumed
+		}
+		return decodeError(dec, err)
+	}
+	return nil
 }
 
 func decodeString(dec *json.Decoder, key string, dst *string) error {

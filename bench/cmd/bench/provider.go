@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+)
+
+type providerOptions struct {
+	resources   int
+	parallelism int
+	runs        int
+}
+
+func (o *providerOptions) flags(fs *flag.FlagSet) {
+	fs.IntVar(&o.resources, "resources", 500, "resources per configuration")
+	fs.IntVar(&o.parallelism, "parallelism", 10, "terraform -parallelism for both configurations")
+	fs.IntVar(&o.runs, "provider-runs", 3, "runs of each configuration, each on a fresh service and state; the fastest plan+apply is kept")
+}
+
+// tokenAttributes are the attributes of every benchmark token, also fed to terraform_data
+// so both configurations carry the same values.
+const tokenAttributes = `
+  name            = "bench-${count.index}"
+  owner           = "team-billing"
+  purpose         = "Reads invoice totals for the monthly revenue report"
+  scopes          = ["invoices:read"]
+  data_categories = ["commercial"]
+  audiences       = ["billing-api"]
+  ttl             = "30d"
+  rotation = {
+    interval = "7d"
+    overlap  = "1h"
+  }
+`
+
+// providerRow is terraform plan and apply of one configuration.
+type providerRow struct {
+	Config string      `json:"config"`
+	Plan   Measurement `json:"plan"`
+	Apply  Measurement `json:"apply"`
+}
+
+func (r providerRow) total() float64 { return r.Plan.WallSeconds + r.Apply.WallSeconds }
+
+func benchProvider(ctx context.Context, c config, o providerOptions) error {
+	tg, err := c.tool("tokenguard")
+	if err != nil {
+		return err
+	}
+	if _, err := c.tool("terraform-provider-tokenguard"); err != nil {
+		return err
+	}
+	terraform, err := exec.LookPath("terraform")
+	if err != nil {
+		return fmt.Errorf("terraform not found on PATH: %w", err)
+	}
+	best := map[string]providerRow{}
+	for run := range max(o.runs, 1) {
+		rows, err := providerRun(ctx, c, o, tg, terraform, filepath.Join(c.work, "provider"))
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if b, ok := best[r.Config]; !ok || r.total() < b.total() {
+				best[r.Config] = r
+			}
+			fmt.Fprintf(c.stdout, "provider: run %d %-22s plan %6.2fs  apply %6.2fs\n", run+1, r.Config, r.Plan.WallSeconds, r.Apply.WallSeconds)
+		}
+	}
+	var rows []providerRow
+	for _, name := range []string{"terraform_data", "tokenguard_api_token"} {
+		if r, ok := best[name]; ok {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) != 2 {
+		return errors.New("provider benchmark incomplete")
+	}
+	ratio := rows[1].total() / rows[0].total()
+	targets := []Target{atMost(fmt.Sprintf("provider: plan+apply of %d tokens within 2x of %d terraform_data", o.resources, o.resources), ratio, 2, "x")}
+	fmt.Fprintln(c.stdout)
+	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "configuration\tresources\tplan s\tapply s\tplan+apply s\tcpu s\tpeak RSS MB (terraform)\tratio\t")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.2fx\t\n", r.Config, o.resources, r.Plan.WallSeconds, r.Apply.WallSeconds, r.total(),
+			r.Plan.CPUSeconds+r.Apply.CPUSeconds, max(r.Plan.PeakRSSMB, r.Apply.PeakRSSMB), r.total()/rows[0].total())
+	}
+	_ = w.Flush()
+	printTargets(c, targets)
+	return writeJSON(c.results, "provider.json", map[string]any{"host": host(), "resources": o.resources, "parallelism": o.parallelism, "rows": rows, "targets": targets})
+}
+
+// providerRun starts a fresh tokenguard serve and runs terraform plan and apply of both
+// configurations in fresh working directories under dir.
+func providerRun(ctx context.Context, c config, o providerOptions, tg, terraform, dir string) ([]providerRow, error) {
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// dev_overrides makes Terraform use the provider built from this repository, without
+	// terraform init or a registry; terraform_data is built into Terraform.
+	cli := filepath.Join(dir, "terraformrc")
+	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"tokenguard/tokenguard\" = %q\n  }\n  direct {}\n}\n", c.bin)
+	if err := os.WriteFile(cli, []byte(rc), 0o600); err != nil {
+		return nil, err
+	}
+	admin := randomSecret()
+	srv, err := startServer(ctx, "tokenguard serve", []string{"TOKENGUARD_ADMIN_TOKEN=" + admin}, tg, "serve",
+		"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "tokenguard.db"), "--log-level", "error")
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	env := []string{"TF_CLI_CONFIG_FILE=" + cli, "TF_IN_AUTOMATION=1", "TOKENGUARD_TOKEN=" + admin, "CHECKPOINT_DISABLE=1"}
+
+	configs := []struct{ name, hcl string }{
+		{"terraform_data", fmt.Sprintf("resource \"terraform_data\" \"t\" {\n  count = %d\n  input = {%s  }\n}\n", o.resources,
+			strings.ReplaceAll(tokenAttributes, "\n  ", "\n    "))},
+		{"tokenguard_api_token", fmt.Sprintf(`terraform {
+  required_providers {
+    tokenguard = {
+      source = "tokenguard/tokenguard"
+    }
+  }
+}
+
+provider "tokenguard" {
+  endpoint = %q
+}
+
+resource "tokenguard_api_token" "t" {
+  count = %d
+%s}
+`, srv.url, o.resources, tokenAttributes)},
+	}
+	var rows []providerRow
+	for _, cfg := range configs {
+		wd := filepath.Join(dir, cfg.name)
+		if err := os.MkdirAll(wd, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(wd, "main.tf"), []byte(cfg.hcl), 0o600); err != nil {
+			return nil, err
+		}
+		par := fmt.Sprintf("-parallelism=%d", o.parallelism)
+		plan, err := runMeasured(ctx, "terraform plan", "", env, []int{0}, terraform, "-chdir="+wd, "plan", "-input=false", "-no-color", "-lock=false", par, "-out=tfplan")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.name, err)
+		}
+		apply, err := runMeasured(ctx, "terraform apply", "", env, []int{0}, terraform, "-chdir="+wd, "apply", "-input=false", "-no-color", "-lock=false", par, "-auto-approve", "tfplan")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.name, err)
+		}
+		rows = append(rows, providerRow{Config: cfg.name, Plan: plan, Apply: apply})
+	}
+	return rows, nil
+}
