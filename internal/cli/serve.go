@@ -268,6 +268,13 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	// For the early returns (it runs before the store's deferred Close); the clean shutdown
+	// below closes the server and checks the error.
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		_ = srv.Close(closeCtx)
+	}()
 	adminTokenBase := o.db
 	if isPostgresURL(o.db) {
 		adminTokenBase = keyFile // <key file>.admin-token: a URL is no place for a file
@@ -315,6 +322,11 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
+	}
+	// Every request has ended: write the group-committed verification records before the
+	// store closes.
+	if err := srv.Close(shutCtx); err != nil {
+		return withCode(ExitFindings, fmt.Errorf("writing pending verification records: %w", err))
 	}
 	if err := st.Close(); err != nil {
 		return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))

@@ -403,6 +403,8 @@ func TestBadInput_catalogueRefusedWithClearErrorsNoPanicAndDatabaseUnchanged(t *
 			if st, b, _ := rawDo(t, "GET", svc.URL+tokPath, svc.AdminToken, ""); st != 200 {
 				t.Fatalf("follow-up request = %d %s: the service did not survive", st, b)
 			}
+			// Introspection records are group-committed: write them before reading the file.
+			svc.Flush(t)
 			after := snapshotDB(t, svc.DBPath)
 			if d := diffExceptNewAudit(before, after); d != "" {
 				t.Fatalf("database changed by a refused request: %s", d)

@@ -25,9 +25,10 @@ const TokenTypeBearer = "bearer"
 //
 // A malformed secret, a bad checksum or another environment's secret is answered inactive
 // without touching the store (and without an audit record: such strings identify nothing).
-// Otherwise one write transaction looks the secret up by its HMAC, decides, updates
-// last_used_at when active and appends the audit record, so the answer always reflects every
-// committed revocation: there is no cache.
+// Otherwise a read-only transaction looks the secret up by its HMAC and decides, so the answer
+// always reflects every committed revocation: there is no cache. The audit record (and the
+// last_used_at update when active) is handed to the verification log, which group-commits
+// it (see verifyLog for the durability bound) before the answer is written.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request, c *caller) error {
 	presented, err := s.readIntrospectToken(w, r)
 	if err != nil {
@@ -42,10 +43,11 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, c *caller) e
 	hashes := s.keys.SecretHashes(presented)
 	ctx := r.Context()
 	var answer *client.Introspection
-	err = s.store.Update(ctx, func(tx store.Tx) error {
+	var ev audit.Event
+	err = s.store.View(ctx, func(tx store.Reader) error {
 		answer = nil
 		now := s.clock()
-		ev := audit.Event{Time: now, Actor: c.id, Action: audit.ActionIntrospect, Outcome: "inactive"}
+		ev = audit.Event{Time: now, Actor: c.id, Action: audit.ActionIntrospect, Outcome: "inactive"}
 		var t store.Token
 		var matched []byte
 		for _, h := range hashes {
@@ -72,9 +74,6 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, c *caller) e
 				ev.Details = map[string]string{"reason": reason}
 				break
 			}
-			if err := tx.TouchLastUsed(ctx, t.ID, now); err != nil {
-				return err
-			}
 			owner, err := s.keys.Open(t.OwnerCipher)
 			if err != nil {
 				return err
@@ -86,10 +85,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, c *caller) e
 				TokenType: TokenTypeBearer,
 			}
 		}
-		_, err := tx.AppendAudit(ctx, ev)
-		return err
+		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.verifications.add(ctx, verification{event: ev, active: answer != nil}); err != nil {
 		return err
 	}
 	if answer == nil {

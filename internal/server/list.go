@@ -35,6 +35,9 @@ func parseLimit(q string) (int, error) {
 // listTokens answers GET /v1/tokens with the filters owner, status, data_category, subject,
 // unused_for, limit and page_token.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	if err := s.flushForRead(r.Context()); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	for name := range q {
 		switch name {
@@ -130,6 +133,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *caller) e
 
 // listAudit answers GET /v1/audit?after=SEQ&limit=N with records in sequence order.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	if err := s.flushForRead(r.Context()); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {

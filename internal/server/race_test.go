@@ -62,6 +62,13 @@ func runRevocationRace(t *testing.T, open storeFactory, trials int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered after the store's cleanup, so it runs before it: the pending verification
+	// records are written while the store is open.
+	t.Cleanup(func() {
+		if err := srv.Close(context.Background()); err != nil {
+			t.Errorf("closing the server: %v", err)
+		}
+	})
 	const adminSecret = "tgc_race-test-admin-credential-0123456789abcdef" //nolint:gosec // G101: a test service's credential
 	if _, err := srv.Bootstrap(ctx, adminSecret); err != nil {
 		t.Fatal(err)

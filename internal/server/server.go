@@ -4,6 +4,15 @@
 // Every mutation and its audit record commit in one store transaction before the response is
 // written, introspection reads the store on every call (no cache, so a revocation is visible
 // to the very next call), and no secret is ever logged, audited, listed or stored in clear.
+//
+// Verification records are group-committed: an introspection answers from a read-only
+// transaction and hands its audit record and last_used_at update to a writer that commits
+// them in batches (Config.VerifyBatchSize records, or Config.VerifyFlushInterval after the
+// first one). Bound: a crash can lose the verification records of at most the last
+// VerifyFlushInterval plus one commit, never more than 2*VerifyBatchSize records; mutations
+// are never batched. Close writes every accepted record before the store may be closed, and
+// the audit and token reads of the API flush first, so they include every verification this
+// instance answered before the read (other instances' pending records excepted).
 package server
 
 import (
@@ -74,6 +83,12 @@ type Config struct {
 	// `tokenguard check --waivers`; WaiversFile names their file in expired-waiver findings.
 	Waivers     []policy.Waiver
 	WaiversFile string
+	// VerifyBatchSize is the most verification records one group commit holds (default
+	// DefaultVerifyBatchSize); it is also the length of the queue in front of the writer.
+	VerifyBatchSize int
+	// VerifyFlushInterval is the longest a verification record waits for its batch to fill
+	// (default DefaultVerifyFlushInterval).
+	VerifyFlushInterval time.Duration
 }
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
@@ -89,6 +104,7 @@ type Server struct {
 	limiter           *failureLimiter
 	deletionRetention time.Duration
 	gate              *policyGate // nil when the policy gate is off
+	verifications     *verifyLog
 	mux               *http.ServeMux
 	patterns          []string
 }
@@ -155,9 +171,32 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.gate = gate
+	batch, interval := cfg.VerifyBatchSize, cfg.VerifyFlushInterval
+	if batch == 0 {
+		batch = DefaultVerifyBatchSize
+	}
+	if interval == 0 {
+		interval = DefaultVerifyFlushInterval
+	}
+	if batch < 0 || interval < 0 {
+		return nil, errors.New("server: VerifyBatchSize and VerifyFlushInterval must be positive")
+	}
 	s.routes()
+	// Last: no error return may follow, or the writer goroutine would leak.
+	s.verifications = newVerifyLog(s.store, s.log, batch, interval)
 	return s, nil
 }
+
+// Flush returns once every verification record of an introspection answered before the call
+// is committed to the store (audit record and last_used_at). Tests that read the store
+// directly after an introspection call it first; the API's own reads do so themselves.
+func (s *Server) Flush(ctx context.Context) error { return s.verifications.flush(ctx) }
+
+// Close commits every pending verification record and stops the verification log's writer;
+// call it after the HTTP server has stopped and before the store is closed. Introspections
+// still arriving afterwards are recorded in a transaction each. It waits until ctx ends and
+// is safe to call more than once. It does not close the store.
+func (s *Server) Close(ctx context.Context) error { return s.verifications.close(ctx) }
 
 func (s *Server) routes() {
 	m := http.NewServeMux()

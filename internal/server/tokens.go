@@ -405,6 +405,9 @@ func nameTaken(name string) error {
 }
 
 func (s *Server) getToken(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	if err := s.flushForRead(r.Context()); err != nil {
+		return err
+	}
 	var out client.Token
 	err := s.store.View(r.Context(), func(rd store.Reader) error {
 		t, err := rd.GetToken(r.Context(), r.PathValue("id"))

@@ -187,12 +187,28 @@ func Start(tb testing.TB, opts Options) *Service {
 	return svc
 }
 
-// Close stops the HTTP server and closes the database. It is safe to call more than once.
+// Close stops the HTTP server, writes the pending verification records (Server.Close) and
+// closes the database. It is safe to call more than once.
 func (s *Service) Close() {
 	s.closeOnce.Do(func() {
 		s.http.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.Server.Close(ctx) // an error was logged to Logs; the database closes regardless
 		_ = s.Store.Close()
 	})
+}
+
+// Flush commits the verification records of every introspection answered so far (audit
+// records and last_used_at), which the service group-commits. Call it before reading the
+// audit log or last_used_at from Store directly; the API's reads flush by themselves.
+func (s *Service) Flush(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Server.Flush(ctx); err != nil {
+		tb.Fatalf("servertest: flushing verification records: %v", err)
+	}
 }
 
 // Client returns a client of the service authenticated with the admin credential, with

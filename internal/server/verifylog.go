@@ -1,0 +1,274 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// Defaults of the verification log, applied by New to zero Config fields.
+const (
+	// DefaultVerifyBatchSize is the most verification records one group commit holds.
+	DefaultVerifyBatchSize = 256
+	// DefaultVerifyFlushInterval is the longest a verification record waits for its batch to
+	// fill before the batch is committed anyway.
+	DefaultVerifyFlushInterval = 10 * time.Millisecond
+)
+
+// ErrServerClosed is returned by Flush after Close.
+var ErrServerClosed = errors.New("server: closed: the verification log accepts no more flushes")
+
+// verification is what an introspection leaves behind: its audit event and, for an active
+// answer, the instant to move the token's last_used_at to.
+type verification struct {
+	event  audit.Event
+	active bool // the token was used: TouchLastUsed(event.TokenID, event.Time)
+}
+
+// verifyLog group-commits verification records. Introspections answer from a read-only
+// transaction and hand their record to add; one goroutine appends the records in arrival
+// order, a batch per write transaction (AppendAudit per record, then one TouchLastUsed per
+// token with the latest instant of the batch). A batch is committed when it holds batchSize
+// records or flushInterval after its first record, whichever comes first.
+//
+// Durability bound: a record is committed at most flushInterval plus the duration of one
+// commit after its introspection answered, and the records not yet committed are never more
+// than 2*batchSize (the batch being committed and a full queue; when the queue is full, add
+// waits for room, bounded by the request's context, instead of dropping the record). A crash
+// (SIGKILL, power loss) can lose those and no others; the audit chain stays verifiable
+// because a batch commits whole or not at all. Close writes every accepted record.
+type verifyLog struct {
+	store         store.Store
+	log           *slog.Logger
+	batchSize     int
+	flushInterval time.Duration
+
+	queue   chan verification
+	flushes chan chan error
+	stop    chan struct{}
+	done    chan struct{}
+	pending atomic.Int64 // records accepted and not yet committed (or given up on)
+
+	mu     sync.RWMutex // held shared while sending to queue, exclusively by Close
+	closed bool
+	once   sync.Once
+}
+
+// newVerifyLog starts the writer goroutine of a verification log on st.
+func newVerifyLog(st store.Store, log *slog.Logger, batchSize int, flushInterval time.Duration) *verifyLog {
+	l := &verifyLog{
+		store: st, log: log, batchSize: batchSize, flushInterval: flushInterval,
+		queue:   make(chan verification, batchSize),
+		flushes: make(chan chan error),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go l.run()
+	return l
+}
+
+// add hands v to the writer. It waits while the queue is full, until ctx ends (then it
+// returns ctx's error and the caller must fail the request: the record was not accepted).
+// After Close it writes v in a transaction of its own, so no record is ever dropped.
+func (l *verifyLog) add(ctx context.Context, v verification) error {
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return l.store.Update(ctx, func(tx store.Tx) error { return appendVerifications(ctx, tx, []verification{v}) })
+	}
+	l.pending.Add(1)
+	select {
+	case l.queue <- v:
+		l.mu.RUnlock()
+		return nil
+	case <-ctx.Done():
+		l.pending.Add(-1)
+		l.mu.RUnlock()
+		return fmt.Errorf("recording the verification: %w", ctx.Err())
+	}
+}
+
+// flush returns once every record accepted before the call is committed (or its commit
+// failed: then the error).
+func (l *verifyLog) flush(ctx context.Context) error {
+	if l.pending.Load() == 0 {
+		return nil // nothing accepted is uncommitted: no round trip to the writer
+	}
+	reply := make(chan error, 1)
+	select {
+	case l.flushes <- reply:
+	case <-l.done:
+		return ErrServerClosed
+	case <-ctx.Done():
+		return fmt.Errorf("flushing verification records: %w", ctx.Err())
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("flushing verification records: %w", ctx.Err())
+	}
+}
+
+// close stops accepting records into the queue, commits everything accepted and stops the
+// writer. It waits for the writer until ctx ends. Safe to call more than once.
+func (l *verifyLog) close(ctx context.Context) error {
+	l.once.Do(func() {
+		// Exclusive lock: no add is between its closed check and its send, so once the writer
+		// sees stop, the queue holds every record it will ever get.
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		close(l.stop)
+	})
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing the verification log: %d records not yet written: %w", l.pending.Load(), ctx.Err())
+	}
+}
+
+// run is the writer goroutine.
+func (l *verifyLog) run() {
+	defer close(l.done)
+	batch := make([]verification, 0, l.batchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	disarm := func() {
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+	}
+	// drain moves the records queued now into batch and commits them. Records queued now are
+	// every record accepted before a flush request (or, after Close, every record at all);
+	// later ones wait for the next batch, so a flush under load still ends.
+	drain := func() error {
+		var errs []error
+		for n := len(l.queue); n > 0; n-- {
+			batch = append(batch, <-l.queue)
+			if len(batch) >= l.batchSize {
+				errs = append(errs, l.commit(batch))
+				batch = batch[:0]
+			}
+		}
+		errs = append(errs, l.commit(batch))
+		batch = batch[:0]
+		return errors.Join(errs...)
+	}
+	for {
+		select {
+		case v := <-l.queue:
+			batch = append(batch, v)
+			if len(batch) >= l.batchSize {
+				disarm()
+				_ = l.commit(batch) // a failure is logged by commit
+				batch = batch[:0]
+			} else if !armed {
+				timer.Reset(l.flushInterval)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			_ = l.commit(batch)
+			batch = batch[:0]
+		case reply := <-l.flushes:
+			disarm()
+			reply <- drain()
+		case <-l.stop:
+			disarm()
+			_ = drain()
+			return
+		}
+	}
+}
+
+// commit writes batch in one transaction. It retries a failed batch once, then writes the
+// records one by one so that one bad record cannot take the others down; a record that still
+// cannot be written is logged (without secrets: ids, action and outcome only) and counted.
+func (l *verifyLog) commit(batch []verification) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	defer l.pending.Add(-int64(len(batch)))
+	// The writer's context is not a request's: the records were accepted and must be written
+	// even if every client has gone.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	write := func(vs []verification) error {
+		return l.store.Update(ctx, func(tx store.Tx) error { return appendVerifications(ctx, tx, vs) })
+	}
+	err := write(batch)
+	if err == nil {
+		return nil
+	}
+	if err = write(batch); err == nil {
+		return nil
+	}
+	l.log.Warn("verification log: batch commit failed; writing its records one by one", "records", len(batch), "error", err.Error())
+	lost := 0
+	var firstErr error
+	for _, v := range batch {
+		if err := write([]verification{v}); err != nil {
+			lost++
+			if firstErr == nil {
+				firstErr = err
+			}
+			l.log.Error("verification log: a verification record could not be written",
+				"token_id", v.event.TokenID, "actor", v.event.Actor, "outcome", v.event.Outcome, "error", err.Error())
+		}
+	}
+	if lost > 0 {
+		return fmt.Errorf("verification log: %d of %d verification records could not be written: %w", lost, len(batch), firstErr)
+	}
+	return nil
+}
+
+// appendVerifications appends the audit records of vs in order, then moves the last_used_at
+// of every token used in vs to the latest instant it was used at.
+func appendVerifications(ctx context.Context, tx store.Tx, vs []verification) error {
+	latest := make(map[string]time.Time)
+	var order []string
+	for _, v := range vs {
+		if _, err := tx.AppendAudit(ctx, v.event); err != nil {
+			return err
+		}
+		if !v.active {
+			continue
+		}
+		t, seen := latest[v.event.TokenID]
+		if !seen {
+			order = append(order, v.event.TokenID)
+		}
+		if !seen || v.event.Time.After(t) {
+			latest[v.event.TokenID] = v.event.Time
+		}
+	}
+	for _, id := range order {
+		if err := tx.TouchLastUsed(ctx, id, latest[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushForRead commits the pending verification records before an API read of the audit log
+// or of last_used_at, so the read includes every introspection this instance answered before
+// it. Only the request's end stops the read: a record the writer failed to write is already
+// logged, and the read answers what is committed.
+func (s *Server) flushForRead(ctx context.Context) error {
+	err := s.Flush(ctx)
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
