@@ -22,6 +22,8 @@ func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
+	// Terraform drops the SDK's trace lines unless TF_LOG is set: do not format them at all then.
+	provider.QuietUnreadSDKLogs(debug)
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/tokenguard/tokenguard",

@@ -54,6 +54,11 @@ const (
 	DefaultTimeout      = 30 * time.Second
 )
 
+// maxIdleConnsPerHost is how many idle keep-alive connections to the service the default
+// HTTP client keeps: above Terraform's default parallelism (10), so concurrent resource
+// operations reuse their connections instead of opening one per request.
+const maxIdleConnsPerHost = 32
+
 // maxResponseBytes bounds how much of a response body the client reads.
 const maxResponseBytes = 16 << 20
 
@@ -160,8 +165,12 @@ func New(cfg Config) (*Client, error) {
 	case hc != nil && cfg.CACertPEM != "":
 		return nil, errors.New("tokenguard client: CACertPEM cannot be combined with a custom HTTPClient: configure its TLS instead")
 	case hc == nil:
-		hc = cleanhttp.DefaultPooledClient()
-		hc.Timeout = DefaultTimeout
+		// cleanhttp keeps GOMAXPROCS+1 idle connections per host (3 on two cores), fewer than
+		// Terraform's 10 parallel operations: every answer beyond them closed its connection
+		// and the next request opened (and, with TLS, negotiated) a new one.
+		tr := cleanhttp.DefaultPooledTransport()
+		tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+		hc = &http.Client{Transport: tr, Timeout: DefaultTimeout}
 		if cfg.CACertPEM != "" {
 			pool, err := x509.SystemCertPool()
 			if err != nil || pool == nil {
@@ -170,7 +179,6 @@ func New(cfg Config) (*Client, error) {
 			if !pool.AppendCertsFromPEM([]byte(cfg.CACertPEM)) {
 				return nil, errors.New("tokenguard client: CA certificate PEM holds no certificate")
 			}
-			tr := hc.Transport.(*http.Transport)
 			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		}
 	}

@@ -1114,14 +1114,9 @@ func (categoryValidator) ValidateString(_ context.Context, req validator.StringR
 	}
 }
 
-func categoryList() string {
+// categoryList is the CPRA vocabulary as "`identifiers`, `customer_records`, …", built once:
+// the framework asks the validator for its description at every validation of every element.
+var categoryList = sync.OnceValue(func() string {
 	all := append(slices.Clone(token.PersonalCategories), token.SensitiveCategories...)
-	out := ""
-	for i, c := range all {
-		if i > 0 {
-			out += ", "
-		}
-		out += "`" + c + "`"
-	}
-	return out
-}
+	return "`" + strings.Join(all, "`, `") + "`"
+})
