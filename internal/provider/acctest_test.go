@@ -87,6 +87,13 @@ func newTestService(t *testing.T) *testService {
 	if err != nil {
 		t.Fatalf("creating token service: %v", err)
 	}
+	// Registered after the store's cleanup, so it runs first: pending verification records
+	// are written before the store closes.
+	t.Cleanup(func() {
+		if err := srv.Close(context.Background()); err != nil {
+			t.Errorf("closing the token service: %v", err)
+		}
+	})
 	if _, err := srv.Bootstrap(ctx, ts.Admin); err != nil {
 		t.Fatalf("bootstrapping admin credential: %v", err)
 	}
