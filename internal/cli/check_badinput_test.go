@@ -143,7 +143,7 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 		{"100k nested objects in a skipped section", []string{"check", deepSkipped}, nil, 2, "exceeded max depth"},
 		{"100k unclosed arrays", []string{"check", deepUnclosed}, nil, 2, deepUnclosed + ": input is"},
 		{"terraform show -json of a state", []string{"check", state}, nil, 2, "input is a Terraform state file, not a plan"},
-		{"raw terraform.tfstate", []string{"check", rawState}, nil, 2, "input is JSON but not a Terraform plan"},
+		{"raw terraform.tfstate", []string{"check", rawState}, nil, 2, "is a Terraform state file, not a plan"},
 		{"a JSON number", []string{"check", number}, nil, 2, "expected a JSON object, found a number"},
 		{"data after the plan", []string{"check", trailing}, nil, 2, "unexpected data after the plan object"},
 		{"resource_changes not an array", []string{"check", changesNotArray}, nil, 2, "plan resource_changes is an object, expected an array"},

@@ -414,8 +414,10 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 		}
 		t := NormalizeToken(tc, ts)
 		evaluated[i], addresses[i] = true, t.Address
-		results[i], err = e.evaluateToken(ctx, t, planTerm)
-		return err
+		// A variable of its own: assigning the enclosing err here raced between workers.
+		var evalErr error
+		results[i], evalErr = e.evaluateToken(ctx, t, planTerm)
+		return evalErr
 	})
 	if err != nil {
 		return Result{}, err
@@ -513,12 +515,12 @@ func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term)
 	if p == nil || len(p.rules) == 0 {
 		return nil, nil
 	}
-	tv, err := ast.InterfaceToValue(t.value())
+	tv, err := t.term()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Address, err)
 	}
 	input := ast.NewObject(
-		[2]*ast.Term{ast.StringTerm("token"), ast.NewTerm(tv)},
+		[2]*ast.Term{ast.StringTerm("token"), tv},
 		[2]*ast.Term{ast.StringTerm("plan"), planTerm},
 	)
 	return p.eval(ctx, input, t.Address)
@@ -616,9 +618,12 @@ func (c *constantCache) Push() { c.depth++; c.inner.Push() }
 func (c *constantCache) Pop()  { c.depth--; c.inner.Pop() }
 
 func (c *constantCache) Get(ref ast.Ref) (*ast.Term, bool) {
-	if c.depth == 0 {
+	if c.depth == 0 && len(ref) > 0 {
+		// Compare the cheap last element first: most refs looked up are not constants.
+		last := ref[len(ref)-1].Value
 		for i := range c.shared {
-			if c.shared[i].ref.Equal(ref) {
+			s := c.shared[i].ref
+			if len(s) == len(ref) && s[len(s)-1].Value.Compare(last) == 0 && s.Equal(ref) {
 				return c.shared[i].value, false
 			}
 		}
@@ -715,17 +720,37 @@ func constantRules(ctx context.Context, c *ast.Compiler, store storage.Store) []
 		if n.dynamic || n.isFunc {
 			continue
 		}
-		rs, err := rego.New(rego.Compiler(c), rego.Store(store), rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(n.path))))).Eval(ctx)
-		if err != nil || len(rs) == 0 || len(rs[0].Expressions) == 0 {
-			// Undefined, or an error (e.g. conflicting values): not cached, so each
-			// evaluation meets it, and reports it, exactly as without the cache.
-			continue
+		if v := constantValueOf(ctx, c, store, n.path); v != nil {
+			out = append(out, constantValue{ref: n.path, value: v})
 		}
-		v, err := ast.InterfaceToValue(rs[0].Expressions[0].Value)
-		if err != nil {
-			continue
-		}
-		out = append(out, constantValue{ref: n.path, value: ast.NewTerm(v)})
 	}
 	return out
+}
+
+// constantValueOf evaluates the rule at path without input and returns its value as an OPA
+// term (a set stays a set: a round trip through Go values would turn it into an array), or
+// nil when the rule is undefined or its evaluation fails (e.g. conflicting values): such a
+// rule is not cached, so each evaluation meets it, and reports it, exactly as without the
+// cache.
+func constantValueOf(ctx context.Context, c *ast.Compiler, store storage.Store, path ast.Ref) *ast.Term {
+	result := ast.Var("__tokenguard_constant__")
+	body, err := c.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.NewTerm(result), ast.NewTerm(path))))
+	if err != nil {
+		return nil
+	}
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil
+	}
+	defer store.Abort(ctx, txn)
+	var value *ast.Term
+	err = topdown.NewQuery(body).WithCompiler(c).WithStore(store).WithTransaction(txn).
+		Iter(ctx, func(qr topdown.QueryResult) error {
+			value = qr[result]
+			return nil
+		})
+	if err != nil {
+		return nil
+	}
+	return value
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // Token is one normalised token-like resource change: the value of input.token in the policy
@@ -539,6 +541,107 @@ func stringsValue(s []string) any {
 		out[i] = e
 	}
 	return out
+}
+
+// term builds the OPA value of input.token directly, without the intermediate Go maps of
+// value (which the tests keep as the reference: both must render the same value). Before
+// and After hold plan values of any shape and go through ast.InterfaceToValue.
+func (t Token) term() (*ast.Term, error) {
+	before, err := anyTerm(mapValue(t.Before))
+	if err != nil {
+		return nil, err
+	}
+	after, err := anyTerm(mapValue(t.After))
+	if err != nil {
+		return nil, err
+	}
+	f := t.Fields
+	renewal := ast.NullTerm()
+	if f.Renewal != nil {
+		renewal = ast.ObjectTerm(
+			[2]*ast.Term{ast.InternedTerm("reason"), strTerm(f.Renewal.Reason)},
+			[2]*ast.Term{ast.InternedTerm("reviewed_by"), strTerm(f.Renewal.ReviewedBy)},
+		)
+	}
+	fields := ast.ObjectTerm(
+		[2]*ast.Term{ast.InternedTerm("name"), strTerm(f.Name)},
+		[2]*ast.Term{ast.InternedTerm("purpose"), strTerm(f.Purpose)},
+		[2]*ast.Term{ast.InternedTerm("owner"), strTerm(f.Owner)},
+		[2]*ast.Term{ast.InternedTerm("scopes"), stringsTerm(f.Scopes)},
+		[2]*ast.Term{ast.InternedTerm("data_categories"), stringsTerm(f.DataCategories)},
+		[2]*ast.Term{ast.InternedTerm("data_subjects"), stringsTerm(f.DataSubjects)},
+		[2]*ast.Term{ast.InternedTerm("audiences"), stringsTerm(f.Audiences)},
+		[2]*ast.Term{ast.InternedTerm("ttl_seconds"), intTerm(f.TTLSeconds)},
+		[2]*ast.Term{ast.InternedTerm("expires_at"), timeTerm(f.ExpiresAt)},
+		[2]*ast.Term{ast.InternedTerm("expires_in_seconds"), intTerm(f.ExpiresInSeconds)},
+		[2]*ast.Term{ast.InternedTerm("never_expires"), ast.InternedTerm(f.NeverExpires)},
+		[2]*ast.Term{ast.InternedTerm("rotation_interval_seconds"), intTerm(f.RotationIntervalSeconds)},
+		[2]*ast.Term{ast.InternedTerm("rotation_overlap_seconds"), intTerm(f.RotationOverlapSeconds)},
+		[2]*ast.Term{ast.InternedTerm("rotation_configured"), ast.InternedTerm(f.RotationConfigured)},
+		[2]*ast.Term{ast.InternedTerm("renewal"), renewal},
+		[2]*ast.Term{ast.InternedTerm("renewal_requested"), ast.InternedTerm(f.RenewalRequested)},
+		[2]*ast.Term{ast.InternedTerm("status"), strTerm(f.Status)},
+		[2]*ast.Term{ast.InternedTerm("last_used_at"), timeTerm(f.LastUsedAt)},
+		[2]*ast.Term{ast.InternedTerm("unused_seconds"), intTerm(f.UnusedSeconds)},
+	)
+	return ast.ObjectTerm(
+		[2]*ast.Term{ast.InternedTerm("address"), ast.StringTerm(t.Address)},
+		[2]*ast.Term{ast.InternedTerm("module"), ast.StringTerm(t.Module)},
+		[2]*ast.Term{ast.InternedTerm("type"), ast.StringTerm(t.Type)},
+		[2]*ast.Term{ast.InternedTerm("name"), ast.StringTerm(t.Name)},
+		[2]*ast.Term{ast.InternedTerm("provider"), ast.StringTerm(t.Provider)},
+		[2]*ast.Term{ast.InternedTerm("managed_by"), ast.StringTerm(t.ManagedBy)},
+		[2]*ast.Term{ast.InternedTerm("actions"), stringsTerm(t.Actions)},
+		[2]*ast.Term{ast.InternedTerm("before"), before},
+		[2]*ast.Term{ast.InternedTerm("after"), after},
+		[2]*ast.Term{ast.InternedTerm("unknown"), stringsTerm(t.Unknown)},
+		[2]*ast.Term{ast.InternedTerm("sensitive"), stringsTerm(t.Sensitive)},
+		[2]*ast.Term{ast.InternedTerm("fields"), fields},
+	), nil
+}
+
+func anyTerm(v any) (*ast.Term, error) {
+	if v == nil {
+		return ast.NullTerm(), nil
+	}
+	x, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(x), nil
+}
+
+func strTerm(s *string) *ast.Term {
+	if s == nil {
+		return ast.NullTerm()
+	}
+	return ast.StringTerm(*s)
+}
+
+func intTerm(i *int64) *ast.Term {
+	if i == nil {
+		return ast.NullTerm()
+	}
+	return ast.NewTerm(ast.Number(strconv.FormatInt(*i, 10)))
+}
+
+func timeTerm(t *time.Time) *ast.Term {
+	if t == nil {
+		return ast.NullTerm()
+	}
+	return ast.StringTerm(t.UTC().Format(time.RFC3339))
+}
+
+// stringsTerm keeps the nil/empty distinction, like stringsValue.
+func stringsTerm(s []string) *ast.Term {
+	if s == nil {
+		return ast.NullTerm()
+	}
+	terms := make([]*ast.Term, len(s))
+	for i, e := range s {
+		terms[i] = ast.StringTerm(e)
+	}
+	return ast.ArrayTerm(terms...)
 }
 
 // MarshalJSON renders the token exactly as policies see it in input.token.

@@ -107,6 +107,7 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 	p := &Plan{}
 	var (
 		hasFormat, hasPlanned, hasChanges, hasValues bool
+		hasStateVersion, hasResources                bool
 		cfg                                          configuration
 	)
 	for dec.More() {
@@ -156,6 +157,18 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 			if err := skipValue(dec); err != nil {
 				return nil, err
 			}
+		case "version":
+			// A raw terraform.tfstate has a numeric top-level "version" (the state format).
+			isNumber, err := skipNumber(dec)
+			if err != nil {
+				return nil, err
+			}
+			hasStateVersion = hasStateVersion || isNumber
+		case "resources":
+			hasResources = true
+			if err := skipValue(dec); err != nil {
+				return nil, err
+			}
 		default:
 			if err := skipValue(dec); err != nil {
 				return nil, err
@@ -170,7 +183,7 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 	}
 
 	switch {
-	case !hasPlanned && !hasChanges && hasValues:
+	case !hasPlanned && !hasChanges && (hasValues || hasStateVersion && hasResources):
 		return nil, invalidf("input is a Terraform state file, not a plan: run `terraform plan -out=tfplan` and `terraform show -json tfplan`")
 	case !hasPlanned && !hasChanges:
 		return nil, invalidf("input is JSON but not a Terraform plan: it has no planned_values or resource_changes")
@@ -277,6 +290,19 @@ func skipValue(dec *json.Decoder) error {
 		return decodeError(dec, err)
 	}
 	return nil
+}
+
+// skipNumber consumes one JSON value and reports whether it was a number.
+func skipNumber(dec *json.Decoder) (bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return false, decodeError(dec, err)
+	}
+	if _, ok := tok.(json.Delim); ok {
+		return false, skipRest(dec)
+	}
+	_, isNumber := tok.(json.Number)
+	return isNumber, nil
 }
 
 func decodeString(dec *json.Decoder, key string, dst *string) error {
