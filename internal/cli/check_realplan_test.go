@@ -131,6 +131,16 @@ func (tf realTerraform) in(files map[string]string) realTerraform {
 	return tf
 }
 
+// setenv exports tf's environment into the test process, for in-process CLI commands that
+// run terraform themselves (inventory --dir); t.Setenv restores it when the test ends.
+func (tf realTerraform) setenv() {
+	tf.t.Helper()
+	for _, kv := range tf.env {
+		k, v, _ := strings.Cut(kv, "=")
+		tf.t.Setenv(k, v)
+	}
+}
+
 // run runs terraform and returns its stdout; stderr is reported when it fails.
 func (tf realTerraform) run(args ...string) string {
 	tf.t.Helper()

@@ -542,35 +542,14 @@ func TestAccInventory_generatedImportsLetTerraformWriteTheConfig(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 to run it with the terraform CLI on PATH (it builds the provider)")
 	}
-	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tf == "" {
-		var err error
-		if tf, err = exec.LookPath("terraform"); err != nil {
-			t.Fatal("TF_ACC=1 but terraform is not on PATH and TF_ACC_TERRAFORM_PATH is empty")
-		}
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal("TF_ACC=1 needs the go tool on PATH to build the provider")
-	}
-	plugins := t.TempDir()
-	build := exec.Command(goTool, "build", "-o", filepath.Join(plugins, "terraform-provider-tokenguard"), ".") //nolint:gosec // G204: the go tool, building this module's provider
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	cliConfig := filepath.Join(t.TempDir(), "terraformrc")
-	if err := os.WriteFile(cliConfig, []byte(`provider_installation {
-  dev_overrides {
-    "registry.terraform.io/tokenguard/tokenguard" = "`+filepath.ToSlash(plugins)+`"
-  }
-  direct {}
-}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	svc := servertest.Start(t, servertest.Options{})
+	tf := newRealTerraform(t, svc).in(map[string]string{"main.tf": `terraform {
+  required_providers {
+    tokenguard = { source = "tokenguard/tokenguard" }
+  }
+}
+provider "tokenguard" {}
+`})
 	c := svc.Client(t)
 	var ids []string
 	// Two shapes: every optional attribute unset, and every one set (with an empty category
@@ -590,22 +569,9 @@ func TestAccInventory_generatedImportsLetTerraformWriteTheConfig(t *testing.T) {
 		}
 		ids = append(ids, tok.ID)
 	}
-	t.Setenv("TOKENGUARD_ENDPOINT", svc.URL)
-	t.Setenv("TOKENGUARD_TOKEN", svc.AdminToken)
-	t.Setenv("TF_CLI_CONFIG_FILE", cliConfig)
-	t.Setenv("TF_IN_AUTOMATION", "1")
-	t.Setenv("PATH", filepath.Dir(tf)+string(os.PathListSeparator)+os.Getenv("PATH"))
-
-	work := t.TempDir()
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(`terraform {
-  required_providers {
-    tokenguard = { source = "tokenguard/tokenguard" }
-  }
-}
-provider "tokenguard" {}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tf.setenv()
+	t.Setenv("PATH", filepath.Dir(tf.bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	work := tf.dir
 	code, out, errs := runSubcommand(t, newInventoryCommand, "inventory", "--dir", work, "--generate-imports", filepath.Join(work, "imports.tf"), "--json")
 	if code != 0 {
 		t.Fatalf("inventory --dir --generate-imports = %d %s", code, errs)
@@ -616,7 +582,7 @@ provider "tokenguard" {}
 		}
 	}
 
-	plan := exec.Command(tf, "plan", "-input=false", "-no-color", "-generate-config-out=generated.tf") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
+	plan := exec.Command(tf.bin, "plan", "-input=false", "-no-color", "-generate-config-out=generated.tf") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
 	plan.Dir = work
 	planOut, err := plan.CombinedOutput()
 	if err != nil {
@@ -641,7 +607,7 @@ provider "tokenguard" {}
 	}
 
 	// Apply the imports with the generated configuration, unchanged.
-	apply := exec.Command(tf, "apply", "-input=false", "-no-color", "-auto-approve") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
+	apply := exec.Command(tf.bin, "apply", "-input=false", "-no-color", "-auto-approve") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
 	apply.Dir = work
 	applyOut, err := apply.CombinedOutput()
 	if err != nil {
@@ -666,7 +632,7 @@ provider "tokenguard" {}
 	}
 
 	// A second plan finds nothing to do: exit code 0 of -detailed-exitcode (2 means changes).
-	second := exec.Command(tf, "plan", "-input=false", "-no-color", "-detailed-exitcode") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
+	second := exec.Command(tf.bin, "plan", "-input=false", "-no-color", "-detailed-exitcode") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
 	second.Dir = work
 	secondOut, err := second.CombinedOutput()
 	if err != nil {

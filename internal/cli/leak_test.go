@@ -233,10 +233,7 @@ func TestAccLeakScan_noSecretInDatabaseLogsAuditOrOutputsAfterAFullLifecycle(t *
 	tf := newRealTerraform(t, &servertest.Service{URL: svc.url, AdminToken: leakAdminToken})
 	tf.env = append(tf.env, "TF_LOG=trace", "TF_LOG_PATH="+traceLog)
 	tf = tf.in(map[string]string{"main.tf": leakConfig})
-	for _, kv := range tf.env { // the in-process CLI (inventory --dir) runs terraform show with the same settings
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	tf.setenv() // the in-process CLI (inventory --dir) runs terraform show with the same settings
 	statePath := filepath.Join(tf.dir, "terraform.tfstate")
 	apply := func(step string, vars ...string) string {
 		tf.run(append([]string{"apply", "-input=false", "-no-color", "-auto-approve"}, vars...)...)

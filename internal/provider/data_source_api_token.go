@@ -3,13 +3,10 @@ package provider
 import (
 	"context"
 	"errors"
-	"maps"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -30,58 +27,6 @@ func NewAPITokenDataSource() datasource.DataSource {
 // apiTokenDataSource reads one token's metadata, by id or by owner and name.
 type apiTokenDataSource struct {
 	data *providerData
-}
-
-// tokenInfoModel is a token's metadata as data sources expose it: everything but the secret.
-type tokenInfoModel struct {
-	ID             types.String `tfsdk:"id"`
-	Name           types.String `tfsdk:"name"`
-	Owner          types.String `tfsdk:"owner"`
-	Purpose        types.String `tfsdk:"purpose"`
-	Scopes         types.Set    `tfsdk:"scopes"`
-	DataCategories types.Set    `tfsdk:"data_categories"`
-	DataSubjects   types.Set    `tfsdk:"data_subjects"`
-	Audiences      types.Set    `tfsdk:"audiences"`
-	Labels         types.Map    `tfsdk:"labels"`
-	RotationEvery  types.String `tfsdk:"rotation_interval"`
-	RotationLap    types.String `tfsdk:"rotation_overlap"`
-	Fingerprint    types.String `tfsdk:"fingerprint"`
-	Status         types.String `tfsdk:"status"`
-	CreatedAt      types.String `tfsdk:"created_at"`
-	ExpiresAt      types.String `tfsdk:"expires_at"`
-	RotatedAt      types.String `tfsdk:"rotated_at"`
-	LastUsedAt     types.String `tfsdk:"last_used_at"`
-	SecretVersion  types.Int64  `tfsdk:"secret_version"`
-}
-
-var tokenInfoAttrTypes = map[string]attr.Type{
-	"id":                types.StringType,
-	"name":              types.StringType,
-	"owner":             types.StringType,
-	"purpose":           types.StringType,
-	"scopes":            types.SetType{ElemType: types.StringType},
-	"data_categories":   types.SetType{ElemType: types.StringType},
-	"data_subjects":     types.SetType{ElemType: types.StringType},
-	"audiences":         types.SetType{ElemType: types.StringType},
-	"labels":            types.MapType{ElemType: types.StringType},
-	"rotation_interval": types.StringType,
-	"rotation_overlap":  types.StringType,
-	"fingerprint":       types.StringType,
-	"status":            types.StringType,
-	"created_at":        types.StringType,
-	"expires_at":        types.StringType,
-	"rotated_at":        types.StringType,
-	"last_used_at":      types.StringType,
-	"secret_version":    types.Int64Type,
-}
-
-// tokenInfoAttrTypesWithout is tokenInfoAttrTypes minus the named attributes.
-func tokenInfoAttrTypesWithout(except ...string) map[string]attr.Type {
-	out := maps.Clone(tokenInfoAttrTypes)
-	for _, name := range except {
-		delete(out, name)
-	}
-	return out
 }
 
 // tokenInfoAttributes is the computed schema of tokenInfoModel, minus the attributes the
@@ -115,36 +60,6 @@ func tokenInfoAttributes(except ...string) map[string]schema.Attribute {
 		delete(attrs, name)
 	}
 	return attrs
-}
-
-// tokenInfo converts an API token to the data source model. Collections are never null here:
-// an empty set means the token has none.
-func tokenInfo(ctx context.Context, t client.Token, diags *diag.Diagnostics) tokenInfoModel {
-	m := tokenInfoModel{
-		ID:             types.StringValue(t.ID),
-		Name:           types.StringValue(t.Name),
-		Owner:          types.StringValue(t.Owner),
-		Purpose:        types.StringValue(t.Purpose),
-		Scopes:         stringSet(ctx, t.Scopes, types.SetNull(types.StringType), true, diags),
-		DataCategories: stringSet(ctx, t.DataCategories, types.SetNull(types.StringType), true, diags),
-		DataSubjects:   stringSet(ctx, t.DataSubjects, types.SetNull(types.StringType), true, diags),
-		Audiences:      stringSet(ctx, t.Audiences, types.SetNull(types.StringType), true, diags),
-		Labels:         stringMap(ctx, t.Labels, types.MapValueMust(types.StringType, map[string]attr.Value{}), diags),
-		RotationEvery:  types.StringNull(),
-		RotationLap:    types.StringNull(),
-		Fingerprint:    types.StringValue(t.Fingerprint),
-		Status:         types.StringValue(t.Status),
-		CreatedAt:      timeValue(&t.CreatedAt),
-		ExpiresAt:      timeValue(&t.ExpiresAt),
-		RotatedAt:      timeValue(t.RotatedAt),
-		LastUsedAt:     timeValue(t.LastUsedAt),
-		SecretVersion:  types.Int64Value(int64(t.SecretVersion)),
-	}
-	if t.Rotation != nil {
-		m.RotationEvery = sameDuration(t.Rotation.Interval, types.StringNull())
-		m.RotationLap = sameDuration(t.Rotation.Overlap, types.StringNull())
-	}
-	return m
 }
 
 func (d *apiTokenDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -197,9 +112,7 @@ func (d *apiTokenDataSource) ValidateConfig(ctx context.Context, req datasource.
 }
 
 func (d *apiTokenDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	if d.data == nil {
-		resp.Diagnostics.AddError("Provider Not Configured",
-			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
+	if !providerReady(d.data, &resp.Diagnostics) {
 		return
 	}
 	var cfg tokenInfoModel

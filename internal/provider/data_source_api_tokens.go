@@ -33,13 +33,11 @@ type apiTokensDataSource struct {
 
 // apiTokensModel is the configuration and state of tokenguard_api_tokens.
 type apiTokensModel struct {
-	Owner        types.String `tfsdk:"owner"`
-	Status       types.String `tfsdk:"status"`
-	DataCategory types.String `tfsdk:"data_category"`
-	Subject      types.String `tfsdk:"subject"`
-	UnusedFor    types.String `tfsdk:"unused_for"`
-	IDs          types.List   `tfsdk:"ids"`
-	Tokens       types.List   `tfsdk:"tokens"`
+	tokenFilterModel
+	Subject   types.String `tfsdk:"subject"`
+	UnusedFor types.String `tfsdk:"unused_for"`
+	IDs       types.List   `tfsdk:"ids"`
+	Tokens    types.List   `tfsdk:"tokens"`
 }
 
 func (d *apiTokensDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -98,9 +96,7 @@ func (d *apiTokensDataSource) Configure(_ context.Context, req datasource.Config
 }
 
 func (d *apiTokensDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	if d.data == nil {
-		resp.Diagnostics.AddError("Provider Not Configured",
-			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
+	if !providerReady(d.data, &resp.Diagnostics) {
 		return
 	}
 	var m apiTokensModel
@@ -108,18 +104,14 @@ func (d *apiTokensDataSource) Read(ctx context.Context, req datasource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	opts := client.ListTokensOptions{
-		Owner:        m.Owner.ValueString(),
-		Status:       m.Status.ValueString(),
-		DataCategory: m.DataCategory.ValueString(),
-		Subject:      m.Subject.ValueString(),
-		UnusedFor:    m.UnusedFor.ValueString(),
-	}
+	opts := m.options()
+	opts.Subject = m.Subject.ValueString()
+	opts.UnusedFor = m.UnusedFor.ValueString()
 	ids := []string{}
-	var items []tokenListItem
+	items := []types.Object{}
 	err := eachToken(ctx, d.data.client, opts, func(t client.Token) bool {
 		ids = append(ids, t.ID)
-		items = append(items, listItem(tokenInfo(ctx, t, &resp.Diagnostics)))
+		items = append(items, tokenInfoObject(ctx, tokenInfo(ctx, t, &resp.Diagnostics), &resp.Diagnostics, "data_subjects"))
 		return true
 	})
 	if err != nil {
@@ -128,9 +120,6 @@ func (d *apiTokensDataSource) Read(ctx context.Context, req datasource.ReadReque
 	}
 	idList, diags := types.ListValueFrom(ctx, types.StringType, ids)
 	resp.Diagnostics.Append(diags...)
-	if items == nil {
-		items = []tokenListItem{}
-	}
 	tokenList, diags := types.ListValueFrom(ctx, types.ObjectType{AttrTypes: tokenInfoAttrTypesWithout("data_subjects")}, items)
 	resp.Diagnostics.Append(diags...)
 	m.IDs, m.Tokens = idList, tokenList
@@ -138,35 +127,4 @@ func (d *apiTokensDataSource) Read(ctx context.Context, req datasource.ReadReque
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// tokenListItem is tokenInfoModel without data subjects, the shape of one listed token.
-type tokenListItem struct {
-	ID             types.String `tfsdk:"id"`
-	Name           types.String `tfsdk:"name"`
-	Owner          types.String `tfsdk:"owner"`
-	Purpose        types.String `tfsdk:"purpose"`
-	Scopes         types.Set    `tfsdk:"scopes"`
-	DataCategories types.Set    `tfsdk:"data_categories"`
-	Audiences      types.Set    `tfsdk:"audiences"`
-	Labels         types.Map    `tfsdk:"labels"`
-	RotationEvery  types.String `tfsdk:"rotation_interval"`
-	RotationLap    types.String `tfsdk:"rotation_overlap"`
-	Fingerprint    types.String `tfsdk:"fingerprint"`
-	Status         types.String `tfsdk:"status"`
-	CreatedAt      types.String `tfsdk:"created_at"`
-	ExpiresAt      types.String `tfsdk:"expires_at"`
-	RotatedAt      types.String `tfsdk:"rotated_at"`
-	LastUsedAt     types.String `tfsdk:"last_used_at"`
-	SecretVersion  types.Int64  `tfsdk:"secret_version"`
-}
-
-func listItem(m tokenInfoModel) tokenListItem {
-	return tokenListItem{
-		ID: m.ID, Name: m.Name, Owner: m.Owner, Purpose: m.Purpose, Scopes: m.Scopes,
-		DataCategories: m.DataCategories, Audiences: m.Audiences, Labels: m.Labels,
-		RotationEvery: m.RotationEvery, RotationLap: m.RotationLap, Fingerprint: m.Fingerprint,
-		Status: m.Status, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, RotatedAt: m.RotatedAt,
-		LastUsedAt: m.LastUsedAt, SecretVersion: m.SecretVersion,
-	}
 }

@@ -45,20 +45,13 @@ type apiTokenEphemeralResource struct {
 
 // apiTokenEphemeralModel is the configuration and result of the ephemeral resource.
 type apiTokenEphemeralModel struct {
-	Name           types.String `tfsdk:"name"`
-	Owner          types.String `tfsdk:"owner"`
-	Purpose        types.String `tfsdk:"purpose"`
-	Scopes         types.Set    `tfsdk:"scopes"`
-	DataCategories types.Set    `tfsdk:"data_categories"`
-	DataSubjects   types.Set    `tfsdk:"data_subjects"`
-	Audiences      types.Set    `tfsdk:"audiences"`
-	Labels         types.Map    `tfsdk:"labels"`
-	TTL            types.String `tfsdk:"ttl"`
-	ID             types.String `tfsdk:"id"`
-	IssuedName     types.String `tfsdk:"issued_name"`
-	Secret         types.String `tfsdk:"secret"`
-	Fingerprint    types.String `tfsdk:"fingerprint"`
-	ExpiresAt      types.String `tfsdk:"expires_at"`
+	tokenSpec
+	TTL         types.String `tfsdk:"ttl"`
+	ID          types.String `tfsdk:"id"`
+	IssuedName  types.String `tfsdk:"issued_name"`
+	Secret      types.String `tfsdk:"secret"`
+	Fingerprint types.String `tfsdk:"fingerprint"`
+	ExpiresAt   types.String `tfsdk:"expires_at"`
 }
 
 // ephemeralPrivate is what Open keeps for Close.
@@ -156,9 +149,7 @@ func (e *apiTokenEphemeralResource) Configure(_ context.Context, req ephemeral.C
 }
 
 func (e *apiTokenEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {
-	if e.data == nil {
-		resp.Diagnostics.AddError("Provider Not Configured",
-			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
+	if !providerReady(e.data, &resp.Diagnostics) {
 		return
 	}
 	var m apiTokenEphemeralModel
@@ -175,17 +166,9 @@ func (e *apiTokenEphemeralResource) Open(ctx context.Context, req ephemeral.Open
 		resp.Diagnostics.AddError("Unable To Issue Ephemeral Token", "Generating a name suffix failed: "+err.Error()+". Run Terraform again.")
 		return
 	}
-	createReq := client.CreateTokenRequest{
-		Name:           m.Name.ValueString() + "-" + suffix,
-		Owner:          m.Owner.ValueString(),
-		Purpose:        m.Purpose.ValueString(),
-		Scopes:         setStrings(ctx, m.Scopes, &resp.Diagnostics),
-		DataCategories: nonNil(setStrings(ctx, m.DataCategories, &resp.Diagnostics)),
-		DataSubjects:   setStrings(ctx, m.DataSubjects, &resp.Diagnostics),
-		Audiences:      setStrings(ctx, m.Audiences, &resp.Diagnostics),
-		Labels:         mapStrings(ctx, m.Labels, &resp.Diagnostics),
-		TTL:            ttl,
-	}
+	createReq := m.createRequest(ctx, &resp.Diagnostics)
+	createReq.Name += "-" + suffix
+	createReq.TTL = ttl
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -30,13 +30,6 @@ type apiTokenListResource struct {
 	data *providerData
 }
 
-// apiTokenListModel is the configuration of a `list "tokenguard_api_token"` block.
-type apiTokenListModel struct {
-	Owner        types.String `tfsdk:"owner"`
-	Status       types.String `tfsdk:"status"`
-	DataCategory types.String `tfsdk:"data_category"`
-}
-
 func (l *apiTokenListResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_api_token"
 }
@@ -69,23 +62,17 @@ func (l *apiTokenListResource) Configure(_ context.Context, req resource.Configu
 }
 
 func (l *apiTokenListResource) List(ctx context.Context, req list.ListRequest, stream *list.ListResultsStream) {
-	var cfg apiTokenListModel
+	var cfg tokenFilterModel
 	diags := req.Config.Get(ctx, &cfg)
 	if diags.HasError() {
 		stream.Results = list.ListResultsStreamDiagnostics(diags)
 		return
 	}
-	if l.data == nil {
-		diags.AddError("Provider Not Configured",
-			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
+	if !providerReady(l.data, &diags) {
 		stream.Results = list.ListResultsStreamDiagnostics(diags)
 		return
 	}
-	opts := client.ListTokensOptions{
-		Owner:        cfg.Owner.ValueString(),
-		Status:       cfg.Status.ValueString(),
-		DataCategory: cfg.DataCategory.ValueString(),
-	}
+	opts := cfg.options()
 	stream.Results = func(push func(list.ListResult) bool) {
 		var emitted int64
 		err := eachToken(ctx, l.data.client, opts, func(t client.Token) bool {
@@ -121,14 +108,12 @@ func (l *apiTokenListResource) result(ctx context.Context, req list.ListRequest,
 // of a token that Terraform does not manage yet (list results).
 func nullTokenModel() apiTokenModel {
 	return apiTokenModel{
-		ID: types.StringNull(), Name: types.StringNull(), Owner: types.StringNull(), Purpose: types.StringNull(),
-		Scopes: types.SetNull(types.StringType), DataCategories: types.SetNull(types.StringType),
-		DataSubjects: types.SetNull(types.StringType), Audiences: types.SetNull(types.StringType),
-		TTL: types.StringNull(), ReplaceBefore: types.StringNull(),
-		Rotation: types.ObjectNull(rotationAttrTypes), RotationTriggers: types.MapNull(types.StringType),
-		Renewal: types.ObjectNull(renewalAttrTypes), Labels: types.MapNull(types.StringType),
-		Secret: types.StringNull(), Fingerprint: types.StringNull(), Status: types.StringNull(),
-		CreatedAt: types.StringNull(), ExpiresAt: types.StringNull(), RotatedAt: types.StringNull(),
-		LastUsedAt: types.StringNull(), SecretVersion: types.Int64Null(),
+		tokenMetadata:    nullMetadata(),
+		TTL:              types.StringNull(),
+		ReplaceBefore:    types.StringNull(),
+		Rotation:         types.ObjectNull(rotationAttrTypes),
+		RotationTriggers: types.MapNull(types.StringType),
+		Renewal:          types.ObjectNull(renewalAttrTypes),
+		Secret:           types.StringNull(),
 	}
 }

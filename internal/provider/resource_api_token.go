@@ -61,29 +61,15 @@ type apiTokenResource struct {
 }
 
 // apiTokenModel is the state and plan shape of tokenguard_api_token.
+// The attributes it shares with the data sources are in the embedded tokenMetadata.
 type apiTokenModel struct {
-	ID               types.String `tfsdk:"id"`
-	Name             types.String `tfsdk:"name"`
-	Owner            types.String `tfsdk:"owner"`
-	Purpose          types.String `tfsdk:"purpose"`
-	Scopes           types.Set    `tfsdk:"scopes"`
-	DataCategories   types.Set    `tfsdk:"data_categories"`
-	DataSubjects     types.Set    `tfsdk:"data_subjects"`
-	Audiences        types.Set    `tfsdk:"audiences"`
+	tokenMetadata
 	TTL              types.String `tfsdk:"ttl"`
 	ReplaceBefore    types.String `tfsdk:"replace_before"`
 	Rotation         types.Object `tfsdk:"rotation"`
 	RotationTriggers types.Map    `tfsdk:"rotation_triggers"`
 	Renewal          types.Object `tfsdk:"renewal"`
-	Labels           types.Map    `tfsdk:"labels"`
 	Secret           types.String `tfsdk:"secret"`
-	Fingerprint      types.String `tfsdk:"fingerprint"`
-	Status           types.String `tfsdk:"status"`
-	CreatedAt        types.String `tfsdk:"created_at"`
-	ExpiresAt        types.String `tfsdk:"expires_at"`
-	RotatedAt        types.String `tfsdk:"rotated_at"`
-	LastUsedAt       types.String `tfsdk:"last_used_at"`
-	SecretVersion    types.Int64  `tfsdk:"secret_version"`
 }
 
 // rotationModel is the rotation block.
@@ -446,21 +432,9 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	createReq := client.CreateTokenRequest{
-		Name:           plan.Name.ValueString(),
-		Owner:          plan.Owner.ValueString(),
-		Purpose:        plan.Purpose.ValueString(),
-		Scopes:         setStrings(ctx, plan.Scopes, &resp.Diagnostics),
-		DataCategories: setStrings(ctx, plan.DataCategories, &resp.Diagnostics),
-		DataSubjects:   setStrings(ctx, plan.DataSubjects, &resp.Diagnostics),
-		Audiences:      setStrings(ctx, plan.Audiences, &resp.Diagnostics),
-		Labels:         mapStrings(ctx, plan.Labels, &resp.Diagnostics),
-		TTL:            plan.TTL.ValueString(),
-		Rotation:       rotationRequest(ctx, plan.Rotation, &resp.Diagnostics),
-	}
-	if createReq.DataCategories == nil {
-		createReq.DataCategories = []string{} // [] is an explicit "reaches no personal information"
-	}
+	createReq := plan.createRequest(ctx, &resp.Diagnostics)
+	createReq.TTL = plan.TTL.ValueString()
+	createReq.Rotation = rotationRequest(ctx, plan.Rotation, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -675,7 +649,14 @@ func (r *apiTokenResource) ImportState(ctx context.Context, req resource.ImportS
 
 // ready reports whether the provider was configured, adding an error when it was not.
 func (r *apiTokenResource) ready(diags *diag.Diagnostics) bool {
-	if r.data == nil {
+	return providerReady(r.data, diags)
+}
+
+// providerReady reports whether data is the configured provider's, adding an error naming the
+// settings to fix when it is not; every resource, data source, ephemeral and list resource
+// checks it before calling the service.
+func providerReady(data *providerData, diags *diag.Diagnostics) bool {
+	if data == nil {
 		diags.AddError("Provider Not Configured",
 			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
 		return false
@@ -814,26 +795,11 @@ func sameTriggers(a, b types.Map) bool {
 // applyToken copies what the service returned into m, keeping the practitioner's spelling of
 // durations and the null/empty distinction of optional collections.
 func applyToken(ctx context.Context, m *apiTokenModel, t client.Token, diags *diag.Diagnostics) {
-	m.ID = types.StringValue(t.ID)
-	m.Name = types.StringValue(t.Name)
-	m.Owner = types.StringValue(t.Owner)
-	m.Purpose = types.StringValue(t.Purpose)
-	m.Scopes = stringSet(ctx, t.Scopes, m.Scopes, true, diags)
-	m.DataCategories = stringSet(ctx, t.DataCategories, m.DataCategories, true, diags)
-	m.DataSubjects = stringSet(ctx, t.DataSubjects, m.DataSubjects, false, diags)
-	m.Audiences = stringSet(ctx, t.Audiences, m.Audiences, false, diags)
-	m.Labels = stringMap(ctx, t.Labels, m.Labels, diags)
+	m.apply(ctx, t, diags)
 	m.Rotation = rotationValue(ctx, t.Rotation, m.Rotation, diags)
 	if m.Secret.IsUnknown() {
 		m.Secret = types.StringNull()
 	}
-	m.Fingerprint = types.StringValue(t.Fingerprint)
-	m.Status = types.StringValue(t.Status)
-	m.CreatedAt = timeValue(&t.CreatedAt)
-	m.ExpiresAt = timeValue(&t.ExpiresAt)
-	m.RotatedAt = timeValue(t.RotatedAt)
-	m.LastUsedAt = timeValue(t.LastUsedAt)
-	m.SecretVersion = types.Int64Value(int64(t.SecretVersion))
 	if m.RotationTriggers.IsUnknown() {
 		m.RotationTriggers = types.MapNull(types.StringType)
 	}

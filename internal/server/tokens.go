@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -314,12 +315,8 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, err := s.readBody(w, r, false)
+	body, req, err := decodeBody[client.CreateTokenRequest](s, w, r, false)
 	if err != nil {
-		return err
-	}
-	var req client.CreateTokenRequest
-	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	sp, err := s.validateCreate(req)
@@ -385,19 +382,68 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			"data_categories": strings.Join(sp.categories, ","),
 			"secret_version":  "1",
 		}
-		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionCreate,
-			TokenID: id, Fingerprint: t.Fingerprint, Outcome: "ok", Details: withPolicyFindings(details, findings)}); err != nil {
+		if _, err := tx.AppendAudit(ctx, tokenEvent(c, audit.ActionCreate, t, now, withPolicyFindings(details, findings))); err != nil {
 			return 0, nil, err
 		}
-		out, err := s.wire(t, now)
+		out, err := s.answerToken(t, now, findings)
 		if err != nil {
 			return 0, nil, err
 		}
 		out.Secret = secret
-		out.Warnings = s.gate.warnings(findings)
 		return http.StatusCreated, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
+}
+
+// decodeBody reads the request body (an empty one allowed when optional) and decodes it
+// strictly into a T. It returns the raw body too, for the idempotency record.
+func decodeBody[T any](s *Server, w http.ResponseWriter, r *http.Request, optional bool) ([]byte, T, error) {
+	var req T
+	body, err := s.readBody(w, r, optional)
+	if err != nil {
+		return nil, req, err
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		return nil, req, err
+	}
+	return body, req, nil
+}
+
+// pathToken reads the token named by the request path, answering 404 when there is none.
+func pathToken(r *http.Request, rd store.Reader) (store.Token, error) {
+	t, err := rd.GetToken(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return t, notFound("token")
+	}
+	return t, err
+}
+
+// tokenEvent is the audit record of c's successful action on t at now. details must hold
+// no secret or personal value.
+func tokenEvent(c *caller, action string, t store.Token, now time.Time, details map[string]string) audit.Event {
+	return audit.Event{Time: now, Actor: c.id, Action: action, TokenID: t.ID, Fingerprint: t.Fingerprint,
+		Outcome: "ok", Details: details}
+}
+
+// saveChange stores the changed token t and appends its audit record ev in tx, so that
+// both commit together or not at all.
+func saveChange(ctx context.Context, tx store.Tx, t store.Token, ev audit.Event) error {
+	if err := tx.UpdateToken(ctx, t); err != nil {
+		return err
+	}
+	_, err := tx.AppendAudit(ctx, ev)
+	return err
+}
+
+// answerToken is t as a mutation answers it: its API form at now, with the advisory findings
+// of the admission as warnings.
+func (s *Server) answerToken(t store.Token, now time.Time, findings []policy.Finding) (client.Token, error) {
+	out, err := s.wire(t, now)
+	if err != nil {
+		return out, err
+	}
+	out.Warnings = s.gate.warnings(findings)
+	return out, nil
 }
 
 func nameTaken(name string) error {
@@ -410,10 +456,7 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request, _ *caller) err
 	}
 	var out client.Token
 	err := s.store.View(r.Context(), func(rd store.Reader) error {
-		t, err := rd.GetToken(r.Context(), r.PathValue("id"))
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("token")
-		}
+		t, err := pathToken(r, rd)
 		if err != nil {
 			return err
 		}
@@ -430,10 +473,7 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request, _ *caller) err
 // loadMutable reads the token of the request path inside tx, refusing a revoked token and,
 // unless allowExpired, an expired one, with 409.
 func loadMutable(r *http.Request, tx store.Tx, now time.Time, action string, allowExpired bool) (store.Token, error) {
-	t, err := tx.GetToken(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return t, notFound("token")
-	}
+	t, err := pathToken(r, tx)
 	if err != nil {
 		return t, err
 	}
@@ -447,12 +487,8 @@ func loadMutable(r *http.Request, tx store.Tx, now time.Time, action string, all
 }
 
 func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, err := s.readBody(w, r, true)
+	body, req, err := decodeBody[client.RotateRequest](s, w, r, true)
 	if err != nil {
-		return err
-	}
-	var req client.RotateRequest
-	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	var overlapOverride *time.Duration
@@ -496,9 +532,6 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		t.SecretVersion++
 		t.RotatedAt = &now
 		t.UpdatedAt = now
-		if err := tx.UpdateToken(ctx, t); err != nil {
-			return 0, nil, err
-		}
 		details := map[string]string{
 			"secret_version":       strconv.Itoa(t.SecretVersion),
 			"previous_fingerprint": t.PrevFingerprint,
@@ -507,28 +540,22 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if overlap > 0 {
 			details["overlap"] = token.FormatDuration(overlap)
 		}
-		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRotate,
-			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: withPolicyFindings(details, findings)}); err != nil {
+		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRotate, t, now, withPolicyFindings(details, findings))); err != nil {
 			return 0, nil, err
 		}
-		out, err := s.wire(t, now)
+		out, err := s.answerToken(t, now, findings)
 		if err != nil {
 			return 0, nil, err
 		}
 		out.Secret = secret
-		out.Warnings = s.gate.warnings(findings)
 		return http.StatusOK, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
 }
 
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, err := s.readBody(w, r, false)
+	body, req, err := decodeBody[client.RenewRequest](s, w, r, false)
 	if err != nil {
-		return err
-	}
-	var req client.RenewRequest
-	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	ttl, err := s.checkTTL(req.TTL)
@@ -575,9 +602,6 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		}
 		t = renewed
 		t.UpdatedAt = now
-		if err := tx.UpdateToken(ctx, t); err != nil {
-			return 0, nil, err
-		}
 		details := map[string]string{
 			"reason":              reason,
 			"reviewer_index":      s.keys.BlindIndex("reviewer:" + strings.ToLower(reviewer)),
@@ -585,12 +609,10 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			"previous_expires_at": previous.UTC().Format(time.RFC3339Nano),
 			"expires_at":          t.ExpiresAt.Format(time.RFC3339Nano),
 		}
-		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRenew,
-			TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok", Details: withPolicyFindings(details, findings)}); err != nil {
+		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRenew, t, now, withPolicyFindings(details, findings))); err != nil {
 			return 0, nil, err
 		}
-		out, err := s.wire(t, now)
-		out.Warnings = s.gate.warnings(findings)
+		out, err := s.answerToken(t, now, findings)
 		return http.StatusOK, out, err
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
@@ -604,12 +626,8 @@ type revokeRequest struct {
 // revokeToken revokes at once and idempotently: revoking a revoked token answers 200 with
 // the token and records nothing new.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, err := s.readBody(w, r, true)
+	_, req, err := decodeBody[revokeRequest](s, w, r, true)
 	if err != nil {
-		return err
-	}
-	var req revokeRequest
-	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	if len(req.Reason) > maxPurposeLength {
@@ -619,10 +637,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	var out client.Token
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		now := s.clock()
-		t, err := tx.GetToken(ctx, r.PathValue("id"))
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("token")
-		}
+		t, err := pathToken(r, tx)
 		if err != nil {
 			return err
 		}
@@ -630,14 +645,11 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			t.Status = store.StatusRevoked
 			t.RevokedAt = &now
 			t.UpdatedAt = now
-			if err := tx.UpdateToken(ctx, t); err != nil {
-				return err
-			}
-			ev := audit.Event{Time: now, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok"}
+			var details map[string]string
 			if req.Reason != "" {
-				ev.Details = map[string]string{"reason": strings.TrimSpace(req.Reason)}
+				details = map[string]string{"reason": strings.TrimSpace(req.Reason)}
 			}
-			if _, err := tx.AppendAudit(ctx, ev); err != nil {
+			if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRevoke, t, now, details)); err != nil {
 				return err
 			}
 		}
@@ -654,12 +666,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 // updateToken changes metadata in place (PATCH). Only fields present in the body change; the
 // audit record names the changed fields, never their values.
 func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, err := s.readBody(w, r, false)
+	_, req, err := decodeBody[client.UpdateTokenRequest](s, w, r, false)
 	if err != nil {
-		return err
-	}
-	var req client.UpdateTokenRequest
-	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	var purpose string
@@ -740,17 +748,12 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 				return err
 			}
 			t.UpdatedAt = now
-			if err := tx.UpdateToken(ctx, t); err != nil {
-				return err
-			}
-			if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionUpdate,
-				TokenID: t.ID, Fingerprint: t.Fingerprint, Outcome: "ok",
-				Details: withPolicyFindings(map[string]string{"fields": strings.Join(changed, ",")}, findings)}); err != nil {
+			details := withPolicyFindings(map[string]string{"fields": strings.Join(changed, ",")}, findings)
+			if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionUpdate, t, now, details)); err != nil {
 				return err
 			}
 		}
-		out, err = s.wire(t, now)
-		out.Warnings = s.gate.warnings(findings)
+		out, err = s.answerToken(t, now, findings)
 		return err
 	})
 	if err != nil {

@@ -1,0 +1,190 @@
+package provider
+
+import (
+	"context"
+	"maps"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+)
+
+// This file owns the token model that the resource, the ephemeral resource, the data sources
+// and the list resource share: what a practitioner declares (tokenSpec) with its one create
+// request, what the service reports (tokenMetadata) with its one conversion from
+// client.Token, the data sources' model around it, the object form of a listed token and the
+// list filters. Schemas stay one per resource or data source, in their own files.
+
+// tokenSpec is what a practitioner declares about a token, in the resource and the ephemeral
+// resource alike (the data sources report it). The models embed it; the framework promotes
+// its attributes.
+type tokenSpec struct {
+	Name           types.String `tfsdk:"name"`
+	Owner          types.String `tfsdk:"owner"`
+	Purpose        types.String `tfsdk:"purpose"`
+	Scopes         types.Set    `tfsdk:"scopes"`
+	DataCategories types.Set    `tfsdk:"data_categories"`
+	DataSubjects   types.Set    `tfsdk:"data_subjects"`
+	Audiences      types.Set    `tfsdk:"audiences"`
+	Labels         types.Map    `tfsdk:"labels"`
+}
+
+// createRequest is the create request for what s declares. Data categories are never nil:
+// `[]` is an explicit "reaches no personal information".
+func (s tokenSpec) createRequest(ctx context.Context, diags *diag.Diagnostics) client.CreateTokenRequest {
+	return client.CreateTokenRequest{
+		Name:           s.Name.ValueString(),
+		Owner:          s.Owner.ValueString(),
+		Purpose:        s.Purpose.ValueString(),
+		Scopes:         setStrings(ctx, s.Scopes, diags),
+		DataCategories: nonNil(setStrings(ctx, s.DataCategories, diags)),
+		DataSubjects:   setStrings(ctx, s.DataSubjects, diags),
+		Audiences:      setStrings(ctx, s.Audiences, diags),
+		Labels:         mapStrings(ctx, s.Labels, diags),
+	}
+}
+
+// tokenMetadata is what the resource and the data sources alike say about a token: all but
+// the secret and the settings only the resource has (ttl, rotation, renewal, triggers).
+// apiTokenModel and tokenInfoModel embed it.
+type tokenMetadata struct {
+	tokenSpec
+	ID            types.String `tfsdk:"id"`
+	Fingerprint   types.String `tfsdk:"fingerprint"`
+	Status        types.String `tfsdk:"status"`
+	CreatedAt     types.String `tfsdk:"created_at"`
+	ExpiresAt     types.String `tfsdk:"expires_at"`
+	RotatedAt     types.String `tfsdk:"rotated_at"`
+	LastUsedAt    types.String `tfsdk:"last_used_at"`
+	SecretVersion types.Int64  `tfsdk:"secret_version"`
+}
+
+// nullMetadata is a tokenMetadata with every attribute null and typed.
+func nullMetadata() tokenMetadata {
+	return tokenMetadata{
+		tokenSpec: tokenSpec{
+			Name: types.StringNull(), Owner: types.StringNull(), Purpose: types.StringNull(),
+			Scopes: types.SetNull(types.StringType), DataCategories: types.SetNull(types.StringType),
+			DataSubjects: types.SetNull(types.StringType), Audiences: types.SetNull(types.StringType),
+			Labels: types.MapNull(types.StringType),
+		},
+		ID: types.StringNull(), Fingerprint: types.StringNull(), Status: types.StringNull(),
+		CreatedAt: types.StringNull(), ExpiresAt: types.StringNull(), RotatedAt: types.StringNull(),
+		LastUsedAt: types.StringNull(), SecretVersion: types.Int64Null(),
+	}
+}
+
+// apply copies what the service returned into m. Scopes and data categories are always sets;
+// an optional collection (data subjects, audiences, labels) the service returns empty stays
+// null when it was null in m, and is empty otherwise: the resource keeps the practitioner's
+// null/empty choice that way, and a data source starting from empty collections never
+// reports null.
+func (m *tokenMetadata) apply(ctx context.Context, t client.Token, diags *diag.Diagnostics) {
+	m.ID = types.StringValue(t.ID)
+	m.Name = types.StringValue(t.Name)
+	m.Owner = types.StringValue(t.Owner)
+	m.Purpose = types.StringValue(t.Purpose)
+	m.Scopes = stringSet(ctx, t.Scopes, m.Scopes, true, diags)
+	m.DataCategories = stringSet(ctx, t.DataCategories, m.DataCategories, true, diags)
+	m.DataSubjects = stringSet(ctx, t.DataSubjects, m.DataSubjects, false, diags)
+	m.Audiences = stringSet(ctx, t.Audiences, m.Audiences, false, diags)
+	m.Labels = stringMap(ctx, t.Labels, m.Labels, diags)
+	m.Fingerprint = types.StringValue(t.Fingerprint)
+	m.Status = types.StringValue(t.Status)
+	m.CreatedAt = timeValue(&t.CreatedAt)
+	m.ExpiresAt = timeValue(&t.ExpiresAt)
+	m.RotatedAt = timeValue(t.RotatedAt)
+	m.LastUsedAt = timeValue(t.LastUsedAt)
+	m.SecretVersion = types.Int64Value(int64(t.SecretVersion))
+}
+
+// tokenInfoModel is a token's metadata as data sources expose it: everything but the secret,
+// the rotation settings flattened into two attributes.
+type tokenInfoModel struct {
+	tokenMetadata
+	RotationEvery types.String `tfsdk:"rotation_interval"`
+	RotationLap   types.String `tfsdk:"rotation_overlap"`
+}
+
+// tokenInfoAttrTypes are the attribute types of tokenInfoModel, for object and list values.
+var tokenInfoAttrTypes = map[string]attr.Type{
+	"id":                types.StringType,
+	"name":              types.StringType,
+	"owner":             types.StringType,
+	"purpose":           types.StringType,
+	"scopes":            types.SetType{ElemType: types.StringType},
+	"data_categories":   types.SetType{ElemType: types.StringType},
+	"data_subjects":     types.SetType{ElemType: types.StringType},
+	"audiences":         types.SetType{ElemType: types.StringType},
+	"labels":            types.MapType{ElemType: types.StringType},
+	"rotation_interval": types.StringType,
+	"rotation_overlap":  types.StringType,
+	"fingerprint":       types.StringType,
+	"status":            types.StringType,
+	"created_at":        types.StringType,
+	"expires_at":        types.StringType,
+	"rotated_at":        types.StringType,
+	"last_used_at":      types.StringType,
+	"secret_version":    types.Int64Type,
+}
+
+// tokenInfoAttrTypesWithout is tokenInfoAttrTypes minus the named attributes.
+func tokenInfoAttrTypesWithout(except ...string) map[string]attr.Type {
+	out := maps.Clone(tokenInfoAttrTypes)
+	for _, name := range except {
+		delete(out, name)
+	}
+	return out
+}
+
+// tokenInfo converts an API token to the data source model. Collections are never null here
+// (apply starts from empty ones): an empty set means the token has none.
+func tokenInfo(ctx context.Context, t client.Token, diags *diag.Diagnostics) tokenInfoModel {
+	m := tokenInfoModel{tokenMetadata: nullMetadata(), RotationEvery: types.StringNull(), RotationLap: types.StringNull()}
+	m.DataSubjects = types.SetValueMust(types.StringType, []attr.Value{})
+	m.Audiences = types.SetValueMust(types.StringType, []attr.Value{})
+	m.Labels = types.MapValueMust(types.StringType, map[string]attr.Value{})
+	m.apply(ctx, t, diags)
+	if t.Rotation != nil {
+		m.RotationEvery = sameDuration(t.Rotation.Interval, types.StringNull())
+		m.RotationLap = sameDuration(t.Rotation.Overlap, types.StringNull())
+	}
+	return m
+}
+
+// tokenInfoObject is m as an object value without the named attributes, the shape of a token
+// in a nested attribute that leaves some of them out (data subjects in a listing).
+func tokenInfoObject(ctx context.Context, m tokenInfoModel, diags *diag.Diagnostics, except ...string) types.Object {
+	full, d := types.ObjectValueFrom(ctx, tokenInfoAttrTypes, m)
+	diags.Append(d...)
+	attrTypes := tokenInfoAttrTypesWithout(except...)
+	if d.HasError() {
+		return types.ObjectNull(attrTypes)
+	}
+	values := maps.Clone(full.Attributes())
+	for _, name := range except {
+		delete(values, name)
+	}
+	obj, d := types.ObjectValue(attrTypes, values)
+	diags.Append(d...)
+	return obj
+}
+
+// tokenFilterModel is the filters that the list resource and tokenguard_api_tokens share;
+// it is the whole configuration of a `list "tokenguard_api_token"` block.
+type tokenFilterModel struct {
+	Owner        types.String `tfsdk:"owner"`
+	Status       types.String `tfsdk:"status"`
+	DataCategory types.String `tfsdk:"data_category"`
+}
+
+// options are the list options of the filters that are set.
+func (f tokenFilterModel) options() client.ListTokensOptions {
+	return client.ListTokensOptions{
+		Owner:        f.Owner.ValueString(),
+		Status:       f.Status.ValueString(),
+		DataCategory: f.DataCategory.ValueString(),
+	}
+}
