@@ -39,28 +39,32 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *caller) error
 // error h returns in the API's shape.
 func (s *Server) authed(right string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		src := sourceOf(r)
-		if wait, blocked := s.limiter.blocked(src); blocked {
-			tooManyFailures(w, wait)
-			return
-		}
-		c, err := s.authenticate(r)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
-			s.limiter.fail(src)
-		}
-		if err == nil && !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
-			err = &apiError{status: http.StatusForbidden, code: "forbidden",
-				message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
-		}
-		if err == nil {
-			err = h(w, r, c)
-			s.auditRefusal(r, c, err)
-		}
-		if err != nil {
-			s.writeErr(w, r, err)
-		}
+		s.serveAuthed(w, r, right, nil, h)
 	})
+}
+
+// serveAuthed answers r with h if r carries a credential holding right (or admin). A non-nil
+// inView runs inside the read transaction that found the credential, once the right is
+// checked, so a handler's reads and the authentication share one transaction; an error it
+// returns is answered like an error of h.
+func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, right string, inView func(store.Reader, *caller) error, h handlerFunc) {
+	src := sourceOf(r)
+	if wait, blocked := s.limiter.blocked(src); blocked {
+		tooManyFailures(w, wait)
+		return
+	}
+	c, err := s.authenticate(r, right, inView)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+		s.limiter.fail(src)
+	}
+	if err == nil {
+		err = h(w, r, c)
+		s.auditRefusal(r, c, err)
+	}
+	if err != nil {
+		s.writeErr(w, r, err)
+	}
 }
 
 // auditRefusal records a mutation refused by a rule (409 or 422) as a token.refuse record,
@@ -108,7 +112,9 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, errInternal)
 }
 
-func (s *Server) authenticate(r *http.Request) (*caller, error) {
+// authenticate finds the credential of r's bearer secret and checks that it holds right (or
+// admin). inView, if not nil, then runs in the same read transaction (see serveAuthed).
+func (s *Server) authenticate(r *http.Request, right string, inView func(store.Reader, *caller) error) (*caller, error) {
 	unauth := func(msg string) error {
 		return &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
 	}
@@ -121,32 +127,56 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 		return nil, unauth("malformed Authorization header: use Authorization: Bearer <credential>")
 	}
 	secret = strings.TrimSpace(secret)
-	var cred store.Credential
-	found := false
+	var (
+		c         *caller
+		authErr   error // the answer when the credential does not authenticate or authorise
+		inViewErr error // inView's error, returned as it is
+	)
 	err := s.store.View(r.Context(), func(rd store.Reader) error {
+		c, authErr, inViewErr = nil, nil, nil
+		var cred store.Credential
+		found := false
 		for _, h := range s.keys.SecretHashes(secret) {
-			c, err := rd.GetCredentialByHash(r.Context(), h)
+			got, err := rd.GetCredentialByHash(r.Context(), h)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			cred, found = c, true
+			cred, found = got, true
+			break
+		}
+		if !found || cred.RevokedAt != nil {
+			authErr = unauth("credential not recognised")
 			return nil
+		}
+		c = &caller{id: cred.ID, rights: cred.Rights}
+		if !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
+			authErr = &apiError{status: http.StatusForbidden, code: "forbidden",
+				message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
+			return nil
+		}
+		if inView != nil {
+			inViewErr = inView(rd, c)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("looking up credential: %w", err)
 	}
-	if !found || cred.RevokedAt != nil {
-		return nil, unauth("credential not recognised")
+	if c != nil {
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.credentialID = c.id
+		}
 	}
-	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		info.credentialID = cred.ID
+	if authErr != nil {
+		return nil, authErr
 	}
-	return &caller{id: cred.ID, rights: cred.Rights}, nil
+	if inViewErr != nil {
+		return nil, inViewErr
+	}
+	return c, nil
 }
 
 // NewCredentialSecret returns a fresh credential secret: CredentialPrefix and 256 random bits.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"errors"
 	"mime"
@@ -20,85 +21,104 @@ var inactiveBody = []byte(`{"active":false}`)
 // TokenTypeBearer is the token_type of an active introspection answer.
 const TokenTypeBearer = "bearer"
 
-// introspect answers POST /v1/introspect. The body is JSON {"token": "..."} or, as in
+// introspect serves POST /v1/introspect. The body is JSON {"token": "..."} or, as in
 // RFC 7662, a form with a token parameter.
 //
 // A malformed secret, a bad checksum or another environment's secret is answered inactive
-// without touching the store (and without an audit record: such strings identify nothing).
-// Otherwise a read-only transaction looks the secret up by its HMAC and decides, so the answer
-// always reflects every committed revocation: there is no cache. The audit record (and the
-// last_used_at update when active) is handed to the verification log, which group-commits
-// it (see verifyLog for the durability bound) before the answer is written.
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request, c *caller) error {
-	presented, err := s.readIntrospectToken(w, r)
-	if err != nil {
-		return err
-	}
-	sec, err := token.ParseSecret(presented)
-	if err != nil || sec.Env != s.env {
-		// RFC 7662: a token that does not parse is answered inactive, not as an error.
-		writeRaw(w, http.StatusOK, inactiveBody)
-		return nil //nolint:nilerr // the parse error is the answer (inactive), given above
-	}
-	hashes := s.keys.SecretHashes(presented)
-	ctx := r.Context()
-	var answer *client.Introspection
-	var ev audit.Event
-	err = s.store.View(ctx, func(tx store.Reader) error {
-		answer = nil
-		now := s.clock()
-		ev = audit.Event{Time: now, Actor: c.id, Action: audit.ActionIntrospect, Outcome: "inactive"}
-		var t store.Token
-		var matched []byte
-		for _, h := range hashes {
-			found, err := tx.FindTokenByHash(ctx, h)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
+// without a token lookup (and without an audit record: such strings identify nothing).
+// Otherwise the read-only transaction that authenticates the caller's credential also looks
+// the secret up by its HMAC and decides, so the answer always reflects every committed
+// revocation: there is no cache. The audit record (and the last_used_at update when active)
+// is handed to the verification log, which group-commits it (see verifyLog for the
+// durability bound) before the answer is written.
+//
+// The body is read before the credential is checked, but a request whose credential does not
+// authenticate is still answered 401 (or 403) whatever its body.
+func (s *Server) introspect() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		presented, bodyErr := s.readIntrospectToken(w, r)
+		if bodyErr != nil {
+			s.serveAuthed(w, r, RightIntrospect, nil, func(http.ResponseWriter, *http.Request, *caller) error {
+				return bodyErr
+			})
+			return
+		}
+		sec, err := token.ParseSecret(presented)
+		if err != nil || sec.Env != s.env {
+			// RFC 7662: a token that does not parse is answered inactive, not as an error.
+			s.serveAuthed(w, r, RightIntrospect, nil, func(w http.ResponseWriter, _ *http.Request, _ *caller) error {
+				writeRaw(w, http.StatusOK, inactiveBody)
+				return nil
+			})
+			return
+		}
+		var decided introspection
+		s.serveAuthed(w, r, RightIntrospect, func(rd store.Reader, c *caller) error {
+			var err error
+			decided, err = s.decide(r.Context(), rd, c, presented, sec)
+			return err
+		}, func(w http.ResponseWriter, r *http.Request, _ *caller) error {
+			if err := s.verifications.add(r.Context(), verification{event: decided.event, active: decided.answer != nil}); err != nil {
 				return err
 			}
-			t, matched = found, h
+			if decided.answer == nil {
+				writeRaw(w, http.StatusOK, inactiveBody)
+				return nil
+			}
+			writeJSON(w, http.StatusOK, decided.answer)
+			return nil
+		})
+	})
+}
+
+// introspection is what decide found: the answer (nil when inactive) and the audit record.
+type introspection struct {
+	answer *client.Introspection
+	event  audit.Event
+}
+
+// decide looks the presented secret (parsed as sec) up in rd and judges it for caller c.
+func (s *Server) decide(ctx context.Context, rd store.Reader, c *caller, presented string, sec token.Secret) (introspection, error) {
+	now := s.clock()
+	ev := audit.Event{Time: now, Actor: c.id, Action: audit.ActionIntrospect, Outcome: "inactive"}
+	var t store.Token
+	var matched []byte
+	for _, h := range s.keys.SecretHashes(presented) {
+		found, err := rd.FindTokenByHash(ctx, h)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return introspection{}, err
+		}
+		t, matched = found, h
+		break
+	}
+	switch {
+	case matched == nil:
+		ev.Details = map[string]string{"reason": "unknown"}
+	case t.ID != sec.TokenID():
+		ev.Details = map[string]string{"reason": "id_mismatch"}
+	default:
+		ev.TokenID = t.ID
+		ev.Fingerprint = s.keys.Fingerprint(presented)
+		reason, validUntil := s.judge(t, matched, now)
+		if reason != "" {
+			ev.Details = map[string]string{"reason": reason}
 			break
 		}
-		switch {
-		case matched == nil:
-			ev.Details = map[string]string{"reason": "unknown"}
-		case t.ID != sec.TokenID():
-			ev.Details = map[string]string{"reason": "id_mismatch"}
-		default:
-			ev.TokenID = t.ID
-			ev.Fingerprint = s.keys.Fingerprint(presented)
-			reason, validUntil := s.judge(t, matched, now)
-			if reason != "" {
-				ev.Details = map[string]string{"reason": reason}
-				break
-			}
-			owner, err := s.keys.Open(t.OwnerCipher)
-			if err != nil {
-				return err
-			}
-			ev.Outcome = "active"
-			answer = &client.Introspection{
-				Active: true, TokenID: t.ID, Scope: strings.Join(t.Scopes, " "), Owner: string(owner),
-				Audiences: t.Audiences, ExpiresAt: validUntil.Unix(), IssuedAt: t.CreatedAt.Unix(),
-				TokenType: TokenTypeBearer,
-			}
+		owner, err := s.keys.Open(t.OwnerCipher)
+		if err != nil {
+			return introspection{}, err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		ev.Outcome = "active"
+		return introspection{event: ev, answer: &client.Introspection{
+			Active: true, TokenID: t.ID, Scope: strings.Join(t.Scopes, " "), Owner: string(owner),
+			Audiences: t.Audiences, ExpiresAt: validUntil.Unix(), IssuedAt: t.CreatedAt.Unix(),
+			TokenType: TokenTypeBearer,
+		}}, nil
 	}
-	if err := s.verifications.add(ctx, verification{event: ev, active: answer != nil}); err != nil {
-		return err
-	}
-	if answer == nil {
-		writeRaw(w, http.StatusOK, inactiveBody)
-		return nil
-	}
-	writeJSON(w, http.StatusOK, answer)
-	return nil
+	return introspection{event: ev}, nil
 }
 
 // judge decides whether the secret whose hash is matched is active at now. It returns the

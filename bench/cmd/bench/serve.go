@@ -214,16 +214,22 @@ func attack(ctx context.Context, server, phase string, tr vegeta.Targeter, rate 
 
 // attackCollect runs one vegeta attack for o.duration: at rate requests/s, or as fast as
 // o.workers connections allow when rate is 0. onBody sees each successful response body.
+//
+// At a fixed rate vegeta may add workers up to maxWorkers when responses are slow. Each worker
+// has at most one request in flight, so the attacker keeps as many idle connections as it may
+// have workers: with fewer, a burst closes connections and the next one opens new ones, and
+// the phase measures connection set-up instead of the server. The plain handler and
+// tokenguard are attacked with the same settings.
 func attackCollect(ctx context.Context, server, phase string, tr vegeta.Targeter, rate float64, o serveOptions, onBody func([]byte)) LoadResult {
 	workers := uint64(o.workers)
-	opts := []func(*vegeta.Attacker){vegeta.KeepAlive(true), vegeta.Timeout(30 * time.Second), vegeta.Connections(o.workers * 2)}
-	r := vegeta.Rate{Freq: int(rate), Per: time.Second}
-	if rate == 0 {
-		opts = append(opts, vegeta.Workers(workers), vegeta.MaxWorkers(workers))
-	} else {
-		opts = append(opts, vegeta.Workers(workers), vegeta.MaxWorkers(workers*8))
+	maxWorkers := workers
+	if rate > 0 {
+		maxWorkers = workers * 8
 	}
-	atk := vegeta.NewAttacker(opts...)
+	atk := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second),
+		vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers),
+		vegeta.Connections(int(maxWorkers)), vegeta.MaxConnections(int(maxWorkers)))
+	r := vegeta.Rate{Freq: int(rate), Per: time.Second}
 	var m vegeta.Metrics
 	results := atk.Attack(tr, r, o.duration, phase)
 	for {

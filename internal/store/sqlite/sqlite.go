@@ -39,8 +39,9 @@ const BusyTimeoutMillis = 10000
 // Store is a tokenguard database in one SQLite file. It is safe for concurrent use.
 type Store struct {
 	path  string
-	write *sql.DB // exactly one connection: in-process writers queue here
-	read  *sql.DB // query_only connections for View and Ping
+	write *sql.DB  // exactly one connection: in-process writers queue here
+	read  *sql.DB  // query_only connections for View and Ping
+	hot   hotStmts // the introspection path's reads, prepared once on the read pool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -70,7 +71,46 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = write.Close()
 		return nil, err
 	}
-	return &Store{path: path, write: write, read: read}, nil
+	hot, err := prepareHot(ctx, read)
+	if err != nil {
+		_ = read.Close()
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: preparing statements on %s: %w", path, err)
+	}
+	return &Store{path: path, write: write, read: read, hot: hot}, nil
+}
+
+// hotStmts are the reads every introspection makes, prepared once on the read pool: the
+// driver parses a query on every call otherwise. database/sql prepares each statement again,
+// once, on every read connection it is used on and keeps it there; View's transactions use
+// them through Tx.StmtContext. Nil statements (in a tx of Update) fall back to plain queries.
+type hotStmts struct {
+	findTokenByHash     *sql.Stmt
+	getCredentialByHash *sql.Stmt
+}
+
+func prepareHot(ctx context.Context, db *sql.DB) (hotStmts, error) {
+	var h hotStmts
+	var err error
+	if h.findTokenByHash, err = db.PrepareContext(ctx, findTokenByHashQuery); err != nil {
+		return hotStmts{}, err
+	}
+	if h.getCredentialByHash, err = db.PrepareContext(ctx, getCredentialByHashQuery); err != nil {
+		_ = h.findTokenByHash.Close()
+		return hotStmts{}, err
+	}
+	return h, nil
+}
+
+// close closes the prepared statements, if any.
+func (h hotStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{h.findTokenByHash, h.getCredentialByHash} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Path is the file the Store was opened on.
@@ -168,7 +208,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err erro
 			err = panicError(r)
 		}
 	}()
-	fnErr := fn(&tx{q: sqlTx})
+	fnErr := fn(&tx{q: sqlTx, hot: s.hot})
 	// A read transaction has nothing to keep; rolling back ends it and frees the snapshot.
 	if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) && fnErr == nil {
 		return fmt.Errorf("sqlite: ending read transaction: %w", rbErr)
@@ -229,7 +269,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both connection pools. Closing a closed Store returns the first result again.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.hot.close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
 }

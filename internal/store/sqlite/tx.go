@@ -22,7 +22,16 @@ const (
 // tx implements store.Tx on a database/sql transaction. View hands it out as a store.Reader
 // on a query_only connection, so even a type assertion to store.Tx cannot write through it.
 type tx struct {
-	q *sql.Tx
+	q   *sql.Tx
+	hot hotStmts // zero in Update: the statements are prepared on the read pool only
+}
+
+// prepared returns st bound to this transaction, or nil when st is nil (not prepared).
+func (x *tx) prepared(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	if st == nil {
+		return nil
+	}
+	return x.q.StmtContext(ctx, st)
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -97,7 +106,11 @@ func tokenArgs(t store.Token) ([]any, error) {
 
 func (x *tx) queryToken(ctx context.Context, what, where string, args ...any) (store.Token, error) {
 	// where is one of the constant conditions of this file; values are bound parameters.
-	row := x.q.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE "+where, args...) //nolint:gosec // constant fragments
+	return x.scanOneToken(what, x.q.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE "+where, args...)) //nolint:gosec // constant fragments
+}
+
+// scanOneToken reads the token of row, or store.ErrNotFound.
+func (x *tx) scanOneToken(what string, row *sql.Row) (store.Token, error) {
 	t, err := scanToken(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -119,9 +132,16 @@ func (x *tx) FindTokenByHash(ctx context.Context, hash []byte) (store.Token, err
 	if len(hash) == 0 {
 		return store.Token{}, fmt.Errorf("sqlite: finding token by secret hash: empty hash: token %w", store.ErrNotFound)
 	}
-	return x.queryToken(ctx, "finding token by secret hash",
-		"secret_hash = ? OR prev_secret_hash = ? ORDER BY secret_hash = ? DESC LIMIT 1", hash, hash, hash)
+	const what = "finding token by secret hash"
+	if st := x.prepared(ctx, x.hot.findTokenByHash); st != nil {
+		return x.scanOneToken(what, st.QueryRowContext(ctx, hash, hash, hash))
+	}
+	return x.scanOneToken(what, x.q.QueryRowContext(ctx, findTokenByHashQuery, hash, hash, hash))
 }
+
+// findTokenByHashQuery is FindTokenByHash's query (prepared once on the read pool).
+const findTokenByHashQuery = "SELECT " + tokenColumns +
+	" FROM tokens WHERE secret_hash = ? OR prev_secret_hash = ? ORDER BY secret_hash = ? DESC LIMIT 1"
 
 // FindTokenByName returns the token with this owner index and name: the one not revoked if
 // there is one, else the most recently created revoked one.
@@ -353,8 +373,13 @@ func scanCredential(r rowScanner) (store.Credential, error) {
 
 // GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
 func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
-	c, err := scanCredential(x.q.QueryRowContext(ctx,
-		"SELECT "+credentialColumns+" FROM credentials WHERE secret_hash = ?", hash))
+	var row *sql.Row
+	if st := x.prepared(ctx, x.hot.getCredentialByHash); st != nil {
+		row = st.QueryRowContext(ctx, hash)
+	} else {
+		row = x.q.QueryRowContext(ctx, getCredentialByHashQuery, hash)
+	}
+	c, err := scanCredential(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Credential{}, fmt.Errorf("sqlite: getting credential by secret hash: credential %w", store.ErrNotFound)
@@ -363,6 +388,9 @@ func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Creden
 	}
 	return c, nil
 }
+
+// getCredentialByHashQuery is GetCredentialByHash's query (prepared once on the read pool).
+const getCredentialByHashQuery = "SELECT " + credentialColumns + " FROM credentials WHERE secret_hash = ?"
 
 // RevokeCredential sets the revocation instant of credential id to at unless it is revoked
 // already, and returns the credential as stored afterwards and whether it was active before.
