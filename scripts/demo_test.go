@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package scripts holds the tests of the repository's shell scripts; the scripts themselves
 // are run by the GNUmakefile (scripts/demo.sh by `make demo`).
 package scripts
@@ -76,6 +78,12 @@ func runDemo(t *testing.T, binDir string, env ...string) demoResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "demo.sh")
+	// The demo starts a service in the background: run it in its own process group, and on
+	// timeout kill the whole group, so no process outlives the test; never wait more than
+	// WaitDelay for a child that still holds the output pipe.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), "TOKENGUARD_BIN_DIR="+binDir, "TMPDIR="+tmp)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
