@@ -3,6 +3,8 @@ package report
 import (
 	"encoding/json"
 	"io"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 )
 
 // jsonFormat is a machine-readable document: {"findings": [...], "summary": {...}}.
@@ -10,32 +12,16 @@ type jsonFormat struct{}
 
 func (jsonFormat) Name() string { return "json" }
 
-type jsonFinding struct {
-	RuleID           string  `json:"rule_id"`
-	Severity         string  `json:"severity"`
-	Title            string  `json:"title"`
-	Address          string  `json:"address"`
-	Message          string  `json:"message"`
-	Citation         string  `json:"citation"`
-	Remediation      string  `json:"remediation"`
-	Field            string  `json:"field"`
-	File             *string `json:"file"`
-	Line             *int    `json:"line"`
-	Waived           bool    `json:"waived"`
-	WaiverReason     string  `json:"waiver_reason,omitempty"`
-	WaiverApprovedBy string  `json:"waiver_approved_by,omitempty"`
-	Blocking         bool    `json:"blocking"`
-}
-
 type jsonDocument struct {
-	Findings []jsonFinding `json:"findings"`
-	Summary  Summary       `json:"summary"`
+	// The findings have one wire shape, shared with the service gate's 422 answers.
+	Findings []client.Finding `json:"findings"`
+	Summary  Summary          `json:"summary"`
 }
 
 func (jsonFormat) Write(w io.Writer, r Report) error {
-	doc := jsonDocument{Findings: []jsonFinding{}, Summary: r.Summary()}
+	doc := jsonDocument{Findings: []client.Finding{}, Summary: r.Summary()}
 	for _, f := range r.Findings {
-		jf := jsonFinding{
+		jf := client.Finding{
 			RuleID: f.RuleID, Severity: f.Severity, Title: f.Title, Address: f.Address,
 			Message: f.Message, Citation: f.Citation, Remediation: f.Remediation, Field: f.Field,
 			Waived: f.Waived, WaiverReason: f.WaiverReason, WaiverApprovedBy: f.WaiverApprovedBy,
