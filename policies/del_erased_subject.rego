@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [tokenguard, external]
 #   gates: [provider, check, service]
+#   reads: [fields.data_subjects]
 package tokenguard.cpra.del_erased_subject
 
 import data.tokenguard.lib

@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.data_categories]
 package tokenguard.cpra.min_categories
 
 import data.tokenguard.lib

@@ -12,6 +12,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.owner]
 package tokenguard.cpra.min_owner
 
 import data.tokenguard.lib

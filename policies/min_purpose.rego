@@ -14,6 +14,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.purpose]
 package tokenguard.cpra.min_purpose
 
 import data.tokenguard.lib

@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.scopes]
 package tokenguard.cpra.min_scopes
 
 import data.tokenguard.lib

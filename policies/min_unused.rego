@@ -16,6 +16,7 @@
 #   scope: token
 #   applies_to: [tokenguard, external]
 #   gates: [provider, check, service]
+#   reads: [fields.status, fields.unused_seconds]
 package tokenguard.cpra.min_unused
 
 import data.tokenguard.lib

@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [tokenguard, external]
 #   gates: [provider, check]
+#   reads: [fields.expires_in_seconds]
 package tokenguard.cpra.ret_expired
 
 import data.tokenguard.lib

@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.renewal_requested, fields.renewal, fields.owner]
 package tokenguard.cpra.ret_renewal
 
 import data.tokenguard.lib

@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.ttl_seconds, fields.data_categories]
 package tokenguard.cpra.ret_ttl_cap
 
 import data.tokenguard.lib

@@ -12,6 +12,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.ttl_seconds, fields.data_categories]
 package tokenguard.cpra.ret_ttl_set
 
 import data.tokenguard.lib

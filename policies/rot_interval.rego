@@ -17,6 +17,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.rotation_interval_seconds, fields.ttl_seconds, fields.rotation_configured, fields.data_categories]
 package tokenguard.cpra.rot_interval
 
 import data.tokenguard.lib

@@ -14,6 +14,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.rotation_overlap_seconds, fields.rotation_interval_seconds]
 package tokenguard.cpra.rot_overlap
 
 import data.tokenguard.lib

@@ -18,6 +18,7 @@
 #   scope: token
 #   applies_to: [tokenguard, external]
 #   gates: [check]
+#   reads: [address, module, name]
 package tokenguard.cpra.sec_output
 
 import data.tokenguard.lib

@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [tokenguard]
 #   gates: [provider, check, service]
+#   reads: [fields.audiences, fields.data_categories]
 package tokenguard.cpra.spi_audience
 
 import data.tokenguard.lib

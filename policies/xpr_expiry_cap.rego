@@ -17,6 +17,7 @@
 #   scope: token
 #   applies_to: [external]
 #   gates: [check]
+#   reads: [fields.ttl_seconds, fields.expires_in_seconds, fields.data_categories]
 package tokenguard.cpra.xpr_expiry_cap
 
 import data.tokenguard.lib

@@ -17,6 +17,7 @@
 #   scope: token
 #   applies_to: [external]
 #   gates: [check]
+#   reads: [fields.never_expires, fields.rotation_configured]
 package tokenguard.cpra.xpr_no_expiry
 
 import data.tokenguard.lib

@@ -19,6 +19,7 @@
 #   scope: token
 #   applies_to: [external]
 #   gates: [check]
+#   reads: [fields.never_expires, fields.rotation_configured, fields.ttl_seconds, fields.expires_in_seconds, fields.data_categories]
 package tokenguard.cpra.xpr_rotation
 
 import data.tokenguard.lib

@@ -15,6 +15,7 @@
 #   scope: token
 #   applies_to: [external]
 #   gates: [check]
+#   reads: [fields.scopes]
 package tokenguard.cpra.xpr_scopes
 
 import data.tokenguard.lib

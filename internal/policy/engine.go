@@ -72,6 +72,10 @@ type Rule struct {
 	Package string `json:"package"`
 	// File is the module that declares the METADATA.
 	File string `json:"file"`
+	// Reads are the token paths a token rule declares it reads (custom.reads); nil when it
+	// does not declare them and sees the whole token.
+	Reads []string `json:"reads,omitempty"`
+	view  *tokenView
 }
 
 // Finding is one violation of a rule by one resource (or by the plan).
@@ -140,10 +144,12 @@ type Engine struct {
 }
 
 // preparedRules is one prepared query that evaluates the deny set of several rule packages;
-// binding "r<i>" holds the findings of rules[i].
+// binding "r<i>" holds the findings of rules[i]. For token rules, views holds the rules that
+// declare their reads, each prepared on its own (see engine_reads.go); rules holds the others.
 type preparedRules struct {
 	query rego.PreparedEvalQuery
 	rules []Rule
+	views []*viewRule
 	// constants are the values of the input-independent rules (see constantCache).
 	constants []constantValue
 }
@@ -183,16 +189,28 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 		}
 	}
 	for _, managedBy := range []string{"tokenguard", "external"} {
-		var rs []Rule
+		var whole []Rule
+		var views []*viewRule
 		for _, r := range active {
-			if r.Scope == ScopeToken && (len(r.AppliesTo) == 0 || slices.Contains(r.AppliesTo, managedBy)) {
-				rs = append(rs, r)
+			if r.Scope != ScopeToken || len(r.AppliesTo) > 0 && !slices.Contains(r.AppliesTo, managedBy) {
+				continue
 			}
+			if r.view == nil {
+				whole = append(whole, r)
+				continue
+			}
+			p, err := prepare(ctx, compiler, store, []Rule{r})
+			if err != nil {
+				return nil, err
+			}
+			p.constants = constants
+			views = append(views, &viewRule{view: r.view, prepared: p})
 		}
-		if e.token[managedBy], err = prepare(ctx, compiler, store, rs); err != nil {
+		if e.token[managedBy], err = prepare(ctx, compiler, store, whole); err != nil {
 			return nil, err
 		}
 		e.token[managedBy].constants = constants
+		e.token[managedBy].views = views
 	}
 	var planRules []Rule
 	for _, r := range active {
@@ -325,6 +343,20 @@ func ruleFromAnnotations(a *ast.Annotations, pkg, file string) (*Rule, error) {
 			return nil, fmt.Errorf("policy %s: rule %s applies_to %q: use tokenguard or external", file, id, m)
 		}
 	}
+	if _, declared := a.Custom["reads"]; declared {
+		if r.Scope != ScopeToken {
+			return nil, fmt.Errorf("policy %s: rule %s declares reads but has scope %s: reads applies to token rules only", file, id, r.Scope)
+		}
+		r.Reads = customList(a, "reads")
+		if r.Reads == nil {
+			r.Reads = []string{}
+		}
+		view, err := parseReads(file, id, r.Reads)
+		if err != nil {
+			return nil, err
+		}
+		r.view = view
+	}
 	return r, nil
 }
 
@@ -397,6 +429,7 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	tables := e.newViewTables()
 	changes := p.Changes
 	p.Changes = nil
 	results := make([][]Finding, len(changes))
@@ -416,7 +449,7 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 		evaluated[i], addresses[i] = true, t.Address
 		// A variable of its own: assigning the enclosing err here raced between workers.
 		var evalErr error
-		results[i], evalErr = e.evaluateToken(ctx, t, planTerm)
+		results[i], evalErr = e.evaluateToken(ctx, t, planTerm, tables)
 		return evalErr
 	})
 	if err != nil {
@@ -451,9 +484,10 @@ func (e *Engine) EvaluateTokens(ctx context.Context, tokens []Token, facts PlanF
 		return nil, err
 	}
 	results := make([][]Finding, len(tokens))
+	tables := e.newViewTables()
 	err = forEach(ctx, len(tokens), func(i int) error {
 		var err error
-		results[i], err = e.evaluateToken(ctx, tokens[i], planTerm)
+		results[i], err = e.evaluateToken(ctx, tokens[i], planTerm, tables)
 		return err
 	})
 	if err != nil {
@@ -510,20 +544,39 @@ func forEach(ctx context.Context, n int, fn func(i int) error) error {
 	return nil
 }
 
-func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term) ([]Finding, error) {
+// evaluateToken evaluates the token rules on t: the rules without declared reads on the whole
+// token, the others on their views, through tables (those of the current evaluation call).
+func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term, tables viewTables) ([]Finding, error) {
 	p := e.token[t.ManagedBy]
-	if p == nil || len(p.rules) == 0 {
+	if p == nil || len(p.rules) == 0 && len(p.views) == 0 {
 		return nil, nil
 	}
 	tv, err := t.term()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Address, err)
 	}
-	input := ast.NewObject(
-		[2]*ast.Term{ast.StringTerm("token"), tv},
-		[2]*ast.Term{ast.StringTerm("plan"), planTerm},
-	)
-	return p.eval(ctx, input, t.Address)
+	var out []Finding
+	if len(p.rules) > 0 {
+		input := ast.NewObject(
+			[2]*ast.Term{ast.StringTerm("token"), tv},
+			[2]*ast.Term{ast.StringTerm("plan"), planTerm},
+		)
+		if out, err = p.eval(ctx, input, t.Address); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.views) > 0 {
+		token, ok := tv.Value.(ast.Object)
+		if !ok {
+			return nil, fmt.Errorf("%s: normalised token is not an object", t.Address)
+		}
+		viewFindings, err := p.evaluateViews(ctx, tables[t.ManagedBy], token, planTerm, t.Address)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, viewFindings...)
+	}
+	return out, nil
 }
 
 func (e *Engine) evaluatePlanRules(ctx context.Context, facts PlanFacts) ([]Finding, error) {

@@ -223,7 +223,7 @@ func TestEngine_parallelPlanEvaluationEqualsSequential(t *testing.T) {
 	var want []Finding
 	var resources []string
 	for _, tok := range Normalize(p, planTime) {
-		fs, err := e.evaluateToken(context.Background(), tok, planTerm)
+		fs, err := e.evaluateToken(context.Background(), tok, planTerm, e.newViewTables())
 		if err != nil {
 			t.Fatal(err)
 		}

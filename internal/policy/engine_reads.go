@@ -1,0 +1,258 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// A token rule may declare, in METADATA custom.reads, the token fields it reads, e.g.
+//
+//	reads: [fields.purpose]
+//
+// Such a rule is evaluated on a view of the token that holds only those paths plus the
+// token's kind and change (managed_by, type, actions) and its unknown and sensitive paths.
+// Because that view is the rule's whole input, the rule's findings are a function of it:
+// within one evaluation call (one plan, or one batch of tokens with the same plan facts) the
+// engine evaluates the rule once per distinct view and reuses the findings for every other
+// token with the same view. A rule that reads a path it did not declare sees it absent,
+// in every gate alike; rules without custom.reads see the whole token.
+//
+// Real estates repeat themselves (modules instantiated with for_each, the same ttl, scopes
+// and rotation on hundreds of tokens), so most tokens evaluate most rules from the table.
+
+// alwaysRead are the token keys in every view.
+var alwaysRead = []string{"managed_by", "type", "actions", "unknown", "sensitive"}
+
+// tokenKeys are the top-level keys of a normalised token (input.token) a rule may declare.
+var tokenKeys = []string{"address", "module", "type", "name", "provider", "managed_by", "actions", "before", "after", "unknown", "sensitive", "fields"}
+
+// tokenFields are the keys of input.token.fields.
+var tokenFields = []string{
+	"name", "purpose", "owner", "scopes", "data_categories", "data_subjects", "audiences", "ttl_seconds",
+	"expires_at", "expires_in_seconds", "never_expires", "rotation_interval_seconds", "rotation_overlap_seconds",
+	"rotation_configured", "renewal", "renewal_requested", "status", "last_used_at", "unused_seconds",
+}
+
+// tokenView is the set of token paths a rule reads.
+type tokenView struct {
+	keys   []*ast.Term // top-level keys other than fields
+	fields []*ast.Term // keys of fields
+}
+
+// parseReads validates the custom.reads entries of a rule: "fields.<name>" or a top-level key.
+func parseReads(file, id string, entries []string) (*tokenView, error) {
+	v := &tokenView{}
+	seen := map[string]bool{}
+	add := func(dst *[]*ast.Term, key string) {
+		if !seen[key] {
+			seen[key] = true
+			*dst = append(*dst, ast.StringTerm(strings.TrimPrefix(key, "fields.")))
+		}
+	}
+	for _, k := range alwaysRead {
+		add(&v.keys, k)
+	}
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		switch {
+		case strings.HasPrefix(e, "fields."):
+			if !slices.Contains(tokenFields, strings.TrimPrefix(e, "fields.")) {
+				return nil, fmt.Errorf("policy %s: rule %s reads %q, which is not a field of input.token.fields: use one of %s", file, id, e, strings.Join(tokenFields, ", "))
+			}
+			add(&v.fields, e)
+		case e == "fields":
+			return nil, fmt.Errorf("policy %s: rule %s reads all of fields: name each field it reads (fields.purpose, ...) or drop custom.reads", file, id)
+		case slices.Contains(tokenKeys, e):
+			add(&v.keys, e)
+		default:
+			return nil, fmt.Errorf("policy %s: rule %s reads %q, which is not a path of input.token: use fields.<name> or one of %s", file, id, e, strings.Join(tokenKeys, ", "))
+		}
+	}
+	return v, nil
+}
+
+// values appends to buf the token's values at the view's paths, in a fixed order (nil where
+// the token has no value), and returns them with a hash of them.
+func (v *tokenView) values(token ast.Object, buf []*ast.Term) ([]*ast.Term, int) {
+	h := len(v.keys)
+	for _, k := range v.keys {
+		x := token.Get(k)
+		buf = append(buf, x)
+		h = mixHash(h, x)
+	}
+	var all ast.Object
+	if f := token.Get(fieldsKey); f != nil {
+		all, _ = f.Value.(ast.Object)
+	}
+	for _, k := range v.fields {
+		var x *ast.Term
+		if all != nil {
+			x = all.Get(k)
+		}
+		buf = append(buf, x)
+		h = mixHash(h, x)
+	}
+	return buf, h
+}
+
+func mixHash(h int, x *ast.Term) int {
+	if x == nil {
+		return h*31 + 7
+	}
+	return h*31 + x.Hash()
+}
+
+// object builds the view from values returned by values: the declared keys present in the
+// token, and fields reduced to the declared fields.
+func (v *tokenView) object(values []*ast.Term) ast.Object {
+	out := ast.NewObject()
+	for i, k := range v.keys {
+		if values[i] != nil {
+			out.Insert(k, values[i])
+		}
+	}
+	if len(v.fields) > 0 {
+		f := ast.NewObject()
+		for i, k := range v.fields {
+			if x := values[len(v.keys)+i]; x != nil {
+				f.Insert(k, x)
+			}
+		}
+		out.Insert(fieldsKey, ast.NewTerm(f))
+	}
+	return out
+}
+
+var fieldsKey = ast.StringTerm("fields")
+
+// viewRule is a token rule with declared reads, prepared on its own.
+type viewRule struct {
+	view     *tokenView
+	prepared *preparedRules
+}
+
+// maxViews bounds the findings kept per rule and evaluation call; beyond it, new views are
+// evaluated without being kept, so memory stays bounded.
+const maxViews = 1 << 14
+
+// A table goes cold, and is dropped, when fewer than one lookup in coldRatio has hit after
+// coldAfter lookups: the rule reads a field that differs on (nearly) every token, such as a
+// purpose or an address, and keeping its views would cost memory and time for nothing.
+const (
+	coldAfter = 2048
+	coldRatio = 4
+)
+
+// viewTable holds the findings of one rule per distinct view, for one evaluation call.
+type viewTable struct {
+	mu      sync.Mutex
+	entries map[int][]viewEntry
+	size    int
+	lookups int
+	hits    int
+	cold    bool
+}
+
+type viewEntry struct {
+	values   []*ast.Term
+	findings []Finding // Address is "" where the rule did not name one
+}
+
+// viewTables are the tables of one evaluation call, one per managed_by and view rule.
+type viewTables map[string][]*viewTable
+
+func (e *Engine) newViewTables() viewTables {
+	out := viewTables{}
+	for managedBy, p := range e.token {
+		tables := make([]*viewTable, len(p.views))
+		for i := range tables {
+			tables[i] = &viewTable{entries: map[int][]viewEntry{}}
+		}
+		out[managedBy] = tables
+	}
+	return out
+}
+
+// lookup returns the findings kept for these values; ok is false when there are none, and
+// keep is false when the table is cold.
+func (t *viewTable) lookup(values []*ast.Term, hash int) (findings []Finding, ok, keep bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cold {
+		return nil, false, false
+	}
+	t.lookups++
+	for _, e := range t.entries[hash] {
+		if equalTerms(e.values, values) {
+			t.hits++
+			return e.findings, true, true
+		}
+	}
+	if t.lookups >= coldAfter && t.hits*coldRatio < t.lookups {
+		t.cold, t.entries = true, nil
+		return nil, false, false
+	}
+	return nil, false, true
+}
+
+func equalTerms(a, b []*ast.Term) bool {
+	for i := range a {
+		if (a[i] == nil) != (b[i] == nil) || a[i] != nil && !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *viewTable) store(values []*ast.Term, hash int, findings []Finding) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cold || t.size >= maxViews {
+		return
+	}
+	t.entries[hash] = append(t.entries[hash], viewEntry{values: values, findings: findings})
+	t.size++
+}
+
+// evaluateViews evaluates the view rules of p on the token: from the table where this view
+// was seen before, else by evaluating the rule on the view.
+func (p *preparedRules) evaluateViews(ctx context.Context, tables []*viewTable, token ast.Object, planTerm *ast.Term, address string) ([]Finding, error) {
+	var out []Finding
+	var buf []*ast.Term
+	for i, r := range p.views {
+		values, hash := r.view.values(token, buf[:0])
+		findings, ok, keep := tables[i].lookup(values, hash)
+		if !ok {
+			input := ast.NewObject(
+				[2]*ast.Term{ast.StringTerm("token"), ast.NewTerm(r.view.object(values))},
+				[2]*ast.Term{ast.StringTerm("plan"), planTerm},
+			)
+			var err error
+			if findings, err = r.prepared.eval(ctx, input, address); err != nil {
+				return nil, err
+			}
+			if keep {
+				// Keep the findings without this token's address, so they serve other tokens.
+				for j := range findings {
+					if findings[j].Address == address {
+						findings[j].Address = ""
+					}
+				}
+				tables[i].store(values, hash, findings)
+				buf = nil // the table holds values now
+			}
+		}
+		for _, f := range findings {
+			if f.Address == "" {
+				f.Address = address
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
