@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -147,7 +146,12 @@ type Engine struct {
 // binding "r<i>" holds the findings of rules[i]. For token rules, views holds the rules that
 // declare their reads, each prepared on its own (see engine_reads.go); rules holds the others.
 type preparedRules struct {
-	query rego.PreparedEvalQuery
+	// query is the compiled query; it runs on topdown directly (rego's prepared queries add
+	// metrics, a cancellation goroutine and a conversion of every result to Go values per
+	// evaluation, which cost more than small rules themselves).
+	query    ast.Body
+	compiler *ast.Compiler
+	store    storage.Store
 	rules []Rule
 	views []*viewRule
 	// constants are the values of the input-independent rules (see constantCache).
@@ -398,11 +402,11 @@ func prepare(ctx context.Context, c *ast.Compiler, store storage.Store, rules []
 		}
 		body = append(body, ast.Equality.Expr(ast.VarTerm("r"+strconv.Itoa(i)), ast.NewTerm(ref)))
 	}
-	q, err := rego.New(rego.Compiler(c), rego.Store(store), rego.ParsedQuery(body)).PrepareForEval(ctx)
+	q, err := c.QueryCompiler().Compile(body)
 	if err != nil {
 		return nil, fmt.Errorf("preparing policies: %s", oneLine(err))
 	}
-	p.query = q
+	p.query, p.compiler, p.store = q, c, store
 	return p, nil
 }
 
@@ -592,37 +596,68 @@ func (e *Engine) evaluatePlanRules(ctx context.Context, facts PlanFacts) ([]Find
 }
 
 func (p *preparedRules) eval(ctx context.Context, input ast.Value, address string) ([]Finding, error) {
-	cache := &constantCache{shared: p.constants, inner: topdown.NewVirtualCache()}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(cache))
-	if err != nil {
+	fail := func(err error) error {
 		where := address
 		if where == "" {
 			where = "plan"
 		}
-		return nil, fmt.Errorf("evaluating policies on %s: %s", where, oneLine(err))
+		return fmt.Errorf("evaluating policies on %s: %s", where, oneLine(err))
 	}
-	if len(rs) == 0 {
+	txn, err := p.store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer p.store.Abort(ctx, txn)
+	cache := &constantCache{shared: p.constants, inner: topdown.NewVirtualCache()}
+	var result topdown.QueryResult
+	err = topdown.NewQuery(p.query).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(txn).
+		WithInput(ast.NewTerm(input)).WithVirtualCache(cache).WithIndexing(true).WithEarlyExit(true).
+		WithTime(time.Now()).
+		Iter(ctx, func(qr topdown.QueryResult) error {
+			result = qr
+			return nil
+		})
+	if err != nil {
+		return nil, fail(err)
+	}
+	if result == nil {
 		return nil, nil
 	}
 	var out []Finding
 	for i, r := range p.rules {
-		set, _ := rs[0].Bindings["r"+strconv.Itoa(i)].([]any)
-		for _, x := range set {
+		set, ok := result[ast.Var("r"+strconv.Itoa(i))]
+		if !ok {
+			continue
+		}
+		var elems []*ast.Term
+		switch v := set.Value.(type) {
+		case ast.Set:
+			elems = v.Slice()
+		case *ast.Array:
+			for j := range v.Len() {
+				elems = append(elems, v.Elem(j))
+			}
+		}
+		for _, x := range elems {
 			f := Finding{
 				RuleID: r.ID, Severity: r.Severity, Title: r.Title, Address: address,
 				Citation: r.Citation, Remediation: r.Remediation,
 			}
-			switch v := x.(type) {
-			case string:
-				f.Message = v
-			case map[string]any:
-				f.Message, _ = v["msg"].(string)
-				f.Field, _ = v["field"].(string)
-				if a, ok := v["address"].(string); ok && a != "" {
+			switch v := x.Value.(type) {
+			case ast.String:
+				f.Message = string(v)
+			case ast.Object:
+				f.Message = stringAt(v, "msg")
+				f.Field = stringAt(v, "field")
+				if a := stringAt(v, "address"); a != "" {
 					f.Address = a
 				}
 			default:
-				f.Message = fmt.Sprint(v)
+				j, err := ast.JSON(v)
+				if err != nil {
+					return nil, fail(err)
+				}
+				f.Message = fmt.Sprint(j)
 			}
 			if f.Message == "" {
 				f.Message = r.Title
@@ -631,6 +666,16 @@ func (p *preparedRules) eval(ctx context.Context, input ast.Value, address strin
 		}
 	}
 	return out, nil
+}
+
+// stringAt is the string at key in a finding object, "" when absent or not a string.
+func stringAt(o ast.Object, key string) string {
+	if t := o.Get(ast.InternedTerm(key)); t != nil {
+		if s, ok := t.Value.(ast.String); ok {
+			return string(s)
+		}
+	}
+	return ""
 }
 
 // SortFindings orders findings by address, rule id and message, then field.
