@@ -3,12 +3,29 @@ package tokenguard.cpra.sec_output_test
 import data.tokenguard.cpra.sec_output
 import data.tokenguard.fixtures
 
-with_outputs(tok, outputs) := {"token": tok, "plan": object.union(fixtures.plan, {"outputs": outputs})}
+with_outputs(tok, outputs) := {"plan": object.union(fixtures.plan, {"outputs": outputs, "tokens": [tok]})}
 
 id_output := {"name": "token_id", "sensitive": false, "references": ["tokenguard_api_token.billing.id", "tokenguard_api_token.billing"]}
 
 test_no_outputs_pass if {
-	count(sec_output.deny) == 0 with input as fixtures.input_for(fixtures.token)
+	count(sec_output.deny) == 0 with input as with_outputs(fixtures.token, [])
+}
+
+test_no_tokens_pass if {
+	o := {"name": "billing", "references": ["tokenguard_api_token.billing"]}
+	count(sec_output.deny) == 0 with input as {"plan": object.union(fixtures.plan, {"outputs": [o]})}
+}
+
+test_each_exposed_token_gets_its_own_finding if {
+	a := fixtures.with_top(fixtures.token, {"address": `tokenguard_api_token.billing["a"]`})
+	b := fixtures.with_top(fixtures.token, {"address": `tokenguard_api_token.billing["b"]`})
+	o := {"name": "all_secrets", "sensitive": false, "references": [
+		`tokenguard_api_token.billing["a"].secret`,
+		`tokenguard_api_token.billing["b"].secret`,
+	]}
+	r := sec_output.deny with input as {"plan": object.union(fixtures.plan, {"outputs": [o], "tokens": [a, b]})}
+	{f.address | some f in r} == {`tokenguard_api_token.billing["a"]`, `tokenguard_api_token.billing["b"]`}
+	count(r) == 2
 }
 
 test_non_secret_attribute_output_passes if {
@@ -26,6 +43,7 @@ test_clear_secret_output if {
 	r == {{
 		"msg": `output "billing_secret" exposes the token's secret without sensitive = true`,
 		"field": "output.billing_secret",
+		"address": "tokenguard_api_token.billing",
 	}}
 }
 
@@ -35,6 +53,7 @@ test_clear_whole_object_output if {
 	r == {{
 		"msg": `output "billing" exposes the whole token object, which holds its secret, without sensitive = true`,
 		"field": "output.billing",
+		"address": "tokenguard_api_token.billing",
 	}}
 }
 

@@ -101,6 +101,41 @@ type PlanFacts struct {
 	Timestamp         *time.Time
 	Outputs           []Output
 	ProviderEndpoints []ProviderEndpoint
+	// Tokens are the token-like resources of the root module that a root output references
+	// (input.plan.tokens), for plan rules about outputs; filled for plan-scope rules only.
+	Tokens []PlanToken
+}
+
+// PlanToken names one token-like resource in input.plan.tokens.
+type PlanToken struct {
+	Address, Module, Type, Name, ManagedBy string
+	Sensitive                              []string
+}
+
+// referencedResources are the root-module resources ("type.name") that root outputs reference.
+func (p PlanFacts) referencedResources() map[string]bool {
+	out := map[string]bool{}
+	for _, o := range p.Outputs {
+		for _, r := range o.References {
+			typ, rest, ok := strings.Cut(r, ".")
+			if !ok || typ == "module" || typ == "data" || typ == "var" || typ == "local" {
+				continue
+			}
+			if i := strings.IndexAny(rest, ".["); i >= 0 {
+				rest = rest[:i]
+			}
+			out[typ+"."+rest] = true
+		}
+	}
+	return out
+}
+
+// planToken is t as listed in input.plan.tokens, or nil when no root output references it.
+func planToken(t Token, referenced map[string]bool) *PlanToken {
+	if t.Module != "" || !referenced[t.Type+"."+t.Name] {
+		return nil
+	}
+	return &PlanToken{Address: t.Address, Module: t.Module, Type: t.Type, Name: t.Name, ManagedBy: t.ManagedBy, Sensitive: slices.Clone(t.Sensitive)}
 }
 
 func (p PlanFacts) value() map[string]any {
@@ -112,7 +147,14 @@ func (p PlanFacts) value() map[string]any {
 	for _, e := range p.ProviderEndpoints {
 		endpoints = append(endpoints, map[string]any{"provider": e.Provider, "alias": e.Alias, "endpoint": strValue(e.Endpoint), "insecure_http": e.InsecureHTTP})
 	}
-	return map[string]any{"timestamp": timeValue(p.Timestamp), "outputs": outputs, "provider_endpoints": endpoints}
+	tokens := make([]any, 0, len(p.Tokens))
+	for _, t := range p.Tokens {
+		tokens = append(tokens, map[string]any{
+			"address": t.Address, "module": t.Module, "type": t.Type, "name": t.Name, "managed_by": t.ManagedBy,
+			"sensitive": stringsValue(nonNil(t.Sensitive)),
+		})
+	}
+	return map[string]any{"timestamp": timeValue(p.Timestamp), "outputs": outputs, "provider_endpoints": endpoints, "tokens": tokens}
 }
 
 func nonNil(s []string) []string {
@@ -437,6 +479,8 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 	changes := p.Changes
 	p.Changes = nil
 	results := make([][]Finding, len(changes))
+	referenced := facts.referencedResources()
+	planTokens := make([]*PlanToken, len(changes))
 	addresses := make([]string, len(changes))
 	evaluated := make([]bool, len(changes))
 	err = forEach(ctx, len(changes), func(i int) error {
@@ -451,6 +495,7 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 		}
 		t := NormalizeToken(tc, ts)
 		evaluated[i], addresses[i] = true, t.Address
+		planTokens[i] = planToken(t, referenced)
 		// A variable of its own: assigning the enclosing err here raced between workers.
 		var evalErr error
 		results[i], evalErr = e.evaluateToken(ctx, t, planTerm, tables)
@@ -465,6 +510,9 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 		if evaluated[i] {
 			resources = append(resources, addresses[i])
 			findings = append(findings, results[i]...)
+		}
+		if planTokens[i] != nil {
+			facts.Tokens = append(facts.Tokens, *planTokens[i])
 		}
 	}
 	planFindings, err := e.evaluatePlanRules(ctx, facts)
