@@ -3,6 +3,7 @@ module github.com/tokenguard/terraform-provider-tokenguard
 go 1.26.8
 
 require (
+	github.com/go-json-experiment/json v1.27.2
 	github.com/hashicorp/go-cleanhttp v0.5.2
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.7.0

@@ -194,8 +194,8 @@ type preparedRules struct {
 	query    ast.Body
 	compiler *ast.Compiler
 	store    storage.Store
-	rules []Rule
-	views []*viewRule
+	rules    []Rule
+	views    []*viewRule
 	// constants are the values of the input-independent rules (see constantCache).
 	constants []constantValue
 }
@@ -493,7 +493,7 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 		if !ok {
 			return nil
 		}
-		t := NormalizeToken(tc, ts)
+		t := normalizeOwnedToken(tc, ts) // the decoded maps are this worker's alone
 		evaluated[i], addresses[i] = true, t.Address
 		planTokens[i] = planToken(t, referenced)
 		// A variable of its own: assigning the enclosing err here raced between workers.

@@ -14,7 +14,6 @@ import (
 	"testing/fstest"
 	"time"
 
-
 	"github.com/tokenguard/terraform-provider-tokenguard/policies"
 )
 

@@ -109,36 +109,37 @@ func changeFromPlan(rc ResourceChange) (TokenChange, bool) {
 		return TokenChange{}, false
 	}
 	before, _ := rc.Before.(map[string]any)
-	unknown := map[string]bool{}
-	collectPaths(rc.AfterUnknown, "", unknown)
-	sensitive := map[string]bool{}
+	// Room for the marks of a typical token resource, so that appending rarely grows them.
+	unknown, sensitive := make([]string, 0, 16), make([]string, 0, 8)
+	collectPaths(rc.AfterUnknown, "", &unknown)
 	for _, marks := range []any{rc.AfterSensitive, rc.BeforeSensitive} {
 		if all, _ := marks.(bool); all {
 			// The whole object is sensitive: every attribute is.
 			for k := range after {
-				sensitive[k] = true
+				sensitive = append(sensitive, k)
 			}
 			for k := range before {
-				sensitive[k] = true
+				sensitive = append(sensitive, k)
 			}
 			continue
 		}
-		collectPaths(marks, "", sensitive)
+		collectPaths(marks, "", &sensitive)
 	}
 	return TokenChange{
 		Address: rc.Address, Module: rc.ModuleAddress, Type: rc.Type, Name: rc.Name,
 		Provider: rc.ProviderName, Actions: rc.Actions, Before: before, After: after,
-		Unknown: sortedKeys(unknown), Sensitive: sortedKeys(sensitive),
+		Unknown: sortedUnique(unknown), Sensitive: sortedUnique(sensitive),
 	}, true
 }
 
-// collectPaths records the dotted path of every true leaf of a Terraform after_unknown or
-// *_sensitive structure. A list or set with any marked element is recorded as a whole.
-func collectPaths(v any, prefix string, into map[string]bool) {
+// collectPaths appends the dotted path of every true leaf of a Terraform after_unknown or
+// *_sensitive structure to into. A list or set with any marked element is recorded as a
+// whole. The same path may be appended more than once.
+func collectPaths(v any, prefix string, into *[]string) {
 	switch x := v.(type) {
 	case bool:
 		if x && prefix != "" {
-			into[prefix] = true
+			*into = append(*into, prefix)
 		}
 	case map[string]any:
 		for k, e := range x {
@@ -148,7 +149,7 @@ func collectPaths(v any, prefix string, into map[string]bool) {
 		for _, e := range x {
 			if anyTrue(e) {
 				if prefix != "" {
-					into[prefix] = true
+					*into = append(*into, prefix)
 				}
 				return
 			}
@@ -183,19 +184,26 @@ func joinPath(prefix, k string) string {
 	return prefix + "." + k
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// sortedUnique sorts paths and drops repeats; it returns an empty, non-nil slice for none.
+func sortedUnique(paths []string) []string {
+	if len(paths) == 0 {
+		return []string{}
 	}
-	sort.Strings(out)
-	return out
+	slices.Sort(paths)
+	return slices.Compact(paths)
 }
 
 // NormalizeToken normalises one token change. It first copies Before and After with every
 // sensitive value (the paths in c.Sensitive and the type's secret attributes) set to null, so
 // no later step can see a secret; then it maps the type's attributes onto Fields.
-func NormalizeToken(c TokenChange, now time.Time) Token {
+func NormalizeToken(c TokenChange, now time.Time) Token { return normalizeToken(c, now, false) }
+
+// normalizeOwnedToken is NormalizeToken for a change whose Before and After nothing else
+// refers to (freshly decoded from the plan): sensitive values are set to null in place
+// instead of in a deep copy, and the returned Token takes the maps over.
+func normalizeOwnedToken(c TokenChange, now time.Time) Token { return normalizeToken(c, now, true) }
+
+func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 	sensitive := slices.Clone(c.Sensitive)
 	for _, a := range secretAttributes[c.Type] {
 		if !slices.Contains(sensitive, a) && (hasValue(c.Before, a) || hasValue(c.After, a)) {
@@ -210,10 +218,14 @@ func NormalizeToken(c TokenChange, now time.Time) Token {
 	if unknown == nil {
 		unknown = []string{}
 	}
+	strip := stripPaths
+	if owned {
+		strip = stripPathsInPlace
+	}
 	t := Token{
 		Address: c.Address, Module: c.Module, Type: c.Type, Name: c.Name, Provider: c.Provider,
 		ManagedBy: "external", Actions: slices.Clone(c.Actions),
-		Before: stripPaths(c.Before, sensitive), After: stripPaths(c.After, sensitive),
+		Before: strip(c.Before, sensitive), After: strip(c.After, sensitive),
 		Unknown: unknown, Sensitive: sensitive,
 	}
 	if t.Actions == nil {
@@ -243,10 +255,18 @@ func stripPaths(m map[string]any, paths []string) map[string]any {
 		return nil
 	}
 	c, _ := deepCopy(m).(map[string]any)
-	for _, p := range paths {
-		setNull(c, strings.Split(p, "."))
+	return stripPathsInPlace(c, paths)
+}
+
+// stripPathsInPlace sets the value at each dotted path of m to null and returns m.
+func stripPathsInPlace(m map[string]any, paths []string) map[string]any {
+	if m == nil {
+		return nil
 	}
-	return c
+	for _, p := range paths {
+		setNull(m, strings.Split(p, "."))
+	}
+	return m
 }
 
 func setNull(v any, path []string) {
@@ -307,11 +327,16 @@ type view struct {
 // isUnknown reports whether the value at path, or anything inside it, is unknown.
 func (v view) isUnknown(path string) bool {
 	for _, u := range v.unknown {
-		if u == path || strings.HasPrefix(u, path+".") || strings.HasPrefix(path, u+".") {
+		if u == path || isPathPrefix(path, u) || isPathPrefix(u, path) {
 			return true
 		}
 	}
 	return false
+}
+
+// isPathPrefix reports whether dotted path p lies inside prefix ("a.b" inside "a").
+func isPathPrefix(p, prefix string) bool {
+	return len(p) > len(prefix) && p[len(prefix)] == '.' && p[:len(prefix)] == prefix
 }
 
 // get returns the known after-value at a dotted path (nil when unset or unknown). A single
@@ -328,7 +353,9 @@ func (v view) getBefore(path string) any { return lookup(v.before, path) }
 
 func lookup(m map[string]any, path string) any {
 	var cur any = m
-	for _, k := range strings.Split(path, ".") {
+	for rest, more := path, true; more; {
+		var k string
+		k, rest, more = strings.Cut(rest, ".")
 		if l, ok := cur.([]any); ok && len(l) == 1 {
 			cur = l[0]
 		}
@@ -543,6 +570,43 @@ func stringsValue(s []string) any {
 	return out
 }
 
+// The member names of input.token, made once: ast.InternedTerm makes a new term for every
+// string OPA has not interned itself, and terms are never modified once built.
+var (
+	keyReason                  = ast.StringTerm("reason")
+	keyReviewedBy              = ast.StringTerm("reviewed_by")
+	keyName                    = ast.StringTerm("name")
+	keyPurpose                 = ast.StringTerm("purpose")
+	keyOwner                   = ast.StringTerm("owner")
+	keyScopes                  = ast.StringTerm("scopes")
+	keyDataCategories          = ast.StringTerm("data_categories")
+	keyDataSubjects            = ast.StringTerm("data_subjects")
+	keyAudiences               = ast.StringTerm("audiences")
+	keyTTLSeconds              = ast.StringTerm("ttl_seconds")
+	keyExpiresAt               = ast.StringTerm("expires_at")
+	keyExpiresInSeconds        = ast.StringTerm("expires_in_seconds")
+	keyNeverExpires            = ast.StringTerm("never_expires")
+	keyRotationIntervalSeconds = ast.StringTerm("rotation_interval_seconds")
+	keyRotationOverlapSeconds  = ast.StringTerm("rotation_overlap_seconds")
+	keyRotationConfigured      = ast.StringTerm("rotation_configured")
+	keyRenewal                 = ast.StringTerm("renewal")
+	keyRenewalRequested        = ast.StringTerm("renewal_requested")
+	keyStatus                  = ast.StringTerm("status")
+	keyLastUsedAt              = ast.StringTerm("last_used_at")
+	keyUnusedSeconds           = ast.StringTerm("unused_seconds")
+	keyAddress                 = ast.StringTerm("address")
+	keyModule                  = ast.StringTerm("module")
+	keyType                    = ast.StringTerm("type")
+	keyProvider                = ast.StringTerm("provider")
+	keyManagedBy               = ast.StringTerm("managed_by")
+	keyActions                 = ast.StringTerm("actions")
+	keyBefore                  = ast.StringTerm("before")
+	keyAfter                   = ast.StringTerm("after")
+	keyUnknown                 = ast.StringTerm("unknown")
+	keySensitive               = ast.StringTerm("sensitive")
+	keyFields                  = ast.StringTerm("fields")
+)
+
 // term builds the OPA value of input.token directly, without the intermediate Go maps of
 // value (which the tests keep as the reference: both must render the same value). Before
 // and After hold plan values of any shape and go through ast.InterfaceToValue.
@@ -556,53 +620,53 @@ func (t Token) term() (*ast.Term, error) {
 		return nil, err
 	}
 	f := t.Fields
-	renewal := ast.NullTerm()
+	renewal := ast.InternedNullTerm
 	if f.Renewal != nil {
 		renewal = ast.ObjectTerm(
-			[2]*ast.Term{ast.InternedTerm("reason"), strTerm(f.Renewal.Reason)},
-			[2]*ast.Term{ast.InternedTerm("reviewed_by"), strTerm(f.Renewal.ReviewedBy)},
+			[2]*ast.Term{keyReason, strTerm(f.Renewal.Reason)},
+			[2]*ast.Term{keyReviewedBy, strTerm(f.Renewal.ReviewedBy)},
 		)
 	}
 	fields := ast.ObjectTerm(
-		[2]*ast.Term{ast.InternedTerm("name"), strTerm(f.Name)},
-		[2]*ast.Term{ast.InternedTerm("purpose"), strTerm(f.Purpose)},
-		[2]*ast.Term{ast.InternedTerm("owner"), strTerm(f.Owner)},
-		[2]*ast.Term{ast.InternedTerm("scopes"), stringsTerm(f.Scopes)},
-		[2]*ast.Term{ast.InternedTerm("data_categories"), stringsTerm(f.DataCategories)},
-		[2]*ast.Term{ast.InternedTerm("data_subjects"), stringsTerm(f.DataSubjects)},
-		[2]*ast.Term{ast.InternedTerm("audiences"), stringsTerm(f.Audiences)},
-		[2]*ast.Term{ast.InternedTerm("ttl_seconds"), intTerm(f.TTLSeconds)},
-		[2]*ast.Term{ast.InternedTerm("expires_at"), timeTerm(f.ExpiresAt)},
-		[2]*ast.Term{ast.InternedTerm("expires_in_seconds"), intTerm(f.ExpiresInSeconds)},
-		[2]*ast.Term{ast.InternedTerm("never_expires"), ast.InternedTerm(f.NeverExpires)},
-		[2]*ast.Term{ast.InternedTerm("rotation_interval_seconds"), intTerm(f.RotationIntervalSeconds)},
-		[2]*ast.Term{ast.InternedTerm("rotation_overlap_seconds"), intTerm(f.RotationOverlapSeconds)},
-		[2]*ast.Term{ast.InternedTerm("rotation_configured"), ast.InternedTerm(f.RotationConfigured)},
-		[2]*ast.Term{ast.InternedTerm("renewal"), renewal},
-		[2]*ast.Term{ast.InternedTerm("renewal_requested"), ast.InternedTerm(f.RenewalRequested)},
-		[2]*ast.Term{ast.InternedTerm("status"), strTerm(f.Status)},
-		[2]*ast.Term{ast.InternedTerm("last_used_at"), timeTerm(f.LastUsedAt)},
-		[2]*ast.Term{ast.InternedTerm("unused_seconds"), intTerm(f.UnusedSeconds)},
+		[2]*ast.Term{keyName, strTerm(f.Name)},
+		[2]*ast.Term{keyPurpose, strTerm(f.Purpose)},
+		[2]*ast.Term{keyOwner, strTerm(f.Owner)},
+		[2]*ast.Term{keyScopes, stringsTerm(f.Scopes)},
+		[2]*ast.Term{keyDataCategories, stringsTerm(f.DataCategories)},
+		[2]*ast.Term{keyDataSubjects, stringsTerm(f.DataSubjects)},
+		[2]*ast.Term{keyAudiences, stringsTerm(f.Audiences)},
+		[2]*ast.Term{keyTTLSeconds, intTerm(f.TTLSeconds)},
+		[2]*ast.Term{keyExpiresAt, timeTerm(f.ExpiresAt)},
+		[2]*ast.Term{keyExpiresInSeconds, intTerm(f.ExpiresInSeconds)},
+		[2]*ast.Term{keyNeverExpires, ast.InternedTerm(f.NeverExpires)},
+		[2]*ast.Term{keyRotationIntervalSeconds, intTerm(f.RotationIntervalSeconds)},
+		[2]*ast.Term{keyRotationOverlapSeconds, intTerm(f.RotationOverlapSeconds)},
+		[2]*ast.Term{keyRotationConfigured, ast.InternedTerm(f.RotationConfigured)},
+		[2]*ast.Term{keyRenewal, renewal},
+		[2]*ast.Term{keyRenewalRequested, ast.InternedTerm(f.RenewalRequested)},
+		[2]*ast.Term{keyStatus, strTerm(f.Status)},
+		[2]*ast.Term{keyLastUsedAt, timeTerm(f.LastUsedAt)},
+		[2]*ast.Term{keyUnusedSeconds, intTerm(f.UnusedSeconds)},
 	)
 	return ast.ObjectTerm(
-		[2]*ast.Term{ast.InternedTerm("address"), ast.StringTerm(t.Address)},
-		[2]*ast.Term{ast.InternedTerm("module"), ast.StringTerm(t.Module)},
-		[2]*ast.Term{ast.InternedTerm("type"), ast.StringTerm(t.Type)},
-		[2]*ast.Term{ast.InternedTerm("name"), ast.StringTerm(t.Name)},
-		[2]*ast.Term{ast.InternedTerm("provider"), ast.StringTerm(t.Provider)},
-		[2]*ast.Term{ast.InternedTerm("managed_by"), ast.StringTerm(t.ManagedBy)},
-		[2]*ast.Term{ast.InternedTerm("actions"), stringsTerm(t.Actions)},
-		[2]*ast.Term{ast.InternedTerm("before"), before},
-		[2]*ast.Term{ast.InternedTerm("after"), after},
-		[2]*ast.Term{ast.InternedTerm("unknown"), stringsTerm(t.Unknown)},
-		[2]*ast.Term{ast.InternedTerm("sensitive"), stringsTerm(t.Sensitive)},
-		[2]*ast.Term{ast.InternedTerm("fields"), fields},
+		[2]*ast.Term{keyAddress, ast.StringTerm(t.Address)},
+		[2]*ast.Term{keyModule, ast.StringTerm(t.Module)},
+		[2]*ast.Term{keyType, ast.StringTerm(t.Type)},
+		[2]*ast.Term{keyName, ast.StringTerm(t.Name)},
+		[2]*ast.Term{keyProvider, ast.StringTerm(t.Provider)},
+		[2]*ast.Term{keyManagedBy, ast.StringTerm(t.ManagedBy)},
+		[2]*ast.Term{keyActions, stringsTerm(t.Actions)},
+		[2]*ast.Term{keyBefore, before},
+		[2]*ast.Term{keyAfter, after},
+		[2]*ast.Term{keyUnknown, stringsTerm(t.Unknown)},
+		[2]*ast.Term{keySensitive, stringsTerm(t.Sensitive)},
+		[2]*ast.Term{keyFields, fields},
 	), nil
 }
 
 func anyTerm(v any) (*ast.Term, error) {
 	if v == nil {
-		return ast.NullTerm(), nil
+		return ast.InternedNullTerm, nil
 	}
 	x, err := ast.InterfaceToValue(v)
 	if err != nil {
@@ -613,21 +677,21 @@ func anyTerm(v any) (*ast.Term, error) {
 
 func strTerm(s *string) *ast.Term {
 	if s == nil {
-		return ast.NullTerm()
+		return ast.InternedNullTerm
 	}
 	return ast.StringTerm(*s)
 }
 
 func intTerm(i *int64) *ast.Term {
 	if i == nil {
-		return ast.NullTerm()
+		return ast.InternedNullTerm
 	}
-	return ast.NewTerm(ast.Number(strconv.FormatInt(*i, 10)))
+	return ast.InternedTerm(*i) // shared for small numbers, a new term otherwise
 }
 
 func timeTerm(t *time.Time) *ast.Term {
 	if t == nil {
-		return ast.NullTerm()
+		return ast.InternedNullTerm
 	}
 	return ast.StringTerm(t.UTC().Format(time.RFC3339))
 }
@@ -635,11 +699,13 @@ func timeTerm(t *time.Time) *ast.Term {
 // stringsTerm keeps the nil/empty distinction, like stringsValue.
 func stringsTerm(s []string) *ast.Term {
 	if s == nil {
-		return ast.NullTerm()
+		return ast.InternedNullTerm
 	}
 	terms := make([]*ast.Term, len(s))
+	backing := make([]ast.Term, len(s)) // one allocation for all element terms
 	for i, e := range s {
-		terms[i] = ast.StringTerm(e)
+		backing[i].Value = ast.String(e)
+		terms[i] = &backing[i]
 	}
 	return ast.ArrayTerm(terms...)
 }

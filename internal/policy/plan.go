@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ErrInvalidPlan is wrapped by every error that ReadPlan returns because the input is not a
@@ -83,26 +86,29 @@ type ProviderEndpoint struct {
 	InsecureHTTP bool `json:"insecure_http"`
 }
 
-// ReadPlan reads plan JSON from r with a streaming decoder. Only token-like resource changes
-// are decoded in full; every other resource change is decoded one at a time and dropped, and
-// sections the checker does not need (planned_values, prior_state, variables, ...) are
-// skipped without being decoded into values. Errors caused by the input wrap ErrInvalidPlan.
+// ReadPlan reads plan JSON from r in one streaming pass. Only token-like resource changes are
+// decoded; every other resource change, and every section the checker does not need
+// (planned_values, prior_state, most of configuration, ...), is checked to be valid JSON and
+// skipped without building any value. Errors caused by the input wrap ErrInvalidPlan.
 func ReadPlan(r io.Reader) (*Plan, error) { return readPlan(r, false) }
 
 // readPlan is ReadPlan; with lazy set, the change objects of token-like resource changes are
 // kept as raw JSON, to be decoded with decodeChange (in parallel, by EvaluatePlan's workers).
 func readPlan(r io.Reader, lazy bool) (*Plan, error) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
+	dec := newPlanDecoder(r)
+	switch k := dec.PeekKind(); k {
+	case '{':
+	case kindInvalid:
+		_, err := dec.ReadToken()
 		if errors.Is(err, io.EOF) {
 			return nil, invalidf("input is empty: expected the JSON output of `terraform show -json PLAN`")
 		}
-		return nil, decodeError(dec, err)
+		return nil, jsonError(dec, err)
+	default:
+		return nil, invalidf("input is not a Terraform plan: expected a JSON object, found %s", describeKind(k))
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, invalidf("input is not a Terraform plan: expected a JSON object, found %s", describeToken(tok))
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, jsonError(dec, err)
 	}
 	p := &Plan{}
 	var (
@@ -110,26 +116,24 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 		hasStateVersion, hasResources                bool
 		cfg                                          configuration
 	)
-	for dec.More() {
-		kt, err := dec.Token()
+	for {
+		kt, err := dec.ReadToken()
 		if err != nil {
-			return nil, decodeError(dec, err)
+			return nil, jsonError(dec, err)
 		}
-		key, _ := kt.(string)
-		switch key {
+		if kt.Kind() == '}' {
+			break
+		}
+		switch key := kt.String(); key {
 		case "format_version":
 			hasFormat = true
-			if err := decodeString(dec, key, &p.FormatVersion); err != nil {
-				return nil, err
-			}
+			err = named(readString(dec, &p.FormatVersion), "plan %s", key)
 		case "terraform_version":
-			if err := decodeString(dec, key, &p.TerraformVersion); err != nil {
-				return nil, err
-			}
+			err = named(readString(dec, &p.TerraformVersion), "plan %s", key)
 		case "timestamp":
 			var s string
-			if err := decodeString(dec, key, &s); err != nil {
-				return nil, err
+			if err := readString(dec, &s); err != nil {
+				return nil, named(err, "plan %s", key)
 			}
 			if s != "" {
 				t, err := time.Parse(time.RFC3339, s)
@@ -140,46 +144,31 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 			}
 		case "resource_changes":
 			hasChanges = true
-			if err := readResourceChanges(dec, p, lazy); err != nil {
-				return nil, err
-			}
+			err = readResourceChanges(dec, p, lazy)
 		case "configuration":
-			if err := dec.Decode(&cfg); err != nil {
-				return nil, decodeError(dec, err)
-			}
+			err = readConfiguration(dec, &cfg)
 		case "planned_values":
 			hasPlanned = true
-			if err := skipValue(dec); err != nil {
-				return nil, err
-			}
+			err = skipValue(dec)
 		case "values":
 			hasValues = true
-			if err := skipValue(dec); err != nil {
-				return nil, err
-			}
+			err = skipValue(dec)
 		case "version":
 			// A raw terraform.tfstate has a numeric top-level "version" (the state format).
-			isNumber, err := skipNumber(dec)
-			if err != nil {
-				return nil, err
-			}
-			hasStateVersion = hasStateVersion || isNumber
+			hasStateVersion = hasStateVersion || dec.PeekKind() == '0'
+			err = skipValue(dec)
 		case "resources":
 			hasResources = true
-			if err := skipValue(dec); err != nil {
-				return nil, err
-			}
+			err = skipValue(dec)
 		default:
-			if err := skipValue(dec); err != nil {
-				return nil, err
-			}
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, decodeError(dec, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, invalidf("input is not valid JSON: unexpected data after the plan object at byte %d", dec.InputOffset())
+	if err := expectEnd(dec); err != nil {
+		return nil, err
 	}
 
 	switch {
@@ -199,51 +188,120 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 	return p, nil
 }
 
-// rawResourceChange is one resource_changes element; change stays raw until the type is known
-// to be token-like.
-type rawResourceChange struct {
-	Address       string          `json:"address"`
-	ModuleAddress string          `json:"module_address"`
-	Mode          string          `json:"mode"`
-	Type          string          `json:"type"`
-	Name          string          `json:"name"`
-	ProviderName  string          `json:"provider_name"`
-	Deposed       string          `json:"deposed"`
-	Change        json.RawMessage `json:"change"`
+// expectEnd checks that nothing but whitespace follows the plan object.
+func expectEnd(dec *jsontext.Decoder) error {
+	k := dec.PeekKind()
+	if k == kindInvalid {
+		if _, err := dec.ReadToken(); errors.Is(err, io.EOF) {
+			return nil
+		}
+	}
+	rest := dec.UnreadBuffer()
+	ws := len(rest) - len(bytes.TrimLeft(rest, " \t\r\n"))
+	return invalidf("input is not valid JSON: unexpected data after the plan object at byte %d", dec.InputOffset()+int64(ws))
 }
 
-type rawChange struct {
-	Actions         []string `json:"actions"`
-	Before          any      `json:"before"`
-	After           any      `json:"after"`
-	AfterUnknown    any      `json:"after_unknown"`
-	BeforeSensitive any      `json:"before_sensitive"`
-	AfterSensitive  any      `json:"after_sensitive"`
-}
-
-func readResourceChanges(dec *json.Decoder, p *Plan, lazy bool) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return decodeError(dec, err)
+// readResourceChanges reads the resource_changes array. The scalar members of each element
+// (address, type, mode, ...) are read as they come; its change object is skipped as soon as
+// the element is known not to be token-like, and otherwise kept as raw bytes until the whole
+// element has been read (Terraform writes type before change, other writers may not).
+func readResourceChanges(dec *jsontext.Decoder, p *Plan, lazy bool) error {
+	switch k := dec.PeekKind(); k {
+	case 'n':
+		_, err := dec.ReadToken()
+		return jsonErrorIf(dec, err)
+	case '[':
+	case kindInvalid:
+		_, err := dec.ReadToken()
+		return jsonError(dec, err)
+	default:
+		if err := skipValue(dec); err != nil {
+			return err
+		}
+		return invalidf("plan resource_changes is %s, expected an array", describeKind(k))
 	}
-	if tok == nil {
-		return nil
+	if _, err := dec.ReadToken(); err != nil {
+		return jsonError(dec, err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return invalidf("plan resource_changes is %s, expected an array", describeToken(tok))
-	}
-	for dec.More() {
-		var rc rawResourceChange
-		if err := dec.Decode(&rc); err != nil {
-			return decodeError(dec, err)
+	var change []byte // the current element's change object, reused across elements
+	for i := 0; ; i++ {
+		switch k := dec.PeekKind(); k {
+		case ']':
+			_, err := dec.ReadToken()
+			return jsonErrorIf(dec, err)
+		case '{':
+		case 'n': // a null element is an empty one: counted, never token-like
+			if _, err := dec.ReadToken(); err != nil {
+				return jsonError(dec, err)
+			}
+			p.ResourceChanges++
+			continue
+		case kindInvalid:
+			_, err := dec.ReadToken()
+			return jsonError(dec, err)
+		default:
+			if err := skipValue(dec); err != nil {
+				return err
+			}
+			return invalidf("plan resource_changes[%d] is %s, expected an object", i, describeKind(k))
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return jsonError(dec, err)
+		}
+		var (
+			c         ResourceChange
+			deposed   string
+			hasChange bool
+		)
+		change = change[:0]
+		for {
+			kt, err := dec.ReadToken()
+			if err != nil {
+				return jsonError(dec, err)
+			}
+			if kt.Kind() == '}' {
+				break
+			}
+			key := kt.String()
+			switch key {
+			case "address":
+				err = readString(dec, &c.Address)
+			case "module_address":
+				err = readString(dec, &c.ModuleAddress)
+			case "mode":
+				err = readString(dec, &c.Mode)
+			case "type":
+				err = readString(dec, &c.Type)
+			case "name":
+				err = readString(dec, &c.Name)
+			case "provider_name":
+				err = readString(dec, &c.ProviderName)
+			case "deposed":
+				err = readString(dec, &deposed)
+			case "change":
+				if c.Type != "" && !tokenLike(c.Mode, c.Type, deposed) {
+					hasChange = false
+					err = skipValue(dec)
+					break
+				}
+				var v jsontext.Value
+				if v, err = dec.ReadValue(); err != nil {
+					return jsonError(dec, err)
+				}
+				change, hasChange = append(change[:0], v...), true
+			default:
+				err = skipValue(dec)
+			}
+			if err != nil {
+				return named(err, "plan resource_changes[%d].%s", i, key)
+			}
 		}
 		p.ResourceChanges++
-		if rc.Mode != "" && rc.Mode != "managed" || rc.Deposed != "" || !IsTokenType(rc.Type) {
+		if !tokenLike(c.Mode, c.Type, deposed) {
 			continue
 		}
-		c := ResourceChange{
-			Address: rc.Address, ModuleAddress: rc.ModuleAddress, Mode: rc.Mode, Type: rc.Type,
-			Name: rc.Name, ProviderName: rc.ProviderName, raw: rc.Change,
+		if hasChange {
+			c.raw = bytes.Clone(change)
 		}
 		if !lazy {
 			if err := c.decodeChange(); err != nil {
@@ -252,10 +310,124 @@ func readResourceChanges(dec *json.Decoder, p *Plan, lazy bool) error {
 		}
 		p.Changes = append(p.Changes, c)
 	}
-	if _, err := dec.Token(); err != nil { // closing bracket
-		return decodeError(dec, err)
+}
+
+// tokenLike reports whether a resource change with this mode, type and deposed key is one the
+// checker evaluates: a current (not deposed) managed resource of a token-like type.
+func tokenLike(mode, typ, deposed string) bool {
+	return (mode == "" || mode == "managed") && deposed == "" && IsTokenType(typ)
+}
+
+// readConfiguration reads the provider configurations and the root module outputs of the
+// configuration section and skips the rest (resources, module calls, variables), which can
+// be as large as resource_changes.
+func readConfiguration(dec *jsontext.Decoder, cfg *configuration) error {
+	if ok, err := enterObject(dec, "plan configuration"); !ok {
+		return err
+	}
+	for {
+		kt, err := dec.ReadToken()
+		if err != nil {
+			return jsonError(dec, err)
+		}
+		if kt.Kind() == '}' {
+			return nil
+		}
+		switch kt.String() {
+		case "provider_config":
+			err = unmarshalSection(dec, "configuration.provider_config", &cfg.ProviderConfig)
+		case "root_module":
+			err = readRootModule(dec, cfg)
+		default:
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// enterObject reads the opening brace of an object and reports true. For null it reports
+// false and no error: a missing section. For any other value it reports false and an input
+// error naming what.
+func enterObject(dec *jsontext.Decoder, what string) (bool, error) {
+	switch k := dec.PeekKind(); k {
+	case '{':
+		_, err := dec.ReadToken()
+		return err == nil, jsonErrorIf(dec, err)
+	case 'n':
+		_, err := dec.ReadToken()
+		return false, jsonErrorIf(dec, err)
+	case kindInvalid:
+		_, err := dec.ReadToken()
+		return false, jsonError(dec, err)
+	default:
+		if err := skipValue(dec); err != nil {
+			return false, err
+		}
+		return false, invalidf("%s is %s, expected an object", what, describeKind(k))
+	}
+}
+
+func readRootModule(dec *jsontext.Decoder, cfg *configuration) error {
+	if ok, err := enterObject(dec, "plan configuration.root_module"); !ok {
+		return err
+	}
+	for {
+		kt, err := dec.ReadToken()
+		if err != nil {
+			return jsonError(dec, err)
+		}
+		if kt.Kind() == '}' {
+			return nil
+		}
+		if kt.String() == "outputs" {
+			err = unmarshalSection(dec, "configuration.root_module.outputs", &cfg.RootModule.Outputs)
+		} else {
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// unmarshalSection reads the next value and decodes it into dst with encoding/json: used for
+// the small parts of the plan that are read into structs.
+func unmarshalSection(dec *jsontext.Decoder, section string, dst any) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return jsonError(dec, err)
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			field := section
+			if typ.Field != "" {
+				field += "." + typ.Field
+			}
+			return invalidf("input is not a Terraform plan: %s is a JSON %s where %s was expected", field, typ.Value, describeGoType(typ.Type))
+		}
+		return invalidf("input is not a Terraform plan: %s: %v", section, err)
 	}
 	return nil
+}
+
+// describeGoType names the JSON that decodes into t.
+func describeGoType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a " + t.String()
 }
 
 // decodeChange decodes the raw change object into Actions, Before, After and the unknown and
@@ -264,121 +436,22 @@ func (rc *ResourceChange) decodeChange() error {
 	if len(rc.raw) == 0 {
 		return nil
 	}
-	var c rawChange
-	d := json.NewDecoder(bytes.NewReader(rc.raw))
-	d.UseNumber()
-	if err := d.Decode(&c); err != nil {
-		return invalidf("plan resource change %s: change is not an object: %v", rc.Address, err)
+	d := changeDecoders.Get().(*changeDecoder)
+	d.reset(rc.raw)
+	defer func() {
+		d.reset(nil)
+		changeDecoders.Put(d)
+	}()
+	var c changeValues
+	if err := c.decode(d); err != nil {
+		var ce *changeError
+		if errors.As(err, &ce) {
+			return invalidf("plan resource change %s: %s", rc.Address, ce.msg)
+		}
+		return invalidf("plan resource change %s: change is not valid JSON: %v", rc.Address, describeSyntax(err))
 	}
-	rc.Actions, rc.Before, rc.After, rc.AfterUnknown = c.Actions, c.Before, c.After, c.AfterUnknown
-	rc.BeforeSensitive, rc.AfterSensitive = c.BeforeSensitive, c.AfterSensitive
+	rc.Actions, rc.Before, rc.After, rc.AfterUnknown = c.actions, c.before, c.after, c.afterUnknown
+	rc.BeforeSensitive, rc.AfterSensitive = c.beforeSensitive, c.afterSensitive
 	rc.raw = nil
 	return nil
-}
-
-// skipValue consumes one JSON value. The decoder reads the value into its buffer and checks
-// it without building anything: several times faster than walking it token by token, at the
-// cost of holding the largest skipped section (planned_values, prior_state) in memory for a
-// moment.
-func skipValue(dec *json.Decoder) error {
-	var skip struct{}
-	if err := dec.Decode(&skip); err != nil {
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return nil // a scalar or an array where the empty struct expected an object: consumed
-		}
-		return decodeError(dec, err)
-	}
-	return nil
-}
-
-// skipNumber consumes one JSON value and reports whether it was a number.
-func skipNumber(dec *json.Decoder) (bool, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return false, decodeError(dec, err)
-	}
-	if _, ok := tok.(json.Delim); ok {
-		return false, skipRest(dec)
-	}
-	_, isNumber := tok.(json.Number)
-	return isNumber, nil
-}
-
-func decodeString(dec *json.Decoder, key string, dst *string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return decodeError(dec, err)
-	}
-	switch v := tok.(type) {
-	case string:
-		*dst = v
-		return nil
-	case nil:
-		return nil
-	case json.Delim:
-		if err := skipRest(dec); err != nil {
-			return err
-		}
-	}
-	return invalidf("plan %s is %s, expected a string", key, describeToken(tok))
-}
-
-// skipRest consumes the remainder of an object or array whose opening token was already read.
-func skipRest(dec *json.Decoder) error {
-	depth := 1
-	for depth > 0 {
-		tok, err := dec.Token()
-		if err != nil {
-			return decodeError(dec, err)
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-	}
-	return nil
-}
-
-func decodeError(dec *json.Decoder, err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return invalidf("input is truncated: the JSON ends at byte %d before the plan is complete", dec.InputOffset())
-	case errors.As(err, &syn):
-		if syn.Offset <= 1 {
-			return invalidf("input is not JSON: %v", syn)
-		}
-		return invalidf("input is not valid JSON: %v at byte %d", syn, syn.Offset)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "a value"
-		}
-		return invalidf("input is not a Terraform plan: %s is a JSON %s where a %s was expected", field, typ.Value, typ.Type)
-	}
-	return err
-}
-
-func describeToken(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '[' {
-			return "an array"
-		}
-		return "an object"
-	case string:
-		return "a string"
-	case json.Number, float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	}
-	return "an unexpected value"
 }

@@ -1,0 +1,156 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// TestReadPlan_memberOrderDoesNotMatter reads the same resource changes written with type
+// before change (as Terraform writes them, which lets the reader skip other resources'
+// change objects unread) and with change first (as encoding/json writes maps).
+func TestReadPlan_memberOrderDoesNotMatter(t *testing.T) {
+	const changeObj = `{"actions":["create"],"before":null,"after":{"name":"a","scopes":["x:read"],"rotation":{"interval":"7d"}},"after_unknown":{"id":true},"before_sensitive":false,"after_sensitive":{"secret":true}}`
+	element := func(typ, name, extra string, typeFirst bool) string {
+		head := fmt.Sprintf(`"address":"%s.%s","mode":"managed","type":"%s","name":"%s"%s`, typ, name, typ, name, extra)
+		if typeFirst {
+			return `{` + head + `,"change":` + changeObj + `}`
+		}
+		return `{"change":` + changeObj + `,` + head + `}`
+	}
+	for _, typeFirst := range []bool{true, false} {
+		elements := []string{
+			element(TokenguardType, "a", "", typeFirst),
+			element("null_resource", "n", "", typeFirst),
+			element(TokenguardType, "old", `,"deposed":"00000001"`, typeFirst),
+			element("gitlab_project_access_token", "g", "", typeFirst),
+		}
+		plan := `{"format_version":"1.2","resource_changes":[` + strings.Join(elements, ",") + `,null]}`
+		p, err := ReadPlan(strings.NewReader(plan))
+		if err != nil {
+			t.Fatalf("type first %v: %v", typeFirst, err)
+		}
+		if p.ResourceChanges != 5 || len(p.Changes) != 2 {
+			t.Fatalf("type first %v: %d resource changes, %d token-like; want 5 and 2", typeFirst, p.ResourceChanges, len(p.Changes))
+		}
+		for i, want := range []string{TokenguardType + ".a", "gitlab_project_access_token.g"} {
+			c := p.Changes[i]
+			after, _ := c.After.(map[string]any)
+			if c.Address != want || after["name"] != "a" || !reflect.DeepEqual(c.Actions, []string{"create"}) ||
+				!reflect.DeepEqual(c.AfterSensitive, map[string]any{"secret": true}) || c.raw != nil {
+				t.Errorf("type first %v: change %d = %+v", typeFirst, i, c)
+			}
+		}
+	}
+}
+
+// TestDecodeChange_decodesLikeEncodingJSON checks decodeChange against encoding/json with
+// UseNumber, the decoder it replaced, on values of every JSON shape.
+func TestDecodeChange_decodesLikeEncodingJSON(t *testing.T) {
+	changes := []string{
+		`{"actions":["update"],"before":{"ttl":"30d","n":1},"after":{"ttl":"90d","n":1e3,"f":-0.50,"big":12345678901234567890123}}`,
+		`{"actions":["create"],"after":{"esc\"aped\\name\u00e9":"tab\there","uni":"\u2603 snow","surrogates":"\ud83d\ude00"}}`,
+		`{"after":{"a":1,"a":2},"actions":["no-op"],"actions":["create","delete"]}`,
+		`{"actions":[],"after":{"l":[[],[[]],{},[{"x":null}]],"t":true,"f":false,"z":null},"after_unknown":{"l":[false,true]}}`,
+		`{"actions":null,"before":[1,"two",{"three":3}],"after":"just a string","unknown_member":{"skipped":[1,2,3]}}`,
+		`{"actions":["create"],"after":{"k":"v"},"after_sensitive":true,"before_sensitive":{"k":true}}`,
+		"{\"actions\":[\"create\"],\"after\":{\"in\xffvalid\":\"utf\xfe8\"}}",
+		`null`,
+		`{}`,
+	}
+	for _, raw := range changes {
+		rc := ResourceChange{Address: "x.y", raw: []byte(raw)}
+		if err := rc.decodeChange(); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var want rawChange
+		d := json.NewDecoder(strings.NewReader(raw))
+		d.UseNumber()
+		if err := d.Decode(&want); err != nil {
+			t.Fatalf("%s: encoding/json: %v", raw, err)
+		}
+		got := rawChange{Actions: rc.Actions, Before: rc.Before, After: rc.After, AfterUnknown: rc.AfterUnknown,
+			BeforeSensitive: rc.BeforeSensitive, AfterSensitive: rc.AfterSensitive}
+		if want.Actions != nil && len(want.Actions) == 0 {
+			want.Actions = []string{} // encoding/json keeps an empty list non-nil too
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", raw, got, want)
+		}
+	}
+}
+
+// rawChange is the struct encoding/json decoded change objects into before jsontext.
+type rawChange struct {
+	Actions         []string `json:"actions"`
+	Before          any      `json:"before"`
+	After           any      `json:"after"`
+	AfterUnknown    any      `json:"after_unknown"`
+	BeforeSensitive any      `json:"before_sensitive"`
+	AfterSensitive  any      `json:"after_sensitive"`
+}
+
+func TestDecodeChange_badShapesNameTheResource(t *testing.T) {
+	for raw, want := range map[string]string{
+		`"create"`:                             "plan resource change x.y: change is not an object: it is a string",
+		`{"actions":"create"}`:                 "plan resource change x.y: change actions is a string, expected a list of strings",
+		`{"actions":["create",5]}`:             "plan resource change x.y: change actions holds a number, expected strings",
+		`{"actions":["create"],"after":{"a":}`: "plan resource change x.y: change is not valid JSON: missing value after object name",
+	} {
+		rc := ResourceChange{Address: "x.y", raw: []byte(raw)}
+		err := rc.decodeChange()
+		if !errors.Is(err, ErrInvalidPlan) || err.Error() != want {
+			t.Errorf("%s: err = %v, want %q", raw, err, want)
+		}
+	}
+}
+
+func TestReadPlan_errorsNameTheProblemAndTheByte(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"format_version":"1.2" "x":1}`, `input is not valid JSON: invalid character '"' after object key:value pair at byte 25`},
+		{`{"format_version":"1.2","planned_values":{"a":tru}}`, `input is not valid JSON: invalid character '}' in literal true (expecting 'e') at byte 50`},
+		{"{\"format_version\":\"1.2\",\"planned_values\":{\"a\":\"x\x01\"}}", `input is not valid JSON: invalid character '\x01' in string literal at byte 49`},
+		{`{"format_version":"1.2","planned_values":{"a":-}}`, `input is not valid JSON: invalid character '}' in numeric literal at byte 48`},
+		{`{"format_version":"1.2","resource_changes":[{"type":"null_resource"},{"type":5}]}`, `plan resource_changes[1].type is a number, expected a string`},
+		{`{"format_version":"1.2","resource_changes":[{},[]]}`, `plan resource_changes[1] is an array, expected an object`},
+		{`{"format_version":1.2,"planned_values":{}}`, `plan format_version is a number, expected a string`},
+		{`{"format_version":"1.2","planned_values":{},"configuration":[]}`, `plan configuration is an array, expected an object`},
+		{`{"format_version":"1.2","planned_values":{},"configuration":{"root_module":"m"}}`, `plan configuration.root_module is a string, expected an object`},
+		{`{"format_version":"1.2","planned_values":{},"configuration":{"provider_config":{"tokenguard":{"name":5}}}}`,
+			`input is not a Terraform plan: configuration.provider_config.name is a JSON number where a string was expected`},
+		{`{"format_version":"1.2","planned_values":{},"configuration":{"root_module":{"outputs":[]}}}`,
+			`input is not a Terraform plan: configuration.root_module.outputs is a JSON array where an object was expected`},
+		{`{"format_version":"1.2","planned_values":{}}` + "\n  {}", `input is not valid JSON: unexpected data after the plan object at byte 47`},
+	}
+	for _, tt := range tests {
+		_, err := ReadPlan(strings.NewReader(tt.in))
+		if !errors.Is(err, ErrInvalidPlan) || err.Error() != tt.want {
+			t.Errorf("%s:\n got %v\nwant %s", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestReadPlan_readerErrorsAreReturnedAsTheReaderReturnedThem(t *testing.T) {
+	errDisk := errors.New("disk on fire")
+	r := io.MultiReader(strings.NewReader(`{"format_version":"1.2","planned_values":{"root_module":{`), iotest.ErrReader(errDisk))
+	_, err := ReadPlan(r)
+	if err != errDisk { //nolint:errorlint // the very error of the reader, not a wrapped one
+		t.Errorf("err = %v, want the reader's error itself", err)
+	}
+}
+
+func TestReadPlan_nullSectionsAreMissingSections(t *testing.T) {
+	p, err := ReadPlan(bytes.NewReader([]byte(`{"format_version":"1.2","resource_changes":null,"configuration":null,"timestamp":null}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ResourceChanges != 0 || p.Timestamp != nil || len(p.Outputs) != 0 || len(p.ProviderEndpoints) != 0 {
+		t.Errorf("plan = %+v", p)
+	}
+}
