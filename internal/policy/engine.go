@@ -196,6 +196,9 @@ type preparedRules struct {
 	store    storage.Store
 	rules    []Rule
 	views    []*viewRule
+	// raw is true when a rule reads the token's raw before and after values (every rule
+	// without declared reads does): only then are they converted to OPA values.
+	raw bool
 	// constants are the values of the input-independent rules (see constantCache).
 	constants []constantValue
 }
@@ -257,6 +260,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 		}
 		e.token[managedBy].constants = constants
 		e.token[managedBy].views = views
+		e.token[managedBy].raw = len(whole) > 0 || slices.ContainsFunc(views, func(v *viewRule) bool { return v.view.readsRaw() })
 	}
 	var planRules []Rule
 	for _, r := range active {
@@ -603,7 +607,7 @@ func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term,
 	if p == nil || len(p.rules) == 0 && len(p.views) == 0 {
 		return nil, nil
 	}
-	tv, err := t.term()
+	tv, err := t.termWith(p.raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Address, err)
 	}

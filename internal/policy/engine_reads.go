@@ -130,6 +130,13 @@ func (v *tokenView) object(values []*ast.Term) ast.Object {
 
 var fieldsKey = ast.StringTerm("fields")
 
+// readsRaw is true when the view holds the token's raw before or after values.
+func (v *tokenView) readsRaw() bool {
+	return slices.ContainsFunc(v.keys, func(k *ast.Term) bool {
+		return k.Equal(ast.StringTerm("before")) || k.Equal(ast.StringTerm("after"))
+	})
+}
+
 // viewRule is a token rule with declared reads, prepared on its own.
 type viewRule struct {
 	view     *tokenView

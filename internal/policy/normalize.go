@@ -610,14 +610,20 @@ var (
 // term builds the OPA value of input.token directly, without the intermediate Go maps of
 // value (which the tests keep as the reference: both must render the same value). Before
 // and After hold plan values of any shape and go through ast.InterfaceToValue.
-func (t Token) term() (*ast.Term, error) {
-	before, err := anyTerm(mapValue(t.Before))
-	if err != nil {
-		return nil, err
-	}
-	after, err := anyTerm(mapValue(t.After))
-	if err != nil {
-		return nil, err
+func (t Token) term() (*ast.Term, error) { return t.termWith(true) }
+
+// termWith is term, with before and after left out unless raw: converting the raw planned
+// values is most of the cost of the input, and rules that declare their reads rarely need them.
+func (t Token) termWith(raw bool) (*ast.Term, error) {
+	before, after := ast.InternedNullTerm, ast.InternedNullTerm
+	if raw {
+		var err error
+		if before, err = anyTerm(mapValue(t.Before)); err != nil {
+			return nil, err
+		}
+		if after, err = anyTerm(mapValue(t.After)); err != nil {
+			return nil, err
+		}
 	}
 	f := t.Fields
 	renewal := ast.InternedNullTerm
@@ -648,20 +654,22 @@ func (t Token) term() (*ast.Term, error) {
 		[2]*ast.Term{keyLastUsedAt, timeTerm(f.LastUsedAt)},
 		[2]*ast.Term{keyUnusedSeconds, intTerm(f.UnusedSeconds)},
 	)
-	return ast.ObjectTerm(
-		[2]*ast.Term{keyAddress, ast.StringTerm(t.Address)},
-		[2]*ast.Term{keyModule, ast.StringTerm(t.Module)},
-		[2]*ast.Term{keyType, ast.StringTerm(t.Type)},
-		[2]*ast.Term{keyName, ast.StringTerm(t.Name)},
-		[2]*ast.Term{keyProvider, ast.StringTerm(t.Provider)},
-		[2]*ast.Term{keyManagedBy, ast.StringTerm(t.ManagedBy)},
-		[2]*ast.Term{keyActions, stringsTerm(t.Actions)},
-		[2]*ast.Term{keyBefore, before},
-		[2]*ast.Term{keyAfter, after},
-		[2]*ast.Term{keyUnknown, stringsTerm(t.Unknown)},
-		[2]*ast.Term{keySensitive, stringsTerm(t.Sensitive)},
-		[2]*ast.Term{keyFields, fields},
-	), nil
+	kvs := [][2]*ast.Term{
+		{keyAddress, ast.StringTerm(t.Address)},
+		{keyModule, ast.StringTerm(t.Module)},
+		{keyType, ast.StringTerm(t.Type)},
+		{keyName, ast.StringTerm(t.Name)},
+		{keyProvider, ast.StringTerm(t.Provider)},
+		{keyManagedBy, ast.StringTerm(t.ManagedBy)},
+		{keyActions, stringsTerm(t.Actions)},
+		{keyUnknown, stringsTerm(t.Unknown)},
+		{keySensitive, stringsTerm(t.Sensitive)},
+		{keyFields, fields},
+	}
+	if raw {
+		kvs = append(kvs, [2]*ast.Term{keyBefore, before}, [2]*ast.Term{keyAfter, after})
+	}
+	return ast.ObjectTerm(kvs...), nil
 }
 
 func anyTerm(v any) (*ast.Term, error) {
