@@ -276,3 +276,36 @@ func randomTokens(r *rand.Rand, n int) []Token {
 	}
 	return out
 }
+
+// TestReads_rawValuesReachRulesThatDeclareThem: a rule that declares after sees the raw planned
+// values; one that does not sees them absent, in its view.
+func TestReads_rawValuesReachRulesThatDeclareThem(t *testing.T) {
+	rule := func(id, reads string) string {
+		return `# METADATA
+# title: Cost centre label
+# custom:
+#   id: ` + id + `
+#   reads: [` + reads + `]
+package acme.` + strings.ToLower(strings.ReplaceAll(id, "-", "_")) + `
+
+deny contains "label cost_centre is missing" if not input.token.after.labels.cost_centre
+`
+	}
+	bundle := fstest.MapFS{
+		"a.rego": &fstest.MapFile{Data: []byte(rule("ACME-1", "after"))},
+		"b.rego": &fstest.MapFile{Data: []byte(rule("ACME-2", "fields.owner"))},
+	}
+	e, err := NewEngine(context.Background(), Options{Bundle: bundle, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := Token{Address: "tokenguard_api_token.a", Type: TokenguardType, ManagedBy: "tokenguard", Actions: []string{"create"},
+		After: map[string]any{"labels": map[string]any{"cost_centre": "cc-1"}}}
+	fs, err := e.EvaluateTokens(context.Background(), []Token{tok}, PlanFacts{Timestamp: &planTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].RuleID != "ACME-2" {
+		t.Fatalf("findings %+v, want only ACME-2 (its view has no after)", fs)
+	}
+}
