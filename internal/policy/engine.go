@@ -248,14 +248,14 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 				whole = append(whole, r)
 				continue
 			}
-			p, err := prepare(ctx, compiler, store, []Rule{r})
+			p, err := prepare(compiler, store, []Rule{r})
 			if err != nil {
 				return nil, err
 			}
 			p.constants = constants
 			views = append(views, &viewRule{view: r.view, prepared: p})
 		}
-		if e.token[managedBy], err = prepare(ctx, compiler, store, whole); err != nil {
+		if e.token[managedBy], err = prepare(compiler, store, whole); err != nil {
 			return nil, err
 		}
 		e.token[managedBy].constants = constants
@@ -268,7 +268,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 			planRules = append(planRules, r)
 		}
 	}
-	if e.plan, err = prepare(ctx, compiler, store, planRules); err != nil {
+	if e.plan, err = prepare(compiler, store, planRules); err != nil {
 		return nil, err
 	}
 	e.plan.constants = constants
@@ -435,7 +435,7 @@ func customList(a *ast.Annotations, key string) []string {
 	return nil
 }
 
-func prepare(ctx context.Context, c *ast.Compiler, store storage.Store, rules []Rule) (*preparedRules, error) {
+func prepare(c *ast.Compiler, store storage.Store, rules []Rule) (*preparedRules, error) {
 	p := &preparedRules{rules: rules}
 	if len(rules) == 0 {
 		return p, nil

@@ -50,7 +50,7 @@ func TestViews_sameFindingsAsWholeTokens(t *testing.T) {
 	if err := os.WriteFile(data, []byte(`{"tokenguard": {"erased_subjects": ["subject-erased"]}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tokens := randomTokens(rand.New(rand.NewPCG(7, 11)), 3000)
+	tokens := randomTokens(rand.New(rand.NewPCG(7, 11)), 3000) //nolint:gosec // reproducible test data, not a secret
 	facts := PlanFacts{Timestamp: &planTime, Outputs: []Output{
 		{Name: "clear_secret", References: []string{tokens[0].Address + ".secret", tokens[1].Address}},
 		{Name: "whole", References: []string{tokens[2].Address}},
@@ -171,7 +171,7 @@ func TestViews_coldTableStillFindsEverything(t *testing.T) {
 // TestReads_badDeclarationsAreRefused: a reads entry that is no token path is an error that
 // names the rule and the path.
 func TestReads_badDeclarationsAreRefused(t *testing.T) {
-	for entry, want := range map[string]string{
+	for entry, want := range map[string]string{ //nolint:gosec // rule paths and error texts, not credentials
 		"fields.purpos": `reads "fields.purpos", which is not a field`,
 		"fields":        "reads all of fields",
 		"token.purpose": `reads "token.purpose", which is not a path of input.token`,

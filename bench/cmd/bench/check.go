@@ -382,6 +382,14 @@ func checkTargets(results []checkPlanResult) []Target {
 		t.Measured = fmt.Sprintf("%.2fx (%s)", hi/lo, strings.Join(parts, ", "))
 		if t.Miss != "" {
 			t.Miss += " (" + strings.Join(parts, ", ") + ")"
+			// Say which way: a larger plan dearer per resource grows faster than linearly; a
+			// smaller one dearer (fixed start-up cost, views evaluated once and then reused)
+			// grows slower.
+			if slices.Index(perToken, hi) < slices.Index(perToken, lo) {
+				t.Miss += "; the smaller plan costs more per resource: cost grows less than linearly"
+			} else {
+				t.Miss += "; the larger plan costs more per resource: cost grows faster than linearly"
+			}
 		}
 		out = append(out, withCPU(t, slices.Max(perTokenCPU)/slices.Min(perTokenCPU)))
 	}
