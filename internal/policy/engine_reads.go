@@ -42,6 +42,54 @@ var tokenFields = []string{
 type tokenView struct {
 	keys   []*ast.Term // top-level keys other than fields
 	fields []*ast.Term // keys of fields
+	paths  []int       // the keys', then the fields' indexes in pathTerms
+}
+
+// pathTerms are the paths a view may hold: tokenKeys, then tokenFields.
+var pathTerms = func() []*ast.Term {
+	var out []*ast.Term
+	for _, k := range tokenKeys {
+		out = append(out, ast.StringTerm(k))
+	}
+	for _, k := range tokenFields {
+		out = append(out, ast.StringTerm(k))
+	}
+	return out
+}()
+
+// tokenPaths reads the values of one token at the view paths, each once with its hash, for
+// all the views evaluated on that token.
+type tokenPaths struct {
+	token  ast.Object
+	fields ast.Object
+	read   []bool
+	value  []*ast.Term
+	hash   []int
+}
+
+func newTokenPaths(token ast.Object) *tokenPaths {
+	p := &tokenPaths{token: token, read: make([]bool, len(pathTerms)), value: make([]*ast.Term, len(pathTerms)), hash: make([]int, len(pathTerms))}
+	if f := token.Get(fieldsKey); f != nil {
+		p.fields, _ = f.Value.(ast.Object)
+	}
+	return p
+}
+
+// at is the token's value at path i (nil when absent) and its hash.
+func (p *tokenPaths) at(i int) (*ast.Term, int) {
+	if !p.read[i] {
+		var x *ast.Term
+		if i < len(tokenKeys) {
+			x = p.token.Get(pathTerms[i])
+		} else if p.fields != nil {
+			x = p.fields.Get(pathTerms[i])
+		}
+		p.read[i], p.value[i], p.hash[i] = true, x, 7
+		if x != nil {
+			p.hash[i] = x.Hash()
+		}
+	}
+	return p.value[i], p.hash[i]
 }
 
 // parseReads validates the custom.reads entries of a rule: "fields.<name>" or a top-level key.
@@ -54,6 +102,14 @@ func parseReads(file, id string, entries []string) (*tokenView, error) {
 			*dst = append(*dst, ast.StringTerm(strings.TrimPrefix(key, "fields.")))
 		}
 	}
+	defer func() {
+		for _, k := range v.keys {
+			v.paths = append(v.paths, slices.Index(tokenKeys, string(k.Value.(ast.String))))
+		}
+		for _, k := range v.fields {
+			v.paths = append(v.paths, len(tokenKeys)+slices.Index(tokenFields, string(k.Value.(ast.String))))
+		}
+	}()
 	for _, k := range alwaysRead {
 		add(&v.keys, k)
 	}
@@ -78,33 +134,14 @@ func parseReads(file, id string, entries []string) (*tokenView, error) {
 
 // values appends to buf the token's values at the view's paths, in a fixed order (nil where
 // the token has no value), and returns them with a hash of them.
-func (v *tokenView) values(token ast.Object, buf []*ast.Term) ([]*ast.Term, int) {
-	h := len(v.keys)
-	for _, k := range v.keys {
-		x := token.Get(k)
+func (v *tokenView) values(p *tokenPaths, buf []*ast.Term) ([]*ast.Term, int) {
+	h := len(v.paths)
+	for _, i := range v.paths {
+		x, xh := p.at(i)
 		buf = append(buf, x)
-		h = mixHash(h, x)
-	}
-	var all ast.Object
-	if f := token.Get(fieldsKey); f != nil {
-		all, _ = f.Value.(ast.Object)
-	}
-	for _, k := range v.fields {
-		var x *ast.Term
-		if all != nil {
-			x = all.Get(k)
-		}
-		buf = append(buf, x)
-		h = mixHash(h, x)
+		h = h*31 + xh
 	}
 	return buf, h
-}
-
-func mixHash(h int, x *ast.Term) int {
-	if x == nil {
-		return h*31 + 7
-	}
-	return h*31 + x.Hash()
 }
 
 // object builds the view from values returned by values: the declared keys present in the
@@ -231,8 +268,9 @@ func (t *viewTable) store(values []*ast.Term, hash int, findings []Finding) {
 func (p *preparedRules) evaluateViews(ctx context.Context, tables []*viewTable, token ast.Object, planTerm *ast.Term, address string) ([]Finding, error) {
 	var out []Finding
 	var buf []*ast.Term
+	paths := newTokenPaths(token)
 	for i, r := range p.views {
-		values, hash := r.view.values(token, buf[:0])
+		values, hash := r.view.values(paths, buf[:0])
 		findings, ok, keep := tables[i].lookup(values, hash)
 		if !ok {
 			input := ast.NewObject(
