@@ -48,12 +48,19 @@ func (s *Server) authed(right string, h handlerFunc) http.Handler {
 // checked, so a handler's reads and the authentication share one transaction; an error it
 // returns is answered like an error of h.
 func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, right string, inView func(store.Reader, *caller) error, h handlerFunc) {
+	s.serveAuthedBy(w, r, func() (*caller, error) { return s.authenticate(r, right, inView) }, h)
+}
+
+// serveAuthedBy answers r with h once authenticate (which reads r's credential) accepts the
+// caller: a source over its limit of failed authentications is refused first, a 401 from
+// authenticate counts as a failure, and a refusal of h is audited.
+func (s *Server) serveAuthedBy(w http.ResponseWriter, r *http.Request, authenticate func() (*caller, error), h handlerFunc) {
 	src := sourceOf(r)
 	if wait, blocked := s.limiter.blocked(src); blocked {
 		tooManyFailures(w, wait)
 		return
 	}
-	c, err := s.authenticate(r, right, inView)
+	c, err := authenticate()
 	var ae *apiError
 	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
 		s.limiter.fail(src)
@@ -112,27 +119,62 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, errInternal)
 }
 
-// authenticate finds the credential of r's bearer secret and checks that it holds right (or
-// admin). inView, if not nil, then runs in the same read transaction (see serveAuthed).
-func (s *Server) authenticate(r *http.Request, right string, inView func(store.Reader, *caller) error) (*caller, error) {
-	unauth := func(msg string) error {
-		return &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
-	}
+// unauthenticated is the 401 answer, with msg saying what is wrong.
+func unauthenticated(msg string) error {
+	return &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
+}
+
+// bearerSecret returns the credential secret of r's Authorization header.
+func bearerSecret(r *http.Request) (string, error) {
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
-		return nil, unauth("missing credential: send Authorization: Bearer <credential>")
+		return "", unauthenticated("missing credential: send Authorization: Bearer <credential>")
 	}
 	scheme, secret, ok := strings.Cut(authz, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
-		return nil, unauth("malformed Authorization header: use Authorization: Bearer <credential>")
+		return "", unauthenticated("malformed Authorization header: use Authorization: Bearer <credential>")
 	}
-	secret = strings.TrimSpace(secret)
+	return strings.TrimSpace(secret), nil
+}
+
+// authorize judges the credential a bearer secret matched (found false: none did). It
+// returns the caller when the credential is valid, even if it lacks right (then with a 403),
+// and the error to answer when it does not authenticate or authorise.
+func authorize(cred store.Credential, found bool, right string) (*caller, error) {
+	if !found || cred.RevokedAt != nil {
+		return nil, unauthenticated("credential not recognised")
+	}
+	c := &caller{id: cred.ID, rights: cred.Rights}
+	if !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
+		return c, &apiError{status: http.StatusForbidden, code: "forbidden",
+			message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
+	}
+	return c, nil
+}
+
+// noteCaller records c's credential id (c may be nil) for r's log line.
+func noteCaller(r *http.Request, c *caller) {
+	if c == nil {
+		return
+	}
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.credentialID = c.id
+	}
+}
+
+// authenticate finds the credential of r's bearer secret and checks that it holds right (or
+// admin). inView, if not nil, then runs in the same read transaction (see serveAuthed).
+func (s *Server) authenticate(r *http.Request, right string, inView func(store.Reader, *caller) error) (*caller, error) {
+	secret, err := bearerSecret(r)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		c         *caller
 		authErr   error // the answer when the credential does not authenticate or authorise
 		inViewErr error // inView's error, returned as it is
 	)
-	err := s.store.View(r.Context(), func(rd store.Reader) error {
+	err = s.store.View(r.Context(), func(rd store.Reader) error {
 		c, authErr, inViewErr = nil, nil, nil
 		var cred store.Credential
 		found := false
@@ -147,17 +189,8 @@ func (s *Server) authenticate(r *http.Request, right string, inView func(store.R
 			cred, found = got, true
 			break
 		}
-		if !found || cred.RevokedAt != nil {
-			authErr = unauth("credential not recognised")
-			return nil
-		}
-		c = &caller{id: cred.ID, rights: cred.Rights}
-		if !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
-			authErr = &apiError{status: http.StatusForbidden, code: "forbidden",
-				message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
-			return nil
-		}
-		if inView != nil {
+		c, authErr = authorize(cred, found, right)
+		if authErr == nil && inView != nil {
 			inViewErr = inView(rd, c)
 		}
 		return nil
@@ -165,11 +198,7 @@ func (s *Server) authenticate(r *http.Request, right string, inView func(store.R
 	if err != nil {
 		return nil, fmt.Errorf("looking up credential: %w", err)
 	}
-	if c != nil {
-		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-			info.credentialID = c.id
-		}
-	}
+	noteCaller(r, c)
 	if authErr != nil {
 		return nil, authErr
 	}

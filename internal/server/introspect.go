@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -26,11 +27,12 @@ const TokenTypeBearer = "bearer"
 //
 // A malformed secret, a bad checksum or another environment's secret is answered inactive
 // without a token lookup (and without an audit record: such strings identify nothing).
-// Otherwise the read-only transaction that authenticates the caller's credential also looks
-// the secret up by its HMAC and decides, so the answer always reflects every committed
-// revocation: there is no cache. The audit record (and the last_used_at update when active)
-// is handed to the verification log, which group-commits it (see verifyLog for the
-// durability bound) before the answer is written.
+// Otherwise one read of the store, which starts after the request arrived, finds both the
+// caller's credential and the token of the secret's HMAC (see authenticateIntrospection),
+// so the answer always reflects every revocation committed before the request: there is no
+// cache. The audit record (and the last_used_at update when active) is handed to the
+// verification log, which group-commits it (see verifyLog for the durability bound) before
+// the answer is written.
 //
 // The body is read before the credential is checked, but a request whose credential does not
 // authenticate is still answered 401 (or 403) whatever its body.
@@ -53,10 +55,8 @@ func (s *Server) introspect() http.Handler {
 			return
 		}
 		var decided introspection
-		s.serveAuthed(w, r, RightIntrospect, func(rd store.Reader, c *caller) error {
-			var err error
-			decided, err = s.decide(r.Context(), rd, c, presented, sec)
-			return err
+		s.serveAuthedBy(w, r, func() (*caller, error) {
+			return s.authenticateIntrospection(r, presented, sec, &decided)
 		}, func(w http.ResponseWriter, r *http.Request, _ *caller) error {
 			if err := s.verifications.add(r.Context(), verification{event: decided.event, active: decided.answer != nil}); err != nil {
 				return err
@@ -77,12 +77,51 @@ type introspection struct {
 	event  audit.Event
 }
 
-// decide looks the presented secret (parsed as sec) up in rd and judges it for caller c.
-func (s *Server) decide(ctx context.Context, rd store.Reader, c *caller, presented string, sec token.Secret) (introspection, error) {
-	now := s.clock()
-	ev := audit.Event{Time: now, Actor: c.id, Action: audit.ActionIntrospect, Outcome: "inactive"}
-	var t store.Token
+// authenticateIntrospection authenticates r's credential for RightIntrospect and decides on
+// presented (parsed as sec) into decided, with one ReadForIntrospection of the credential
+// and the token under the current key set: one statement, no explicit transaction. When
+// either is not found and the keyring holds older key sets, it falls back to authenticate
+// and decide, which try the hashes of every key set in one read transaction.
+//
+// Reading the credential and the token in one statement that starts after the request
+// arrived keeps revocation instant: a revocation (of the token or of the credential)
+// committed before the request is seen by it.
+func (s *Server) authenticateIntrospection(r *http.Request, presented string, sec token.Secret, decided *introspection) (*caller, error) {
+	secret, err := bearerSecret(r)
+	if err != nil {
+		return nil, err
+	}
+	credentialHash, _ := s.keys.HashSecret(secret)
+	tokenHash, _ := s.keys.HashSecret(presented)
+	got, err := s.store.ReadForIntrospection(r.Context(), credentialHash, tokenHash)
+	if err != nil {
+		return nil, fmt.Errorf("looking up credential: %w", err)
+	}
+	if (!got.CredentialFound || !got.TokenFound) && len(s.keys.KeyIDs()) > 1 {
+		return s.authenticate(r, RightIntrospect, func(rd store.Reader, c *caller) error {
+			var err error
+			*decided, err = s.decide(r.Context(), rd, c, presented, sec)
+			return err
+		})
+	}
+	c, err := authorize(got.Credential, got.CredentialFound, RightIntrospect)
+	noteCaller(r, c)
+	if err != nil {
+		return nil, err
+	}
 	var matched []byte
+	if got.TokenFound {
+		matched = tokenHash
+	}
+	if *decided, err = s.decideOn(c, presented, sec, got.Token, matched); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decide looks the presented secret (parsed as sec) up in rd under every key set and judges
+// it for caller c.
+func (s *Server) decide(ctx context.Context, rd store.Reader, c *caller, presented string, sec token.Secret) (introspection, error) {
 	for _, h := range s.keys.SecretHashes(presented) {
 		found, err := rd.FindTokenByHash(ctx, h)
 		if errors.Is(err, store.ErrNotFound) {
@@ -91,9 +130,17 @@ func (s *Server) decide(ctx context.Context, rd store.Reader, c *caller, present
 		if err != nil {
 			return introspection{}, err
 		}
-		t, matched = found, h
-		break
+		return s.decideOn(c, presented, sec, found, h)
 	}
+	return s.decideOn(c, presented, sec, store.Token{}, nil)
+}
+
+// decideOn judges the presented secret (parsed as sec) for caller c, given the token t whose
+// current or previous secret hash is matched (matched nil: no token has the secret). It
+// reads of t only the fields store.IntrospectionRead documents.
+func (s *Server) decideOn(c *caller, presented string, sec token.Secret, t store.Token, matched []byte) (introspection, error) {
+	now := s.clock()
+	ev := audit.Event{Time: now, Actor: c.id, Action: audit.ActionIntrospect, Outcome: "inactive"}
 	switch {
 	case matched == nil:
 		ev.Details = map[string]string{"reason": "unknown"}

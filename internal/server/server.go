@@ -255,6 +255,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(sw, errInternal)
 			}
 		}
+		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+			return // the attributes below cost allocations on every request
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", pattern),

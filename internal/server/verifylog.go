@@ -32,11 +32,12 @@ type verification struct {
 	active bool // the token was used: TouchLastUsed(event.TokenID, event.Time)
 }
 
-// verifyLog group-commits verification records. Introspections answer from a read-only
-// transaction and hand their record to add; one goroutine appends the records in arrival
-// order, a batch per write transaction (AppendAudit per record, then one TouchLastUsed per
-// token with the latest instant of the batch). A batch is committed when it holds batchSize
-// records or flushInterval after its first record, whichever comes first.
+// verifyLog group-commits verification records. Introspections answer from one read of the
+// store (Store.ReadForIntrospection) and hand their record to add; one goroutine appends the
+// records in arrival order, a batch per write transaction (AppendAudits of its records, then
+// TouchLastUsedAll with the latest instant of each token used in the batch). A batch is
+// committed when it holds batchSize records or flushInterval after its first record,
+// whichever comes first.
 //
 // Durability bound: a record is committed at most flushInterval plus the duration of one
 // commit after its introspection answered, and the records not yet committed are never more
@@ -234,31 +235,28 @@ func (l *verifyLog) commit(batch []verification) error {
 }
 
 // appendVerifications appends the audit records of vs in order, then moves the last_used_at
-// of every token used in vs to the latest instant it was used at.
+// of every token used in vs to the latest instant it was used at: two store calls whatever
+// the size of the batch.
 func appendVerifications(ctx context.Context, tx store.Tx, vs []verification) error {
-	latest := make(map[string]time.Time)
-	var order []string
-	for _, v := range vs {
-		if _, err := tx.AppendAudit(ctx, v.event); err != nil {
-			return err
-		}
+	events := make([]audit.Event, len(vs))
+	var uses []store.TokenUse
+	latest := make(map[string]int) // token id -> its index in uses
+	for i, v := range vs {
+		events[i] = v.event
 		if !v.active {
 			continue
 		}
-		t, seen := latest[v.event.TokenID]
-		if !seen {
-			order = append(order, v.event.TokenID)
-		}
-		if !seen || v.event.Time.After(t) {
-			latest[v.event.TokenID] = v.event.Time
-		}
-	}
-	for _, id := range order {
-		if err := tx.TouchLastUsed(ctx, id, latest[id]); err != nil {
-			return err
+		if j, seen := latest[v.event.TokenID]; !seen {
+			latest[v.event.TokenID] = len(uses)
+			uses = append(uses, store.TokenUse{TokenID: v.event.TokenID, At: v.event.Time})
+		} else if v.event.Time.After(uses[j].At) {
+			uses[j].At = v.event.Time
 		}
 	}
-	return nil
+	if _, err := tx.AppendAudits(ctx, events); err != nil {
+		return err
+	}
+	return tx.TouchLastUsedAll(ctx, uses)
 }
 
 // flushForRead commits the pending verification records before an API read of the audit log

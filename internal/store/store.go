@@ -164,6 +164,14 @@ type Tx interface {
 	// AppendAudit chains event after the current head. Appends are serialised by the database,
 	// so concurrent writers (also in other processes) never fork the chain.
 	AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error)
+	// AppendAudits chains events after the current head, in order: the same records as
+	// AppendAudit called for each event in turn, in fewer statements (the verification log
+	// appends its batches with it).
+	AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Record, error)
+	// TouchLastUsedAll moves LastUsedAt of each token of uses forward to its instant, as
+	// TouchLastUsed does, in fewer statements. Uses of tokens that do not exist are skipped:
+	// the verification log records uses after the fact and must not fail on them.
+	TouchLastUsedAll(ctx context.Context, uses []TokenUse) error
 	// InsertDeletionRequest adds d; ErrConflict on a duplicate id. Several requests may name
 	// the same subject.
 	InsertDeletionRequest(ctx context.Context, d DeletionRequest) error
@@ -175,10 +183,38 @@ type Tx interface {
 	PurgeDeletionRequests(ctx context.Context, before time.Time) (int, error)
 }
 
+// TokenUse is one use of a token, for TouchLastUsedAll.
+type TokenUse struct {
+	TokenID string
+	At      time.Time
+}
+
+// IntrospectionRead is what ReadForIntrospection found.
+type IntrospectionRead struct {
+	// Credential is the credential whose secret hash matched, revoked or not, with only the
+	// fields authentication decides on: ID, Rights and RevokedAt. CredentialFound is false
+	// when none matched.
+	Credential      Credential
+	CredentialFound bool
+	// Token is the token whose current or previous secret hash matched, a current match
+	// first, with only the fields an introspection decides on: ID, Status, CreatedAt,
+	// ExpiresAt, OwnerCipher, Scopes, Audiences, SecretHash, PrevSecretHash and
+	// PrevValidUntil; the others are zero. TokenFound is false when no token matched.
+	Token      Token
+	TokenFound bool
+}
+
 // Store is a tokenguard database.
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Reader) error) error
+	// ReadForIntrospection reads what one introspection needs in one statement, without an
+	// explicit transaction: the credential whose secret hash is credentialHash and the token
+	// whose current or previous secret hash is tokenHash (the current one first). The
+	// statement reads one snapshot taken after the call began, so it sees every write
+	// committed before the call, on any instance. It is GetCredentialByHash and
+	// FindTokenByHash in one View, at a fraction of the cost.
+	ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (IntrospectionRead, error)
 	// Update runs fn in a write transaction and commits it durably before returning;
 	// if fn returns an error or panics, nothing it wrote is kept and the error (or the panic,
 	// as an error) is returned.

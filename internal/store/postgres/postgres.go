@@ -56,10 +56,13 @@ const WriteConns = 2
 // It has two connection pools, as the SQLite store does: WriteConns connections for Update,
 // where writers of this process queue without holding a connection of the read pool, and a
 // read pool (pgx's default size, or pool_max_conns from the URL) for View and Ping, so that
-// reads are never starved by writers waiting for the write lock.
+// reads are never starved by writers waiting for the write lock. A third pool of
+// introspectionQueriesInFlight connections runs ReadForIntrospection's coalesced lookups.
 type Store struct {
-	read  *pgxpool.Pool
-	write *pgxpool.Pool
+	read           *pgxpool.Pool
+	write          *pgxpool.Pool
+	lookup         *pgxpool.Pool       // introspectionQueriesInFlight connections for ReadForIntrospection
+	introspections *introspectionReads // coalesces ReadForIntrospection calls
 
 	closeOnce sync.Once
 }
@@ -101,6 +104,16 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 	writeCfg := cfg.Copy()
 	writeCfg.MaxConns = WriteConns
 	writeCfg.MinConns = 0
+	// The introspection lookups' statement is the same on every call but for its arrays:
+	// planning it again on every execution (PostgreSQL's custom plans) cost more than running
+	// it, so its connections keep the generic plan.
+	lookupCfg := cfg.Copy()
+	lookupCfg.MaxConns = introspectionQueriesInFlight
+	lookupCfg.MinConns = 0
+	if lookupCfg.ConnConfig.RuntimeParams == nil {
+		lookupCfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	lookupCfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	read, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connecting to %s: %w", describe(cfg), err)
@@ -110,7 +123,15 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("postgres: connecting to %s: %w", describe(cfg), err)
 	}
-	return &Store{read: read, write: write}, nil
+	lookup, err := pgxpool.NewWithConfig(ctx, lookupCfg)
+	if err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("postgres: connecting to %s: %w", describe(cfg), err)
+	}
+	s := &Store{read: read, write: write, lookup: lookup}
+	s.introspections = &introspectionReads{run: s.readForIntrospection}
+	return s, nil
 }
 
 // describe names the database of cfg for error messages: host, port, database and user,
@@ -259,6 +280,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.read.Close()
 		s.write.Close()
+		s.lookup.Close()
 	})
 	return nil
 }
@@ -274,3 +296,7 @@ func sqlState(err error) string {
 
 // uniqueViolation is the SQLSTATE of a unique constraint violation.
 const uniqueViolation = "23505"
+
+// integrityConstraintViolation is the SQLSTATE the audit_chain_linked trigger raises for a
+// record that does not chain to the one before it.
+const integrityConstraintViolation = "23000"

@@ -338,6 +338,29 @@ func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
+// touchLastUsedAllQuery moves last_used_at forward for the tokens and instants given as two
+// arrays; a token named twice gets the later instant.
+const touchLastUsedAllQuery = `UPDATE tokens AS t SET last_used_at = u.at
+	FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) GROUP BY id) AS u
+	WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)`
+
+// TouchLastUsedAll records every use of uses as TouchLastUsed does, in one statement; uses
+// of tokens that do not exist change nothing.
+func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	ids := make([]string, len(uses))
+	ats := make([]time.Time, len(uses))
+	for i, u := range uses {
+		ids[i], ats[i] = u.TokenID, pgTime(u.At)
+	}
+	if _, err := x.q.Exec(ctx, touchLastUsedAllQuery, ids, ats); err != nil {
+		return fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
+	}
+	return nil
+}
+
 // InsertCredential adds c; store.ErrConflict when its id or secret hash exists. A conflict
 // leaves the transaction usable.
 func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
@@ -522,42 +545,86 @@ func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.
 	return out, nil
 }
 
-// AppendAudit chains event after the current head and stores it. The head row is locked
-// (FOR UPDATE; Update has locked it already, so this only reads it) until the transaction
-// ends, so no other writer, in this process or another, can append in between.
+// AppendAudit chains event after the current head and stores it (AppendAudits of one
+// event).
 func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error) {
+	recs, err := x.AppendAudits(ctx, []audit.Event{event})
+	if err != nil {
+		return audit.Record{}, err
+	}
+	return recs[0], nil
+}
+
+// appendAuditsQuery inserts the records given as one array per column ($1 to $10, details
+// as JSON text or NULL) and moves audit_head to the last of them, in one statement.
+const appendAuditsQuery = `WITH appended AS (
+		INSERT INTO audit (` + auditColumns + `)
+		SELECT seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details::jsonb
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+			$7::text[], $8::text[], $9::text[], $10::text[])
+			AS r(seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details)
+		RETURNING seq, hash)
+	UPDATE audit_head SET seq = last.seq, hash = last.hash
+	FROM (SELECT seq, hash FROM appended ORDER BY seq DESC LIMIT 1) AS last
+	WHERE audit_head.id`
+
+// AppendAudits chains events after the current head, in order, and stores them with one
+// statement that also moves audit_head: two round trips whatever the number of events. The
+// head row is locked (FOR UPDATE; Update has locked it already, so this only reads it) until
+// the transaction ends, so no other writer, in this process or another, can append in
+// between; the UNIQUE prev_hash makes a fork impossible even so.
+func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Record, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
 	var (
 		headSeq  int64
 		headHash *string
 	)
 	if err := x.q.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id FOR UPDATE").Scan(&headSeq, &headHash); err != nil {
-		return audit.Record{}, fmt.Errorf("postgres: reading audit head: %w", err)
+		return nil, fmt.Errorf("postgres: reading audit head: %w", err)
 	}
 	var prev *audit.Record
 	if headSeq > 0 && headHash != nil {
 		prev = &audit.Record{Seq: headSeq, Hash: *headHash} // Chain needs only the hash
 	}
-	rec := audit.Chain(prev, headSeq+1, event)
-	details, err := jsonMap(rec.Details)
-	if err != nil {
-		return audit.Record{}, fmt.Errorf("postgres: encoding audit details: %w", err)
-	}
-	if len(rec.Details) == 0 {
-		details = nil // nil and empty hash alike (omitempty); store both as NULL
-	}
-	tag, err := x.q.Exec(ctx, `WITH appended AS (
-			INSERT INTO audit (`+auditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			RETURNING seq, hash)
-		UPDATE audit_head SET seq = appended.seq, hash = appended.hash FROM appended WHERE audit_head.id`,
-		rec.Seq, rec.PrevHash, rec.Hash, rec.Time, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details)
-	if err != nil {
-		if sqlState(err) == uniqueViolation {
-			return audit.Record{}, fmt.Errorf("postgres: appending audit record %d: the chain would fork: %w", rec.Seq, store.ErrConflict)
+	n := len(events)
+	var (
+		recs                                = make([]audit.Record, 0, n)
+		seqs                                = make([]int64, 0, n)
+		times                               = make([]time.Time, 0, n)
+		prevHashes, hashes, actors, actions = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		tokenIDs, fingerprints, outcomes    = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		details                             = make([]*string, 0, n)
+	)
+	for _, event := range events {
+		rec := audit.Chain(prev, headSeq+int64(len(recs))+1, event)
+		var d *string
+		if len(rec.Details) > 0 { // nil and empty hash alike (omitempty); store both as NULL
+			b, err := json.Marshal(rec.Details)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: encoding audit details: %w", err)
+			}
+			v := string(b)
+			d = &v
 		}
-		return audit.Record{}, fmt.Errorf("postgres: appending audit record %d: %w", rec.Seq, err)
+		recs = append(recs, rec)
+		prev = &recs[len(recs)-1]
+		seqs, prevHashes, hashes, times = append(seqs, rec.Seq), append(prevHashes, rec.PrevHash), append(hashes, rec.Hash), append(times, rec.Time)
+		actors, actions, tokenIDs = append(actors, rec.Actor), append(actions, rec.Action), append(tokenIDs, rec.TokenID)
+		fingerprints, outcomes, details = append(fingerprints, rec.Fingerprint), append(outcomes, rec.Outcome), append(details, d)
+	}
+	first, last := recs[0].Seq, recs[n-1].Seq
+	tag, err := x.q.Exec(ctx, appendAuditsQuery,
+		seqs, prevHashes, hashes, times, actors, actions, tokenIDs, fingerprints, outcomes, details)
+	if err != nil {
+		if state := sqlState(err); state == uniqueViolation || state == integrityConstraintViolation {
+			return nil, fmt.Errorf("postgres: appending audit records %d to %d: the chain would fork: %w", first, last, store.ErrConflict)
+		}
+		return nil, fmt.Errorf("postgres: appending audit records %d to %d: %w", first, last, err)
 	}
 	if tag.RowsAffected() != 1 {
-		return audit.Record{}, fmt.Errorf("postgres: appending audit record %d: audit_head was not updated (the row is missing: the schema is damaged)", rec.Seq)
+		return nil, fmt.Errorf("postgres: appending audit records %d to %d: audit_head was not updated (the row is missing: the schema is damaged)", first, last)
 	}
-	return rec, nil
+	return recs, nil
 }

@@ -8,7 +8,11 @@
 //     process queue for that connection, and writers in other processes wait (busy_timeout)
 //     for the database write lock, so the audit chain can never fork;
 //   - a pool of read-only (query_only) connections for View, which see the last committed
-//     state and run concurrently with the writer.
+//     state and run concurrently with the writer. They read the database file through a
+//     memory map (mmap_size): every commit empties a reader's page cache, and with the map
+//     the pages it needs again cost no read system call. (The writer keeps plain reads; an
+//     I/O error while reading the map ends the process instead of failing the read, as SQLite
+//     documents for mmap; committed data is not affected.)
 //
 // Instants are stored in UTC with nanosecond precision and are returned in UTC, equal
 // (time.Time.Equal, and == when written in UTC) to what was written.
@@ -32,6 +36,9 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
+// ReadMapBytes is the most of the database file a read connection maps into memory.
+const ReadMapBytes = 1 << 30
+
 // BusyTimeoutMillis is how long a connection waits for a lock held by another process before
 // failing with "database is locked".
 const BusyTimeoutMillis = 10000
@@ -41,7 +48,7 @@ type Store struct {
 	path  string
 	write *sql.DB  // exactly one connection: in-process writers queue here
 	read  *sql.DB  // query_only connections for View and Ping
-	hot   hotStmts // the introspection path's reads, prepared once on the read pool
+	hot   hotStmts // the introspection path's reads and the verification log's writes, prepared once
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,7 +78,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = write.Close()
 		return nil, err
 	}
-	hot, err := prepareHot(ctx, read)
+	hot, err := prepareHot(ctx, read, write)
 	if err != nil {
 		_ = read.Close()
 		_ = write.Close()
@@ -80,24 +87,46 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return &Store{path: path, write: write, read: read, hot: hot}, nil
 }
 
-// hotStmts are the reads every introspection makes, prepared once on the read pool: the
-// driver parses a query on every call otherwise. database/sql prepares each statement again,
-// once, on every read connection it is used on and keeps it there; View's transactions use
-// them through Tx.StmtContext. Nil statements (in a tx of Update) fall back to plain queries.
+// hotStmts are the statements of the introspection path and of the verification log,
+// prepared once: the driver parses a query on every call otherwise. The read statements are
+// prepared on the read pool (database/sql prepares each again, once, on every read connection
+// it is used on and keeps it there) and the write statements on the one write connection;
+// transactions use them through Tx.StmtContext. A nil statement (a read statement in a
+// transaction of Update, say) falls back to a plain query.
 type hotStmts struct {
-	findTokenByHash     *sql.Stmt
-	getCredentialByHash *sql.Stmt
+	// read pool
+	findTokenByHash      *sql.Stmt
+	getCredentialByHash  *sql.Stmt
+	readForIntrospection *sql.Stmt
+	// write connection
+	auditHead       *sql.Stmt
+	insertAudit     *sql.Stmt
+	insertAudits    *sql.Stmt // auditInsertRows records at once
+	touchLastUsedIf *sql.Stmt
 }
 
-func prepareHot(ctx context.Context, db *sql.DB) (hotStmts, error) {
+// prepareHot prepares the read statements on read and the write statements on write.
+func prepareHot(ctx context.Context, read, write *sql.DB) (hotStmts, error) {
 	var h hotStmts
-	var err error
-	if h.findTokenByHash, err = db.PrepareContext(ctx, findTokenByHashQuery); err != nil {
-		return hotStmts{}, err
-	}
-	if h.getCredentialByHash, err = db.PrepareContext(ctx, getCredentialByHashQuery); err != nil {
-		_ = h.findTokenByHash.Close()
-		return hotStmts{}, err
+	for _, p := range []struct {
+		db    *sql.DB
+		query string
+		into  **sql.Stmt
+	}{
+		{read, findTokenByHashQuery, &h.findTokenByHash},
+		{read, getCredentialByHashQuery, &h.getCredentialByHash},
+		{read, readForIntrospectionQuery, &h.readForIntrospection},
+		{write, auditHeadQuery, &h.auditHead},
+		{write, insertAuditQuery, &h.insertAudit},
+		{write, insertAuditsQuery, &h.insertAudits},
+		{write, touchLastUsedQuery, &h.touchLastUsedIf},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			_ = h.close()
+			return hotStmts{}, err
+		}
+		*p.into = st
 	}
 	return h, nil
 }
@@ -105,12 +134,24 @@ func prepareHot(ctx context.Context, db *sql.DB) (hotStmts, error) {
 // close closes the prepared statements, if any.
 func (h hotStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{h.findTokenByHash, h.getCredentialByHash} {
+	for _, st := range []*sql.Stmt{h.findTokenByHash, h.getCredentialByHash, h.readForIntrospection,
+		h.auditHead, h.insertAudit, h.insertAudits, h.touchLastUsedIf} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// readOnly is h with its write statements left out, for View.
+func (h hotStmts) readOnly() hotStmts {
+	return hotStmts{findTokenByHash: h.findTokenByHash, getCredentialByHash: h.getCredentialByHash}
+}
+
+// writeOnly is h with its read-pool statements left out, for Update.
+func (h hotStmts) writeOnly() hotStmts {
+	return hotStmts{auditHead: h.auditHead, insertAudit: h.insertAudit, insertAudits: h.insertAudits,
+		touchLastUsedIf: h.touchLastUsedIf}
 }
 
 // Path is the file the Store was opened on.
@@ -159,6 +200,7 @@ func dsn(path string, writer bool) string {
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Set("_query_only", "1")
+		q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", ReadMapBytes))
 	}
 	return path + "?" + q.Encode()
 }
@@ -208,7 +250,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err erro
 			err = panicError(r)
 		}
 	}()
-	fnErr := fn(&tx{q: sqlTx, hot: s.hot})
+	fnErr := fn(&tx{q: sqlTx, hot: s.hot.readOnly()})
 	// A read transaction has nothing to keep; rolling back ends it and frees the snapshot.
 	if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) && fnErr == nil {
 		return fmt.Errorf("sqlite: ending read transaction: %w", rbErr)
@@ -235,7 +277,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 			err = panicError(r)
 		}
 	}()
-	if fnErr := fn(&tx{q: sqlTx}); fnErr != nil {
+	if fnErr := fn(&tx{q: sqlTx, hot: s.hot.writeOnly()}); fnErr != nil {
 		// ErrTxDone: the context ended and database/sql has rolled back already.
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(fnErr, fmt.Errorf("sqlite: rolling back: %w", rbErr))
@@ -272,6 +314,14 @@ func (s *Store) Close() error {
 		s.closeErr = errors.Join(s.hot.close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
+}
+
+// isChainViolation reports whether err is the refusal of an audit record that would not
+// extend the chain: a sequence number already used (primary key) or a record not chained to
+// the one before it (trigger audit_chain_linked).
+func isChainViolation(err error) bool {
+	var se *moderncsqlite.Error
+	return isUniqueViolation(err) || (errors.As(err, &se) && se.Code() == sqlitelib.SQLITE_CONSTRAINT_TRIGGER)
 }
 
 // isUniqueViolation reports whether err is a primary-key or unique constraint violation.

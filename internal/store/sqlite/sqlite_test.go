@@ -335,7 +335,7 @@ func TestUpdate_serialisesWritersAcrossTwoStoresOnOneFile(t *testing.T) {
 	}
 }
 
-func TestAuditTable_refusesTwoRecordsWithTheSamePredecessor(t *testing.T) {
+func TestAuditTable_refusesARecordNotChainedToTheOneBeforeIt(t *testing.T) {
 	s := openTemp(t, filepath.Join(t.TempDir(), "tokenguard.db"))
 	ctx := t.Context()
 	var first audit.Record
@@ -345,10 +345,27 @@ func TestAuditTable_refusesTwoRecordsWithTheSamePredecessor(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.write.ExecContext(ctx, "INSERT INTO audit ("+auditColumns+") VALUES (2, ?, 'h', ?, 'a', 'x', '', '', 'ok', NULL)",
-		first.PrevHash, formatTime(time.Unix(0, 0)))
-	if !isUniqueViolation(err) {
-		t.Errorf("forking insert: error = %v, want a unique constraint violation", err)
+	insert := func(seq int64, prevHash string) error {
+		_, err := s.write.ExecContext(ctx, "INSERT INTO audit ("+auditColumns+") VALUES (?, ?, 'h', ?, 'a', 'x', '', '', 'ok', NULL)",
+			seq, prevHash, formatTime(time.Unix(0, 0)))
+		return err
+	}
+	for _, c := range []struct {
+		what     string
+		seq      int64
+		prevHash string
+	}{
+		{"a second record chained to the genesis hash (a fork)", 2, first.PrevHash},
+		{"a record chained to a hash that is not its predecessor's", 2, strings.Repeat("ab", 32)},
+		{"a record after a gap in the sequence", 3, first.Hash},
+		{"a record with the sequence number of an existing one", 1, audit.GenesisHash},
+	} {
+		if err := insert(c.seq, c.prevHash); !isChainViolation(err) {
+			t.Errorf("%s: error = %v, want the chain constraint to refuse it", c.what, err)
+		}
+	}
+	if err := insert(2, first.Hash); err != nil {
+		t.Errorf("a record chained to its predecessor: %v", err)
 	}
 }
 

@@ -300,13 +300,7 @@ func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
 	if e.err != nil {
 		return fmt.Errorf("sqlite: recording use of token %q: %w", id, e.err)
 	}
-	res, err := x.q.ExecContext(ctx,
-		"UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-		ts, id, ts)
-	if err != nil {
-		return fmt.Errorf("sqlite: recording use of token %q: %w", id, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := x.touchLastUsed(ctx, id, ts)
 	if err != nil {
 		return fmt.Errorf("sqlite: recording use of token %q: %w", id, err)
 	}
@@ -321,6 +315,43 @@ func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
 		return fmt.Errorf("sqlite: recording use of token %q: token %w", id, store.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("sqlite: recording use of token %q: %w", id, err)
+	}
+	return nil
+}
+
+// touchLastUsedQuery moves last_used_at of one token forward (ts, id, ts).
+const touchLastUsedQuery = "UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
+
+// touchLastUsed runs touchLastUsedQuery for token id and instant ts (encoded), and returns
+// how many rows changed.
+func (x *tx) touchLastUsed(ctx context.Context, id, ts string) (int64, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if st := x.prepared(ctx, x.hot.touchLastUsedIf); st != nil {
+		res, err = st.ExecContext(ctx, ts, id, ts)
+	} else {
+		res, err = x.q.ExecContext(ctx, touchLastUsedQuery, ts, id, ts)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// TouchLastUsedAll records every use of uses as TouchLastUsed does; uses of tokens that do
+// not exist change nothing.
+func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) error {
+	for _, u := range uses {
+		var e encoder
+		ts := e.time("last_used_at", u.At)
+		if e.err != nil {
+			return fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, e.err)
+		}
+		if _, err := x.touchLastUsed(ctx, u.TokenID, ts); err != nil {
+			return fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, err)
+		}
 	}
 	return nil
 }
@@ -573,42 +604,117 @@ func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.
 // this write transaction, which holds the database write lock, so no other writer can
 // append in between.
 func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error) {
-	var prev *audit.Record
-	head, err := scanAudit(x.q.QueryRowContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq DESC LIMIT 1"))
-	switch {
+	recs, err := x.AppendAudits(ctx, []audit.Event{event})
+	if err != nil {
+		return audit.Record{}, err
+	}
+	return recs[0], nil
+}
+
+// auditHeadQuery reads what chaining needs of the last audit record.
+const auditHeadQuery = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+
+// insertAuditQuery inserts one audit record.
+const insertAuditQuery = "INSERT INTO audit (" + auditColumns + ") VALUES " + auditRowPlaceholders
+
+// auditRowPlaceholders are the placeholders of one audit row (auditColumns).
+const auditRowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// auditInsertRows is how many records insertAuditsQuery inserts: one statement per
+// auditInsertRows records of a batch (the rest one by one) costs far less than a statement
+// per record.
+const auditInsertRows = 32
+
+// insertAuditsQuery inserts auditInsertRows audit records, in order.
+var insertAuditsQuery = "INSERT INTO audit (" + auditColumns + ") VALUES " +
+	strings.TrimSuffix(strings.Repeat(auditRowPlaceholders+", ", auditInsertRows), ", ")
+
+// AppendAudits chains events after the current head, in order, and stores them: the head is
+// read once, inside this write transaction (which holds the database write lock), and the
+// records are inserted auditInsertRows at a time with the write connection's prepared
+// statements (the audit_chain_linked trigger checks each row against the one before it).
+func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Record, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	var (
+		prev     *audit.Record
+		head     audit.Record
+		headStmt = x.prepared(ctx, x.hot.auditHead)
+		row      *sql.Row
+	)
+	if headStmt != nil {
+		row = headStmt.QueryRowContext(ctx)
+	} else {
+		row = x.q.QueryRowContext(ctx, auditHeadQuery)
+	}
+	switch err := row.Scan(&head.Seq, &head.Hash); {
 	case errors.Is(err, sql.ErrNoRows):
 		// empty log: the first record chains to audit.GenesisHash
 	case err != nil:
-		return audit.Record{}, fmt.Errorf("sqlite: reading audit head: %w", err)
+		return nil, fmt.Errorf("sqlite: reading audit head: %w", err)
 	default:
 		prev = &head
 	}
-	seq := int64(1)
-	if prev != nil {
-		seq = prev.Seq + 1
+	recs := make([]audit.Record, 0, len(events))
+	args := make([]any, 0, 10*min(len(events), auditInsertRows))
+	for _, event := range events {
+		seq := int64(1)
+		if prev != nil {
+			seq = prev.Seq + 1
+		}
+		rec := audit.Chain(prev, seq, event)
+		var e encoder
+		ts := e.time("time", rec.Time)
+		var details any
+		if len(rec.Details) > 0 {
+			b, err := json.Marshal(rec.Details)
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: encoding audit details: %w", err)
+			}
+			details = string(b)
+		}
+		if e.err != nil {
+			return nil, fmt.Errorf("sqlite: appending audit record: %w", e.err)
+		}
+		recs = append(recs, rec)
+		prev = &recs[len(recs)-1]
+		args = append(args, rec.Seq, rec.PrevHash, rec.Hash, ts, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details)
+		if len(args) == 10*auditInsertRows {
+			if err := x.insertAudits(ctx, recs[len(recs)-auditInsertRows:], args); err != nil {
+				return nil, err
+			}
+			args = args[:0]
+		}
 	}
-	rec := audit.Chain(prev, seq, event)
+	for i := 0; i < len(args); i += 10 { // the rest, one by one
+		if err := x.insertAudits(ctx, recs[len(recs)-len(args)/10+i/10:][:1], args[i:i+10]); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
 
-	var e encoder
-	ts := e.time("time", rec.Time)
-	var details any
-	if len(rec.Details) > 0 {
-		b, err := json.Marshal(rec.Details)
-		if err != nil {
-			return audit.Record{}, fmt.Errorf("sqlite: encoding audit details: %w", err)
-		}
-		details = string(b)
+// insertAudits inserts recs, whose column values are args (ten per record): with
+// insertAuditsQuery when there are auditInsertRows of them, else one record with
+// insertAuditQuery.
+func (x *tx) insertAudits(ctx context.Context, recs []audit.Record, args []any) error {
+	query, st := insertAuditQuery, x.hot.insertAudit
+	if len(recs) == auditInsertRows {
+		query, st = insertAuditsQuery, x.hot.insertAudits
 	}
-	if e.err != nil {
-		return audit.Record{}, fmt.Errorf("sqlite: appending audit record: %w", e.err)
+	var err error
+	if st := x.prepared(ctx, st); st != nil {
+		_, err = st.ExecContext(ctx, args...)
+	} else {
+		_, err = x.q.ExecContext(ctx, query, args...)
 	}
-	_, err = x.q.ExecContext(ctx, "INSERT INTO audit ("+auditColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		rec.Seq, rec.PrevHash, rec.Hash, ts, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details)
 	if err != nil {
-		if isUniqueViolation(err) {
-			return audit.Record{}, fmt.Errorf("sqlite: appending audit record %d: the chain would fork: %w", rec.Seq, store.ErrConflict)
+		first, last := recs[0].Seq, recs[len(recs)-1].Seq
+		if isChainViolation(err) {
+			return fmt.Errorf("sqlite: appending audit records %d to %d: the chain would fork: %w", first, last, store.ErrConflict)
 		}
-		return audit.Record{}, fmt.Errorf("sqlite: appending audit record %d: %w", rec.Seq, err)
+		return fmt.Errorf("sqlite: appending audit records %d to %d: %w", first, last, err)
 	}
-	return rec, nil
+	return nil
 }

@@ -23,7 +23,11 @@
 //     transaction (deletion.go);
 //   - RevokeCredential revokes once and keeps the first instant; idempotency records list in
 //     key byte order with the usual limits; SetIdempotencyResponse and
-//     SetDeletionSubjectCipher replace only what they name (rekey.go).
+//     SetDeletionSubjectCipher replace only what they name (rekey.go);
+//   - ReadForIntrospection finds what GetCredentialByHash and FindTokenByHash find (the fields
+//     it documents), sees every committed revocation and answers concurrent calls each their
+//     own; AppendAudits chains as AppendAudit one by one; TouchLastUsedAll moves LastUsedAt
+//     forward and skips unknown tokens (hotpath.go).
 //
 // Each subtest opens its own store, so an implementation may run them in any order.
 package storetest
@@ -85,6 +89,7 @@ func Run(t *testing.T, f Factory) {
 	}
 	tests = append(tests, deletionTests...)
 	tests = append(tests, maintenanceTests...)
+	tests = append(tests, hotPathTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}

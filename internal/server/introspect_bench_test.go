@@ -1,0 +1,87 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+)
+
+// BenchmarkIntrospect_handler measures one RFC 7662 introspection through the service's
+// handler on SQLite, without the network (as `tokenguard serve` is configured: errors-only
+// log), with the verification log group-committing in the background as it does in
+// production. Profile it with -cpuprofile to see the handler's own cost.
+func BenchmarkIntrospect_handler(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	keys, _, err := keyring.LoadOrCreate(filepath.Join(dir, "tokenguard.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "tokenguard.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	srv, err := server.New(server.Config{Store: st, Keyring: keys, PolicyEnforcement: server.PolicyOff,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = srv.Close(ctx) }()
+	const admin = "tgc_benchmark-admin-credential-0123456789"
+	if _, err := srv.Bootstrap(ctx, admin); err != nil {
+		b.Fatal(err)
+	}
+	h := srv.Handler()
+	hs := httptest.NewServer(h)
+	defer hs.Close()
+	adminClient, err := client.New(client.Config{Endpoint: hs.URL, Token: admin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cred, err := adminClient.CreateCredential(ctx, client.CreateCredentialRequest{Name: "gateway", Rights: []string{server.RightIntrospect}}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var secrets []string
+	for i := range 50 {
+		tok, err := adminClient.CreateToken(ctx, client.CreateTokenRequest{Name: fmt.Sprint("bench-", i), Owner: "team-billing",
+			Purpose: "Reads invoice totals for the monthly revenue report", Scopes: []string{"invoices:read"},
+			DataCategories: []string{"commercial"}, Audiences: []string{"billing-api"}, TTL: "30d"}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		secrets = append(secrets, tok.Secret)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			req := httptest.NewRequest(http.MethodPost, "/v1/introspect", strings.NewReader("token="+secrets[i%len(secrets)]))
+			req.Header.Set("Authorization", "Bearer "+cred.Secret)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Body.String(), `{"active":true`) {
+				b.Fatalf("introspection: %d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}

@@ -1,0 +1,181 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// readForIntrospectionQuery reads, for each pair of hashes $1[i] (a credential's) and $2[i]
+// (a token secret's), the credential and the token (current secret first, then previous) as
+// row i; the columns of what is not found are NULL. credentials.secret_hash is unique and
+// the token is joined by its primary key, so each pair gives exactly one row. coalesce
+// evaluates its second lookup only when the first finds nothing.
+const readForIntrospectionQuery = `SELECT l.i, c.id, c.rights, c.revoked_at,
+	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
+	t.secret_hash, t.prev_secret_hash, t.prev_valid_until
+FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS l(credential_hash, token_hash, i)
+LEFT JOIN credentials AS c ON c.secret_hash = l.credential_hash
+LEFT JOIN LATERAL (
+	SELECT * FROM tokens WHERE id = coalesce(
+		(SELECT id FROM tokens WHERE secret_hash = l.token_hash LIMIT 1),
+		(SELECT id FROM tokens WHERE prev_secret_hash = l.token_hash LIMIT 1))
+) AS t ON true`
+
+// Limits of the introspection lookups' coalescing (introspectionReads).
+const (
+	// introspectionQueriesInFlight is how many coalesced lookup statements run at once; the
+	// lookups that arrive meanwhile wait for the next statement.
+	introspectionQueriesInFlight = 2
+	// maxIntrospectionBatch is the most lookups one statement makes.
+	maxIntrospectionBatch = 128
+	// introspectionQueryTimeout bounds one coalesced statement; it serves several requests,
+	// so no single request's context may cancel it.
+	introspectionQueryTimeout = 30 * time.Second
+)
+
+// ReadForIntrospection reads the credential whose secret hash is credentialHash and the
+// token whose current or previous secret hash is tokenHash, in one statement without an
+// explicit transaction: one round trip, where a View takes four (BEGIN, two queries,
+// ROLLBACK).
+//
+// Concurrent calls are coalesced (see introspectionReads): while introspectionQueriesInFlight
+// statements run, the lookups that arrive wait and then share the next statement, one row
+// each. Every statement starts after each of its lookups was asked for and reads one
+// snapshot of committed data (READ COMMITTED), so a lookup sees every write committed before
+// the call, by any instance: nothing is cached, a revocation is never missed.
+func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (store.IntrospectionRead, error) {
+	if len(credentialHash) == 0 || len(tokenHash) == 0 {
+		return store.IntrospectionRead{}, errors.New("postgres: reading for introspection: empty secret hash")
+	}
+	return s.introspections.read(ctx, credentialHash, tokenHash)
+}
+
+// introspectionLookup is one ReadForIntrospection call waiting for its statement.
+type introspectionLookup struct {
+	credentialHash, tokenHash []byte
+	got                       store.IntrospectionRead
+	err                       error
+	done                      chan struct{} // closed once got or err is set
+}
+
+// introspectionReads coalesces concurrent ReadForIntrospection calls: a call queues its
+// lookup, and if fewer than introspectionQueriesInFlight statements run, it starts a leader
+// goroutine that runs the queued lookups (up to maxIntrospectionBatch per statement) until
+// the queue is empty. Under light load each lookup gets a statement of its own at once;
+// under heavy load the lookups that arrive during a statement share the next one, so the
+// database runs fewer, larger statements.
+type introspectionReads struct {
+	run func(ctx context.Context, batch []*introspectionLookup) error // runs one statement
+
+	mu      sync.Mutex
+	queue   []*introspectionLookup
+	leaders int // goroutines running statements
+}
+
+// read queues a lookup and waits for its result or for ctx to end.
+func (r *introspectionReads) read(ctx context.Context, credentialHash, tokenHash []byte) (store.IntrospectionRead, error) {
+	l := &introspectionLookup{credentialHash: credentialHash, tokenHash: tokenHash, done: make(chan struct{})}
+	r.mu.Lock()
+	r.queue = append(r.queue, l)
+	lead := r.leaders < introspectionQueriesInFlight
+	if lead {
+		r.leaders++
+	}
+	r.mu.Unlock()
+	if lead {
+		go r.lead()
+	}
+	select {
+	case <-l.done:
+		return l.got, l.err
+	case <-ctx.Done():
+		// The statement still runs for the other lookups of its batch; this result is dropped.
+		return store.IntrospectionRead{}, fmt.Errorf("postgres: reading for introspection: %w", ctx.Err())
+	}
+}
+
+// lead runs statements for the queued lookups until the queue is empty.
+func (r *introspectionReads) lead() {
+	for {
+		r.mu.Lock()
+		n := min(len(r.queue), maxIntrospectionBatch)
+		if n == 0 {
+			r.leaders--
+			r.mu.Unlock()
+			return
+		}
+		batch := make([]*introspectionLookup, n)
+		copy(batch, r.queue)
+		r.queue = append(r.queue[:0], r.queue[n:]...)
+		r.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), introspectionQueryTimeout)
+		err := r.run(ctx, batch)
+		cancel()
+		for _, l := range batch {
+			if err != nil {
+				l.err = err
+			}
+			close(l.done)
+		}
+	}
+}
+
+// readForIntrospection runs readForIntrospectionQuery for batch on the lookup pool and sets
+// each lookup's result.
+func (s *Store) readForIntrospection(ctx context.Context, batch []*introspectionLookup) error {
+	credentialHashes := make([][]byte, len(batch))
+	tokenHashes := make([][]byte, len(batch))
+	for i, l := range batch {
+		credentialHashes[i], tokenHashes[i] = l.credentialHash, l.tokenHash
+	}
+	rows, err := s.lookup.Query(ctx, readForIntrospectionQuery, credentialHashes, tokenHashes)
+	if err != nil {
+		return fmt.Errorf("postgres: reading for introspection: %w", err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var (
+			i                                       int64
+			got                                     store.IntrospectionRead
+			credID, tokID, status                   *string
+			credRevoked, tokCreated, expires, prevU *time.Time
+			c, t                                    = &got.Credential, &got.Token
+		)
+		if err := rows.Scan(&i, &credID, &c.Rights, &credRevoked,
+			&tokID, &status, &tokCreated, &expires, &t.OwnerCipher, &t.Scopes, &t.Audiences,
+			&t.SecretHash, &t.PrevSecretHash, &prevU); err != nil {
+			return fmt.Errorf("postgres: reading for introspection: %w", err)
+		}
+		if i < 1 || i > int64(len(batch)) {
+			return fmt.Errorf("postgres: reading for introspection: row for lookup %d of %d", i, len(batch))
+		}
+		if credID != nil {
+			got.CredentialFound = true
+			c.ID, c.RevokedAt = *credID, utc(credRevoked)
+		} else {
+			got.Credential = store.Credential{}
+		}
+		if tokID != nil && status != nil && tokCreated != nil && expires != nil {
+			got.TokenFound = true
+			t.ID, t.Status, t.CreatedAt, t.ExpiresAt, t.PrevValidUntil = *tokID, *status, tokCreated.UTC(), expires.UTC(), utc(prevU)
+		} else {
+			got.Token = store.Token{}
+		}
+		batch[i-1].got = got
+		seen++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: reading for introspection: %w", err)
+	}
+	if seen != len(batch) {
+		return fmt.Errorf("postgres: reading for introspection: %d rows for %d lookups", seen, len(batch))
+	}
+	return nil
+}
