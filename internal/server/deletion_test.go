@@ -155,7 +155,8 @@ func TestDeletionRequest_dryRunReportsAndChangesNothing(t *testing.T) {
 		f.assertActive(t, secret, true, "bound token "+id+" after a dry run")
 	}
 	// The same dry run with an Idempotency-Key stores nothing either. (The introspections
-	// above are audited, so the comparison starts again here.)
+	// above are audited, so the comparison starts again here, once they are written.)
+	f.svc.Flush(t)
 	before = snapshotDB(t, f.svc.DBPath)
 	status, body, _ := rawDo(t, "POST", f.svc.URL+"/v1/deletion-requests", f.svc.AdminToken,
 		`{"subject":"`+erasedSubject+`","dry_run":true}`, "Idempotency-Key", "dry-1")

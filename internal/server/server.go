@@ -5,8 +5,8 @@
 // written, introspection reads the store on every call (no cache, so a revocation is visible
 // to the very next call), and no secret is ever logged, audited, listed or stored in clear.
 //
-// Verification records are group-committed: an introspection answers from a read-only
-// transaction and hands its audit record and last_used_at update to a writer that commits
+// Verification records are group-committed: an introspection answers from one read of the
+// committed credential and token (Store.ReadForIntrospection) and hands its audit record and last_used_at update to a writer that commits
 // them in batches (Config.VerifyBatchSize records, or Config.VerifyFlushInterval after the
 // first one). Bound: a crash can lose the verification records of at most the last
 // VerifyFlushInterval plus one commit, never more than 2*VerifyBatchSize records; mutations
