@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,9 +99,6 @@ func terraformOnPath(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("terraform"); err != nil {
 		t.Skip("the demo drives the real Terraform CLI and none is on PATH: install Terraform >= 1.11 to run this test")
-	}
-	if runtime.GOOS == "windows" {
-		t.Skip("scripts/demo.sh is a bash script; run it on Linux or macOS")
 	}
 }
 
