@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
@@ -65,10 +68,48 @@ func (s *Server) introspect() http.Handler {
 				writeRaw(w, http.StatusOK, inactiveBody)
 				return nil
 			}
-			writeJSON(w, http.StatusOK, decided.answer)
+			writeRaw(w, http.StatusOK, appendIntrospection(make([]byte, 0, 256), decided.answer))
 			return nil
 		})
 	})
+}
+
+// appendIntrospection appends the JSON encoding of a, as json.Marshal encodes it (the same
+// members in the same order, empty ones left out) but without reflection: it is the body of
+// every active answer.
+func appendIntrospection(b []byte, a *client.Introspection) []byte {
+	b = append(b, `{"active":`...)
+	b = strconv.AppendBool(b, a.Active)
+	str := func(name, v string) {
+		if v != "" {
+			b = append(b, `,"`+name+`":`...)
+			// Invalid UTF-8 is replaced by U+FFFD, as json.Marshal does; the error only says so.
+			b, _ = jsontext.AppendQuote(b, v)
+		}
+	}
+	num := func(name string, v int64) {
+		if v != 0 {
+			b = append(b, `,"`+name+`":`...)
+			b = strconv.AppendInt(b, v, 10)
+		}
+	}
+	str("token_id", a.TokenID)
+	str("scope", a.Scope)
+	str("owner", a.Owner)
+	if len(a.Audiences) > 0 {
+		b = append(b, `,"aud":[`...)
+		for i, aud := range a.Audiences {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b, _ = jsontext.AppendQuote(b, aud)
+		}
+		b = append(b, ']')
+	}
+	num("exp", a.ExpiresAt)
+	num("iat", a.IssuedAt)
+	str("token_type", a.TokenType)
+	return append(b, '}')
 }
 
 // introspection is what decide found: the answer (nil when inactive) and the audit record.

@@ -3,8 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+
+	moderncsqlite "modernc.org/sqlite"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
@@ -22,54 +26,208 @@ LEFT JOIN tokens AS t ON t.id = coalesce(
 	(SELECT id FROM tokens WHERE secret_hash = ?2 LIMIT 1),
 	(SELECT id FROM tokens WHERE prev_secret_hash = ?2 LIMIT 1))`
 
+// readForIntrospectionColumns is how many columns readForIntrospectionQuery returns.
+const readForIntrospectionColumns = 13
+
+// introspectionReader is one read-only driver connection of its own with
+// readForIntrospectionQuery prepared on it, used by one ReadForIntrospection at a time.
+type introspectionReader struct {
+	conn driver.Conn
+	stmt driver.Stmt
+	dest []driver.Value // one row of readForIntrospectionQuery, reused
+}
+
+// introspectionReaders are the connections ReadForIntrospection reads on. They are driver
+// connections outside database/sql: its shared statement takes locks and looks up the
+// connection's copy of the statement on every use, its rows start a goroutine per query to
+// watch the context, and its Scan converts every column again (21 of the 184 allocations of
+// an introspection in BenchmarkIntrospect_handler went with them).
+type introspectionReaders struct {
+	free   chan *introspectionReader
+	all    []*introspectionReader
+	closed chan struct{} // closed by close: no more reads
+}
+
+// openIntrospectionReaders opens n read-only connections to path (the read pool's pragmas:
+// query_only and the memory map) and prepares readForIntrospectionQuery on each.
+func openIntrospectionReaders(ctx context.Context, path string, n int) (*introspectionReaders, error) {
+	rs := &introspectionReaders{free: make(chan *introspectionReader, n), closed: make(chan struct{})}
+	var drv moderncsqlite.Driver
+	for range n {
+		conn, err := drv.Open(dsn(path, false))
+		if err != nil {
+			return nil, errors.Join(err, rs.close())
+		}
+		r := &introspectionReader{conn: conn, dest: make([]driver.Value, readForIntrospectionColumns)}
+		if r.stmt, err = prepareOn(ctx, conn, readForIntrospectionQuery); err != nil {
+			return nil, errors.Join(err, conn.Close(), rs.close())
+		}
+		rs.all = append(rs.all, r)
+		rs.free <- r
+	}
+	return rs, nil
+}
+
+// prepareOn prepares query on the driver connection conn.
+func prepareOn(ctx context.Context, conn driver.Conn, query string) (driver.Stmt, error) {
+	if p, ok := conn.(driver.ConnPrepareContext); ok {
+		return p.PrepareContext(ctx, query)
+	}
+	return conn.Prepare(query)
+}
+
+// close waits for the readers in use to be returned, then closes every statement and
+// connection. Reads that start afterwards fail.
+func (rs *introspectionReaders) close() error {
+	close(rs.closed)
+	var errs []error
+	for range rs.all {
+		r := <-rs.free
+		errs = append(errs, r.stmt.Close(), r.conn.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// errStoreClosed is the error of a read after Close.
+var errStoreClosed = errors.New("the store is closed")
+
+// read runs readForIntrospectionQuery with the hashes on a free reader and returns the row
+// in a fresh slice. Waiting for a free reader ends with ctx; the statement itself is not
+// interrupted by ctx, which spares the driver a goroutine and a progress handler per read: it
+// reads one row by index lookups, and a WAL reader waits for a lock only in rare cases (WAL
+// recovery), for at most BusyTimeoutMillis.
+func (rs *introspectionReaders) read(ctx context.Context, credentialHash, tokenHash []byte) ([]driver.Value, error) {
+	var r *introspectionReader
+	select {
+	case <-rs.closed:
+		return nil, errStoreClosed
+	default:
+	}
+	select {
+	case r = <-rs.free:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-rs.closed:
+		return nil, errStoreClosed
+	}
+	defer func() { rs.free <- r }()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := r.stmt.(driver.StmtQueryContext).QueryContext(context.Background(), []driver.NamedValue{
+		{Ordinal: 1, Value: credentialHash}, {Ordinal: 2, Value: tokenHash}})
+	if err != nil {
+		return nil, err
+	}
+	clear(r.dest)
+	err = rows.Next(r.dest)
+	if errors.Is(err, io.EOF) {
+		err = errors.New("the statement returned no row")
+	}
+	if closeErr := rows.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append([]driver.Value(nil), r.dest...), nil
+}
+
 // ReadForIntrospection reads the credential whose secret hash is credentialHash and the
-// token whose current or previous secret hash is tokenHash in one statement, prepared once
-// on the read pool. A statement outside a transaction reads one snapshot of the last
-// committed state, taken when it starts, so no BEGIN and ROLLBACK are needed.
+// token whose current or previous secret hash is tokenHash in one statement, prepared once on
+// each connection of its own (introspectionReaders). A statement outside a transaction reads
+// one snapshot of the last committed state, taken when it starts, so no BEGIN and ROLLBACK
+// are needed.
 func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (store.IntrospectionRead, error) {
 	if len(credentialHash) == 0 || len(tokenHash) == 0 {
 		return store.IntrospectionRead{}, errors.New("sqlite: reading for introspection: empty secret hash")
 	}
-	var (
-		got                                store.IntrospectionRead
-		credID, rights, credRevoked        sql.NullString
-		tokID, status, tokCreated, expires sql.NullString
-		scopes, audiences, prevValidUntil  sql.NullString
-		c                                  = &got.Credential
-		t                                  = &got.Token
-	)
-	err := s.hot.readForIntrospection.QueryRowContext(ctx, credentialHash, tokenHash).Scan(
-		&credID, &rights, &credRevoked,
-		&tokID, &status, &tokCreated, &expires, &t.OwnerCipher, &scopes, &audiences,
-		&t.SecretHash, &t.PrevSecretHash, &prevValidUntil)
+	row, err := s.introspection.read(ctx, credentialHash, tokenHash)
 	if err != nil {
 		return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: %w", err)
 	}
-	var d decoder
-	if credID.Valid {
+	var (
+		got   store.IntrospectionRead
+		c     = &got.Credential
+		t     = &got.Token
+		d     decoder
+		col   columnReader
+		valid bool
+	)
+	if c.ID, valid = col.text(row[0]); valid {
 		got.CredentialFound = true
-		c.ID = credID.String
-		c.Rights = d.strings("rights", rights.String)
-		c.RevokedAt = d.optTime("revoked_at", credRevoked)
-		if d.err != nil {
-			return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: credential %q: %w", c.ID, d.err)
+		rights, _ := col.text(row[1])
+		c.Rights = d.strings("rights", rights)
+		c.RevokedAt = d.optTime("revoked_at", col.nullText(row[2]))
+		if err := errors.Join(col.err, d.err); err != nil {
+			return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: credential %q: %w", c.ID, err)
 		}
-	} else {
-		got.Credential = store.Credential{}
 	}
-	if tokID.Valid {
+	if t.ID, valid = col.text(row[3]); valid {
 		got.TokenFound = true
-		t.ID, t.Status = tokID.String, status.String
-		t.CreatedAt = d.time("created_at", tokCreated.String)
-		t.ExpiresAt = d.time("expires_at", expires.String)
-		t.Scopes = d.strings("scopes", scopes.String)
-		t.Audiences = d.strings("audiences", audiences.String)
-		t.PrevValidUntil = d.optTime("prev_valid_until", prevValidUntil)
-		if d.err != nil {
-			return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: token %q: %w", t.ID, d.err)
+		t.Status, _ = col.text(row[4])
+		created, _ := col.text(row[5])
+		expires, _ := col.text(row[6])
+		scopes, _ := col.text(row[8])
+		audiences, _ := col.text(row[9])
+		t.CreatedAt = d.time("created_at", created)
+		t.ExpiresAt = d.time("expires_at", expires)
+		t.OwnerCipher = col.blob(row[7])
+		t.Scopes = d.strings("scopes", scopes)
+		t.Audiences = d.strings("audiences", audiences)
+		t.SecretHash = col.blob(row[10])
+		t.PrevSecretHash = col.blob(row[11])
+		t.PrevValidUntil = d.optTime("prev_valid_until", col.nullText(row[12]))
+		if err := errors.Join(col.err, d.err); err != nil {
+			return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: token %q: %w", t.ID, err)
 		}
-	} else {
-		got.Token = store.Token{}
 	}
 	return got, nil
+}
+
+// columnReader converts the driver's values of a row, keeping the first value of an
+// unexpected type as err.
+type columnReader struct{ err error }
+
+// text is v as a string; valid is false when v is NULL.
+func (cr *columnReader) text(v driver.Value) (s string, valid bool) {
+	switch v := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	}
+	cr.fail(v)
+	return "", false
+}
+
+// nullText is v as a sql.NullString.
+func (cr *columnReader) nullText(v driver.Value) sql.NullString {
+	s, valid := cr.text(v)
+	return sql.NullString{String: s, Valid: valid}
+}
+
+// blob is v as bytes (nil when NULL). The driver copies a blob out of SQLite's memory, so the
+// slice is the caller's.
+func (cr *columnReader) blob(v driver.Value) []byte {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []byte:
+		return v
+	case string:
+		return []byte(v)
+	}
+	cr.fail(v)
+	return nil
+}
+
+// fail records that a column held a value of type v's, which no column of
+// readForIntrospectionQuery holds.
+func (cr *columnReader) fail(v driver.Value) {
+	if cr.err == nil {
+		cr.err = fmt.Errorf("unexpected column value of type %T", v)
+	}
 }

@@ -49,6 +49,8 @@ type Store struct {
 	write *sql.DB  // exactly one connection: in-process writers queue here
 	read  *sql.DB  // query_only connections for View and Ping
 	hot   hotStmts // the introspection path's reads and the verification log's writes, prepared once
+	// introspection are ReadForIntrospection's connections of its own
+	introspection *introspectionReaders
 
 	closeOnce sync.Once
 	closeErr  error
@@ -84,20 +86,27 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = write.Close()
 		return nil, fmt.Errorf("sqlite: preparing statements on %s: %w", path, err)
 	}
-	return &Store{path: path, write: write, read: read, hot: hot}, nil
+	introspection, err := openIntrospectionReaders(ctx, path, readPoolSize())
+	if err != nil {
+		_ = hot.close()
+		_ = read.Close()
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: opening introspection readers on %s: %w", path, err)
+	}
+	return &Store{path: path, write: write, read: read, hot: hot, introspection: introspection}, nil
 }
 
 // hotStmts are the statements of the introspection path and of the verification log,
-// prepared once: the driver parses a query on every call otherwise. The read statements are
-// prepared on the read pool (database/sql prepares each again, once, on every read connection
-// it is used on and keeps it there) and the write statements on the one write connection;
-// transactions use them through Tx.StmtContext. A nil statement (a read statement in a
-// transaction of Update, say) falls back to a plain query.
+// prepared once: the driver parses a query on every call otherwise (ReadForIntrospection's
+// statement is prepared on connections of its own, see introspectionReaders). The read
+// statements are prepared on the read pool (database/sql prepares each again, once, on every
+// read connection it is used on and keeps it there) and the write statements on the one write
+// connection; transactions use them through Tx.StmtContext. A nil statement (a read statement
+// in a transaction of Update, say) falls back to a plain query.
 type hotStmts struct {
 	// read pool
-	findTokenByHash      *sql.Stmt
-	getCredentialByHash  *sql.Stmt
-	readForIntrospection *sql.Stmt
+	findTokenByHash     *sql.Stmt
+	getCredentialByHash *sql.Stmt
 	// write connection
 	auditHead       *sql.Stmt
 	insertAudit     *sql.Stmt
@@ -115,7 +124,6 @@ func prepareHot(ctx context.Context, read, write *sql.DB) (hotStmts, error) {
 	}{
 		{read, findTokenByHashQuery, &h.findTokenByHash},
 		{read, getCredentialByHashQuery, &h.getCredentialByHash},
-		{read, readForIntrospectionQuery, &h.readForIntrospection},
 		{write, auditHeadQuery, &h.auditHead},
 		{write, insertAuditQuery, &h.insertAudit},
 		{write, insertAuditsQuery, &h.insertAudits},
@@ -134,7 +142,7 @@ func prepareHot(ctx context.Context, read, write *sql.DB) (hotStmts, error) {
 // close closes the prepared statements, if any.
 func (h hotStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{h.findTokenByHash, h.getCredentialByHash, h.readForIntrospection,
+	for _, st := range []*sql.Stmt{h.findTokenByHash, h.getCredentialByHash,
 		h.auditHead, h.insertAudit, h.insertAudits, h.touchLastUsedIf} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -205,6 +213,10 @@ func dsn(path string, writer bool) string {
 	return path + "?" + q.Encode()
 }
 
+// readPoolSize is how many read connections the read pool keeps, and how many
+// ReadForIntrospection keeps of its own.
+func readPoolSize() int { return max(4, runtime.GOMAXPROCS(0)) }
+
 func openPool(ctx context.Context, path string, writer bool) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", dsn(path, writer))
 	if err != nil {
@@ -214,7 +226,7 @@ func openPool(ctx context.Context, path string, writer bool) (*sql.DB, error) {
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 	} else {
-		n := max(4, runtime.GOMAXPROCS(0))
+		n := readPoolSize()
 		db.SetMaxOpenConns(n)
 		db.SetMaxIdleConns(n)
 	}
@@ -311,7 +323,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both connection pools. Closing a closed Store returns the first result again.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.hot.close(), s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.introspection.close(), s.hot.close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
 }

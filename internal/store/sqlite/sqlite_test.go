@@ -437,3 +437,26 @@ func TestInsertToken_rejectsYearsOutsideTheStoredRange(t *testing.T) {
 		t.Errorf("InsertToken with year 10000: error = %v, want one naming expires_at", err)
 	}
 }
+
+func TestReadForIntrospection_failsAfterCloseInsteadOfWaiting(t *testing.T) {
+	s := openTemp(t, filepath.Join(t.TempDir(), "tokenguard.db"))
+	if _, err := s.ReadForIntrospection(t.Context(), []byte("credential"), []byte("token")); err != nil {
+		t.Fatalf("ReadForIntrospection before Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.ReadForIntrospection(t.Context(), []byte("credential"), []byte("token"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "closed") {
+			t.Errorf("ReadForIntrospection after Close = %v, want an error saying the store is closed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadForIntrospection after Close still waits after 10 s")
+	}
+}
