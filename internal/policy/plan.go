@@ -322,7 +322,22 @@ func tokenLike(mode, typ, deposed string) bool {
 // configuration section and skips the rest (resources, module calls, variables), which can
 // be as large as resource_changes.
 func readConfiguration(dec *jsontext.Decoder, cfg *configuration) error {
-	if ok, err := enterObject(dec, "plan configuration"); !ok {
+	return readMembers(dec, "plan configuration", func(name string) error {
+		switch name {
+		case "provider_config":
+			return unmarshalSection(dec, "configuration.provider_config", &cfg.ProviderConfig)
+		case "root_module":
+			return readRootModule(dec, cfg)
+		default:
+			return skipValue(dec)
+		}
+	})
+}
+
+// readMembers reads an object (null: a missing section), calling member with each member's
+// name while the decoder stands before its value; member must read or skip that value.
+func readMembers(dec *jsontext.Decoder, what string, member func(name string) error) error {
+	if ok, err := enterObject(dec, what); !ok {
 		return err
 	}
 	for {
@@ -333,15 +348,7 @@ func readConfiguration(dec *jsontext.Decoder, cfg *configuration) error {
 		if kt.Kind() == '}' {
 			return nil
 		}
-		switch kt.String() {
-		case "provider_config":
-			err = unmarshalSection(dec, "configuration.provider_config", &cfg.ProviderConfig)
-		case "root_module":
-			err = readRootModule(dec, cfg)
-		default:
-			err = skipValue(dec)
-		}
-		if err != nil {
+		if err := member(kt.String()); err != nil {
 			return err
 		}
 	}
@@ -370,26 +377,12 @@ func enterObject(dec *jsontext.Decoder, what string) (bool, error) {
 }
 
 func readRootModule(dec *jsontext.Decoder, cfg *configuration) error {
-	if ok, err := enterObject(dec, "plan configuration.root_module"); !ok {
-		return err
-	}
-	for {
-		kt, err := dec.ReadToken()
-		if err != nil {
-			return jsonError(dec, err)
+	return readMembers(dec, "plan configuration.root_module", func(name string) error {
+		if name == "outputs" {
+			return unmarshalSection(dec, "configuration.root_module.outputs", &cfg.RootModule.Outputs)
 		}
-		if kt.Kind() == '}' {
-			return nil
-		}
-		if kt.String() == "outputs" {
-			err = unmarshalSection(dec, "configuration.root_module.outputs", &cfg.RootModule.Outputs)
-		} else {
-			err = skipValue(dec)
-		}
-		if err != nil {
-			return err
-		}
-	}
+		return skipValue(dec)
+	})
 }
 
 // unmarshalSection reads the next value and decodes it into dst with encoding/json: used for
