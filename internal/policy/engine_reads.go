@@ -28,15 +28,24 @@ import (
 // alwaysRead are the token keys in every view.
 var alwaysRead = []string{"managed_by", "type", "actions", "unknown", "sensitive"}
 
-// tokenKeys are the top-level keys of a normalised token (input.token) a rule may declare.
-var tokenKeys = []string{"address", "module", "type", "name", "provider", "managed_by", "actions", "before", "after", "unknown", "sensitive", "fields"}
-
-// tokenFields are the keys of input.token.fields.
-var tokenFields = []string{
-	"name", "purpose", "owner", "scopes", "data_categories", "data_subjects", "audiences", "ttl_seconds",
-	"expires_at", "expires_in_seconds", "never_expires", "rotation_interval_seconds", "rotation_overlap_seconds",
-	"rotation_configured", "renewal", "renewal_requested", "status", "last_used_at", "unused_seconds",
-}
+// tokenKeys are the top-level keys of a normalised token (input.token) and tokenFields the
+// keys of input.token.fields, as Token.termWith builds them, sorted.
+var tokenKeys, tokenFields = func() (keys, fields []string) {
+	t, err := Token{}.termWith(true)
+	if err != nil {
+		panic(err) // a zero Token has no values to convert
+	}
+	token := t.Value.(ast.Object)
+	for _, k := range token.Keys() {
+		keys = append(keys, string(k.Value.(ast.String)))
+	}
+	for _, k := range token.Get(keyFields).Value.(ast.Object).Keys() {
+		fields = append(fields, string(k.Value.(ast.String)))
+	}
+	slices.Sort(keys)
+	slices.Sort(fields)
+	return keys, fields
+}()
 
 // tokenView is the set of token paths a rule reads.
 type tokenView struct {
@@ -69,7 +78,7 @@ type tokenPaths struct {
 
 func newTokenPaths(token ast.Object) *tokenPaths {
 	p := &tokenPaths{token: token, read: make([]bool, len(pathTerms)), value: make([]*ast.Term, len(pathTerms)), hash: make([]int, len(pathTerms))}
-	if f := token.Get(fieldsKey); f != nil {
+	if f := token.Get(keyFields); f != nil {
 		p.fields, _ = f.Value.(ast.Object)
 	}
 	return p
@@ -160,18 +169,14 @@ func (v *tokenView) object(values []*ast.Term) ast.Object {
 				f.Insert(k, x)
 			}
 		}
-		out.Insert(fieldsKey, ast.NewTerm(f))
+		out.Insert(keyFields, ast.NewTerm(f))
 	}
 	return out
 }
 
-var fieldsKey = ast.StringTerm("fields")
-
 // readsRaw is true when the view holds the token's raw before or after values.
 func (v *tokenView) readsRaw() bool {
-	return slices.ContainsFunc(v.keys, func(k *ast.Term) bool {
-		return k.Equal(ast.StringTerm("before")) || k.Equal(ast.StringTerm("after"))
-	})
+	return slices.ContainsFunc(v.keys, func(k *ast.Term) bool { return k.Equal(keyBefore) || k.Equal(keyAfter) })
 }
 
 // viewRule is a token rule with declared reads, prepared on its own.
