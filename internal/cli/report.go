@@ -34,7 +34,7 @@ func newReportCommandWithClock(s *streams, now func() time.Time) *cobra.Command 
 }
 
 func newReportRotationCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
-	var sinceText, format, output string
+	var sinceText, format, output, keyFile string
 	cmd := &cobra.Command{
 		Use:   "rotation",
 		Short: "Show, per token, the declared rotation schedule, every rotation in the audit log and which gaps were late",
@@ -46,9 +46,10 @@ listed as "no schedule declared". Revoked and expired tokens end their timeline 
 or expiry. Lateness is measured against the interval each token declares now: the audit log
 records that a rotation policy changed, not its earlier values.
 
-The whole audit chain is read and verified through the API (admin credential needed). The
-report is written even when the chain does not verify, and says so at the top; the exit code
-is then 1.
+The whole audit chain is read and verified through the API (admin credential needed); its
+records are HMACs under the audit key, so the key file is needed to verify them (--key-file).
+The report is written even when the chain does not verify, and says so at the top; the exit
+code is then 1.
 
 Formats: markdown (default), json, html (one self-contained file with a timeline per token).`,
 		Example: `  tokenguard report rotation --since 2030-01-01 --format html --output rotation.html`,
@@ -67,11 +68,22 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 					return withCode(ExitUsage, fmt.Errorf("--since %s is in the future: nothing to report", sinceText))
 				}
 			}
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+				return err
+			}
+			keys, err := auditKeyFile(keyFile, "", false)
+			if err != nil {
+				return err
+			}
 			c, err := cf.newClient(cmd)
 			if err != nil {
 				return err
 			}
-			records, chain, err := readAuditChain(cmd.Context(), c)
+			v := &audit.Verifier{}
+			if keys != nil {
+				v = audit.NewVerifier(keys)
+			}
+			records, chain, err := readAuditChain(cmd.Context(), c, v)
 			if err != nil {
 				return err
 			}
@@ -108,6 +120,7 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 	f.StringVar(&sinceText, "since", "", "only rotations from this date on: YYYY-MM-DD (UTC midnight) or RFC 3339")
 	f.StringVar(&format, "format", evidence.FormatMarkdown, "report format: "+strings.Join(evidence.Formats(), ", "))
 	f.StringVarP(&output, "output", "o", "", "write the report to this file instead of standard output")
+	f.StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
 	return cmd
 }
 
@@ -132,17 +145,16 @@ func parseSince(s string) (time.Time, error) {
 }
 
 // readAuditChain reads the whole audit log through the API, verifying every record in order
-// with audit.Verifier as tokenguard audit verify does, and keeps the rotation records. A broken
-// chain is not an error here: it is reported in the Chain result, and reading goes on so the
-// report still shows what the log says.
-func readAuditChain(ctx context.Context, c *client.Client) ([]audit.Record, evidence.Chain, error) {
-	var v audit.Verifier
+// with v as tokenguard audit verify does, and keeps the rotation records. A broken chain (or
+// one v cannot check without the key file) is not an error here: it is reported in the
+// Chain result, and reading goes on so the report still shows what the log says.
+func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([]audit.Record, evidence.Chain, error) {
 	var rotations []audit.Record
 	var broken error
 	err := eachAuditRecord(ctx, c, auditPageSize, func(rec audit.Record) error {
 		if broken == nil {
 			if err := v.Add(rec); err != nil {
-				if !errors.Is(err, audit.ErrBroken) {
+				if !errors.Is(err, audit.ErrBroken) && !errors.Is(err, audit.ErrNoKey) {
 					return withCode(ExitFindings, err)
 				}
 				broken = err

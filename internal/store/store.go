@@ -15,6 +15,8 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict") // unique constraint, e.g. the same owner and name twice
+	// ErrAuditKeyNeeded: an unkeyed audit record would follow a keyed one (Store.SetAuditKey).
+	ErrAuditKeyNeeded = errors.New("the audit chain is keyed: this store was given no audit key (start it with the key file)")
 )
 
 // Token statuses as stored. An active token past its expiry is reported as expired by the
@@ -132,6 +134,10 @@ type Reader interface {
 	// ListAudit returns up to limit records with Seq > afterSeq in sequence order
 	// (limit <= 0 means 100; capped at 1000).
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error)
+	// AuditHead returns the last audit record (Seq 0 when the log is empty) and the sequence
+	// number of the first keyed record (0 when no record is keyed): what a signed checkpoint
+	// states.
+	AuditHead(ctx context.Context) (head audit.Record, keyedFrom int64, err error)
 	// GetDeletionRequest returns the deletion request with this id, or ErrNotFound.
 	GetDeletionRequest(ctx context.Context, id string) (DeletionRequest, error)
 	// ListDeletionRequests returns up to limit deletion requests with ids strictly greater than
@@ -161,8 +167,9 @@ type Tx interface {
 	// SetIdempotencyResponse replaces the stored response of the record with this key (the
 	// rest of the record stays); ErrNotFound when there is none.
 	SetIdempotencyResponse(ctx context.Context, key string, response []byte) error
-	// AppendAudit chains event after the current head. Appends are serialised by the database,
-	// so concurrent writers (also in other processes) never fork the chain.
+	// AppendAudit chains event after the current head, under the store's audit key (see
+	// Store.SetAuditKey). Appends are serialised by the database, so concurrent writers (also
+	// in other processes) never fork the chain.
 	AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error)
 	// AppendAudits chains events after the current head, in order: the same records as
 	// AppendAudit called for each event in turn, in fewer statements (the verification log
@@ -221,5 +228,10 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
+	// SetAuditKey chains every audit record appended from now on under key (see
+	// audit.ChainKeyed). Without a key records are unkeyed; once the chain holds a keyed
+	// record, appending an unkeyed one is refused, so a process that lacks the key cannot
+	// extend the chain with records no verifier would accept.
+	SetAuditKey(key *audit.Key)
 	Close() error
 }

@@ -24,7 +24,8 @@ const (
 // tx implements store.Tx on a pgx transaction. View hands it out as a store.Reader on a READ
 // ONLY transaction, so even a type assertion to store.Tx cannot write through it.
 type tx struct {
-	q pgx.Tx
+	q        pgx.Tx
+	auditKey *audit.Key // what AppendAudits chains under (nil: unkeyed)
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -511,7 +512,7 @@ func (x *tx) SetIdempotencyResponse(ctx context.Context, key string, response []
 }
 
 // auditColumns lists the audit columns in the order scanAudit reads them.
-const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details"
+const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details, key_id"
 
 func scanAudit(row pgx.Row) (audit.Record, error) {
 	var (
@@ -519,7 +520,7 @@ func scanAudit(row pgx.Row) (audit.Record, error) {
 		details []byte
 	)
 	if err := row.Scan(&rec.Seq, &rec.PrevHash, &rec.Hash, &rec.Time, &rec.Actor, &rec.Action,
-		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details); err != nil {
+		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details, &rec.KeyID); err != nil {
 		return audit.Record{}, err
 	}
 	rec.Time = rec.Time.UTC()
@@ -545,6 +546,25 @@ func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.
 	return out, nil
 }
 
+// AuditHead returns the last audit record and the sequence number of the first keyed one
+// (store.Reader). Keyed records follow every unkeyed one, so the second query walks the
+// primary key only over the unkeyed prefix the chain had when it became keyed.
+func (x *tx) AuditHead(ctx context.Context) (audit.Record, int64, error) {
+	head, err := scanAudit(x.q.QueryRow(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq DESC LIMIT 1"))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return audit.Record{}, 0, nil
+	case err != nil:
+		return audit.Record{}, 0, fmt.Errorf("postgres: reading the audit head: %w", err)
+	}
+	var keyedFrom int64
+	err = x.q.QueryRow(ctx, "SELECT seq FROM audit WHERE key_id <> '' ORDER BY seq LIMIT 1").Scan(&keyedFrom)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return audit.Record{}, 0, fmt.Errorf("postgres: reading the first keyed audit record: %w", err)
+	}
+	return head, keyedFrom, nil
+}
+
 // AppendAudit chains event after the current head and stores it (AppendAudits of one
 // event).
 func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error) {
@@ -556,16 +576,17 @@ func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, 
 }
 
 // appendAuditsQuery inserts the records given as one array per column ($1 to $10, details
-// as JSON text or NULL) and moves audit_head to the last of them, in one statement.
+// as JSON text or NULL) under the key id $11 and moves audit_head to the last of them, in
+// one statement.
 const appendAuditsQuery = `WITH appended AS (
 		INSERT INTO audit (` + auditColumns + `)
-		SELECT seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details::jsonb
+		SELECT seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details::jsonb, $11::text
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
 			$7::text[], $8::text[], $9::text[], $10::text[])
 			AS r(seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details)
-		RETURNING seq, hash)
-	UPDATE audit_head SET seq = last.seq, hash = last.hash
-	FROM (SELECT seq, hash FROM appended ORDER BY seq DESC LIMIT 1) AS last
+		RETURNING seq, hash, key_id)
+	UPDATE audit_head SET seq = last.seq, hash = last.hash, key_id = last.key_id
+	FROM (SELECT seq, hash, key_id FROM appended ORDER BY seq DESC LIMIT 1) AS last
 	WHERE audit_head.id`
 
 // AppendAudits chains events after the current head, in order, and stores them with one
@@ -578,11 +599,19 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 		return nil, nil
 	}
 	var (
-		headSeq  int64
-		headHash *string
+		headSeq   int64
+		headHash  *string
+		headKeyID string
 	)
-	if err := x.q.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id FOR UPDATE").Scan(&headSeq, &headHash); err != nil {
+	if err := x.q.QueryRow(ctx, "SELECT seq, hash, key_id FROM audit_head WHERE id FOR UPDATE").Scan(&headSeq, &headHash, &headKeyID); err != nil {
 		return nil, fmt.Errorf("postgres: reading audit head: %w", err)
+	}
+	if x.auditKey == nil && headKeyID != "" {
+		return nil, fmt.Errorf("postgres: appending audit records: %w", store.ErrAuditKeyNeeded)
+	}
+	keyID := ""
+	if x.auditKey != nil {
+		keyID = x.auditKey.ID()
 	}
 	var prev *audit.Record
 	if headSeq > 0 && headHash != nil {
@@ -598,7 +627,7 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 		details                             = make([]*string, 0, n)
 	)
 	for _, event := range events {
-		rec := audit.Chain(prev, headSeq+int64(len(recs))+1, event)
+		rec := audit.ChainKeyed(prev, headSeq+int64(len(recs))+1, event, x.auditKey)
 		var d *string
 		if len(rec.Details) > 0 { // nil and empty hash alike (omitempty); store both as NULL
 			b, err := json.Marshal(rec.Details)
@@ -616,7 +645,7 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	}
 	first, last := recs[0].Seq, recs[n-1].Seq
 	tag, err := x.q.Exec(ctx, appendAuditsQuery,
-		seqs, prevHashes, hashes, times, actors, actions, tokenIDs, fingerprints, outcomes, details)
+		seqs, prevHashes, hashes, times, actors, actions, tokenIDs, fingerprints, outcomes, details, keyID)
 	if err != nil {
 		if state := sqlState(err); state == uniqueViolation || state == integrityConstraintViolation {
 			return nil, fmt.Errorf("postgres: appending audit records %d to %d: the chain would fork: %w", first, last, store.ErrConflict)

@@ -22,8 +22,9 @@ const (
 // tx implements store.Tx on a database/sql transaction. View hands it out as a store.Reader
 // on a query_only connection, so even a type assertion to store.Tx cannot write through it.
 type tx struct {
-	q   *sql.Tx
-	hot hotStmts // zero in Update: the statements are prepared on the read pool only
+	q        *sql.Tx
+	hot      hotStmts   // zero in Update: the statements are prepared on the read pool only
+	auditKey *audit.Key // what AppendAudits chains under (nil: unkeyed)
 }
 
 // prepared returns st bound to this transaction, or nil when st is nil (not prepared).
@@ -553,7 +554,7 @@ func (x *tx) SetIdempotencyResponse(ctx context.Context, key string, response []
 }
 
 // auditColumns lists the audit columns in the order scanAudit reads them.
-const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details"
+const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details, key_id"
 
 func scanAudit(r rowScanner) (audit.Record, error) {
 	var (
@@ -562,7 +563,7 @@ func scanAudit(r rowScanner) (audit.Record, error) {
 		details sql.NullString
 	)
 	if err := r.Scan(&rec.Seq, &rec.PrevHash, &rec.Hash, &ts, &rec.Actor, &rec.Action,
-		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details); err != nil {
+		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details, &rec.KeyID); err != nil {
 		return audit.Record{}, err
 	}
 	var d decoder
@@ -600,6 +601,25 @@ func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.
 	return out, nil
 }
 
+// AuditHead returns the last audit record and the sequence number of the first keyed one
+// (store.Reader). Keyed records follow every unkeyed one, so the second query walks the
+// primary key only over the unkeyed prefix the chain had when it became keyed.
+func (x *tx) AuditHead(ctx context.Context) (audit.Record, int64, error) {
+	head, err := scanAudit(x.q.QueryRowContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq DESC LIMIT 1"))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return audit.Record{}, 0, nil
+	case err != nil:
+		return audit.Record{}, 0, fmt.Errorf("sqlite: reading the audit head: %w", err)
+	}
+	var keyedFrom int64
+	err = x.q.QueryRowContext(ctx, "SELECT seq FROM audit WHERE key_id <> '' ORDER BY seq LIMIT 1").Scan(&keyedFrom)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return audit.Record{}, 0, fmt.Errorf("sqlite: reading the first keyed audit record: %w", err)
+	}
+	return head, keyedFrom, nil
+}
+
 // AppendAudit chains event after the current head and stores it. The head is read inside
 // this write transaction, which holds the database write lock, so no other writer can
 // append in between.
@@ -612,13 +632,16 @@ func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, 
 }
 
 // auditHeadQuery reads what chaining needs of the last audit record.
-const auditHeadQuery = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+const auditHeadQuery = "SELECT seq, hash, key_id FROM audit ORDER BY seq DESC LIMIT 1"
 
 // insertAuditQuery inserts one audit record.
 const insertAuditQuery = "INSERT INTO audit (" + auditColumns + ") VALUES " + auditRowPlaceholders
 
+// auditRowColumns is the number of audit columns (auditColumns).
+const auditRowColumns = 11
+
 // auditRowPlaceholders are the placeholders of one audit row (auditColumns).
-const auditRowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+const auditRowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // auditInsertRows is how many records insertAuditsQuery inserts: one statement per
 // auditInsertRows records of a batch (the rest one by one) costs far less than a statement
@@ -648,7 +671,7 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	} else {
 		row = x.q.QueryRowContext(ctx, auditHeadQuery)
 	}
-	switch err := row.Scan(&head.Seq, &head.Hash); {
+	switch err := row.Scan(&head.Seq, &head.Hash, &head.KeyID); {
 	case errors.Is(err, sql.ErrNoRows):
 		// empty log: the first record chains to audit.GenesisHash
 	case err != nil:
@@ -656,14 +679,17 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	default:
 		prev = &head
 	}
+	if x.auditKey == nil && prev != nil && prev.KeyID != "" {
+		return nil, fmt.Errorf("sqlite: appending audit records: %w", store.ErrAuditKeyNeeded)
+	}
 	recs := make([]audit.Record, 0, len(events))
-	args := make([]any, 0, 10*min(len(events), auditInsertRows))
+	args := make([]any, 0, auditRowColumns*min(len(events), auditInsertRows))
 	for _, event := range events {
 		seq := int64(1)
 		if prev != nil {
 			seq = prev.Seq + 1
 		}
-		rec := audit.Chain(prev, seq, event)
+		rec := audit.ChainKeyed(prev, seq, event, x.auditKey)
 		var e encoder
 		ts := e.time("time", rec.Time)
 		var details any
@@ -679,23 +705,23 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 		}
 		recs = append(recs, rec)
 		prev = &recs[len(recs)-1]
-		args = append(args, rec.Seq, rec.PrevHash, rec.Hash, ts, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details)
-		if len(args) == 10*auditInsertRows {
+		args = append(args, rec.Seq, rec.PrevHash, rec.Hash, ts, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details, rec.KeyID)
+		if len(args) == auditRowColumns*auditInsertRows {
 			if err := x.insertAudits(ctx, recs[len(recs)-auditInsertRows:], args); err != nil {
 				return nil, err
 			}
 			args = args[:0]
 		}
 	}
-	for i := 0; i < len(args); i += 10 { // the rest, one by one
-		if err := x.insertAudits(ctx, recs[len(recs)-len(args)/10+i/10:][:1], args[i:i+10]); err != nil {
+	for i := 0; i < len(args); i += auditRowColumns { // the rest, one by one
+		if err := x.insertAudits(ctx, recs[len(recs)-len(args)/auditRowColumns+i/auditRowColumns:][:1], args[i:i+auditRowColumns]); err != nil {
 			return nil, err
 		}
 	}
 	return recs, nil
 }
 
-// insertAudits inserts recs, whose column values are args (ten per record): with
+// insertAudits inserts recs, whose column values are args (auditRowColumns per record): with
 // insertAuditsQuery when there are auditInsertRows of them, else one record with
 // insertAuditQuery.
 func (x *tx) insertAudits(ctx context.Context, recs []audit.Record, args []any) error {
