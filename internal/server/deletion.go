@@ -240,13 +240,14 @@ func (s *Server) createDeletionRequest(w http.ResponseWriter, r *http.Request, c
 		reason := "deletion_request:" + id
 		for i := range p.revoke {
 			t := &p.revoke[i]
+			revokedAt := revocationInstant(now, *t) // no use committed before it is later than it
 			t.Status = store.StatusRevoked
-			t.RevokedAt = &now
+			t.RevokedAt = &revokedAt
 			t.UpdatedAt = now
 			if err := tx.UpdateToken(ctx, *t); err != nil {
 				return 0, nil, err
 			}
-			if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID,
+			if _, err := tx.AppendAudit(ctx, audit.Event{Time: revokedAt, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID,
 				Fingerprint: t.Fingerprint, Outcome: "ok", Details: map[string]string{"reason": reason}}); err != nil {
 				return 0, nil, err
 			}

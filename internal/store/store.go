@@ -176,9 +176,13 @@ type Tx interface {
 	// appends its batches with it).
 	AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Record, error)
 	// TouchLastUsedAll moves LastUsedAt of each token of uses forward to its instant, as
-	// TouchLastUsed does, in fewer statements. Uses of tokens that do not exist are skipped:
-	// the verification log records uses after the fact and must not fail on them.
-	TouchLastUsedAll(ctx context.Context, uses []TokenUse) error
+	// TouchLastUsed does, in fewer statements, but never past the token's RevokedAt: a use
+	// decided on a state read before the revocation committed is recorded at the revocation
+	// at the latest. It returns the RevokedAt of each used token revoked before the instant
+	// of its use (nil when there is none), so the caller can stamp the use's audit record
+	// the same way. Uses of tokens that do not exist are skipped: the verification log
+	// records uses after the fact and must not fail on them.
+	TouchLastUsedAll(ctx context.Context, uses []TokenUse) (revokedBefore map[string]time.Time, err error)
 	// InsertDeletionRequest adds d; ErrConflict on a duplicate id. Several requests may name
 	// the same subject.
 	InsertDeletionRequest(ctx context.Context, d DeletionRequest) error

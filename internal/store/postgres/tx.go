@@ -340,26 +340,52 @@ func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
 }
 
 // touchLastUsedAllQuery moves last_used_at forward for the tokens and instants given as two
-// arrays; a token named twice gets the later instant.
-const touchLastUsedAllQuery = `UPDATE tokens AS t SET last_used_at = u.at
+// arrays (a token named twice gets the later instant), but never past a token's revoked_at,
+// and returns the id and revoked_at of each token revoked before its use.
+const touchLastUsedAllQuery = `UPDATE tokens AS t SET last_used_at = LEAST(u.at, COALESCE(t.revoked_at, u.at))
 	FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) GROUP BY id) AS u
-	WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)`
+	WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at OR t.revoked_at < u.at)
+	RETURNING t.id, CASE WHEN t.revoked_at < u.at THEN t.revoked_at END`
 
-// TouchLastUsedAll records every use of uses as TouchLastUsed does, in one statement; uses
-// of tokens that do not exist change nothing.
-func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) error {
+// TouchLastUsedAll records every use of uses as TouchLastUsed does, in one statement, but
+// never past a token's revoked_at, and returns the revocation instants of tokens revoked
+// before their use; uses of tokens that do not exist change nothing. A token revoked before
+// a use always gets last_used_at = revoked_at (also one whose last_used_at passed
+// revoked_at before this rule).
+func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) (map[string]time.Time, error) {
 	if len(uses) == 0 {
-		return nil
+		return nil, nil
 	}
 	ids := make([]string, len(uses))
 	ats := make([]time.Time, len(uses))
 	for i, u := range uses {
 		ids[i], ats[i] = u.TokenID, pgTime(u.At)
 	}
-	if _, err := x.q.Exec(ctx, touchLastUsedAllQuery, ids, ats); err != nil {
-		return fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
+	rows, err := x.q.Query(ctx, touchLastUsedAllQuery, ids, ats)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
 	}
-	return nil
+	defer rows.Close()
+	var revoked map[string]time.Time
+	for rows.Next() {
+		var (
+			id        string
+			revokedAt *time.Time
+		)
+		if err := rows.Scan(&id, &revokedAt); err != nil {
+			return nil, fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
+		}
+		if revokedAt != nil {
+			if revoked == nil {
+				revoked = map[string]time.Time{}
+			}
+			revoked[id] = revokedAt.UTC()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
+	}
+	return revoked, nil
 }
 
 // InsertCredential adds c; store.ErrConflict when its id or secret hash exists. A conflict

@@ -135,7 +135,7 @@ func prepareHot(ctx context.Context, read, write *sql.DB) (hotStmts, error) {
 		{write, auditHeadQuery, &h.auditHead},
 		{write, insertAuditQuery, &h.insertAudit},
 		{write, insertAuditsQuery, &h.insertAudits},
-		{write, touchLastUsedQuery, &h.touchLastUsedIf},
+		{write, touchLastUsedAllQuery, &h.touchLastUsedIf},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {

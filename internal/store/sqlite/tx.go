@@ -324,37 +324,59 @@ func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
 const touchLastUsedQuery = "UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 
 // touchLastUsed runs touchLastUsedQuery for token id and instant ts (encoded), and returns
-// how many rows changed.
+// how many rows changed. (The verification log's path, TouchLastUsedAll, runs its own
+// statement, prepared once.)
 func (x *tx) touchLastUsed(ctx context.Context, id, ts string) (int64, error) {
-	var (
-		res sql.Result
-		err error
-	)
-	if st := x.prepared(ctx, x.hot.touchLastUsedIf); st != nil {
-		res, err = st.ExecContext(ctx, ts, id, ts)
-	} else {
-		res, err = x.q.ExecContext(ctx, touchLastUsedQuery, ts, id, ts)
-	}
+	res, err := x.q.ExecContext(ctx, touchLastUsedQuery, ts, id, ts)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// TouchLastUsedAll records every use of uses as TouchLastUsed does; uses of tokens that do
-// not exist change nothing.
-func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) error {
+// touchLastUsedAllQuery moves last_used_at of one token forward to ?1, but never past its
+// revoked_at, and returns revoked_at when the token is revoked before ?1 (id ?2).
+const touchLastUsedAllQuery = `UPDATE tokens SET last_used_at = CASE WHEN revoked_at < ?1 THEN revoked_at ELSE ?1 END
+	WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 OR revoked_at < ?1)
+	RETURNING CASE WHEN revoked_at < ?1 THEN revoked_at END`
+
+// TouchLastUsedAll records every use of uses as TouchLastUsed does, but never past a token's
+// revoked_at, and returns the revocation instants of tokens revoked before their use; uses
+// of tokens that do not exist change nothing. A token revoked before a use always gets
+// last_used_at = revoked_at (also one whose last_used_at passed revoked_at before this rule).
+func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) (map[string]time.Time, error) {
+	var revoked map[string]time.Time
+	st := x.prepared(ctx, x.hot.touchLastUsedIf)
 	for _, u := range uses {
 		var e encoder
 		ts := e.time("last_used_at", u.At)
 		if e.err != nil {
-			return fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, e.err)
+			return nil, fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, e.err)
 		}
-		if _, err := x.touchLastUsed(ctx, u.TokenID, ts); err != nil {
-			return fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, err)
+		var row *sql.Row
+		if st != nil {
+			row = st.QueryRowContext(ctx, ts, u.TokenID)
+		} else {
+			row = x.q.QueryRowContext(ctx, touchLastUsedAllQuery, ts, u.TokenID)
+		}
+		var revokedAt sql.NullString
+		switch err := row.Scan(&revokedAt); {
+		case errors.Is(err, sql.ErrNoRows): // no such token, or a later use already recorded
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, err)
+		case revokedAt.Valid:
+			var d decoder
+			r := d.time("revoked_at", revokedAt.String)
+			if d.err != nil {
+				return nil, fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, d.err)
+			}
+			if revoked == nil {
+				revoked = map[string]time.Time{}
+			}
+			revoked[u.TokenID] = r
 		}
 	}
-	return nil
+	return revoked, nil
 }
 
 // InsertCredential adds c; store.ErrConflict when its id or secret hash exists.
