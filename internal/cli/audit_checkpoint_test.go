@@ -263,14 +263,14 @@ func TestAuditCheckpoint_truncationEditAndRechainFailVerifyOnSQLite(t *testing.T
 		t.Helper()
 		copyDB := filepath.Join(t.TempDir(), "copy.db")
 		for _, suffix := range []string{"", "-wal"} {
-			b, err := os.ReadFile(w.db + suffix)
+			b, err := os.ReadFile(w.db + suffix) //nolint:gosec // G304: the database serve wrote in the test's directory
 			if err != nil && suffix != "" {
 				continue
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(copyDB+suffix, b, 0o600); err != nil {
+			if err := os.WriteFile(copyDB+suffix, b, 0o600); err != nil { //nolint:gosec // G703: a copy in the test's directory
 				t.Fatal(err)
 			}
 		}
@@ -388,12 +388,12 @@ func TestAuditChain_upgradeKeepsTheUnkeyedPrefixAndRefusesUnkeyedRecordsAfterIt(
 	}
 	copyDB := func() string {
 		t.Helper()
-		b, err := os.ReadFile(db)
+		b, err := os.ReadFile(db) //nolint:gosec // G304: the database serve wrote in the test's directory
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := filepath.Join(t.TempDir(), "copy.db")
-		if err := os.WriteFile(p, b, 0o600); err != nil {
+		if err := os.WriteFile(p, b, 0o600); err != nil { //nolint:gosec // G703: a copy in the test's directory
 			t.Fatal(err)
 		}
 		return p
