@@ -76,6 +76,17 @@ func newCheckpointWorld(t *testing.T, w *checkpointWorld) {
 	if err := os.WriteFile(w.onDemand, []byte(out), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Through the API: with the key file the chain verifies against the checkpoint; without
+	// it the keyed records cannot be checked, and verify says what it needs (exit 2).
+	if code, out, errs := run(t, "", "audit", "verify", "--key-file", w.keyFile, "--checkpoint", w.onDemand); code != 0 ||
+		!strings.Contains(out, "audit chain verified: 5 records\nhead: record 5, hash ") || !strings.Contains(out, "extends all 1 signed checkpoints") {
+		t.Fatalf("audit verify through the service = %d %q %q", code, out, errs)
+	}
+	t.Setenv("TOKENGUARD_KEY_FILE", "")
+	if code, out, errs := run(t, "", "audit", "verify"); code != ExitUsage || !strings.Contains(errs, "at record 1: it is chained under audit key") ||
+		!strings.Contains(errs, "--key-file") {
+		t.Fatalf("audit verify through the service without the key file = %d %q %q; want exit 2 asking for it", code, out, errs)
+	}
 	if _, err := c.Introspect(ctx, b.Secret); err != nil { // 6
 		t.Fatal(err)
 	}
