@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -439,5 +440,48 @@ func TestAuditChain_upgradeKeepsTheUnkeyedPrefixAndRefusesUnkeyedRecordsAfterIt(
 				t.Fatalf("audit verify = %d %q %q; want exit 1 naming record %d", code, out, errs, c.wantSeq)
 			}
 		})
+	}
+}
+
+// TestServe_auditCheckpointDashWritesCheckpointsToStandardOutput: --audit-checkpoint -
+// writes the checkpoint lines to serve's standard output (for a log pipeline), the last one
+// at shutdown, and they verify against the database.
+func TestServe_auditCheckpointDashWritesCheckpointsToStandardOutput(t *testing.T) {
+	t.Setenv("TOKENGUARD_ADMIN_TOKEN", crashAdminToken)
+	dir := t.TempDir()
+	db, keyFile := filepath.Join(dir, "tg.db"), filepath.Join(dir, "tokenguard.key")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &listenWatcher{url: make(chan string, 1)}
+	done := make(chan int, 1)
+	go func() {
+		done <- RunContext(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--db", db, "--audit-checkpoint", "-"}, strings.NewReader(""), out, io.Discard)
+	}()
+	select {
+	case <-out.url:
+	case code := <-done:
+		t.Fatalf("serve exited %d before listening: %s", code, out.String())
+	case <-time.After(2 * time.Minute): // a hang guard, not a timing assertion
+		t.Fatal("serve did not start listening")
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, `{"audit_checkpoint":`) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], `"seq":1,`) {
+		t.Fatalf("standard output = %q; want exactly the shutdown checkpoint of record 1 (the bootstrap)", out.String())
+	}
+	cpFile := filepath.Join(dir, "stdout.checkpoints")
+	if err := os.WriteFile(cpFile, []byte(lines[0]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, o, errs := run(t, "", "audit", "verify", "--db", db, "--key-file", keyFile, "--checkpoint", cpFile); code != 0 || !strings.Contains(o, "extends all 1 signed checkpoints") {
+		t.Fatalf("audit verify against the stdout checkpoint = %d %q %q", code, o, errs)
 	}
 }
