@@ -9,12 +9,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 const (
 	checkData = "testdata/check"
-	// corpusDir is the shared real-plan corpus, beside the repository as ../shared.
-	corpusDir = "../../../shared/corpus/terraform-json"
 	// now is the plan timestamp of the fixtures, used as today for waivers.
 	now = "--now=2026-11-27T12:00:00Z"
 )
@@ -70,11 +70,7 @@ func rulesByAddress(r jsonReport) string {
 }
 
 func TestCheck_readsEveryCorpusPlan(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(corpusDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("plan corpus missing: no *.json in %s; the shared corpus must sit beside the repository as ../shared", corpusDir)
-	}
-	for _, f := range files {
+	for _, f := range testenv.CorpusPlans(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			code, _, stderr := runCLI(t, "", "check", f)
 			if filepath.Base(f) == "invalid__plan.json" {

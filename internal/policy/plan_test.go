@@ -7,17 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
-// corpusDir is the shared real-plan corpus beside the repository (../shared from the root).
-const corpusDir = "../../../shared/corpus/terraform-json"
-
 func TestReadPlan_readsEveryCorpusPlan(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(corpusDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("plan corpus missing: no *.json in %s (it lives in ../shared/corpus beside the repository)", corpusDir)
-	}
-	for _, f := range files {
+	for _, f := range testenv.CorpusPlans(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			b, err := os.ReadFile(f) //nolint:gosec // G304: a plan from the test corpus directory
 			if err != nil {
