@@ -15,7 +15,7 @@ const (
 	// CorpusEnv names the directory of real Terraform plan JSON (the shared corpus); .ci/run
 	// sets it to ../shared/corpus/terraform-json. A relative path is read from the module root.
 	CorpusEnv = "TOKENGUARD_PLAN_CORPUS"
-	// RequireBrowserEnv, set to 1, makes tests that render HTML in Chromium fail when it is
+	// RequireBrowserEnv set to 1 makes tests that render HTML in Chromium fail when it is
 	// absent instead of skipping; .ci/run sets it.
 	RequireBrowserEnv = "TOKENGUARD_REQUIRE_BROWSER"
 )
