@@ -35,6 +35,7 @@ func newReportCommandWithClock(s *streams, now func() time.Time) *cobra.Command 
 
 func newReportRotationCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
 	var sinceText, format, output string
+	var failOnLate bool
 	cmd := &cobra.Command{
 		Use:   "rotation",
 		Short: "Show, per token, the declared rotation schedule, every rotation in the audit log and which gaps were late",
@@ -48,7 +49,8 @@ records that a rotation policy changed, not its earlier values.
 
 The whole audit chain is read and verified through the API (admin credential needed). The
 report is written even when the chain does not verify, and says so at the top; the exit code
-is then 1.
+is then 1. With --fail-on-late the exit code is also 1 when any rotation was late, so a
+scheduled CI job fails on it.
 
 Formats: markdown (default), json, html (one self-contained file with a timeline per token).`,
 		Example: `  tokenguard report rotation --since 2030-01-01 --format html --output rotation.html`,
@@ -101,10 +103,14 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 			if !chain.Verified {
 				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", chain.Problem))
 			}
+			if failOnLate && rep.Summary.Late > 0 {
+				return withCode(ExitFindings, fmt.Errorf("--fail-on-late: %d rotation(s) late (the report lists them)", rep.Summary.Late))
+			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&failOnLate, "fail-on-late", false, "exit 1 when any rotation was late")
 	f.StringVar(&sinceText, "since", "", "only rotations from this date on: YYYY-MM-DD (UTC midnight) or RFC 3339")
 	f.StringVar(&format, "format", evidence.FormatMarkdown, "report format: "+strings.Join(evidence.Formats(), ", "))
 	f.StringVarP(&output, "output", "o", "", "write the report to this file instead of standard output")

@@ -183,6 +183,20 @@ func TestReportRotation_markdownMarksExactlyTheLateToken(t *testing.T) {
 	}
 }
 
+// TestReportRotation_failOnLateExitsOneOnlyWhenARotationWasLate: the report is still written,
+// and the exit code lets a scheduled job fail on late rotations.
+func TestReportRotation_failOnLateExitsOneOnlyWhenARotationWasLate(t *testing.T) {
+	w := newRotationWorld(t)
+	code, out, errs := runSubcommand(t, w.report(), "report", "rotation", "--fail-on-late")
+	if code != ExitFindings || !strings.Contains(errs, "--fail-on-late: 1 rotation(s) late") || !strings.Contains(out, "**LATE**") {
+		t.Errorf("--fail-on-late with a late rotation = %d %q (report written: %v)", code, errs, strings.Contains(out, "LATE"))
+	}
+	code, out, errs = runSubcommand(t, w.report(), "report", "rotation", "--fail-on-late", "--since", "2030-05-12")
+	if code != ExitOK || errs != "" || out == "" {
+		t.Errorf("--fail-on-late with no late rotation in the window = %d %q", code, errs)
+	}
+}
+
 // headless runs chromium without network services on file and returns its stdout.
 func headless(t *testing.T, browser string, args ...string) string {
 	t.Helper()
