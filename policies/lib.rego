@@ -31,6 +31,11 @@ is_tokenguard(token) if token.managed_by == "tokenguard"
 
 is_external(token) if token.managed_by == "external"
 
+# disabled is true for a token that can no longer authenticate: revoked, or
+# switched off by its provider (an aws_iam_access_key with status Inactive).
+# Rules about how long a token stays usable leave it alone.
+disabled(token) if field(token, "status") == "revoked"
+
 # opaque is true when the value at a dotted attribute path, or at one of its
 # ancestors, is unknown until apply or hidden because it is sensitive. Rules
 # never guess such values: a rule about the field does not fire.

@@ -42,6 +42,9 @@ type Fields struct {
 	Status                                          *string
 	LastUsedAt                                      *time.Time
 	UnusedSeconds                                   *int64
+	// AgeSeconds is the time since an existing token was created, where the provider
+	// records its creation (aws create_date); nil for a new token.
+	AgeSeconds *int64
 }
 
 // Renewal is the justification of a renewal (input.token.fields.renewal).

@@ -50,6 +50,7 @@ func (f Fields) value() map[string]any {
 		"status":                    strValue(f.Status),
 		"last_used_at":              timeValue(f.LastUsedAt),
 		"unused_seconds":            intValue(f.UnusedSeconds),
+		"age_seconds":               intValue(f.AgeSeconds),
 	}
 }
 
@@ -117,6 +118,7 @@ var (
 	keyStatus                  = ast.StringTerm("status")
 	keyLastUsedAt              = ast.StringTerm("last_used_at")
 	keyUnusedSeconds           = ast.StringTerm("unused_seconds")
+	keyAgeSeconds              = ast.StringTerm("age_seconds")
 	keyAddress                 = ast.StringTerm("address")
 	keyModule                  = ast.StringTerm("module")
 	keyType                    = ast.StringTerm("type")
@@ -176,6 +178,7 @@ func (t Token) termWith(raw bool) (*ast.Term, error) {
 		[2]*ast.Term{keyStatus, strTerm(f.Status)},
 		[2]*ast.Term{keyLastUsedAt, timeTerm(f.LastUsedAt)},
 		[2]*ast.Term{keyUnusedSeconds, intTerm(f.UnusedSeconds)},
+		[2]*ast.Term{keyAgeSeconds, intTerm(f.AgeSeconds)},
 	)
 	kvs := [][2]*ast.Term{
 		{keyAddress, ast.StringTerm(t.Address)},
