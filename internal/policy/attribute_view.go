@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ type view struct {
 	unknown       []string
 	now           time.Time
 	actions       []string
+	// problems collects values of the wrong type (nil: not collected).
+	problems *[]string
 }
 
 // isUnknown reports whether the value at path, or anything inside it, is unknown.
@@ -59,7 +62,39 @@ func lookup(m map[string]any, path string) any {
 	return cur
 }
 
-func (v view) str(path string) *string { return asString(v.get(path)) }
+func (v view) str(path string) *string {
+	x := v.get(path)
+	s := asString(x)
+	if s == nil && x != nil {
+		v.problem("%s is %s, expected a string", path, describeValue(x))
+	}
+	return s
+}
+
+// problem records a value of the wrong type: the check gate refuses such a plan (exit 2),
+// since judging it would guess what the writer meant.
+func (v view) problem(format string, args ...any) {
+	if v.problems != nil {
+		*v.problems = append(*v.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// describeValue names the JSON type of a decoded value.
+func describeValue(x any) string {
+	switch x.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return "a number"
+}
 
 func asString(x any) *string {
 	if s, ok := x.(string); ok {
@@ -77,19 +112,24 @@ func (v view) nonEmpty(path string) *string {
 }
 
 // strings returns a known list or set of strings; nil when unset or unknown. Non-string
-// elements are rendered as JSON.
+// elements are recorded as problems and rendered as JSON.
 func (v view) strings(path string) []string {
-	l, ok := v.get(path).([]any)
+	x := v.get(path)
+	l, ok := x.([]any)
 	if !ok {
+		if x != nil {
+			v.problem("%s is %s, expected a list of strings", path, describeValue(x))
+		}
 		return nil
 	}
 	out := make([]string, 0, len(l))
-	for _, e := range l {
+	for i, e := range l {
 		switch x := e.(type) {
 		case string:
 			out = append(out, x)
 		case nil:
 		default:
+			v.problem("%s[%d] is %s, expected a string", path, i, describeValue(x))
 			b, _ := json.Marshal(x)
 			out = append(out, string(b))
 		}

@@ -23,6 +23,13 @@ type Token struct {
 	Unknown   []string
 	Sensitive []string
 	Fields    Fields
+
+	// withheld are the sensitive paths, other than secrets, that held a value: rules judged
+	// them, and the messages of the token's findings are withheld (see withholdMessages).
+	withheld []string
+	// problems are values of the wrong type (a scope that is a number); the check gate
+	// refuses a plan with any.
+	problems []string
 }
 
 // Fields is the provider-independent view of a token (input.token.fields). A nil pointer or
@@ -204,9 +211,15 @@ func NormalizeToken(c TokenChange, now time.Time) Token { return normalizeToken(
 func normalizeOwnedToken(c TokenChange, now time.Time) Token { return normalizeToken(c, now, true) }
 
 func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
-	sensitive := slices.Clone(c.Sensitive)
+	secrets := make([]string, 0, len(secretAttributes[c.Type]))
 	for _, a := range secretAttributes[c.Type] {
-		if !slices.Contains(sensitive, a) && (hasValue(c.Before, a) || hasValue(c.After, a)) {
+		if hasValue(c.Before, a) || hasValue(c.After, a) {
+			secrets = append(secrets, a)
+		}
+	}
+	sensitive := slices.Clone(c.Sensitive)
+	for _, a := range secrets {
+		if !slices.Contains(sensitive, a) {
 			sensitive = append(sensitive, a)
 		}
 	}
@@ -218,14 +231,18 @@ func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 	if unknown == nil {
 		unknown = []string{}
 	}
-	strip := stripPaths
-	if owned {
-		strip = stripPathsInPlace
+	before, after := c.Before, c.After
+	if !owned {
+		before, after = stripPaths(before, nil), stripPaths(after, nil) // deep copies
 	}
+	// Secrets go first: no mapper reads them. Other sensitive values are judged like any
+	// other (a sensitive ttl of 400 days is still too long) and stripped afterwards, so
+	// that neither the raw values nor any message shows them.
+	stripPathsInPlace(before, secrets)
+	stripPathsInPlace(after, secrets)
 	t := Token{
 		Address: c.Address, Module: c.Module, Type: c.Type, Name: c.Name, Provider: c.Provider,
 		ManagedBy: "external", Actions: slices.Clone(c.Actions),
-		Before: strip(c.Before, sensitive), After: strip(c.After, sensitive),
 		Unknown: unknown, Sensitive: sensitive,
 	}
 	if t.Actions == nil {
@@ -235,9 +252,15 @@ func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 		t.ManagedBy = "tokenguard"
 	}
 	if m, ok := mappers[c.Type]; ok {
-		v := view{before: t.Before, after: t.After, unknown: unknown, now: now, actions: t.Actions}
+		v := view{before: before, after: after, unknown: unknown, now: now, actions: t.Actions, problems: &t.problems}
 		t.Fields = m(v)
 	}
+	for _, p := range sensitive {
+		if !slices.Contains(secrets, p) && (lookup(before, p) != nil || lookup(after, p) != nil) {
+			t.withheld = append(t.withheld, p)
+		}
+	}
+	t.Before, t.After = stripPathsInPlace(before, sensitive), stripPathsInPlace(after, sensitive)
 	return t
 }
 

@@ -83,8 +83,10 @@ func TestNormalize_wholeObjectSensitive(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := Normalize(p, planTime)[0]
-	if tok.After["purpose"] != nil || tok.After["secret"] != nil || strings.Join(tok.Sensitive, ",") != "purpose,secret" || tok.Fields.Purpose != nil {
-		t.Errorf("after = %v, sensitive = %v", tok.After, tok.Sensitive)
+	// Issue 15: sensitive values are judged (fields hold the purpose), never kept raw.
+	if tok.After["purpose"] != nil || tok.After["secret"] != nil || strings.Join(tok.Sensitive, ",") != "purpose,secret" ||
+		tok.Fields.Purpose == nil || *tok.Fields.Purpose != "Reads invoices for the monthly report" || strings.Join(tok.withheld, ",") != "purpose" {
+		t.Errorf("after = %v, sensitive = %v, withheld = %v", tok.After, tok.Sensitive, tok.withheld)
 	}
 }
 
