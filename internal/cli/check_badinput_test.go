@@ -173,7 +173,7 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 		{"empty format", []string{"check", "--format", "", plan}, nil, 2, `--format: unknown format ""`},
 		{"format in capitals", []string{"check", "--format", "JSON", plan}, nil, 2, `--format: unknown format "JSON"`},
 		{"unknown flag", []string{"check", "--strict", plan}, nil, 2, "unknown flag: --strict"},
-		{"two plans", []string{"check", plan, plan}, nil, 2, "check takes one PLAN argument"},
+		{"stdin twice", []string{"check", "-", "-"}, nil, 2, "check reads stdin (-) once"}, // issue 15: several plans are allowed, stdin once
 	}
 	// A policy file the process cannot read: root reads anything, so only as another user.
 	if os.Geteuid() != 0 {
