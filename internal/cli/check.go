@@ -28,7 +28,7 @@ type checkOptions struct {
 	// directory's path below its git work tree's root.
 	pathPrefix     *string
 	data, policies []string
-	service                                         clientFlags // --service: erased subjects from a token service
+	service        clientFlags // --service: erased subjects from a token service
 }
 
 func newCheckCommand(s *streams) *cobra.Command {
