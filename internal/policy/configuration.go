@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -30,6 +31,27 @@ type providerConfig struct {
 type expression struct {
 	ConstantValue any      `json:"constant_value"`
 	References    []string `json:"references"`
+}
+
+// UnmarshalJSON reads an expression; a nested block, which Terraform writes as an array of
+// block objects (aws's default_tags, assume_role) or an object of nested expressions, is
+// accepted and left empty: the checker reads only attributes of the tokenguard provider.
+func (e *expression) UnmarshalJSON(b []byte) error {
+	var x struct {
+		ConstantValue any             `json:"constant_value"`
+		References    json.RawMessage `json:"references"`
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return nil
+	}
+	if err := json.Unmarshal(b, &x); err != nil {
+		return nil //nolint:nilerr // a nested block's object is not an expression: nothing to read
+	}
+	e.ConstantValue = x.ConstantValue
+	if err := json.Unmarshal(x.References, &e.References); err != nil {
+		e.References = nil
+	}
+	return nil
 }
 
 func (c configuration) outputs() []Output {

@@ -493,11 +493,16 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 			return err
 		}
 		tc, ok := changeFromPlan(*rc)
+		offset := rc.offset
 		changes[i] = ResourceChange{} // let the decoded values go as soon as they are normalised
 		if !ok {
 			return nil
 		}
 		t := normalizeOwnedToken(tc, ts) // the decoded maps are this worker's alone
+		if len(t.problems) > 0 {
+			return invalidf("plan resource change %s (its change object starts at byte %d): %s; %s",
+				t.Address, offset+1, strings.Join(t.problems, "; "), regenerateAdvice)
+		}
 		evaluated[i], addresses[i] = true, t.Address
 		planTokens[i] = planToken(t, referenced)
 		// A variable of its own: assigning the enclosing err here raced between workers.
@@ -632,7 +637,21 @@ func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term,
 		}
 		out = append(out, viewFindings...)
 	}
+	withholdMessages(out, t)
 	return out, nil
+}
+
+// withholdMessages replaces the messages of t's findings when t had sensitive values other
+// than its secret: rules judged them, and a message may quote them ("ttl of 400 days"), so
+// the message says which attributes were withheld and nothing of their values.
+func withholdMessages(fs []Finding, t Token) {
+	if len(t.withheld) == 0 {
+		return
+	}
+	for i := range fs {
+		fs[i].Message = fmt.Sprintf("%s (details withheld: %s marked sensitive in the plan, and was judged without being shown)",
+			fs[i].Title, strings.Join(t.withheld, ", ")+map[bool]string{true: " is", false: " are"}[len(t.withheld) == 1])
+	}
 }
 
 func (e *Engine) evaluatePlanRules(ctx context.Context, facts PlanFacts) ([]Finding, error) {

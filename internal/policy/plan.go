@@ -62,6 +62,9 @@ type ResourceChange struct {
 	BeforeSensitive any
 	AfterSensitive  any
 
+	// offset is where the change object starts in the plan (bytes from 0), for errors.
+	offset int64
+
 	// raw is the undecoded "change" object when the plan was read lazily (readPlan with
 	// lazy set): decodeChange fills the fields above from it. Raw bytes hold no pointers,
 	// so a large plan waiting to be evaluated costs the garbage collector almost nothing.
@@ -95,6 +98,10 @@ func ReadPlan(r io.Reader) (*Plan, error) { return readPlan(r, false) }
 // readPlan is ReadPlan; with lazy set, the change objects of token-like resource changes are
 // kept as raw JSON, to be decoded with decodeChange (in parallel, by EvaluatePlan's workers).
 func readPlan(r io.Reader, lazy bool) (*Plan, error) {
+	r, err := checkEncoding(r)
+	if err != nil {
+		return nil, err
+	}
 	dec := newPlanDecoder(r)
 	switch k := dec.PeekKind(); k {
 	case '{':
@@ -285,9 +292,12 @@ func readResourceChanges(dec *jsontext.Decoder, p *Plan, lazy bool) error {
 					break
 				}
 				var v jsontext.Value
+				start := dec.InputOffset()
 				if v, err = dec.ReadValue(); err != nil {
 					return jsonError(dec, err)
 				}
+				// The value may follow white space: its first byte is len(v) before the end.
+				c.offset = max(start, dec.InputOffset()-int64(len(v)))
 				change, hasChange = append(change[:0], v...), true
 			default:
 				err = skipValue(dec)
@@ -311,6 +321,9 @@ func readResourceChanges(dec *jsontext.Decoder, p *Plan, lazy bool) error {
 		p.Changes = append(p.Changes, c)
 	}
 }
+
+// regenerateAdvice ends the errors about a plan whose structure Terraform never writes.
+const regenerateAdvice = "Terraform never writes this: regenerate the plan with terraform show -json tfplan, or fix the tool that wrote it"
 
 // tokenLike reports whether a resource change with this mode, type and deposed key is one the
 // checker evaluates: a current (not deposed) managed resource of a token-like type.
@@ -439,7 +452,7 @@ func (rc *ResourceChange) decodeChange() error {
 	if err := c.decode(d); err != nil {
 		var ce *changeError
 		if errors.As(err, &ce) {
-			return invalidf("plan resource change %s: %s", rc.Address, ce.msg)
+			return invalidf("plan resource change %s: %s at byte %d; %s", rc.Address, ce.msg, rc.offset+ce.at+1, regenerateAdvice)
 		}
 		return invalidf("plan resource change %s: change is not valid JSON: %v", rc.Address, describeSyntax(err))
 	}
