@@ -592,7 +592,6 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			return 0, nil, err
 		}
 		// The renewal carries its ttl (the default when the request gives none) and its review.
-		in.unknown = nil
 		in.after["ttl"] = effectiveTTL(req.TTL, s.defaultTTL)
 		in.after["renewal"] = map[string]any{"reason": reason, "reviewed_by": reviewer}
 		in.renewal = true
