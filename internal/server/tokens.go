@@ -505,6 +505,9 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
+		if err := overlapRunning(t, now); err != nil {
+			return 0, nil, err
+		}
 		overlap := t.RotationOverlap
 		if overlapOverride != nil {
 			overlap = *overlapOverride
@@ -551,6 +554,25 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		return http.StatusOK, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
+}
+
+// codeOverlapRunning is the error code of a rotation refused because the previous one's
+// overlap has not ended.
+const codeOverlapRunning = "rotation_overlap_running"
+
+// overlapRunning refuses, with 409, a rotation of t while the previous secret of its last
+// rotation still works (now before PrevValidUntil). A rotation keeps its word (issue 13): the
+// previous secret stays valid until the end its rotation announced, and the service holds
+// only one previous secret, so a second rotation would end the first one's early. To cut
+// every secret off at once (a leak), revoke the token instead.
+func overlapRunning(t store.Token, now time.Time) error {
+	if t.PrevSecretHash == nil || t.PrevValidUntil == nil || !now.Before(*t.PrevValidUntil) {
+		return nil
+	}
+	until := t.PrevValidUntil.UTC().Format(time.RFC3339)
+	return conflict(codeOverlapRunning, "", "token %s was rotated at %s and its previous secret stays valid until %s, as that rotation announced; "+
+		"rotating again now would end it early: rotate at or after %s, or revoke the token (and create a new one) to stop every secret at once",
+		t.ID, rotatedAt(t), until, until)
 }
 
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -760,4 +782,12 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// rotatedAt is t's last rotation instant as RFC 3339, or "an earlier rotation" when unknown.
+func rotatedAt(t store.Token) string {
+	if t.RotatedAt == nil {
+		return "an earlier rotation"
+	}
+	return t.RotatedAt.UTC().Format(time.RFC3339)
 }
