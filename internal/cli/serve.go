@@ -40,6 +40,7 @@ type serveOptions struct {
 	authFailuresPerMinute      int
 	policyEnforcement, waivers string
 	policyDirs, policyData     []string
+	idempotencyRetention       string
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -72,6 +73,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
+				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION",
 			}); err != nil {
 				return err
 			}
@@ -95,6 +97,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 		"CPRA policy gate on create, patch, renew and rotate: mandatory (violations answer 422), advisory (returned as warnings) or off (env TOKENGUARD_POLICY_ENFORCEMENT)")
 	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of extra Rego policies, as tokenguard check --policy (repeatable; env TOKENGUARD_POLICY)")
 	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
+	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
+		"how long the answer of a request with an Idempotency-Key is kept for its retries, then deleted with any secret it holds (env TOKENGUARD_IDEMPOTENCY_RETENTION)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
 	return cmd
 }
@@ -212,6 +216,10 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if defaultTTL > maxTTL {
 		return usage("--default-ttl %s is longer than --max-ttl %s", o.defaultTTL, o.maxTTL)
 	}
+	idemRetention, err := token.ParseDuration(o.idempotencyRetention)
+	if err != nil {
+		return usage("--idempotency-retention: %v", err)
+	}
 	level, err := parseLogLevel(o.logs)
 	if err != nil {
 		return withCode(ExitUsage, err)
@@ -273,8 +281,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
 	log.Info("loaded key file", "path", keyFile, "current_key", keys.KeyID(), "key_sets", len(keys.KeyIDs()))
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
-		AuthFailuresPerMinute: o.authFailuresPerMinute,
-		Policy:                gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile})
+		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention,
+		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
