@@ -71,6 +71,9 @@ func validateDeletion(req client.DeletionRequest) (deletionSpec, error) {
 		return sp, err
 	}
 	sp.subject = subjects[0]
+	if err := checkIdentifier("subject", sp.subject); err != nil {
+		return sp, err
+	}
 	if len(req.Categories) == 0 {
 		sp.categories = slices.Concat(token.PersonalCategories, token.SensitiveCategories)
 	} else {

@@ -13,6 +13,9 @@ import (
 	"time"
 	"unicode"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
@@ -74,7 +77,13 @@ func (s *Server) validateCreate(req client.CreateTokenRequest) (tokenSpec, error
 	if sp.name, err = requiredText("name", req.Name, maxNameLength, "give the token a name, unique per owner"); err != nil {
 		return sp, err
 	}
+	if err := checkIdentifier("name", sp.name); err != nil {
+		return sp, err
+	}
 	if sp.owner, err = requiredText("owner", req.Owner, maxOwnerLength, "name the accountable team or person"); err != nil {
+		return sp, err
+	}
+	if err := checkIdentifier("owner", sp.owner); err != nil {
 		return sp, err
 	}
 	if sp.purpose, err = checkPurpose(req.Purpose); err != nil {
@@ -88,6 +97,11 @@ func (s *Server) validateCreate(req client.CreateTokenRequest) (tokenSpec, error
 	}
 	if sp.subjects, err = checkSet("data_subjects", req.DataSubjects); err != nil {
 		return sp, err
+	}
+	for _, subj := range sp.subjects {
+		if err := checkIdentifier("data_subjects", subj); err != nil {
+			return sp, err
+		}
 	}
 	if sp.audiences, err = checkSet("audiences", req.Audiences); err != nil {
 		return sp, err
@@ -135,6 +149,34 @@ func textProblem(v string) string {
 		return "U+FFFD (invalid UTF-8 or an unpaired surrogate escape)"
 	}
 	return ""
+}
+
+// checkIdentifier refuses, with 400 naming field, a name, owner, reviewer or data subject
+// that holds an invisible or format character: Unicode format characters (Cf: zero-width
+// space and joiners U+200B-U+200D, the marks U+200E/U+200F and U+061C, U+FEFF, the soft
+// hyphen U+00AD, the bidirectional embeddings, overrides and isolates U+202A-U+202E and
+// U+2066-U+2069, ...), the other default-ignorable code points (Hangul fillers U+115F,
+// U+1160, U+3164, ...) and variation selectors. Such a value looks the same as another
+// without being equal to it: a look-alike token name, or "team@example.com\u200b" passing as a
+// reviewer who is not the owner "team@example.com".
+func checkIdentifier(field, v string) error {
+	for i, r := range v {
+		if unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r) {
+			return invalid(field, "%s contains the invisible or format character U+%04X at byte %d: remove it (names, owners, reviewers and data subjects must be visible text)", field, r, i)
+		}
+	}
+	return nil
+}
+
+// sameIdentity reports whether two identities (an owner and a reviewer) are the same person
+// after Unicode compatibility normalisation (NFKC: fullwidth and other compatibility forms
+// become their plain letters) and case folding.
+func sameIdentity(a, b string) bool {
+	return foldIdentity(a) == foldIdentity(b)
+}
+
+func foldIdentity(v string) string {
+	return cases.Fold().String(norm.NFKC.String(strings.TrimSpace(v)))
 }
 
 func isBidiControl(r rune) bool {
@@ -592,6 +634,9 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
+	if err := checkIdentifier("reviewed_by", reviewer); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "renewed", false)
@@ -602,7 +647,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		if err != nil {
 			return 0, nil, fmt.Errorf("token %s: owner: %w", t.ID, err)
 		}
-		if strings.EqualFold(strings.TrimSpace(string(owner)), reviewer) {
+		if sameIdentity(string(owner), reviewer) {
 			return 0, nil, unprocessable("reviewer_is_owner", "reviewed_by",
 				"reviewed_by is the token's owner: a renewal must be reviewed by someone other than the owner")
 		}
