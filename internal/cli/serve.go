@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -444,8 +445,35 @@ func adminTokenFile(path string) (string, error) {
 
 // readAdminTokenFile returns the secret held in the admin credential file at path, or an
 // error wrapping fs.ErrNotExist when there is no such file.
+//
+// The file is adopted only when the service user owns it and its mode gives group and others
+// no access (checkPrivateFile): checked on the open file, so it cannot be swapped in between.
 func readAdminTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path) //nolint:gosec // G304: path derives from the operator's --db
+	link, err := os.Lstat(path)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if link.Mode()&fs.ModeSymlink != 0 {
+		return "", fmt.Errorf("%s is a symbolic link: the admin credential file is adopted only as a file of its own; replace the link with the file, or delete it and start again", path)
+	}
+	f, err := os.Open(path) //nolint:gosec // G304: path derives from the operator's --db
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !os.SameFile(link, fi) {
+		return "", fmt.Errorf("%s changed while it was read: start again", path)
+	}
+	if !fi.IsDir() { // a directory fails the read below, naming it
+		if err := checkPrivateFile(path, fi); err != nil {
+			return "", err
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
