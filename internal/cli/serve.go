@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -40,6 +41,7 @@ type serveOptions struct {
 	authFailuresPerMinute      int
 	policyEnforcement, waivers string
 	policyDirs, policyData     []string
+	idempotencyRetention       string
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -72,6 +74,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
+				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION",
 			}); err != nil {
 				return err
 			}
@@ -95,6 +98,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 		"CPRA policy gate on create, patch, renew and rotate: mandatory (violations answer 422), advisory (returned as warnings) or off (env TOKENGUARD_POLICY_ENFORCEMENT)")
 	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of extra Rego policies, as tokenguard check --policy (repeatable; env TOKENGUARD_POLICY)")
 	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
+	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
+		"how long the answer of a request with an Idempotency-Key is kept for its retries, then deleted with any secret it holds (env TOKENGUARD_IDEMPOTENCY_RETENTION)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
 	return cmd
 }
@@ -212,6 +217,10 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if defaultTTL > maxTTL {
 		return usage("--default-ttl %s is longer than --max-ttl %s", o.defaultTTL, o.maxTTL)
 	}
+	idemRetention, err := token.ParseDuration(o.idempotencyRetention)
+	if err != nil {
+		return usage("--idempotency-retention: %v", err)
+	}
 	level, err := parseLogLevel(o.logs)
 	if err != nil {
 		return withCode(ExitUsage, err)
@@ -273,8 +282,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
 	log.Info("loaded key file", "path", keyFile, "current_key", keys.KeyID(), "key_sets", len(keys.KeyIDs()))
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
-		AuthFailuresPerMinute: o.authFailuresPerMinute,
-		Policy:                gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile})
+		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention,
+		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
@@ -436,8 +445,35 @@ func adminTokenFile(path string) (string, error) {
 
 // readAdminTokenFile returns the secret held in the admin credential file at path, or an
 // error wrapping fs.ErrNotExist when there is no such file.
+//
+// The file is adopted only when the service user owns it and its mode gives group and others
+// no access (checkPrivateFile): checked on the open file, so it cannot be swapped in between.
 func readAdminTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path) //nolint:gosec // G304: path derives from the operator's --db
+	link, err := os.Lstat(path)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if link.Mode()&fs.ModeSymlink != 0 {
+		return "", fmt.Errorf("%s is a symbolic link: the admin credential file is adopted only as a file of its own; replace the link with the file, or delete it and start again", path)
+	}
+	f, err := os.Open(path) //nolint:gosec // G304: path derives from the operator's --db
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !os.SameFile(link, fi) {
+		return "", fmt.Errorf("%s changed while it was read: start again", path)
+	}
+	if !fi.IsDir() { // a directory fails the read below, naming it
+		if err := checkPrivateFile(path, fi); err != nil {
+			return "", err
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}

@@ -126,6 +126,11 @@ func unauthenticated(msg string) error {
 
 // bearerSecret returns the credential secret of r's Authorization header.
 func bearerSecret(r *http.Request) (string, error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Components disagree on which one counts (Go's Header.Get takes the first, others
+		// the last or a join): the request does not say who it is from.
+		return "", invalid("Authorization", "more than one Authorization header: send exactly one, Authorization: Bearer <credential>")
+	}
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		return "", unauthenticated("missing credential: send Authorization: Bearer <credential>")
@@ -275,6 +280,9 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *cal
 		return err
 	}
 	if req.Name, err = requiredText("name", req.Name, maxNameLength, "say which resource server will use this credential"); err != nil {
+		return err
+	}
+	if err := checkIdentifier("name", req.Name); err != nil {
 		return err
 	}
 	for _, right := range req.Rights {

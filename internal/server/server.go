@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
@@ -72,6 +73,10 @@ type Config struct {
 	// DeletionRetention is how long the evidence record of a deletion request is kept before
 	// it is purged (default DefaultDeletionRetention, 24 months).
 	DeletionRetention time.Duration
+	// IdempotencyRetention is how long the answer of a request sent with an Idempotency-Key
+	// is kept for its retries (default DefaultIdempotencyRetention, 24 hours). Afterwards the
+	// same key is a new request, and the sealed answer (with any secret it holds) is deleted.
+	IdempotencyRetention time.Duration
 	// Policy is the compiled CPRA policy bundle the service gate evaluates on create, patch,
 	// renew and rotate requests (built with Gate: policy.GateService); nil turns the gate off.
 	Policy *policy.Engine
@@ -103,7 +108,9 @@ type Server struct {
 	maxBody           int64
 	limiter           *failureLimiter
 	deletionRetention time.Duration
-	gate              *policyGate // nil when the policy gate is off
+	idemRetention     time.Duration
+	idemPurgedAt      atomic.Int64 // server-clock UnixNano of the last purge of expired answers
+	gate              *policyGate  // nil when the policy gate is off
 	verifications     *verifyLog
 	mux               *http.ServeMux
 	patterns          []string
@@ -165,6 +172,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.deletionRetention < 0 {
 		return nil, errors.New("server: DeletionRetention must be positive")
+	}
+	s.idemRetention = cfg.IdempotencyRetention
+	if s.idemRetention == 0 {
+		s.idemRetention = DefaultIdempotencyRetention
+	}
+	if s.idemRetention < 0 {
+		return nil, errors.New("server: IdempotencyRetention must be positive")
 	}
 	gate, err := newPolicyGate(cfg)
 	if err != nil {

@@ -161,6 +161,13 @@ type Tx interface {
 	// SetIdempotencyResponse replaces the stored response of the record with this key (the
 	// rest of the record stays); ErrNotFound when there is none.
 	SetIdempotencyResponse(ctx context.Context, key string, response []byte) error
+	// ReplaceIdempotency replaces the status and the response of the record with this key
+	// (its key, request hash and creation instant stay): a deletion request replaces the
+	// answers that held an erased subject. ErrNotFound when there is none.
+	ReplaceIdempotency(ctx context.Context, key string, status int, response []byte) error
+	// PurgeIdempotency deletes every idempotency record created before before, and returns
+	// how many it deleted: stored answers expire.
+	PurgeIdempotency(ctx context.Context, before time.Time) (int, error)
 	// AppendAudit chains event after the current head. Appends are serialised by the database,
 	// so concurrent writers (also in other processes) never fork the chain.
 	AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error)

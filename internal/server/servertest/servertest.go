@@ -83,6 +83,8 @@ type Options struct {
 	// PolicyDataFiles are merged over the bundle's data (as serve --policy-data); with any,
 	// the bundle is compiled for this service alone.
 	PolicyDataFiles []string
+	// IdempotencyRetention as in server.Config (default 24 hours).
+	IdempotencyRetention time.Duration
 	// Waivers and WaiversFile as in server.Config.
 	Waivers     []policy.Waiver
 	WaiversFile string
@@ -166,7 +168,7 @@ func Start(tb testing.TB, opts Options) *Service {
 		Logger:                slog.New(slog.NewJSONHandler(svc.Logs, nil)),
 		AuthFailuresPerMinute: opts.AuthFailuresPerMinute,
 		Policy:                engine, PolicyEnforcement: opts.PolicyEnforcement,
-		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile,
+		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile, IdempotencyRetention: opts.IdempotencyRetention,
 	})
 	if err != nil {
 		_ = st.Close()

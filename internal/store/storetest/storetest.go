@@ -89,6 +89,7 @@ func Run(t *testing.T, f Factory) {
 	}
 	tests = append(tests, deletionTests...)
 	tests = append(tests, maintenanceTests...)
+	tests = append(tests, idempotencyTests...)
 	tests = append(tests, hotPathTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
