@@ -119,7 +119,7 @@ func TestVerifier_rejectsTamperingNamingTheRecord(t *testing.T) {
 		{"altered prev_hash", func(r []Record) []Record { r[2].PrevHash = r[0].Hash; return r }, 3, "prev_hash"},
 		{"altered and rehashed content, caught at the next record", func(r []Record) []Record {
 			r[1].Actor = "intruder"
-			r[1].Hash = r[1].computeHash()
+			r[1].Hash = r[1].computeHash(nil)
 			return r
 		}, 3, "prev_hash"},
 		{"missing record", func(r []Record) []Record { return append(r[:2], r[3:]...) }, 4, "missing or out of order"},

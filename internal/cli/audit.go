@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
@@ -23,49 +27,189 @@ func newAuditCommand(s *streams) *cobra.Command {
 		Short: "Work with the hash-chained audit log",
 	}
 	cf.register(cmd)
-	cmd.AddCommand(newAuditVerifyCommand(s, &cf))
+	cmd.AddCommand(newAuditVerifyCommand(s, &cf), newAuditCheckpointCommand(s, &cf))
 	return cmd
 }
 
 func newAuditVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var dbPath string
+	var (
+		dbPath, keyFile string
+		checkpoints     []string
+	)
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Verify the audit chain of a running service, or of a database file with --db",
+		Short: "Verify the audit chain of a running service, or of a database with --db",
 		Long: `Verify every record of the audit chain, in order: sequence numbers without gaps, each
-record chained to the hash of the one before, each hash matching its content.
+record chained to the hash of the one before, each hash matching its content. Records are
+HMACs under the audit key of the key file (--key-file), so the key file is needed; records
+written before the chain was keyed (plain SHA-256) are accepted only before the first keyed
+one.
 
 Without --db the records are read from the service at --endpoint (admin credential needed).
-With --db FILE the SQLite database is read directly, e.g. from a backup.
+With --db the database is read directly (a SQLite file, e.g. a backup, or a postgres:// URL);
+the key file defaults to tokenguard.key next to a SQLite file.
 
-Exit 0 with the number of records when the chain verifies, 1 naming the first broken record.`,
+--checkpoint FILE (repeatable) names files of signed checkpoints, one per line, as
+tokenguard serve --audit-checkpoint and tokenguard audit checkpoint write them. Every
+signature is checked (a forged checkpoint is refused), and the chain must extend every
+checkpoint: a chain that ends before one, or whose record differs from one, was truncated,
+rolled back or rewritten.
+
+Exit 0 printing the head verified (sequence number and hash) when the chain verifies, 1
+naming the first bad record, 2 when the key file or a checkpoint file cannot be used.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var v audit.Verifier
-			var err error
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+				return err
+			}
+			keys, err := auditKeyFile(keyFile, dbPath, len(checkpoints) > 0)
+			if err != nil {
+				return err
+			}
+			v := &audit.Verifier{}
+			if keys != nil {
+				v = audit.NewVerifier(keys)
+			}
+			var cps []audit.Checkpoint
+			for _, path := range checkpoints {
+				read, err := readCheckpointFile(path)
+				if err != nil {
+					return err
+				}
+				cps = append(cps, read...)
+			}
+			if len(checkpoints) > 0 {
+				if err := v.Expect(cps, keys); err != nil {
+					return withCode(ExitFindings, err)
+				}
+			}
 			if dbPath != "" {
-				err = verifyDatabase(cmd.Context(), dbPath, &v)
+				err = verifyDatabase(cmd.Context(), dbPath, v)
 			} else {
 				var c *client.Client
 				if c, err = cf.newClient(cmd); err != nil {
 					return err
 				}
-				err = verifyService(cmd.Context(), c, &v)
+				err = verifyService(cmd.Context(), c, v)
+			}
+			if err == nil {
+				err = v.Finish()
 			}
 			if errors.Is(err, audit.ErrBroken) {
 				// Exit 1 and the error on stderr carry the verdict even if this line cannot be written.
 				_, _ = fmt.Fprintf(s.out, "audit chain BROKEN after %d good records\n", v.Count())
 				return withCode(ExitFindings, err)
 			}
+			if errors.Is(err, audit.ErrNoKey) {
+				return withCode(ExitUsage, fmt.Errorf("%w (--key-file or TOKENGUARD_KEY_FILE)", err))
+			}
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(s.out, "audit chain verified: %d records\n", v.Count())
+			head := v.Head()
+			if head.Seq == 0 {
+				head.Hash = audit.GenesisHash
+			}
+			_, err = fmt.Fprintf(s.out, "audit chain verified: %d records\nhead: record %d, hash %s\n", v.Count(), head.Seq, head.Hash)
+			if err == nil && len(checkpoints) > 0 {
+				_, err = fmt.Fprintf(s.out, "extends all %d signed checkpoints\n", len(cps))
+			}
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&dbPath, "db", "", "verify this database (a SQLite file or a postgres:// URL) instead of asking a service")
+	f := cmd.Flags()
+	f.StringVar(&dbPath, "db", "", "verify this database (a SQLite file or a postgres:// URL) instead of asking a service")
+	f.StringVar(&keyFile, "key-file", "", "key file of the service (default tokenguard.key next to a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.StringArrayVar(&checkpoints, "checkpoint", nil, "file of signed checkpoints the chain must extend (repeatable)")
 	return cmd
+}
+
+func newAuditCheckpointCommand(s *streams, cf *clientFlags) *cobra.Command {
+	var dbPath, keyFile string
+	cmd := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Print a signed checkpoint of the audit chain's head, to keep where the database is not",
+		Long: `Print one signed checkpoint of the audit chain's head (sequence number, hash, time and
+first keyed record, signed with the Ed25519 checkpoint key of the key file), as one line of a
+checkpoint file. Append it to a file kept away from the database; tokenguard audit verify
+--checkpoint FILE then fails unless the chain extends it.
+
+Without --db the running service at --endpoint signs it (admin credential needed), after
+committing its pending verification records. With --db the head is read from the database
+and signed here with --key-file (default tokenguard.key next to a SQLite file).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var cp audit.Checkpoint
+			if dbPath == "" {
+				c, err := cf.newClient(cmd)
+				if err != nil {
+					return err
+				}
+				if cp, err = c.AuditCheckpoint(cmd.Context()); err != nil {
+					return apiFailure(err)
+				}
+			} else {
+				if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+					return err
+				}
+				keys, err := auditKeyFile(keyFile, dbPath, true)
+				if err != nil {
+					return err
+				}
+				if cp, err = signDatabaseCheckpoint(cmd.Context(), dbPath, keys); err != nil {
+					return err
+				}
+			}
+			_, err := s.out.Write(cp.MarshalLine())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dbPath, "db", "", "sign the head of this database (a SQLite file or a postgres:// URL) instead of asking a service")
+	f.StringVar(&keyFile, "key-file", "", "key file of the service, with --db (default tokenguard.key next to a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	return cmd
+}
+
+// auditKeyFile loads the key file for audit verification: keyFile, or tokenguard.key next to
+// a SQLite db. Without one it returns nil (records then need no key or fail with
+// audit.ErrNoKey), unless required.
+func auditKeyFile(keyFile, db string, required bool) (*keyring.Keyring, error) {
+	if keyFile == "" && db != "" && !isPostgresURL(db) {
+		if def := filepath.Join(filepath.Dir(db), "tokenguard.key"); required || fileExists(def) {
+			keyFile = def
+		}
+	}
+	if keyFile == "" {
+		if required {
+			return nil, withCode(ExitUsage, errors.New("signed checkpoints need the key file: give --key-file (or TOKENGUARD_KEY_FILE)"))
+		}
+		return nil, nil
+	}
+	keys, err := keyring.Load(keyFile)
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	return keys, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// readCheckpointFile reads every checkpoint line of path.
+func readCheckpointFile(path string) ([]audit.Checkpoint, error) {
+	f, err := os.Open(path) //nolint:gosec // G304: the operator names the checkpoint file
+	if err != nil {
+		return nil, withCode(ExitUsage, fmt.Errorf("--checkpoint: %w", err))
+	}
+	// Only read: closing cannot lose anything.
+	defer func() { _ = f.Close() }()
+	cps, err := audit.ReadCheckpoints(f, path)
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	return cps, nil
 }
 
 // verifyService verifies the audit chain of the service at c, record by record in sequence
@@ -98,15 +242,24 @@ func eachAuditRecord(ctx context.Context, c *client.Client, pageSize int, fn fun
 	}
 }
 
-func verifyDatabase(ctx context.Context, path string, v *audit.Verifier) error {
+// openAuditDatabase opens the database at path for reading its audit log.
+func openAuditDatabase(ctx context.Context, path string) (store.Store, error) {
 	if !isPostgresURL(path) {
 		if _, err := os.Stat(path); err != nil {
-			return withCode(ExitUsage, fmt.Errorf("--db: %w", err))
+			return nil, withCode(ExitUsage, fmt.Errorf("--db: %w", err))
 		}
 	}
 	st, err := openDatabase(ctx, path)
 	if err != nil {
-		return withCode(ExitUsage, err)
+		return nil, withCode(ExitUsage, err)
+	}
+	return st, nil
+}
+
+func verifyDatabase(ctx context.Context, path string, v *audit.Verifier) error {
+	st, err := openAuditDatabase(ctx, path)
+	if err != nil {
+		return err
 	}
 	// Only read: the verdict is settled by View, and closing cannot change it.
 	defer func() { _ = st.Close() }()
@@ -128,4 +281,27 @@ func verifyDatabase(ctx context.Context, path string, v *audit.Verifier) error {
 			}
 		}
 	})
+}
+
+// signDatabaseCheckpoint signs the audit head of the database at path with keys.
+func signDatabaseCheckpoint(ctx context.Context, path string, keys *keyring.Keyring) (audit.Checkpoint, error) {
+	st, err := openAuditDatabase(ctx, path)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	// Only read: the head is read by View, and closing cannot change it.
+	defer func() { _ = st.Close() }()
+	var (
+		head      audit.Record
+		keyedFrom int64
+	)
+	err = st.View(ctx, func(r store.Reader) error {
+		var err error
+		head, keyedFrom, err = r.AuditHead(ctx)
+		return err
+	})
+	if err != nil {
+		return audit.Checkpoint{}, withCode(ExitFindings, fmt.Errorf("reading the audit head: %w", err))
+	}
+	return keys.SignCheckpoint(head, keyedFrom, time.Now()), nil
 }

@@ -30,7 +30,7 @@ func TestEachAuditRecord_pagesThroughEveryRecordAndStopsAtTheCallbacksError(t *t
 	if len(all) < 7 {
 		t.Fatalf("the world holds %d audit records, want at least 7", len(all))
 	}
-	var v audit.Verifier
+	v := audit.NewVerifier(w.svc.Keys)
 	for i, r := range all {
 		if r.Seq != int64(i+1) {
 			t.Fatalf("record %d has seq %d, want %d", i, r.Seq, i+1)

@@ -268,6 +268,7 @@ func TestAccLeakScan_noSecretInDatabaseLogsAuditOrOutputsAfterAFullLifecycle(t *
 	// The CLI: a second token, created and rotated; both answers reveal a secret once.
 	t.Setenv("TOKENGUARD_ENDPOINT", svc.url)
 	t.Setenv("TOKENGUARD_TOKEN", leakAdminToken)
+	t.Setenv("TOKENGUARD_KEY_FILE", key) // audit verify and the rotation report check the chain's HMACs with it
 	var cliTok client.Token
 	out := runOK(t, "token", "create", "--name", "leak-scan-cli", "--owner", "team-leak@example.com",
 		"--purpose", "Nightly export of invoice totals to the finance data warehouse", "--scope", "invoices:read",

@@ -34,7 +34,7 @@ func newReportCommandWithClock(s *streams, now func() time.Time) *cobra.Command 
 }
 
 func newReportRotationCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
-	var sinceText, format, output string
+	var sinceText, format, output, keyFile string
 	var failOnLate bool
 	cmd := &cobra.Command{
 		Use:   "rotation",
@@ -47,10 +47,11 @@ listed as "no schedule declared". Revoked and expired tokens end their timeline 
 or expiry. Lateness is measured against the interval each token declares now: the audit log
 records that a rotation policy changed, not its earlier values.
 
-The whole audit chain is read and verified through the API (admin credential needed). The
-report is written even when the chain does not verify, and says so at the top; the exit code
-is then 1. With --fail-on-late the exit code is also 1 when any rotation was late, so a
-scheduled CI job fails on it.
+The whole audit chain is read and verified through the API (admin credential needed); its
+records are HMACs under the audit key, so the key file is needed to verify them (--key-file).
+The report is written even when the chain does not verify, and says so at the top; the exit
+code is then 1. With --fail-on-late the exit code is also 1 when any rotation
+was late, so a scheduled CI job fails on it.
 
 Formats: markdown (default), json, html (one self-contained file with a timeline per token).`,
 		Example: `  tokenguard report rotation --since 2030-01-01 --format html --output rotation.html`,
@@ -69,11 +70,22 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 					return withCode(ExitUsage, fmt.Errorf("--since %s is in the future: nothing to report", sinceText))
 				}
 			}
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+				return err
+			}
+			keys, err := auditKeyFile(keyFile, "", false)
+			if err != nil {
+				return err
+			}
 			c, err := cf.newClient(cmd)
 			if err != nil {
 				return err
 			}
-			records, chain, err := readAuditChain(cmd.Context(), c)
+			v := &audit.Verifier{}
+			if keys != nil {
+				v = audit.NewVerifier(keys)
+			}
+			records, chain, err := readAuditChain(cmd.Context(), c, v)
 			if err != nil {
 				return err
 			}
@@ -114,6 +126,7 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 	f.StringVar(&sinceText, "since", "", "only rotations from this date on: YYYY-MM-DD (UTC midnight) or RFC 3339")
 	f.StringVar(&format, "format", evidence.FormatMarkdown, "report format: "+strings.Join(evidence.Formats(), ", "))
 	f.StringVarP(&output, "output", "o", "", "write the report to this file instead of standard output")
+	f.StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
 	return cmd
 }
 
@@ -138,17 +151,16 @@ func parseSince(s string) (time.Time, error) {
 }
 
 // readAuditChain reads the whole audit log through the API, verifying every record in order
-// with audit.Verifier as tokenguard audit verify does, and keeps the rotation records. A broken
-// chain is not an error here: it is reported in the Chain result, and reading goes on so the
-// report still shows what the log says.
-func readAuditChain(ctx context.Context, c *client.Client) ([]audit.Record, evidence.Chain, error) {
-	var v audit.Verifier
+// with v as tokenguard audit verify does, and keeps the rotation records. A broken chain (or
+// one v cannot check without the key file) is not an error here: it is reported in the
+// Chain result, and reading goes on so the report still shows what the log says.
+func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([]audit.Record, evidence.Chain, error) {
 	var rotations []audit.Record
 	var broken error
 	err := eachAuditRecord(ctx, c, auditPageSize, func(rec audit.Record) error {
 		if broken == nil {
 			if err := v.Add(rec); err != nil {
-				if !errors.Is(err, audit.ErrBroken) {
+				if !errors.Is(err, audit.ErrBroken) && !errors.Is(err, audit.ErrNoKey) {
 					return withCode(ExitFindings, err)
 				}
 				broken = err

@@ -73,6 +73,7 @@ func newRotationWorld(t *testing.T) *rotationWorld {
 	w.secrets = append(w.secrets, w.svc.AdminToken)
 	t.Setenv("TOKENGUARD_ENDPOINT", w.svc.URL)
 	t.Setenv("TOKENGUARD_TOKEN", w.svc.AdminToken)
+	t.Setenv("TOKENGUARD_KEY_FILE", w.svc.KeyPath) // the audit chain's HMACs are verified with it
 	return w
 }
 

@@ -42,6 +42,8 @@ type serveOptions struct {
 	policyEnforcement, waivers string
 	policyDirs, policyData     []string
 	idempotencyRetention       string
+	auditCheckpoint            string
+	auditCheckpointInterval    time.Duration
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -75,6 +77,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
 				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION",
+				"audit-checkpoint": "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
 			}); err != nil {
 				return err
 			}
@@ -101,6 +104,10 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
 		"how long the answer of a request with an Idempotency-Key is kept for its retries, then deleted with any secret it holds (env TOKENGUARD_IDEMPOTENCY_RETENTION)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
+	f.StringVar(&o.auditCheckpoint, "audit-checkpoint", "",
+		"append a signed checkpoint of the audit chain's head to this file (keep it where the database is not), or - for standard output, every --audit-checkpoint-interval and at shutdown (env TOKENGUARD_AUDIT_CHECKPOINT)")
+	f.DurationVar(&o.auditCheckpointInterval, "audit-checkpoint-interval", server.DefaultAuditCheckpointInterval,
+		"how often to write an audit checkpoint with --audit-checkpoint (env TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL)")
 	return cmd
 }
 
@@ -228,6 +235,9 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if o.authFailuresPerMinute == 0 || o.authFailuresPerMinute < -1 {
 		return usage("--auth-failures-per-minute %d: give a positive number, or -1 to disable the limit", o.authFailuresPerMinute)
 	}
+	if o.auditCheckpointInterval <= 0 {
+		return usage("--audit-checkpoint-interval %s: give a positive duration, e.g. 1m", o.auditCheckpointInterval)
+	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usage("--tls-cert and --tls-key go together: give both or neither")
 	}
@@ -281,9 +291,15 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	log.Info("policy gate", "enforcement", o.policyEnforcement, "extra_policy_dirs", len(o.policyDirs),
 		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
 	log.Info("loaded key file", "path", keyFile, "current_key", keys.KeyID(), "key_sets", len(keys.KeyIDs()))
+	checkpoints, closeCheckpoints, err := openCheckpointOutput(s, o.auditCheckpoint)
+	if err != nil {
+		return err
+	}
+	defer closeCheckpoints()
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
 		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention,
-		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile})
+		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
+		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
@@ -294,6 +310,11 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		defer cancel()
 		_ = srv.Close(closeCtx)
 	}()
+	if keyed, err := srv.KeyAuditChain(ctx); err != nil {
+		return withCode(ExitFindings, err)
+	} else if keyed {
+		log.Info("audit chain keyed: the records written before the audit key existed stay as they are; every record from now on is an HMAC under the audit key", "key_id", keys.KeyID())
+	}
 	adminTokenBase := o.db
 	if isPostgresURL(o.db) {
 		adminTokenBase = keyFile // <key file>.admin-token: a URL is no place for a file
@@ -342,10 +363,10 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
 	}
-	// Every request has ended: write the group-committed verification records before the
-	// store closes.
+	// Every request has ended: write the group-committed verification records (and, with
+	// --audit-checkpoint, the last checkpoint) before the store closes.
 	if err := srv.Close(shutCtx); err != nil {
-		return withCode(ExitFindings, fmt.Errorf("writing pending verification records: %w", err))
+		return withCode(ExitFindings, fmt.Errorf("writing pending verification records and the last audit checkpoint: %w", err))
 	}
 	if err := st.Close(); err != nil {
 		return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
@@ -494,4 +515,33 @@ func countCredentials(ctx context.Context, st store.Store) (int, error) {
 		return 0, fmt.Errorf("reading credentials: %w", err)
 	}
 	return n, nil
+}
+
+// openCheckpointOutput opens where --audit-checkpoint writes: nil for "", standard output
+// for "-", else the file at path, created (mode 0644: checkpoints hold no secret) or appended
+// to, each checkpoint synced to disk as it is written. The returned func closes it.
+func openCheckpointOutput(s *streams, path string) (io.Writer, func(), error) {
+	switch path {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return s.out, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644) //nolint:gosec // G302/G304: the operator's checkpoint file; it holds no secret
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, fmt.Errorf("--audit-checkpoint: %w", err))
+	}
+	// Every checkpoint was synced when written: closing loses nothing.
+	return syncedFile{f}, func() { _ = f.Close() }, nil
+}
+
+// syncedFile writes through to disk: a checkpoint written is a checkpoint kept.
+type syncedFile struct{ f *os.File }
+
+func (w syncedFile) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	return n, err
 }

@@ -14,6 +14,7 @@
 //	func (c *Client) RevokeToken(ctx, id string) (Token, error)            // idempotent
 //	func (c *Client) Introspect(ctx, secret string) (Introspection, error)
 //	func (c *Client) ListAudit(ctx, after int64, limit int) (AuditPage, error)
+//	func (c *Client) AuditCheckpoint(ctx) (audit.Checkpoint, error)
 //	func (c *Client) CreateCredential(ctx, req CreateCredentialRequest, idempotencyKey string) (Credential, error)
 //	func (c *Client) RevokeCredential(ctx, id string) (Credential, error)  // idempotent; ErrNotFound
 //	func (c *Client) Ready(ctx) error
@@ -44,6 +45,8 @@ import (
 
 	cleanhttp "github.com/hashicorp/go-cleanhttp"
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 )
 
 // Defaults of Config fields left zero.
@@ -435,6 +438,16 @@ func (c *Client) ListAudit(ctx context.Context, after int64, limit int) (AuditPa
 	var out AuditPage
 	err := c.do(ctx, http.MethodGet, "/v1/audit", q, nil, &out, "")
 	return out, err
+}
+
+// AuditCheckpoint asks the service to sign a checkpoint of its audit chain's head now
+// (GET /v1/audit/checkpoint).
+func (c *Client) AuditCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
+	var out struct {
+		Checkpoint audit.Checkpoint `json:"audit_checkpoint"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/audit/checkpoint", nil, nil, &out, "")
+	return out.Checkpoint, err
 }
 
 // CreateCredential creates an introspect-only credential; the answer holds its secret, once.

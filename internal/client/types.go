@@ -123,13 +123,14 @@ type AuditRecord struct {
 	Fingerprint string            `json:"fingerprint,omitempty"`
 	Outcome     string            `json:"outcome"`
 	Details     map[string]string `json:"details,omitempty"`
+	KeyID       string            `json:"key_id,omitempty"` // audit key of the hash; empty: unkeyed (plain SHA-256)
 }
 
 // Record returns r as the audit log's own record, the shape audit.Verifier checks: the API
 // carries every field the hash covers, so a chain read page by page through GET /v1/audit
 // verifies exactly as one read from the database.
 func (r AuditRecord) Record() audit.Record {
-	return audit.Record{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Event: audit.Event{
+	return audit.Record{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, KeyID: r.KeyID, Event: audit.Event{
 		Time: r.Time, Actor: r.Actor, Action: r.Action, TokenID: r.TokenID, Fingerprint: r.Fingerprint,
 		Outcome: r.Outcome, Details: r.Details,
 	}}

@@ -5,11 +5,23 @@
 // The file is JSON with one or more key sets, each with an id; the newest is current. New
 // hashes and envelopes are made with the current set; envelopes carry their key id and hashes
 // are stored with theirs, so a new key set can be added later without losing old data.
+//
+// Each key set also has an audit key (the HMAC key of the audit chain) and an Ed25519
+// checkpoint key (which signs the chain's head). Both are derived with HKDF-SHA256 from the
+// set's secret_hmac key under labels of their own, not stored: a key file written before
+// they existed has them without being rewritten (key files are often read-only secret
+// mounts shared by several instances, and a file rewritten at start-up by one instance
+// while another reads it is a race no one needs), every instance on one key file derives
+// the same keys, and a new key set (admin rekey --new-key) brings fresh ones with its fresh
+// secret_hmac key. HKDF outputs under distinct labels are independent keys: knowing an audit
+// key or a checkpoint signature reveals nothing of secret_hmac or of the other.
 package keyring
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,6 +34,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 )
 
 // keySize is the size in bytes of every key: 256 bits.
@@ -58,6 +72,20 @@ type Keyring struct {
 	current *keySet
 	byID    map[string]*keySet
 	aeads   map[string]cipher.AEAD
+	// audit and checkpoint are each key set's derived audit key and checkpoint signing key.
+	audit      map[string]*audit.Key
+	checkpoint map[string]ed25519.PrivateKey
+}
+
+// HKDF labels of the keys derived from a key set's secret_hmac key.
+const (
+	auditKeyLabel      = "tokenguard audit chain hmac v1"
+	checkpointKeyLabel = "tokenguard audit checkpoint ed25519 v1"
+)
+
+// derive returns the keySize-byte key of label derived from secret with HKDF-SHA256.
+func derive(secret []byte, label string) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, label, keySize)
 }
 
 // Load reads the key file at path. The file must not be readable or writable by group or
@@ -208,7 +236,8 @@ func fromFile(f file) (*Keyring, error) {
 	if len(f.Keys) == 0 {
 		return nil, errors.New("no keys in key file")
 	}
-	k := &Keyring{byID: map[string]*keySet{}, aeads: map[string]cipher.AEAD{}}
+	k := &Keyring{byID: map[string]*keySet{}, aeads: map[string]cipher.AEAD{},
+		audit: map[string]*audit.Key{}, checkpoint: map[string]ed25519.PrivateKey{}}
 	for i := range f.Keys {
 		ks := &f.Keys[i]
 		if ks.ID == "" || len(ks.ID) > 255 {
@@ -232,6 +261,18 @@ func fromFile(f file) (*Keyring, error) {
 		}
 		k.byID[ks.ID] = ks
 		k.aeads[ks.ID] = aead
+		auditSecret, err := derive(ks.SecretHMAC, auditKeyLabel)
+		if err != nil {
+			return nil, fmt.Errorf("key set %q: deriving the audit key: %w", ks.ID, err)
+		}
+		if k.audit[ks.ID], err = audit.NewKey(ks.ID, auditSecret); err != nil {
+			return nil, err
+		}
+		seed, err := derive(ks.SecretHMAC, checkpointKeyLabel)
+		if err != nil {
+			return nil, fmt.Errorf("key set %q: deriving the checkpoint key: %w", ks.ID, err)
+		}
+		k.checkpoint[ks.ID] = ed25519.NewKeyFromSeed(seed)
 	}
 	cur, ok := k.byID[f.Current]
 	if !ok {
@@ -243,6 +284,31 @@ func fromFile(f file) (*Keyring, error) {
 
 // KeyID is the id of the current key set.
 func (k *Keyring) KeyID() string { return k.current.ID }
+
+// AuditKey returns the audit key of key set id (audit.KeySource).
+func (k *Keyring) AuditKey(id string) (*audit.Key, bool) {
+	key, ok := k.audit[id]
+	return key, ok
+}
+
+// CurrentAuditKey is the audit key of the current key set: new audit records are chained
+// under it.
+func (k *Keyring) CurrentAuditKey() *audit.Key { return k.audit[k.current.ID] }
+
+// CheckpointKey returns the public checkpoint key of key set id (audit.CheckpointKeys).
+func (k *Keyring) CheckpointKey(id string) (ed25519.PublicKey, bool) {
+	priv, ok := k.checkpoint[id]
+	if !ok {
+		return nil, false
+	}
+	return priv.Public().(ed25519.PublicKey), true
+}
+
+// SignCheckpoint signs the checkpoint of the audit chain's head (see audit.SignCheckpoint)
+// with the current key set's checkpoint key.
+func (k *Keyring) SignCheckpoint(head audit.Record, keyedFrom int64, at time.Time) audit.Checkpoint {
+	return audit.SignCheckpoint(head, keyedFrom, at, k.current.ID, k.checkpoint[k.current.ID])
+}
 
 // HashSecret returns HMAC-SHA256 of secret under the current key, and that key's id.
 func (k *Keyring) HashSecret(secret string) (hash []byte, keyID string) {

@@ -43,6 +43,7 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 		"POST /v1/credentials":             {"/v1/credentials", `{"name":"matrix-server"}`},
 		"POST /v1/credentials/{id}/revoke": {"/v1/credentials/" + credentialID + "/revoke", `{}`},
 		"GET /v1/audit":                    {"/v1/audit", ""},
+		"GET /v1/audit/checkpoint":         {"/v1/audit/checkpoint", ""},
 		// The dry run keeps the positive control from revoking the matrix token.
 		"POST /v1/deletion-requests":                {"/v1/deletion-requests", `{"subject":"customer:matrix","dry_run":true}`},
 		"GET /v1/deletion-requests/erased-subjects": {"/v1/deletion-requests/erased-subjects", ""},

@@ -249,9 +249,10 @@ func (s *Server) createDeletionRequest(w http.ResponseWriter, r *http.Request, c
 		// lookup finds it again.
 		for _, t := range p.bound {
 			revoking := t.Status != store.StatusRevoked
+			revokedAt := revocationInstant(now, t) // no use committed before it is later than it
 			if revoking {
 				t.Status = store.StatusRevoked
-				t.RevokedAt = &now
+				t.RevokedAt = &revokedAt
 			}
 			if t, err = s.withoutSubject(t, subjIdx); err != nil {
 				return 0, nil, err
@@ -261,7 +262,7 @@ func (s *Server) createDeletionRequest(w http.ResponseWriter, r *http.Request, c
 				return 0, nil, err
 			}
 			if revoking {
-				if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID,
+				if _, err := tx.AppendAudit(ctx, audit.Event{Time: revokedAt, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID,
 					Fingerprint: t.Fingerprint, Outcome: "ok", Details: map[string]string{"reason": reason}}); err != nil {
 					return 0, nil, err
 				}

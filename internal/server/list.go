@@ -166,7 +166,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, _ *caller) er
 		page.Records = append(page.Records, client.AuditRecord{
 			Seq: rec.Seq, PrevHash: rec.PrevHash, Hash: rec.Hash, Time: rec.Time, Actor: rec.Actor,
 			Action: rec.Action, TokenID: rec.TokenID, Fingerprint: rec.Fingerprint, Outcome: rec.Outcome,
-			Details: rec.Details,
+			Details: rec.Details, KeyID: rec.KeyID,
 		})
 	}
 	if len(recs) == limit {

@@ -36,6 +36,8 @@ type RekeyResult struct {
 // Blind indexes are not touched either: keyring.AddKey carries the blind-index key over.
 func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.Time) (RekeyResult, error) {
 	res := RekeyResult{KeyID: keys.KeyID()}
+	// Its audit record is chained under the current key set's audit key, as the service's are.
+	st.SetAuditKey(keys.CurrentAuditKey())
 	reseal := func(envelope []byte) ([]byte, bool, error) {
 		if len(envelope) == 0 {
 			return envelope, false, nil

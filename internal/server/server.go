@@ -94,6 +94,11 @@ type Config struct {
 	// VerifyFlushInterval is the longest a verification record waits for its batch to fill
 	// (default DefaultVerifyFlushInterval).
 	VerifyFlushInterval time.Duration
+	// AuditCheckpoint, when set, receives a signed checkpoint of the audit chain's head (one
+	// line, see Server.Checkpoint) every AuditCheckpointInterval (default
+	// DefaultAuditCheckpointInterval) and once more from Close.
+	AuditCheckpoint         io.Writer
+	AuditCheckpointInterval time.Duration
 }
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
@@ -112,6 +117,7 @@ type Server struct {
 	idemPurgedAt      atomic.Int64 // server-clock UnixNano of the last purge of expired answers
 	gate              *policyGate  // nil when the policy gate is off
 	verifications     *verifyLog
+	checkpoints       *checkpointWriter // nil without Config.AuditCheckpoint
 	mux               *http.ServeMux
 	patterns          []string
 }
@@ -195,9 +201,21 @@ func New(cfg Config) (*Server, error) {
 	if batch < 0 || interval < 0 {
 		return nil, errors.New("server: VerifyBatchSize and VerifyFlushInterval must be positive")
 	}
+	checkpointEvery := cfg.AuditCheckpointInterval
+	if checkpointEvery == 0 {
+		checkpointEvery = DefaultAuditCheckpointInterval
+	}
+	if checkpointEvery < 0 {
+		return nil, errors.New("server: AuditCheckpointInterval must be positive")
+	}
 	s.routes()
-	// Last: no error return may follow, or the writer goroutine would leak.
+	// Every audit record this server appends is chained under the audit key of its key file.
+	s.store.SetAuditKey(s.keys.CurrentAuditKey())
+	// Last: no error return may follow, or the writer goroutines would leak.
 	s.verifications = newVerifyLog(s.store, s.log, batch, interval)
+	if cfg.AuditCheckpoint != nil {
+		s.checkpoints = newCheckpointWriter(s, cfg.AuditCheckpoint, checkpointEvery)
+	}
 	return s, nil
 }
 
@@ -209,8 +227,17 @@ func (s *Server) Flush(ctx context.Context) error { return s.verifications.flush
 // Close commits every pending verification record and stops the verification log's writer;
 // call it after the HTTP server has stopped and before the store is closed. Introspections
 // still arriving afterwards are recorded in a transaction each. It waits until ctx ends and
-// is safe to call more than once. It does not close the store.
-func (s *Server) Close(ctx context.Context) error { return s.verifications.close(ctx) }
+// is safe to call more than once. With Config.AuditCheckpoint it then writes the last
+// checkpoint, of the chain with every verification record in it. It does not close the store.
+func (s *Server) Close(ctx context.Context) error {
+	if err := s.verifications.close(ctx); err != nil {
+		return err
+	}
+	if s.checkpoints != nil {
+		return s.checkpoints.close(ctx)
+	}
+	return nil
+}
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
@@ -234,6 +261,7 @@ func (s *Server) routes() {
 	handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
 	handle("POST /v1/credentials/{id}/revoke", s.authed(RightAdmin, s.revokeCredential))
 	handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))
+	handle("GET /v1/audit/checkpoint", s.authed(RightAdmin, s.auditCheckpoint))
 	handle("POST /v1/deletion-requests", s.authed(RightAdmin, s.createDeletionRequest))
 	handle("GET /v1/deletion-requests/erased-subjects", s.authed(RightAdmin, s.listErasedSubjects))
 	handle("GET /v1/deletion-requests/{id}", s.authed(RightAdmin, s.getDeletionRequest))

@@ -708,14 +708,15 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			return err
 		}
 		if t.Status != store.StatusRevoked {
+			revokedAt := revocationInstant(now, t) // no use committed before it is later than it
 			t.Status = store.StatusRevoked
-			t.RevokedAt = &now
+			t.RevokedAt = &revokedAt
 			t.UpdatedAt = now
 			var details map[string]string
 			if req.Reason != "" {
 				details = map[string]string{"reason": strings.TrimSpace(req.Reason)}
 			}
-			if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRevoke, t, now, details)); err != nil {
+			if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRevoke, t, revokedAt, details)); err != nil {
 				return err
 			}
 		}

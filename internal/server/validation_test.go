@@ -244,7 +244,7 @@ func TestRefusals_areAuditedWithCodeAndFieldButNoValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := page.Records[len(page.Records)-1]
-	want := client.AuditRecord{Seq: last.Seq, PrevHash: last.PrevHash, Hash: last.Hash, Time: last.Time, Actor: last.Actor,
+	want := client.AuditRecord{Seq: last.Seq, PrevHash: last.PrevHash, Hash: last.Hash, KeyID: svc.Keys.KeyID(), Time: last.Time, Actor: last.Actor,
 		Action: "token.refuse", TokenID: tok.ID, Outcome: "denied",
 		Details: map[string]string{"route": "POST /v1/tokens/{id}/renew", "code": "reviewer_is_owner", "field": "reviewed_by"}}
 	if !equalJSON(last, want) {

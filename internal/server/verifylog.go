@@ -234,9 +234,18 @@ func (l *verifyLog) commit(batch []verification) error {
 	return nil
 }
 
-// appendVerifications appends the audit records of vs in order, then moves the last_used_at
+// appendVerifications appends the audit records of vs in order, and moves the last_used_at
 // of every token used in vs to the latest instant it was used at: two store calls whatever
 // the size of the batch.
+//
+// Evidence in order: a verification decided on a state read before a revocation committed
+// may reach this transaction after the revocation, with a decision time later than
+// revoked_at (the revocation takes its instant before its commit, and the introspection's
+// read began in between). Both its last_used_at (TouchLastUsedAll) and its audit record's
+// time are then stamped at revoked_at: no record of a successful verification is later than
+// the revocation that precedes it in commit order. Records committed before the revocation
+// are not later than it either: revocationInstant starts a revocation no earlier than the
+// token's last_used_at.
 func appendVerifications(ctx context.Context, tx store.Tx, vs []verification) error {
 	events := make([]audit.Event, len(vs))
 	var uses []store.TokenUse
@@ -253,10 +262,27 @@ func appendVerifications(ctx context.Context, tx store.Tx, vs []verification) er
 			uses[j].At = v.event.Time
 		}
 	}
-	if _, err := tx.AppendAudits(ctx, events); err != nil {
+	revoked, err := tx.TouchLastUsedAll(ctx, uses)
+	if err != nil {
 		return err
 	}
-	return tx.TouchLastUsedAll(ctx, uses)
+	for i, v := range vs {
+		if r, ok := revoked[v.event.TokenID]; ok && v.active && events[i].Time.After(r) {
+			events[i].Time = r
+		}
+	}
+	_, err = tx.AppendAudits(ctx, events)
+	return err
+}
+
+// revocationInstant is the instant a revocation of t decided at now records: now, or t's
+// last_used_at when that is later (another instance's clock ahead of this one's), so that
+// no use committed before the revocation is recorded after it.
+func revocationInstant(now time.Time, t store.Token) time.Time {
+	if t.LastUsedAt != nil && t.LastUsedAt.After(now) {
+		return *t.LastUsedAt
+	}
+	return now
 }
 
 // flushForRead commits the pending verification records before an API read of the audit log

@@ -65,7 +65,7 @@ func TestVerificationLog_concurrentIntrospectionsAreAllAuditedInAVerifiedChain(t
 	}
 	svc.Flush(t)
 
-	var verifier audit.Verifier
+	verifier := audit.NewVerifier(svc.Keys)
 	got := map[string]int{} // token id + outcome -> introspection records
 	lastUsed := make([]*time.Time, tokens)
 	err := svc.Store.View(ctx, func(r store.Reader) error {

@@ -15,6 +15,8 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict") // unique constraint, e.g. the same owner and name twice
+	// ErrAuditKeyNeeded: an unkeyed audit record would follow a keyed one (Store.SetAuditKey).
+	ErrAuditKeyNeeded = errors.New("the audit chain is keyed: this store was given no audit key (start it with the key file)")
 )
 
 // Token statuses as stored. An active token past its expiry is reported as expired by the
@@ -132,6 +134,10 @@ type Reader interface {
 	// ListAudit returns up to limit records with Seq > afterSeq in sequence order
 	// (limit <= 0 means 100; capped at 1000).
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error)
+	// AuditHead returns the last audit record (Seq 0 when the log is empty) and the sequence
+	// number of the first keyed record (0 when no record is keyed): what a signed checkpoint
+	// states.
+	AuditHead(ctx context.Context) (head audit.Record, keyedFrom int64, err error)
 	// GetDeletionRequest returns the deletion request with this id, or ErrNotFound.
 	GetDeletionRequest(ctx context.Context, id string) (DeletionRequest, error)
 	// ListDeletionRequests returns up to limit deletion requests with ids strictly greater than
@@ -168,17 +174,22 @@ type Tx interface {
 	// PurgeIdempotency deletes every idempotency record created before before, and returns
 	// how many it deleted: stored answers expire.
 	PurgeIdempotency(ctx context.Context, before time.Time) (int, error)
-	// AppendAudit chains event after the current head. Appends are serialised by the database,
-	// so concurrent writers (also in other processes) never fork the chain.
+	// AppendAudit chains event after the current head, under the store's audit key (see
+	// Store.SetAuditKey). Appends are serialised by the database, so concurrent writers (also
+	// in other processes) never fork the chain.
 	AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error)
 	// AppendAudits chains events after the current head, in order: the same records as
 	// AppendAudit called for each event in turn, in fewer statements (the verification log
 	// appends its batches with it).
 	AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Record, error)
 	// TouchLastUsedAll moves LastUsedAt of each token of uses forward to its instant, as
-	// TouchLastUsed does, in fewer statements. Uses of tokens that do not exist are skipped:
-	// the verification log records uses after the fact and must not fail on them.
-	TouchLastUsedAll(ctx context.Context, uses []TokenUse) error
+	// TouchLastUsed does, in fewer statements, but never past the token's RevokedAt: a use
+	// decided on a state read before the revocation committed is recorded at the revocation
+	// at the latest. It returns the RevokedAt of each used token revoked before the instant
+	// of its use (nil when there is none), so the caller can stamp the use's audit record
+	// the same way. Uses of tokens that do not exist are skipped: the verification log
+	// records uses after the fact and must not fail on them.
+	TouchLastUsedAll(ctx context.Context, uses []TokenUse) (revokedBefore map[string]time.Time, err error)
 	// InsertDeletionRequest adds d; ErrConflict on a duplicate id. Several requests may name
 	// the same subject.
 	InsertDeletionRequest(ctx context.Context, d DeletionRequest) error
@@ -228,5 +239,10 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
+	// SetAuditKey chains every audit record appended from now on under key (see
+	// audit.ChainKeyed). Without a key records are unkeyed; once the chain holds a keyed
+	// record, appending an unkeyed one is refused, so a process that lacks the key cannot
+	// extend the chain with records no verifier would accept.
+	SetAuditKey(key *audit.Key)
 	Close() error
 }

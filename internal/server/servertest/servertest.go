@@ -120,6 +120,7 @@ type Service struct {
 	AdminToken string
 	DBPath     string
 	KeyPath    string
+	Keys       *keyring.Keyring // the loaded key file: its audit keys verify the chain
 	Server     *server.Server
 	Store      *sqlite.Store
 	Logs       *SafeBuffer // the service's JSON log lines
@@ -154,6 +155,7 @@ func Start(tb testing.TB, opts Options) *Service {
 		tb.Fatalf("servertest: database: %v", err)
 	}
 	svc.Store = st
+	svc.Keys = keys
 	var used store.Store = st
 	if opts.WrapStore != nil {
 		used = opts.WrapStore(st)

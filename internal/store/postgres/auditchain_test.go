@@ -27,7 +27,7 @@ func TestAuditTable_refusesARecordNotChainedToTheOneBeforeIt(t *testing.T) {
 		}
 		defer func() { _ = tx.Rollback(ctx) }()
 		for _, r := range rows {
-			if _, err := tx.Exec(ctx, "INSERT INTO audit ("+auditColumns+") VALUES ($1, $2, 'h', now(), 'a', 'x', '', '', 'ok', NULL)", r[0], r[1]); err != nil {
+			if _, err := tx.Exec(ctx, "INSERT INTO audit ("+auditColumns+") VALUES ($1, $2, 'h', now(), 'a', 'x', '', '', 'ok', NULL, '')", r[0], r[1]); err != nil {
 				return err
 			}
 		}

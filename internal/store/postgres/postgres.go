@@ -36,12 +36,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
@@ -63,9 +65,14 @@ type Store struct {
 	write          *pgxpool.Pool
 	lookup         *pgxpool.Pool       // introspectionQueriesInFlight connections for ReadForIntrospection
 	introspections *introspectionReads // coalesces ReadForIntrospection calls
+	// auditKey is the key new audit records are chained under (nil: unkeyed).
+	auditKey atomic.Pointer[audit.Key]
 
 	closeOnce sync.Once
 }
+
+// SetAuditKey chains the audit records appended from now on under key (store.Store).
+func (s *Store) SetAuditKey(key *audit.Key) { s.auditKey.Store(key) }
 
 var _ store.Store = (*Store)(nil)
 
@@ -228,7 +235,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		}
 		return fmt.Errorf("postgres: taking the write lock: %w", err)
 	}
-	if fnErr := fn(&tx{q: pgTx}); fnErr != nil {
+	if fnErr := fn(&tx{q: pgTx, auditKey: s.auditKey.Load()}); fnErr != nil {
 		if rbErr := pgTx.Rollback(context.WithoutCancel(ctx)); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
 			return errors.Join(fnErr, fmt.Errorf("postgres: rolling back: %w", rbErr))
 		}

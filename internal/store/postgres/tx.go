@@ -24,7 +24,8 @@ const (
 // tx implements store.Tx on a pgx transaction. View hands it out as a store.Reader on a READ
 // ONLY transaction, so even a type assertion to store.Tx cannot write through it.
 type tx struct {
-	q pgx.Tx
+	q        pgx.Tx
+	auditKey *audit.Key // what AppendAudits chains under (nil: unkeyed)
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -339,26 +340,52 @@ func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
 }
 
 // touchLastUsedAllQuery moves last_used_at forward for the tokens and instants given as two
-// arrays; a token named twice gets the later instant.
-const touchLastUsedAllQuery = `UPDATE tokens AS t SET last_used_at = u.at
+// arrays (a token named twice gets the later instant), but never past a token's revoked_at,
+// and returns the id and revoked_at of each token revoked before its use.
+const touchLastUsedAllQuery = `UPDATE tokens AS t SET last_used_at = LEAST(u.at, COALESCE(t.revoked_at, u.at))
 	FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) GROUP BY id) AS u
-	WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)`
+	WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at OR t.revoked_at < u.at)
+	RETURNING t.id, CASE WHEN t.revoked_at < u.at THEN t.revoked_at END`
 
-// TouchLastUsedAll records every use of uses as TouchLastUsed does, in one statement; uses
-// of tokens that do not exist change nothing.
-func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) error {
+// TouchLastUsedAll records every use of uses as TouchLastUsed does, in one statement, but
+// never past a token's revoked_at, and returns the revocation instants of tokens revoked
+// before their use; uses of tokens that do not exist change nothing. A token revoked before
+// a use always gets last_used_at = revoked_at (also one whose last_used_at passed
+// revoked_at before this rule).
+func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) (map[string]time.Time, error) {
 	if len(uses) == 0 {
-		return nil
+		return nil, nil
 	}
 	ids := make([]string, len(uses))
 	ats := make([]time.Time, len(uses))
 	for i, u := range uses {
 		ids[i], ats[i] = u.TokenID, pgTime(u.At)
 	}
-	if _, err := x.q.Exec(ctx, touchLastUsedAllQuery, ids, ats); err != nil {
-		return fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
+	rows, err := x.q.Query(ctx, touchLastUsedAllQuery, ids, ats)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
 	}
-	return nil
+	defer rows.Close()
+	var revoked map[string]time.Time
+	for rows.Next() {
+		var (
+			id        string
+			revokedAt *time.Time
+		)
+		if err := rows.Scan(&id, &revokedAt); err != nil {
+			return nil, fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
+		}
+		if revokedAt != nil {
+			if revoked == nil {
+				revoked = map[string]time.Time{}
+			}
+			revoked[id] = revokedAt.UTC()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: recording uses of %d tokens: %w", len(uses), err)
+	}
+	return revoked, nil
 }
 
 // InsertCredential adds c; store.ErrConflict when its id or secret hash exists. A conflict
@@ -533,7 +560,7 @@ func (x *tx) PurgeIdempotency(ctx context.Context, before time.Time) (int, error
 }
 
 // auditColumns lists the audit columns in the order scanAudit reads them.
-const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details"
+const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details, key_id"
 
 func scanAudit(row pgx.Row) (audit.Record, error) {
 	var (
@@ -541,7 +568,7 @@ func scanAudit(row pgx.Row) (audit.Record, error) {
 		details []byte
 	)
 	if err := row.Scan(&rec.Seq, &rec.PrevHash, &rec.Hash, &rec.Time, &rec.Actor, &rec.Action,
-		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details); err != nil {
+		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details, &rec.KeyID); err != nil {
 		return audit.Record{}, err
 	}
 	rec.Time = rec.Time.UTC()
@@ -567,6 +594,25 @@ func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.
 	return out, nil
 }
 
+// AuditHead returns the last audit record and the sequence number of the first keyed one
+// (store.Reader). Keyed records follow every unkeyed one, so the second query walks the
+// primary key only over the unkeyed prefix the chain had when it became keyed.
+func (x *tx) AuditHead(ctx context.Context) (audit.Record, int64, error) {
+	head, err := scanAudit(x.q.QueryRow(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq DESC LIMIT 1"))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return audit.Record{}, 0, nil
+	case err != nil:
+		return audit.Record{}, 0, fmt.Errorf("postgres: reading the audit head: %w", err)
+	}
+	var keyedFrom int64
+	err = x.q.QueryRow(ctx, "SELECT seq FROM audit WHERE key_id <> '' ORDER BY seq LIMIT 1").Scan(&keyedFrom)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return audit.Record{}, 0, fmt.Errorf("postgres: reading the first keyed audit record: %w", err)
+	}
+	return head, keyedFrom, nil
+}
+
 // AppendAudit chains event after the current head and stores it (AppendAudits of one
 // event).
 func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, error) {
@@ -578,16 +624,17 @@ func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, 
 }
 
 // appendAuditsQuery inserts the records given as one array per column ($1 to $10, details
-// as JSON text or NULL) and moves audit_head to the last of them, in one statement.
+// as JSON text or NULL) under the key id $11 and moves audit_head to the last of them, in
+// one statement.
 const appendAuditsQuery = `WITH appended AS (
 		INSERT INTO audit (` + auditColumns + `)
-		SELECT seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details::jsonb
+		SELECT seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details::jsonb, $11::text
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
 			$7::text[], $8::text[], $9::text[], $10::text[])
 			AS r(seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details)
-		RETURNING seq, hash)
-	UPDATE audit_head SET seq = last.seq, hash = last.hash
-	FROM (SELECT seq, hash FROM appended ORDER BY seq DESC LIMIT 1) AS last
+		RETURNING seq, hash, key_id)
+	UPDATE audit_head SET seq = last.seq, hash = last.hash, key_id = last.key_id
+	FROM (SELECT seq, hash, key_id FROM appended ORDER BY seq DESC LIMIT 1) AS last
 	WHERE audit_head.id`
 
 // AppendAudits chains events after the current head, in order, and stores them with one
@@ -600,11 +647,19 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 		return nil, nil
 	}
 	var (
-		headSeq  int64
-		headHash *string
+		headSeq   int64
+		headHash  *string
+		headKeyID string
 	)
-	if err := x.q.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id FOR UPDATE").Scan(&headSeq, &headHash); err != nil {
+	if err := x.q.QueryRow(ctx, "SELECT seq, hash, key_id FROM audit_head WHERE id FOR UPDATE").Scan(&headSeq, &headHash, &headKeyID); err != nil {
 		return nil, fmt.Errorf("postgres: reading audit head: %w", err)
+	}
+	if x.auditKey == nil && headKeyID != "" {
+		return nil, fmt.Errorf("postgres: appending audit records: %w", store.ErrAuditKeyNeeded)
+	}
+	keyID := ""
+	if x.auditKey != nil {
+		keyID = x.auditKey.ID()
 	}
 	var prev *audit.Record
 	if headSeq > 0 && headHash != nil {
@@ -620,7 +675,7 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 		details                             = make([]*string, 0, n)
 	)
 	for _, event := range events {
-		rec := audit.Chain(prev, headSeq+int64(len(recs))+1, event)
+		rec := audit.ChainKeyed(prev, headSeq+int64(len(recs))+1, event, x.auditKey)
 		var d *string
 		if len(rec.Details) > 0 { // nil and empty hash alike (omitempty); store both as NULL
 			b, err := json.Marshal(rec.Details)
@@ -638,7 +693,7 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	}
 	first, last := recs[0].Seq, recs[n-1].Seq
 	tag, err := x.q.Exec(ctx, appendAuditsQuery,
-		seqs, prevHashes, hashes, times, actors, actions, tokenIDs, fingerprints, outcomes, details)
+		seqs, prevHashes, hashes, times, actors, actions, tokenIDs, fingerprints, outcomes, details, keyID)
 	if err != nil {
 		if state := sqlState(err); state == uniqueViolation || state == integrityConstraintViolation {
 			return nil, fmt.Errorf("postgres: appending audit records %d to %d: the chain would fork: %w", first, last, store.ErrConflict)

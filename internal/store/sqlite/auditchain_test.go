@@ -2,22 +2,25 @@ package sqlite
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
-// TestMigration0003_keepsTheAuditChainOfAnExistingDatabase opens a database written by the
-// schema before 0003 (prev_hash UNIQUE, the audit_token index) holding a chain, and checks
-// that the upgrade keeps every record, that the chain still verifies and grows, and that the
-// new trigger refuses a fork.
-func TestMigration0003_keepsTheAuditChainOfAnExistingDatabase(t *testing.T) {
+// unkeyedAuditColumns are the audit columns before 0004 added key_id.
+const unkeyedAuditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details"
+
+// legacyChainDatabase writes at path a database with the migrations before version before
+// applied and a chain of n unkeyed records, as tokenguard wrote it then, and returns them.
+func legacyChainDatabase(t *testing.T, path string, before, n int) []audit.Record {
+	t.Helper()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "tokenguard.db")
 	migrations, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +34,7 @@ func TestMigration0003_keepsTheAuditChainOfAnExistingDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range migrations {
-		if m.Version >= 3 {
+		if m.Version >= before {
 			break
 		}
 		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
@@ -45,11 +48,11 @@ func TestMigration0003_keepsTheAuditChainOfAnExistingDatabase(t *testing.T) {
 		written []audit.Record
 		prev    *audit.Record
 	)
-	for i := range 50 {
+	for i := range n {
 		rec := audit.Chain(prev, int64(i+1), audit.Event{Time: time.Unix(int64(i), 0), Actor: "cred_a",
 			Action: audit.ActionIntrospect, TokenID: fmt.Sprintf("tok_%d", i%7), Outcome: "active",
 			Details: map[string]string{"n": fmt.Sprint(i)}})
-		if _, err := db.ExecContext(ctx, "INSERT INTO audit ("+auditColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		if _, err := db.ExecContext(ctx, "INSERT INTO audit ("+unkeyedAuditColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			rec.Seq, rec.PrevHash, rec.Hash, formatTime(rec.Time), rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint,
 			rec.Outcome, fmt.Sprintf(`{"n":"%d"}`, i)); err != nil {
 			t.Fatal(err)
@@ -60,6 +63,17 @@ func TestMigration0003_keepsTheAuditChainOfAnExistingDatabase(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return written
+}
+
+// TestMigration0003_keepsTheAuditChainOfAnExistingDatabase opens a database written by the
+// schema before 0003 (prev_hash UNIQUE, the audit_token index) holding a chain, and checks
+// that the upgrade keeps every record, that the chain still verifies and grows, and that the
+// new trigger refuses a fork.
+func TestMigration0003_keepsTheAuditChainOfAnExistingDatabase(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tokenguard.db")
+	written := legacyChainDatabase(t, path, 3, 50)
 
 	s := openTemp(t, path)
 	var v audit.Verifier
@@ -93,9 +107,67 @@ func TestMigration0003_keepsTheAuditChainOfAnExistingDatabase(t *testing.T) {
 	if indexes != 0 {
 		t.Errorf("audit has %d indexes after the upgrade, want none (its primary key is the rowid)", indexes)
 	}
-	_, err = s.write.ExecContext(ctx, "INSERT INTO audit ("+auditColumns+") VALUES (?, ?, 'h', ?, 'a', 'x', '', '', 'ok', NULL)",
+	_, err := s.write.ExecContext(ctx, "INSERT INTO audit ("+unkeyedAuditColumns+") VALUES (?, ?, 'h', ?, 'a', 'x', '', '', 'ok', NULL)",
 		len(written)+2, written[len(written)-1].Hash, formatTime(time.Unix(0, 0)))
 	if !isChainViolation(err) {
 		t.Errorf("a fork after the upgrade: error = %v, want the chain constraint to refuse it", err)
+	}
+}
+
+// TestMigration0004_unkeyedChainKeepsVerifyingAndOnlyKeyedRecordsFollow opens a database
+// written before 0004 (no key_id) holding an unkeyed chain: the upgrade keeps every record
+// and hash, a store with an audit key appends keyed records after them, the whole chain
+// verifies with the key, and a store without the key can no longer append.
+func TestMigration0004_unkeyedChainKeepsVerifyingAndOnlyKeyedRecordsFollow(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tokenguard.db")
+	written := legacyChainDatabase(t, path, 4, 20)
+	keys, err := keyring.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openTemp(t, path)
+	s.SetAuditKey(keys.CurrentAuditKey())
+	ev := audit.Event{Time: time.Unix(100, 0), Actor: "cred_a", Action: audit.ActionIntrospect, Outcome: "inactive"}
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.AppendAudits(ctx, []audit.Event{ev, ev})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v := audit.NewVerifier(keys)
+	var head audit.Record
+	var keyedFrom int64
+	if err := s.View(ctx, func(rd store.Reader) error {
+		recs, err := rd.ListAudit(ctx, 0, 1000)
+		if err != nil {
+			return err
+		}
+		for i, rec := range recs {
+			if i < len(written) && (rec.Hash != written[i].Hash || rec.KeyID != "") {
+				return fmt.Errorf("record %d changed in the upgrade", rec.Seq)
+			}
+			if i >= len(written) && rec.KeyID != keys.KeyID() {
+				return fmt.Errorf("record %d appended after the upgrade has key id %q, want %q", rec.Seq, rec.KeyID, keys.KeyID())
+			}
+			if err := v.Add(rec); err != nil {
+				return err
+			}
+		}
+		head, keyedFrom, err = rd.AuditHead(ctx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v.Count() != 22 || head.Seq != 22 || head.Hash != v.Head().Hash || keyedFrom != 21 {
+		t.Fatalf("verified %d, head %d, keyed from %d; want 22 records, head 22, keyed from 21", v.Count(), head.Seq, keyedFrom)
+	}
+	s.SetAuditKey(nil)
+	err = s.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.AppendAudit(ctx, ev)
+		return err
+	})
+	if !errors.Is(err, store.ErrAuditKeyNeeded) {
+		t.Fatalf("an unkeyed append after keyed records: %v, want ErrAuditKeyNeeded", err)
 	}
 }

@@ -29,10 +29,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	moderncsqlite "modernc.org/sqlite"
 	sqlitelib "modernc.org/sqlite/lib"
 
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
@@ -52,9 +54,15 @@ type Store struct {
 	// introspection are ReadForIntrospection's connections of its own
 	introspection *introspectionReaders
 
+	// auditKey is the key new audit records are chained under (nil: unkeyed).
+	auditKey atomic.Pointer[audit.Key]
+
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// SetAuditKey chains the audit records appended from now on under key (store.Store).
+func (s *Store) SetAuditKey(key *audit.Key) { s.auditKey.Store(key) }
 
 var _ store.Store = (*Store)(nil)
 
@@ -127,7 +135,7 @@ func prepareHot(ctx context.Context, read, write *sql.DB) (hotStmts, error) {
 		{write, auditHeadQuery, &h.auditHead},
 		{write, insertAuditQuery, &h.insertAudit},
 		{write, insertAuditsQuery, &h.insertAudits},
-		{write, touchLastUsedQuery, &h.touchLastUsedIf},
+		{write, touchLastUsedAllQuery, &h.touchLastUsedIf},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -289,7 +297,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 			err = panicError(r)
 		}
 	}()
-	if fnErr := fn(&tx{q: sqlTx, hot: s.hot.writeOnly()}); fnErr != nil {
+	if fnErr := fn(&tx{q: sqlTx, hot: s.hot.writeOnly(), auditKey: s.auditKey.Load()}); fnErr != nil {
 		// ErrTxDone: the context ended and database/sql has rolled back already.
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(fnErr, fmt.Errorf("sqlite: rolling back: %w", rbErr))

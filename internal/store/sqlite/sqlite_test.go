@@ -346,7 +346,7 @@ func TestAuditTable_refusesARecordNotChainedToTheOneBeforeIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	insert := func(seq int64, prevHash string) error {
-		_, err := s.write.ExecContext(ctx, "INSERT INTO audit ("+auditColumns+") VALUES (?, ?, 'h', ?, 'a', 'x', '', '', 'ok', NULL)",
+		_, err := s.write.ExecContext(ctx, "INSERT INTO audit ("+unkeyedAuditColumns+") VALUES (?, ?, 'h', ?, 'a', 'x', '', '', 'ok', NULL)",
 			seq, prevHash, formatTime(time.Unix(0, 0)))
 		return err
 	}

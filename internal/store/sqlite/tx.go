@@ -22,8 +22,9 @@ const (
 // tx implements store.Tx on a database/sql transaction. View hands it out as a store.Reader
 // on a query_only connection, so even a type assertion to store.Tx cannot write through it.
 type tx struct {
-	q   *sql.Tx
-	hot hotStmts // zero in Update: the statements are prepared on the read pool only
+	q        *sql.Tx
+	hot      hotStmts   // zero in Update: the statements are prepared on the read pool only
+	auditKey *audit.Key // what AppendAudits chains under (nil: unkeyed)
 }
 
 // prepared returns st bound to this transaction, or nil when st is nil (not prepared).
@@ -323,37 +324,59 @@ func (x *tx) TouchLastUsed(ctx context.Context, id string, at time.Time) error {
 const touchLastUsedQuery = "UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 
 // touchLastUsed runs touchLastUsedQuery for token id and instant ts (encoded), and returns
-// how many rows changed.
+// how many rows changed. (The verification log's path, TouchLastUsedAll, runs its own
+// statement, prepared once.)
 func (x *tx) touchLastUsed(ctx context.Context, id, ts string) (int64, error) {
-	var (
-		res sql.Result
-		err error
-	)
-	if st := x.prepared(ctx, x.hot.touchLastUsedIf); st != nil {
-		res, err = st.ExecContext(ctx, ts, id, ts)
-	} else {
-		res, err = x.q.ExecContext(ctx, touchLastUsedQuery, ts, id, ts)
-	}
+	res, err := x.q.ExecContext(ctx, touchLastUsedQuery, ts, id, ts)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// TouchLastUsedAll records every use of uses as TouchLastUsed does; uses of tokens that do
-// not exist change nothing.
-func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) error {
+// touchLastUsedAllQuery moves last_used_at of one token forward to ?1, but never past its
+// revoked_at, and returns revoked_at when the token is revoked before ?1 (id ?2).
+const touchLastUsedAllQuery = `UPDATE tokens SET last_used_at = CASE WHEN revoked_at < ?1 THEN revoked_at ELSE ?1 END
+	WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 OR revoked_at < ?1)
+	RETURNING CASE WHEN revoked_at < ?1 THEN revoked_at END`
+
+// TouchLastUsedAll records every use of uses as TouchLastUsed does, but never past a token's
+// revoked_at, and returns the revocation instants of tokens revoked before their use; uses
+// of tokens that do not exist change nothing. A token revoked before a use always gets
+// last_used_at = revoked_at (also one whose last_used_at passed revoked_at before this rule).
+func (x *tx) TouchLastUsedAll(ctx context.Context, uses []store.TokenUse) (map[string]time.Time, error) {
+	var revoked map[string]time.Time
+	st := x.prepared(ctx, x.hot.touchLastUsedIf)
 	for _, u := range uses {
 		var e encoder
 		ts := e.time("last_used_at", u.At)
 		if e.err != nil {
-			return fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, e.err)
+			return nil, fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, e.err)
 		}
-		if _, err := x.touchLastUsed(ctx, u.TokenID, ts); err != nil {
-			return fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, err)
+		var row *sql.Row
+		if st != nil {
+			row = st.QueryRowContext(ctx, ts, u.TokenID)
+		} else {
+			row = x.q.QueryRowContext(ctx, touchLastUsedAllQuery, ts, u.TokenID)
+		}
+		var revokedAt sql.NullString
+		switch err := row.Scan(&revokedAt); {
+		case errors.Is(err, sql.ErrNoRows): // no such token, or a later use already recorded
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, err)
+		case revokedAt.Valid:
+			var d decoder
+			r := d.time("revoked_at", revokedAt.String)
+			if d.err != nil {
+				return nil, fmt.Errorf("sqlite: recording use of token %q: %w", u.TokenID, d.err)
+			}
+			if revoked == nil {
+				revoked = map[string]time.Time{}
+			}
+			revoked[u.TokenID] = r
 		}
 	}
-	return nil
+	return revoked, nil
 }
 
 // InsertCredential adds c; store.ErrConflict when its id or secret hash exists.
@@ -589,7 +612,7 @@ func (x *tx) PurgeIdempotency(ctx context.Context, before time.Time) (int, error
 }
 
 // auditColumns lists the audit columns in the order scanAudit reads them.
-const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details"
+const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details, key_id"
 
 func scanAudit(r rowScanner) (audit.Record, error) {
 	var (
@@ -598,7 +621,7 @@ func scanAudit(r rowScanner) (audit.Record, error) {
 		details sql.NullString
 	)
 	if err := r.Scan(&rec.Seq, &rec.PrevHash, &rec.Hash, &ts, &rec.Actor, &rec.Action,
-		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details); err != nil {
+		&rec.TokenID, &rec.Fingerprint, &rec.Outcome, &details, &rec.KeyID); err != nil {
 		return audit.Record{}, err
 	}
 	var d decoder
@@ -636,6 +659,25 @@ func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.
 	return out, nil
 }
 
+// AuditHead returns the last audit record and the sequence number of the first keyed one
+// (store.Reader). Keyed records follow every unkeyed one, so the second query walks the
+// primary key only over the unkeyed prefix the chain had when it became keyed.
+func (x *tx) AuditHead(ctx context.Context) (audit.Record, int64, error) {
+	head, err := scanAudit(x.q.QueryRowContext(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY seq DESC LIMIT 1"))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return audit.Record{}, 0, nil
+	case err != nil:
+		return audit.Record{}, 0, fmt.Errorf("sqlite: reading the audit head: %w", err)
+	}
+	var keyedFrom int64
+	err = x.q.QueryRowContext(ctx, "SELECT seq FROM audit WHERE key_id <> '' ORDER BY seq LIMIT 1").Scan(&keyedFrom)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return audit.Record{}, 0, fmt.Errorf("sqlite: reading the first keyed audit record: %w", err)
+	}
+	return head, keyedFrom, nil
+}
+
 // AppendAudit chains event after the current head and stores it. The head is read inside
 // this write transaction, which holds the database write lock, so no other writer can
 // append in between.
@@ -648,13 +690,16 @@ func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, 
 }
 
 // auditHeadQuery reads what chaining needs of the last audit record.
-const auditHeadQuery = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+const auditHeadQuery = "SELECT seq, hash, key_id FROM audit ORDER BY seq DESC LIMIT 1"
 
 // insertAuditQuery inserts one audit record.
 const insertAuditQuery = "INSERT INTO audit (" + auditColumns + ") VALUES " + auditRowPlaceholders
 
+// auditRowColumns is the number of audit columns (auditColumns).
+const auditRowColumns = 11
+
 // auditRowPlaceholders are the placeholders of one audit row (auditColumns).
-const auditRowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+const auditRowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // auditInsertRows is how many records insertAuditsQuery inserts: one statement per
 // auditInsertRows records of a batch (the rest one by one) costs far less than a statement
@@ -684,7 +729,7 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	} else {
 		row = x.q.QueryRowContext(ctx, auditHeadQuery)
 	}
-	switch err := row.Scan(&head.Seq, &head.Hash); {
+	switch err := row.Scan(&head.Seq, &head.Hash, &head.KeyID); {
 	case errors.Is(err, sql.ErrNoRows):
 		// empty log: the first record chains to audit.GenesisHash
 	case err != nil:
@@ -692,14 +737,17 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	default:
 		prev = &head
 	}
+	if x.auditKey == nil && prev != nil && prev.KeyID != "" {
+		return nil, fmt.Errorf("sqlite: appending audit records: %w", store.ErrAuditKeyNeeded)
+	}
 	recs := make([]audit.Record, 0, len(events))
-	args := make([]any, 0, 10*min(len(events), auditInsertRows))
+	args := make([]any, 0, auditRowColumns*min(len(events), auditInsertRows))
 	for _, event := range events {
 		seq := int64(1)
 		if prev != nil {
 			seq = prev.Seq + 1
 		}
-		rec := audit.Chain(prev, seq, event)
+		rec := audit.ChainKeyed(prev, seq, event, x.auditKey)
 		var e encoder
 		ts := e.time("time", rec.Time)
 		var details any
@@ -715,23 +763,23 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 		}
 		recs = append(recs, rec)
 		prev = &recs[len(recs)-1]
-		args = append(args, rec.Seq, rec.PrevHash, rec.Hash, ts, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details)
-		if len(args) == 10*auditInsertRows {
+		args = append(args, rec.Seq, rec.PrevHash, rec.Hash, ts, rec.Actor, rec.Action, rec.TokenID, rec.Fingerprint, rec.Outcome, details, rec.KeyID)
+		if len(args) == auditRowColumns*auditInsertRows {
 			if err := x.insertAudits(ctx, recs[len(recs)-auditInsertRows:], args); err != nil {
 				return nil, err
 			}
 			args = args[:0]
 		}
 	}
-	for i := 0; i < len(args); i += 10 { // the rest, one by one
-		if err := x.insertAudits(ctx, recs[len(recs)-len(args)/10+i/10:][:1], args[i:i+10]); err != nil {
+	for i := 0; i < len(args); i += auditRowColumns { // the rest, one by one
+		if err := x.insertAudits(ctx, recs[len(recs)-len(args)/auditRowColumns+i/auditRowColumns:][:1], args[i:i+auditRowColumns]); err != nil {
 			return nil, err
 		}
 	}
 	return recs, nil
 }
 
-// insertAudits inserts recs, whose column values are args (ten per record): with
+// insertAudits inserts recs, whose column values are args (auditRowColumns per record): with
 // insertAuditsQuery when there are auditInsertRows of them, else one record with
 // insertAuditQuery.
 func (x *tx) insertAudits(ctx context.Context, recs []audit.Record, args []any) error {

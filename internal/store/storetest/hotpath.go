@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ var hotPathTests = []struct {
 	{"ReadForIntrospectionAnswersConcurrentCallsEachTheirOwn", testReadForIntrospectionConcurrent},
 	{"AppendAuditsChainsLikeAppendAuditOneByOne", testAppendAudits},
 	{"TouchLastUsedAllMovesForwardAndSkipsUnknownTokens", testTouchLastUsedAll},
+	{"TouchLastUsedAllStopsAtTheRevocation", testTouchLastUsedAllStopsAtRevocation},
 }
 
 // introspectionFields is t with only the fields ReadForIntrospection returns of a token.
@@ -263,16 +265,20 @@ func testTouchLastUsedAll(t *testing.T, f Factory) {
 	c.LastUsedAt = ptr(at(2 * time.Hour))
 	insertTokens(t, s, a, b, c)
 	update(t, s, func(tx store.Tx) error {
-		if err := tx.TouchLastUsedAll(ctx, nil); err != nil {
-			return fmt.Errorf("TouchLastUsedAll of no use: %w", err)
+		if revoked, err := tx.TouchLastUsedAll(ctx, nil); err != nil || revoked != nil {
+			return fmt.Errorf("TouchLastUsedAll of no use: %v, %w", revoked, err)
 		}
-		return tx.TouchLastUsedAll(ctx, []store.TokenUse{
+		revoked, err := tx.TouchLastUsedAll(ctx, []store.TokenUse{
 			{TokenID: "tok_a", At: at(time.Hour)},
 			{TokenID: "tok_missing", At: at(time.Hour)},
 			{TokenID: "tok_b", At: at(30 * time.Minute)},
 			{TokenID: "tok_b", At: at(45 * time.Minute)}, // named twice: the later instant wins
 			{TokenID: "tok_c", At: at(time.Hour)},        // earlier than stored: unchanged
 		})
+		if err == nil && len(revoked) != 0 {
+			err = fmt.Errorf("TouchLastUsedAll of tokens not revoked reported revocations %v", revoked)
+		}
+		return err
 	})
 	for _, want := range []struct {
 		tok  store.Token
@@ -284,5 +290,42 @@ func testTouchLastUsedAll(t *testing.T, f Factory) {
 	}
 	if _, err := getToken(t, s, "tok_missing"); err == nil {
 		t.Error("TouchLastUsedAll created the token it did not find")
+	}
+}
+
+// testTouchLastUsedAllStopsAtRevocation: a use later than the token's revocation (decided on
+// a state read before the revocation committed) moves last_used_at to revoked_at, not past
+// it, and is reported with the revocation instant; a use before it is recorded as it is.
+func testTouchLastUsedAllStopsAtRevocation(t *testing.T, f Factory) {
+	s := f.Open(t)
+	ctx := t.Context()
+	a, b, c := plainToken("tok_a", "owner", "a"), plainToken("tok_b", "owner", "b"), plainToken("tok_c", "owner", "c")
+	for _, tok := range []*store.Token{&a, &b, &c} {
+		tok.Status = store.StatusRevoked
+		tok.RevokedAt = ptr(at(time.Hour))
+	}
+	c.LastUsedAt = ptr(at(2 * time.Hour)) // written before the rule: past its revocation
+	insertTokens(t, s, a, b, c)
+	var revoked map[string]time.Time
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		revoked, err = tx.TouchLastUsedAll(ctx, []store.TokenUse{
+			{TokenID: "tok_a", At: at(time.Hour + time.Millisecond)}, // after the revocation
+			{TokenID: "tok_b", At: at(59 * time.Minute)},             // before it
+			{TokenID: "tok_c", At: at(90 * time.Minute)},             // after it, before the stored use
+		})
+		return err
+	})
+	want := map[string]time.Time{"tok_a": at(time.Hour).UTC(), "tok_c": at(time.Hour).UTC()}
+	if !reflect.DeepEqual(revoked, want) {
+		t.Errorf("TouchLastUsedAll reported %v, want %v", revoked, want)
+	}
+	for _, w := range []struct {
+		tok  store.Token
+		used time.Time
+	}{{a, at(time.Hour)}, {b, at(59 * time.Minute)}, {c, at(time.Hour)}} {
+		tok := w.tok
+		tok.LastUsedAt = ptr(w.used)
+		expectSame(t, "token "+tok.ID, tok, mustGetToken(t, s, tok.ID))
 	}
 }

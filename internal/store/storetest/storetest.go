@@ -91,6 +91,7 @@ func Run(t *testing.T, f Factory) {
 	tests = append(tests, maintenanceTests...)
 	tests = append(tests, idempotencyTests...)
 	tests = append(tests, hotPathTests...)
+	tests = append(tests, auditKeyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}
@@ -352,9 +353,9 @@ func expectSameRecord(t *testing.T, want, got audit.Record) {
 		want.Details, got.Details = nil, nil
 	}
 	expectSame(t, fmt.Sprintf("audit record %d", want.Seq), want.Event, got.Event)
-	if got.Seq != want.Seq || got.PrevHash != want.PrevHash || got.Hash != want.Hash {
-		t.Errorf("audit record = seq %d prev %s hash %s, want seq %d prev %s hash %s",
-			got.Seq, got.PrevHash, got.Hash, want.Seq, want.PrevHash, want.Hash)
+	if got.Seq != want.Seq || got.PrevHash != want.PrevHash || got.Hash != want.Hash || got.KeyID != want.KeyID {
+		t.Errorf("audit record = seq %d prev %s hash %s key %q, want seq %d prev %s hash %s key %q",
+			got.Seq, got.PrevHash, got.Hash, got.KeyID, want.Seq, want.PrevHash, want.Hash, want.KeyID)
 	}
 }
 
