@@ -223,6 +223,7 @@ func (s *Server) routes() {
 	handle("POST /v1/deletion-requests", s.authed(RightAdmin, s.createDeletionRequest))
 	handle("GET /v1/deletion-requests/erased-subjects", s.authed(RightAdmin, s.listErasedSubjects))
 	handle("GET /v1/deletion-requests/{id}", s.authed(RightAdmin, s.getDeletionRequest))
+	handle("POST /v1/access-requests", s.authed(RightAdmin, s.createAccessRequest))
 	s.mux = m
 }
 
