@@ -311,13 +311,42 @@ func TestReportVerify_refusesAPackWhoseCitationsAreNotInTheChain(t *testing.T) {
 		t.Errorf("--manifest-only on the same pack = %d %q: it checks only the manifest, and must say so", code, out)
 	}
 
-	// Someone with database write access changes the renewal's reason: the chain breaks.
+	// Someone with database write access rolls the log back (deletes its newest records, or
+	// restores an older backup): what is left still verifies as a chain, but the pack's
+	// checkpoint is no longer in it.
 	db, err := sql.Open("sqlite", w.svc.DBPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE audit SET details = replace(details, 'support contract', 'forged contract') WHERE action = 'token.renew'`); err != nil {
+	var m evidencepack.Manifest
+	if err := json.Unmarshal(p["manifest.json"], &m); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM audit WHERE seq >= ?`, m.Checkpoint.Seq); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "which the chain does not hold") {
+		t.Errorf("verify after the log was rolled back = %d %q", code, out)
+	}
+}
+
+// TestReportVerify_refusesAPackAfterAnAuditRecordChanged: someone with database write access
+// changes the renewal's reason; the chain breaks and the pack no longer verifies.
+func TestReportVerify_refusesAPackAfterAnAuditRecordChanged(t *testing.T) {
+	w := newPackWorld(t)
+	dir := filepath.Join(t.TempDir(), "pack")
+	w.writePack(t, dir)
+	db, err := sql.Open("sqlite", w.svc.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`UPDATE audit SET details = replace(details, 'support contract', 'forged contract') WHERE action = 'token.renew'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("tampering changed %d records, want 1", n)
 	}
 	_ = db.Close()
 	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "does not verify") {
