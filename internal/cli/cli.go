@@ -94,6 +94,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newInventoryCommand(s),
 		newReportCommand(s),
 		newEraseCommand(s),
+		newAccessCommand(s),
 		newAdminCommand(s),
 		newCheckCommand(s),
 		newPolicyCommand(s),

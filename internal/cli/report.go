@@ -30,6 +30,8 @@ func newReportCommandWithClock(s *streams, now func() time.Time) *cobra.Command 
 	}
 	cf.register(cmd)
 	cmd.AddCommand(newReportRotationCommand(s, &cf, now))
+	cmd.AddCommand(newReportEvidenceCommand(s, &cf, now))
+	cmd.AddCommand(newReportVerifyCommand(s, &cf))
 	return cmd
 }
 

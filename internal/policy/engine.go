@@ -179,6 +179,8 @@ type Result struct {
 type Engine struct {
 	rules []Rule
 	now   func() time.Time
+	// bundle is what Bundle answers: the digest of the sources and the merged data.
+	bundle BundleInfo
 	// token holds one prepared query per managed_by value ("tokenguard", "external").
 	token map[string]*preparedRules
 	plan  *preparedRules
@@ -225,7 +227,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{rules: rules, now: o.Now, token: map[string]*preparedRules{}}
+	e := &Engine{rules: rules, now: o.Now, token: map[string]*preparedRules{}, bundle: src.info()}
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -48,6 +48,10 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 		"POST /v1/deletion-requests":                {"/v1/deletion-requests", `{"subject":"customer:matrix","dry_run":true}`},
 		"GET /v1/deletion-requests/erased-subjects": {"/v1/deletion-requests/erased-subjects", ""},
 		"GET /v1/deletion-requests/{id}":            {"/v1/deletion-requests/del_000000000000000000000000", ""},
+		"POST /v1/access-requests":                  {"/v1/access-requests", `{"subject":"customer:matrix"}`},
+		"GET /v1/deletion-requests":                 {"/v1/deletion-requests", ""},
+		"GET /v1/renewals":                          {"/v1/renewals", ""},
+		"GET /v1/policy":                            {"/v1/policy", ""},
 	}
 }
 

@@ -265,6 +265,10 @@ func (s *Server) routes() {
 	handle("POST /v1/deletion-requests", s.authed(RightAdmin, s.createDeletionRequest))
 	handle("GET /v1/deletion-requests/erased-subjects", s.authed(RightAdmin, s.listErasedSubjects))
 	handle("GET /v1/deletion-requests/{id}", s.authed(RightAdmin, s.getDeletionRequest))
+	handle("POST /v1/access-requests", s.authed(RightAdmin, s.createAccessRequest))
+	handle("GET /v1/deletion-requests", s.authed(RightAdmin, s.listDeletionEvidence))
+	handle("GET /v1/renewals", s.authed(RightAdmin, s.listRenewals))
+	handle("GET /v1/policy", s.authed(RightAdmin, s.policyInForce))
 	s.mux = m
 }
 

@@ -675,6 +675,9 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			"previous_expires_at": previous.UTC().Format(time.RFC3339Nano),
 			"expires_at":          t.ExpiresAt.Format(time.RFC3339Nano),
 		}
+		if details[renewalReviewerSealed], err = s.sealReviewer(reviewer); err != nil {
+			return 0, nil, err
+		}
 		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRenew, t, now, withPolicyFindings(details, findings))); err != nil {
 			return 0, nil, err
 		}

@@ -88,6 +88,7 @@ func Run(t *testing.T, f Factory) {
 		{"PingAnswers", testPing},
 	}
 	tests = append(tests, deletionTests...)
+	tests = append(tests, accessTests...)
 	tests = append(tests, maintenanceTests...)
 	tests = append(tests, idempotencyTests...)
 	tests = append(tests, hotPathTests...)
