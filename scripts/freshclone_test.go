@@ -19,6 +19,7 @@ var optionalTests = []struct{ pkg, name, skipReason string }{
 	{"./internal/policy", "TestReadPlan_readsEveryCorpusPlan", "TOKENGUARD_PLAN_CORPUS is not set"},
 	{"./internal/cli", "TestCheck_readsEveryCorpusPlan", "TOKENGUARD_PLAN_CORPUS is not set"},
 	{"./internal/cli", "TestReportRotation_htmlRendersInChromiumWithEveryTokenAndNoSecret", "chromium is not on PATH"},
+	{"./internal/cli", "TestReportEvidence_indexRendersInChromiumWithEverySection", "chromium is not on PATH"},
 }
 
 // freshClone clones the repository's HEAD into a directory with nothing beside it (no

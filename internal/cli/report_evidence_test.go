@@ -22,6 +22,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidencepack"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 var packT0 = time.Date(2030, 4, 1, 9, 0, 0, 0, time.UTC)
@@ -183,7 +184,7 @@ func TestReportEvidence_packHoldsEveryPartAndNoSecret(t *testing.T) {
 }
 
 func TestReportEvidence_indexRendersInChromiumWithEverySection(t *testing.T) {
-	browser := chromium(t)
+	browser := testenv.Chromium(t)
 	w := newPackWorld(t)
 	dir := filepath.Join(t.TempDir(), "pack")
 	p := w.writePack(t, dir)
