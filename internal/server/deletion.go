@@ -165,8 +165,15 @@ func (s *Server) deletionResult(p deletionPlan, sp deletionSpec, now time.Time) 
 	if sp.dryRun {
 		out.Status = client.DeletionDryRun
 	}
+	subjIdx := s.subjectIndex(sp.subject)
 	for _, t := range p.revoke {
-		out.Revoked = append(out.Revoked, client.DeletionRevoked{TokenID: t.ID, Name: t.Name, Fingerprint: t.Fingerprint})
+		others := 0
+		for _, i := range t.SubjectIndexes {
+			if i != subjIdx {
+				others++
+			}
+		}
+		out.Revoked = append(out.Revoked, client.DeletionRevoked{TokenID: t.ID, Name: t.Name, Fingerprint: t.Fingerprint, OtherSubjects: others})
 	}
 	for _, t := range p.notify {
 		owner, err := s.keys.Open(t.OwnerCipher)
