@@ -261,12 +261,22 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
 	keyFile := o.keyFile
 	if keyFile == "" {
-		keyFile = filepath.Join(filepath.Dir(o.db), "tokenguard.key")
+		var legacy bool
+		if keyFile, legacy = defaultKeyFile(o.db); legacy {
+			log.Warn("using the key file tokenguard.key beside the database, the default before 0.3: rename it to <db>.key so that two databases in one directory never share keys",
+				"path", keyFile, "rename_to", o.db+".key")
+		}
 	}
-
-	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+	// Bind the port before anything is written: a serve that cannot listen leaves no
+	// database, key file or admin-token file behind.
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return withCode(ExitFindings, fmt.Errorf("listening on %s: %w", o.listen, err))
+	}
+	defer func() { _ = ln.Close() }() // for the early returns; Shutdown closes it otherwise
 	st, err := openDatabase(ctx, o.db)
 	if err != nil {
 		return withCode(ExitFindings, err)
@@ -323,10 +333,6 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return withCode(ExitFindings, err)
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return withCode(ExitFindings, fmt.Errorf("listening on %s: %w", o.listen, err))
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -374,6 +380,21 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	// The service has stopped cleanly; a failed notice cannot change that.
 	_, _ = fmt.Fprintln(s.out, "tokenguard: stopped")
 	return nil
+}
+
+// defaultKeyFile is the key file of a SQLite database when --key-file is not given:
+// <db>.key, so two databases in one directory never share keys. For a database that already
+// exists without one, tokenguard.key beside it (the default before) is still used, and legacy
+// says so, for a warning naming the file to rename.
+func defaultKeyFile(db string) (path string, legacy bool) {
+	path = db + ".key"
+	if fileExists(path) || !fileExists(db) {
+		return path, false
+	}
+	if old := filepath.Join(filepath.Dir(db), "tokenguard.key"); fileExists(old) {
+		return old, true
+	}
+	return path, false
 }
 
 // bootstrapAdmin installs the first admin credential when the database has none: the value of
