@@ -72,8 +72,9 @@ const MinKeySize = 32
 // state without hashing the key again), so chaining a record costs one HMAC of its content.
 // A Key is safe for concurrent use.
 type Key struct {
-	id   string
-	macs sync.Pool // of hash.Hash: HMAC-SHA256 under the key
+	id     string
+	prefix []byte    // what every keyed hash starts with: a version label and the key id
+	macs   sync.Pool // of hash.Hash: HMAC-SHA256 under the key
 }
 
 // NewKey returns the audit key secret with id. The id must be non-empty (an empty key id
@@ -86,7 +87,7 @@ func NewKey(id string, secret []byte) (*Key, error) {
 		return nil, fmt.Errorf("audit key %q: the key must be at least %d bytes, found %d", id, MinKeySize, len(secret))
 	}
 	secret = append([]byte(nil), secret...)
-	k := &Key{id: id}
+	k := &Key{id: id, prefix: []byte("tokenguard audit record v2\n" + id + "\n")}
 	k.macs.New = func() any { return hmac.New(sha256.New, secret) }
 	return k, nil
 }
@@ -141,7 +142,7 @@ func (r Record) computeHash(key *Key) string {
 		h = key.macs.Get().(hash.Hash)
 		h.Reset()
 		defer key.macs.Put(h)
-		h.Write([]byte("tokenguard audit record v2\n" + key.id + "\n"))
+		h.Write(key.prefix)
 	}
 	var buf [96]byte
 	b := append(buf[:0], r.PrevHash...)
