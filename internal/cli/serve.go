@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -44,6 +45,7 @@ type serveOptions struct {
 	idempotencyRetention       string
 	auditCheckpoint            string
 	auditCheckpointInterval    time.Duration
+	trustedProxies             []string
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -76,7 +78,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
-				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION",
+				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
 				"audit-checkpoint":      "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
 			}); err != nil {
 				return err
@@ -103,6 +105,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
 	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
 		"how long the answer of a request with an Idempotency-Key is kept for its retries, then deleted with any secret it holds (env TOKENGUARD_IDEMPOTENCY_RETENTION)")
+	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil,
+		"CIDR or address of a load balancer or proxy whose X-Forwarded-For names the source for the failed-login limit (repeatable; env TOKENGUARD_TRUSTED_PROXY)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
 	f.StringVar(&o.auditCheckpoint, "audit-checkpoint", "",
 		"append a signed checkpoint of the audit chain's head to this file (keep it where the database is not), or - for standard output, every --audit-checkpoint-interval and at shutdown (env TOKENGUARD_AUDIT_CHECKPOINT)")
@@ -228,6 +232,10 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return usage("--idempotency-retention: %v", err)
 	}
+	proxies, err := parseTrustedProxies(o.trustedProxies)
+	if err != nil {
+		return err
+	}
 	level, err := parseLogLevel(o.logs)
 	if err != nil {
 		return withCode(ExitUsage, err)
@@ -307,7 +315,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 	defer closeCheckpoints()
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
-		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention,
+		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
 		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
 		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval})
 	if err != nil {
@@ -565,4 +573,27 @@ func (w syncedFile) Write(p []byte) (int, error) {
 		err = w.f.Sync()
 	}
 	return n, err
+}
+
+// parseTrustedProxies reads --trusted-proxy values: CIDR prefixes, or single addresses.
+func parseTrustedProxies(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if p, err := netip.ParsePrefix(part); err == nil {
+				out = append(out, p.Masked())
+				continue
+			}
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, withCode(ExitUsage, fmt.Errorf("--trusted-proxy %q: give a CIDR such as 10.0.0.0/8 or an address such as 10.0.0.5", part))
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out, nil
 }

@@ -68,3 +68,23 @@ func TestAdminTokenFile_refusesAFileOthersCanReadOrAnotherUserOwns(t *testing.T)
 		t.Errorf("own 0600 file: %q, %v; want it adopted", got, err)
 	}
 }
+
+// TestParseTrustedProxies: --trusted-proxy takes CIDRs and single addresses (repeatable or
+// comma-separated) and refuses anything else with a usage error naming the value.
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := parseTrustedProxies([]string{"10.0.0.0/8, 192.0.2.7", "2001:db8::/32", "::ffff:198.51.100.1"})
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "198.51.100.1/32"}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("parseTrustedProxies = %v, %v", got, err)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("prefix %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.example.com", "10.0.0.0/8/1"} {
+		if _, err := parseTrustedProxies([]string{bad}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: error %v, want one naming it", bad, err)
+		}
+	}
+}

@@ -54,15 +54,23 @@ func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, right strin
 // serveAuthedBy answers r with h once authenticate (which reads r's credential) accepts the
 // caller: a source over its limit of failed authentications is refused first, a 401 from
 // authenticate counts as a failure, and a refusal of h is audited.
+//
+// A valid credential is never refused by the limiter (issue 13): behind a load balancer or a
+// NAT many callers share one address, and anonymous failures from it must not lock out the
+// valid ones. So the credential is looked up first (one keyed hash and one indexed read); a
+// failure from a source over its limit is answered 429 instead of 401 and not counted again.
+// Guessing stays hopeless: credentials carry 256 random bits (the bootstrap admin secret at
+// least MinAdminSecretLength characters), and the limit still bounds the 401 answers and
+// flags the source.
 func (s *Server) serveAuthedBy(w http.ResponseWriter, r *http.Request, authenticate func() (*caller, error), h handlerFunc) {
-	src := sourceOf(r)
-	if wait, blocked := s.limiter.blocked(src); blocked {
-		tooManyFailures(w, wait)
-		return
-	}
 	c, err := authenticate()
 	var ae *apiError
 	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+		src := s.sourceOf(r)
+		if wait, blocked := s.limiter.blocked(src); blocked {
+			tooManyFailures(w, wait)
+			return
+		}
 		s.limiter.fail(src)
 	}
 	if err == nil {

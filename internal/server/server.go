@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"slices"
 	"sync/atomic"
@@ -70,6 +71,11 @@ type Config struct {
 	// per minute (also the burst) before its requests get 429 with Retry-After (default
 	// DefaultAuthFailuresPerMinute; negative disables the limit).
 	AuthFailuresPerMinute int
+	// TrustedProxies are the proxies (load balancers) whose X-Forwarded-For the limiter of
+	// failed authentications reads: behind one, the source of a request is the rightmost
+	// address of that header that is not a trusted proxy. Empty: the header is ignored and the
+	// source is the peer address.
+	TrustedProxies []netip.Prefix
 	// DeletionRetention is how long the evidence record of a deletion request is kept before
 	// it is purged (default DefaultDeletionRetention, 24 months).
 	DeletionRetention time.Duration
@@ -112,6 +118,7 @@ type Server struct {
 	log               *slog.Logger
 	maxBody           int64
 	limiter           *failureLimiter
+	trustedProxies    []netip.Prefix
 	deletionRetention time.Duration
 	idemRetention     time.Duration
 	idemPurgedAt      atomic.Int64 // server-clock UnixNano of the last purge of expired answers
@@ -172,6 +179,12 @@ func New(cfg Config) (*Server, error) {
 		perMinute = DefaultAuthFailuresPerMinute
 	}
 	s.limiter = newFailureLimiter(perMinute, s.now)
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("server: TrustedProxies holds an invalid prefix")
+		}
+		s.trustedProxies = append(s.trustedProxies, p.Masked())
+	}
 	s.deletionRetention = cfg.DeletionRetention
 	if s.deletionRetention == 0 {
 		s.deletionRetention = DefaultDeletionRetention
