@@ -155,11 +155,7 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string
 		if err != nil {
 			return err
 		}
-		if o.configDir != "" {
-			cfg, err := policy.LoadConfigTree(o.configDir, res.Resources)
-			if err != nil {
-				return withCode(ExitUsage, err)
-			}
+		if cfg := res.Config; cfg != nil {
 			cfg.Apply(res.Findings, prefix)
 			if len(res.Resources) > 0 && cfg.Matches(res.Resources) == 0 {
 				where := "it declares none of them"
@@ -205,7 +201,13 @@ func checkPlan(ctx context.Context, s *streams, engine *policy.Engine, planArg, 
 	if err != nil {
 		return policy.Result{}, withCode(ExitUsage, err)
 	}
-	res, err := engine.EvaluatePlan(ctx, in)
+	var po policy.PlanOptions
+	if configDir != "" {
+		po.Config = func(addresses []string) (*policy.Config, error) {
+			return policy.LoadConfigTree(configDir, addresses)
+		}
+	}
+	res, err := engine.EvaluatePlanWith(ctx, in, po)
 	if cerr := cleanup(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +34,7 @@ const maxConfigFileBytes = 64 << 20
 var configSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "resource", LabelNames: []string{"type", "name"}},
 	{Type: "module", LabelNames: []string{"name"}},
+	{Type: "locals"},
 }}
 
 var moduleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "source"}}}
@@ -69,7 +71,7 @@ func configRoot(dir string) (string, error) {
 }
 
 func newConfigLoader(root string) *configLoader {
-	return &configLoader{root: root, parser: hclparse.NewParser(), locs: Locations{}, attrs: map[string]map[string]int{}}
+	return &configLoader{root: root, parser: hclparse.NewParser(), locs: Locations{}, attrs: map[string]map[string]int{}, locals: map[string][]string{}}
 }
 
 type configLoader struct {
@@ -81,6 +83,9 @@ type configLoader struct {
 	attrs map[string]map[string]int
 	// called are the resolved directories entered as module calls.
 	called map[string]bool
+	// locals maps each local value ("local.s", "module.a.local.s") to the references of its
+	// definition, root-relative.
+	locals map[string][]string
 }
 
 func (l *configLoader) load(dir, prefix string, chain []string) error {
@@ -145,6 +150,14 @@ func (l *configLoader) load(dir, prefix string, chain []string) error {
 						l.attrs[addr] = lines
 					}
 				}
+			case "locals":
+				attrs, _ := b.Body.JustAttributes()
+				for name, a := range attrs {
+					key := prefix + "local." + name
+					if _, dup := l.locals[key]; !dup {
+						l.locals[key] = traversalRefs(a.Expr.Variables(), prefix)
+					}
+				}
 			case "module":
 				src := moduleSource(b)
 				if !strings.HasPrefix(src, "./") && !strings.HasPrefix(src, "../") {
@@ -164,6 +177,33 @@ func (l *configLoader) load(dir, prefix string, chain []string) error {
 		}
 	}
 	return nil
+}
+
+// traversalRefs renders the variables an expression uses as Terraform writes references in
+// plan JSON: the whole attribute path ("tokenguard_api_token.t.secret") and the object it
+// starts from ("tokenguard_api_token.t", "module.a.x", "local.s"), with prefix in front.
+func traversalRefs(vars []hcl.Traversal, prefix string) []string {
+	var out []string
+	for _, tr := range vars {
+		parts := []string{tr.RootName()}
+		for _, step := range tr[1:] {
+			a, ok := step.(hcl.TraverseAttr)
+			if !ok {
+				break
+			}
+			parts = append(parts, a.Name)
+		}
+		out = append(out, prefix+strings.Join(parts, "."))
+		base := 2
+		if parts[0] == "module" || parts[0] == "data" {
+			base = 3
+		}
+		if len(parts) > base {
+			out = append(out, prefix+strings.Join(parts[:base], "."))
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 // attributeLines records the line of every attribute of body, nested blocks included
@@ -192,6 +232,10 @@ type Config struct {
 	// Candidates are the root module directories found, when the directory given holds
 	// several configurations.
 	Candidates []string
+	// Locals maps each local value of the root module and its local modules ("local.s",
+	// "module.a.local.s") to the references of its definition, root-relative: plan JSON has
+	// no locals, so CPRA-SEC-001 follows them through these (see ExpandReferences).
+	Locals map[string][]string
 }
 
 // LoadConfigTree reads the configuration below dir. When dir holds .tf files it is the
@@ -210,7 +254,7 @@ func LoadConfigTree(dir string, addresses []string) (*Config, error) {
 		if err := l.load(root, "", nil); err != nil {
 			return nil, err
 		}
-		return &Config{Root: ".", Resources: l.locs, Attributes: l.attrs}, nil
+		return &Config{Root: ".", Resources: l.locs, Attributes: l.attrs, Locals: l.locals}, nil
 	}
 	var dirs []string
 	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -261,7 +305,7 @@ func LoadConfigTree(dir string, addresses []string) (*Config, error) {
 			}
 		}
 		if hits > bestHits {
-			best, bestHits = &Config{Root: rel, Resources: l.locs, Attributes: l.attrs}, hits
+			best, bestHits = &Config{Root: rel, Resources: l.locs, Attributes: l.attrs, Locals: l.locals}, hits
 		}
 	}
 	if best == nil {

@@ -43,6 +43,11 @@ type Plan struct {
 	ProviderEndpoints []ProviderEndpoint
 	// ResourceChanges counts every resource change in the plan, token-like or not.
 	ResourceChanges int
+
+	// moduleValues maps module outputs to their references (see moduleOutputs).
+	moduleValues map[string][]string
+	// rawOutputs are the root outputs with the references their expressions list.
+	rawOutputs []Output
 }
 
 // ResourceChange is one token-like entry of resource_changes, exactly as Terraform wrote it.
@@ -191,6 +196,9 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 		return nil, invalidf("unsupported plan format_version %q: tokenguard reads plan JSON format 1.x (and the 0.x format of Terraform 0.12 to 0.15)", p.FormatVersion)
 	}
 	p.Outputs = cfg.outputs()
+	p.moduleValues = map[string][]string{}
+	moduleOutputs(cfg.RootModule.ModuleCalls, "", p.moduleValues, 0)
+	p.rawOutputs = cfg.rawOutputs()
 	p.ProviderEndpoints = cfg.providerEndpoints()
 	return p, nil
 }
@@ -391,8 +399,11 @@ func enterObject(dec *jsontext.Decoder, what string) (bool, error) {
 
 func readRootModule(dec *jsontext.Decoder, cfg *configuration) error {
 	return readMembers(dec, "plan configuration.root_module", func(name string) error {
-		if name == "outputs" {
+		switch name {
+		case "outputs":
 			return unmarshalSection(dec, "configuration.root_module.outputs", &cfg.RootModule.Outputs)
+		case "module_calls":
+			return unmarshalSection(dec, "configuration.root_module.module_calls", &cfg.RootModule.ModuleCalls)
 		}
 		return skipValue(dec)
 	})
