@@ -79,7 +79,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
 				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
-				"audit-checkpoint":      "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
+				"audit-checkpoint": "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
 			}); err != nil {
 				return err
 			}
