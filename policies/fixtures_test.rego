@@ -42,6 +42,7 @@ token := {
 		"status": null,
 		"last_used_at": null,
 		"unused_seconds": null,
+		"age_seconds": null,
 	},
 }
 
@@ -78,6 +79,7 @@ external := {
 		"status": null,
 		"last_used_at": null,
 		"unused_seconds": null,
+		"age_seconds": null,
 	},
 }
 

@@ -31,21 +31,21 @@ is_tokenguard(token) if token.managed_by == "tokenguard"
 
 is_external(token) if token.managed_by == "external"
 
-# opaque is true when the value at a dotted attribute path, or at one of its
-# ancestors, is unknown until apply or hidden because it is sensitive. Rules
-# never guess such values: a rule about the field does not fire.
-opaque(token, path) if path in object.get(token, "unknown", [])
+# disabled is true for a token that can no longer authenticate: revoked, or
+# switched off by its provider (an aws_iam_access_key with status Inactive).
+# Rules about how long a token stays usable leave it alone.
+disabled(token) if field(token, "status") == "revoked"
 
-opaque(token, path) if path in object.get(token, "sensitive", [])
+# opaque is true when the value at a dotted attribute path, or at one of its
+# ancestors, is unknown until apply. Rules never guess such values: a rule
+# about the field does not fire. Values marked sensitive are judged like any
+# other (the engine strips them from the raw values and withholds the
+# messages of findings on a token that has them).
+opaque(token, path) if path in object.get(token, "unknown", [])
 
 opaque(token, path) if {
 	some a in ancestors(path)
 	a in object.get(token, "unknown", [])
-}
-
-opaque(token, path) if {
-	some a in ancestors(path)
-	a in object.get(token, "sensitive", [])
 }
 
 # ancestors are the proper ancestor paths of a dotted path: "a.b.c" has

@@ -25,8 +25,8 @@ test_opaque_ancestor_path if {
 	lib.opaque({"unknown": ["rotation"], "sensitive": []}, "rotation.interval")
 }
 
-test_opaque_sensitive_path if {
-	lib.opaque({"unknown": [], "sensitive": ["owner"]}, "owner")
+test_sensitive_path_is_not_opaque if {
+	not lib.opaque({"unknown": [], "sensitive": ["owner"]}, "owner")
 }
 
 test_opaque_not_for_sibling_or_prefix_word if {

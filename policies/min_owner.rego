@@ -3,7 +3,7 @@
 # description: >-
 #   A tokenguard token must name the team or person accountable for it.
 #   A finding is raised when owner is missing or blank. Nothing is raised
-#   while owner is unknown until apply or hidden as sensitive.
+#   while owner is unknown until apply.
 # custom:
 #   id: CPRA-MIN-004
 #   severity: error

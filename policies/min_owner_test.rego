@@ -22,8 +22,15 @@ test_unknown_owner_is_not_guessed if {
 	count(min_owner.deny) == 0 with input as fixtures.input_for(tok)
 }
 
-test_sensitive_owner_is_not_guessed if {
+# Issue 15: a sensitive value is judged like any other; fields hold it, the
+# engine keeps it out of raw values and messages.
+test_sensitive_owner_is_judged if {
 	tok := fixtures.with_top(fixtures.fields({"owner": null}), {"sensitive": ["secret", "owner"]})
+	count(min_owner.deny) == 1 with input as fixtures.input_for(tok)
+}
+
+test_sensitive_owner_that_is_set_passes if {
+	tok := fixtures.with_top(fixtures.fields({"owner": "team-finance"}), {"sensitive": ["secret", "owner"]})
 	count(min_owner.deny) == 0 with input as fixtures.input_for(tok)
 }
 

@@ -5,7 +5,7 @@
 #   a renewal (fields.renewal_requested), the renewal block must give a
 #   non-blank reason and a non-blank reviewed_by. Whenever a renewal block is
 #   present, reviewed_by must not be the owner (compared trimmed and
-#   case-insensitively). Values unknown until apply or hidden as sensitive
+#   case-insensitively). Values unknown until apply
 #   are not evaluated. Messages never repeat the owner or reviewer.
 # custom:
 #   id: CPRA-RET-003

@@ -8,10 +8,13 @@
 #   tokenguard tokens "secret", for every token each attribute path listed in
 #   its sensitive paths), or the token object or its resource collection
 #   itself without naming one of its attributes (the object holds the
-#   secret). The tokens are input.plan.tokens: the token-like resources of
-#   the root module that an output references. Outputs that only reference
-#   other attributes (e.g. .id) are fine. Tokens declared in child modules are
-#   not traced through module outputs. Needs the whole plan: runs in the
+#   secret). The tokens are input.plan.tokens: the token-like resources that
+#   an output references. References are followed through module outputs
+#   (a secret a module passes out is caught at the module's token), through
+#   local values when tokenguard check has --config-dir (locals are not in
+#   plan JSON), and through function calls such as nonsensitive(), whose
+#   arguments Terraform lists as references. Outputs that only reference
+#   other attributes (e.g. .id) are fine. Needs the whole plan: runs in the
 #   check gate.
 # custom:
 #   id: CPRA-SEC-001
@@ -58,8 +61,14 @@ clear_outputs contains o if {
 }
 
 # bases are the references that name a token: its instance address and its
-# resource address. Root outputs can only see root-module resources.
+# resource address ("module.a.type.name" inside a module: references made
+# root-relative through module outputs).
 bases(t) := {t.address, concat(".", [t.type, t.name])} if t.module == ""
+
+bases(t) := {t.address, t.ref} if {
+	t.module != ""
+	is_string(object.get(t, "ref", null))
+}
 
 secret_paths(t) := {p | some p in object.get(t, "sensitive", [])} | {"secret" | lib.is_tokenguard(t)}
 

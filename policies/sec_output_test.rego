@@ -97,3 +97,20 @@ test_other_kinds_of_token_are_ignored if {
 	tok := fixtures.with_top(fixtures.token, {"managed_by": "other"})
 	count(sec_output.deny) == 0 with input as with_outputs(tok, [o, s])
 }
+
+test_module_token_reached_through_a_module_output if {
+	tok := fixtures.with_top(fixtures.token, {
+		"address": `module.vault["a"].tokenguard_api_token.inner`,
+		"module": `module.vault["a"]`, "name": "inner",
+		"ref": "module.vault.tokenguard_api_token.inner",
+	})
+	o := {"name": "passed", "sensitive": false, "references": ["module.vault.secret", "module.vault.tokenguard_api_token.inner.secret"]}
+	r := sec_output.deny with input as with_outputs(tok, [o])
+	{f.address | some f in r} == {`module.vault["a"].tokenguard_api_token.inner`}
+}
+
+test_module_token_without_ref_is_not_matched_by_its_root_name if {
+	tok := fixtures.with_top(fixtures.token, {"address": "module.vault.tokenguard_api_token.billing", "module": "module.vault"})
+	o := {"name": "x", "sensitive": false, "references": ["tokenguard_api_token.billing.secret"]}
+	count(sec_output.deny) == 0 with input as with_outputs(tok, [o])
+}

@@ -5,7 +5,8 @@
 #   vault, aws, google, azuread, datadog, ...) must expire. A finding is raised
 #   when the normalised token is known to have no expiry at all
 #   (fields.never_expires), e.g. an aws_iam_access_key or a gitlab token
-#   without expires_at. A rotation mechanism (keepers, time_rotating) does not
+#   without expires_at. A disabled key (status revoked, or an aws key that
+#   is Inactive) cannot authenticate and is not evaluated. A rotation mechanism (keepers, time_rotating) does not
 #   clear it: rotation only happens when someone applies, so the message says
 #   so and points at expiry first. The finding's field is "" because the
 #   attribute to set differs per provider.
@@ -17,7 +18,7 @@
 #   scope: token
 #   applies_to: [external]
 #   gates: [check]
-#   reads: [fields.never_expires, fields.rotation_configured]
+#   reads: [fields.never_expires, fields.rotation_configured, fields.status]
 package tokenguard.cpra.xpr_no_expiry
 
 import data.tokenguard.lib
@@ -26,6 +27,7 @@ deny contains f if {
 	t := input.token
 	lib.is_external(t)
 	lib.field(t, "never_expires") == true
+	not lib.disabled(t)
 	f := {
 		"msg": sprintf("%s never expires%s", [t.type, rotation_note(t)]),
 		"field": "",

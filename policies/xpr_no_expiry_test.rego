@@ -41,3 +41,8 @@ test_tokenguard_tokens_are_ignored if {
 	tok := fixtures.fields({"never_expires": true})
 	count(xpr_no_expiry.deny) == 0 with input as fixtures.input_for(tok)
 }
+
+test_inactive_key_is_not_evaluated if {
+	tok := fixtures.external_fields({"never_expires": true, "status": "revoked"})
+	count(xpr_no_expiry.deny) == 0 with input as fixtures.input_for(tok)
+}

@@ -6,8 +6,11 @@
 #   (default 30; rotation_interval_max_days_sensitive, default 7, when its
 #   data categories reach sensitive ones), must have a rotation mechanism
 #   (fields.rotation_configured: gitlab rotation_configuration, keepers,
-#   rotate_when_changed, ...). Tokens that never expire are CPRA-XPR-001's
-#   concern and are not evaluated here. Validity is the longer of
+#   rotate_when_changed, ...). Whether a token that never expires should
+#   expire is CPRA-XPR-001's concern; here such a token is evaluated only on
+#   its age (fields.age_seconds, e.g. an aws_iam_access_key's create_date):
+#   older than the rotation cap with no rotation configured is a finding.
+#   Disabled tokens (status revoked, aws Inactive) are not evaluated. Validity is the longer of
 #   fields.ttl_seconds and fields.expires_in_seconds; unknown values are not
 #   evaluated. The finding's field is "" because the attribute differs per
 #   provider.
@@ -19,7 +22,7 @@
 #   scope: token
 #   applies_to: [external]
 #   gates: [check]
-#   reads: [fields.never_expires, fields.rotation_configured, fields.ttl_seconds, fields.expires_in_seconds, fields.data_categories]
+#   reads: [fields.never_expires, fields.rotation_configured, fields.ttl_seconds, fields.expires_in_seconds, fields.data_categories, fields.age_seconds, fields.status]
 package tokenguard.cpra.xpr_rotation
 
 import data.tokenguard.lib
@@ -29,6 +32,7 @@ deny contains f if {
 	lib.is_external(t)
 	lib.field(t, "never_expires") != true
 	lib.field(t, "rotation_configured") != true
+	not lib.disabled(t)
 	valid := lib.validity(t)
 	cap := lib.rotation_cap(t)
 	valid > cap
@@ -36,6 +40,26 @@ deny contains f if {
 		"msg": sprintf("%s stays valid for %s with no rotation configured, longer than %s for rotation", [
 			t.type,
 			lib.duration_text(valid),
+			lib.cap_text(t, cap),
+		]),
+		"field": "",
+	}
+}
+
+deny contains f if {
+	t := input.token
+	lib.is_external(t)
+	lib.field(t, "never_expires") == true
+	lib.field(t, "rotation_configured") != true
+	not lib.disabled(t)
+	age := lib.field(t, "age_seconds")
+	is_number(age)
+	cap := lib.rotation_cap(t)
+	age > cap
+	f := {
+		"msg": sprintf("%s was created %s ago, never expires and has no rotation configured, older than %s for rotation", [
+			t.type,
+			lib.duration_text(age),
 			lib.cap_text(t, cap),
 		]),
 		"field": "",

@@ -52,3 +52,22 @@ test_tokenguard_tokens_are_ignored if {
 	tok := fixtures.fields({"expires_in_seconds": 60 * 86400, "rotation_configured": false})
 	count(xpr_rotation.deny) == 0 with input as fixtures.input_for(tok)
 }
+
+test_old_key_that_never_expires_without_rotation if {
+	tok := fixtures.external_fields({"never_expires": true, "age_seconds": 200 * 86400, "expires_in_seconds": null})
+	r := xpr_rotation.deny with input as fixtures.input_for(tok)
+	r == {{
+		"msg": "gitlab_project_access_token was created 200 days ago, never expires and has no rotation configured, older than the cap of 30 days for rotation",
+		"field": "",
+	}}
+}
+
+test_young_key_that_never_expires_passes if {
+	tok := fixtures.external_fields({"never_expires": true, "age_seconds": 10 * 86400, "expires_in_seconds": null})
+	count(xpr_rotation.deny) == 0 with input as fixtures.input_for(tok)
+}
+
+test_disabled_key_is_not_evaluated if {
+	tok := fixtures.external_fields({"never_expires": true, "age_seconds": 200 * 86400, "status": "revoked", "expires_in_seconds": 60 * 86400})
+	count(xpr_rotation.deny) == 0 with input as fixtures.input_for(tok)
+}

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,7 +73,11 @@ cannot read values sealed under a key it does not hold.`,
 					return withCode(ExitFindings, err)
 				}
 				if keyFile == "" {
-					keyFile = filepath.Join(filepath.Dir(db), "tokenguard.key")
+					var legacy bool
+					if keyFile, legacy = defaultKeyFile(db); legacy {
+						// A warning before the work; if stderr fails there is nowhere to say so.
+						_, _ = fmt.Fprintf(s.err, "warning: using %s, the default key file before 0.3: rename it to %s.key\n", keyFile, db)
+					}
 				}
 			}
 			if newKey {
@@ -113,7 +116,7 @@ cannot read values sealed under a key it does not hold.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&db, "db", "", "SQLite database file or postgres:// URL of the service (required; env TOKENGUARD_DB)")
-	f.StringVar(&keyFile, "key-file", "", "key file (default tokenguard.key next to a SQLite database; required with PostgreSQL; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&keyFile, "key-file", "", "key file (default <db>.key beside a SQLite database; required with PostgreSQL; env TOKENGUARD_KEY_FILE)")
 	f.BoolVar(&newKey, "new-key", false, "add a new key set to the key file and make it current before re-encrypting")
 	return cmd
 }

@@ -41,7 +41,7 @@ func TestAdminRekey_newKeyReencryptsAndTheServiceKeepsEveryTokenValid(t *testing
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tg.db")
-	keyFile := filepath.Join(dir, "tokenguard.key")
+	keyFile := db + ".key"
 	url, _, stop := startServe(t, "--db", db)
 	c, err := client.New(client.Config{Endpoint: url, Token: admin, RetryMax: -1})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,7 +46,7 @@ one.
 
 Without --db the records are read from the service at --endpoint (admin credential needed).
 With --db the database is read directly (a SQLite file, e.g. a backup, or a postgres:// URL);
-the key file defaults to tokenguard.key next to a SQLite file.
+the key file defaults to <db>.key beside a SQLite file.
 
 --checkpoint FILE (repeatable) names files of signed checkpoints, one per line, as
 tokenguard serve --audit-checkpoint and tokenguard audit checkpoint write them. Every
@@ -119,7 +118,7 @@ naming the first bad record, 2 when the key file or a checkpoint file cannot be 
 	}
 	f := cmd.Flags()
 	f.StringVar(&dbPath, "db", "", "verify this database (a SQLite file or a postgres:// URL) instead of asking a service")
-	f.StringVar(&keyFile, "key-file", "", "key file of the service (default tokenguard.key next to a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&keyFile, "key-file", "", "key file of the service (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
 	f.StringArrayVar(&checkpoints, "checkpoint", nil, "file of signed checkpoints the chain must extend (repeatable)")
 	return cmd
 }
@@ -136,7 +135,7 @@ checkpoint file. Append it to a file kept away from the database; tokenguard aud
 
 Without --db the running service at --endpoint signs it (admin credential needed), after
 committing its pending verification records. With --db the head is read from the database
-and signed here with --key-file (default tokenguard.key next to a SQLite file).`,
+and signed here with --key-file (default <db>.key beside a SQLite file).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var cp audit.Checkpoint
@@ -166,16 +165,16 @@ and signed here with --key-file (default tokenguard.key next to a SQLite file).`
 	}
 	f := cmd.Flags()
 	f.StringVar(&dbPath, "db", "", "sign the head of this database (a SQLite file or a postgres:// URL) instead of asking a service")
-	f.StringVar(&keyFile, "key-file", "", "key file of the service, with --db (default tokenguard.key next to a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&keyFile, "key-file", "", "key file of the service, with --db (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
 	return cmd
 }
 
-// auditKeyFile loads the key file for audit verification: keyFile, or tokenguard.key next to
-// a SQLite db. Without one it returns nil (records then need no key or fail with
+// auditKeyFile loads the key file for audit verification: keyFile, or the default key file
+// of a SQLite db. Without one it returns nil (records then need no key or fail with
 // audit.ErrNoKey), unless required.
 func auditKeyFile(keyFile, db string, required bool) (*keyring.Keyring, error) {
 	if keyFile == "" && db != "" && !isPostgresURL(db) {
-		if def := filepath.Join(filepath.Dir(db), "tokenguard.key"); required || fileExists(def) {
+		if def, _ := defaultKeyFile(db); required || fileExists(def) {
 			keyFile = def
 		}
 	}

@@ -369,7 +369,8 @@ func TestAuditChain_upgradeKeepsTheUnkeyedPrefixAndRefusesUnkeyedRecordsAfterIt(
 	t.Setenv("TOKENGUARD_ADMIN_TOKEN", crashAdminToken)
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, keyFile := filepath.Join(dir, "tg.db"), filepath.Join(dir, "tokenguard.key")
+	db := filepath.Join(dir, "tg.db")
+	keyFile := db + ".key"
 	st, err := openDatabase(ctx, db) // no audit key: the records are unkeyed, as before the upgrade
 	if err != nil {
 		t.Fatal(err)

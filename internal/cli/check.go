@@ -24,29 +24,47 @@ import (
 
 type checkOptions struct {
 	format, output, configDir, waivers, failOn, now string
-	data, policies                                  []string
-	service                                         clientFlags // --service: erased subjects from a token service
+	// pathPrefix is joined in front of configuration file paths; nil: the config
+	// directory's path below its git work tree's root.
+	pathPrefix     *string
+	data, policies []string
+	service        clientFlags // --service: erased subjects from a token service
 }
 
 func newCheckCommand(s *streams) *cobra.Command {
 	var o checkOptions
 	cmd := &cobra.Command{
-		Use:   "check [flags] PLAN",
+		Use:   "check [flags] PLAN...",
 		Short: "Check a Terraform plan's tokens against the CPRA policies",
 		Long: `Check every token-like resource change of a Terraform plan (tokenguard_api_token and the
 tokens and keys of other providers) against the embedded CPRA policy bundle.
 
 PLAN is the JSON of "terraform show -json tfplan", "-" to read it from stdin, or a binary plan
 file (tokenguard then runs "terraform show -json" with the terraform on PATH, in --config-dir
-when given).
+when given). Several plans are checked in one run and reported together.
+
+--config-dir names the configuration: its root module directory, or a directory above it
+(the repository root), below which the root module that declares the plan's resources is
+found. Findings get the file and the line of the attribute they are about; file paths are
+relative to the repository root (the git work tree holding --config-dir), or prefixed with
+--path-prefix.
 
 Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.`,
 		Example: `  terraform plan -out=tfplan && terraform show -json tfplan > plan.json
   tokenguard check plan.json
   tokenguard check --format sarif --output tokenguard.sarif --config-dir . tfplan`,
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return withCode(ExitUsage, fmt.Errorf("check takes one PLAN argument (a plan JSON file, - for stdin, or a binary plan file), got %d", len(args)))
+			if len(args) == 0 {
+				return withCode(ExitUsage, errors.New("check takes one or more PLAN arguments (plan JSON files, - for stdin, or binary plan files), got none"))
+			}
+			stdin := 0
+			for _, a := range args {
+				if a == "-" {
+					stdin++
+				}
+			}
+			if stdin > 1 {
+				return withCode(ExitUsage, errors.New("check reads stdin (-) once: name it one time"))
 			}
 			return nil
 		},
@@ -59,13 +77,18 @@ Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.
 				defer cleanup()
 				o.data = append(o.data, file) // last: its erased_subjects list replaces one from --data
 			}
-			return runCheck(cmd.Context(), s, o, args[0])
+			if cmd.Flags().Changed("path-prefix") {
+				p, _ := cmd.Flags().GetString("path-prefix")
+				o.pathPrefix = &p
+			}
+			return runCheck(cmd.Context(), s, o, args)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.format, "format", "text", "output format: "+strings.Join(report.Names(), ", "))
 	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE instead of stdout")
-	f.StringVar(&o.configDir, "config-dir", "", "Terraform configuration directory: findings get the file and line of the resource")
+	f.StringVar(&o.configDir, "config-dir", "", "Terraform configuration: the root module directory, or a directory above it such as the repository root; findings get the file and the line of the attribute")
+	f.String("path-prefix", "", "joined in front of configuration file paths in findings (default: the path of --config-dir below the root of its git work tree, so paths are repository-relative)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML file of waivers: rule, address (a glob: * matches any characters, dots and brackets too), reason, approved_by, expires (YYYY-MM-DD)")
 	f.StringVar(&o.failOn, "fail-on", policy.SeverityError, "lowest severity that fails the check: error or warning")
 	f.StringArrayVar(&o.data, "data", nil, `JSON or YAML file merged over the policy data, e.g. {"tokenguard": {"thresholds": {"ttl_max_days": 60}}} (repeatable)`)
@@ -81,7 +104,7 @@ Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.
 // checkGCPercent is the garbage collector target of the check command (GOGC=200).
 const checkGCPercent = 200
 
-func runCheck(ctx context.Context, s *streams, o checkOptions, planArg string) error {
+func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string) error {
 	format, err := report.Get(o.format)
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("--format: %w", err))
@@ -103,10 +126,9 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArg string) e
 			return withCode(ExitUsage, err)
 		}
 	}
-	var locations policy.Locations
 	if o.configDir != "" {
-		if locations, err = policy.LoadConfigDir(o.configDir); err != nil {
-			return withCode(ExitUsage, err)
+		if _, err := os.Stat(o.configDir); err != nil { // before the plan is read: a typo fails fast
+			return withCode(ExitUsage, fmt.Errorf("config directory %s: %w", o.configDir, unwrapPath(err)))
 		}
 	}
 	if os.Getenv("GOGC") == "" {
@@ -120,24 +142,38 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArg string) e
 		return withCode(ExitUsage, err)
 	}
 
-	in, name, cleanup, err := openPlan(ctx, s, planArg, o.configDir)
-	if err != nil {
-		return withCode(ExitUsage, err)
+	prefix := ""
+	if o.pathPrefix != nil {
+		prefix = *o.pathPrefix
+	} else if o.configDir != "" {
+		prefix = policy.GitPrefix(o.configDir)
 	}
-	res, err := engine.EvaluatePlan(ctx, in)
-	if cerr := cleanup(); err == nil && cerr != nil {
-		err = cerr
+	var findings []policy.Finding
+	var resources []string
+	for _, planArg := range planArgs {
+		res, err := checkPlan(ctx, s, engine, planArg, o.configDir)
+		if err != nil {
+			return err
+		}
+		if cfg := res.Config; cfg != nil {
+			cfg.Apply(res.Findings, prefix)
+			if len(res.Resources) > 0 && cfg.Matches(res.Resources) == 0 {
+				where := "it declares none of them"
+				if len(cfg.Resources) == 0 {
+					where = "it holds no resource blocks"
+				}
+				_, _ = fmt.Fprintf(s.err, "tokenguard: warning: --config-dir %s matched none of the %d resources checked in %s (%s), so findings carry no file or line: pass the root module directory Terraform planned, or a directory above it\n",
+					o.configDir, len(res.Resources), planArg, where)
+			}
+		}
+		findings = append(findings, res.Findings...)
+		resources = append(resources, res.Resources...)
 	}
-	if err != nil {
-		return withCode(ExitUsage, fmt.Errorf("%s: %w", name, err))
-	}
-
-	findings := res.Findings
-	locations.Apply(findings)
+	policy.SortFindings(findings)
 	if o.waivers != "" {
 		findings = policy.ApplyWaivers(findings, waivers, clock(), o.waivers)
 	}
-	rep := report.Report{Findings: findings, Rules: engine.Rules(), Resources: res.Resources, FailOn: o.failOn}
+	rep := report.Report{Findings: findings, Rules: engine.Rules(), Resources: resources, FailOn: o.failOn}
 
 	if o.output != "" {
 		var buf bytes.Buffer
@@ -157,6 +193,28 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArg string) e
 		return withCode(ExitFindings, errors.New(""))
 	}
 	return nil
+}
+
+// checkPlan reads and evaluates one plan argument.
+func checkPlan(ctx context.Context, s *streams, engine *policy.Engine, planArg, configDir string) (policy.Result, error) {
+	in, name, cleanup, err := openPlan(ctx, s, planArg, configDir)
+	if err != nil {
+		return policy.Result{}, withCode(ExitUsage, err)
+	}
+	var po policy.PlanOptions
+	if configDir != "" {
+		po.Config = func(addresses []string) (*policy.Config, error) {
+			return policy.LoadConfigTree(configDir, addresses)
+		}
+	}
+	res, err := engine.EvaluatePlanWith(ctx, in, po)
+	if cerr := cleanup(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return policy.Result{}, withCode(ExitUsage, fmt.Errorf("%s: %w", name, err))
+	}
+	return res, nil
 }
 
 // zipMagic starts every binary Terraform plan file (a zip archive).

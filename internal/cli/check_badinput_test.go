@@ -137,7 +137,7 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 	cases := []badInputCase{
 		{"binary garbage", []string{"check", binary}, nil, 2, binary + ": input is not JSON: invalid character"},
 		{"NUL bytes", []string{"check", nul}, nil, 2, nul + ": input is not JSON"},
-		{"UTF-16 with BOM", []string{"check", utf16}, nil, 2, utf16 + ": input is not JSON"},
+		{"UTF-16 with BOM", []string{"check", utf16}, nil, 2, utf16 + ": input is UTF-16 (little-endian, with a byte order mark), not UTF-8: re-encode it as UTF-8"}, // issue 15: says how to fix it,
 		{"100k nested arrays", []string{"check", deepArray}, nil, 2, deepArray + ": input is not a Terraform plan: expected a JSON object, found an array"},
 		{"100k nested arrays in a token change", []string{"check", deepChange}, nil, 2, "exceeded max depth"},
 		{"100k nested objects in a skipped section", []string{"check", deepSkipped}, nil, 2, "exceeded max depth"},
@@ -173,7 +173,7 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 		{"empty format", []string{"check", "--format", "", plan}, nil, 2, `--format: unknown format ""`},
 		{"format in capitals", []string{"check", "--format", "JSON", plan}, nil, 2, `--format: unknown format "JSON"`},
 		{"unknown flag", []string{"check", "--strict", plan}, nil, 2, "unknown flag: --strict"},
-		{"two plans", []string{"check", plan, plan}, nil, 2, "check takes one PLAN argument"},
+		{"stdin twice", []string{"check", "-", "-"}, nil, 2, "check reads stdin (-) once"}, // issue 15: several plans are allowed, stdin once
 	}
 	// A policy file the process cannot read: root reads anything, so only as another user.
 	if os.Geteuid() != 0 {

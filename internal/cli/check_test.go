@@ -9,12 +9,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 const (
 	checkData = "testdata/check"
-	// corpusDir is the shared real-plan corpus, beside the repository as ../shared.
-	corpusDir = "../../../shared/corpus/terraform-json"
 	// now is the plan timestamp of the fixtures, used as today for waivers.
 	now = "--now=2026-11-27T12:00:00Z"
 )
@@ -70,11 +70,7 @@ func rulesByAddress(r jsonReport) string {
 }
 
 func TestCheck_readsEveryCorpusPlan(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(corpusDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("plan corpus missing: no *.json in %s; the shared corpus must sit beside the repository as ../shared", corpusDir)
-	}
-	for _, f := range files {
+	for _, f := range testenv.CorpusPlans(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			code, _, stderr := runCLI(t, "", "check", f)
 			if filepath.Base(f) == "invalid__plan.json" {
@@ -230,12 +226,20 @@ func TestCheck_waiverWaivesTheOnlyBlockingFinding(t *testing.T) {
 	}
 }
 
+// TestCheck_configDirAddsFileAndLine: with --path-prefix "" paths are relative to
+// --config-dir; since issue 15 the line is the attribute's the finding is about (purpose,
+// ttl), as in the provider, and the resource block's otherwise.
 func TestCheck_configDirAddsFileAndLine(t *testing.T) {
-	_, stdout, _ := runCLI(t, "", "check", "--format", "json", "--config-dir", filepath.Join(checkData, "config"), filepath.Join(checkData, "plan.json"))
+	_, stdout, _ := runCLI(t, "", "check", "--format", "json", "--path-prefix", "", "--config-dir", filepath.Join(checkData, "config"), filepath.Join(checkData, "plan.json"))
+	lines := map[string]int{"CPRA-MIN-001": 8, "CPRA-RET-002": 9}
 	for _, f := range decodeReport(t, stdout).Findings {
 		if f.Address == `module.app.tokenguard_api_token.generic["eu"]` {
-			if f.File == nil || *f.File != "modules/app/main.tf" || f.Line == nil || *f.Line != 5 {
-				t.Errorf("%s: file %v line %v", f.RuleID, f.File, f.Line)
+			want := lines[f.RuleID]
+			if want == 0 {
+				want = 5
+			}
+			if f.File == nil || *f.File != "modules/app/main.tf" || f.Line == nil || *f.Line != want {
+				t.Errorf("%s: file %v line %v, want line %d", f.RuleID, f.File, f.Line, want)
 			}
 		} else if f.File != nil {
 			t.Errorf("%s %s: unexpected file %s", f.Address, f.RuleID, *f.File)
@@ -306,7 +310,7 @@ func TestCheck_badInputExitsTwo(t *testing.T) {
 		{"format version", []string{wrongVersion}, wrongVersion + `: unsupported plan format_version "2.0"`},
 		{"directory", []string{dir}, dir + " is a directory"},
 		{"missing file", []string{filepath.Join(dir, "nope.json")}, "plan file " + filepath.Join(dir, "nope.json") + ": no such file or directory"},
-		{"no argument", nil, "check takes one PLAN argument"},
+		{"no argument", nil, "check takes one or more PLAN arguments"}, // issue 15: several plans are allowed
 		{"unknown format", []string{"--format", "xml", plan}, `--format: unknown format "xml"`},
 		{"fail-on", []string{"--fail-on", "never", plan}, `--fail-on "never": use error or warning`},
 		{"bad now", []string{"--now", "today", plan}, `--now "today"`},

@@ -3,12 +3,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -92,12 +94,59 @@ func newRootCommand(s *streams) *cobra.Command {
 		newInventoryCommand(s),
 		newReportCommand(s),
 		newEraseCommand(s),
+		newAccessCommand(s),
 		newAdminCommand(s),
 		newCheckCommand(s),
 		newPolicyCommand(s),
 	)
 	refuseUnknownSubcommands(root)
+	nameExpectedArguments(root)
+	plainBooleanFlagsInHelp(root)
 	return root
+}
+
+// nameExpectedArguments makes a wrong number of arguments say which command wanted what,
+// with its usage line ("tokenguard token show: accepts 1 arg(s), received 0; usage:
+// tokenguard token show ID [flags]"), instead of cobra's bare count.
+func nameExpectedArguments(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		nameExpectedArguments(sub)
+	}
+	if c.Args == nil {
+		return
+	}
+	args := c.Args
+	c.Args = func(cmd *cobra.Command, a []string) error {
+		if err := args(cmd, a); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("%s: %w; usage: %s", cmd.CommandPath(), err, cmd.UseLine()))
+		}
+		return nil
+	}
+}
+
+// plainBooleanFlagsInHelp keeps boolean flags in help and usage text as "--json", as people
+// type them: pflag 1.1 prints them as "--json[=true|false]". The suffix is replaced by spaces
+// of the same width, so the description column stays aligned.
+func plainBooleanFlagsInHelp(root *cobra.Command) {
+	const suffix = "[=true|false]"
+	blank := strings.Repeat(" ", len(suffix))
+	rewrite := func(c *cobra.Command, write func()) {
+		out := c.OutOrStdout()
+		var b bytes.Buffer
+		c.SetOut(&b)
+		write()
+		c.SetOut(out)
+		_, _ = io.WriteString(out, strings.ReplaceAll(b.String(), suffix, blank))
+	}
+	help, usage := root.HelpFunc(), root.UsageFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		rewrite(c, func() { help(c, args) })
+	})
+	root.SetUsageFunc(func(c *cobra.Command) error {
+		var err error
+		rewrite(c, func() { err = usage(c) })
+		return err
+	})
 }
 
 // refuseUnknownSubcommands makes every command group (a command with subcommands and no action

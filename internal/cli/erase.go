@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,7 @@ type erasedSubjectsData struct {
 type eraseOptions struct {
 	subject, reference, export, idemKey string
 	categories                          []string
-	dryRun, asJSON                      bool
+	dryRun, asJSON, yes                 bool
 }
 
 // newEraseCommand is `tokenguard erase`: a consumer's deletion request (Cal. Civ. Code
@@ -46,7 +47,11 @@ once), lists every other live token whose data categories reach the request's ca
 (their holders must be told to delete the subject's data), and stores the request and its
 result as an evidence record, kept for the service's retention (default 24 months).
 
---dry-run shows what would happen and changes nothing.
+--dry-run shows what would happen and changes nothing; it names the tokens that are bound to
+other subjects too, whom revoking them cuts off.
+
+An erasure is permanent, so a subject that matches no token and no earlier deletion request
+(a typo, most likely) is refused unless --yes confirms it.
 
 --export FILE writes every erased subject as policy data, {"tokenguard": {"erased_subjects":
 [...]}}, for "tokenguard check --data FILE" and the provider's policy data: CPRA-DEL-001 then
@@ -71,6 +76,7 @@ Exit codes: 0 done, 1 service or network failure, 2 usage error or request refus
 	f.StringVar(&o.export, "export", "", "write every erased subject as policy data to FILE (mode 0600)")
 	f.StringVar(&o.idemKey, "idempotency-key", "", "Idempotency-Key to send (default: a new random key)")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON instead of tables")
+	f.BoolVar(&o.yes, "yes", false, "confirm a deletion request for a subject that matches no token and no earlier request")
 	return cmd
 }
 
@@ -84,6 +90,11 @@ func runErase(cmd *cobra.Command, s *streams, cf *clientFlags, o eraseOptions) e
 	c, err := cf.newClient(cmd)
 	if err != nil {
 		return err
+	}
+	if o.subject != "" && !o.dryRun && !o.yes {
+		if err := confirmUnknownSubject(cmd, c, o); err != nil {
+			return err
+		}
 	}
 	if o.subject != "" {
 		res, err := c.CreateDeletionRequest(cmd.Context(), client.DeletionRequest{
@@ -123,6 +134,28 @@ func runErase(cmd *cobra.Command, s *streams, cf *clientFlags, o eraseOptions) e
 	return nil
 }
 
+// confirmUnknownSubject refuses a deletion request for a subject that matches no token and
+// no earlier request: the request is recorded for 24 months and blocks the subject at every
+// gate, so a typo must not become one silently. A dry run tells whether any token matches.
+func confirmUnknownSubject(cmd *cobra.Command, c *client.Client, o eraseOptions) error {
+	dry, err := c.CreateDeletionRequest(cmd.Context(), client.DeletionRequest{Subject: o.subject, Categories: o.categories, DryRun: true}, "")
+	if err != nil {
+		return apiFailure(err)
+	}
+	if len(dry.Revoked) > 0 {
+		return nil
+	}
+	erased, err := c.ErasedSubjects(cmd.Context())
+	if err != nil {
+		return apiFailure(err)
+	}
+	if slices.Contains(erased, o.subject) {
+		return nil
+	}
+	return withCode(ExitUsage, fmt.Errorf("subject %q matches no token and no earlier deletion request: an erasure is permanent, "+
+		"so check the spelling (tokenguard token list --subject), then repeat with --yes if it is right", o.subject))
+}
+
 // printDeletion prints a deletion result as two tables: the tokens revoked, and the token
 // holders to notify.
 func printDeletion(w io.Writer, res client.DeletionResult) error {
@@ -137,12 +170,23 @@ func printDeletion(w io.Writer, res client.DeletionResult) error {
 			res.ID, res.Status, fmtTime(&res.RequestedAt), fmtTime(res.RetainUntil), cats)
 		fmt.Fprintf(&out, "Revoked %d token(s) bound to the subject:\n", len(res.Revoked))
 	}
-	fmt.Fprintln(&revoked, "TOKEN\tNAME\tFINGERPRINT")
+	fmt.Fprintln(&revoked, "TOKEN\tNAME\tFINGERPRINT\tOTHER SUBJECTS")
+	shared := 0
 	for _, r := range res.Revoked {
-		fmt.Fprintf(&revoked, "%s\t%s\t%s\n", r.TokenID, r.Name, r.Fingerprint)
+		fmt.Fprintf(&revoked, "%s\t%s\t%s\t%d\n", r.TokenID, r.Name, r.Fingerprint, r.OtherSubjects)
+		if r.OtherSubjects > 0 {
+			shared++
+		}
 	}
 	if err := writeTable(&out, &revoked); err != nil {
 		return err
+	}
+	if shared > 0 {
+		verb := "cuts"
+		if res.DryRun {
+			verb = "would cut"
+		}
+		fmt.Fprintf(&out, "%d of these token(s) are bound to other subjects too: revoking them %s those subjects off as well.\n", shared, verb)
 	}
 	fmt.Fprintf(&out, "\nNotify the holders of %d token(s) reaching these categories (their systems may hold the subject's data):\n", len(res.Notify))
 	fmt.Fprintln(&notify, "TOKEN\tNAME\tOWNER\tDATA CATEGORIES\tAUDIENCES")

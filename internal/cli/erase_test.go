@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -253,7 +254,7 @@ func TestErase_usageErrorsExitTwoAndWriteNothing(t *testing.T) {
 		t.Fatalf("erased subjects after refused commands = %v, %v; want none", erased, err)
 	}
 	// A request that succeeds with an export that fails says the request was recorded.
-	code, _, errOut := runWithErase(t, "erase", "--subject", "customer:2", "--export", missing)
+	code, _, errOut := runWithErase(t, "erase", "--subject", "customer:2", "--yes", "--export", missing)
 	if code != ExitUsage || !strings.Contains(errOut, "the deletion request was recorded, but the export failed: --export "+missing) {
 		t.Errorf("erase with a failing export = %d %q", code, errOut)
 	}
@@ -272,7 +273,7 @@ func TestPrintDeletion_exactTables(t *testing.T) {
 	res := client.DeletionResult{
 		ID: "del_0123", Status: client.DeletionComplete, RequestedAt: at, RetainUntil: &until,
 		Categories: []string{"commercial", "identifiers"},
-		Revoked:    []client.DeletionRevoked{{TokenID: "tok_a", Name: "orders", Fingerprint: "fp_a"}},
+		Revoked:    []client.DeletionRevoked{{TokenID: "tok_a", Name: "orders", Fingerprint: "fp_a", OtherSubjects: 2}},
 		Notify: []client.DeletionNotify{{TokenID: "tok_b", Name: "billing-export", Owner: "team-billing",
 			DataCategories: []string{"commercial"}, Audiences: []string{}}},
 	}
@@ -283,8 +284,9 @@ func TestPrintDeletion_exactTables(t *testing.T) {
 	want := `Deletion request del_0123 complete at 2030-01-02T03:04:05Z; evidence kept until 2032-01-02T03:04:05Z. Categories: commercial, identifiers
 
 Revoked 1 token(s) bound to the subject:
-TOKEN  NAME    FINGERPRINT
-tok_a  orders  fp_a
+TOKEN  NAME    FINGERPRINT  OTHER SUBJECTS
+tok_a  orders  fp_a         2
+1 of these token(s) are bound to other subjects too: revoking them cuts those subjects off as well.
 
 Notify the holders of 1 token(s) reaching these categories (their systems may hold the subject's data):
 TOKEN  NAME            OWNER         DATA CATEGORIES  AUDIENCES
@@ -303,12 +305,66 @@ tok_b  billing-export  team-billing  commercial       -
 	want = `Dry run: nothing was changed. Categories: commercial, identifiers
 
 Would revoke 0 token(s) bound to the subject:
-TOKEN  NAME  FINGERPRINT
+TOKEN  NAME  FINGERPRINT  OTHER SUBJECTS
 
 Notify the holders of 0 token(s) reaching these categories (their systems may hold the subject's data):
 TOKEN  NAME  OWNER  DATA CATEGORIES  AUDIENCES
 `
 	if b.String() != want {
 		t.Errorf("dry-run output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestErase_typoNeedsYesAndDryRunNamesSharedTokens: a subject that matches no token and no
+// earlier request is refused without --yes (nothing recorded); the dry run counts, per token,
+// the other subjects its revocation cuts off.
+func TestErase_typoNeedsYesAndDryRunNamesSharedTokens(t *testing.T) {
+	svc := servertest.Start(t, servertest.Options{PolicyEnforcement: server.PolicyOff})
+	admin := svc.Client(t)
+	t.Setenv("TOKENGUARD_ENDPOINT", svc.URL)
+	t.Setenv("TOKENGUARD_TOKEN", svc.AdminToken)
+	t.Setenv("TOKENGUARD_CA_CERT", "")
+	bound, _ := eraseFixture(t, admin)
+
+	code, out, errOut := runWithErase(t, "erase", "--subject", eraseSubject, "--dry-run", "--json")
+	if code != ExitOK {
+		t.Fatalf("dry run = %d %s", code, errOut)
+	}
+	var dry client.DeletionResult
+	if err := json.Unmarshal([]byte(out), &dry); err != nil {
+		t.Fatal(err)
+	}
+	others := map[string]int{}
+	for _, r := range dry.Revoked {
+		others[r.Name] = r.OtherSubjects
+	}
+	if want := map[string]int{"bound-1": 0, "bound-2": 1, "bound-3": 0}; !maps.Equal(others, want) {
+		t.Errorf("other subjects per revoked token = %v, want %v", others, want)
+	}
+	if strings.Contains(out, "customer:9") {
+		t.Error("the dry run names another subject")
+	}
+	code, out, _ = runWithErase(t, "erase", "--subject", eraseSubject, "--dry-run")
+	if code != ExitOK || !strings.Contains(out, "1 of these token(s) are bound to other subjects too: revoking them would cut those subjects off as well.") {
+		t.Errorf("dry-run table = %d:\n%s", code, out)
+	}
+
+	typo := "customer:441"
+	code, _, errOut = runWithErase(t, "erase", "--subject", typo)
+	if code != ExitUsage || !strings.Contains(errOut, `subject "customer:441" matches no token and no earlier deletion request`) || !strings.Contains(errOut, "--yes") {
+		t.Errorf("erase of a subject matching nothing = %d %q, want 2 asking for --yes", code, errOut)
+	}
+	if erased, err := admin.ErasedSubjects(context.Background()); err != nil || len(erased) != 0 {
+		t.Fatalf("erased subjects after the refusal = %v, %v; want none", erased, err)
+	}
+	if code, _, errOut := runWithErase(t, "erase", "--subject", typo, "--yes"); code != ExitOK {
+		t.Fatalf("erase --yes = %d %s", code, errOut)
+	}
+	// An earlier request for the subject is confirmation enough; a bound token too.
+	if code, _, errOut := runWithErase(t, "erase", "--subject", typo); code != ExitOK {
+		t.Errorf("second request for an erased subject = %d %s", code, errOut)
+	}
+	if code, _, errOut := runWithErase(t, "erase", "--subject", eraseSubject); code != ExitOK {
+		t.Errorf("erase of a subject with %d bound tokens = %d %s", len(bound), code, errOut)
 	}
 }

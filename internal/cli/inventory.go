@@ -52,12 +52,14 @@ type inventoryToken struct {
 	Rotation         *client.Rotation `json:"rotation,omitempty"`
 	Managed          string           `json:"managed"`                     // yes, no or unknown
 	TerraformAddress string           `json:"terraform_address,omitempty"` // when managed
+	TerraformRoot    string           `json:"terraform_root,omitempty"`    // when managed: the --state or --dir that manages it
 }
 
 // stateToken is a tokenguard_api_token instance found in Terraform state.
 type stateToken struct {
 	Address string `json:"address"`
 	ID      string `json:"id"`
+	Root    string `json:"root,omitempty"` // the --state or --dir it was read from
 }
 
 // inventory is the --json output of tokenguard inventory.
@@ -70,18 +72,21 @@ type inventory struct {
 	MissingFromService []stateToken `json:"missing_from_service,omitempty"`
 }
 
-// terraformState is what inventory knows about the Terraform state.
+// terraformState is what inventory knows about the Terraform state of one or more roots.
 type terraformState struct {
-	source    string
-	byID      map[string]string // token id -> resource address
+	source    string                // the roots read, joined with ", "
+	byID      map[string]stateToken // token id -> where it is managed (the first root that names it)
 	entries   []stateToken
-	rootNames map[string]bool // names of tokenguard_api_token resources in the root module
+	rootNames map[string]bool // names of tokenguard_api_token resources in the root modules
+	// twice lists the tokens that more than one root manages: one token in two states.
+	twice []string
 }
 
 func newInventoryCommand(s *streams) *cobra.Command {
 	var cf clientFlags
 	var opts client.ListTokensOptions
-	var statePath, dir, importsPath string
+	var statePaths, dirs []string
+	var importsPath string
 	var asJSON, force bool
 	cmd := &cobra.Command{
 		Use:   "inventory",
@@ -91,7 +96,8 @@ status, expiry, last use, and whether Terraform manages it.
 
 Terraform management is read from state: --state FILE with the output of
 "terraform show -json", or --dir DIR to run "terraform show -json" there with the terraform
-found on PATH. Without either, MANAGED is "unknown". terraform show -json includes sensitive
+found on PATH; both repeat, one per root module, and a token is managed when any root holds
+it. Without either, MANAGED is "unknown". terraform show -json includes sensitive
 values, token secrets among them: keep a --state file private, or prefer --dir, which keeps
 the output in memory. Only resource addresses and ids are read from it.
 
@@ -103,10 +109,7 @@ plan to replace them.`,
   terraform show -json > state.json && tokenguard inventory --state state.json --generate-imports imports.tf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if statePath != "" && dir != "" {
-				return withCode(ExitUsage, errors.New("--state and --dir both name the Terraform state: give one"))
-			}
-			if importsPath != "" && statePath == "" && dir == "" {
+			if importsPath != "" && len(statePaths) == 0 && len(dirs) == 0 {
 				return withCode(ExitUsage, errors.New("--generate-imports needs the Terraform state (--state FILE or --dir DIR): without it every token would be imported, also those Terraform already manages"))
 			}
 			if importsPath == "" && force {
@@ -117,17 +120,22 @@ plan to replace them.`,
 					return withCode(ExitUsage, fmt.Errorf("--unused-for: %w", err))
 				}
 			}
-			var state *terraformState
-			var err error
-			switch {
-			case statePath != "":
-				state, err = readStateFile(statePath)
-			case dir != "":
-				state, err = readStateDir(cmd.Context(), dir)
+			var roots []*terraformState
+			for _, p := range statePaths {
+				st, err := readStateFile(p)
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				roots = append(roots, st)
 			}
-			if err != nil {
-				return withCode(ExitUsage, err)
+			for _, d := range dirs {
+				st, err := readStateDir(cmd.Context(), d)
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				roots = append(roots, st)
 			}
+			state := mergeStates(roots)
 			if importsPath != "" && !force {
 				// Fail before any network call; the file is created exclusively later anyway.
 				if _, err := os.Stat(importsPath); err == nil {
@@ -161,6 +169,13 @@ plan to replace them.`,
 				// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
 				_, _ = fmt.Fprintf(s.err, "%s; next: terraform plan -generate-config-out=generated.tf\n", note)
 			}
+			if state != nil {
+				for _, id := range state.twice {
+					// Warnings on stderr: if stderr fails there is nowhere to say so.
+					_, _ = fmt.Fprintf(s.err, "warning: token %s is managed by more than one root (%s): one token in two states rotates and revokes under both; remove it from all but one with terraform state rm\n",
+						id, strings.Join(state.rootsOf(id), ", "))
+				}
+			}
 			if asJSON {
 				return writeJSONOut(s.out, inv)
 			}
@@ -169,16 +184,16 @@ plan to replace them.`,
 			}
 			for _, m := range inv.MissingFromService {
 				// Warnings on stderr after the inventory was written: if stderr fails there is nowhere to say so.
-				_, _ = fmt.Fprintf(s.err, "warning: %s holds token %s, which this service does not list: check --endpoint, or remove it from state with terraform state rm %s\n",
-					m.Address, m.ID, m.Address)
+				_, _ = fmt.Fprintf(s.err, "warning: %s holds token %s, which this service does not list (state of %s): check --endpoint, or remove it from state with terraform state rm %s\n",
+					m.Address, m.ID, m.Root, m.Address)
 			}
 			return nil
 		},
 	}
 	cf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&statePath, "state", "", "Terraform state as JSON, from terraform show -json")
-	f.StringVar(&dir, "dir", "", "Terraform working directory: run terraform show -json there (terraform on PATH)")
+	f.StringArrayVar(&statePaths, "state", nil, "Terraform state as JSON, from terraform show -json (repeatable: one per root)")
+	f.StringArrayVar(&dirs, "dir", nil, "Terraform working directory: run terraform show -json there, terraform on PATH (repeatable: one per root)")
 	f.StringVar(&opts.UnusedFor, "unused-for", "", "only tokens not used for at least this long, e.g. 30d")
 	f.StringVar(&opts.Status, "status", "", "only tokens with this status: active, expired or revoked")
 	f.StringVar(&opts.Owner, "owner", "", "only tokens of this owner")
@@ -221,8 +236,8 @@ func buildInventory(tokens []client.Token, state *terraformState) inventory {
 		}
 		if state != nil {
 			row.Managed = managedNo
-			if addr, ok := state.byID[t.ID]; ok {
-				row.Managed, row.TerraformAddress = managedYes, addr
+			if e, ok := state.byID[t.ID]; ok {
+				row.Managed, row.TerraformAddress, row.TerraformRoot = managedYes, e.Address, e.Root
 			}
 		}
 		inv.Tokens = append(inv.Tokens, row)
@@ -332,7 +347,7 @@ func parseState(raw []byte, source string) (*terraformState, error) {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	ts := &terraformState{source: source, byID: map[string]string{}, rootNames: map[string]bool{}}
+	ts := &terraformState{source: source, byID: map[string]stateToken{}, rootNames: map[string]bool{}}
 	if st.Values != nil && st.Values.RootModule != nil {
 		var walk func(m *tfjson.StateModule, root bool)
 		walk = func(m *tfjson.StateModule, root bool) {
@@ -347,8 +362,9 @@ func parseState(raw []byte, source string) (*terraformState, error) {
 				if id == "" {
 					continue
 				}
-				ts.byID[id] = r.Address
-				ts.entries = append(ts.entries, stateToken{Address: r.Address, ID: id})
+				e := stateToken{Address: r.Address, ID: id, Root: source}
+				ts.byID[id] = e
+				ts.entries = append(ts.entries, e)
 			}
 			for _, child := range m.ChildModules {
 				if child != nil {
@@ -360,6 +376,45 @@ func parseState(raw []byte, source string) (*terraformState, error) {
 	}
 	slices.SortFunc(ts.entries, func(a, b stateToken) int { return cmp.Compare(a.Address, b.Address) })
 	return ts, nil
+}
+
+// mergeStates joins the states of several roots into one view; nil when there is none. A
+// token that two roots manage is kept under the first and listed in twice.
+func mergeStates(roots []*terraformState) *terraformState {
+	if len(roots) == 0 {
+		return nil
+	}
+	merged := &terraformState{byID: map[string]stateToken{}, rootNames: map[string]bool{}}
+	var sources []string
+	for _, r := range roots {
+		sources = append(sources, r.source)
+		for name := range r.rootNames {
+			merged.rootNames[name] = true
+		}
+		for _, e := range r.entries {
+			if prior, ok := merged.byID[e.ID]; ok {
+				if prior.Root != e.Root && !slices.Contains(merged.twice, e.ID) {
+					merged.twice = append(merged.twice, e.ID)
+				}
+			} else {
+				merged.byID[e.ID] = e
+			}
+			merged.entries = append(merged.entries, e)
+		}
+	}
+	merged.source = strings.Join(sources, ", ")
+	return merged
+}
+
+// rootsOf names every root whose state holds the token id.
+func (ts *terraformState) rootsOf(id string) []string {
+	var roots []string
+	for _, e := range ts.entries {
+		if e.ID == id && !slices.Contains(roots, e.Root) {
+			roots = append(roots, e.Root)
+		}
+	}
+	return roots
 }
 
 // writeImports writes an import block for every active token the state does not manage,
@@ -412,7 +467,7 @@ func writeImports(path string, force bool, tokens []client.Token, state *terrafo
 	if err != nil {
 		return 0, 0, fmt.Errorf("--generate-imports: %w", err)
 	}
-	if _, err := out.Write(b.Bytes()); err != nil {
+	if _, err := out.Write(append(bytes.TrimRight(b.Bytes(), "\n"), '\n')); err != nil {
 		_ = out.Close()
 		return 0, 0, fmt.Errorf("--generate-imports: writing %s: %w", path, err)
 	}

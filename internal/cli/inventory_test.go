@@ -160,7 +160,7 @@ func TestInventory_joinsServiceTokensWithTerraformState(t *testing.T) {
 	if len(inv.Tokens) != len(want) {
 		t.Errorf("inventory lists %d tokens, want %d", len(inv.Tokens), len(want))
 	}
-	if len(inv.MissingFromService) != 1 || inv.MissingFromService[0] != (stateToken{Address: "tokenguard_api_token.gone", ID: "tok_01J000000000000000000GONE"}) {
+	if len(inv.MissingFromService) != 1 || inv.MissingFromService[0] != (stateToken{Address: "tokenguard_api_token.gone", ID: "tok_01J000000000000000000GONE", Root: w.state}) {
 		t.Errorf("missing_from_service = %+v", inv.MissingFromService)
 	}
 	for _, tk := range inv.Tokens {
@@ -280,14 +280,18 @@ func TestInventory_unusedForUsesLastUseFromIntrospection(t *testing.T) {
 		}
 		return w.keys(ids)
 	}
-	if got, want := listed("--unused-for", "30d"), []string{"@AUDIT_READER@", "@BILLING@", "@CI_DEPLOY@", "@ORDERS_TEAM_B@", "@REPORTING@", "@TWO_FA@"}; !slices.Equal(got, want) {
+	if got, want := listed("--unused-for", "30d"), []string{"@AUDIT_READER@", "@BILLING@", "@CI_DEPLOY@", "@ORDERS_TEAM_B@", "@TWO_FA@"}; !slices.Equal(got, want) {
 		t.Errorf("--unused-for 30d = %v, want %v", got, want)
 	}
 	if got, want := listed("--unused-for", "30d", "--status", "active", "--owner", "team-security"), []string{"@AUDIT_READER@", "@TWO_FA@"}; !slices.Equal(got, want) {
 		t.Errorf("--unused-for 30d --status active --owner team-security = %v, want %v", got, want)
 	}
-	if got, want := listed("--unused-for", "15d"), []string{"@AUDIT_READER@", "@BILLING@", "@CI_DEPLOY@", "@ORDERS_TEAM_B@", "@ORDERS_TEAM_ORDERS@", "@REPORTING@", "@TWO_FA@"}; !slices.Equal(got, want) {
+	if got, want := listed("--unused-for", "15d"), []string{"@AUDIT_READER@", "@BILLING@", "@CI_DEPLOY@", "@ORDERS_TEAM_B@", "@ORDERS_TEAM_ORDERS@", "@TWO_FA@"}; !slices.Equal(got, want) {
 		t.Errorf("--unused-for 15d = %v, want %v", got, want)
+	}
+	// Revoked tokens are unused by definition: listed only when asked for by status.
+	if got, want := listed("--unused-for", "30d", "--status", "revoked"), []string{"@REPORTING@"}; !slices.Equal(got, want) {
+		t.Errorf("--unused-for 30d --status revoked = %v, want %v", got, want)
 	}
 	code, out, _ := runSubcommand(t, newInventoryCommand, "inventory", "--json")
 	for _, tk := range decodeInventory(t, out).Tokens {
@@ -506,7 +510,7 @@ func TestInventory_rejectsBadStateAndFlagCombinations(t *testing.T) {
 		{[]string{"--state", empty}, "is empty: expected the output of terraform show -json"},
 		{[]string{"--state", raw}, "a raw terraform.tfstate is not accepted"},
 		{[]string{"--state", filepath.Join(dir, "nope.json")}, "--state: open"},
-		{[]string{"--state", plan, "--dir", dir}, "--state and --dir both name the Terraform state: give one"},
+		{[]string{"--state", empty, "--state", plan}, "is empty: expected the output of terraform show -json"},
 		{[]string{"--generate-imports", filepath.Join(dir, "x.tf")}, "--generate-imports needs the Terraform state"},
 		{[]string{"--force"}, "--force only applies to --generate-imports"},
 		{[]string{"--state", filepath.Join("testdata", "inventory", "state.json.tmpl"), "--generate-imports", existing}, "already exists: pass --force"},
@@ -646,5 +650,54 @@ provider "tokenguard" {}
 		if err != nil || got.Status != "active" || got.SecretVersion != 1 {
 			t.Errorf("token %s after import and apply = %+v, %v; want active with its first secret (an import never rotates)", tok, got, err)
 		}
+	}
+}
+
+// TestInventory_severalRootsEachCountAsManaging: --state and --dir repeat; a token any root
+// manages is not offered for import, and a token two roots manage is named in a warning.
+func TestInventory_severalRootsEachCountAsManaging(t *testing.T) {
+	w := newInventoryWorld(t)
+	second := filepath.Join(t.TempDir(), "second.json")
+	state := `{"format_version":"1.0","terraform_version":"1.11.4","values":{"root_module":{"resources":[
+	  {"address":"tokenguard_api_token.two_fa","mode":"managed","type":"tokenguard_api_token","name":"two_fa","values":{"id":"@TWO_FA@"}},
+	  {"address":"tokenguard_api_token.orders","mode":"managed","type":"tokenguard_api_token","name":"orders","values":{"id":"@ORDERS_TEAM_ORDERS@"}}]}}}`
+	if err := os.WriteFile(second, []byte(w.fill(state)), 0o600); err != nil { //nolint:gosec // G703: a path in the test's temporary directory
+		t.Fatal(err)
+	}
+	code, out, errs := runSubcommand(t, newInventoryCommand, "inventory", "--state", w.state, "--state", second, "--json")
+	if code != 0 {
+		t.Fatalf("inventory --state --state = %d %s", code, errs)
+	}
+	roots := map[string]string{}
+	for _, tk := range decodeInventory(t, out).Tokens {
+		roots[w.unfill(tk.ID)] = tk.Managed + " " + tk.TerraformRoot
+	}
+	for key, want := range map[string]string{
+		"@TWO_FA@": "yes " + second, "@CI_DEPLOY@": "yes " + w.state, "@ORDERS_TEAM_ORDERS@": "yes " + w.state,
+		"@BILLING@": "no ", "@ORDERS_TEAM_B@": "no ",
+	} {
+		if roots[key] != want {
+			t.Errorf("%s = %q, want %q", key, roots[key], want)
+		}
+	}
+	wantWarn := "warning: token " + w.ids["ORDERS_TEAM_ORDERS"] + " is managed by more than one root (" + w.state + ", " + second + ")"
+	if !strings.Contains(errs, wantWarn) {
+		t.Errorf("stderr does not name the token in two states: %q", errs)
+	}
+
+	path := filepath.Join(t.TempDir(), "imports.tf")
+	if code, _, errs := runSubcommand(t, newInventoryCommand, "inventory", "--state", w.state, "--state", second, "--generate-imports", path); code != 0 {
+		t.Fatalf("--generate-imports over two roots = %d %s", code, errs)
+	}
+	var got []string
+	for _, b := range parseImports(t, path) {
+		got = append(got, w.unfill(b.id))
+	}
+	if want := []string{"@BILLING@", "@ORDERS_TEAM_B@"}; !slices.Equal(got, want) {
+		t.Errorf("imports over two roots = %v, want %v (a token another root manages is never offered)", got, want)
+	}
+	src, err := os.ReadFile(path) //nolint:gosec // G304: the imports file in the test's temporary directory
+	if err != nil || !bytes.HasSuffix(src, []byte("\n")) || bytes.HasSuffix(src, []byte("\n\n")) {
+		t.Errorf("the imports file must end in exactly one newline (%v): %q", err, src[max(0, len(src)-40):])
 	}
 }

@@ -30,11 +30,14 @@ func newReportCommandWithClock(s *streams, now func() time.Time) *cobra.Command 
 	}
 	cf.register(cmd)
 	cmd.AddCommand(newReportRotationCommand(s, &cf, now))
+	cmd.AddCommand(newReportEvidenceCommand(s, &cf, now))
+	cmd.AddCommand(newReportVerifyCommand(s, &cf))
 	return cmd
 }
 
 func newReportRotationCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
 	var sinceText, format, output, keyFile string
+	var failOnLate bool
 	cmd := &cobra.Command{
 		Use:   "rotation",
 		Short: "Show, per token, the declared rotation schedule, every rotation in the audit log and which gaps were late",
@@ -49,7 +52,8 @@ records that a rotation policy changed, not its earlier values.
 The whole audit chain is read and verified through the API (admin credential needed); its
 records are HMACs under the audit key, so the key file is needed to verify them (--key-file).
 The report is written even when the chain does not verify, and says so at the top; the exit
-code is then 1.
+code is then 1. With --fail-on-late the exit code is also 1 when any rotation
+was late, so a scheduled CI job fails on it.
 
 Formats: markdown (default), json, html (one self-contained file with a timeline per token).`,
 		Example: `  tokenguard report rotation --since 2030-01-01 --format html --output rotation.html`,
@@ -113,10 +117,14 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 			if !chain.Verified {
 				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", chain.Problem))
 			}
+			if failOnLate && rep.Summary.Late > 0 {
+				return withCode(ExitFindings, fmt.Errorf("--fail-on-late: %d rotation(s) late (the report lists them)", rep.Summary.Late))
+			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&failOnLate, "fail-on-late", false, "exit 1 when any rotation was late")
 	f.StringVar(&sinceText, "since", "", "only rotations from this date on: YYYY-MM-DD (UTC midnight) or RFC 3339")
 	f.StringVar(&format, "format", evidence.FormatMarkdown, "report format: "+strings.Join(evidence.Formats(), ", "))
 	f.StringVarP(&output, "output", "o", "", "write the report to this file instead of standard output")

@@ -18,6 +18,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 var rotT0 = time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -183,20 +184,18 @@ func TestReportRotation_markdownMarksExactlyTheLateToken(t *testing.T) {
 	}
 }
 
-// chromium finds the browser, failing the test when it is absent unless
-// TOKENGUARD_SKIP_BROWSER=1 says to skip.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+// TestReportRotation_failOnLateExitsOneOnlyWhenARotationWasLate: the report is still written,
+// and the exit code lets a scheduled job fail on late rotations.
+func TestReportRotation_failOnLateExitsOneOnlyWhenARotationWasLate(t *testing.T) {
+	w := newRotationWorld(t)
+	code, out, errs := runSubcommand(t, w.report(), "report", "rotation", "--fail-on-late")
+	if code != ExitFindings || !strings.Contains(errs, "--fail-on-late: 1 rotation(s) late") || !strings.Contains(out, "**LATE**") {
+		t.Errorf("--fail-on-late with a late rotation = %d %q (report written: %v)", code, errs, strings.Contains(out, "LATE"))
 	}
-	if os.Getenv("TOKENGUARD_SKIP_BROWSER") == "1" {
-		t.Skip("chromium is not on PATH and TOKENGUARD_SKIP_BROWSER=1: the HTML report is not rendered in a browser")
+	code, out, errs = runSubcommand(t, w.report(), "report", "rotation", "--fail-on-late", "--since", "2030-05-12")
+	if code != ExitOK || errs != "" || out == "" {
+		t.Errorf("--fail-on-late with no late rotation in the window = %d %q", code, errs)
 	}
-	t.Fatal("chromium is not on PATH: install it (Debian: apt-get install -y chromium), or set TOKENGUARD_SKIP_BROWSER=1 to skip this test")
-	return ""
 }
 
 // headless runs chromium without network services on file and returns its stdout.
@@ -218,7 +217,7 @@ func headless(t *testing.T, browser string, args ...string) string {
 }
 
 func TestReportRotation_htmlRendersInChromiumWithEveryTokenAndNoSecret(t *testing.T) {
-	browser := chromium(t)
+	browser := testenv.Chromium(t)
 	w := newRotationWorld(t)
 	path := filepath.Join(t.TempDir(), "rotation.html")
 	code, _, errs := runSubcommand(t, w.report(), "report", "rotation", "--format", "html", "--output", path)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -41,8 +42,10 @@ type serveOptions struct {
 	authFailuresPerMinute      int
 	policyEnforcement, waivers string
 	policyDirs, policyData     []string
+	idempotencyRetention       string
 	auditCheckpoint            string
 	auditCheckpointInterval    time.Duration
+	trustedProxies             []string
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -75,6 +78,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
+				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
 				"audit-checkpoint": "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
 			}); err != nil {
 				return err
@@ -99,6 +103,10 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 		"CPRA policy gate on create, patch, renew and rotate: mandatory (violations answer 422), advisory (returned as warnings) or off (env TOKENGUARD_POLICY_ENFORCEMENT)")
 	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of extra Rego policies, as tokenguard check --policy (repeatable; env TOKENGUARD_POLICY)")
 	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
+	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
+		"how long the answer of a request with an Idempotency-Key is kept for its retries, then deleted with any secret it holds (env TOKENGUARD_IDEMPOTENCY_RETENTION)")
+	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil,
+		"CIDR or address of a load balancer or proxy whose X-Forwarded-For names the source for the failed-login limit (repeatable; env TOKENGUARD_TRUSTED_PROXY)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
 	f.StringVar(&o.auditCheckpoint, "audit-checkpoint", "",
 		"append a signed checkpoint of the audit chain's head to this file (keep it where the database is not), or - for standard output, every --audit-checkpoint-interval and at shutdown (env TOKENGUARD_AUDIT_CHECKPOINT)")
@@ -220,6 +228,14 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if defaultTTL > maxTTL {
 		return usage("--default-ttl %s is longer than --max-ttl %s", o.defaultTTL, o.maxTTL)
 	}
+	idemRetention, err := token.ParseDuration(o.idempotencyRetention)
+	if err != nil {
+		return usage("--idempotency-retention: %v", err)
+	}
+	proxies, err := parseTrustedProxies(o.trustedProxies)
+	if err != nil {
+		return err
+	}
 	level, err := parseLogLevel(o.logs)
 	if err != nil {
 		return withCode(ExitUsage, err)
@@ -253,12 +269,22 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
 	keyFile := o.keyFile
 	if keyFile == "" {
-		keyFile = filepath.Join(filepath.Dir(o.db), "tokenguard.key")
+		var legacy bool
+		if keyFile, legacy = defaultKeyFile(o.db); legacy {
+			log.Warn("using the key file tokenguard.key beside the database, the default before 0.3: rename it to <db>.key so that two databases in one directory never share keys",
+				"path", keyFile, "rename_to", o.db+".key")
+		}
 	}
-
-	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+	// Bind the port before anything is written: a serve that cannot listen leaves no
+	// database, key file or admin-token file behind.
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return withCode(ExitFindings, fmt.Errorf("listening on %s: %w", o.listen, err))
+	}
+	defer func() { _ = ln.Close() }() // for the early returns; Shutdown closes it otherwise
 	st, err := openDatabase(ctx, o.db)
 	if err != nil {
 		return withCode(ExitFindings, err)
@@ -289,8 +315,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 	defer closeCheckpoints()
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
-		AuthFailuresPerMinute: o.authFailuresPerMinute,
-		Policy:                gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
+		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
+		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
 		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval})
 	if err != nil {
 		return withCode(ExitUsage, err)
@@ -315,10 +341,6 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return withCode(ExitFindings, err)
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return withCode(ExitFindings, fmt.Errorf("listening on %s: %w", o.listen, err))
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -366,6 +388,21 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	// The service has stopped cleanly; a failed notice cannot change that.
 	_, _ = fmt.Fprintln(s.out, "tokenguard: stopped")
 	return nil
+}
+
+// defaultKeyFile is the key file of a SQLite database when --key-file is not given:
+// <db>.key, so two databases in one directory never share keys. For a database that already
+// exists without one, tokenguard.key beside it (the default before) is still used, and legacy
+// says so, for a warning naming the file to rename.
+func defaultKeyFile(db string) (path string, legacy bool) {
+	path = db + ".key"
+	if fileExists(path) || !fileExists(db) {
+		return path, false
+	}
+	if old := filepath.Join(filepath.Dir(db), "tokenguard.key"); fileExists(old) {
+		return old, true
+	}
+	return path, false
 }
 
 // bootstrapAdmin installs the first admin credential when the database has none: the value of
@@ -458,8 +495,35 @@ func adminTokenFile(path string) (string, error) {
 
 // readAdminTokenFile returns the secret held in the admin credential file at path, or an
 // error wrapping fs.ErrNotExist when there is no such file.
+//
+// The file is adopted only when the service user owns it and its mode gives group and others
+// no access (checkPrivateFile): checked on the open file, so it cannot be swapped in between.
 func readAdminTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path) //nolint:gosec // G304: path derives from the operator's --db
+	link, err := os.Lstat(path)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if link.Mode()&fs.ModeSymlink != 0 {
+		return "", fmt.Errorf("%s is a symbolic link: the admin credential file is adopted only as a file of its own; replace the link with the file, or delete it and start again", path)
+	}
+	f, err := os.Open(path) //nolint:gosec // G304: path derives from the operator's --db
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !os.SameFile(link, fi) {
+		return "", fmt.Errorf("%s changed while it was read: start again", path)
+	}
+	if !fi.IsDir() { // a directory fails the read below, naming it
+		if err := checkPrivateFile(path, fi); err != nil {
+			return "", err
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -509,4 +573,27 @@ func (w syncedFile) Write(p []byte) (int, error) {
 		err = w.f.Sync()
 	}
 	return n, err
+}
+
+// parseTrustedProxies reads --trusted-proxy values: CIDR prefixes, or single addresses.
+func parseTrustedProxies(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if p, err := netip.ParsePrefix(part); err == nil {
+				out = append(out, p.Masked())
+				continue
+			}
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, withCode(ExitUsage, fmt.Errorf("--trusted-proxy %q: give a CIDR such as 10.0.0.0/8 or an address such as 10.0.0.5", part))
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -98,8 +99,8 @@ func TestServeTokenAudit_fullLifecycleThroughTheCLIAndTamperDetection(t *testing
 		t.Fatal(err)
 	}
 	admin := strings.TrimSpace(string(raw))
-	if info, err := os.Stat(filepath.Join(dir, "tokenguard.key")); err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("key file next to the database: %v", err)
+	if info, err := os.Stat(db + ".key"); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file <db>.key next to the database: %v", err)
 	}
 	t.Setenv("TOKENGUARD_ENDPOINT", url)
 	t.Setenv("TOKENGUARD_TOKEN", admin)
@@ -147,7 +148,7 @@ func TestServeTokenAudit_fullLifecycleThroughTheCLIAndTamperDetection(t *testing
 	}
 	// bootstrap, create, introspect, rotate, renew, revoke, introspect: 7 records.
 	// The records are HMACs under the audit key: verifying them takes the key file.
-	t.Setenv("TOKENGUARD_KEY_FILE", filepath.Join(dir, "tokenguard.key"))
+	t.Setenv("TOKENGUARD_KEY_FILE", db+".key")
 	if code, out, errs := run(t, "", "audit", "verify"); code != 0 || !strings.HasPrefix(out, "audit chain verified: 7 records\nhead: record 7, hash ") {
 		t.Fatalf("audit verify = %d %q %q", code, out, errs)
 	}
@@ -289,14 +290,67 @@ func TestServe_refusesToReplaceAMissingKeyFileOfAnExistingDatabase(t *testing.T)
 	if code := stop(); code != 0 {
 		t.Fatalf("first serve exited %d", code)
 	}
-	if err := os.Remove(filepath.Join(dir, "tokenguard.key")); err != nil {
+	if err := os.Remove(db + ".key"); err != nil {
 		t.Fatal(err)
 	}
 	code, _, errs := run(t, "", "serve", "--listen", "127.0.0.1:0", "--db", db)
 	if code != ExitFindings || !strings.Contains(errs, "restore the key file") {
 		t.Fatalf("serve without its key file = %d %q; want exit 1 asking to restore it", code, errs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "tokenguard.key")); !os.IsNotExist(err) {
+	if _, err := os.Stat(db + ".key"); !os.IsNotExist(err) {
 		t.Fatal("a new key file was created for a database sealed with another key")
+	}
+}
+
+// TestServe_keyFilePerDatabaseAndNothingWrittenWithoutAPort: two databases in one directory
+// get two key files (<db>.key); a serve that cannot bind its port writes nothing; a database
+// kept with the old default tokenguard.key still finds it, with a warning naming the rename.
+func TestServe_keyFilePerDatabaseAndNothingWrittenWithoutAPort(t *testing.T) {
+	t.Setenv("TOKENGUARD_ADMIN_TOKEN", "")
+	t.Setenv("TOKENGUARD_KEY_FILE", "")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	for _, db := range []string{a, b} {
+		_, _, stop := startServe(t, "--db", db)
+		if code := stop(); code != 0 {
+			t.Fatalf("serve --db %s exited %d", db, code)
+		}
+	}
+	ka, errA := os.ReadFile(a + ".key") //nolint:gosec // G304: a key file in the test's directory
+	kb, errB := os.ReadFile(b + ".key") //nolint:gosec // G304: a key file in the test's directory
+	if errA != nil || errB != nil || bytes.Equal(ka, kb) {
+		t.Fatalf("two databases in one directory: key files %v %v, equal %v; want two different files", errA, errB, bytes.Equal(ka, kb))
+	}
+
+	// The port is taken: nothing may be written before the listener is bound.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = busy.Close() }()
+	c := filepath.Join(dir, "c.db")
+	code, _, errs := run(t, "", "serve", "--listen", busy.Addr().String(), "--db", c)
+	if code != ExitFindings || !strings.Contains(errs, "listening on "+busy.Addr().String()) {
+		t.Errorf("serve on a taken port = %d %q", code, errs)
+	}
+	for _, f := range []string{c, c + ".key", c + ".admin-token", c + "-wal"} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("serve that could not listen left %s behind (%v)", f, err)
+		}
+	}
+
+	// An existing database with the old default key file name.
+	if err := os.Rename(a+".key", filepath.Join(dir, "tokenguard.key")); err != nil {
+		t.Fatal(err)
+	}
+	_, logs, stop := startServe(t, "--db", a)
+	if code := stop(); code != 0 {
+		t.Fatalf("serve with the legacy key file exited %d:\n%s", code, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"using the key file tokenguard.key beside the database`) || !strings.Contains(logs.String(), `"rename_to":"`+a+`.key"`) {
+		t.Errorf("no warning naming the legacy key file:\n%s", logs.String())
+	}
+	if _, err := os.Stat(a + ".key"); !os.IsNotExist(err) {
+		t.Errorf("a new key file was made beside the legacy one (%v)", err)
 	}
 }

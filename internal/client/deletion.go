@@ -26,6 +26,9 @@ type DeletionRevoked struct {
 	TokenID     string `json:"token_id"`
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint"`
+	// OtherSubjects counts the other data subjects the token is bound to: revoking it cuts
+	// them off too (they are never named).
+	OtherSubjects int `json:"other_subjects"`
 }
 
 // DeletionNotify is a token whose data categories reach the request's categories: its holder

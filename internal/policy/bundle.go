@@ -20,12 +20,14 @@ import (
 type sources struct {
 	modules map[string]*ast.Module
 	data    map[string]any
+	// sums holds the SHA-256 (hex) of each module's and data file's bytes, by file, for Digest.
+	sums map[string]string
 }
 
 // loadSources parses the bundle's and the extra directories' Rego modules (test modules too
 // when withTests is set) and merges the bundle's data.json files with the data files.
 func loadSources(bundle fs.FS, extraDirs, dataFiles []string, withTests bool) (*sources, error) {
-	s := &sources{modules: map[string]*ast.Module{}, data: map[string]any{}}
+	s := &sources{modules: map[string]*ast.Module{}, data: map[string]any{}, sums: map[string]string{}}
 	if bundle != nil {
 		if err := s.addFS(bundle, "policies", withTests); err != nil {
 			return nil, err
@@ -91,6 +93,7 @@ func (s *sources) addFS(fsys fs.FS, label string, withTests bool) error {
 				return fmt.Errorf("policy %s: %s", file, oneLine(err))
 			}
 			s.modules[file] = m
+			s.sums[file] = fileSum(src)
 		case name == "data.json" || name == "data.yaml" || name == "data.yml":
 			src, err := fs.ReadFile(fsys, p)
 			if err != nil {
@@ -100,6 +103,7 @@ func (s *sources) addFS(fsys fs.FS, label string, withTests bool) error {
 			if err != nil {
 				return fmt.Errorf("policy data %s/%s: %w", label, p, err)
 			}
+			s.sums[label+"/"+p] = fileSum(src)
 			if dir := path.Dir(p); dir != "." {
 				for _, seg := range slicesReverse(strings.Split(dir, "/")) {
 					doc = map[string]any{seg: doc}

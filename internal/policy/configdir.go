@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -32,6 +34,7 @@ const maxConfigFileBytes = 64 << 20
 var configSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "resource", LabelNames: []string{"type", "name"}},
 	{Type: "module", LabelNames: []string{"name"}},
+	{Type: "locals"},
 }}
 
 var moduleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "source"}}}
@@ -41,29 +44,48 @@ var moduleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "sou
 // declared. A module directory already on the call chain is not entered again, so symlink
 // loops end.
 func LoadConfigDir(dir string) (Locations, error) {
-	info, err := os.Stat(dir)
+	root, err := configRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("config directory %s: %w", dir, pathErr(err))
+		return nil, err
 	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("config directory %s is a file: pass the directory holding the .tf files", dir)
-	}
-	root, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("config directory %s: %w", dir, err)
-	}
-	locs := Locations{}
-	l := &configLoader{root: root, parser: hclparse.NewParser(), locs: locs}
+	l := newConfigLoader(root)
 	if err := l.load(root, "", nil); err != nil {
 		return nil, err
 	}
-	return locs, nil
+	return l.locs, nil
+}
+
+func configRoot(dir string) (string, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("config directory %s: %w", dir, pathErr(err))
+	}
+	if !info.IsDir() {
+		return "", fmt.Errorf("config directory %s is a file: pass the directory holding the .tf files", dir)
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("config directory %s: %w", dir, err)
+	}
+	return root, nil
+}
+
+func newConfigLoader(root string) *configLoader {
+	return &configLoader{root: root, parser: hclparse.NewParser(), locs: Locations{}, attrs: map[string]map[string]int{}, locals: map[string][]string{}}
 }
 
 type configLoader struct {
 	root   string
 	parser *hclparse.Parser
 	locs   Locations
+	// attrs holds the line of each attribute (dotted path through nested blocks) of each
+	// resource declared in HCL syntax.
+	attrs map[string]map[string]int
+	// called are the resolved directories entered as module calls.
+	called map[string]bool
+	// locals maps each local value ("local.s", "module.a.local.s") to the references of its
+	// definition, root-relative.
+	locals map[string][]string
 }
 
 func (l *configLoader) load(dir, prefix string, chain []string) error {
@@ -122,6 +144,19 @@ func (l *configLoader) load(dir, prefix string, chain []string) error {
 				addr := prefix + b.Labels[0] + "." + b.Labels[1]
 				if _, dup := l.locs[addr]; !dup {
 					l.locs[addr] = Location{File: l.rel(path), Line: b.DefRange.Start.Line}
+					if body, ok := b.Body.(*hclsyntax.Body); ok {
+						lines := map[string]int{}
+						attributeLines(body, "", lines)
+						l.attrs[addr] = lines
+					}
+				}
+			case "locals":
+				attrs, _ := b.Body.JustAttributes()
+				for name, a := range attrs {
+					key := prefix + "local." + name
+					if _, dup := l.locals[key]; !dup {
+						l.locals[key] = traversalRefs(a.Expr.Variables(), prefix)
+					}
 				}
 			case "module":
 				src := moduleSource(b)
@@ -132,6 +167,9 @@ func (l *configLoader) load(dir, prefix string, chain []string) error {
 				if info, err := os.Stat(sub); err != nil || !info.IsDir() {
 					continue // a missing local module is Terraform's error to report, not ours
 				}
+				if resolved, err := filepath.EvalSymlinks(sub); err == nil && l.called != nil {
+					l.called[resolved] = true
+				}
 				if err := l.load(sub, prefix+"module."+b.Labels[0]+".", chain); err != nil {
 					return err
 				}
@@ -139,6 +177,219 @@ func (l *configLoader) load(dir, prefix string, chain []string) error {
 		}
 	}
 	return nil
+}
+
+// traversalRefs renders the variables an expression uses as Terraform writes references in
+// plan JSON: the whole attribute path ("tokenguard_api_token.t.secret") and the object it
+// starts from ("tokenguard_api_token.t", "module.a.x", "local.s"), with prefix in front.
+func traversalRefs(vars []hcl.Traversal, prefix string) []string {
+	var out []string
+	for _, tr := range vars {
+		parts := []string{tr.RootName()}
+		for _, step := range tr[1:] {
+			a, ok := step.(hcl.TraverseAttr)
+			if !ok {
+				break
+			}
+			parts = append(parts, a.Name)
+		}
+		out = append(out, prefix+strings.Join(parts, "."))
+		base := 2
+		if parts[0] == "module" || parts[0] == "data" {
+			base = 3
+		}
+		if len(parts) > base {
+			out = append(out, prefix+strings.Join(parts[:base], "."))
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// attributeLines records the line of every attribute of body, nested blocks included
+// ("rotation.interval"), into lines.
+func attributeLines(body *hclsyntax.Body, prefix string, lines map[string]int) {
+	for name, a := range body.Attributes {
+		lines[prefix+name] = a.SrcRange.Start.Line
+	}
+	for _, b := range body.Blocks {
+		if _, ok := lines[prefix+b.Type]; !ok {
+			lines[prefix+b.Type] = b.TypeRange.Start.Line
+		}
+		attributeLines(b.Body, prefix+b.Type+".", lines)
+	}
+}
+
+// Config is where the resources of a configuration are declared, down to the attribute.
+type Config struct {
+	// Root is the root module directory, relative to the directory given (with slashes;
+	// "." when it is that directory).
+	Root string
+	// Resources maps resource addresses without instance keys to their blocks.
+	Resources Locations
+	// Attributes maps the same addresses to the line of each attribute (dotted paths).
+	Attributes map[string]map[string]int
+	// Candidates are the root module directories found, when the directory given holds
+	// several configurations.
+	Candidates []string
+	// Locals maps each local value of the root module and its local modules ("local.s",
+	// "module.a.local.s") to the references of its definition, root-relative: plan JSON has
+	// no locals, so CPRA-SEC-001 follows them through these (see ExpandReferences).
+	Locals map[string][]string
+}
+
+// LoadConfigTree reads the configuration below dir. When dir holds .tf files it is the
+// root module, as for LoadConfigDir. Otherwise the tree below it is searched (hidden
+// directories and .terraform skipped) for root modules, directories with .tf files that no
+// other directory calls as a local module; the one that declares the most of addresses (the
+// resources of the plan) is taken, the first in path order on a tie. File paths are relative
+// to dir, so with dir the repository root they are repository-relative (infra/tokens.tf).
+func LoadConfigTree(dir string, addresses []string) (*Config, error) {
+	root, err := configRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if hasConfigFiles(root) {
+		l := newConfigLoader(root)
+		if err := l.load(root, "", nil); err != nil {
+			return nil, err
+		}
+		return &Config{Root: ".", Resources: l.locs, Attributes: l.attrs, Locals: l.locals}, nil
+	}
+	var dirs []string
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil // an unreadable corner of the tree is not the configuration
+		}
+		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() && hasConfigFiles(p) {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config directory %s: %w", dir, err)
+	}
+	// A directory another one calls as a local module is not a root.
+	called := map[string]bool{}
+	for _, d := range dirs {
+		l := newConfigLoader(root)
+		l.called = called
+		if err := l.load(d, "", nil); err != nil {
+			return nil, err
+		}
+	}
+	want := map[string]bool{}
+	for _, a := range addresses {
+		want[StripInstanceKeys(a)] = true
+	}
+	var best *Config
+	bestHits := -1
+	cfg := &Config{}
+	for _, d := range dirs {
+		if resolved, err := filepath.EvalSymlinks(d); err == nil && called[resolved] {
+			continue
+		}
+		l := newConfigLoader(root)
+		if err := l.load(d, "", nil); err != nil {
+			return nil, err
+		}
+		rel := l.rel(d)
+		cfg.Candidates = append(cfg.Candidates, rel)
+		hits := 0
+		for a := range l.locs {
+			if want[a] {
+				hits++
+			}
+		}
+		if hits > bestHits {
+			best, bestHits = &Config{Root: rel, Resources: l.locs, Attributes: l.attrs, Locals: l.locals}, hits
+		}
+	}
+	if best == nil {
+		return &Config{Root: ".", Resources: Locations{}, Attributes: map[string]map[string]int{}}, nil
+	}
+	best.Candidates = cfg.Candidates
+	return best, nil
+}
+
+func hasConfigFiles(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".tf") || strings.HasSuffix(e.Name(), ".tf.json")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply sets File and Line on each finding whose address (instance keys removed) was found:
+// the line of the attribute the finding names (its Field), else of the resource block. A
+// non-empty prefix ("infra") is joined in front of each file path.
+func (c *Config) Apply(findings []Finding, prefix string) {
+	for i := range findings {
+		addr := StripInstanceKeys(findings[i].Address)
+		loc, ok := c.Resources[addr]
+		if !ok {
+			continue
+		}
+		line := loc.Line
+		if n := c.Attributes[addr][findings[i].Field]; findings[i].Field != "" && n > 0 {
+			line = n
+		}
+		findings[i].File, findings[i].Line = joinPrefix(prefix, loc.File), line
+	}
+}
+
+// Matches counts the addresses (instance keys removed) the configuration declares.
+func (c *Config) Matches(addresses []string) int {
+	n := 0
+	for _, a := range addresses {
+		if _, ok := c.Resources[StripInstanceKeys(a)]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+func joinPrefix(prefix, file string) string {
+	prefix = strings.Trim(filepath.ToSlash(prefix), "/")
+	if prefix == "" || prefix == "." {
+		return file
+	}
+	return prefix + "/" + file
+}
+
+// GitPrefix is the path of dir relative to the root of the git work tree that holds it
+// (the nearest ancestor with a .git entry), with slashes: "infra" for a checkout's infra/
+// directory. It is "" when dir is that root or lies in no git work tree.
+func GitPrefix(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	}
+	for d := abs; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			rel, err := filepath.Rel(d, abs)
+			if err != nil || rel == "." {
+				return ""
+			}
+			return filepath.ToSlash(rel)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
 }
 
 func moduleSource(b *hcl.Block) string {

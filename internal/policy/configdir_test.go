@@ -3,6 +3,7 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,48 @@ func TestStripInstanceKeys(t *testing.T) {
 		if got := StripInstanceKeys(in); got != want {
 			t.Errorf("StripInstanceKeys(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLoadConfigTree_findsTheRootModuleBelow: from a repository root without .tf files, the
+// root module that declares the plan's resources is found; a directory called as a module is
+// never a root; attribute lines are recorded through nested blocks.
+func TestLoadConfigTree_findsTheRootModuleBelow(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p, s string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("envs/prod/main.tf", "module \"tok\" {\n  source = \"../../modules/tok\"\n}\n\nresource \"tokenguard_api_token\" \"prod\" {\n  ttl = \"30d\"\n  rotation {\n    interval = \"7d\"\n  }\n}\n")
+	write("envs/staging/main.tf", "resource \"tokenguard_api_token\" \"staging\" {\n  ttl = \"30d\"\n}\n")
+	write("modules/tok/main.tf", "resource \"tokenguard_api_token\" \"inner\" {\n  ttl = \"30d\"\n}\n")
+	write(".terraform/modules/x/main.tf", "resource \"tokenguard_api_token\" \"prod\" {}\n")
+	cfg, err := LoadConfigTree(dir, []string{"tokenguard_api_token.prod", `module.tok.tokenguard_api_token.inner["a"]`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Root != "envs/prod" || strings.Join(cfg.Candidates, ",") != "envs/prod,envs/staging" {
+		t.Errorf("root %q, candidates %v", cfg.Root, cfg.Candidates)
+	}
+	fs := []Finding{
+		{Address: "tokenguard_api_token.prod", Field: "rotation.interval"},
+		{Address: "tokenguard_api_token.prod", Field: ""},
+		{Address: `module.tok.tokenguard_api_token.inner["a"]`, Field: "ttl"},
+	}
+	cfg.Apply(fs, "")
+	got := []string{}
+	for _, f := range fs {
+		got = append(got, f.File+":"+strconv.Itoa(f.Line))
+	}
+	if strings.Join(got, " ") != "envs/prod/main.tf:8 envs/prod/main.tf:5 modules/tok/main.tf:2" {
+		t.Errorf("locations %v", got)
+	}
+	cfg, err = LoadConfigTree(dir, []string{"tokenguard_api_token.staging"})
+	if err != nil || cfg.Root != "envs/staging" {
+		t.Errorf("staging plan: root %v, %v", cfg, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -110,21 +111,36 @@ type PlanFacts struct {
 type PlanToken struct {
 	Address, Module, Type, Name, ManagedBy string
 	Sensitive                              []string
+	// Ref is how configuration references name the resource: "type.name", or
+	// "module.a.type.name" inside a module (instance keys removed).
+	Ref string
 }
 
-// referencedResources are the root-module resources ("type.name") that root outputs reference.
+// referencedResources are the resources ("type.name", "module.a.type.name") that root outputs
+// reference, directly or through module outputs and local values (Output.References are
+// expanded with ExpandReferences).
 func (p PlanFacts) referencedResources() map[string]bool {
 	out := map[string]bool{}
 	for _, o := range p.Outputs {
 		for _, r := range o.References {
+			module := ""
+			for strings.HasPrefix(r, "module.") {
+				name, rest, ok := strings.Cut(r[len("module."):], ".")
+				if !ok {
+					r = ""
+					break
+				}
+				module += "module." + StripInstanceKeys(name) + "."
+				r = rest
+			}
 			typ, rest, ok := strings.Cut(r, ".")
-			if !ok || typ == "module" || typ == "data" || typ == "var" || typ == "local" {
+			if !ok || typ == "data" || typ == "var" || typ == "local" || typ == "each" || typ == "count" || typ == "path" || typ == "terraform" || typ == "self" {
 				continue
 			}
 			if i := strings.IndexAny(rest, ".["); i >= 0 {
 				rest = rest[:i]
 			}
-			out[typ+"."+rest] = true
+			out[module+typ+"."+rest] = true
 		}
 	}
 	return out
@@ -132,10 +148,14 @@ func (p PlanFacts) referencedResources() map[string]bool {
 
 // planToken is t as listed in input.plan.tokens, or nil when no root output references it.
 func planToken(t Token, referenced map[string]bool) *PlanToken {
-	if t.Module != "" || !referenced[t.Type+"."+t.Name] {
+	ref := t.Type + "." + t.Name
+	if t.Module != "" {
+		ref = StripInstanceKeys(t.Module) + "." + ref
+	}
+	if !referenced[ref] {
 		return nil
 	}
-	return &PlanToken{Address: t.Address, Module: t.Module, Type: t.Type, Name: t.Name, ManagedBy: t.ManagedBy, Sensitive: slices.Clone(t.Sensitive)}
+	return &PlanToken{Address: t.Address, Module: t.Module, Type: t.Type, Name: t.Name, ManagedBy: t.ManagedBy, Sensitive: slices.Clone(t.Sensitive), Ref: ref}
 }
 
 func (p PlanFacts) value() map[string]any {
@@ -151,7 +171,7 @@ func (p PlanFacts) value() map[string]any {
 	for _, t := range p.Tokens {
 		tokens = append(tokens, map[string]any{
 			"address": t.Address, "module": t.Module, "type": t.Type, "name": t.Name, "managed_by": t.ManagedBy,
-			"sensitive": stringsValue(nonNil(t.Sensitive)),
+			"sensitive": stringsValue(nonNil(t.Sensitive)), "ref": t.Ref,
 		})
 	}
 	return map[string]any{"timestamp": timeValue(p.Timestamp), "outputs": outputs, "provider_endpoints": endpoints, "tokens": tokens}
@@ -173,12 +193,16 @@ type Result struct {
 	Resources []string
 	// Timestamp is the instant the plan was checked against (the plan's, else the clock's).
 	Timestamp time.Time
+	// Config is the configuration PlanOptions.Config loaded; nil without one.
+	Config *Config
 }
 
 // Engine evaluates the compiled policy bundle. It is safe for concurrent use.
 type Engine struct {
 	rules []Rule
 	now   func() time.Time
+	// bundle is what Bundle answers: the digest of the sources and the merged data.
+	bundle BundleInfo
 	// token holds one prepared query per managed_by value ("tokenguard", "external").
 	token map[string]*preparedRules
 	plan  *preparedRules
@@ -225,7 +249,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{rules: rules, now: o.Now, token: map[string]*preparedRules{}}
+	e := &Engine{rules: rules, now: o.Now, token: map[string]*preparedRules{}, bundle: src.info()}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -466,9 +490,41 @@ func (e *Engine) Rules() []Rule { return slices.Clone(e.rules) }
 // then decode, normalise and evaluate the changes in parallel, so only one change per worker
 // is ever held as Go maps and OPA values.
 func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) {
+	return e.EvaluatePlanWith(ctx, r, PlanOptions{})
+}
+
+// PlanOptions are what a plan is checked with besides the plan itself.
+type PlanOptions struct {
+	// Config, when set, is called once the plan is read, with the addresses of its
+	// token-like resources, to load the configuration (LoadConfigTree): its local values are
+	// followed by CPRA-SEC-001, and it is returned in Result.Config.
+	Config func(addresses []string) (*Config, error)
+}
+
+// EvaluatePlanWith is EvaluatePlan with options.
+func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOptions) (Result, error) {
 	p, err := readPlan(r, true)
 	if err != nil {
 		return Result{}, err
+	}
+	var cfg *Config
+	if o.Config != nil {
+		addrs := make([]string, len(p.Changes))
+		for i, c := range p.Changes {
+			addrs[i] = c.Address
+		}
+		if cfg, err = o.Config(addrs); err != nil {
+			return Result{}, err
+		}
+		if len(cfg.Locals) > 0 {
+			values := maps.Clone(p.moduleValues)
+			maps.Copy(values, cfg.Locals)
+			p.Outputs = make([]Output, len(p.rawOutputs))
+			for i, out := range p.rawOutputs {
+				out.References = nonNil(ExpandReferences(out.References, values))
+				p.Outputs[i] = out
+			}
+		}
 	}
 	ts := e.now().UTC()
 	if p.Timestamp != nil {
@@ -493,11 +549,16 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 			return err
 		}
 		tc, ok := changeFromPlan(*rc)
+		offset := rc.offset
 		changes[i] = ResourceChange{} // let the decoded values go as soon as they are normalised
 		if !ok {
 			return nil
 		}
 		t := normalizeOwnedToken(tc, ts) // the decoded maps are this worker's alone
+		if len(t.problems) > 0 {
+			return invalidf("plan resource change %s (its change object starts at byte %d): %s; %s",
+				t.Address, offset+1, strings.Join(t.problems, "; "), regenerateAdvice)
+		}
 		evaluated[i], addresses[i] = true, t.Address
 		planTokens[i] = planToken(t, referenced)
 		// A variable of its own: assigning the enclosing err here raced between workers.
@@ -529,7 +590,7 @@ func (e *Engine) EvaluatePlan(ctx context.Context, r io.Reader) (Result, error) 
 		resources = []string{}
 	}
 	sort.Strings(resources)
-	return Result{Findings: findings, ResourcesChecked: len(resources), Resources: resources, Timestamp: ts}, nil
+	return Result{Findings: findings, ResourcesChecked: len(resources), Resources: resources, Timestamp: ts, Config: cfg}, nil
 }
 
 // EvaluateTokens evaluates the token rules of the engine's gate on each token, with facts as
@@ -632,7 +693,21 @@ func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term,
 		}
 		out = append(out, viewFindings...)
 	}
+	withholdMessages(out, t)
 	return out, nil
+}
+
+// withholdMessages replaces the messages of t's findings when t had sensitive values other
+// than its secret: rules judged them, and a message may quote them ("ttl of 400 days"), so
+// the message says which attributes were withheld and nothing of their values.
+func withholdMessages(fs []Finding, t Token) {
+	if len(t.withheld) == 0 {
+		return
+	}
+	for i := range fs {
+		fs[i].Message = fmt.Sprintf("%s (details withheld: %s marked sensitive in the plan, and was judged without being shown)",
+			fs[i].Title, strings.Join(t.withheld, ", ")+map[bool]string{true: " is", false: " are"}[len(t.withheld) == 1])
+	}
 }
 
 func (e *Engine) evaluatePlanRules(ctx context.Context, facts PlanFacts) ([]Finding, error) {

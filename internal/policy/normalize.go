@@ -1,14 +1,11 @@
 package policy
 
 import (
-	"encoding/json"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // Token is one normalised token-like resource change: the value of input.token in the policy
@@ -26,6 +23,13 @@ type Token struct {
 	Unknown   []string
 	Sensitive []string
 	Fields    Fields
+
+	// withheld are the sensitive paths, other than secrets, that held a value: rules judged
+	// them, and the messages of the token's findings are withheld (see withholdMessages).
+	withheld []string
+	// problems are values of the wrong type (a scope that is a number); the check gate
+	// refuses a plan with any.
+	problems []string
 }
 
 // Fields is the provider-independent view of a token (input.token.fields). A nil pointer or
@@ -45,6 +49,9 @@ type Fields struct {
 	Status                                          *string
 	LastUsedAt                                      *time.Time
 	UnusedSeconds                                   *int64
+	// AgeSeconds is the time since an existing token was created, where the provider
+	// records its creation (aws create_date); nil for a new token.
+	AgeSeconds *int64
 }
 
 // Renewal is the justification of a renewal (input.token.fields.renewal).
@@ -204,9 +211,15 @@ func NormalizeToken(c TokenChange, now time.Time) Token { return normalizeToken(
 func normalizeOwnedToken(c TokenChange, now time.Time) Token { return normalizeToken(c, now, true) }
 
 func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
-	sensitive := slices.Clone(c.Sensitive)
+	secrets := make([]string, 0, len(secretAttributes[c.Type]))
 	for _, a := range secretAttributes[c.Type] {
-		if !slices.Contains(sensitive, a) && (hasValue(c.Before, a) || hasValue(c.After, a)) {
+		if hasValue(c.Before, a) || hasValue(c.After, a) {
+			secrets = append(secrets, a)
+		}
+	}
+	sensitive := slices.Clone(c.Sensitive)
+	for _, a := range secrets {
+		if !slices.Contains(sensitive, a) {
 			sensitive = append(sensitive, a)
 		}
 	}
@@ -218,14 +231,18 @@ func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 	if unknown == nil {
 		unknown = []string{}
 	}
-	strip := stripPaths
-	if owned {
-		strip = stripPathsInPlace
+	before, after := c.Before, c.After
+	if !owned {
+		before, after = stripPaths(before, nil), stripPaths(after, nil) // deep copies
 	}
+	// Secrets go first: no mapper reads them. Other sensitive values are judged like any
+	// other (a sensitive ttl of 400 days is still too long) and stripped afterwards, so
+	// that neither the raw values nor any message shows them.
+	stripPathsInPlace(before, secrets)
+	stripPathsInPlace(after, secrets)
 	t := Token{
 		Address: c.Address, Module: c.Module, Type: c.Type, Name: c.Name, Provider: c.Provider,
 		ManagedBy: "external", Actions: slices.Clone(c.Actions),
-		Before: strip(c.Before, sensitive), After: strip(c.After, sensitive),
 		Unknown: unknown, Sensitive: sensitive,
 	}
 	if t.Actions == nil {
@@ -235,9 +252,15 @@ func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 		t.ManagedBy = "tokenguard"
 	}
 	if m, ok := mappers[c.Type]; ok {
-		v := view{before: t.Before, after: t.After, unknown: unknown, now: now, actions: t.Actions}
+		v := view{before: before, after: after, unknown: unknown, now: now, actions: t.Actions, problems: &t.problems}
 		t.Fields = m(v)
 	}
+	for _, p := range sensitive {
+		if !slices.Contains(secrets, p) && (lookup(before, p) != nil || lookup(after, p) != nil) {
+			t.withheld = append(t.withheld, p)
+		}
+	}
+	t.Before, t.After = stripPathsInPlace(before, sensitive), stripPathsInPlace(after, sensitive)
 	return t
 }
 
@@ -315,408 +338,3 @@ func deepCopy(v any) any {
 	}
 	return v
 }
-
-// view reads attributes of one change for a type mapper.
-type view struct {
-	before, after map[string]any
-	unknown       []string
-	now           time.Time
-	actions       []string
-}
-
-// isUnknown reports whether the value at path, or anything inside it, is unknown.
-func (v view) isUnknown(path string) bool {
-	for _, u := range v.unknown {
-		if u == path || isPathPrefix(path, u) || isPathPrefix(u, path) {
-			return true
-		}
-	}
-	return false
-}
-
-// isPathPrefix reports whether dotted path p lies inside prefix ("a.b" inside "a").
-func isPathPrefix(p, prefix string) bool {
-	return len(p) > len(prefix) && p[len(prefix)] == '.' && p[:len(prefix)] == prefix
-}
-
-// get returns the known after-value at a dotted path (nil when unset or unknown). A single
-// element list on the way (a nested block) is looked through.
-func (v view) get(path string) any {
-	if v.isUnknown(path) {
-		return nil
-	}
-	return lookup(v.after, path)
-}
-
-// getBefore returns the before-value at a dotted path.
-func (v view) getBefore(path string) any { return lookup(v.before, path) }
-
-func lookup(m map[string]any, path string) any {
-	var cur any = m
-	for rest, more := path, true; more; {
-		var k string
-		k, rest, more = strings.Cut(rest, ".")
-		if l, ok := cur.([]any); ok && len(l) == 1 {
-			cur = l[0]
-		}
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = obj[k]
-	}
-	return cur
-}
-
-func (v view) str(path string) *string { return asString(v.get(path)) }
-
-func asString(x any) *string {
-	if s, ok := x.(string); ok {
-		return &s
-	}
-	return nil
-}
-
-// nonEmpty is str that also treats "" as not set.
-func (v view) nonEmpty(path string) *string {
-	if s := v.str(path); s != nil && *s != "" {
-		return s
-	}
-	return nil
-}
-
-// strings returns a known list or set of strings; nil when unset or unknown. Non-string
-// elements are rendered as JSON.
-func (v view) strings(path string) []string {
-	l, ok := v.get(path).([]any)
-	if !ok {
-		return nil
-	}
-	out := make([]string, 0, len(l))
-	for _, e := range l {
-		switch x := e.(type) {
-		case string:
-			out = append(out, x)
-		case nil:
-		default:
-			b, _ := json.Marshal(x)
-			out = append(out, string(b))
-		}
-	}
-	return out
-}
-
-func (v view) number(path string) *int64 { return asInt(v.get(path)) }
-
-func asInt(x any) *int64 {
-	switch n := x.(type) {
-	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			return &i
-		}
-		if f, err := n.Float64(); err == nil {
-			i := int64(f)
-			return &i
-		}
-	case float64:
-		i := int64(n)
-		return &i
-	case int64:
-		return &n
-	case int:
-		i := int64(n)
-		return &i
-	}
-	return nil
-}
-
-func (v view) boolean(path string) (value, known bool) {
-	b, ok := v.get(path).(bool)
-	return b, ok
-}
-
-// time parses a known RFC 3339 timestamp or a YYYY-MM-DD date at path.
-func (v view) time(path string) *time.Time { return parseTime(v.get(path)) }
-
-func parseTime(x any) *time.Time {
-	s, ok := x.(string)
-	if !ok || s == "" {
-		return nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			t = t.UTC()
-			return &t
-		}
-	}
-	return nil
-}
-
-// knownUnset reports whether the attribute is known to be absent (null, "", empty) after apply.
-func (v view) knownUnset(path string) bool {
-	if v.isUnknown(path) {
-		return false
-	}
-	switch x := lookup(v.after, path).(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
-}
-
-func (v view) existing() bool { return v.before != nil && !slices.Contains(v.actions, "create") }
-
-func seconds(d time.Duration) *int64 {
-	s := int64(d / time.Second)
-	return &s
-}
-
-// finishExpiry fills ExpiresInSeconds from ExpiresAt and the clock.
-func (f *Fields) finishExpiry(now time.Time) {
-	if f.ExpiresAt != nil && !now.IsZero() {
-		f.ExpiresInSeconds = seconds(f.ExpiresAt.Sub(now))
-	}
-}
-
-// value renders the token as the input.token value of the policy input contract.
-func (t Token) value() map[string]any {
-	return map[string]any{
-		"address":    t.Address,
-		"module":     t.Module,
-		"type":       t.Type,
-		"name":       t.Name,
-		"provider":   t.Provider,
-		"managed_by": t.ManagedBy,
-		"actions":    stringsValue(t.Actions),
-		"before":     mapValue(t.Before),
-		"after":      mapValue(t.After),
-		"unknown":    stringsValue(t.Unknown),
-		"sensitive":  stringsValue(t.Sensitive),
-		"fields":     t.Fields.value(),
-	}
-}
-
-func (f Fields) value() map[string]any {
-	var renewal any
-	if f.Renewal != nil {
-		renewal = map[string]any{"reason": strValue(f.Renewal.Reason), "reviewed_by": strValue(f.Renewal.ReviewedBy)}
-	}
-	return map[string]any{
-		"name":                      strValue(f.Name),
-		"purpose":                   strValue(f.Purpose),
-		"owner":                     strValue(f.Owner),
-		"scopes":                    stringsValue(f.Scopes),
-		"data_categories":           stringsValue(f.DataCategories),
-		"data_subjects":             stringsValue(f.DataSubjects),
-		"audiences":                 stringsValue(f.Audiences),
-		"ttl_seconds":               intValue(f.TTLSeconds),
-		"expires_at":                timeValue(f.ExpiresAt),
-		"expires_in_seconds":        intValue(f.ExpiresInSeconds),
-		"never_expires":             f.NeverExpires,
-		"rotation_interval_seconds": intValue(f.RotationIntervalSeconds),
-		"rotation_overlap_seconds":  intValue(f.RotationOverlapSeconds),
-		"rotation_configured":       f.RotationConfigured,
-		"renewal":                   renewal,
-		"renewal_requested":         f.RenewalRequested,
-		"status":                    strValue(f.Status),
-		"last_used_at":              timeValue(f.LastUsedAt),
-		"unused_seconds":            intValue(f.UnusedSeconds),
-	}
-}
-
-func mapValue(m map[string]any) any {
-	if m == nil {
-		return nil
-	}
-	return m
-}
-
-func strValue(s *string) any {
-	if s == nil {
-		return nil
-	}
-	return *s
-}
-
-func intValue(i *int64) any {
-	if i == nil {
-		return nil
-	}
-	return *i
-}
-
-func timeValue(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// stringsValue keeps the nil/empty distinction: nil is null, an empty slice is [].
-func stringsValue(s []string) any {
-	if s == nil {
-		return nil
-	}
-	out := make([]any, len(s))
-	for i, e := range s {
-		out[i] = e
-	}
-	return out
-}
-
-// The member names of input.token, made once: ast.InternedTerm makes a new term for every
-// string OPA has not interned itself, and terms are never modified once built.
-var (
-	keyReason                  = ast.StringTerm("reason")
-	keyReviewedBy              = ast.StringTerm("reviewed_by")
-	keyName                    = ast.StringTerm("name")
-	keyPurpose                 = ast.StringTerm("purpose")
-	keyOwner                   = ast.StringTerm("owner")
-	keyScopes                  = ast.StringTerm("scopes")
-	keyDataCategories          = ast.StringTerm("data_categories")
-	keyDataSubjects            = ast.StringTerm("data_subjects")
-	keyAudiences               = ast.StringTerm("audiences")
-	keyTTLSeconds              = ast.StringTerm("ttl_seconds")
-	keyExpiresAt               = ast.StringTerm("expires_at")
-	keyExpiresInSeconds        = ast.StringTerm("expires_in_seconds")
-	keyNeverExpires            = ast.StringTerm("never_expires")
-	keyRotationIntervalSeconds = ast.StringTerm("rotation_interval_seconds")
-	keyRotationOverlapSeconds  = ast.StringTerm("rotation_overlap_seconds")
-	keyRotationConfigured      = ast.StringTerm("rotation_configured")
-	keyRenewal                 = ast.StringTerm("renewal")
-	keyRenewalRequested        = ast.StringTerm("renewal_requested")
-	keyStatus                  = ast.StringTerm("status")
-	keyLastUsedAt              = ast.StringTerm("last_used_at")
-	keyUnusedSeconds           = ast.StringTerm("unused_seconds")
-	keyAddress                 = ast.StringTerm("address")
-	keyModule                  = ast.StringTerm("module")
-	keyType                    = ast.StringTerm("type")
-	keyProvider                = ast.StringTerm("provider")
-	keyManagedBy               = ast.StringTerm("managed_by")
-	keyActions                 = ast.StringTerm("actions")
-	keyBefore                  = ast.StringTerm("before")
-	keyAfter                   = ast.StringTerm("after")
-	keyUnknown                 = ast.StringTerm("unknown")
-	keySensitive               = ast.StringTerm("sensitive")
-	keyFields                  = ast.StringTerm("fields")
-)
-
-// term builds the OPA value of input.token directly, without the intermediate Go maps of
-// value (which the tests keep as the reference: both must render the same value). Before
-// and After hold plan values of any shape and go through ast.InterfaceToValue.
-func (t Token) term() (*ast.Term, error) { return t.termWith(true) }
-
-// termWith is term, with before and after left out unless raw: converting the raw planned
-// values is most of the cost of the input, and rules that declare their reads rarely need them.
-func (t Token) termWith(raw bool) (*ast.Term, error) {
-	before, after := ast.InternedNullTerm, ast.InternedNullTerm
-	if raw {
-		var err error
-		if before, err = anyTerm(mapValue(t.Before)); err != nil {
-			return nil, err
-		}
-		if after, err = anyTerm(mapValue(t.After)); err != nil {
-			return nil, err
-		}
-	}
-	f := t.Fields
-	renewal := ast.InternedNullTerm
-	if f.Renewal != nil {
-		renewal = ast.ObjectTerm(
-			[2]*ast.Term{keyReason, strTerm(f.Renewal.Reason)},
-			[2]*ast.Term{keyReviewedBy, strTerm(f.Renewal.ReviewedBy)},
-		)
-	}
-	fields := ast.ObjectTerm(
-		[2]*ast.Term{keyName, strTerm(f.Name)},
-		[2]*ast.Term{keyPurpose, strTerm(f.Purpose)},
-		[2]*ast.Term{keyOwner, strTerm(f.Owner)},
-		[2]*ast.Term{keyScopes, stringsTerm(f.Scopes)},
-		[2]*ast.Term{keyDataCategories, stringsTerm(f.DataCategories)},
-		[2]*ast.Term{keyDataSubjects, stringsTerm(f.DataSubjects)},
-		[2]*ast.Term{keyAudiences, stringsTerm(f.Audiences)},
-		[2]*ast.Term{keyTTLSeconds, intTerm(f.TTLSeconds)},
-		[2]*ast.Term{keyExpiresAt, timeTerm(f.ExpiresAt)},
-		[2]*ast.Term{keyExpiresInSeconds, intTerm(f.ExpiresInSeconds)},
-		[2]*ast.Term{keyNeverExpires, ast.InternedTerm(f.NeverExpires)},
-		[2]*ast.Term{keyRotationIntervalSeconds, intTerm(f.RotationIntervalSeconds)},
-		[2]*ast.Term{keyRotationOverlapSeconds, intTerm(f.RotationOverlapSeconds)},
-		[2]*ast.Term{keyRotationConfigured, ast.InternedTerm(f.RotationConfigured)},
-		[2]*ast.Term{keyRenewal, renewal},
-		[2]*ast.Term{keyRenewalRequested, ast.InternedTerm(f.RenewalRequested)},
-		[2]*ast.Term{keyStatus, strTerm(f.Status)},
-		[2]*ast.Term{keyLastUsedAt, timeTerm(f.LastUsedAt)},
-		[2]*ast.Term{keyUnusedSeconds, intTerm(f.UnusedSeconds)},
-	)
-	kvs := [][2]*ast.Term{
-		{keyAddress, ast.StringTerm(t.Address)},
-		{keyModule, ast.StringTerm(t.Module)},
-		{keyType, ast.StringTerm(t.Type)},
-		{keyName, ast.StringTerm(t.Name)},
-		{keyProvider, ast.StringTerm(t.Provider)},
-		{keyManagedBy, ast.StringTerm(t.ManagedBy)},
-		{keyActions, stringsTerm(t.Actions)},
-		{keyUnknown, stringsTerm(t.Unknown)},
-		{keySensitive, stringsTerm(t.Sensitive)},
-		{keyFields, fields},
-	}
-	if raw {
-		kvs = append(kvs, [2]*ast.Term{keyBefore, before}, [2]*ast.Term{keyAfter, after})
-	}
-	return ast.ObjectTerm(kvs...), nil
-}
-
-func anyTerm(v any) (*ast.Term, error) {
-	if v == nil {
-		return ast.InternedNullTerm, nil
-	}
-	x, err := ast.InterfaceToValue(v)
-	if err != nil {
-		return nil, err
-	}
-	return ast.NewTerm(x), nil
-}
-
-func strTerm(s *string) *ast.Term {
-	if s == nil {
-		return ast.InternedNullTerm
-	}
-	return ast.StringTerm(*s)
-}
-
-func intTerm(i *int64) *ast.Term {
-	if i == nil {
-		return ast.InternedNullTerm
-	}
-	return ast.InternedTerm(*i) // shared for small numbers, a new term otherwise
-}
-
-func timeTerm(t *time.Time) *ast.Term {
-	if t == nil {
-		return ast.InternedNullTerm
-	}
-	return ast.StringTerm(t.UTC().Format(time.RFC3339))
-}
-
-// stringsTerm keeps the nil/empty distinction, like stringsValue.
-func stringsTerm(s []string) *ast.Term {
-	if s == nil {
-		return ast.InternedNullTerm
-	}
-	terms := make([]*ast.Term, len(s))
-	backing := make([]ast.Term, len(s)) // one allocation for all element terms
-	for i, e := range s {
-		backing[i].Value = ast.String(e)
-		terms[i] = &backing[i]
-	}
-	return ast.ArrayTerm(terms...)
-}
-
-// MarshalJSON renders the token exactly as policies see it in input.token.
-func (t Token) MarshalJSON() ([]byte, error) { return json.Marshal(t.value()) }

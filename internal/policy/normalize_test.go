@@ -29,7 +29,7 @@ func TestNormalize_tokenguardFields(t *testing.T) {
 	}
 	existing := toks["tokenguard_api_token.existing"]
 	got, _ := json.Marshal(existing.Fields.value())
-	want := `{"audiences":["billing-api"],"data_categories":["commercial"],"data_subjects":[],"expires_at":"2026-10-01T00:00:00Z","expires_in_seconds":-4968000,"last_used_at":"2026-09-20T00:00:00Z","name":"legacy-export","never_expires":false,"owner":"team-billing","purpose":"Exports customer records to the CRM nightly for support lookups","renewal":null,"renewal_requested":false,"rotation_configured":true,"rotation_interval_seconds":604800,"rotation_overlap_seconds":3600,"scopes":["invoices:read"],"status":"active","ttl_seconds":2592000,"unused_seconds":5918400}`
+	want := `{"age_seconds":null,"audiences":["billing-api"],"data_categories":["commercial"],"data_subjects":[],"expires_at":"2026-10-01T00:00:00Z","expires_in_seconds":-4968000,"last_used_at":"2026-09-20T00:00:00Z","name":"legacy-export","never_expires":false,"owner":"team-billing","purpose":"Exports customer records to the CRM nightly for support lookups","renewal":null,"renewal_requested":false,"rotation_configured":true,"rotation_interval_seconds":604800,"rotation_overlap_seconds":3600,"scopes":["invoices:read"],"status":"active","ttl_seconds":2592000,"unused_seconds":5918400}`
 	if string(got) != want {
 		t.Errorf("existing fields:\n%s\nwant\n%s", got, want)
 	}
@@ -83,8 +83,10 @@ func TestNormalize_wholeObjectSensitive(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := Normalize(p, planTime)[0]
-	if tok.After["purpose"] != nil || tok.After["secret"] != nil || strings.Join(tok.Sensitive, ",") != "purpose,secret" || tok.Fields.Purpose != nil {
-		t.Errorf("after = %v, sensitive = %v", tok.After, tok.Sensitive)
+	// Issue 15: sensitive values are judged (fields hold the purpose), never kept raw.
+	if tok.After["purpose"] != nil || tok.After["secret"] != nil || strings.Join(tok.Sensitive, ",") != "purpose,secret" ||
+		tok.Fields.Purpose == nil || *tok.Fields.Purpose != "Reads invoices for the monthly report" || strings.Join(tok.withheld, ",") != "purpose" {
+		t.Errorf("after = %v, sensitive = %v, withheld = %v", tok.After, tok.Sensitive, tok.withheld)
 	}
 }
 
@@ -168,13 +170,18 @@ func TestNormalize_externalTokens(t *testing.T) {
 			nil,
 			`{"expires_at":"2026-11-01T00:00:00Z","expires_in_seconds":-2289600,"name":"g","scopes":["read_api"],"status":"expired"}`, "TEST-EXPIRY"},
 		{"compliant", "cloudflare_api_token", create, nil,
-			map[string]any{"name": "dns", "expires_on": "2027-01-01T00:00:00Z", "policies": []any{map[string]any{"effect": "allow", "permission_groups": []any{map[string]any{"id": "c8fed203ed3043cba015a93ad1616f1f"}}, "resources": `{"com.cloudflare.api.account.zone.*":"*"}`}}},
+			map[string]any{"name": "dns", "expires_on": "2027-01-01T00:00:00Z", "policies": []any{map[string]any{"effect": "allow", "permission_groups": []any{map[string]any{"id": "c8fed203ed3043cba015a93ad1616f1f"}}, "resources": `{"com.cloudflare.api.account.zone.eb78d65290b24279ba6f44721b3ea3c4":"*"}`}}},
 			map[string]any{"value": true, "status": true, "issued_on": true},
 			`{"expires_at":"2027-01-01T00:00:00Z","expires_in_seconds":2980800,"name":"dns","scopes":["c8fed203ed3043cba015a93ad1616f1f"]}`, ""},
+		// Issue 15: a policy over every zone (v5 jsonencode'd resources) is a wildcard scope.
+		{"all zones", "cloudflare_api_token", create, nil,
+			map[string]any{"name": "dns", "expires_on": "2027-01-01T00:00:00Z", "policies": []any{map[string]any{"effect": "allow", "permission_groups": []any{map[string]any{"id": "c8fed203ed3043cba015a93ad1616f1f"}}, "resources": `{"com.cloudflare.api.account.zone.*":"*"}`}}},
+			map[string]any{"value": true, "status": true, "issued_on": true},
+			`{"expires_at":"2027-01-01T00:00:00Z","expires_in_seconds":2980800,"name":"dns","scopes":["c8fed203ed3043cba015a93ad1616f1f","com.cloudflare.api.account.zone.*"]}`, ""},
 		{"no expiry", "cloudflare_api_token", create, nil,
 			map[string]any{"name": "dns", "expires_on": nil, "policy": []any{map[string]any{"permission_groups": []any{"82e64a83756745bbbb1c9c2701bf816b"}, "resources": map[string]any{"com.cloudflare.api.account.*": "*"}}}},
 			map[string]any{"value": true},
-			`{"name":"dns","never_expires":true,"scopes":["82e64a83756745bbbb1c9c2701bf816b"]}`, "TEST-EXPIRY"},
+			`{"name":"dns","never_expires":true,"scopes":["82e64a83756745bbbb1c9c2701bf816b","com.cloudflare.api.account.*"]}`, "TEST-EXPIRY"},
 		{"compliant", "tfe_team_token", create, nil,
 			map[string]any{"team_id": "team-1", "expired_at": "2027-01-01T00:00:00Z", "description": "Plans the network workspaces from CI"},
 			map[string]any{"token": true, "id": true},
@@ -249,6 +256,46 @@ func TestNormalize_externalTokens(t *testing.T) {
 			map[string]any{"name": "everything", "key": "ddapp-secret"},
 			map[string]any{"id": true},
 			`{"name":"everything","never_expires":true}`, "TEST-EXPIRY"},
+		{"compliant", "gitlab_deploy_token", create, nil,
+			map[string]any{"name": "registry-pull", "username": "k8s", "project": "acme/app", "scopes": []any{"read_registry"}, "expires_at": "2027-01-01T00:00:00Z"},
+			map[string]any{"token": true, "id": true},
+			`{"expires_at":"2027-01-01T00:00:00Z","expires_in_seconds":2980800,"name":"registry-pull","scopes":["read_registry"]}`, ""},
+		{"no expiry", "gitlab_deploy_token", create, nil,
+			map[string]any{"name": "registry-pull", "project": "acme/app", "scopes": []any{"read_registry"}, "expires_at": nil},
+			map[string]any{"token": true, "id": true},
+			`{"name":"registry-pull","never_expires":true,"scopes":["read_registry"]}`, "TEST-EXPIRY"},
+		{"compliant", "azuread_service_principal_password", create, nil,
+			map[string]any{"service_principal_id": "/servicePrincipals/1", "display_name": "billing-sync", "end_date": "2027-01-01T00:00:00Z"},
+			map[string]any{"value": true, "key_id": true, "start_date": true},
+			`{"expires_at":"2027-01-01T00:00:00Z","expires_in_seconds":2980800,"name":"billing-sync"}`, ""},
+		{"default two years", "azuread_service_principal_password", create, nil,
+			map[string]any{"service_principal_id": "/servicePrincipals/1", "display_name": "billing-sync"},
+			map[string]any{"value": true, "key_id": true, "start_date": true, "end_date": true},
+			`{"name":"billing-sync","ttl_seconds":63072000}`, "TEST-EXPIRY"},
+		{"bedrock key", "aws_iam_service_specific_credential", create, nil,
+			map[string]any{"service_name": "bedrock.amazonaws.com", "user_name": "ci", "credential_age_days": 30, "status": "Active"},
+			map[string]any{"service_password": true, "service_credential_secret": true, "expiration_date": true, "create_date": true},
+			`{"name":"ci","scopes":["bedrock.amazonaws.com"],"status":"active","ttl_seconds":2592000}`, ""},
+		{"codecommit password", "aws_iam_service_specific_credential", create, nil,
+			map[string]any{"service_name": "codecommit.amazonaws.com", "user_name": "ci", "credential_age_days": nil, "status": "Active"},
+			map[string]any{"service_password": true, "service_credential_secret": true, "expiration_date": true, "create_date": true},
+			`{"name":"ci","never_expires":true,"scopes":["codecommit.amazonaws.com"],"status":"active"}`, "TEST-EXPIRY"},
+		{"restricted key", "google_apikeys_key", create, nil,
+			map[string]any{"name": "maps", "display_name": "maps-frontend", "project": "p", "restrictions": []any{map[string]any{"api_targets": []any{map[string]any{"service": "maps-backend.googleapis.com", "methods": nil}}}}},
+			map[string]any{"key_string": true, "uid": true},
+			`{"name":"maps-frontend","never_expires":true,"scopes":["maps-backend.googleapis.com"]}`, "TEST-EXPIRY"},
+		{"unrestricted key", "google_apikeys_key", create, nil,
+			map[string]any{"name": "maps", "project": "p", "restrictions": []any{}},
+			map[string]any{"key_string": true, "uid": true},
+			`{"name":"maps","never_expires":true,"scopes":["*"]}`, "TEST-EXPIRY"},
+		{"key", "datadog_api_key", create, nil,
+			map[string]any{"name": "agent-eu"},
+			map[string]any{"key": true, "id": true},
+			`{"name":"agent-eu","never_expires":true}`, "TEST-EXPIRY"},
+		{"existing key", "datadog_api_key", noop,
+			map[string]any{"name": "agent-eu", "key": "ddkey-secret"}, map[string]any{"name": "agent-eu", "key": "ddkey-secret"},
+			nil,
+			`{"name":"agent-eu","never_expires":true}`, "TEST-EXPIRY"},
 	}
 	e := testEngine(t, Options{})
 	seen := map[string]int{}
@@ -276,7 +323,7 @@ func TestNormalize_externalTokens(t *testing.T) {
 				t.Errorf("rules = %q, want %q", got, c.rules)
 			}
 			b, _ := json.Marshal(toks[0])
-			for _, secret := range []string{"glpat-secret", "wJalrXUtnFEMI"} {
+			for _, secret := range []string{"glpat-secret", "wJalrXUtnFEMI", "ddkey-secret"} {
 				if bytes.Contains(b, []byte(secret)) {
 					t.Errorf("secret %q in normalised token", secret)
 				}
@@ -288,8 +335,8 @@ func TestNormalize_externalTokens(t *testing.T) {
 			t.Errorf("%s: want a compliant and a non-compliant case, have %d", typ, seen[typ])
 		}
 	}
-	if len(TokenTypes()) != 14 {
-		t.Errorf("TokenTypes() = %d types, want tokenguard + 13 external", len(TokenTypes()))
+	if len(TokenTypes()) != 19 {
+		t.Errorf("TokenTypes() = %d types, want tokenguard + 18 external", len(TokenTypes()))
 	}
 }
 

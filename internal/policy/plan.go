@@ -43,6 +43,11 @@ type Plan struct {
 	ProviderEndpoints []ProviderEndpoint
 	// ResourceChanges counts every resource change in the plan, token-like or not.
 	ResourceChanges int
+
+	// moduleValues maps module outputs to their references (see moduleOutputs).
+	moduleValues map[string][]string
+	// rawOutputs are the root outputs with the references their expressions list.
+	rawOutputs []Output
 }
 
 // ResourceChange is one token-like entry of resource_changes, exactly as Terraform wrote it.
@@ -61,6 +66,9 @@ type ResourceChange struct {
 	// BeforeSensitive and AfterSensitive mirror Before and After with true at sensitive values.
 	BeforeSensitive any
 	AfterSensitive  any
+
+	// offset is where the change object starts in the plan (bytes from 0), for errors.
+	offset int64
 
 	// raw is the undecoded "change" object when the plan was read lazily (readPlan with
 	// lazy set): decodeChange fills the fields above from it. Raw bytes hold no pointers,
@@ -95,6 +103,10 @@ func ReadPlan(r io.Reader) (*Plan, error) { return readPlan(r, false) }
 // readPlan is ReadPlan; with lazy set, the change objects of token-like resource changes are
 // kept as raw JSON, to be decoded with decodeChange (in parallel, by EvaluatePlan's workers).
 func readPlan(r io.Reader, lazy bool) (*Plan, error) {
+	r, err := checkEncoding(r)
+	if err != nil {
+		return nil, err
+	}
 	dec := newPlanDecoder(r)
 	switch k := dec.PeekKind(); k {
 	case '{':
@@ -184,6 +196,9 @@ func readPlan(r io.Reader, lazy bool) (*Plan, error) {
 		return nil, invalidf("unsupported plan format_version %q: tokenguard reads plan JSON format 1.x (and the 0.x format of Terraform 0.12 to 0.15)", p.FormatVersion)
 	}
 	p.Outputs = cfg.outputs()
+	p.moduleValues = map[string][]string{}
+	moduleOutputs(cfg.RootModule.ModuleCalls, "", p.moduleValues, 0)
+	p.rawOutputs = cfg.rawOutputs()
 	p.ProviderEndpoints = cfg.providerEndpoints()
 	return p, nil
 }
@@ -285,9 +300,12 @@ func readResourceChanges(dec *jsontext.Decoder, p *Plan, lazy bool) error {
 					break
 				}
 				var v jsontext.Value
+				start := dec.InputOffset()
 				if v, err = dec.ReadValue(); err != nil {
 					return jsonError(dec, err)
 				}
+				// The value may follow white space: its first byte is len(v) before the end.
+				c.offset = max(start, dec.InputOffset()-int64(len(v)))
 				change, hasChange = append(change[:0], v...), true
 			default:
 				err = skipValue(dec)
@@ -311,6 +329,9 @@ func readResourceChanges(dec *jsontext.Decoder, p *Plan, lazy bool) error {
 		p.Changes = append(p.Changes, c)
 	}
 }
+
+// regenerateAdvice ends the errors about a plan whose structure Terraform never writes.
+const regenerateAdvice = "Terraform never writes this: regenerate the plan with terraform show -json tfplan, or fix the tool that wrote it"
 
 // tokenLike reports whether a resource change with this mode, type and deposed key is one the
 // checker evaluates: a current (not deposed) managed resource of a token-like type.
@@ -378,8 +399,11 @@ func enterObject(dec *jsontext.Decoder, what string) (bool, error) {
 
 func readRootModule(dec *jsontext.Decoder, cfg *configuration) error {
 	return readMembers(dec, "plan configuration.root_module", func(name string) error {
-		if name == "outputs" {
+		switch name {
+		case "outputs":
 			return unmarshalSection(dec, "configuration.root_module.outputs", &cfg.RootModule.Outputs)
+		case "module_calls":
+			return unmarshalSection(dec, "configuration.root_module.module_calls", &cfg.RootModule.ModuleCalls)
 		}
 		return skipValue(dec)
 	})
@@ -439,7 +463,7 @@ func (rc *ResourceChange) decodeChange() error {
 	if err := c.decode(d); err != nil {
 		var ce *changeError
 		if errors.As(err, &ce) {
-			return invalidf("plan resource change %s: %s", rc.Address, ce.msg)
+			return invalidf("plan resource change %s: %s at byte %d; %s", rc.Address, ce.msg, rc.offset+ce.at+1, regenerateAdvice)
 		}
 		return invalidf("plan resource change %s: change is not valid JSON: %v", rc.Address, describeSyntax(err))
 	}

@@ -14,10 +14,11 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// planDecoderOptions make the plan reader as lenient as encoding/json, which Terraform's own
-// tooling uses: a repeated member name keeps its last value, and invalid UTF-8 in a string
-// becomes U+FFFD. Both checks cost time and reject nothing Terraform writes.
-var planDecoderOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+// planDecoderOptions: a repeated member name is an error, as the token API refuses it (with
+// the last value winning, "ttl":"30d","ttl":"400d" and the reverse got opposite verdicts);
+// invalid UTF-8 in a string becomes U+FFFD, as in encoding/json, which Terraform's own
+// tooling uses.
+var planDecoderOptions = []jsontext.Options{jsontext.AllowDuplicateNames(false), jsontext.AllowInvalidUTF8(true)}
 
 // kindInvalid is the kind jsontext.Decoder.PeekKind reports when the next token is an error
 // (or the end of the input); ReadToken then returns that error.
@@ -164,6 +165,9 @@ func jsonError(dec *jsontext.Decoder, err error) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return invalidf("input is truncated: the JSON ends at byte %d before the plan is complete", dec.InputOffset())
+	case errors.As(err, &syn) && isDuplicateName(syn):
+		name := string(syn.JSONPointer.LastToken())
+		return invalidf("input is not a plan tokenguard accepts: duplicate object member name %q at byte %d (%s); a member name may appear once per object (the token API refuses repeats too): remove the repeated member, or regenerate the plan with terraform show -json", name, syn.ByteOffset+1, syn.JSONPointer)
 	case errors.As(err, &syn):
 		if syn.ByteOffset == 0 {
 			return invalidf("input is not JSON: %s", describeSyntax(syn.Err))
@@ -175,6 +179,11 @@ func jsonError(dec *jsontext.Decoder, err error) error {
 		return inner
 	}
 	return err
+}
+
+// isDuplicateName reports whether a syntax error is a repeated member name.
+func isDuplicateName(syn *jsontext.SyntacticError) bool {
+	return errors.Is(syn.Err, jsontext.ErrDuplicateName)
 }
 
 // syntaxWording rewords jsontext's descriptions of where a character is wrong in the words of
@@ -220,8 +229,12 @@ func describeKind(k jsontext.Kind) string {
 	return "an unexpected value"
 }
 
-// changeError is a change object that is valid JSON but not the shape Terraform writes.
-type changeError struct{ msg string }
+// changeError is a change object that is valid JSON but not the shape Terraform writes; at
+// is where in the change object (bytes from 0).
+type changeError struct {
+	msg string
+	at  int64
+}
 
 func (e *changeError) Error() string { return e.msg }
 
@@ -250,21 +263,30 @@ func (c *changeValues) decode(d *changeDecoder) error {
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
+	hasActions := false
 	for {
 		kt, err := dec.ReadToken()
 		if err != nil {
 			return err
 		}
 		if kt.Kind() == '}' {
+			if !hasActions {
+				return &changeError{msg: "change has no actions", at: 0}
+			}
 			return nil
 		}
-		switch kt.String() {
+		switch name := kt.String(); name {
 		case "actions":
+			hasActions = true
 			err = c.decodeActions(dec)
 		case "before":
-			c.before, err = d.decodeAny()
+			if err = expectObject(dec, name); err == nil {
+				c.before, err = d.decodeAny()
+			}
 		case "after":
-			c.after, err = d.decodeAny()
+			if err = expectObject(dec, name); err == nil {
+				c.after, err = d.decodeAny()
+			}
 		case "after_unknown":
 			c.afterUnknown, err = d.decodeAny()
 		case "before_sensitive":
@@ -280,39 +302,58 @@ func (c *changeValues) decode(d *changeDecoder) error {
 	}
 }
 
-// decodeActions reads the actions list: strings, or null for none.
+// terraformActions are the change actions Terraform writes (plan JSON format 1.x; "forget"
+// since Terraform 1.7).
+var terraformActions = map[string]bool{"no-op": true, "create": true, "read": true, "update": true, "delete": true, "forget": true}
+
+// decodeActions reads the actions list: a non-empty list of the actions Terraform writes.
+// Anything else would leave the change unjudged, so it is an input error.
 func (c *changeValues) decodeActions(dec *jsontext.Decoder) error {
 	switch k := dec.PeekKind(); k {
-	case 'n':
-		c.actions = nil
-		_, err := dec.ReadToken()
-		return err
 	case '[':
 	case kindInvalid:
 		_, err := dec.ReadToken()
 		return err
 	default:
-		return &changeError{msg: fmt.Sprintf("change actions is %s, expected a list of strings", describeKind(k))}
+		return &changeError{msg: fmt.Sprintf("change actions is %s, expected a list of actions such as [\"create\"]", describeKind(k)), at: nextOffset(dec)}
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
 	c.actions = []string{}
 	for {
+		dec.PeekKind()
+		at := nextOffset(dec)
 		tok, err := dec.ReadToken()
 		if err != nil {
 			return err
 		}
 		switch tok.Kind() {
 		case ']':
+			if len(c.actions) == 0 {
+				return &changeError{msg: "change actions is empty, expected at least one action", at: at}
+			}
 			return nil
 		case '"':
-			c.actions = append(c.actions, tok.String())
-		case 'n':
-			c.actions = append(c.actions, "")
+			a := tok.String()
+			if !terraformActions[a] {
+				return &changeError{msg: fmt.Sprintf("change actions holds %q, which is not a Terraform action (no-op, create, read, update, delete, forget)", a), at: at}
+			}
+			c.actions = append(c.actions, a)
 		default:
-			return &changeError{msg: fmt.Sprintf("change actions holds %s, expected strings", describeKind(tok.Kind()))}
+			return &changeError{msg: fmt.Sprintf("change actions holds %s, expected strings", describeKind(tok.Kind())), at: at}
 		}
+	}
+}
+
+// expectObject checks that the next value, the change's before or after, is an object or
+// null: a resource's value is always an object.
+func expectObject(dec *jsontext.Decoder, name string) error {
+	switch k := dec.PeekKind(); k {
+	case '{', 'n', kindInvalid:
+		return nil
+	default:
+		return &changeError{msg: fmt.Sprintf("change %s is %s, expected an object (or null)", name, describeKind(k)), at: nextOffset(dec)}
 	}
 }
 
@@ -379,4 +420,82 @@ func (d *changeDecoder) decodeAny() (any, error) {
 		return l, nil
 	}
 	return nil, fmt.Errorf("unexpected %v", tok.Kind())
+}
+
+// nextOffset is the offset of the next token, after PeekKind: InputOffset stands before the
+// white space and separator (':' or ',') that precede it.
+func nextOffset(dec *jsontext.Decoder) int64 {
+	rest := dec.UnreadBuffer()
+	return dec.InputOffset() + int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n:,")))
+}
+
+// checkEncoding looks at the first bytes of the input and refuses UTF-16, UTF-32 and a UTF-8
+// byte order mark with a message that says how to re-encode (Windows PowerShell 5 writes
+// `terraform show -json tfplan > plan.json` as UTF-16). It returns a reader that still
+// yields those bytes.
+func checkEncoding(r io.Reader) (io.Reader, error) {
+	var head []byte
+	switch x := r.(type) {
+	case *bytes.Buffer:
+		head = x.Bytes()
+	case io.ReadSeeker:
+		buf := make([]byte, 4)
+		n, _ := io.ReadFull(x, buf)
+		if _, err := x.Seek(int64(-n), io.SeekCurrent); err != nil {
+			return nil, err
+		}
+		head = buf[:n]
+	default:
+		br, ok := r.(*bufio.Reader)
+		if !ok {
+			br = bufio.NewReaderSize(r, readBufferSize)
+		}
+		var err error
+		if head, err = br.Peek(4); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err // the reader's own failure (terraform show), as the decoder would report it
+		}
+		r = br
+	}
+	if enc := encodingOf(head); enc != "" {
+		if enc == "UTF-8 with a byte order mark" {
+			return nil, invalidf("input starts with a UTF-8 byte order mark, which JSON does not allow: save it as UTF-8 without one (PowerShell 7: terraform show -json tfplan | Out-File -Encoding utf8NoBOM plan.json)")
+		}
+		return nil, invalidf("input is %s, not UTF-8: re-encode it as UTF-8 (iconv -f UTF-16 -t UTF-8 plan.json > plan-utf8.json; PowerShell 7: terraform show -json tfplan | Out-File -Encoding utf8NoBOM plan.json), or pass the binary plan file and tokenguard runs terraform show itself", enc)
+	}
+	return r, nil
+}
+
+// encodingOf names the encoding of JSON that starts with head when it is not plain UTF-8: by
+// its byte order mark, else by the pattern of NUL bytes around the first ASCII character
+// (RFC 4627 section 3). "" means UTF-8, or too little input to tell.
+func encodingOf(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte{0x00, 0x00, 0xFE, 0xFF}):
+		return "UTF-32 (big-endian, with a byte order mark)"
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0x00, 0x00}):
+		return "UTF-32 (little-endian, with a byte order mark)"
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return "UTF-16 (big-endian, with a byte order mark)"
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
+		return "UTF-16 (little-endian, with a byte order mark)"
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		return "UTF-8 with a byte order mark"
+	}
+	if len(head) >= 4 {
+		switch {
+		case head[0] == 0 && head[1] == 0 && head[2] == 0 && head[3] != 0:
+			return "UTF-32 (big-endian)"
+		case head[0] != 0 && head[1] == 0 && head[2] == 0 && head[3] == 0:
+			return "UTF-32 (little-endian)"
+		}
+	}
+	if len(head) >= 2 {
+		switch {
+		case head[0] == 0 && head[1] != 0:
+			return "UTF-16 (big-endian)"
+		case head[0] != 0 && head[1] == 0:
+			return "UTF-16 (little-endian)"
+		}
+	}
+	return ""
 }

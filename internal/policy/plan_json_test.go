@@ -56,13 +56,11 @@ func TestDecodeChange_decodesLikeEncodingJSON(t *testing.T) {
 	changes := []string{
 		`{"actions":["update"],"before":{"ttl":"30d","n":1},"after":{"ttl":"90d","n":1e3,"f":-0.50,"big":12345678901234567890123}}`,
 		`{"actions":["create"],"after":{"esc\"aped\\name\u00e9":"tab\there","uni":"\u2603 snow","surrogates":"\ud83d\ude00"}}`,
-		`{"after":{"a":1,"a":2},"actions":["no-op"],"actions":["create","delete"]}`,
-		`{"actions":[],"after":{"l":[[],[[]],{},[{"x":null}]],"t":true,"f":false,"z":null},"after_unknown":{"l":[false,true]}}`,
-		`{"actions":null,"before":[1,"two",{"three":3}],"after":"just a string","unknown_member":{"skipped":[1,2,3]}}`,
+		`{"actions":["no-op"],"after":{"l":[[],[[]],{},[{"x":null}]],"t":true,"f":false,"z":null},"after_unknown":{"l":[false,true]}}`,
+		`{"actions":["delete"],"before":{"n":[1,"two",{"three":3}]},"after":null,"unknown_member":{"skipped":[1,2,3]}}`,
 		`{"actions":["create"],"after":{"k":"v"},"after_sensitive":true,"before_sensitive":{"k":true}}`,
 		"{\"actions\":[\"create\"],\"after\":{\"in\xffvalid\":\"utf\xfe8\"}}",
 		`null`,
-		`{}`,
 	}
 	for _, raw := range changes {
 		rc := ResourceChange{Address: "x.y", raw: []byte(raw)}
@@ -96,11 +94,24 @@ type rawChange struct {
 	AfterSensitive  any      `json:"after_sensitive"`
 }
 
+// TestDecodeChange_badShapesNameTheResource: a change Terraform never writes is an input
+// error naming the resource, the byte (counted from 1 within the change object; the plan
+// reader adds where the change starts) and what to do. Issue 15 made a change whose after is
+// not an object, empty, missing or unknown actions and repeated members errors: before, they
+// were skipped or decoded with the last value winning, and exited 0.
 func TestDecodeChange_badShapesNameTheResource(t *testing.T) {
+	const advice = "; Terraform never writes this: regenerate the plan with terraform show -json tfplan, or fix the tool that wrote it"
 	for raw, want := range map[string]string{
-		`"create"`:                             "plan resource change x.y: change is not an object: it is a string",
-		`{"actions":"create"}`:                 "plan resource change x.y: change actions is a string, expected a list of strings",
-		`{"actions":["create",5]}`:             "plan resource change x.y: change actions holds a number, expected strings",
+		`"create"`:                             "plan resource change x.y: change is not an object: it is a string at byte 1" + advice,
+		`{"actions":"create"}`:                 `plan resource change x.y: change actions is a string, expected a list of actions such as ["create"] at byte 12` + advice,
+		`{"actions":["create",5]}`:             "plan resource change x.y: change actions holds a number, expected strings at byte 22" + advice,
+		`{"actions":[]}`:                       "plan resource change x.y: change actions is empty, expected at least one action at byte 13" + advice,
+		`{"actions":null}`:                     "plan resource change x.y: change actions is null, expected a list of actions such as [\"create\"] at byte 12" + advice,
+		`{"actions":["create","explode"]}`:     `plan resource change x.y: change actions holds "explode", which is not a Terraform action (no-op, create, read, update, delete, forget) at byte 22` + advice,
+		`{"after":{"ttl":"30d"}}`:              "plan resource change x.y: change has no actions at byte 1" + advice,
+		`{"actions":["create"],"after":"x"}`:   "plan resource change x.y: change after is a string, expected an object (or null) at byte 31" + advice,
+		`{"actions":["create"],"after":[1]}`:   "plan resource change x.y: change after is an array, expected an object (or null) at byte 31" + advice,
+		`{"actions":["update"],"before":true}`: "plan resource change x.y: change before is a boolean, expected an object (or null) at byte 32" + advice,
 		`{"actions":["create"],"after":{"a":}`: "plan resource change x.y: change is not valid JSON: missing value after object name",
 	} {
 		rc := ResourceChange{Address: "x.y", raw: []byte(raw)}

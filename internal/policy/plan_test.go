@@ -7,17 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
-// corpusDir is the shared real-plan corpus beside the repository (../shared from the root).
-const corpusDir = "../../../shared/corpus/terraform-json"
-
 func TestReadPlan_readsEveryCorpusPlan(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(corpusDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("plan corpus missing: no *.json in %s (it lives in ../shared/corpus beside the repository)", corpusDir)
-	}
-	for _, f := range files {
+	for _, f := range testenv.CorpusPlans(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			b, err := os.ReadFile(f) //nolint:gosec // G304: a plan from the test corpus directory
 			if err != nil {
@@ -99,5 +94,21 @@ func TestReadPlan_keepsOnlyTokenLikeChangesAndPlanFacts(t *testing.T) {
 	}
 	if len(p.ProviderEndpoints) != 1 || *p.ProviderEndpoints[0].Endpoint != "http://tokens.example.com:8080" || !p.ProviderEndpoints[0].InsecureHTTP || p.ProviderEndpoints[0].Alias != "" {
 		t.Errorf("ProviderEndpoints = %+v", p.ProviderEndpoints)
+	}
+}
+
+// TestReadPlan_providerBlocksInExpressions: Terraform writes a provider's nested blocks
+// (aws default_tags, assume_role) in configuration expressions as arrays of objects; a plan
+// with them is read, and the tokenguard endpoint beside them still is.
+func TestReadPlan_providerBlocksInExpressions(t *testing.T) {
+	src := `{"format_version":"1.2","planned_values":{},"configuration":{"provider_config":{` +
+		`"aws":{"name":"aws","full_name":"registry.terraform.io/hashicorp/aws","expressions":{"region":{"constant_value":"us-east-1"},"default_tags":[{"tags":{"constant_value":{"team":"x"}}}],"assume_role":[{"role_arn":{"references":["var.role"]}}]}},` +
+		`"tokenguard":{"name":"tokenguard","full_name":"registry.terraform.io/tokenguard/tokenguard","expressions":{"endpoint":{"constant_value":"http://tokens.example.com"},"policy":{"enforcement":{"references":["var.e"]}}}}}}}`
+	p, err := ReadPlan(strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.ProviderEndpoints) != 1 || p.ProviderEndpoints[0].Endpoint == nil || *p.ProviderEndpoints[0].Endpoint != "http://tokens.example.com" {
+		t.Errorf("endpoints = %+v", p.ProviderEndpoints)
 	}
 }

@@ -70,8 +70,9 @@ func (d *apiTokensDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 				Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
 			"unused_for": schema.StringAttribute{
-				Description: "Only tokens not used for at least this long (Go duration or whole days), never-used tokens " +
-					"included: candidates for revocation under data minimisation (CPRA-MIN-003).",
+				Description: "Only active tokens not used for at least this long (Go duration or whole days), never-used tokens " +
+					"included: candidates for revocation under data minimisation (CPRA-MIN-003). Revoked and expired tokens are " +
+					"listed only when `status` asks for them.",
 				Optional:   true,
 				Validators: []validator.String{durationValidator{}},
 			},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -278,4 +279,16 @@ func configuredData(providerDataValue any, diags interface {
 		return nil
 	}
 	return data
+}
+
+// providerReady reports whether data is the configured provider's, adding an error naming the
+// settings to fix when it is not; every resource, data source, ephemeral and list resource
+// checks it before calling the service.
+func providerReady(data *providerData, diags *diag.Diagnostics) bool {
+	if data == nil {
+		diags.AddError("Provider Not Configured",
+			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
+		return false
+	}
+	return true
 }

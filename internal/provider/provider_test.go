@@ -43,12 +43,12 @@ func TestCompactDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		30 * day:                               "30d",
 		time.Hour:                              "1h",
-		90 * time.Minute:                       "1h30m",
+		90 * time.Minute:                       "90m",
 		12 * time.Hour:                         "12h",
 		45 * time.Second:                       "45s",
-		time.Hour + time.Second:                "1h0m1s",
+		time.Hour + time.Second:                "3601s",
 		36 * time.Hour:                         "36h",
-		2*day + 30*time.Minute:                 "48h30m",
+		2*day + 30*time.Minute:                 "2910m",
 		time.Duration(1500) * time.Millisecond: "1.5s",
 	} {
 		if got := compactDuration(d); got != want {

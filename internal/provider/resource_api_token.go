@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +24,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
@@ -457,13 +454,6 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
 }
 
-// isNameTaken reports whether err is the service's refusal of a name the owner's token that
-// is not revoked already holds.
-func isNameTaken(err error) bool {
-	var re *client.ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusConflict && re.Code == "name_taken"
-}
-
 // createOverExpiredHolder handles a create refused because a token of the owner that is not
 // revoked holds the name. When that token has expired it can no longer be verified: it is
 // revoked, which frees the name, and the create is sent again (this is how an expired token is
@@ -652,18 +642,6 @@ func (r *apiTokenResource) ready(diags *diag.Diagnostics) bool {
 	return providerReady(r.data, diags)
 }
 
-// providerReady reports whether data is the configured provider's, adding an error naming the
-// settings to fix when it is not; every resource, data source, ephemeral and list resource
-// checks it before calling the service.
-func providerReady(data *providerData, diags *diag.Diagnostics) bool {
-	if data == nil {
-		diags.AddError("Provider Not Configured",
-			"The tokenguard provider has no endpoint and credential yet. Set endpoint and token (or TOKENGUARD_ENDPOINT and TOKENGUARD_TOKEN) to known values.")
-		return false
-	}
-	return true
-}
-
 func (r *apiTokenResource) now() time.Time {
 	if r.data != nil && r.data.now != nil {
 		return r.data.now()
@@ -805,284 +783,9 @@ func applyToken(ctx context.Context, m *apiTokenModel, t client.Token, diags *di
 	}
 }
 
-// derivedTTL is the lifetime of a token as whole days when exact, else as a Go duration.
-func derivedTTL(created, expires time.Time) string {
-	d := expires.Sub(created).Round(time.Second)
-	if d <= 0 {
-		d = time.Second
-	}
-	return compactDuration(d)
-}
-
-func timeValue(t *time.Time) types.String {
-	if t == nil || t.IsZero() {
-		return types.StringNull()
-	}
-	return types.StringValue(t.UTC().Format(time.RFC3339))
-}
-
-func parseTime(v types.String) (time.Time, bool) {
-	if !knownString(v) {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339, v.ValueString())
-	return t, err == nil
-}
-
-func knownString(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
-
-// stringSet converts values to a set. An empty answer stays null when prior was null, unless
-// the attribute is required (always a set).
-func stringSet(ctx context.Context, values []string, prior types.Set, required bool, diags *diag.Diagnostics) types.Set {
-	if len(values) == 0 && !required && (prior.IsNull() || prior.IsUnknown()) {
-		return types.SetNull(types.StringType)
-	}
-	if values == nil {
-		values = []string{}
-	}
-	v, d := types.SetValueFrom(ctx, types.StringType, values)
-	diags.Append(d...)
-	return v
-}
-
-// stringMap converts values to a map; an empty answer stays null when prior was null.
-func stringMap(ctx context.Context, values map[string]string, prior types.Map, diags *diag.Diagnostics) types.Map {
-	if len(values) == 0 && (prior.IsNull() || prior.IsUnknown()) {
-		return types.MapNull(types.StringType)
-	}
-	if values == nil {
-		values = map[string]string{}
-	}
-	v, d := types.MapValueFrom(ctx, types.StringType, values)
-	diags.Append(d...)
-	return v
-}
-
-func setStrings(ctx context.Context, v types.Set, diags *diag.Diagnostics) []string {
-	if v.IsNull() || v.IsUnknown() {
-		return nil
-	}
-	var out []string
-	diags.Append(v.ElementsAs(ctx, &out, false)...)
-	slices.Sort(out)
-	return out
-}
-
-func mapStrings(ctx context.Context, v types.Map, diags *diag.Diagnostics) map[string]string {
-	if v.IsNull() || v.IsUnknown() {
-		return nil
-	}
-	out := map[string]string{}
-	diags.Append(v.ElementsAs(ctx, &out, false)...)
-	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func rotationOf(ctx context.Context, v types.Object, diags *diag.Diagnostics) (rotationModel, bool) {
-	var rot rotationModel
-	if v.IsNull() || v.IsUnknown() {
-		return rot, false
-	}
-	diags.Append(v.As(ctx, &rot, defaultObjectAsOptions)...)
-	return rot, true
-}
-
-func renewalOf(ctx context.Context, v types.Object, diags *diag.Diagnostics) (renewalModel, bool) {
-	var ren renewalModel
-	if v.IsNull() || v.IsUnknown() {
-		return ren, false
-	}
-	diags.Append(v.As(ctx, &ren, defaultObjectAsOptions)...)
-	return ren, true
-}
-
-func rotationRequest(ctx context.Context, v types.Object, diags *diag.Diagnostics) *client.Rotation {
-	rot, ok := rotationOf(ctx, v, diags)
-	if !ok {
-		return nil
-	}
-	return &client.Rotation{Interval: rot.Interval.ValueString(), Overlap: rot.Overlap.ValueString()}
-}
-
-// rotationValue renders the service's rotation policy, keeping prior's spelling of durations
-// that mean the same time span.
-func rotationValue(ctx context.Context, got *client.Rotation, prior types.Object, diags *diag.Diagnostics) types.Object {
-	if got == nil || got.Interval == "" {
-		return types.ObjectNull(rotationAttrTypes)
-	}
-	old, _ := rotationOf(ctx, prior, diags)
-	m := rotationModel{
-		Interval: sameDuration(got.Interval, old.Interval),
-		Overlap:  sameDuration(got.Overlap, old.Overlap),
-	}
-	v, d := types.ObjectValueFrom(ctx, rotationAttrTypes, m)
-	diags.Append(d...)
-	return v
-}
-
-// sameDuration returns prior when it spells the same duration as got, else got. An empty or
-// zero got is null (no overlap).
-func sameDuration(got string, prior types.String) types.String {
-	g, err := token.ParseDuration(got)
-	if err != nil {
-		if got == "" || isZeroDuration(got) {
-			return types.StringNull()
-		}
-		return types.StringValue(got)
-	}
-	if knownString(prior) {
-		if p, perr := token.ParseDuration(prior.ValueString()); perr == nil && p == g {
-			return prior
-		}
-	}
-	return types.StringValue(compactDuration(g))
-}
-
-// compactDuration renders d as whole days when exact, else as a Go duration without zero
-// trailing units ("1h", "1h30m", "90s").
-func compactDuration(d time.Duration) string {
-	s := token.FormatDuration(d)
-	if strings.HasSuffix(s, "d") {
-		return s
-	}
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-func isZeroDuration(s string) bool {
-	d, err := time.ParseDuration(s)
-	return (err == nil && d == 0) || s == "0d"
-}
-
-var defaultObjectAsOptions = basetypes.ObjectAsOptions{}
-
 func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id string, diags *diag.Diagnostics) {
 	if identity == nil {
 		return
 	}
 	diags.Append(identity.Set(ctx, apiTokenIdentityModel{ID: types.StringValue(id)})...)
 }
-
-// addClientError reports a client error without its request body (no secret ever reaches a
-// diagnostic): the service's status, code, field and message, and what to do next.
-func addClientError(diags *diag.Diagnostics, summary, doing string, err error) {
-	var re *client.ResponseError
-	if errors.As(err, &re) {
-		detail := fmt.Sprintf("The token service refused %s: HTTP %d", doing, re.StatusCode)
-		if re.Code != "" {
-			detail += " (" + re.Code + ")"
-		}
-		if re.Message != "" {
-			detail += ": " + re.Message
-		}
-		if p, ok := attributePath(re.Field); ok {
-			diags.AddAttributeError(p, summary, detail+". Fix the "+re.Field+" attribute and apply again.")
-			return
-		}
-		diags.AddError(summary, detail+". Correct the configuration or the credential and apply again.")
-		return
-	}
-	diags.AddError(summary, "Error "+doing+": "+err.Error()+". Check that the token service is reachable at the provider's endpoint and apply again.")
-}
-
-// attributePath maps a field named by the service ("ttl", "rotation.interval") to the
-// resource attribute it comes from; ok is false for fields the resource does not have.
-func attributePath(field string) (path.Path, bool) {
-	parts := strings.Split(field, ".")
-	switch parts[0] {
-	case "name", "owner", "purpose", "scopes", "data_categories", "data_subjects", "audiences", "labels", "ttl":
-		if len(parts) == 1 {
-			return path.Root(parts[0]), true
-		}
-	case "rotation":
-		if len(parts) == 2 && (parts[1] == "interval" || parts[1] == "overlap") {
-			return path.Root("rotation").AtName(parts[1]), true
-		}
-	case "reason", "reviewed_by":
-		if len(parts) == 1 {
-			return path.Root("renewal").AtName(parts[0]), true
-		}
-	}
-	return path.Empty(), false
-}
-
-// purposeValidator rejects an empty, generic or too short purpose.
-type purposeValidator struct{}
-
-func (purposeValidator) Description(context.Context) string {
-	return "purpose must be a specific sentence, not a generic word"
-}
-func (v purposeValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (purposeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if problem := token.PurposeProblem(req.ConfigValue.ValueString()); problem != "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Purpose Not Specific",
-			problem+" (CPRA-MIN-001). Example: \"Nightly export of invoice totals to the finance data warehouse\".")
-	}
-}
-
-// durationValidator accepts a Go duration or whole days, optionally at most max.
-type durationValidator struct {
-	max time.Duration
-}
-
-func (v durationValidator) Description(context.Context) string {
-	if v.max > 0 {
-		return "a Go duration or whole days (\"30d\"), at most " + token.FormatDuration(v.max)
-	}
-	return "a Go duration or whole days (\"30d\")"
-}
-func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	d, err := token.ParseDuration(req.ConfigValue.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Duration",
-			err.Error()+". Use a Go duration such as \"12h\" or whole days such as \"30d\".")
-		return
-	}
-	if v.max > 0 && d > v.max {
-		resp.Diagnostics.AddAttributeError(req.Path, "Duration Above Maximum",
-			req.Path.String()+" is "+req.ConfigValue.ValueString()+", longer than the maximum of "+token.FormatDuration(v.max)+
-				". Choose a shorter value; a longer lifetime comes from a reviewed renewal, not from a longer ttl.")
-	}
-}
-
-// categoryValidator accepts a category of the CPRA vocabulary.
-type categoryValidator struct{}
-
-func (categoryValidator) Description(context.Context) string {
-	return "a CPRA data category: " + categoryList()
-}
-func (v categoryValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (categoryValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if c := req.ConfigValue.ValueString(); !token.IsCategory(c) {
-		resp.Diagnostics.AddAttributeError(req.Path, "Unknown Data Category",
-			strconv.Quote(c)+" is not a CPRA data category. Use one of: "+categoryList()+".")
-	}
-}
-
-// categoryList is the CPRA vocabulary as "`identifiers`, `customer_records`, …", built once:
-// the framework asks the validator for its description at every validation of every element.
-var categoryList = sync.OnceValue(func() string {
-	all := append(slices.Clone(token.PersonalCategories), token.SensitiveCategories...)
-	return "`" + strings.Join(all, "`, `") + "`"
-})

@@ -3,12 +3,17 @@ package provider
 import (
 	"context"
 	"maps"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
 // This file owns the token model that the resource, the ephemeral resource, the data sources
@@ -188,3 +193,165 @@ func (f tokenFilterModel) options() client.ListTokensOptions {
 		DataCategory: f.DataCategory.ValueString(),
 	}
 }
+
+// derivedTTL is the lifetime of a token as whole days when exact, else as a Go duration.
+func derivedTTL(created, expires time.Time) string {
+	d := expires.Sub(created).Round(time.Second)
+	if d <= 0 {
+		d = time.Second
+	}
+	return compactDuration(d)
+}
+
+func timeValue(t *time.Time) types.String {
+	if t == nil || t.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(t.UTC().Format(time.RFC3339))
+}
+
+func parseTime(v types.String) (time.Time, bool) {
+	if !knownString(v) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, v.ValueString())
+	return t, err == nil
+}
+
+func knownString(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
+
+// stringSet converts values to a set. An empty answer stays null when prior was null, unless
+// the attribute is required (always a set).
+func stringSet(ctx context.Context, values []string, prior types.Set, required bool, diags *diag.Diagnostics) types.Set {
+	if len(values) == 0 && !required && (prior.IsNull() || prior.IsUnknown()) {
+		return types.SetNull(types.StringType)
+	}
+	if values == nil {
+		values = []string{}
+	}
+	v, d := types.SetValueFrom(ctx, types.StringType, values)
+	diags.Append(d...)
+	return v
+}
+
+// stringMap converts values to a map; an empty answer stays null when prior was null.
+func stringMap(ctx context.Context, values map[string]string, prior types.Map, diags *diag.Diagnostics) types.Map {
+	if len(values) == 0 && (prior.IsNull() || prior.IsUnknown()) {
+		return types.MapNull(types.StringType)
+	}
+	if values == nil {
+		values = map[string]string{}
+	}
+	v, d := types.MapValueFrom(ctx, types.StringType, values)
+	diags.Append(d...)
+	return v
+}
+
+func setStrings(ctx context.Context, v types.Set, diags *diag.Diagnostics) []string {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	var out []string
+	diags.Append(v.ElementsAs(ctx, &out, false)...)
+	slices.Sort(out)
+	return out
+}
+
+func mapStrings(ctx context.Context, v types.Map, diags *diag.Diagnostics) map[string]string {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	out := map[string]string{}
+	diags.Append(v.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func rotationOf(ctx context.Context, v types.Object, diags *diag.Diagnostics) (rotationModel, bool) {
+	var rot rotationModel
+	if v.IsNull() || v.IsUnknown() {
+		return rot, false
+	}
+	diags.Append(v.As(ctx, &rot, defaultObjectAsOptions)...)
+	return rot, true
+}
+
+func renewalOf(ctx context.Context, v types.Object, diags *diag.Diagnostics) (renewalModel, bool) {
+	var ren renewalModel
+	if v.IsNull() || v.IsUnknown() {
+		return ren, false
+	}
+	diags.Append(v.As(ctx, &ren, defaultObjectAsOptions)...)
+	return ren, true
+}
+
+func rotationRequest(ctx context.Context, v types.Object, diags *diag.Diagnostics) *client.Rotation {
+	rot, ok := rotationOf(ctx, v, diags)
+	if !ok {
+		return nil
+	}
+	return &client.Rotation{Interval: rot.Interval.ValueString(), Overlap: rot.Overlap.ValueString()}
+}
+
+// rotationValue renders the service's rotation policy, keeping prior's spelling of durations
+// that mean the same time span.
+func rotationValue(ctx context.Context, got *client.Rotation, prior types.Object, diags *diag.Diagnostics) types.Object {
+	if got == nil || got.Interval == "" {
+		return types.ObjectNull(rotationAttrTypes)
+	}
+	old, _ := rotationOf(ctx, prior, diags)
+	m := rotationModel{
+		Interval: sameDuration(got.Interval, old.Interval),
+		Overlap:  sameDuration(got.Overlap, old.Overlap),
+	}
+	v, d := types.ObjectValueFrom(ctx, rotationAttrTypes, m)
+	diags.Append(d...)
+	return v
+}
+
+// sameDuration returns prior when it spells the same duration as got, else got. An empty or
+// zero got is null (no overlap).
+func sameDuration(got string, prior types.String) types.String {
+	g, err := token.ParseDuration(got)
+	if err != nil {
+		if got == "" || isZeroDuration(got) {
+			return types.StringNull()
+		}
+		return types.StringValue(got)
+	}
+	if knownString(prior) {
+		if p, perr := token.ParseDuration(prior.ValueString()); perr == nil && p == g {
+			return prior
+		}
+	}
+	return types.StringValue(compactDuration(g))
+}
+
+// compactDuration renders d as whole days when exact, else as a Go duration without zero
+// trailing units ("1h", "1h30m", "90s").
+func compactDuration(d time.Duration) string {
+	s := token.FormatDuration(d)
+	if strings.HasSuffix(s, "d") {
+		return s
+	}
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func isZeroDuration(s string) bool {
+	d, err := time.ParseDuration(s)
+	return (err == nil && d == 0) || s == "0d"
+}
+
+var defaultObjectAsOptions = basetypes.ObjectAsOptions{}

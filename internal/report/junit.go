@@ -9,8 +9,10 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 )
 
-// junit is JUnit XML for CI test views: one testcase per resource, one failure per blocking
-// finding; findings that do not block are listed in the testcase's system-out.
+// junit is JUnit XML for CI test views: one testcase per finding (failed when it blocks,
+// skipped when waived, passed with its text in system-out when it only warns) and one passing
+// testcase per checked resource without findings, so the tests and failures counts are the
+// counts of findings a reader sees.
 type junit struct{}
 
 func (junit) Name() string { return "junit" }
@@ -35,8 +37,15 @@ type junitSuite struct {
 type junitCase struct {
 	Name      string         `xml:"name,attr"`
 	Classname string         `xml:"classname,attr"`
+	File      string         `xml:"file,attr,omitempty"`
+	Line      int            `xml:"line,attr,omitempty"`
 	Failures  []junitFailure `xml:"failure"`
+	Skipped   *junitSkipped  `xml:"skipped"`
 	SystemOut string         `xml:"system-out,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -46,53 +55,43 @@ type junitFailure struct {
 }
 
 func (junit) Write(w io.Writer, r Report) error {
-	addresses, groups := byAddress(r.Findings)
-	seen := map[string]bool{}
-	var all []string
-	for _, a := range r.Resources {
-		if !seen[a] {
-			seen[a] = true
-			all = append(all, a)
-		}
-	}
-	for _, a := range addresses {
-		if !seen[a] {
-			seen[a] = true
-			all = append(all, a)
-		}
-	}
+	_, groups := byAddress(r.Findings)
 	suite := junitSuite{Name: "tokenguard check"}
-	for _, addr := range all {
-		name := addr
-		if name == "" {
-			name = "(plan)"
+	for _, f := range r.Findings {
+		where := f.Address
+		if where == "" {
+			where = "(plan)"
 		}
-		c := junitCase{Name: name, Classname: classname(addr)}
-		var out []string
-		for _, f := range groups[addr] {
-			detail := fmt.Sprintf("%s %s: %s\n%s", f.RuleID, f.Title, f.Message, f.Remediation)
-			if f.Citation != "" {
-				detail += "\n" + f.Citation
-			}
-			if loc := location(f); loc != "" {
-				detail += "\n" + loc
-			}
-			if r.Blocking(f) {
-				c.Failures = append(c.Failures, junitFailure{Message: f.RuleID + ": " + oneLineText(f.Message), Type: f.RuleID, Text: detail})
-				continue
-			}
-			state := f.Severity
-			if f.Waived {
-				state = "waived: " + f.WaiverReason + " (approved by " + f.WaiverApprovedBy + ")"
-			}
-			out = append(out, fmt.Sprintf("[%s] %s: %s", state, f.RuleID, oneLineText(f.Message)))
+		c := junitCase{Name: f.RuleID + " " + where, Classname: classname(f.Address), File: f.File, Line: max(f.Line, 0)}
+		detail := fmt.Sprintf("%s %s: %s\n%s", f.RuleID, f.Title, f.Message, f.Remediation)
+		if f.Citation != "" {
+			detail += "\n" + f.Citation
 		}
-		c.SystemOut = strings.Join(out, "\n")
-		suite.Tests++
-		if len(c.Failures) > 0 {
+		if loc := location(f); loc != "" {
+			detail += "\n" + loc
+		}
+		switch {
+		case r.Blocking(f):
+			c.Failures = []junitFailure{{Message: f.RuleID + ": " + oneLineText(f.Message), Type: f.RuleID, Text: detail}}
 			suite.Failures++
+		case f.Waived:
+			c.Skipped = &junitSkipped{Message: "waived: " + oneLineText(f.WaiverReason) + " (approved by " + oneLineText(f.WaiverApprovedBy) + ")"}
+			c.SystemOut = detail
+			suite.Skipped++
+		default:
+			c.SystemOut = "[" + f.Severity + "] " + detail
 		}
+		suite.Tests++
 		suite.Cases = append(suite.Cases, c)
+	}
+	seen := map[string]bool{}
+	for _, a := range r.Resources {
+		if seen[a] || len(groups[a]) > 0 {
+			continue
+		}
+		seen[a] = true
+		suite.Tests++
+		suite.Cases = append(suite.Cases, junitCase{Name: a, Classname: classname(a)})
 	}
 	doc := junitSuites{Name: "tokenguard", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {

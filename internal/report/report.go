@@ -83,7 +83,10 @@ func init() {
 // Get returns the format called name.
 func Get(name string) (Format, error) {
 	if f, ok := formats[name]; ok {
-		return f, nil
+		if _, ok := f.(jsonSyntax); ok {
+			return f, nil
+		}
+		return escaped{f}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q: use one of %s", name, strings.Join(Names(), ", "))
 }

@@ -54,15 +54,23 @@ func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, right strin
 // serveAuthedBy answers r with h once authenticate (which reads r's credential) accepts the
 // caller: a source over its limit of failed authentications is refused first, a 401 from
 // authenticate counts as a failure, and a refusal of h is audited.
+//
+// A valid credential is never refused by the limiter (issue 13): behind a load balancer or a
+// NAT many callers share one address, and anonymous failures from it must not lock out the
+// valid ones. So the credential is looked up first (one keyed hash and one indexed read); a
+// failure from a source over its limit is answered 429 instead of 401 and not counted again.
+// Guessing stays hopeless: credentials carry 256 random bits (the bootstrap admin secret at
+// least MinAdminSecretLength characters), and the limit still bounds the 401 answers and
+// flags the source.
 func (s *Server) serveAuthedBy(w http.ResponseWriter, r *http.Request, authenticate func() (*caller, error), h handlerFunc) {
-	src := sourceOf(r)
-	if wait, blocked := s.limiter.blocked(src); blocked {
-		tooManyFailures(w, wait)
-		return
-	}
 	c, err := authenticate()
 	var ae *apiError
 	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+		src := s.sourceOf(r)
+		if wait, blocked := s.limiter.blocked(src); blocked {
+			tooManyFailures(w, wait)
+			return
+		}
 		s.limiter.fail(src)
 	}
 	if err == nil {
@@ -126,6 +134,11 @@ func unauthenticated(msg string) error {
 
 // bearerSecret returns the credential secret of r's Authorization header.
 func bearerSecret(r *http.Request) (string, error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Components disagree on which one counts (Go's Header.Get takes the first, others
+		// the last or a join): the request does not say who it is from.
+		return "", invalid("Authorization", "more than one Authorization header: send exactly one, Authorization: Bearer <credential>")
+	}
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		return "", unauthenticated("missing credential: send Authorization: Bearer <credential>")
@@ -275,6 +288,9 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *cal
 		return err
 	}
 	if req.Name, err = requiredText("name", req.Name, maxNameLength, "say which resource server will use this credential"); err != nil {
+		return err
+	}
+	if err := checkIdentifier("name", req.Name); err != nil {
 		return err
 	}
 	for _, right := range req.Rights {

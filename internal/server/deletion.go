@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -70,6 +71,9 @@ func validateDeletion(req client.DeletionRequest) (deletionSpec, error) {
 		return sp, err
 	}
 	sp.subject = subjects[0]
+	if err := checkIdentifier("subject", sp.subject); err != nil {
+		return sp, err
+	}
 	if len(req.Categories) == 0 {
 		sp.categories = slices.Concat(token.PersonalCategories, token.SensitiveCategories)
 	} else {
@@ -105,6 +109,7 @@ func newDeletionID() (string, error) {
 // deletionPlan is what a deletion request does: the bound tokens to revoke and the tokens
 // whose holders must be told.
 type deletionPlan struct {
+	bound  []store.Token // every token bound to the subject, revoked ones included
 	revoke []store.Token
 	notify []store.Token
 }
@@ -122,6 +127,7 @@ func planDeletion(ctx context.Context, rd store.Reader, subjIdx string, categori
 		}
 		for _, t := range page {
 			bound[t.ID] = true
+			p.bound = append(p.bound, t)
 			if t.Status != store.StatusRevoked {
 				p.revoke = append(p.revoke, t)
 			}
@@ -159,8 +165,15 @@ func (s *Server) deletionResult(p deletionPlan, sp deletionSpec, now time.Time) 
 	if sp.dryRun {
 		out.Status = client.DeletionDryRun
 	}
+	subjIdx := s.subjectIndex(sp.subject)
 	for _, t := range p.revoke {
-		out.Revoked = append(out.Revoked, client.DeletionRevoked{TokenID: t.ID, Name: t.Name, Fingerprint: t.Fingerprint})
+		others := 0
+		for _, i := range t.SubjectIndexes {
+			if i != subjIdx {
+				others++
+			}
+		}
+		out.Revoked = append(out.Revoked, client.DeletionRevoked{TokenID: t.ID, Name: t.Name, Fingerprint: t.Fingerprint, OtherSubjects: others})
 	}
 	for _, t := range p.notify {
 		owner, err := s.keys.Open(t.OwnerCipher)
@@ -238,19 +251,38 @@ func (s *Server) createDeletionRequest(w http.ResponseWriter, r *http.Request, c
 			return 0, nil, err
 		}
 		reason := "deletion_request:" + id
-		for i := range p.revoke {
-			t := &p.revoke[i]
-			revokedAt := revocationInstant(now, *t) // no use committed before it is later than it
-			t.Status = store.StatusRevoked
-			t.RevokedAt = &revokedAt
+		// Every bound token is revoked (if it is not yet) and loses the subject: its encrypted
+		// data_subjects and its blind index no longer hold it, so no answer and no ?subject=
+		// lookup finds it again.
+		for _, t := range p.bound {
+			revoking := t.Status != store.StatusRevoked
+			revokedAt := revocationInstant(now, t) // no use committed before it is later than it
+			if revoking {
+				t.Status = store.StatusRevoked
+				t.RevokedAt = &revokedAt
+			}
+			if t, err = s.withoutSubject(t, subjIdx); err != nil {
+				return 0, nil, err
+			}
 			t.UpdatedAt = now
-			if err := tx.UpdateToken(ctx, *t); err != nil {
+			if err := tx.UpdateToken(ctx, t); err != nil {
 				return 0, nil, err
 			}
-			if _, err := tx.AppendAudit(ctx, audit.Event{Time: revokedAt, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID,
-				Fingerprint: t.Fingerprint, Outcome: "ok", Details: map[string]string{"reason": reason}}); err != nil {
-				return 0, nil, err
+			if revoking {
+				if _, err := tx.AppendAudit(ctx, audit.Event{Time: revokedAt, Actor: c.id, Action: audit.ActionRevoke, TokenID: t.ID,
+					Fingerprint: t.Fingerprint, Outcome: "ok", Details: map[string]string{"reason": reason}}); err != nil {
+					return 0, nil, err
+				}
 			}
+		}
+		// The stored answers of earlier requests that held the subject are replaced (expired
+		// ones are deleted first: nothing to open).
+		if err := s.purgeExpiredAnswers(ctx, tx); err != nil {
+			return 0, nil, err
+		}
+		erasedAnswers, err := s.eraseAnswersOf(ctx, tx, subjIdx, id)
+		if err != nil {
+			return 0, nil, err
 		}
 		retainUntil := now.Add(s.deletionRetention)
 		rec := store.DeletionRequest{
@@ -267,6 +299,8 @@ func (s *Server) createDeletionRequest(w http.ResponseWriter, r *http.Request, c
 				"categories":       strings.Join(sp.categories, ","),
 				"revoked":          strconv.Itoa(len(p.revoke)),
 				"notified":         strconv.Itoa(len(p.notify)),
+				"erased_from":      strconv.Itoa(len(p.bound)),
+				"erased_answers":   strconv.Itoa(erasedAnswers),
 				"retain_until":     retainUntil.Format(time.RFC3339Nano),
 			}}); err != nil {
 			return 0, nil, err
@@ -362,4 +396,34 @@ func (s *Server) refuseErasedSubjects(ctx context.Context, rd store.Reader, subj
 		}
 	}
 	return nil
+}
+
+// withoutSubject is t without the data subject of blind index subjIdx: removed from its
+// encrypted data_subjects (re-sealed, or none left) and from its subject indexes.
+func (s *Server) withoutSubject(t store.Token, subjIdx string) (store.Token, error) {
+	t.SubjectIndexes = slices.DeleteFunc(slices.Clone(t.SubjectIndexes), func(i string) bool { return i == subjIdx })
+	if len(t.SubjectsCipher) == 0 {
+		return t, nil
+	}
+	plain, err := s.keys.Open(t.SubjectsCipher)
+	if err != nil {
+		return t, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
+	}
+	var subjects []string
+	if err := json.Unmarshal(plain, &subjects); err != nil {
+		return t, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
+	}
+	kept := slices.DeleteFunc(subjects, func(subj string) bool { return s.subjectIndex(subj) == subjIdx })
+	if len(kept) == 0 {
+		t.SubjectsCipher = nil
+		return t, nil
+	}
+	plain, err = json.Marshal(kept)
+	if err != nil {
+		return t, err
+	}
+	if t.SubjectsCipher, err = s.keys.Seal(plain); err != nil {
+		return t, err
+	}
+	return t, nil
 }

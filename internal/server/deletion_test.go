@@ -264,7 +264,10 @@ func TestDeletionRequest_revokesExactlyTheBoundTokensReportsTheReachingOnesAndSt
 		}
 		if rec.Action == "deletion.request" {
 			want := map[string]string{"deletion_request": res.ID, "categories": "commercial,identifiers", "revoked": "3",
-				"notified": "2", "retain_until": wantRetain.Format(time.RFC3339Nano)}
+				"notified": "2", "retain_until": wantRetain.Format(time.RFC3339Nano),
+				// Issue 13: the subject left the 4 bound tokens (the one revoked earlier too)
+				// and the 4 stored create answers that held it.
+				"erased_from": "4", "erased_answers": "4"}
 			if !reflect.DeepEqual(rec.Details, want) || rec.Actor != ev.RequestedBy {
 				t.Errorf("deletion.request record = %+v, want details %v by %s", rec, want, ev.RequestedBy)
 			}

@@ -245,6 +245,9 @@ func (s *Server) readIntrospectToken(w http.ResponseWriter, r *http.Request) (st
 			}
 			return "", invalid("", "request body is not a valid form")
 		}
+		if len(r.PostForm["token"]) > 1 {
+			return "", invalid("token", "the form has more than one token parameter: send exactly one")
+		}
 		tok = r.PostForm.Get("token")
 	} else {
 		body, err := s.readBody(w, r, false)

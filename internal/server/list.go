@@ -81,6 +81,11 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *caller) e
 		}
 		since := now.Add(-d)
 		f.UnusedSince = &since
+		// "Unused" is a question about tokens that still grant access: without an explicit
+		// status, revoked and expired tokens are not listed (they are unused by definition).
+		if wantStatus == "" {
+			wantStatus, f.Status = statusActive, store.StatusActive
+		}
 	}
 	if v := q.Get("page_token"); v != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(v)

@@ -17,10 +17,11 @@ package server
 // Warning-severity and waived findings never block; under mandatory they are returned as
 // warnings too. An expired waiver that names the token blocks (TOKENGUARD-WAIVER-EXPIRED).
 //
-// The ttl of a create or renew request is the requested one, else the service's default: the
-// lifetime the token gets. The service keeps a token's expiry, not the ttl it was issued with:
-// on patch and rotate the ttl is passed to the policies as unknown (never guessed), so the
-// lifetime rules judge it at create and at each renewal.
+// One verdict for every write (issue 13): the ttl is always known to the policies. On create
+// and renew it is the requested one, else the service's default: the lifetime the token gets.
+// On patch and rotate, which keep the expiry, it is the lifetime the token has left
+// (expires_at - now), so a change that a create of the changed token could not pass (dropping
+// the rotation of a 90-day token, adding a sensitive category to it) is refused just the same.
 
 import (
 	"context"
@@ -355,7 +356,25 @@ func (s *Server) changeInput(before, after store.Token, now time.Time) (gateInpu
 	if err != nil {
 		return gateInput{}, err
 	}
-	return gateInput{actions: []string{"update"}, before: tokenValues(b), after: tokenValues(a), unknown: []string{"ttl"}}, nil
+	bv, av := tokenValues(b), tokenValues(a)
+	// The ttl the policies judge is the lifetime the token has left, as a create of the
+	// changed token would have to ask for it: a change that does not move the expiry keeps
+	// it, and a renewal replaces it with the renewal's ttl.
+	bv["ttl"] = remainingSeconds(before.ExpiresAt, now)
+	av["ttl"] = remainingSeconds(after.ExpiresAt, now)
+	return gateInput{actions: []string{"update"}, before: bv, after: av}, nil
+}
+
+// remainingSeconds is the lifetime left at now of a token expiring at expires, in whole
+// seconds rounded up (so a token created a moment ago with ttl 90d still has 90d); zero or
+// negative once it has expired.
+func remainingSeconds(expires, now time.Time) int64 {
+	d := expires.Sub(now)
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 {
+		secs++
+	}
+	return secs
 }
 
 // anyList is a list of strings as a JSON value; nil stays null (not set).

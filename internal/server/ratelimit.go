@@ -4,7 +4,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -122,14 +124,55 @@ func (l *failureLimiter) size() int {
 	return len(l.buckets)
 }
 
-// sourceOf is the source address of r: the peer's IP. Forwarding headers are not trusted,
-// since any client can set them; behind a proxy every client shares the proxy's bucket.
-func sourceOf(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// sourceOf is the source address of r for the limiter: the peer's IP, unless the peer is a
+// trusted proxy (Config.TrustedProxies). Then it is the rightmost address of X-Forwarded-For
+// that is not a trusted proxy: each proxy appends the address it received the request from,
+// so the entries right of that one were written by trusted proxies and the ones left of it by
+// the client, who can write anything there. When every entry is a trusted proxy, the leftmost
+// one. Without trusted proxies forwarding headers are ignored: any client can set them.
+func (s *Server) sourceOf(r *http.Request) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		peer = host
 	}
-	return host
+	if len(s.trustedProxies) == 0 || !s.trustedProxy(peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				hops = append(hops, h)
+			}
+		}
+	}
+	if len(hops) == 0 {
+		return peer
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		if !s.trustedProxy(hops[i]) {
+			if a, err := netip.ParseAddr(hops[i]); err == nil {
+				return a.Unmap().String()
+			}
+			return hops[i] // not an address: written by a trusted proxy, so used as it is
+		}
+	}
+	return hops[0]
+}
+
+// trustedProxy reports whether addr is an address within Config.TrustedProxies.
+func (s *Server) trustedProxy(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.trustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // tooManyFailures is the answer to a source over its failure limit.

@@ -8,8 +8,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 )
@@ -140,7 +144,29 @@ func decodeStrict(body []byte, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return invalid("", "request body has data after the JSON object")
 	}
-	return nil
+	return checkExactNames(body, dst)
+}
+
+// checkExactNames refuses a member name that encoding/json accepted only by folding it:
+// encoding/json matches names without regard to case and folds "ſ" (U+017F) to "s" and "K"
+// (U+212A) to "k", so `"ſcopes"` would be read as scopes while a proxy or WAF in front of the
+// service reads it as an unknown member. The strict JSON v2 decoder matches names exactly;
+// decoding body once more with it into a new value of dst's type finds such a name. The
+// first decoding has already refused everything else (syntax, types, unknown names).
+func checkExactNames(body []byte, dst any) error {
+	fresh := reflect.New(reflect.TypeOf(dst).Elem()).Interface()
+	// Invalid UTF-8 and unpaired surrogate escapes are decoded to U+FFFD as the first decoding
+	// did, for the field validation to refuse them naming the field.
+	err := jsonv2.Unmarshal(body, fresh, jsonv2.RejectUnknownMembers(true), jsontext.AllowInvalidUTF8(true))
+	if err == nil {
+		return nil
+	}
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) && errors.Is(err, jsonv2.ErrUnknownName) {
+		name := string(se.JSONPointer.LastToken())
+		return invalid(name, "unknown field %q: field names are matched exactly (case-sensitive, no look-alike letters): check the spelling against the API documentation", name)
+	}
+	return invalid("", "request body is not a valid JSON object")
 }
 
 func jsonKind(goKind string) string {

@@ -22,8 +22,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
@@ -69,9 +71,18 @@ type Config struct {
 	// per minute (also the burst) before its requests get 429 with Retry-After (default
 	// DefaultAuthFailuresPerMinute; negative disables the limit).
 	AuthFailuresPerMinute int
+	// TrustedProxies are the proxies (load balancers) whose X-Forwarded-For the limiter of
+	// failed authentications reads: behind one, the source of a request is the rightmost
+	// address of that header that is not a trusted proxy. Empty: the header is ignored and the
+	// source is the peer address.
+	TrustedProxies []netip.Prefix
 	// DeletionRetention is how long the evidence record of a deletion request is kept before
 	// it is purged (default DefaultDeletionRetention, 24 months).
 	DeletionRetention time.Duration
+	// IdempotencyRetention is how long the answer of a request sent with an Idempotency-Key
+	// is kept for its retries (default DefaultIdempotencyRetention, 24 hours). Afterwards the
+	// same key is a new request, and the sealed answer (with any secret it holds) is deleted.
+	IdempotencyRetention time.Duration
 	// Policy is the compiled CPRA policy bundle the service gate evaluates on create, patch,
 	// renew and rotate requests (built with Gate: policy.GateService); nil turns the gate off.
 	Policy *policy.Engine
@@ -107,8 +118,11 @@ type Server struct {
 	log               *slog.Logger
 	maxBody           int64
 	limiter           *failureLimiter
+	trustedProxies    []netip.Prefix
 	deletionRetention time.Duration
-	gate              *policyGate // nil when the policy gate is off
+	idemRetention     time.Duration
+	idemPurgedAt      atomic.Int64 // server-clock UnixNano of the last purge of expired answers
+	gate              *policyGate  // nil when the policy gate is off
 	verifications     *verifyLog
 	checkpoints       *checkpointWriter // nil without Config.AuditCheckpoint
 	mux               *http.ServeMux
@@ -165,12 +179,25 @@ func New(cfg Config) (*Server, error) {
 		perMinute = DefaultAuthFailuresPerMinute
 	}
 	s.limiter = newFailureLimiter(perMinute, s.now)
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("server: TrustedProxies holds an invalid prefix")
+		}
+		s.trustedProxies = append(s.trustedProxies, p.Masked())
+	}
 	s.deletionRetention = cfg.DeletionRetention
 	if s.deletionRetention == 0 {
 		s.deletionRetention = DefaultDeletionRetention
 	}
 	if s.deletionRetention < 0 {
 		return nil, errors.New("server: DeletionRetention must be positive")
+	}
+	s.idemRetention = cfg.IdempotencyRetention
+	if s.idemRetention == 0 {
+		s.idemRetention = DefaultIdempotencyRetention
+	}
+	if s.idemRetention < 0 {
+		return nil, errors.New("server: IdempotencyRetention must be positive")
 	}
 	gate, err := newPolicyGate(cfg)
 	if err != nil {
@@ -251,6 +278,10 @@ func (s *Server) routes() {
 	handle("POST /v1/deletion-requests", s.authed(RightAdmin, s.createDeletionRequest))
 	handle("GET /v1/deletion-requests/erased-subjects", s.authed(RightAdmin, s.listErasedSubjects))
 	handle("GET /v1/deletion-requests/{id}", s.authed(RightAdmin, s.getDeletionRequest))
+	handle("POST /v1/access-requests", s.authed(RightAdmin, s.createAccessRequest))
+	handle("GET /v1/deletion-requests", s.authed(RightAdmin, s.listDeletionEvidence))
+	handle("GET /v1/renewals", s.authed(RightAdmin, s.listRenewals))
+	handle("GET /v1/policy", s.authed(RightAdmin, s.policyInForce))
 	s.mux = m
 }
 

@@ -13,6 +13,9 @@ import (
 	"time"
 	"unicode"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
@@ -74,7 +77,13 @@ func (s *Server) validateCreate(req client.CreateTokenRequest) (tokenSpec, error
 	if sp.name, err = requiredText("name", req.Name, maxNameLength, "give the token a name, unique per owner"); err != nil {
 		return sp, err
 	}
+	if err := checkIdentifier("name", sp.name); err != nil {
+		return sp, err
+	}
 	if sp.owner, err = requiredText("owner", req.Owner, maxOwnerLength, "name the accountable team or person"); err != nil {
+		return sp, err
+	}
+	if err := checkIdentifier("owner", sp.owner); err != nil {
 		return sp, err
 	}
 	if sp.purpose, err = checkPurpose(req.Purpose); err != nil {
@@ -88,6 +97,11 @@ func (s *Server) validateCreate(req client.CreateTokenRequest) (tokenSpec, error
 	}
 	if sp.subjects, err = checkSet("data_subjects", req.DataSubjects); err != nil {
 		return sp, err
+	}
+	for _, subj := range sp.subjects {
+		if err := checkIdentifier("data_subjects", subj); err != nil {
+			return sp, err
+		}
 	}
 	if sp.audiences, err = checkSet("audiences", req.Audiences); err != nil {
 		return sp, err
@@ -135,6 +149,34 @@ func textProblem(v string) string {
 		return "U+FFFD (invalid UTF-8 or an unpaired surrogate escape)"
 	}
 	return ""
+}
+
+// checkIdentifier refuses, with 400 naming field, a name, owner, reviewer or data subject
+// that holds an invisible or format character: Unicode format characters (Cf: zero-width
+// space and joiners U+200B-U+200D, the marks U+200E/U+200F and U+061C, U+FEFF, the soft
+// hyphen U+00AD, the bidirectional embeddings, overrides and isolates U+202A-U+202E and
+// U+2066-U+2069, ...), the other default-ignorable code points (Hangul fillers U+115F,
+// U+1160, U+3164, ...) and variation selectors. Such a value looks the same as another
+// without being equal to it: a look-alike token name, or "team@example.com\u200b" passing as a
+// reviewer who is not the owner "team@example.com".
+func checkIdentifier(field, v string) error {
+	for i, r := range v {
+		if unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r) {
+			return invalid(field, "%s contains the invisible or format character U+%04X at byte %d: remove it (names, owners, reviewers and data subjects must be visible text)", field, r, i)
+		}
+	}
+	return nil
+}
+
+// sameIdentity reports whether two identities (an owner and a reviewer) are the same person
+// after Unicode compatibility normalisation (NFKC: fullwidth and other compatibility forms
+// become their plain letters) and case folding.
+func sameIdentity(a, b string) bool {
+	return foldIdentity(a) == foldIdentity(b)
+}
+
+func foldIdentity(v string) string {
+	return cases.Fold().String(norm.NFKC.String(strings.TrimSpace(v)))
 }
 
 func isBidiControl(r rune) bool {
@@ -505,6 +547,9 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
+		if err := overlapRunning(t, now); err != nil {
+			return 0, nil, err
+		}
 		overlap := t.RotationOverlap
 		if overlapOverride != nil {
 			overlap = *overlapOverride
@@ -553,6 +598,25 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	return s.answerPolicyRefusal(w, r, c, err)
 }
 
+// codeOverlapRunning is the error code of a rotation refused because the previous one's
+// overlap has not ended.
+const codeOverlapRunning = "rotation_overlap_running"
+
+// overlapRunning refuses, with 409, a rotation of t while the previous secret of its last
+// rotation still works (now before PrevValidUntil). A rotation keeps its word (issue 13): the
+// previous secret stays valid until the end its rotation announced, and the service holds
+// only one previous secret, so a second rotation would end the first one's early. To cut
+// every secret off at once (a leak), revoke the token instead.
+func overlapRunning(t store.Token, now time.Time) error {
+	if t.PrevSecretHash == nil || t.PrevValidUntil == nil || !now.Before(*t.PrevValidUntil) {
+		return nil
+	}
+	until := t.PrevValidUntil.UTC().Format(time.RFC3339)
+	return conflict(codeOverlapRunning, "", "token %s was rotated at %s and its previous secret stays valid until %s, as that rotation announced; "+
+		"rotating again now would end it early: rotate at or after %s, or revoke the token (and create a new one) to stop every secret at once",
+		t.ID, rotatedAt(t), until, until)
+}
+
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) error {
 	body, req, err := decodeBody[client.RenewRequest](s, w, r, false)
 	if err != nil {
@@ -570,6 +634,9 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
+	if err := checkIdentifier("reviewed_by", reviewer); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "renewed", false)
@@ -580,7 +647,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		if err != nil {
 			return 0, nil, fmt.Errorf("token %s: owner: %w", t.ID, err)
 		}
-		if strings.EqualFold(strings.TrimSpace(string(owner)), reviewer) {
+		if sameIdentity(string(owner), reviewer) {
 			return 0, nil, unprocessable("reviewer_is_owner", "reviewed_by",
 				"reviewed_by is the token's owner: a renewal must be reviewed by someone other than the owner")
 		}
@@ -592,7 +659,6 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			return 0, nil, err
 		}
 		// The renewal carries its ttl (the default when the request gives none) and its review.
-		in.unknown = nil
 		in.after["ttl"] = effectiveTTL(req.TTL, s.defaultTTL)
 		in.after["renewal"] = map[string]any{"reason": reason, "reviewed_by": reviewer}
 		in.renewal = true
@@ -608,6 +674,9 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			"ttl":                 token.FormatDuration(ttl),
 			"previous_expires_at": previous.UTC().Format(time.RFC3339Nano),
 			"expires_at":          t.ExpiresAt.Format(time.RFC3339Nano),
+		}
+		if details[renewalReviewerSealed], err = s.sealReviewer(reviewer); err != nil {
+			return 0, nil, err
 		}
 		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRenew, t, now, withPolicyFindings(details, findings))); err != nil {
 			return 0, nil, err
@@ -762,4 +831,12 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// rotatedAt is t's last rotation instant as RFC 3339, or "an earlier rotation" when unknown.
+func rotatedAt(t store.Token) string {
+	if t.RotatedAt == nil {
+		return "an earlier rotation"
+	}
+	return t.RotatedAt.UTC().Format(time.RFC3339)
 }

@@ -146,6 +146,19 @@ type Reader interface {
 	// IsSubjectErased reports whether a deletion request (pending or complete, not yet
 	// purged) exists for the subject with this blind index.
 	IsSubjectErased(ctx context.Context, subjectIndex string) (bool, error)
+	// ListSubjectDeletionRequests returns every deletion request (not yet purged) for the
+	// subject with this blind index, oldest first (by RequestedAt, then id).
+	ListSubjectDeletionRequests(ctx context.Context, subjectIndex string) ([]DeletionRequest, error)
+	// ListTokenHistory returns up to limit audit records with Seq > afterSeq, in sequence
+	// order, whose TokenID is one of tokenIDs (at most MaxHistoryTokens) and whose action is
+	// not audit.ActionIntrospect: the life of those tokens (limit <= 0 means 100; capped at
+	// 1000). The log has no index on token_id (appends stay cheap), so one walk of all pages
+	// reads the log once: pass every token of interest in one call.
+	ListTokenHistory(ctx context.Context, tokenIDs []string, afterSeq int64, limit int) ([]audit.Record, error)
+	// CountTokenVerifications counts the audit.ActionIntrospect records of the tokens
+	// tokenIDs (at most MaxHistoryTokens) per token, UTC day and outcome, ordered by token
+	// id (byte order), day and outcome. It reads the log once.
+	CountTokenVerifications(ctx context.Context, tokenIDs []string) ([]VerificationCount, error)
 }
 
 // Tx is a write transaction. Everything done through it commits durably together, or not at all.
@@ -167,6 +180,13 @@ type Tx interface {
 	// SetIdempotencyResponse replaces the stored response of the record with this key (the
 	// rest of the record stays); ErrNotFound when there is none.
 	SetIdempotencyResponse(ctx context.Context, key string, response []byte) error
+	// ReplaceIdempotency replaces the status and the response of the record with this key
+	// (its key, request hash and creation instant stay): a deletion request replaces the
+	// answers that held an erased subject. ErrNotFound when there is none.
+	ReplaceIdempotency(ctx context.Context, key string, status int, response []byte) error
+	// PurgeIdempotency deletes every idempotency record created before before, and returns
+	// how many it deleted: stored answers expire.
+	PurgeIdempotency(ctx context.Context, before time.Time) (int, error)
 	// AppendAudit chains event after the current head, under the store's audit key (see
 	// Store.SetAuditKey). Appends are serialised by the database, so concurrent writers (also
 	// in other processes) never fork the chain.

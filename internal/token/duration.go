@@ -42,11 +42,20 @@ func ParseDuration(s string) (time.Duration, error) {
 
 const maxDuration = time.Duration(1<<63 - 1)
 
-// FormatDuration renders d as whole days ("30d") when it is a whole number of days,
-// and as a Go duration otherwise.
+// FormatDuration renders d in the shortest exact form a person would write: in the largest
+// unit that divides it exactly ("30d", "25h", "90m", "45s"), else as a Go duration ("1.5s").
+// Every form it returns is read back by ParseDuration.
 func FormatDuration(d time.Duration) string {
-	if d > 0 && d%Day == 0 {
-		return strconv.FormatInt(int64(d/Day), 10) + "d"
+	if d <= 0 {
+		return d.String()
+	}
+	for _, u := range []struct {
+		unit   time.Duration
+		suffix string
+	}{{Day, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d%u.unit == 0 {
+			return strconv.FormatInt(int64(d/u.unit), 10) + u.suffix
+		}
 	}
 	return d.String()
 }

@@ -69,15 +69,18 @@ func TestParseDuration_rejectsEmptyZeroNegativeFractionalDaysAndOverflow(t *test
 	}
 }
 
-func TestFormatDuration_usesDaysOnlyForWholePositiveDays(t *testing.T) {
+func TestFormatDuration_usesTheLargestExactUnit(t *testing.T) {
 	cases := []struct {
 		in   time.Duration
 		want string
 	}{
 		{30 * Day, "30d"},
 		{Day, "1d"},
-		{Day + time.Hour, "25h0m0s"},
-		{90 * time.Minute, "1h30m0s"},
+		{Day + time.Hour, "25h"},
+		{90 * time.Minute, "90m"},
+		{time.Hour, "1h"},
+		{time.Hour + time.Second, "3601s"},
+		{1500 * time.Millisecond, "1.5s"},
 		{time.Nanosecond, "1ns"},
 		{0, "0s"},
 		{-Day, "-24h0m0s"},

@@ -4,6 +4,7 @@
 //	bench check     tokenguard check vs conftest test vs opa eval vs an encoding/json decode
 //	bench serve     introspection and durable creates of tokenguard serve vs a plain net/http server
 //	bench provider  terraform plan+apply of tokenguard_api_token vs terraform_data
+//	bench access    an access request and the evidence pack on 100k tokens and 1M audit records
 //	bench all       all three
 //	bench gen       write one generated plan (for profiling by hand)
 //
@@ -40,7 +41,7 @@ type config struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: bench check|serve|provider|all|gen [flags] (bench <cmd> -h for flags)")
+		fmt.Fprintln(stderr, "usage: bench check|serve|provider|access|all|gen [flags] (bench <cmd> -h for flags)")
 		return 2
 	}
 	cmd, args := args[0], args[1:]
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var co checkOptions
 	var so serveOptions
 	var po providerOptions
+	var ao accessOptions
 	if cmd == "check" || cmd == "all" || cmd == "gen" {
 		co.flags(fs)
 	}
@@ -69,6 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cmd == "provider" || cmd == "all" {
 		po.flags(fs)
+	}
+	if cmd == "access" || cmd == "all" {
+		ao.flags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -95,10 +100,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = benchServe(ctx, c, so)
 	case "provider":
 		err = benchProvider(ctx, c, po)
+	case "access":
+		err = benchAccess(ctx, c, ao)
 	case "all":
-		err = errors.Join(benchCheck(ctx, c, co), benchServe(ctx, c, so), benchProvider(ctx, c, po))
+		err = errors.Join(benchCheck(ctx, c, co), benchServe(ctx, c, so), benchProvider(ctx, c, po), benchAccess(ctx, c, ao))
 	default:
-		fmt.Fprintf(stderr, "bench: unknown command %q: use check, serve, provider, all or gen\n", cmd)
+		fmt.Fprintf(stderr, "bench: unknown command %q: use check, serve, provider, access, all or gen\n", cmd)
 		return 2
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -83,6 +84,10 @@ type Options struct {
 	// PolicyDataFiles are merged over the bundle's data (as serve --policy-data); with any,
 	// the bundle is compiled for this service alone.
 	PolicyDataFiles []string
+	// TrustedProxies as in server.Config.
+	TrustedProxies []netip.Prefix
+	// IdempotencyRetention as in server.Config (default 24 hours).
+	IdempotencyRetention time.Duration
 	// Waivers and WaiversFile as in server.Config.
 	Waivers     []policy.Waiver
 	WaiversFile string
@@ -168,7 +173,8 @@ func Start(tb testing.TB, opts Options) *Service {
 		Logger:                slog.New(slog.NewJSONHandler(svc.Logs, nil)),
 		AuthFailuresPerMinute: opts.AuthFailuresPerMinute,
 		Policy:                engine, PolicyEnforcement: opts.PolicyEnforcement,
-		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile,
+		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile, IdempotencyRetention: opts.IdempotencyRetention,
+		TrustedProxies: opts.TrustedProxies,
 	})
 	if err != nil {
 		_ = st.Close()

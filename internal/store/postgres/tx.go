@@ -537,6 +537,28 @@ func (x *tx) SetIdempotencyResponse(ctx context.Context, key string, response []
 	return nil
 }
 
+// ReplaceIdempotency replaces the status and the response of key; store.ErrNotFound when no
+// record has this key.
+func (x *tx) ReplaceIdempotency(ctx context.Context, key string, status int, response []byte) error {
+	tag, err := x.q.Exec(ctx, "UPDATE idempotency SET status = $2, response = $3 WHERE key = $1", key, status, bytesOrNull(response))
+	if err != nil {
+		return fmt.Errorf("postgres: replacing an idempotent answer: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: replacing an idempotent answer: idempotency record %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// PurgeIdempotency deletes the records created before before.
+func (x *tx) PurgeIdempotency(ctx context.Context, before time.Time) (int, error) {
+	tag, err := x.q.Exec(ctx, "DELETE FROM idempotency WHERE created_at < $1", pgTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: purging idempotency records: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // auditColumns lists the audit columns in the order scanAudit reads them.
 const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details, key_id"
 

@@ -575,6 +575,42 @@ func (x *tx) SetIdempotencyResponse(ctx context.Context, key string, response []
 	return nil
 }
 
+// ReplaceIdempotency replaces the status and the response of key; store.ErrNotFound when no
+// record has this key.
+func (x *tx) ReplaceIdempotency(ctx context.Context, key string, status int, response []byte) error {
+	res, err := x.q.ExecContext(ctx, "UPDATE idempotency SET status = ?, response = ? WHERE key = ?", status, blob(response), key)
+	if err != nil {
+		return fmt.Errorf("sqlite: replacing an idempotent answer: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: replacing an idempotent answer: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: replacing an idempotent answer: idempotency record %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// PurgeIdempotency deletes the records created before before. created_at is stored in
+// formatTime's fixed-width UTC form, so text order is time order.
+func (x *tx) PurgeIdempotency(ctx context.Context, before time.Time) (int, error) {
+	var e encoder
+	ts := e.time("before", before)
+	if e.err != nil {
+		return 0, fmt.Errorf("sqlite: purging idempotency records: %w", e.err)
+	}
+	res, err := x.q.ExecContext(ctx, "DELETE FROM idempotency WHERE created_at < ?", ts)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purging idempotency records: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purging idempotency records: %w", err)
+	}
+	return int(n), nil
+}
+
 // auditColumns lists the audit columns in the order scanAudit reads them.
 const auditColumns = "seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details, key_id"
 

@@ -88,7 +88,9 @@ func Run(t *testing.T, f Factory) {
 		{"PingAnswers", testPing},
 	}
 	tests = append(tests, deletionTests...)
+	tests = append(tests, accessTests...)
 	tests = append(tests, maintenanceTests...)
+	tests = append(tests, idempotencyTests...)
 	tests = append(tests, hotPathTests...)
 	tests = append(tests, auditKeyTests...)
 	for _, tc := range tests {

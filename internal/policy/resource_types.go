@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,25 +34,36 @@ var mappers = map[string]mapper{
 	"google_service_account_key":        googleKeyFields,
 	"azuread_application_password":      azureadPasswordFields,
 	"datadog_application_key":           datadogKeyFields,
+	// Added for issue 15, each from its provider's resource documentation.
+	"gitlab_deploy_token":                 gitlabDeployTokenFields,
+	"azuread_service_principal_password":  azureadPasswordFields,
+	"aws_iam_service_specific_credential": awsServiceCredentialFields,
+	"google_apikeys_key":                  googleAPIKeyFields,
+	"datadog_api_key":                     datadogAPIKeyFields,
 }
 
 // secretAttributes are each type's attributes that hold a secret. They are stripped even when
 // a plan does not mark them sensitive (older providers, hand-written plans).
 var secretAttributes = map[string][]string{
-	TokenguardType:                      {"secret"},
-	"gitlab_personal_access_token":      {"token"},
-	"gitlab_project_access_token":       {"token"},
-	"gitlab_group_access_token":         {"token"},
-	"cloudflare_api_token":              {"value"},
-	"tfe_team_token":                    {"token"},
-	"tfe_organization_token":            {"token"},
-	"grafana_cloud_access_policy_token": {"token"},
-	"grafana_service_account_token":     {"key"},
-	"vault_token":                       {"client_token", "wrapped_token"},
-	"aws_iam_access_key":                {"secret", "ses_smtp_password_v4", "encrypted_secret", "encrypted_ses_smtp_password_v4"},
-	"google_service_account_key":        {"private_key"},
-	"azuread_application_password":      {"value"},
-	"datadog_application_key":           {"key"},
+	TokenguardType:                        {"secret"},
+	"gitlab_personal_access_token":        {"token"},
+	"gitlab_project_access_token":         {"token"},
+	"gitlab_group_access_token":           {"token"},
+	"cloudflare_api_token":                {"value"},
+	"tfe_team_token":                      {"token"},
+	"tfe_organization_token":              {"token"},
+	"grafana_cloud_access_policy_token":   {"token"},
+	"grafana_service_account_token":       {"key"},
+	"vault_token":                         {"client_token", "wrapped_token"},
+	"aws_iam_access_key":                  {"secret", "ses_smtp_password_v4", "encrypted_secret", "encrypted_ses_smtp_password_v4"},
+	"google_service_account_key":          {"private_key"},
+	"azuread_application_password":        {"value"},
+	"datadog_application_key":             {"key"},
+	"gitlab_deploy_token":                 {"token"},
+	"azuread_service_principal_password":  {"value"},
+	"aws_iam_service_specific_credential": {"service_password", "service_credential_secret"},
+	"google_apikeys_key":                  {"key_string"},
+	"datadog_api_key":                     {"key"},
 }
 
 // IsTokenType reports whether resources of type typ are normalised and checked.
@@ -110,6 +122,9 @@ func tokenguardFields(v view) Fields {
 }
 
 // unused is the idle time of an existing active token: now minus the last use, else creation.
+// Only a type whose service records every use may pass created: there, no last use means
+// never used. Other providers' tokens pass nil, so that no idle time is invented from a
+// creation date when the provider does not expose the last use (gitlab, for one).
 func unused(v view, status *string, lastUsed, created *time.Time) *int64 {
 	if !v.existing() || v.now.IsZero() || status == nil || *status != "active" {
 		return nil
@@ -161,7 +176,7 @@ func gitlabFields(v view) Fields {
 		f.Status = ptr(map[bool]string{true: "active", false: "expired"}[active])
 	}
 	f.finishExpiry(v.now)
-	f.UnusedSeconds = unused(v, f.Status, nil, v.time("created_at"))
+	// The gitlab provider exposes no last use: idle time is not known.
 	return f
 }
 
@@ -182,12 +197,16 @@ func cloudflareFields(v view) Fields {
 	}
 	f.LastUsedAt = v.time("last_used_on")
 	f.finishExpiry(v.now)
-	f.UnusedSeconds = unused(v, f.Status, f.LastUsedAt, v.time("issued_on"))
+	f.UnusedSeconds = unused(v, f.Status, f.LastUsedAt, nil)
 	return f
 }
 
 // cloudflarePermissionGroups collects the permission group ids of Cloudflare token policies
-// (v4: policy blocks with a list of ids; v5: policies with a list of {id} objects).
+// (v4: policy blocks with a list of ids; v5: policies with a list of {id} objects) and, as
+// scopes of their own, the resource patterns that cover every resource of a kind
+// ("com.cloudflare.api.account.zone.*": every zone). Resources are a map in v4 and early v5,
+// a JSON-encoded string (jsonencode) in later v5 releases; nested maps (the zones of one
+// account) are looked through.
 func cloudflarePermissionGroups(x any) []string {
 	policies, ok := x.([]any)
 	if !ok {
@@ -207,9 +226,35 @@ func cloudflarePermissionGroups(x any) []string {
 				}
 			}
 		}
+		if effect, _ := pm["effect"].(string); effect != "deny" {
+			out = append(out, cloudflareWildcardResources(pm["resources"])...)
+		}
 	}
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+// cloudflareWildcardResources returns the resource keys holding "*" of a policy's resources.
+func cloudflareWildcardResources(x any) []string {
+	if s, ok := x.(string); ok {
+		var m map[string]any
+		if json.Unmarshal([]byte(s), &m) != nil {
+			return nil
+		}
+		x = m
+	}
+	m, ok := x.(map[string]any)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for k, v := range m {
+		if strings.Contains(k, "*") {
+			out = append(out, k)
+		}
+		out = append(out, cloudflareWildcardResources(v)...)
+	}
+	return out
 }
 
 func tfeFields(v view) Fields {
@@ -285,13 +330,53 @@ func vaultFields(v view) Fields {
 
 func awsAccessKeyFields(v view) Fields {
 	f := Fields{Name: v.str("user"), NeverExpires: true}
-	switch s := v.str("status"); {
+	f.Status = awsStatus(v.str("status"))
+	f.AgeSeconds = age(v, v.time("create_date"))
+	return f
+}
+
+// awsStatus maps an IAM credential status (Active, Inactive, Expired) onto Fields.Status: an
+// Inactive credential cannot authenticate, as a revoked token cannot.
+func awsStatus(s *string) *string {
+	switch {
 	case s == nil:
+		return nil
 	case strings.EqualFold(*s, "Active"):
-		f.Status = ptr("active")
+		return ptr("active")
 	case strings.EqualFold(*s, "Inactive"):
-		f.Status = ptr("revoked")
+		return ptr("revoked")
+	case strings.EqualFold(*s, "Expired"):
+		return ptr("expired")
 	}
+	return nil
+}
+
+// age is the time since creation of a token that already exists (nil for a new one).
+func age(v view, created *time.Time) *int64 {
+	if !v.existing() || v.now.IsZero() || created == nil {
+		return nil
+	}
+	return seconds(v.now.Sub(*created))
+}
+
+// awsServiceCredentialFields maps aws_iam_service_specific_credential: a password for one
+// service (CodeCommit, Keyspaces) or a Bedrock / CloudWatch Logs API key. It expires only
+// when credential_age_days is set (Bedrock and CloudWatch Logs keys); then expiration_date
+// is known once it exists.
+func awsServiceCredentialFields(v view) Fields {
+	f := Fields{Name: v.str("user_name")}
+	if svc := v.nonEmpty("service_name"); svc != nil {
+		f.Scopes = []string{*svc}
+	}
+	f.Status = awsStatus(v.str("status"))
+	f.ExpiresAt = v.time("expiration_date")
+	if days := v.number("credential_age_days"); days != nil && *days > 0 {
+		f.TTLSeconds = seconds(time.Duration(*days) * token.Day)
+	}
+	f.NeverExpires = f.ExpiresAt == nil && f.TTLSeconds == nil && v.knownUnset("credential_age_days") &&
+		(v.knownUnset("expiration_date") || v.isUnknown("expiration_date"))
+	f.AgeSeconds = age(v, v.time("create_date"))
+	f.finishExpiry(v.now)
 	return f
 }
 
@@ -306,17 +391,34 @@ func googleKeyFields(v view) Fields {
 		} else {
 			f.ExpiresAt = vb
 		}
+	} else if v.isUnknown("valid_before") && v.knownUnset("public_key_data") {
+		// A key Google generates is user-managed and never expires unless an organisation
+		// policy (iam.serviceAccountKeyExpiryHours) says so, which the plan cannot show: the
+		// documented default is known at create, before valid_before is.
+		f.NeverExpires = true
 	}
 	f.RotationConfigured = !v.knownUnset("keepers") && v.get("keepers") != nil
+	f.AgeSeconds = age(v, v.time("valid_after"))
 	f.finishExpiry(v.now)
 	return f
 }
 
+// azureadDefaultLifetime is the lifetime Microsoft Graph gives a password credential created
+// without an end date (addPassword: endDateTime defaults to startDateTime + 2 years).
+const azureadDefaultLifetime = 2 * 365 * token.Day
+
+// azureadPasswordFields maps azuread_application_password and
+// azuread_service_principal_password, which share their schema.
 func azureadPasswordFields(v view) Fields {
 	f := Fields{Name: v.nonEmpty("display_name")}
 	f.ExpiresAt = v.time("end_date")
 	if rel := v.nonEmpty("end_date_relative"); rel != nil {
 		f.TTLSeconds = durationSeconds(*rel)
+	}
+	if f.ExpiresAt == nil && f.TTLSeconds == nil && v.isUnknown("end_date") &&
+		v.knownUnset("end_date_relative") && slices.Contains(v.actions, "create") {
+		// No end date configured: the provider leaves it to the Graph default.
+		f.TTLSeconds = seconds(azureadDefaultLifetime)
 	}
 	f.RotationConfigured = !v.knownUnset("rotate_when_changed") && v.get("rotate_when_changed") != nil
 	f.finishExpiry(v.now)
@@ -325,6 +427,47 @@ func azureadPasswordFields(v view) Fields {
 
 func datadogKeyFields(v view) Fields {
 	return Fields{Name: v.str("name"), Scopes: v.strings("scopes"), NeverExpires: true}
+}
+
+// datadogAPIKeyFields maps datadog_api_key: an organisation-wide key without scopes or expiry.
+func datadogAPIKeyFields(v view) Fields {
+	return Fields{Name: v.str("name"), NeverExpires: true}
+}
+
+// gitlabDeployTokenFields maps gitlab_deploy_token: a project or group token with scopes
+// and an optional expires_at; without one it never expires.
+func gitlabDeployTokenFields(v view) Fields {
+	f := Fields{Name: v.str("name"), Scopes: v.strings("scopes")}
+	f.ExpiresAt = v.time("expires_at")
+	f.NeverExpires = v.knownUnset("expires_at")
+	f.finishExpiry(v.now)
+	return f
+}
+
+// googleAPIKeyFields maps google_apikeys_key. API keys have no expiry. The APIs a key may
+// call (restrictions.api_targets) are its scopes; a key without API targets may call every
+// API enabled in its project, which is the scope "*".
+func googleAPIKeyFields(v view) Fields {
+	f := Fields{Name: v.nonEmpty("display_name"), NeverExpires: true}
+	if f.Name == nil {
+		f.Name = v.str("name")
+	}
+	if !v.isUnknown("restrictions") {
+		targets, _ := v.get("restrictions.api_targets").([]any)
+		scopes := []string{}
+		for _, t := range targets {
+			if m, ok := t.(map[string]any); ok {
+				if svc, ok := m["service"].(string); ok {
+					scopes = append(scopes, svc)
+				}
+			}
+		}
+		if len(scopes) == 0 {
+			scopes = append(scopes, "*")
+		}
+		f.Scopes = scopes
+	}
+	return f
 }
 
 func ptr[T any](x T) *T { return &x }
