@@ -15,7 +15,7 @@ import (
 // naming the file, the problem and the fix, and never the secret, and the file is left as it is.
 func TestAdminTokenFile_refusesAFileOthersCanReadOrAnotherUserOwns(t *testing.T) {
 	dir := t.TempDir()
-	const secret = "tgc_planted-by-someone-else-0123456789abcdef"
+	const secret = "tgc_planted-by-someone-else-0123456789abcdef" //nolint:gosec // G101: a test value planted in a temporary file
 	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620, 0o602, 0o660, 0o666, 0o777} {
 		path := filepath.Join(dir, "mode.admin-token")
 		if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {

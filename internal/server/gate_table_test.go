@@ -110,7 +110,7 @@ var gateTable = []gateRow{
 }
 
 // notJudged are the other mutating routes, and why the policy gate has nothing to judge there.
-var notJudged = map[string]string{
+var notJudged = map[string]string{ //nolint:gosec // G101: route patterns and reasons, no credential
 	"DELETE /v1/tokens/{id}":           "revocation ends a token: no rule reads a revoked token",
 	"POST /v1/tokens/{id}/revoke":      "revocation ends a token: no rule reads a revoked token",
 	"POST /v1/credentials":             "credentials are not tokens: no token rule reads them",

@@ -163,7 +163,7 @@ func checkExactNames(body []byte, dst any) error {
 	}
 	var se *jsonv2.SemanticError
 	if errors.As(err, &se) && errors.Is(err, jsonv2.ErrUnknownName) {
-		name := string(se.JSONPointer.LastToken())
+		name := se.JSONPointer.LastToken()
 		return invalid(name, "unknown field %q: field names are matched exactly (case-sensitive, no look-alike letters): check the spelling against the API documentation", name)
 	}
 	return invalid("", "request body is not a valid JSON object")
