@@ -77,7 +77,28 @@ type ResponseError struct {
 	// Findings are the policy findings of a 422 policy_violation answer of the service's
 	// policy gate; nil for every other error.
 	Findings []Finding
+	// Attempts is how many times the request was sent, retries included.
+	Attempts int
 }
+
+// Transient reports whether the answer may change when the request is sent again later: 429
+// and 5xx other than 501, the answers the client retries.
+func (e *ResponseError) Transient() bool {
+	return e.StatusCode == http.StatusTooManyRequests || (e.StatusCode >= 500 && e.StatusCode != http.StatusNotImplemented)
+}
+
+// TransportError is a request that got no answer from the service on any attempt:
+// connection refused or reset, TLS failure, or no answer within the request timeout.
+type TransportError struct {
+	// Attempts is how many times the request was sent, retries included.
+	Attempts int
+	// Timeout is true when the last attempt ended for want of an answer in time.
+	Timeout bool
+	Err     error
+}
+
+func (e *TransportError) Error() string { return e.Err.Error() }
+func (e *TransportError) Unwrap() error { return e.Err }
 
 func (e *ResponseError) Error() string {
 	msg := fmt.Sprintf("tokenguard API: %d", e.StatusCode)
@@ -110,13 +131,16 @@ type Config struct {
 	Endpoint string
 	// Token is the credential sent as "Authorization: Bearer <Token>". Never logged.
 	Token string
-	// HTTPClient is the underlying client; nil means a pooled client with DefaultTimeout.
+	// HTTPClient is the underlying client; nil means a pooled client with Timeout.
 	// It cannot be combined with CACertPEM (configure its TLS yourself then).
 	HTTPClient *http.Client
 	// CACertPEM is PEM of extra CA certificates to trust for the endpoint.
 	CACertPEM string
 	// InsecureHTTP allows a plain http:// endpoint that is not on loopback.
 	InsecureHTTP bool
+	// Timeout bounds each attempt of a request, from connecting to reading the whole answer
+	// (default DefaultTimeout). It applies to the default HTTP client only.
+	Timeout time.Duration
 	// RetryMax is the number of retries after the first attempt on connection errors, 429
 	// and 5xx answers (default DefaultRetryMax; negative disables retries).
 	RetryMax int
@@ -173,7 +197,11 @@ func New(cfg Config) (*Client, error) {
 		// and the next request opened (and, with TLS, negotiated) a new one.
 		tr := cleanhttp.DefaultPooledTransport()
 		tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
-		hc = &http.Client{Transport: tr, Timeout: DefaultTimeout}
+		timeout := DefaultTimeout
+		if cfg.Timeout > 0 {
+			timeout = cfg.Timeout
+		}
+		hc = &http.Client{Transport: tr, Timeout: timeout}
 		if cfg.CACertPEM != "" {
 			pool, err := x509.SystemCertPool()
 			if err != nil || pool == nil {
@@ -212,6 +240,12 @@ func New(cfg Config) (*Client, error) {
 		rc.RetryWaitMax = rc.RetryWaitMin
 	}
 	rc.CheckRetry = retryPolicy
+	// Count the attempts of each request, for errors that say how often it was tried.
+	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+		if n, ok := req.Context().Value(attemptsKey{}).(*int); ok {
+			*n = attempt + 1
+		}
+	}
 	// After the last retry, hand back the last answer so its error body can be read.
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	ua := cfg.UserAgent
@@ -220,6 +254,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{base: base, token: cfg.Token, userAgent: ua, http: rc}, nil
 }
+
+// attemptsKey is the context key of a request's attempt counter.
+type attemptsKey struct{}
 
 // codeTooManyFailedAttempts is the error code of the 429 the service answers to a source
 // address that failed authentication too often.
@@ -292,7 +329,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		body = b
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), body)
+	attempts := new(int)
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, attempts), method, u.String(), body)
 	if err != nil {
 		return fmt.Errorf("tokenguard client: building %s %s: %w", method, path, err)
 	}
@@ -311,7 +349,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		// retryablehttp's error names the method and URL (never headers); drop the query,
 		// which may hold a data subject.
-		return fmt.Errorf("tokenguard client: %s %s: %w", method, path, scrubURLError(err, u.String(), c.base.String()+path))
+		var ne net.Error
+		return &TransportError{
+			Attempts: max(*attempts, 1),
+			Timeout:  errors.As(err, &ne) && ne.Timeout(),
+			Err:      fmt.Errorf("tokenguard client: %s %s: %w", method, path, scrubURLError(err, u.String(), c.base.String()+path)),
+		}
 	}
 	// The body is read below before anything is decided; closing it only frees the connection.
 	defer func() { _ = resp.Body.Close() }()
@@ -320,7 +363,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("tokenguard client: %s %s: reading response: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		re := &ResponseError{StatusCode: resp.StatusCode}
+		re := &ResponseError{StatusCode: resp.StatusCode, Attempts: max(*attempts, 1)}
 		var eb ErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
 			re.Code, re.Message, re.Field = eb.Error.Code, eb.Error.Message, eb.Error.Field

@@ -26,22 +26,70 @@ func isNameTaken(err error) bool {
 // diagnostic): the service's status, code, field and message, and what to do next.
 func addClientError(diags *diag.Diagnostics, summary, doing string, err error) {
 	var re *client.ResponseError
-	if errors.As(err, &re) {
-		detail := fmt.Sprintf("The token service refused %s: HTTP %d", doing, re.StatusCode)
-		if re.Code != "" {
-			detail += " (" + re.Code + ")"
-		}
-		if re.Message != "" {
-			detail += ": " + re.Message
-		}
+	if errors.As(err, &re) && !re.Transient() && re.StatusCode != http.StatusUnauthorized && re.StatusCode != http.StatusForbidden {
 		if p, ok := attributePath(re.Field); ok {
-			diags.AddAttributeError(p, summary, detail+". Fix the "+re.Field+" attribute and apply again.")
+			diags.AddAttributeError(p, summary, refusal(doing, re)+". Fix the "+re.Field+" attribute and apply again.")
 			return
 		}
-		diags.AddError(summary, detail+". Correct the configuration or the credential and apply again.")
-		return
 	}
-	diags.AddError(summary, "Error "+doing+": "+err.Error()+". Check that the token service is reachable at the provider's endpoint and apply again.")
+	diags.AddError(summary, clientErrorDetail(doing, err))
+}
+
+// clientErrorDetail says what went wrong in a call of the token service and what to do next,
+// by kind: the credential refused (naming where it comes from), a transient failure (with how
+// many attempts were made), or a refusal of the request itself.
+func clientErrorDetail(doing string, err error) string {
+	var re *client.ResponseError
+	var te *client.TransportError
+	switch {
+	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized:
+		return statusText(re) + ": authentication failed " + doing + ". The token service did not accept the provider's " +
+			"credential: it is wrong, revoked or rotated. Set " + envToken + " (or the provider's token attribute) to a valid " +
+			"admin credential of the service at the provider's endpoint, and run Terraform again."
+	case errors.As(err, &re) && re.StatusCode == http.StatusForbidden:
+		return "Permission denied " + doing + ": the provider's credential (" + envToken + " or the provider's token attribute) " +
+			"is valid but may not do this (" + statusText(re) + "). Use an admin credential, or one whose owner restriction " +
+			"covers this token's owner, and run Terraform again."
+	case errors.As(err, &re) && re.Transient():
+		return fmt.Sprintf("Transient failure %s: the token service answered %s on each of %s. This is usually temporary: "+
+			"run Terraform again later. The provider's retries and request_timeout settings control how long it keeps trying.",
+			doing, statusText(re), attemptsText(re.Attempts))
+	case errors.As(err, &re):
+		return refusal(doing, re) + ". Correct the configuration and apply again."
+	case errors.As(err, &te):
+		what := "could not reach the token service"
+		if te.Timeout {
+			what = "got no answer from the token service within request_timeout"
+		}
+		return fmt.Sprintf("Transient failure %s: the provider %s at its endpoint on each of %s (%s). Check that the "+
+			"service is reachable and running, then run Terraform again; raise request_timeout or retries for a slow service.",
+			doing, what, attemptsText(te.Attempts), err.Error())
+	}
+	return "Error " + doing + ": " + err.Error() + ". Check that the token service is reachable at the provider's endpoint and apply again."
+}
+
+// refusal is "The token service refused <doing>: HTTP <status> (<code>): <message>".
+func refusal(doing string, re *client.ResponseError) string {
+	return "The token service refused " + doing + ": " + statusText(re)
+}
+
+// statusText is "HTTP <status> (<code>): <message>" of an API error, without its body.
+func statusText(re *client.ResponseError) string {
+	s := fmt.Sprintf("HTTP %d", re.StatusCode)
+	if re.Code != "" {
+		s += " (" + re.Code + ")"
+	}
+	if re.Message != "" {
+		s += ": " + strings.TrimSuffix(re.Message, ".")
+	}
+	return s
+}
+
+func attemptsText(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // attributePath maps a field named by the service ("ttl", "rotation.interval") to the

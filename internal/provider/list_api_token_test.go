@@ -42,11 +42,13 @@ func newProtocolProvider(t *testing.T, ts *testService) *protocolProvider {
 
 	cfgType := p.schemas.Provider.ValueType()
 	cfg := dynamicValue(t, cfgType, map[string]tftypes.Value{
-		"endpoint":      tftypes.NewValue(tftypes.String, ts.URL),
-		"token":         tftypes.NewValue(tftypes.String, ts.Admin),
-		"ca_cert_pem":   tftypes.NewValue(tftypes.String, nil),
-		"insecure_http": tftypes.NewValue(tftypes.Bool, nil),
-		"policy":        tftypes.NewValue(cfgType.(tftypes.Object).AttributeTypes["policy"], nil),
+		"endpoint":        tftypes.NewValue(tftypes.String, ts.URL),
+		"token":           tftypes.NewValue(tftypes.String, ts.Admin),
+		"ca_cert_pem":     tftypes.NewValue(tftypes.String, nil),
+		"insecure_http":   tftypes.NewValue(tftypes.Bool, nil),
+		"request_timeout": tftypes.NewValue(tftypes.String, nil),
+		"retries":         tftypes.NewValue(tftypes.Number, nil),
+		"policy":          tftypes.NewValue(cfgType.(tftypes.Object).AttributeTypes["policy"], nil),
 	})
 	resp, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{TerraformVersion: "1.14.0", Config: cfg})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -51,32 +50,15 @@ func fetchErasedSubjects(ctx context.Context, source subjectSource, mode string,
 		return subjects
 	}
 	const summary = "Unable To Read Erased Data Subjects"
-	detail := "The policy gate needs the data subjects with a deletion request (GET /v1/deletion-requests/erased-subjects) " +
-		"to enforce CPRA-DEL-001, and the token service did not answer: " + erasedSubjectsError(err) + ". "
+	detail := clientErrorDetail("reading the erased data subjects", err) + " The policy gate needs the data subjects with " +
+		"a deletion request (GET /v1/deletion-requests/erased-subjects) to enforce CPRA-DEL-001. "
 	if mode == enforcementAdvisory {
 		diags.AddWarning(summary, detail+"Policy enforcement is advisory, so Terraform continues without that rule; "+
 			"`tokenguard check --service` in CI still checks it.")
 		return nil
 	}
-	diags.AddError(summary, detail+"Check that the service is reachable at the provider's endpoint and that the "+
-		"credential is an admin credential, then run Terraform again (or set policy.enforcement = \"advisory\" to continue without the rule).")
+	diags.AddError(summary, detail+"(Or set policy.enforcement = \"advisory\" to continue without the rule.)")
 	return nil
-}
-
-// erasedSubjectsError describes a failed fetch by status and code, never by body.
-func erasedSubjectsError(err error) string {
-	var re *client.ResponseError
-	if errors.As(err, &re) {
-		s := fmt.Sprintf("HTTP %d", re.StatusCode)
-		if re.Code != "" {
-			s += " (" + re.Code + ")"
-		}
-		if re.Message != "" {
-			s += ": " + strings.TrimSuffix(re.Message, ".")
-		}
-		return s
-	}
-	return strings.TrimSuffix(err.Error(), ".")
 }
 
 // dataFileSubjects reads tokenguard.erased_subjects from the provider's policy.data_file, so

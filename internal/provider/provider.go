@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -24,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
 var (
@@ -68,6 +71,10 @@ type tokenguardProviderModel struct {
 	CACertPEM    types.String `tfsdk:"ca_cert_pem"`
 	InsecureHTTP types.Bool   `tfsdk:"insecure_http"`
 	Policy       types.Object `tfsdk:"policy"`
+	// RequestTimeout and Retries bound how long a call of the token service may take:
+	// at most (Retries+1) × RequestTimeout plus the back-off between attempts.
+	RequestTimeout types.String `tfsdk:"request_timeout"`
+	Retries        types.Int64  `tfsdk:"retries"`
 }
 
 // providerData is what Configure hands every resource, data source, ephemeral and list resource.
@@ -109,6 +116,20 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				Description: "Allow a plain `http://` endpoint on a non-loopback host. Off by default: the admin " +
 					"credential and every new secret would cross the network unencrypted.",
 				Optional: true,
+			},
+			"request_timeout": schema.StringAttribute{
+				Description: "How long one attempt of a call to the token service may take, from connecting to reading the whole " +
+					"answer: a Go duration such as `10s` (default `" + client.DefaultTimeout.String() + "`). An endpoint that accepts " +
+					"connections and never answers fails after `(retries + 1) × request_timeout` plus the back-off between attempts.",
+				Optional:   true,
+				Validators: []validator.String{durationValidator{max: 10 * time.Minute}},
+			},
+			"retries": schema.Int64Attribute{
+				Description: "How many times a call is sent again after a transient failure (no answer, connection refused, " +
+					"HTTP 429 or 5xx), with exponential back-off; `0` sends each call once. Default " +
+					strconv.Itoa(client.DefaultRetryMax) + ". Calls that issue a secret carry an idempotency key, so a retry never issues a second one.",
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.Between(0, 10)},
 			},
 			"policy": schema.SingleNestedAttribute{
 				Description: "Plan-time CPRA policy gate. Each planned `tokenguard_api_token` is checked against the policy " +
@@ -161,7 +182,8 @@ func (p *tokenguardProvider) Configure(ctx context.Context, req provider.Configu
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if cfg.Endpoint.IsUnknown() || cfg.Token.IsUnknown() || cfg.CACertPEM.IsUnknown() || cfg.InsecureHTTP.IsUnknown() {
+	if cfg.Endpoint.IsUnknown() || cfg.Token.IsUnknown() || cfg.CACertPEM.IsUnknown() || cfg.InsecureHTTP.IsUnknown() ||
+		cfg.RequestTimeout.IsUnknown() || cfg.Retries.IsUnknown() {
 		// Values known only after apply (e.g. the endpoint of a service created in the same run):
 		// leave the provider unconfigured; resources report it when they need the client. The
 		// policy block is still checked, so its mistakes show in this plan.
@@ -194,12 +216,22 @@ func (p *tokenguardProvider) Configure(ctx context.Context, req provider.Configu
 		return
 	}
 
-	c, err := client.New(client.Config{
+	clientCfg := client.Config{
 		Endpoint:     endpoint,
 		Token:        secret,
 		CACertPEM:    cfg.CACertPEM.ValueString(),
 		InsecureHTTP: insecure,
-	})
+	}
+	if knownString(cfg.RequestTimeout) {
+		clientCfg.Timeout, _ = token.ParseDuration(cfg.RequestTimeout.ValueString()) // validated
+	}
+	if !cfg.Retries.IsNull() {
+		clientCfg.RetryMax = int(cfg.Retries.ValueInt64())
+		if clientCfg.RetryMax == 0 {
+			clientCfg.RetryMax = -1 // the client's "no retries"
+		}
+	}
+	c, err := client.New(clientCfg)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable To Create Token Service Client",
 			"The tokenguard client could not be set up: "+err.Error()+". Check endpoint and ca_cert_pem.")
