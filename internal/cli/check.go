@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,6 +151,7 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string
 	}
 	var findings []policy.Finding
 	var resources []string
+	owners := map[string]string{}
 	for _, planArg := range planArgs {
 		res, err := checkPlan(ctx, s, engine, planArg, o.configDir)
 		if err != nil {
@@ -168,9 +170,15 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string
 		}
 		findings = append(findings, res.Findings...)
 		resources = append(resources, res.Resources...)
+		maps.Copy(owners, res.Owners)
 	}
 	policy.SortFindings(findings)
 	if o.waivers != "" {
+		// The waiver policy (data.tokenguard.waivers) is the one the provider and the service
+		// apply: a refused waiver is an input error naming file:line, never silently dropped.
+		if err := policy.GovernWaivers(waivers, engine.WaiverPolicy(), clock(), o.waivers, owners); err != nil {
+			return withCode(ExitUsage, err)
+		}
 		findings = policy.ApplyWaivers(findings, waivers, clock(), o.waivers)
 	}
 	rep := report.Report{Findings: findings, Rules: engine.Rules(), Resources: resources, FailOn: o.failOn}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/binary"
 	"encoding/json"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,3 +156,22 @@ func TestCheck_sensitiveValuesAreJudgedNotShown(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestCheck_severalPlans (issue 15 point 6): several plans are checked in one run and
+// reported together: the findings of each, the resources of all; one bad plan is exit 2.
+func TestCheck_severalPlans(t *testing.T) {
+	one, two := filepath.Join(checkData, "plan.json"), filepath.Join(checkData, "external.json")
+	_, a, _ := runCLI(t, "", "check", now, "--format", "json", one)
+	_, b, _ := runCLI(t, "", "check", now, "--format", "json", two)
+	code, both, stderr := runCLI(t, "", "check", now, "--format", "json", one, two)
+	ra, rb, rboth := decodeReport(t, a), decodeReport(t, b), decodeReport(t, both)
+	if code != ExitFindings || stderr != "" || len(rboth.Findings) != len(ra.Findings)+len(rb.Findings) ||
+		rboth.Summary["resources_checked"] != ra.Summary["resources_checked"]+rb.Summary["resources_checked"] {
+		t.Errorf("exit %d, stderr %q: %d findings (%d+%d), %d resources (%d+%d)", code, stderr, len(rboth.Findings), len(ra.Findings), len(rb.Findings),
+			rboth.Summary["resources_checked"], ra.Summary["resources_checked"], rb.Summary["resources_checked"])
+	}
+	bad := writeFile(t, t.TempDir(), "bad.json", []byte(`{"format_version":"1.2"`))
+	if code, _, stderr := runCLI(t, "", "check", one, bad); code != ExitUsage || !strings.Contains(stderr, bad+": input is truncated") {
+		t.Errorf("bad second plan: exit %d, %q", code, stderr)
+	}
+}

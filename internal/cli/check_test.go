@@ -169,7 +169,7 @@ func TestCheck_waiversMatchedExpiredAndUnused(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	r := decodeReport(t, stdout)
-	want := `gitlab_*: TOKENGUARD-WAIVER-UNUSED
+	want := `gitlab_project_access_token.legacy: TOKENGUARD-WAIVER-UNUSED
 module.app.tokenguard_api_token.*: TOKENGUARD-WAIVER-EXPIRED
 module.app.tokenguard_api_token.generic["eu"]: CPRA-MIN-001, CPRA-RET-002
 provider.tokenguard: CPRA-SEC-002

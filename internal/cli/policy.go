@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,13 +15,13 @@ import (
 func newPolicyCommand(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Test and list the CPRA policy bundle",
+		Short: "Test, list and show the CPRA policy bundle",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return withCode(ExitUsage, errors.New("policy needs a subcommand: test or list"))
+			return withCode(ExitUsage, errors.New("policy needs a subcommand: test, list or show"))
 		},
 	}
-	cmd.AddCommand(newPolicyTestCommand(s), newPolicyListCommand(s))
+	cmd.AddCommand(newPolicyTestCommand(s), newPolicyListCommand(s), newPolicyShowCommand(s))
 	return cmd
 }
 
@@ -87,15 +88,27 @@ against the same thresholds and vocabulary. Exits 1 when any test fails.`,
 }
 
 func newPolicyListCommand(s *streams) *cobra.Command {
-	var dirs []string
+	var (
+		dirs   []string
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the policy rules: id, severity, scope, gates and title",
-		Args:  cobra.NoArgs,
+		Long: `List the policy rules. --format json prints every rule's metadata (id, title,
+description, severity, citation, remediation, scope, applies_to, gates, package, file, reads)
+as a JSON array, for tools and documentation.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "text" && format != "json" {
+				return withCode(ExitUsage, fmt.Errorf("--format %q: use text or json", format))
+			}
 			e, err := policy.NewEngine(cmd.Context(), policy.Options{ExtraPolicyDirs: dirs})
 			if err != nil {
 				return withCode(ExitUsage, err)
+			}
+			if format == "json" {
+				return writeJSON(s, e.Rules())
 			}
 			var rows bytes.Buffer
 			fmt.Fprintln(&rows, "ID\tSEVERITY\tSCOPE\tGATES\tTITLE")
@@ -109,5 +122,82 @@ func newPolicyListCommand(s *streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVar(&dirs, "policy", nil, "directory of extra Rego policies to list too (repeatable)")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	return cmd
+}
+
+func newPolicyShowCommand(s *streams) *cobra.Command {
+	var (
+		dirs   []string
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one rule: metadata, description, citation and remediation",
+		Example: `  tokenguard policy show CPRA-RET-002
+  tokenguard policy show --format json CPRA-XPR-004`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return withCode(ExitUsage, fmt.Errorf("policy show takes one rule id (see tokenguard policy list), got %d", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return withCode(ExitUsage, fmt.Errorf("--format %q: use text or json", format))
+			}
+			e, err := policy.NewEngine(cmd.Context(), policy.Options{ExtraPolicyDirs: dirs})
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			id := strings.TrimSpace(args[0])
+			for _, r := range e.Rules() {
+				if !strings.EqualFold(r.ID, id) {
+					continue
+				}
+				if format == "json" {
+					return writeJSON(s, r)
+				}
+				var b bytes.Buffer
+				fmt.Fprintf(&b, "%s  %s\n\n", r.ID, r.Title)
+				row := func(k, v string) {
+					if v != "" {
+						fmt.Fprintf(&b, "%-12s %s\n", k+":", v)
+					}
+				}
+				row("severity", r.Severity)
+				row("scope", r.Scope)
+				row("applies to", strings.Join(r.AppliesTo, ", "))
+				row("gates", strings.Join(r.Gates, ", "))
+				row("citation", r.Citation)
+				row("source", r.File)
+				if r.Description != "" {
+					fmt.Fprintf(&b, "\n%s\n", r.Description)
+				}
+				if r.Remediation != "" {
+					fmt.Fprintf(&b, "\nRemediation: %s\n", r.Remediation)
+				}
+				if _, err := s.out.Write(b.Bytes()); err != nil {
+					return withCode(ExitUsage, err)
+				}
+				return nil
+			}
+			return withCode(ExitUsage, fmt.Errorf("no rule %q in the policy bundle: run tokenguard policy list for the rule ids", id))
+		},
+	}
+	cmd.Flags().StringArrayVar(&dirs, "policy", nil, "directory of extra Rego policies to look in too (repeatable)")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+// writeJSON writes v as indented JSON to the command's output.
+func writeJSON(s *streams, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	if _, err := s.out.Write(append(b, '\n')); err != nil {
+		return withCode(ExitUsage, err)
+	}
+	return nil
 }

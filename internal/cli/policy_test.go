@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,61 @@ func TestPolicyList(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "CPRA-MIN-001") || !strings.Contains(stdout, "CPRA-SEC-002") {
 		t.Errorf("bundled rules missing:\n%s", stdout)
+	}
+}
+
+// TestPolicyList_json (issue 15 point 6): every rule with its metadata, as JSON.
+func TestPolicyList_json(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", "policy", "list", "--format", "json", "--policy", "../policy/testdata/userpolicy")
+	var rules []struct {
+		ID, Title, Description, Severity, Citation, Remediation, Scope, File string
+		Gates                                                                []string
+	}
+	if err := json.Unmarshal([]byte(stdout), &rules); err != nil || code != ExitOK || stderr != "" {
+		t.Fatalf("exit %d, %v, stderr %q\n%s", code, err, stderr, stdout)
+	}
+	byID := map[string]int{}
+	for i, r := range rules {
+		byID[r.ID] = i
+		if r.ID == "" || r.Title == "" || r.Severity == "" || r.Scope == "" {
+			t.Errorf("rule %d lacks metadata: %+v", i, r)
+		}
+	}
+	r := rules[byID["CPRA-RET-002"]]
+	if r.Citation != "Cal. Civ. Code 1798.100(a)(3); 1798.121" || !strings.Contains(r.Description, "ttl_max_days") || r.Remediation == "" || r.File != "policies/ret_ttl_cap.rego" {
+		t.Errorf("CPRA-RET-002 = %+v", r)
+	}
+	if _, ok := byID["ACME-001"]; !ok {
+		t.Error("the user policy's rule is missing")
+	}
+	if code, _, stderr := runCLI(t, "", "policy", "list", "--format", "yaml"); code != ExitUsage || !strings.Contains(stderr, `--format "yaml": use text or json`) {
+		t.Errorf("bad format: exit %d, %q", code, stderr)
+	}
+}
+
+// TestPolicyShow: one rule's metadata, description, citation and remediation, as text or
+// JSON; an unknown id is a usage error that says where the ids are.
+func TestPolicyShow(t *testing.T) {
+	code, stdout, _ := runCLI(t, "", "policy", "show", "cpra-sec-001")
+	for _, want := range []string{
+		"CPRA-SEC-001  Secret is not exposed through an output\n",
+		"severity:    error\n", "scope:       plan\n", "gates:       check\n",
+		"citation:    Cal. Civ. Code 1798.100(e); 1798.150(a)(1)\n",
+		"nonsensitive()", "Remediation: Mark the output sensitive = true",
+	} {
+		if code != ExitOK || !strings.Contains(stdout, want) {
+			t.Errorf("exit %d, output lacks %q:\n%s", code, want, stdout)
+		}
+	}
+	code, stdout, _ = runCLI(t, "", "policy", "show", "--format", "json", "CPRA-XPR-004")
+	var r struct{ ID, Citation, Remediation string }
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != ExitOK || r.ID != "CPRA-XPR-004" || r.Citation == "" || r.Remediation == "" {
+		t.Errorf("json: exit %d, %v, %+v", code, err, r)
+	}
+	for _, args := range [][]string{{"policy", "show", "CPRA-NOPE-001"}, {"policy", "show"}, {"policy", "show", "a", "b"}} {
+		code, _, stderr := runCLI(t, "", args...)
+		if code != ExitUsage || (!strings.Contains(stderr, "tokenguard policy list") && !strings.Contains(stderr, "takes one rule id")) {
+			t.Errorf("%v: exit %d, %q", args, code, stderr)
+		}
 	}
 }

@@ -195,6 +195,9 @@ type Result struct {
 	Timestamp time.Time
 	// Config is the configuration PlanOptions.Config loaded; nil without one.
 	Config *Config
+	// Owners maps the address of each checked token that declares an owner to it, for the
+	// waiver policy (an approver may not be the owner of a token the waiver covers).
+	Owners map[string]string
 }
 
 // Engine evaluates the compiled policy bundle. It is safe for concurrent use.
@@ -203,6 +206,8 @@ type Engine struct {
 	now   func() time.Time
 	// bundle is what Bundle answers: the digest of the sources and the merged data.
 	bundle BundleInfo
+	// waiverPolicy governs waivers at every gate (data.tokenguard.waivers).
+	waiverPolicy WaiverPolicy
 	// token holds one prepared query per managed_by value ("tokenguard", "external").
 	token map[string]*preparedRules
 	plan  *preparedRules
@@ -252,6 +257,9 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 	e := &Engine{rules: rules, now: o.Now, token: map[string]*preparedRules{}, bundle: src.info()}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.waiverPolicy, err = waiverPolicyOf(src.data); err != nil {
+		return nil, err
 	}
 	store := inmem.NewFromObject(src.data)
 	constants := constantRules(ctx, compiler, store)
@@ -542,6 +550,7 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 	referenced := facts.referencedResources()
 	planTokens := make([]*PlanToken, len(changes))
 	addresses := make([]string, len(changes))
+	owners := make([]*string, len(changes))
 	evaluated := make([]bool, len(changes))
 	err = forEach(ctx, len(changes), func(i int) error {
 		rc := &changes[i]
@@ -559,7 +568,7 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 			return invalidf("plan resource change %s (its change object starts at byte %d): %s; %s",
 				t.Address, offset+1, strings.Join(t.problems, "; "), regenerateAdvice)
 		}
-		evaluated[i], addresses[i] = true, t.Address
+		evaluated[i], addresses[i], owners[i] = true, t.Address, t.Fields.Owner
 		planTokens[i] = planToken(t, referenced)
 		// A variable of its own: assigning the enclosing err here raced between workers.
 		var evalErr error
@@ -571,10 +580,14 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 	}
 	var findings []Finding
 	var resources []string
+	ownerOf := map[string]string{}
 	for i := range changes {
 		if evaluated[i] {
 			resources = append(resources, addresses[i])
 			findings = append(findings, results[i]...)
+			if owners[i] != nil {
+				ownerOf[addresses[i]] = *owners[i]
+			}
 		}
 		if planTokens[i] != nil {
 			facts.Tokens = append(facts.Tokens, *planTokens[i])
@@ -590,7 +603,7 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 		resources = []string{}
 	}
 	sort.Strings(resources)
-	return Result{Findings: findings, ResourcesChecked: len(resources), Resources: resources, Timestamp: ts, Config: cfg}, nil
+	return Result{Findings: findings, ResourcesChecked: len(resources), Resources: resources, Timestamp: ts, Config: cfg, Owners: ownerOf}, nil
 }
 
 // EvaluateTokens evaluates the token rules of the engine's gate on each token, with facts as

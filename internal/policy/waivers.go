@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
@@ -15,6 +17,9 @@ import (
 const (
 	RuleWaiverExpired = "TOKENGUARD-WAIVER-EXPIRED"
 	RuleWaiverUnused  = "TOKENGUARD-WAIVER-UNUSED"
+	// RuleWaiverRefused is the blocking finding of a waiver that the waiver policy refuses,
+	// at the single-token gates (provider, service); tokenguard check exits 2 instead.
+	RuleWaiverRefused = "TOKENGUARD-WAIVER-REFUSED"
 )
 
 // Waiver accepts the findings of one rule on the resources matching an address pattern,
@@ -33,6 +38,21 @@ type Waiver struct {
 	Expires time.Time
 	// Index is the waiver's position in the file, from 0.
 	Index int
+	// Line is the line of the waiver's entry in the file (from 1); 0 when unknown.
+	Line int
+}
+
+// where names the waiver in messages: "waivers.yaml:12" (file and line), or its position.
+func (w Waiver) where(source string) string {
+	switch {
+	case source != "" && w.Line > 0:
+		return fmt.Sprintf("%s:%d", source, w.Line)
+	case w.Line > 0:
+		return fmt.Sprintf("line %d", w.Line)
+	case source != "":
+		return fmt.Sprintf("%s (waiver %d)", source, w.Index)
+	}
+	return fmt.Sprintf("waiver %d", w.Index)
 }
 
 type waiverFile struct {
@@ -52,6 +72,10 @@ func LoadWaivers(path string) ([]Waiver, error) {
 		return nil, fmt.Errorf("waivers file %s: %w", path, err)
 	}
 	ws, err := ParseWaivers(src)
+	var le *lineError
+	if errors.As(err, &le) && le.line > 0 {
+		return nil, fmt.Errorf("waivers file %s: %s, at %s:%d", path, le.msg, path, le.line)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("waivers file %s: %w", path, err)
 	}
@@ -102,10 +126,15 @@ func ParseWaivers(src []byte) ([]Waiver, error) {
 	if err := yaml.UnmarshalStrict(src, &doc); err != nil {
 		return nil, fmt.Errorf("not a waivers document: %s", oneLine(err))
 	}
+	lines := waiverLines(src)
 	out := make([]Waiver, 0, len(doc.Waivers))
 	for i, w := range doc.Waivers {
+		line := 0
+		if i < len(lines) {
+			line = lines[i]
+		}
 		missing := func(field string) error {
-			return fmt.Errorf("waiver %d: %s is required", i, field)
+			return &lineError{line: line, msg: fmt.Sprintf("waiver %d: %s is required", i, field)}
 		}
 		switch {
 		case strings.TrimSpace(w.Rule) == "":
@@ -121,15 +150,51 @@ func ParseWaivers(src []byte) ([]Waiver, error) {
 		}
 		exp, err := parseDate(w.Expires)
 		if err != nil {
-			return nil, fmt.Errorf("waiver %d: expires %q is not a date: write it as YYYY-MM-DD", i, w.Expires)
+			return nil, &lineError{line: line, msg: fmt.Sprintf("waiver %d: expires %q is not a date: write it as YYYY-MM-DD", i, w.Expires)}
 		}
 		out = append(out, Waiver{
 			Rule: strings.TrimSpace(w.Rule), Address: strings.TrimSpace(w.Address),
 			Reason: strings.TrimSpace(w.Reason), ApprovedBy: strings.TrimSpace(w.ApprovedBy),
-			Expires: exp, Index: i,
+			Expires: exp, Index: i, Line: line,
 		})
 	}
 	return out, nil
+}
+
+// lineError is an error about the entry at a line of the waivers file.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string {
+	if e.line == 0 {
+		return e.msg
+	}
+	return fmt.Sprintf("line %d: %s", e.line, e.msg)
+}
+
+// waiverLines returns the line of each entry of the waivers list, in order (sigs.k8s.io/yaml,
+// which decodes the document strictly, keeps no positions).
+func waiverLines(src []byte) []int {
+	var root yamlv3.Node
+	if yamlv3.Unmarshal(src, &root) != nil || len(root.Content) == 0 {
+		return nil
+	}
+	doc := root.Content[0]
+	if doc.Kind != yamlv3.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == "waivers" && doc.Content[i+1].Kind == yamlv3.SequenceNode {
+			var lines []int
+			for _, item := range doc.Content[i+1].Content {
+				lines = append(lines, item.Line)
+			}
+			return lines
+		}
+	}
+	return nil
 }
 
 func parseDate(s string) (time.Time, error) {
@@ -217,4 +282,149 @@ func globMatch(pattern, s string) bool {
 		s = s[i+len(p):]
 	}
 	return strings.HasSuffix(s, last)
+}
+
+// WaiverPolicy governs which waivers are accepted, at every gate (check, provider, service).
+// It is data: data.tokenguard.waivers in the bundle's data.json, overridable with --data:
+//
+//	{"tokenguard": {"waivers": {"max_days": 90, "non_waivable": ["CPRA-DEL-001", "CPRA-SEC-001"]}}}
+type WaiverPolicy struct {
+	// MaxDays is how far after today a waiver may expire.
+	MaxDays int
+	// NonWaivable are the rule ids no waiver may cover (a waiver whose rule pattern matches
+	// one of them is refused).
+	NonWaivable []string
+}
+
+// DefaultWaiverPolicy is the policy of the shipped data.json: waivers expire within 90 days;
+// an erased subject's token (CPRA-DEL-001) and a secret in a clear output (CPRA-SEC-001) are
+// never waived.
+var DefaultWaiverPolicy = WaiverPolicy{MaxDays: 90, NonWaivable: []string{"CPRA-DEL-001", "CPRA-SEC-001"}}
+
+// waiverPolicyOf reads data.tokenguard.waivers, each key defaulting to DefaultWaiverPolicy.
+func waiverPolicyOf(data map[string]any) (WaiverPolicy, error) {
+	p := WaiverPolicy{MaxDays: DefaultWaiverPolicy.MaxDays, NonWaivable: slices.Clone(DefaultWaiverPolicy.NonWaivable)}
+	tg, _ := data["tokenguard"].(map[string]any)
+	raw, ok := tg["waivers"]
+	if !ok || raw == nil {
+		return p, nil
+	}
+	w, ok := raw.(map[string]any)
+	if !ok {
+		return p, errors.New(`policy data: tokenguard.waivers must be an object such as {"max_days": 90, "non_waivable": ["CPRA-DEL-001"]}`)
+	}
+	if v, ok := w["max_days"]; ok {
+		n := asInt(v)
+		if n == nil || *n < 1 || *n > 3660 {
+			return p, fmt.Errorf("policy data: tokenguard.waivers.max_days is %v: use a whole number of days from 1 to 3660", v)
+		}
+		p.MaxDays = int(*n)
+	}
+	if v, ok := w["non_waivable"]; ok {
+		l, ok := v.([]any)
+		if !ok {
+			return p, errors.New("policy data: tokenguard.waivers.non_waivable must be a list of rule ids")
+		}
+		p.NonWaivable = []string{}
+		for _, e := range l {
+			id, ok := e.(string)
+			if !ok || strings.TrimSpace(id) == "" {
+				return p, errors.New("policy data: tokenguard.waivers.non_waivable must be a list of rule ids")
+			}
+			p.NonWaivable = append(p.NonWaivable, id)
+		}
+	}
+	return p, nil
+}
+
+// WaiverPolicy returns the engine's waiver policy (its data's tokenguard.waivers).
+func (e *Engine) WaiverPolicy() WaiverPolicy {
+	return WaiverPolicy{MaxDays: e.waiverPolicy.MaxDays, NonWaivable: slices.Clone(e.waiverPolicy.NonWaivable)}
+}
+
+// Refusal says why the waiver policy refuses a waiver; "" when it is accepted. owners maps
+// the addresses of the tokens being judged to their owners, for the rule that a waiver's
+// approver is not the owner of a token it covers; now is today. An expired waiver is not
+// refused: it waives nothing and is a finding of its own (TOKENGUARD-WAIVER-EXPIRED).
+func (p WaiverPolicy) Refusal(w Waiver, now time.Time, owners map[string]string) string {
+	if strings.Contains(w.Rule, "*") && strings.Contains(w.Address, "*") {
+		return fmt.Sprintf("it has wildcards in both rule (%s) and address (%s): name the rule, or the resources, exactly", w.Rule, w.Address)
+	}
+	for _, id := range p.NonWaivable {
+		if globMatch(w.Rule, id) {
+			return fmt.Sprintf("its rule %s covers %s, which the waiver policy says cannot be waived (data.tokenguard.waivers.non_waivable): fix the finding instead", w.Rule, id)
+		}
+	}
+	y, m, d := now.UTC().Date()
+	limit := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, p.MaxDays)
+	if w.Expires.After(limit) {
+		return fmt.Sprintf("it expires on %s, more than %d days from today (data.tokenguard.waivers.max_days): set expires on or before %s and review it again then",
+			w.Expires.Format("2006-01-02"), p.MaxDays, limit.Format("2006-01-02"))
+	}
+	approver := normalizeIdentity(w.ApprovedBy)
+	addrs := make([]string, 0, len(owners))
+	for a := range owners {
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	for _, a := range addrs {
+		if owners[a] != "" && normalizeIdentity(owners[a]) == approver && globMatch(w.Address, a) {
+			return fmt.Sprintf("it is approved by the owner of %s, which it covers: a waiver needs a reviewer other than the token's owner", a)
+		}
+	}
+	return ""
+}
+
+// normalizeIdentity compares approvers and owners as the renewal rule compares reviewer and
+// owner: trimmed and case-insensitively.
+func normalizeIdentity(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// GovernWaivers checks every waiver against the policy; the first refused one is an error
+// naming the file and line and why (tokenguard check exits 2 on it).
+func GovernWaivers(ws []Waiver, p WaiverPolicy, now time.Time, source string, owners map[string]string) error {
+	for _, w := range ws {
+		if why := p.Refusal(w, now, owners); why != "" {
+			return fmt.Errorf("%s: waiver %d (%s on %s) is refused: %s", w.where(source), w.Index, w.Rule, w.Address, why)
+		}
+	}
+	return nil
+}
+
+// ApplyGovernedWaiversToToken is ApplyWaiversToToken under the waiver policy, for the
+// single-token gates (provider, service): a refused waiver that names the token waives
+// nothing and adds a blocking TOKENGUARD-WAIVER-REFUSED finding naming file:line and why.
+// owner is the token's owner ("" when unknown).
+func ApplyGovernedWaiversToToken(findings []Finding, waivers []Waiver, now time.Time, source string, addresses []string, p WaiverPolicy, owner string) []Finding {
+	owners := map[string]string{}
+	for _, a := range addresses {
+		owners[a] = owner
+	}
+	var accepted []Waiver
+	var refused []Finding
+	for _, w := range waivers {
+		why := p.Refusal(w, now, owners)
+		if why == "" {
+			accepted = append(accepted, w)
+			continue
+		}
+		if !slices.ContainsFunc(addresses, func(a string) bool { return globMatch(w.Address, a) }) {
+			continue // another resource's waiver: not this token's concern
+		}
+		refused = append(refused, Finding{
+			RuleID: RuleWaiverRefused, Severity: SeverityError, Title: "Waiver is refused by the waiver policy",
+			Address: addresses[0], File: source, Line: w.Line,
+			Message:     fmt.Sprintf("waiver %d (%s on %s) at %s is refused: %s", w.Index, w.Rule, w.Address, w.where(source), why),
+			Remediation: "Correct the waiver so the waiver policy accepts it, or fix the findings it was meant to cover.",
+		})
+	}
+	out := ApplyWaiversToToken(findings, accepted, now, source, addresses)
+	out = append(out, refused...)
+	SortFindings(out)
+	return out
+}
+
+// TokenOwner returns the owner a planned tokenguard token declares ("" when it declares none).
+func TokenOwner(after map[string]any) string {
+	s, _ := after["owner"].(string)
+	return s
 }

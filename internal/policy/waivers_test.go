@@ -106,3 +106,88 @@ func TestGlobMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestWaiverPolicy_refusals (issue 15 point 5): each rule of the waiver policy, with the
+// default policy and with one from data.
+func TestWaiverPolicy_refusals(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
+	owners := map[string]string{"tokenguard_api_token.billing": "Team-Finance ", "tokenguard_api_token.other": ""}
+	w := func(rule, addr, approver, expires string) Waiver {
+		return Waiver{Rule: rule, Address: addr, Reason: "r", ApprovedBy: approver, Expires: day(expires), Index: 3, Line: 12}
+	}
+	cases := []struct {
+		name string
+		w    Waiver
+		want string
+	}{
+		{"accepted", w("CPRA-RET-002", "tokenguard_api_token.billing", "privacy@example.com", "2027-02-25"), ""},
+		{"last day allowed", w("CPRA-RET-002", "tokenguard_api_token.*", "privacy@example.com", "2027-02-25"), ""},
+		{"one day too far", w("CPRA-RET-002", "tokenguard_api_token.billing", "privacy@example.com", "2027-02-26"), "more than 90 days from today"},
+		{"everything forever by the owner", w("*", "*", "team-finance", "2099-12-31"), "wildcards in both rule (*) and address (*)"},
+		{"DEL-001", w("CPRA-DEL-001", "tokenguard_api_token.billing", "privacy@example.com", "2026-12-01"), "covers CPRA-DEL-001, which the waiver policy says cannot be waived"},
+		{"SEC-001 by pattern", w("CPRA-SEC-*", "tokenguard_api_token.billing", "privacy@example.com", "2026-12-01"), "covers CPRA-SEC-001"},
+		{"approved by the owner", w("CPRA-RET-002", "tokenguard_api_token.*", " team-finance", "2026-12-01"), "approved by the owner of tokenguard_api_token.billing"},
+		{"expired is not refused", w("CPRA-RET-002", "tokenguard_api_token.billing", "privacy@example.com", "2026-01-01"), ""},
+	}
+	for _, c := range cases {
+		err := GovernWaivers([]Waiver{c.w}, DefaultWaiverPolicy, now, "waivers.yaml", owners)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "waivers.yaml:12: waiver 3 (")):
+			t.Errorf("%s: err = %v, want waivers.yaml:12 and %q", c.name, err, c.want)
+		}
+	}
+	// The policy is data: --data can allow a longer expiry and fewer non-waivable rules.
+	p, err := waiverPolicyOf(map[string]any{"tokenguard": map[string]any{"waivers": map[string]any{"max_days": 400, "non_waivable": []any{"CPRA-DEL-001"}}}})
+	if err != nil || p.MaxDays != 400 || strings.Join(p.NonWaivable, ",") != "CPRA-DEL-001" {
+		t.Fatalf("policy from data = %+v, %v", p, err)
+	}
+	if err := GovernWaivers([]Waiver{w("CPRA-SEC-001", "tokenguard_api_token.billing", "privacy@example.com", "2027-06-01")}, p, now, "w.yaml", owners); err != nil {
+		t.Errorf("data policy: %v", err)
+	}
+	for _, bad := range []map[string]any{{"max_days": 0}, {"max_days": "90"}, {"non_waivable": "CPRA-DEL-001"}, {"non_waivable": []any{""}}} {
+		if _, err := waiverPolicyOf(map[string]any{"tokenguard": map[string]any{"waivers": bad}}); err == nil {
+			t.Errorf("waiver policy %v accepted", bad)
+		}
+	}
+}
+
+// TestApplyGovernedWaiversToToken: at a single-token gate a refused waiver that names the
+// token waives nothing and blocks, naming file:line; another token's refused waiver is not
+// this token's concern.
+func TestApplyGovernedWaiversToToken(t *testing.T) {
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	exp, _ := time.Parse("2006-01-02", "2026-12-31")
+	ws := []Waiver{
+		{Rule: "CPRA-RET-002", Address: "tokenguard_api_token.billing", ApprovedBy: "team-finance", Reason: "r", Expires: exp, Index: 0, Line: 2},
+		{Rule: "CPRA-RET-002", Address: "tokenguard_api_token.other", ApprovedBy: "team-finance", Reason: "r", Expires: exp, Index: 1, Line: 7},
+	}
+	fs := []Finding{{RuleID: "CPRA-RET-002", Severity: SeverityError, Address: "tokenguard_api_token.billing"}}
+	out := ApplyGovernedWaiversToToken(fs, ws, now, "w.yaml", []string{"tokenguard_api_token.billing"}, DefaultWaiverPolicy, "team-finance")
+	if len(out) != 2 || out[0].Waived || out[1].RuleID != RuleWaiverRefused || out[1].Line != 2 || !strings.Contains(out[1].Message, "at w.yaml:2 is refused: it is approved by the owner") {
+		t.Errorf("findings = %+v", out)
+	}
+	out = ApplyGovernedWaiversToToken(fs, ws, now, "w.yaml", []string{"tokenguard_api_token.billing"}, DefaultWaiverPolicy, "someone-else")
+	if len(out) != 1 || !out[0].Waived {
+		t.Errorf("accepted waiver: %+v", out)
+	}
+}
+
+// TestLoadWaivers_errorsNameFileAndLine: a broken entry is named by file:line.
+func TestLoadWaivers_errorsNameFileAndLine(t *testing.T) {
+	p := t.TempDir() + "/w.yaml"
+	doc := "waivers:\n  - rule: R\n    address: a\n    reason: r\n    approved_by: p\n    expires: 2026-12-31\n\n  - rule: R\n    address: a\n    reason: r\n"
+	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadWaivers(p)
+	if err == nil || err.Error() != "waivers file "+p+": waiver 1: approved_by is required, at "+p+":8" {
+		t.Errorf("err = %v", err)
+	}
+	ws, err := ParseWaivers([]byte(doc[:strings.Index(doc, "\n\n")+1]))
+	if err != nil || ws[0].Line != 2 {
+		t.Errorf("line = %+v, %v", ws, err)
+	}
+}
