@@ -101,7 +101,7 @@ func TestServe_refusesAWorldReadableAdminTokenFileAndBadIssue13Flags(t *testing.
 	if err := os.WriteFile(db+".admin-token", []byte(planted+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(db+".admin-token", 0o644); err != nil {
+	if err := os.Chmod(db+".admin-token", 0o644); err != nil { //nolint:gosec // G302: the unsafe mode is what the test plants
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCLI(t, "", "serve", "--db", db, "--listen", "127.0.0.1:0")
