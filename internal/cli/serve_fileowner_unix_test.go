@@ -88,3 +88,35 @@ func TestParseTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestServe_refusesAWorldReadableAdminTokenFileAndBadIssue13Flags runs the real serve
+// command: a pre-existing <db>.admin-token of mode 0644 stops the start before it listens,
+// naming the file and the fix (never the secret), and nothing is bootstrapped from it; bad
+// --trusted-proxy and --idempotency-retention values are usage errors naming the flag.
+func TestServe_refusesAWorldReadableAdminTokenFileAndBadIssue13Flags(t *testing.T) {
+	t.Setenv("TOKENGUARD_ADMIN_TOKEN", "")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "tokens.db")
+	const planted = "tgc_planted-world-readable-0123456789abcdef" //nolint:gosec // G101: a test value planted in a temporary file
+	if err := os.WriteFile(db+".admin-token", []byte(planted+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(db+".admin-token", 0o644); err != nil { //nolint:gosec // G302: the unsafe mode is what the test plants
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "", "serve", "--db", db, "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(stderr, db+".admin-token has mode 0644") || !strings.Contains(stderr, "chmod 600") ||
+		strings.Contains(stdout+stderr, planted) {
+		t.Fatalf("serve with a 0644 admin-token file: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--trusted-proxy", "lb.example.com", `--trusted-proxy "lb.example.com"`},
+		{"--idempotency-retention", "0s", "--idempotency-retention"},
+		{"--idempotency-retention", "forever", "--idempotency-retention"},
+	} {
+		code, _, stderr := runCLI(t, "", "serve", "--db", filepath.Join(t.TempDir(), "x.db"), "--listen", "127.0.0.1:0", tc.flag, tc.value)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("serve %s %s: exit %d, stderr %q; want a usage error naming %s", tc.flag, tc.value, code, stderr, tc.want)
+		}
+	}
+}

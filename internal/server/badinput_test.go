@@ -295,7 +295,9 @@ func TestBadInput_catalogueRefusedWithClearErrorsNoPanicAndDatabaseUnchanged(t *
 		{name: "malformed content type", method: "POST", path: "/v1/tokens", body: goodBody, contentType: "application/json; charset", status: 415, code: "unsupported_media_type"},
 		// Other routes' bodies.
 		{name: "patch with owner", method: "PATCH", path: tokPath, body: `{"owner":"someone-else"}`, status: 400, code: "invalid_request", field: "owner", msg: "unknown field"},
-		{name: "patch with empty scopes", method: "PATCH", path: tokPath, body: `{"scopes":[]}`, status: 400, code: "invalid_request", field: "scopes", msg: "scopes is required"},
+		// Issue 13 (one verdict for every write): a PATCH that breaks a rule is answered as the
+		// create would be, 422 policy_violation.
+		{name: "patch with empty scopes", method: "PATCH", path: tokPath, body: `{"scopes":[]}`, status: 422, code: "policy_violation", field: "scopes", msg: "CPRA-MIN-002", audited: []string{"token.refuse"}},
 		{name: "rotate with negative overlap", method: "POST", path: tokPath + "/rotate", body: `{"overlap":"-1h"}`, status: 400, code: "invalid_request", field: "overlap", msg: "must be positive"},
 		{name: "rotate with unknown field", method: "POST", path: tokPath + "/rotate", body: `{"secret":"tg_live_chosen"}`, status: 400, code: "invalid_request", field: "secret", msg: "unknown field"},
 		{name: "idempotency key with space", method: "POST", path: tokPath + "/rotate", body: `{}`, header: []string{"Idempotency-Key", "a b"}, status: 400, code: "invalid_request", field: "Idempotency-Key", msg: "printable ASCII"},

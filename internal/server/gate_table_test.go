@@ -67,7 +67,7 @@ var gateTable = []gateRow{
 	{route: routeCreate, rule: "CPRA-SPI-001", body: `{"data_categories":["health"],"ttl":"30d","rotation":{"interval":"7d","overlap":"1h"},"audiences":null}`, status: 422, code: "policy_violation"},
 	{route: routeCreate, rule: "CPRA-DEL-001", body: `{"data_subjects":["customer:erased"]}`, status: 422, code: "CPRA-DEL-001"},
 
-	{route: routePatch, rule: "CPRA-MIN-001", body: `{"purpose":"tbd"}`, status: 400, code: "invalid_request"},
+	{route: routePatch, rule: "CPRA-MIN-001", body: `{"purpose":"tbd"}`, status: 422, code: "policy_violation"},
 	{route: routePatch, rule: "CPRA-MIN-002", body: `{"scopes":["invoices:*"]}`, status: 422, code: "policy_violation"},
 	{route: routePatch, rule: "CPRA-MIN-003", token: "idle", body: `{"labels":{"touched":"yes"}}`, status: 200, warning: true},
 	{route: routePatch, rule: "CPRA-MIN-004", body: `{"owner":""}`, status: 400, code: "invalid_request"},

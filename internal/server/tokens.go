@@ -744,35 +744,41 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	var scopes, cats, auds []string
 	var labels map[string]string
 	var interval, overlap time.Duration
-	if req.Purpose != nil {
-		if purpose, err = checkPurpose(*req.Purpose); err != nil {
-			return err
+	validate := func() (err error) {
+		if req.Purpose != nil {
+			if purpose, err = checkPurpose(*req.Purpose); err != nil {
+				return err
+			}
 		}
+		if req.Scopes != nil {
+			if scopes, err = checkScopes(*req.Scopes); err != nil {
+				return err
+			}
+		}
+		if req.DataCategories != nil {
+			if cats, err = checkCategories(nonNil(*req.DataCategories)); err != nil {
+				return err
+			}
+		}
+		if req.Audiences != nil {
+			if auds, err = checkSet("audiences", *req.Audiences); err != nil {
+				return err
+			}
+		}
+		if req.Labels != nil {
+			if labels, err = checkLabels(*req.Labels); err != nil {
+				return err
+			}
+		}
+		if req.Rotation != nil {
+			if interval, overlap, err = checkRotation(*req.Rotation); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if req.Scopes != nil {
-		if scopes, err = checkScopes(*req.Scopes); err != nil {
-			return err
-		}
-	}
-	if req.DataCategories != nil {
-		if cats, err = checkCategories(nonNil(*req.DataCategories)); err != nil {
-			return err
-		}
-	}
-	if req.Audiences != nil {
-		if auds, err = checkSet("audiences", *req.Audiences); err != nil {
-			return err
-		}
-	}
-	if req.Labels != nil {
-		if labels, err = checkLabels(*req.Labels); err != nil {
-			return err
-		}
-	}
-	if req.Rotation != nil {
-		if interval, overlap, err = checkRotation(*req.Rotation); err != nil {
-			return err
-		}
+	if err := validate(); err != nil {
+		return s.answerPolicyRefusal(w, r, c, s.patchRefusalOnValidation(r, req, err))
 	}
 	ctx := r.Context()
 	var out client.Token
@@ -839,4 +845,55 @@ func rotatedAt(t store.Token) string {
 		return "an earlier rotation"
 	}
 	return t.RotatedAt.UTC().Format(time.RFC3339)
+}
+
+// patchRefusalOnValidation decides the answer of a PATCH the service's own validation refused
+// (verr, a 400 naming a field), as refusalOnValidation does for a create: the gate judges the
+// token with the request's raw values, and when a blocking finding names the same field the
+// refusal is a policy violation, answered like every other write the gate refuses.
+func (s *Server) patchRefusalOnValidation(r *http.Request, req client.UpdateTokenRequest, verr error) error {
+	if s.gate == nil {
+		return verr
+	}
+	var in gateInput
+	now := s.clock()
+	err := s.store.View(r.Context(), func(rd store.Reader) error {
+		t, err := pathToken(r, rd)
+		if err != nil {
+			return err
+		}
+		if in, err = s.changeInput(t, t, now); err != nil {
+			return err
+		}
+		if req.Purpose != nil {
+			in.after["purpose"] = *req.Purpose
+		}
+		if req.Scopes != nil {
+			in.after["scopes"] = anyList(nonNil(*req.Scopes))
+		}
+		if req.DataCategories != nil {
+			in.after["data_categories"] = anyList(nonNil(*req.DataCategories))
+		}
+		if req.Audiences != nil {
+			in.after["audiences"] = anyList(nonNil(*req.Audiences))
+		}
+		if req.Rotation != nil {
+			rot := map[string]any{}
+			for key, v := range map[string]string{"interval": req.Rotation.Interval, "overlap": req.Rotation.Overlap} {
+				if strings.TrimSpace(v) == "" {
+					continue
+				}
+				rot[key] = v
+				if _, err := token.ParseDuration(v); err != nil {
+					in.unknown = append(in.unknown, "rotation."+key)
+				}
+			}
+			in.after["rotation"] = rot
+		}
+		return nil
+	})
+	if err != nil {
+		return verr // no such token (or it cannot be read): the validation error stands
+	}
+	return s.gate.refusalOnValidation(r.Context(), in, now, verr)
 }
