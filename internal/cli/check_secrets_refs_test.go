@@ -12,12 +12,16 @@ import (
 // module call.
 func secPlan(t *testing.T, outputs map[string][]string) string {
 	t.Helper()
+	state := func(name string) map[string]any {
+		return map[string]any{"name": name, "purpose": "Reads invoice totals for the monthly revenue report", "owner": "team-finance", //nolint:gosec // G101: a fake secret that must not reach the report
+			"scopes": []string{"invoices:read"}, "data_categories": []string{}, "ttl": "30d", "expires_at": "2026-12-20T00:00:00Z",
+			"rotation": map[string]any{"interval": "7d", "overlap": "1h"},
+			"secret":   "tg_live_SECRETSECRET"}
+	}
 	token := func(addr, module, name string) map[string]any {
 		return map[string]any{"address": addr, "module_address": module, "mode": "managed", "type": "tokenguard_api_token", "name": name,
 			"provider_name": "registry.terraform.io/tokenguard/tokenguard",
-			"change": map[string]any{"actions": []string{"no-op"},
-				"before":        map[string]any{"name": name, "purpose": "Reads invoice totals for the monthly revenue report", "owner": "team-finance", "scopes": []string{"invoices:read"}, "data_categories": []string{}, "ttl": "30d", "expires_at": "2026-12-20T00:00:00Z", "rotation": map[string]any{"interval": "7d", "overlap": "1h"}, "secret": "tg_live_SECRETSECRET"},
-				"after":         map[string]any{"name": name, "purpose": "Reads invoice totals for the monthly revenue report", "owner": "team-finance", "scopes": []string{"invoices:read"}, "data_categories": []string{}, "ttl": "30d", "expires_at": "2026-12-20T00:00:00Z", "rotation": map[string]any{"interval": "7d", "overlap": "1h"}, "secret": "tg_live_SECRETSECRET"},
+			"change": map[string]any{"actions": []string{"no-op"}, "before": state(name), "after": state(name),
 				"after_unknown": map[string]any{}, "before_sensitive": map[string]any{"secret": true}, "after_sensitive": map[string]any{"secret": true}}}
 	}
 	outs := map[string]any{}

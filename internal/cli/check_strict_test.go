@@ -84,7 +84,7 @@ func TestCheck_utf16And32InputSaysReencode(t *testing.T) {
 			}
 		} else {
 			for _, r := range plan {
-				out = order.AppendUint32(out, uint32(r))
+				out = order.AppendUint32(out, uint32(r)) //nolint:gosec // G115: runes of a valid string are non-negative
 			}
 		}
 		return out

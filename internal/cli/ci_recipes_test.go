@@ -91,7 +91,7 @@ func ciRepo(t *testing.T) string {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o600)
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o600) //nolint:gosec // G703: rel lies below testdata/cirepo
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -259,7 +259,7 @@ func LoadConfigTree(dir string, addresses []string) (*Config, error) {
 	var dirs []string
 	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
-			return nil // an unreadable corner of the tree is not the configuration
+			return nil //nolint:nilerr // an unreadable corner of the tree is not the configuration
 		}
 		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") {
 			return filepath.SkipDir

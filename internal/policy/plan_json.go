@@ -166,7 +166,7 @@ func jsonError(dec *jsontext.Decoder, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return invalidf("input is truncated: the JSON ends at byte %d before the plan is complete", dec.InputOffset())
 	case errors.As(err, &syn) && isDuplicateName(syn):
-		name := string(syn.JSONPointer.LastToken())
+		name := syn.JSONPointer.LastToken()
 		return invalidf("input is not a plan tokenguard accepts: duplicate object member name %q at byte %d (%s); a member name may appear once per object (the token API refuses repeats too): remove the repeated member, or regenerate the plan with terraform show -json", name, syn.ByteOffset+1, syn.JSONPointer)
 	case errors.As(err, &syn):
 		if syn.ByteOffset == 0 {

@@ -19,7 +19,7 @@ import (
 // documentation (testdata/plans/types_*.json).
 func TestResourceTypes_verdictsPerType(t *testing.T) {
 	want := map[string]map[string]string{
-		"create": {
+		"create": { //nolint:gosec // G101: resource types and rule ids, not credentials
 			"tokenguard_api_token":                "",
 			"gitlab_personal_access_token":        "CPRA-XPR-003",
 			"gitlab_project_access_token":         "",
@@ -40,7 +40,7 @@ func TestResourceTypes_verdictsPerType(t *testing.T) {
 			"datadog_api_key":                     "CPRA-XPR-001",
 			"datadog_application_key":             "CPRA-XPR-001",
 		},
-		"noop": {
+		"noop": { //nolint:gosec // G101: resource types and rule ids, not credentials
 			"tokenguard_api_token":                "",
 			"gitlab_personal_access_token":        "CPRA-XPR-003",
 			"gitlab_project_access_token":         "",
@@ -68,7 +68,7 @@ func TestResourceTypes_verdictsPerType(t *testing.T) {
 	}
 	for form, types := range want {
 		t.Run(form, func(t *testing.T) {
-			src, err := os.ReadFile(filepath.Join("testdata", "plans", "types_"+form+".json"))
+			src, err := os.ReadFile(filepath.Join("testdata", "plans", "types_"+form+".json")) //nolint:gosec // G304: a fixture of testdata/
 			if err != nil {
 				t.Fatal(err)
 			}

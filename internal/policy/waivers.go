@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	yamlv3 "go.yaml.in/yaml/v3"
+	"golang.org/x/text/unicode/norm"
 	"sigs.k8s.io/yaml"
 )
 
@@ -375,9 +377,20 @@ func (p WaiverPolicy) Refusal(w Waiver, now time.Time, owners map[string]string)
 	return ""
 }
 
-// normalizeIdentity compares approvers and owners as the renewal rule compares reviewer and
-// owner: trimmed and case-insensitively.
-func normalizeIdentity(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// normalizeIdentity folds an approver or owner for comparison: trimmed and case-insensitive
+// as the renewal rule compares reviewer and owner, and further NFKC-normalised with
+// invisible format characters (zero-width spaces and joiners, bidi marks) removed, so that
+// "ｔｅａｍ-finance" or "team\u200b-finance" is the owner team-finance.
+func normalizeIdentity(s string) string {
+	s = norm.NFKC.String(s)
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.ToLower(strings.TrimSpace(s))
+}
 
 // GovernWaivers checks every waiver against the policy; the first refused one is an error
 // naming the file and line and why (tokenguard check exits 2 on it).

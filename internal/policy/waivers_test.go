@@ -128,6 +128,9 @@ func TestWaiverPolicy_refusals(t *testing.T) {
 		{"DEL-001", w("CPRA-DEL-001", "tokenguard_api_token.billing", "privacy@example.com", "2026-12-01"), "covers CPRA-DEL-001, which the waiver policy says cannot be waived"},
 		{"SEC-001 by pattern", w("CPRA-SEC-*", "tokenguard_api_token.billing", "privacy@example.com", "2026-12-01"), "covers CPRA-SEC-001"},
 		{"approved by the owner", w("CPRA-RET-002", "tokenguard_api_token.*", " team-finance", "2026-12-01"), "approved by the owner of tokenguard_api_token.billing"},
+		{"owner in full-width letters", w("CPRA-RET-002", "tokenguard_api_token.billing", "ｔｅａｍ-ＦＩＮＡＮＣＥ", "2026-12-01"), "approved by the owner"},
+		{"owner with a zero-width space", w("CPRA-RET-002", "tokenguard_api_token.billing", "team\u200b-fin\u200dance", "2026-12-01"), "approved by the owner"},
+		{"another team", w("CPRA-RET-002", "tokenguard_api_token.billing", "team-finances", "2026-12-01"), ""},
 		{"expired is not refused", w("CPRA-RET-002", "tokenguard_api_token.billing", "privacy@example.com", "2026-01-01"), ""},
 	}
 	for _, c := range cases {
