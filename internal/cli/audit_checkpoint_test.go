@@ -450,7 +450,8 @@ func TestAuditChain_upgradeKeepsTheUnkeyedPrefixAndRefusesUnkeyedRecordsAfterIt(
 func TestServe_auditCheckpointDashWritesCheckpointsToStandardOutput(t *testing.T) {
 	t.Setenv("TOKENGUARD_ADMIN_TOKEN", crashAdminToken)
 	dir := t.TempDir()
-	db, keyFile := filepath.Join(dir, "tg.db"), filepath.Join(dir, "tokenguard.key")
+	db := filepath.Join(dir, "tg.db")
+	keyFile := db + ".key" // where serve puts it without --key-file
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &listenWatcher{url: make(chan string, 1)}

@@ -15,9 +15,9 @@ func TestAuditRecord_RecordCarriesEveryField(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
 	r := AuditRecord{
 		Seq: 7, PrevHash: "prev", Hash: "hash", Time: at, Actor: "cred_1", Action: audit.ActionRotate,
-		TokenID: "tok_1", Fingerprint: "fp_1", Outcome: "ok", Details: map[string]string{"reason": "interval"},
+		TokenID: "tok_1", Fingerprint: "fp_1", Outcome: "ok", Details: map[string]string{"reason": "interval"}, KeyID: "k1",
 	}
-	want := audit.Record{Seq: 7, PrevHash: "prev", Hash: "hash", Event: audit.Event{
+	want := audit.Record{Seq: 7, PrevHash: "prev", Hash: "hash", KeyID: "k1", Event: audit.Event{
 		Time: at, Actor: "cred_1", Action: audit.ActionRotate, TokenID: "tok_1", Fingerprint: "fp_1",
 		Outcome: "ok", Details: map[string]string{"reason": "interval"},
 	}}
