@@ -98,7 +98,7 @@ func (l *apiTokenListResource) result(ctx context.Context, req list.ListRequest,
 	if req.IncludeResource {
 		m := nullTokenModel()
 		applyToken(ctx, &m, t, &res.Diagnostics)
-		m.TTL = types.StringValue(derivedTTL(t.CreatedAt, t.ExpiresAt))
+		m.TTL = durationOf(derivedTTL(t.CreatedAt, t.ExpiresAt))
 		res.Diagnostics.Append(res.Resource.Set(ctx, &m)...)
 	}
 	return res
@@ -109,8 +109,9 @@ func (l *apiTokenListResource) result(ctx context.Context, req list.ListRequest,
 func nullTokenModel() apiTokenModel {
 	return apiTokenModel{
 		tokenMetadata:    nullMetadata(),
-		TTL:              types.StringNull(),
-		ReplaceBefore:    types.StringNull(),
+		NamePrefix:       types.StringNull(),
+		TTL:              durationNull(),
+		ReplaceBefore:    durationNull(),
 		Rotation:         types.ObjectNull(rotationAttrTypes),
 		RotationTriggers: types.MapNull(types.StringType),
 		Renewal:          types.ObjectNull(renewalAttrTypes),
