@@ -3,7 +3,9 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/list/schema"
@@ -110,6 +112,7 @@ func nullTokenModel() apiTokenModel {
 	return apiTokenModel{
 		tokenMetadata:    nullMetadata(),
 		NamePrefix:       types.StringNull(),
+		Timeouts:         timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes)},
 		TTL:              durationNull(),
 		ReplaceBefore:    durationNull(),
 		Rotation:         types.ObjectNull(rotationAttrTypes),
@@ -117,4 +120,9 @@ func nullTokenModel() apiTokenModel {
 		Renewal:          types.ObjectNull(renewalAttrTypes),
 		Secret:           types.StringNull(),
 	}
+}
+
+// timeoutsAttrTypes are the attribute types of the resource's timeouts attribute.
+var timeoutsAttrTypes = map[string]attr.Type{
+	"create": types.StringType, "read": types.StringType, "update": types.StringType, "delete": types.StringType,
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -50,6 +51,11 @@ const apiTokenSchemaVersion = 1
 // reject anything above a lower configured cap when the token is created or renewed.
 const defaultMaxTTL = 90 * token.Day
 
+// defaultOperationTimeout bounds a create, read, update or delete when the timeouts attribute
+// does not: above the client's own worst case with its default settings (five attempts of
+// 30 seconds and their back-off).
+const defaultOperationTimeout = 10 * time.Minute
+
 // NewAPITokenResource returns the tokenguard_api_token resource.
 func NewAPITokenResource() resource.Resource {
 	return &apiTokenResource{}
@@ -67,13 +73,14 @@ type apiTokenResource struct {
 // The attributes it shares with the data sources are in the embedded tokenMetadata.
 type apiTokenModel struct {
 	tokenMetadata
-	NamePrefix       types.String  `tfsdk:"name_prefix"`
-	TTL              durationValue `tfsdk:"ttl"`
-	ReplaceBefore    durationValue `tfsdk:"replace_before"`
-	Rotation         types.Object  `tfsdk:"rotation"`
-	RotationTriggers types.Map     `tfsdk:"rotation_triggers"`
-	Renewal          types.Object  `tfsdk:"renewal"`
-	Secret           types.String  `tfsdk:"secret"`
+	NamePrefix       types.String   `tfsdk:"name_prefix"`
+	TTL              durationValue  `tfsdk:"ttl"`
+	ReplaceBefore    durationValue  `tfsdk:"replace_before"`
+	Rotation         types.Object   `tfsdk:"rotation"`
+	RotationTriggers types.Map      `tfsdk:"rotation_triggers"`
+	Renewal          types.Object   `tfsdk:"renewal"`
+	Secret           types.String   `tfsdk:"secret"`
+	Timeouts         timeouts.Value `tfsdk:"timeouts"`
 }
 
 // rotationModel is the rotation block.
@@ -107,7 +114,7 @@ func (r *apiTokenResource) Metadata(_ context.Context, req resource.MetadataRequ
 	resp.TypeName = req.ProviderTypeName + "_api_token"
 }
 
-func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
 		Version: apiTokenSchemaVersion,
@@ -240,6 +247,7 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 					},
 				},
 			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 			"rotation_triggers": schema.MapAttribute{
 				Description: "Arbitrary map of values; any change rotates the secret in place (like `keepers`), for example " +
 					"on each release. Provider-side only. The first value recorded after an import does not rotate.",
@@ -504,6 +512,11 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := plan.Timeouts.Create(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "create", limit)
 	// Values unknown at plan time are known now: check them before anything is issued.
 	r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: tftypes.NewValue(req.Plan.Raw.Type(), nil), after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -624,6 +637,11 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := state.Timeouts.Read(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "read", limit)
 	tok, err := r.data.client.GetToken(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
 		resp.Diagnostics.AddWarning("Token Not Found",
@@ -676,6 +694,11 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := plan.Timeouts.Update(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "update", limit)
 	r.checkPolicy(ctx, plannedToken{actions: []string{"update"}, before: req.State.Raw, after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -756,6 +779,11 @@ func (r *apiTokenResource) Delete(ctx context.Context, req resource.DeleteReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := state.Timeouts.Delete(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "delete", limit)
 	id := state.ID.ValueString()
 	_, err := r.data.client.RevokeToken(ctx, id)
 	if err == nil || errors.Is(err, client.ErrNotFound) {

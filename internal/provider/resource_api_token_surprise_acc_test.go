@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -662,6 +663,57 @@ func TestAccAPIToken_interruptedApplyOfThirtyLeavesNoOrphan(t *testing.T) {
 		if !ids[tok.ID] {
 			t.Errorf("active token %s (%s) is not in state: an orphan", tok.ID, tok.Name)
 		}
+	}
+	w.mustRun("destroy", "-input=false", "-no-color", "-auto-approve")
+}
+
+// TestAccAPIToken_createTimeoutThenTakeover: a create that outlives timeouts.create fails
+// saying so; the service completes it all the same, and the next apply takes the token over.
+func TestAccAPIToken_createTimeoutThenTakeover(t *testing.T) {
+	skipUnlessAcc(t)
+	ts := newTestService(t)
+	var mu sync.Mutex
+	holdNext := true
+	ts.mu.Lock()
+	ts.createHook = func(_ http.ResponseWriter, r *http.Request, api http.Handler) bool {
+		mu.Lock()
+		hold := holdNext
+		holdNext = false
+		mu.Unlock()
+		if !hold {
+			return false
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return true
+		}
+		<-r.Context().Done() // the provider gave up: timeouts.create ran out
+		detached := r.Clone(context.WithoutCancel(r.Context()))
+		detached.Body = io.NopCloser(bytes.NewReader(body))
+		api.ServeHTTP(httptest.NewRecorder(), detached)
+		return true
+	}
+	ts.mu.Unlock()
+	w := newGateWorkdir(t, ts, ts.serveForCLI(t), "", surpriseToken("30d", `  timeouts = { create = "2s" }`))
+	start := time.Now()
+	out, err := w.exec("apply", "-input=false", "-no-color", "-auto-approve")
+	if err == nil || !strings.Contains(flat(out), "Token Create Timed Out") || !strings.Contains(flat(out), "within timeouts.create (2s)") {
+		t.Fatalf("a create past timeouts.create did not fail with a timeout (err %v):\n%s", err, out)
+	}
+	took := time.Since(start)
+	if took > time.Minute { // the client alone would wait 5 × 30s
+		t.Errorf("the timed-out apply took %s", took)
+	}
+	t.Logf("an apply whose create outlived timeouts.create (2s) failed after %s", took.Round(time.Millisecond))
+	diags, ok := w.diagnostics("apply", "-auto-approve")
+	if !ok {
+		t.Fatalf("the apply after the timeout failed: %v", diags)
+	}
+	if !slices.ContainsFunc(diags, func(d tfDiagnostic) bool { return d.Summary == "Token Adopted From An Interrupted Apply" }) {
+		t.Errorf("the apply after the timeout did not take the token over: %v", diags)
+	}
+	if n := len(activeTokens(ts.tokensOf(t, testOwner))); n != 1 {
+		t.Fatalf("the service holds %d active tokens, want 1", n)
 	}
 	w.mustRun("destroy", "-input=false", "-no-color", "-auto-approve")
 }
