@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -151,29 +150,12 @@ func parseSince(s string) (time.Time, error) {
 // Chain result, and reading goes on so the report still shows what the log says.
 func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([]audit.Record, evidence.Chain, error) {
 	var rotations []audit.Record
-	var broken error
-	err := eachAuditRecord(ctx, c, auditPageSize, func(rec audit.Record) error {
-		if broken == nil {
-			if err := v.Add(rec); err != nil {
-				if !errors.Is(err, audit.ErrBroken) && !errors.Is(err, audit.ErrNoKey) {
-					return withCode(ExitFindings, err)
-				}
-				broken = err
-			}
-		}
+	_, chain, err := walkVerifiedChain(ctx, c, v, func(rec audit.Record) {
 		if rec.Action == audit.ActionRotate {
 			rotations = append(rotations, rec)
 		}
-		return nil
 	})
-	if err != nil {
-		return nil, evidence.Chain{}, err
-	}
-	chain := evidence.Chain{Verified: broken == nil, Records: v.Count()}
-	if broken != nil {
-		chain.Problem = broken.Error()
-	}
-	return rotations, chain, nil
+	return rotations, chain, err
 }
 
 // reportVerifier is the audit-chain verifier of the report commands: with the key file of
