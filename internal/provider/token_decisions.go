@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -113,6 +114,16 @@ func lostSecretEnd(t client.Token) string {
 // the next refreshed plan makes it.
 func rotationReason(ctx context.Context, state, plan apiTokenModel, basis planBasis, timed bool, diags *diag.Diagnostics) string {
 	if basis.StaleVersion > 0 {
+		if basis.StaleUntil != nil {
+			// The secret in state is the service's previous secret, inside the overlap the
+			// out-of-band rotation announced: the service refuses a rotation until it ends
+			// (a rotation keeps its word), so this plan rotates nothing and says when to apply.
+			diags.AddWarning("Secret In State Is Stale",
+				"tokenguard_api_token "+strconv.Quote(state.Name.ValueString())+" ("+state.ID.ValueString()+"): "+staleSecretNote(state, basis)+
+					" The service refuses a new rotation while that overlap runs, so this plan does not rotate; "+
+					"the first plan after "+basis.StaleUntil.UTC().Format(time.RFC3339)+" rotates a current secret into state.")
+			return ""
+		}
 		return staleSecretNote(state, basis)
 	}
 	// Right after an import the state has neither triggers nor secret: the first triggers

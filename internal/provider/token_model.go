@@ -93,7 +93,9 @@ func (m *tokenMetadata) apply(ctx context.Context, t client.Token, diags *diag.D
 	m.Purpose = types.StringValue(t.Purpose)
 	m.Scopes = stringSet(ctx, t.Scopes, m.Scopes, true, diags)
 	m.DataCategories = stringSet(ctx, t.DataCategories, m.DataCategories, true, diags)
-	m.DataSubjects = stringSet(ctx, t.DataSubjects, m.DataSubjects, false, diags)
+	if !erasedFrom(ctx, t, m.DataSubjects) {
+		m.DataSubjects = stringSet(ctx, t.DataSubjects, m.DataSubjects, false, diags)
+	}
 	m.Audiences = stringSet(ctx, t.Audiences, m.Audiences, false, diags)
 	m.Labels = stringMap(ctx, t.Labels, m.Labels, diags)
 	m.Fingerprint = types.StringValue(t.Fingerprint)
@@ -228,6 +230,27 @@ func knownString(v interface {
 
 // stringSet converts values to a set. An empty answer stays null when prior was null, unless
 // the attribute is required (always a set).
+// erasedFrom reports whether the service's data subjects of t are the prior ones less some
+// that a deletion request erased: the service removes a subject from a token only then, and
+// only from a token it revokes. The declared list is kept, so an erasure is not drift that
+// reads as a change of the practitioner's (it would turn the refresh before a destroy into a
+// plan the policy gate judges as changed); CPRA-DEL-001 judges the erased subject.
+func erasedFrom(ctx context.Context, t client.Token, prior types.Set) bool {
+	if t.Status != "revoked" || prior.IsNull() || prior.IsUnknown() {
+		return false
+	}
+	var declared []string
+	if d := prior.ElementsAs(ctx, &declared, false); d.HasError() || len(declared) <= len(t.DataSubjects) {
+		return false
+	}
+	for _, s := range t.DataSubjects {
+		if !slices.Contains(declared, s) {
+			return false
+		}
+	}
+	return true
+}
+
 func stringSet(ctx context.Context, values []string, prior types.Set, required bool, diags *diag.Diagnostics) types.Set {
 	if len(values) == 0 && !required && (prior.IsNull() || prior.IsUnknown()) {
 		return types.SetNull(types.StringType)
