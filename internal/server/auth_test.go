@@ -127,8 +127,18 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
 				t.Errorf("%s with %s: body %s, want error code %s with a message", p, k.name, body, wantCode)
 			}
-			if status == 401 && hdr.Get("WWW-Authenticate") != `Bearer realm="tokenguard"` {
-				t.Errorf("%s with %s: WWW-Authenticate %q", p, k.name, hdr.Get("WWW-Authenticate"))
+			// RFC 6750 section 3: no error attribute when no credential was presented,
+			// error="invalid_token" when one was and is not recognised (issue 16).
+			wantChallenge := `Bearer realm="tokenguard", error="invalid_token", error_description=`
+			if k.header == "" {
+				wantChallenge = `Bearer realm="tokenguard"`
+			}
+			if status == 401 && (!strings.HasPrefix(hdr.Get("WWW-Authenticate"), wantChallenge) ||
+				(k.header == "" && hdr.Get("WWW-Authenticate") != wantChallenge)) {
+				t.Errorf("%s with %s: WWW-Authenticate %q, want %q", p, k.name, hdr.Get("WWW-Authenticate"), wantChallenge)
+			}
+			if status == 403 && !strings.HasPrefix(hdr.Get("WWW-Authenticate"), `Bearer realm="tokenguard", error="insufficient_scope"`) {
+				t.Errorf("%s with %s: WWW-Authenticate %q, want error=\"insufficient_scope\"", p, k.name, hdr.Get("WWW-Authenticate"))
 			}
 			if strings.Contains(string(body), tok.Secret) || strings.Contains(string(body), victim.Secret) {
 				t.Errorf("%s with %s: answer echoes a secret", p, k.name)
