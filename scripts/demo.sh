@@ -236,19 +236,19 @@ grep -E '^  (ERROR|WARN)' "$WORK/check-del.out" | cut -c1-110
 
 # ---------------------------------------------------------------------------------------------
 step "9. tokenguard audit verify: the hash-chained audit log is intact"
-"$TG" audit verify >"$WORK/audit.out" 2>&1 || { show "$WORK/audit.out" >&2; fail "tokenguard audit verify"; }
+"$TG" audit verify --key-file "$WORK/tokenguard.db.key" >"$WORK/audit.out" 2>&1 || { show "$WORK/audit.out" >&2; fail "tokenguard audit verify"; }
 show "$WORK/audit.out"
 grep -qE '^audit chain verified: [0-9]+ records' "$WORK/audit.out" || fail "audit verify did not report a verified chain"
 
 # ---------------------------------------------------------------------------------------------
 step "10. The rotation evidence report for auditors"
-"$TG" report rotation --format html --output "$WORK/rotation.html" >"$WORK/report.out" 2>&1 ||
+"$TG" report rotation --key-file "$WORK/tokenguard.db.key" --format html --output "$WORK/rotation.html" >"$WORK/report.out" 2>&1 ||
 	{ show "$WORK/report.out" >&2; fail "tokenguard report rotation"; }
 [[ -s "$WORK/rotation.html" ]] && grep -q "$TOKEN_ID" "$WORK/rotation.html" ||
 	fail "the rotation report was not written or does not list $TOKEN_ID"
 sed 's/ to .*//; s/^/    /' "$WORK/report.out"
 echo "(rotation.html is removed with the temporary directory; against your own service run:"
-echo " tokenguard report rotation --format html --output rotation.html)"
+echo " tokenguard report rotation --key-file <db>.key --format html --output rotation.html)"
 
 # ---------------------------------------------------------------------------------------------
 step "11. Stop the service and clean up"

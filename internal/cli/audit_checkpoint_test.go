@@ -451,7 +451,7 @@ func TestServe_auditCheckpointDashWritesCheckpointsToStandardOutput(t *testing.T
 	t.Setenv("TOKENGUARD_ADMIN_TOKEN", crashAdminToken)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tg.db")
-	keyFile := db + ".key"
+	keyFile := db + ".key" // where serve puts it without --key-file
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &listenWatcher{url: make(chan string, 1)}

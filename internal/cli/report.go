@@ -72,20 +72,13 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 					return withCode(ExitUsage, fmt.Errorf("--since %s is in the future: nothing to report", sinceText))
 				}
 			}
-			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
-				return err
-			}
-			keys, err := auditKeyFile(keyFile, "", false)
+			v, err := reportVerifier(cmd, &keyFile)
 			if err != nil {
 				return err
 			}
 			c, err := cf.newClient(cmd)
 			if err != nil {
 				return err
-			}
-			v := &audit.Verifier{}
-			if keys != nil {
-				v = audit.NewVerifier(keys)
 			}
 			records, chain, err := readAuditChain(cmd.Context(), c, v)
 			if err != nil {
@@ -181,4 +174,19 @@ func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([
 		chain.Problem = broken.Error()
 	}
 	return rotations, chain, nil
+}
+
+// reportVerifier is the audit-chain verifier of the report commands: with the key file of
+// --key-file (or TOKENGUARD_KEY_FILE) when one is given, else one that can check only unkeyed
+// records (the report then says the chain was not verified, and why).
+// keyFile is the variable of the command's --key-file flag, which the environment may set.
+func reportVerifier(cmd *cobra.Command, keyFile *string) (*audit.Verifier, error) {
+	if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+		return nil, err
+	}
+	keys, err := auditKeyFile(*keyFile, "", false)
+	if err != nil || keys == nil {
+		return &audit.Verifier{}, err
+	}
+	return audit.NewVerifier(keys), nil
 }

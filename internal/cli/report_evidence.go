@@ -19,7 +19,7 @@ import (
 const actionDeletionRequest = "deletion.request"
 
 func newReportEvidenceCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
-	var output string
+	var output, keyFile string
 	cmd := &cobra.Command{
 		Use:   "evidence --output DIR|FILE.zip",
 		Short: "Write the auditor's evidence pack: inventory, rotation, deletions, renewals, policy and the audit checkpoint, with a manifest",
@@ -31,8 +31,9 @@ the last record of the verified chain) everything rests on. manifest.json lists 
 with its SHA-256; index.html opens offline and links every part.
 
 The whole audit chain is read and verified through the API (admin credential needed: the
-service has no reader role yet). The pack is written even when the chain does not verify,
-and says so; the exit code is then 1.
+service has no reader role yet); its records are HMACs under the audit key, so the key file
+is needed to verify them (--key-file). The pack is written even when the chain does not
+verify, and says so; the exit code is then 1.
 
 --output names a new directory (or an empty one) or a FILE.zip that does not exist yet.
 The pack names token owners and renewal reviewers: its files are written 0600.
@@ -48,11 +49,15 @@ Check a pack with: tokenguard report verify PACK`,
 			if _, err := os.Stat(output); err == nil && evidencepack.IsZip(output) {
 				return withCode(ExitUsage, fmt.Errorf("--output %s exists: name a new file", output))
 			}
+			v, err := reportVerifier(cmd, &keyFile)
+			if err != nil {
+				return err
+			}
 			c, err := cf.newClient(cmd)
 			if err != nil {
 				return err
 			}
-			in, err := readEvidence(cmd.Context(), c, now)
+			in, err := readEvidence(cmd.Context(), c, v, now)
 			if err != nil {
 				return err
 			}
@@ -74,12 +79,13 @@ Check a pack with: tokenguard report verify PACK`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "the pack to write: a new directory, or a FILE.zip")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
 	return cmd
 }
 
 // readEvidence reads every part of a pack from the service at c. The audit chain is read
 // last, so the checkpoint covers every record the other parts cite.
-func readEvidence(ctx context.Context, c *client.Client, now func() time.Time) (evidencepack.Input, error) {
+func readEvidence(ctx context.Context, c *client.Client, v *audit.Verifier, now func() time.Time) (evidencepack.Input, error) {
 	in := evidencepack.Input{GeneratedAt: now().UTC()}
 	var err error
 	if in.Policy, err = c.Policy(ctx); err != nil {
@@ -120,7 +126,7 @@ func readEvidence(ctx context.Context, c *client.Client, now func() time.Time) (
 
 	var rotations []audit.Record
 	deletionRecords := map[string]audit.Record{}
-	head, chain, err := walkVerifiedChain(ctx, c, func(rec audit.Record) {
+	head, chain, err := walkVerifiedChain(ctx, c, v, func(rec audit.Record) {
 		switch rec.Action {
 		case audit.ActionRotate:
 			rotations = append(rotations, rec)
@@ -153,18 +159,17 @@ func readEvidence(ctx context.Context, c *client.Client, now func() time.Time) (
 }
 
 // walkVerifiedChain reads the whole audit chain of the service at c in sequence order,
-// verifying each record as tokenguard audit verify does, and hands every record to fn. It
+// verifying each record with v as tokenguard audit verify does, and hands every record to fn. It
 // returns the last record and the verification result; a broken chain is reported there,
 // not as an error, and reading goes on. This is the one place the evidence pack and its
 // verification read the chain: when the service signs checkpoints, they are checked here.
-func walkVerifiedChain(ctx context.Context, c *client.Client, fn func(audit.Record)) (audit.Record, evidence.Chain, error) {
-	var v audit.Verifier
+func walkVerifiedChain(ctx context.Context, c *client.Client, v *audit.Verifier, fn func(audit.Record)) (audit.Record, evidence.Chain, error) {
 	var broken error
 	var head audit.Record
 	err := eachAuditRecord(ctx, c, auditPageSize, func(rec audit.Record) error {
 		if broken == nil {
 			if err := v.Add(rec); err != nil {
-				if !errors.Is(err, audit.ErrBroken) {
+				if !errors.Is(err, audit.ErrBroken) && !errors.Is(err, audit.ErrNoKey) {
 					return withCode(ExitFindings, err)
 				}
 				broken = err
@@ -193,6 +198,7 @@ func auditCheckpoint(head audit.Record, chain evidence.Chain) evidencepack.Check
 
 func newReportVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
 	var manifestOnly bool
+	var keyFile string
 	cmd := &cobra.Command{
 		Use:   "verify PACK",
 		Short: "Check an evidence pack: every part against its manifest, and every audit record it cites against the verified chain",
@@ -222,6 +228,10 @@ Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
 				_, err := fmt.Fprintf(s.out, "evidence pack manifest verified: %d parts match manifest.json; the audit records it cites were NOT checked (--manifest-only)\n", len(m.Files))
 				return err
 			}
+			v, err := reportVerifier(cmd, &keyFile)
+			if err != nil {
+				return err
+			}
 			c, err := cf.newClient(cmd)
 			if err != nil {
 				return err
@@ -231,7 +241,7 @@ Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
 				cited[ct.Seq] = ct.Hash
 			}
 			found := map[int64]string{}
-			_, chain, err := walkVerifiedChain(cmd.Context(), c, func(rec audit.Record) {
+			_, chain, err := walkVerifiedChain(cmd.Context(), c, v, func(rec audit.Record) {
 				if _, ok := cited[rec.Seq]; ok {
 					found[rec.Seq] = rec.Hash
 				}
@@ -260,5 +270,6 @@ Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&manifestOnly, "manifest-only", false, "check the parts against the manifest only, without the service")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
 	return cmd
 }

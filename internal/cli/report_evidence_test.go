@@ -92,6 +92,7 @@ func newPackWorld(t *testing.T) *packWorld {
 	w.clock.Advance(time.Hour)
 	t.Setenv("TOKENGUARD_ENDPOINT", w.svc.URL)
 	t.Setenv("TOKENGUARD_TOKEN", w.svc.AdminToken)
+	t.Setenv("TOKENGUARD_KEY_FILE", w.svc.KeyPath) // the audit chain's HMACs are verified with it
 	return w
 }
 

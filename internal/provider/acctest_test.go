@@ -67,6 +67,12 @@ type testService struct {
 	dropCreates int
 	// createKeys records the Idempotency-Key of every POST /v1/tokens, in order.
 	createKeys []string
+	// beforeRevoke, when set, is called with the token id of each revoke request before the
+	// service handles it, to look at the service as it is just before a token stops working.
+	beforeRevoke func(id string)
+	// createHook, when set, sees every POST /v1/tokens first; it answers the request itself
+	// when it returns true.
+	createHook func(w http.ResponseWriter, r *http.Request, api http.Handler) bool
 }
 
 func newTestService(t *testing.T) *testService {
@@ -99,8 +105,24 @@ func newTestService(t *testing.T) *testService {
 	}
 	api := srv.Handler()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/v1/tokens" && ts.interceptCreate(w, r, api) {
-			return
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/tokens" {
+			ts.mu.Lock()
+			hook := ts.createHook
+			ts.mu.Unlock()
+			if hook != nil && hook(w, r, api) {
+				return
+			}
+			if ts.interceptCreate(w, r, api) {
+				return
+			}
+		}
+		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/tokens/"); ok && r.Method == http.MethodPost && strings.HasSuffix(id, "/revoke") {
+			ts.mu.Lock()
+			hook := ts.beforeRevoke
+			ts.mu.Unlock()
+			if hook != nil {
+				hook(strings.TrimSuffix(id, "/revoke"))
+			}
 		}
 		api.ServeHTTP(w, r)
 	}))

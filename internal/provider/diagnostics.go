@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -111,4 +113,16 @@ func attributePath(field string) (path.Path, bool) {
 		}
 	}
 	return path.Empty(), false
+}
+
+// timeoutNote adds, to an operation that failed because its time limit ran out, an error that
+// says so and what the service may still have done. Deferred by each lifecycle method.
+func timeoutNote(ctx context.Context, diags *diag.Diagnostics, op string, limit time.Duration) {
+	if !diags.HasError() || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return
+	}
+	diags.AddError("Token "+strings.ToUpper(op[:1])+op[1:]+" Timed Out",
+		"The "+op+" did not finish within timeouts."+op+" ("+limit.String()+"). The token service may still complete "+
+			"it: run Terraform again, which refreshes the token (and takes over a token that an unfinished create issued), "+
+			"or raise timeouts."+op+" for a slow service.")
 }

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
@@ -72,23 +73,23 @@ func (e *apiTokenEphemeralResource) Schema(_ context.Context, _ ephemeral.Schema
 			"name": schema.StringAttribute{
 				Description: "Name prefix. Names are unique per owner, so each run issues a token named `<name>-<random suffix>` (see `issued_name`).",
 				Required:    true,
-				Validators:  []validator.String{stringvalidator.LengthBetween(1, 100)},
+				Validators:  []validator.String{stringvalidator.LengthBetween(1, 100), textValidator{}},
 			},
 			"owner": schema.StringAttribute{
 				Description: "Accountable team or person.",
 				Required:    true,
-				Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+				Validators:  []validator.String{stringvalidator.LengthAtLeast(1), textValidator{}},
 			},
 			"purpose": schema.StringAttribute{
 				Description: "Specific statement of what the token is for in this run; generic words are rejected.",
 				Required:    true,
-				Validators:  []validator.String{purposeValidator{}},
+				Validators:  []validator.String{purposeValidator{}, textValidator{}},
 			},
 			"scopes": schema.SetAttribute{
 				Description: "Permissions the token grants. At least one.",
 				Required:    true,
 				ElementType: types.StringType,
-				Validators:  []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				Validators:  []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{noSpace: true})},
 			},
 			"data_categories": schema.SetAttribute{
 				Description: "CPRA data categories the token reaches; `[]` declares no personal information.",
@@ -100,18 +101,22 @@ func (e *apiTokenEphemeralResource) Schema(_ context.Context, _ ephemeral.Schema
 				Description: "Consumers or tenants the token acts for.",
 				Optional:    true,
 				ElementType: types.StringType,
-				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 			},
 			"audiences": schema.SetAttribute{
 				Description: "Systems the token is valid for.",
 				Optional:    true,
 				ElementType: types.StringType,
-				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 			},
 			"labels": schema.MapAttribute{
 				Description: "Free-form labels.",
 				Optional:    true,
 				ElementType: types.StringType,
+				Validators: []validator.Map{
+					mapvalidator.KeysAre(textValidator{keepSpace: true}),
+					mapvalidator.ValueStringsAre(textValidator{keepSpace: true}),
+				},
 			},
 			"ttl": schema.StringAttribute{
 				Description: "Lifetime of the token: a Go duration or whole days, default `15m`, at most `1h`. The token " +

@@ -3,7 +3,9 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/list/schema"
@@ -98,7 +100,7 @@ func (l *apiTokenListResource) result(ctx context.Context, req list.ListRequest,
 	if req.IncludeResource {
 		m := nullTokenModel()
 		applyToken(ctx, &m, t, &res.Diagnostics)
-		m.TTL = types.StringValue(derivedTTL(t.CreatedAt, t.ExpiresAt))
+		m.TTL = durationOf(derivedTTL(t.CreatedAt, t.ExpiresAt))
 		res.Diagnostics.Append(res.Resource.Set(ctx, &m)...)
 	}
 	return res
@@ -109,11 +111,18 @@ func (l *apiTokenListResource) result(ctx context.Context, req list.ListRequest,
 func nullTokenModel() apiTokenModel {
 	return apiTokenModel{
 		tokenMetadata:    nullMetadata(),
-		TTL:              types.StringNull(),
-		ReplaceBefore:    types.StringNull(),
+		NamePrefix:       types.StringNull(),
+		Timeouts:         timeouts.Value{Object: types.ObjectNull(timeoutsAttrTypes)},
+		TTL:              durationNull(),
+		ReplaceBefore:    durationNull(),
 		Rotation:         types.ObjectNull(rotationAttrTypes),
 		RotationTriggers: types.MapNull(types.StringType),
 		Renewal:          types.ObjectNull(renewalAttrTypes),
 		Secret:           types.StringNull(),
 	}
+}
+
+// timeoutsAttrTypes are the attribute types of the resource's timeouts attribute.
+var timeoutsAttrTypes = map[string]attr.Type{
+	"create": types.StringType, "read": types.StringType, "update": types.StringType, "delete": types.StringType,
 }

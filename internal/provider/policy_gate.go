@@ -166,6 +166,14 @@ const (
 	// atApply re-evaluates with the final values and reports only blocking findings: the
 	// others were shown at plan, or depend on values that were unknown then.
 	atApply
+	// atPlanUndeclared is a plan of a token whose declaration (its configuration) did not
+	// change: a no-op, or a replacement or rotation the provider decided (expired, revoked
+	// outside Terraform, rotation due). Blocking findings are warnings here and block at apply,
+	// before anything is issued or changed. Terraform runs such a plan to refresh before
+	// `terraform destroy` and gives up the destroy on any error, and a provider is not told
+	// which plan it is in: the gate must not stop the destroy of a token that breaks a rule
+	// (after an erasure or a policy change), since only what exists after a plan is judged.
+	atPlanUndeclared
 )
 
 // plannedToken is one planned tokenguard_api_token change in the shape of a plan JSON change.
@@ -214,6 +222,9 @@ func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Findi
 	blocking := g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived
 	if stage == atApply && !blocking {
 		return
+	}
+	if stage == atPlanUndeclared {
+		blocking = false // warned now, blocked at apply: see atPlanUndeclared
 	}
 	summary, detail := findingText(f, g.mode, stage)
 	p, onAttribute := findingPath(ctx, s, f.Field)
@@ -265,8 +276,14 @@ func nextStep(f policy.Finding, mode string, stage gateStage) string {
 			"Fix the configuration, or record a waiver for " + f.RuleID + "."
 	}
 	when := "Terraform stops here"
-	if stage == atApply {
+	switch stage {
+	case atApply:
 		when = "the token is not created or changed"
+	case atPlanUndeclared:
+		return "The token's configuration did not change, so this plan only warns (it never blocks `terraform destroy`); " +
+			"policy enforcement is mandatory, so applying a change to this token fails before anything is issued or changed. " +
+			"Fix the configuration, remove the resource, or record a reviewed waiver for rule " + f.RuleID + " on " + f.Address +
+			" in the provider's policy.waivers_file."
 	}
 	return "Policy enforcement is mandatory, so " + when + ". Fix the configuration, or record a reviewed waiver " +
 		"for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -37,12 +39,22 @@ var (
 	_ resource.ResourceWithValidateConfig = (*apiTokenResource)(nil)
 	_ resource.ResourceWithImportState    = (*apiTokenResource)(nil)
 	_ resource.ResourceWithIdentity       = (*apiTokenResource)(nil)
+	_ resource.ResourceWithUpgradeState   = (*apiTokenResource)(nil)
 )
+
+// apiTokenSchemaVersion is the version of the resource's state. Raise it with every change of
+// the state's shape, and add an upgrader from the previous version to UpgradeState.
+const apiTokenSchemaVersion = 1
 
 // defaultMaxTTL is the token service's default maximum TTL. The provider cannot ask the service
 // for its configured maximum at validation time, so it checks this bound and lets the service
 // reject anything above a lower configured cap when the token is created or renewed.
 const defaultMaxTTL = 90 * token.Day
+
+// defaultOperationTimeout bounds a create, read, update or delete when the timeouts attribute
+// does not: above the client's own worst case with its default settings (five attempts of
+// 30 seconds and their back-off).
+const defaultOperationTimeout = 10 * time.Minute
 
 // NewAPITokenResource returns the tokenguard_api_token resource.
 func NewAPITokenResource() resource.Resource {
@@ -61,23 +73,25 @@ type apiTokenResource struct {
 // The attributes it shares with the data sources are in the embedded tokenMetadata.
 type apiTokenModel struct {
 	tokenMetadata
-	TTL              types.String `tfsdk:"ttl"`
-	ReplaceBefore    types.String `tfsdk:"replace_before"`
-	Rotation         types.Object `tfsdk:"rotation"`
-	RotationTriggers types.Map    `tfsdk:"rotation_triggers"`
-	Renewal          types.Object `tfsdk:"renewal"`
-	Secret           types.String `tfsdk:"secret"`
+	NamePrefix       types.String   `tfsdk:"name_prefix"`
+	TTL              durationValue  `tfsdk:"ttl"`
+	ReplaceBefore    durationValue  `tfsdk:"replace_before"`
+	Rotation         types.Object   `tfsdk:"rotation"`
+	RotationTriggers types.Map      `tfsdk:"rotation_triggers"`
+	Renewal          types.Object   `tfsdk:"renewal"`
+	Secret           types.String   `tfsdk:"secret"`
+	Timeouts         timeouts.Value `tfsdk:"timeouts"`
 }
 
 // rotationModel is the rotation block.
 type rotationModel struct {
-	Interval types.String `tfsdk:"interval"`
-	Overlap  types.String `tfsdk:"overlap"`
+	Interval durationValue `tfsdk:"interval"`
+	Overlap  durationValue `tfsdk:"overlap"`
 }
 
 var rotationAttrTypes = map[string]attr.Type{
-	"interval": types.StringType,
-	"overlap":  types.StringType,
+	"interval": durationType{},
+	"overlap":  durationType{},
 }
 
 // renewalModel is the renewal block.
@@ -100,9 +114,10 @@ func (r *apiTokenResource) Metadata(_ context.Context, req resource.MetadataRequ
 	resp.TypeName = req.ProviderTypeName + "_api_token"
 }
 
-func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
+		Version: apiTokenSchemaVersion,
 		Description: "An API token of the tokenguard service with a declared purpose, owner, data reach, expiry and " +
 			"rotation schedule. The secret is returned once, at create and at each rotation, and is stored in state " +
 			"as a sensitive value. Rotation is an in-place update: `id` never changes, `secret`, `fingerprint`, " +
@@ -110,7 +125,8 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 			"within `replace_before` of its expiry are planned for replacement: the old token is revoked first, so the new one can " +
 			"take the same name. Under `lifecycle { create_before_destroy = true }` an expired token is revoked when its " +
 			"replacement is created, to free the name; an active token cannot hand its name over that way (names are unique " +
-			"per owner among tokens that are not revoked), so such a replacement fails and names the fix. Destroying the resource revokes the " +
+			"per owner among tokens that are not revoked): use `name_prefix` for a zero-downtime replacement, where the new " +
+			"token is issued under a name of its own before the old one is revoked. Destroying the resource revokes the " +
 			"token. After `terraform import` (or an `import` block) `secret` is null: the service keeps only a keyed " +
 			"hash of it and cannot return it again. The first `rotation_triggers` after an import are recorded without rotating; " +
 			"change them afterwards to rotate a new secret into state.",
@@ -121,15 +137,31 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				PlanModifiers: keep,
 			},
 			"name": schema.StringAttribute{
-				Description:   "Human name of the token, unique per owner. Changing it replaces the token.",
-				Required:      true,
-				Validators:    []validator.String{stringvalidator.LengthBetween(1, 128)},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Description: "Human name of the token, unique per owner. Changing it replaces the token. Set exactly one of " +
+					"`name` and `name_prefix`; with `name_prefix`, `name` is computed.",
+				Optional: true,
+				Computed: true,
+				Validators: []validator.String{
+					stringvalidator.LengthBetween(1, 128), textValidator{},
+					stringvalidator.ExactlyOneOf(path.MatchRoot("name"), path.MatchRoot("name_prefix")),
+				},
+				PlanModifiers: []planmodifier.String{nameFromState{}, stringplanmodifier.RequiresReplace()},
+			},
+			"name_prefix": schema.StringAttribute{
+				Description: "Issue the token under a unique name that starts with this prefix (the prefix, then 8 random " +
+					"lower-case letters and digits), instead of a fixed `name`. Use it with `lifecycle { create_before_destroy = true }` " +
+					"and `replace_before` for a zero-downtime replacement: the new token takes a name of its own, so it is issued " +
+					"while the old one is still active, and Terraform updates what uses the secret before it revokes the old token. " +
+					"Changing it replaces the token, unless the current name already starts with the new prefix (after an import).",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 119), textValidator{}},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(prefixChanged,
+					"Changing name_prefix replaces the token.", "Changing `name_prefix` replaces the token.")},
 			},
 			"owner": schema.StringAttribute{
 				Description:   "Accountable team or person, for example `team-finance@example.com`. Changing it replaces the token.",
 				Required:      true,
-				Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
+				Validators:    []validator.String{stringvalidator.LengthAtLeast(1), textValidator{}},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"purpose": schema.StringAttribute{
@@ -137,7 +169,7 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 					"(CPRA 1798.100(a)(1)). Generic words such as `test`, `misc` or `tbd` and sentences shorter than " +
 					strconv.Itoa(token.MinPurposeLength) + " characters are rejected at plan time. Updated in place.",
 				Required:   true,
-				Validators: []validator.String{purposeValidator{}},
+				Validators: []validator.String{purposeValidator{}, textValidator{}},
 			},
 			"scopes": schema.SetAttribute{
 				Description: "Permissions the token grants, for example `invoices:read`. At least one. Updated in place.",
@@ -145,7 +177,7 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				ElementType: types.StringType,
 				Validators: []validator.Set{
 					setvalidator.SizeAtLeast(1),
-					setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1)),
+					setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{noSpace: true}),
 				},
 			},
 			"data_categories": schema.SetAttribute{
@@ -160,51 +192,62 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 					"token when a subject asks for deletion. Encrypted at rest by the service. Changing it replaces the token.",
 				Optional:      true,
 				ElementType:   types.StringType,
-				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
 			},
 			"audiences": schema.SetAttribute{
 				Description: "Systems the token is valid for, for example `warehouse`. Updated in place.",
 				Optional:    true,
 				ElementType: types.StringType,
-				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))},
+				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 			},
 			"ttl": schema.StringAttribute{
 				Description: "Lifetime of the token: a Go duration (`12h`) or whole days (`30d`), at most `90d` (the " +
 					"service's default maximum; a service configured with a lower maximum rejects longer values at apply). " +
 					"Raising `ttl` is a renewal: it needs a `renewal` block, and apply moves expiry to now + `ttl`. " +
-					"Lowering `ttl` replaces the token. After import, `ttl` is derived from `expires_at - created_at` " +
-					"(whole days when exact, a Go duration otherwise); for a token that was renewed before the import this " +
-					"can be longer than the configured `ttl`, which would plan a replacement: set `ttl` to the derived value to keep the token.",
+					"Lowering `ttl` replaces the token, and so does a `ttl` not known until apply (it could turn out lower). " +
+					"Spellings of the same span are equal (`20d`, `480h`, `480h0m0s`): changing the spelling updates it in state " +
+					"only, renewing nothing. After import, `ttl` is derived from `expires_at - created_at` until the next apply " +
+					"records the configured `ttl` in its place, without renewal or replacement.",
 				Required:   true,
+				CustomType: durationType{},
 				Validators: []validator.String{durationValidator{max: defaultMaxTTL}},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(ttlLowered,
 					"Lowering ttl replaces the token.", "Lowering `ttl` replaces the token.")},
 			},
 			"replace_before": schema.StringAttribute{
 				Description: "Plan a replacement of the token once it is within this duration of `expires_at` (Go duration " +
-					"or whole days), so a new token is issued before the old one expires. Provider-side only.",
+					"or whole days), so a new token is issued before the old one expires. Provider-side only. Judged at the instant " +
+					"of the plan's refresh, so a saved plan applies as planned; a `replace_before` not known until apply replaces the token.",
 				Optional:   true,
+				CustomType: durationType{},
 				Validators: []validator.String{durationValidator{}},
 			},
 			"rotation": schema.SingleNestedAttribute{
-				Description: "Rotation schedule. When `interval` has elapsed since the last rotation (or since creation), " +
-					"the next plan rotates the secret in place.",
+				Description: "Rotation schedule. When `interval` has elapsed since the last rotation (or since creation) at the " +
+					"plan's refresh, the plan rotates the secret in place and says so in a `Secret Will Rotate` warning. The " +
+					"decision is taken at refresh and kept in private state, so a plan saved before the interval elapsed applies as " +
+					"planned and the due rotation shows in the next plan. `interval` must be known at plan time. A rotation made " +
+					"outside Terraform (the secret in state is older than the service's) is planned as an in-place rotation too, " +
+					"with a warning naming when the stale secret stops working.",
 				Optional: true,
 				Attributes: map[string]schema.Attribute{
 					"interval": schema.StringAttribute{
 						Description: "Rotate the secret when this much time has passed since the last rotation (Go duration or whole days).",
 						Required:    true,
+						CustomType:  durationType{},
 						Validators:  []validator.String{durationValidator{}},
 					},
 					"overlap": schema.StringAttribute{
 						Description: "How long the previous secret keeps working after a rotation, for a zero-downtime " +
 							"hand-over (Go duration or whole days). Omit for no overlap.",
 						Optional:   true,
+						CustomType: durationType{},
 						Validators: []validator.String{durationValidator{}},
 					},
 				},
 			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 			"rotation_triggers": schema.MapAttribute{
 				Description: "Arbitrary map of values; any change rotates the secret in place (like `keepers`), for example " +
 					"on each release. Provider-side only. The first value recorded after an import does not rotate.",
@@ -232,6 +275,10 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Description: "Free-form labels, for example `{ env = \"prod\" }`. Updated in place.",
 				Optional:    true,
 				ElementType: types.StringType,
+				Validators: []validator.Map{
+					mapvalidator.KeysAre(textValidator{keepSpace: true}),
+					mapvalidator.ValueStringsAre(textValidator{keepSpace: true}),
+				},
 			},
 			"secret": schema.StringAttribute{
 				Description: "The token secret (`tg_…`). Sensitive. Set at create and at each rotation; null after import, " +
@@ -280,6 +327,24 @@ func (r *apiTokenResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 	}
 }
 
+// UpgradeState upgrades states of earlier schema versions. Version 0 (before versions were
+// kept) has the shape of version 1: its values carry over as they are; the next refresh
+// records the plan basis that version 1 keeps in private state.
+func (r *apiTokenResource) UpgradeState(ctx context.Context) map[int64]resource.StateUpgrader {
+	var current resource.SchemaResponse
+	r.Schema(ctx, resource.SchemaRequest{}, &current)
+	v0 := current.Schema
+	v0.Version = 0
+	return map[int64]resource.StateUpgrader{
+		0: {
+			PriorSchema: &v0,
+			StateUpgrader: func(_ context.Context, req resource.UpgradeStateRequest, resp *resource.UpgradeStateResponse) {
+				resp.State.Raw = req.State.Raw.Copy()
+			},
+		},
+	}
+}
+
 func (r *apiTokenResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
 	resp.IdentitySchema = identityschema.Schema{
 		Attributes: map[string]identityschema.Attribute{
@@ -319,16 +384,25 @@ func (r *apiTokenResource) ValidateConfig(ctx context.Context, req resource.Vali
 	}
 }
 
-// ModifyPlan decides, with the provider's clock, whether the planned change is a replacement
-// (expired, revoked, or inside replace_before), a renewal (ttl raised) and/or a rotation
-// (interval elapsed or rotation_triggers changed); then the policy gate checks the planned
-// token against the CPRA bundle.
+// ModifyPlan decides whether the planned change is a replacement (expired, revoked, inside
+// replace_before, or ttl lowered or unknown), a renewal (ttl raised) and/or a rotation (interval
+// elapsed, rotation_triggers changed, or the secret in state stale); then the policy gate
+// checks the planned token against the CPRA bundle. It reads no clock: time is the instant of
+// the last refresh, recorded by Read in private state (see planBasis), so Terraform's second
+// plan at apply, from the same prior state, always reaches the same decisions.
 func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy: nothing to decide or check
 	}
 	if req.State.Raw.IsNull() {
-		r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: req.State.Raw, after: req.Plan.Raw}, atPlan, &resp.Diagnostics)
+		// Terraform plans the new object of a replacement a second time, as a create, with
+		// the private state of the first plan: a replacement the configuration did not ask
+		// for stays judged as such (see atPlanUndeclared).
+		stage := atPlan
+		if flag, d := req.Private.GetKey(ctx, undeclaredReplacementKey); !d.HasError() && len(flag) > 0 {
+			stage = atPlanUndeclared
+		}
+		r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: req.State.Raw, after: req.Plan.Raw}, stage, &resp.Diagnostics)
 		return
 	}
 	var plan, state apiTokenModel
@@ -337,23 +411,40 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	now := r.now()
+	basis, timed := loadPlanBasis(ctx, req.Private, &resp.Diagnostics)
+	name := "tokenguard_api_token " + strconv.Quote(state.Name.ValueString()) + " (" + state.ID.ValueString() + ")"
 
-	if reason := replacementReason(state, plan, now); reason != "" {
+	if reason := replacementReason(state, plan, basis, timed); reason != "" {
 		// status is planned unknown and listed as requiring replacement, so Terraform shows
 		// the change as a replacement and re-plans the new token from scratch.
 		plan.Status = types.StringUnknown()
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
 		resp.Diagnostics.AddWarning("Token Will Be Replaced",
-			"tokenguard_api_token "+state.ID.ValueString()+" "+reason+". Apply the plan to issue a new token and revoke the old one.")
+			name+" "+reason+". Apply the plan to issue a new token and revoke the old one.")
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		stage := planStage(state, plan)
+		if stage == atPlanUndeclared {
+			resp.Diagnostics.Append(resp.Private.SetKey(ctx, undeclaredReplacementKey, []byte("true"))...)
+		}
 		if !resp.Diagnostics.HasError() {
-			r.checkPolicy(ctx, plannedToken{actions: replaceActions, before: req.State.Raw, after: resp.Plan.Raw}, atPlan, &resp.Diagnostics)
+			r.checkPolicy(ctx, plannedToken{actions: replaceActions, before: req.State.Raw, after: resp.Plan.Raw}, stage, &resp.Diagnostics)
 		}
 		return
 	}
+	if plan.TTL.IsUnknown() {
+		resp.Diagnostics.AddAttributeWarning(path.Root("ttl"), "Token Will Be Replaced",
+			name+": ttl is not known until apply. A lower ttl needs a new token, so the token is replaced now rather "+
+				"than have the apply change an update into a replacement. Make ttl known at plan time to update in place.")
+	}
+	if rot, ok := rotationOf(ctx, plan.Rotation, &resp.Diagnostics); plan.Rotation.IsUnknown() || (ok && rot.Interval.IsUnknown()) {
+		resp.Diagnostics.AddAttributeError(path.Root("rotation").AtName("interval"), "Rotation Interval Unknown At Plan",
+			name+": rotation.interval is not known until apply, but it decides whether this plan rotates the secret, and "+
+				"the apply must do what the plan showed. Use a value known at plan time, or apply what it depends on first "+
+				"(terraform apply -target=...).")
+		return
+	}
 
-	if renewing, ok := ttlRaised(state.TTL, plan.TTL); ok && renewing {
+	if renewing, ok := ttlRaised(state.TTL, plan.TTL); ok && renewing && !basis.TTLDerived {
 		if plan.Renewal.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("ttl"), "Renewal Review Required",
 				"Raising ttl from "+state.TTL.ValueString()+" to "+plan.TTL.ValueString()+" moves the token's expiry later, "+
@@ -363,15 +454,14 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		}
 		plan.ExpiresAt = types.StringUnknown()
 	}
-	if plan.TTL.IsUnknown() {
-		plan.ExpiresAt = types.StringUnknown() // may turn out to be a renewal at apply
-	}
 
-	if r.rotationDue(ctx, state, plan, now, &resp.Diagnostics) {
+	if why := rotationReason(ctx, state, plan, basis, timed, &resp.Diagnostics); why != "" {
 		plan.Secret = types.StringUnknown()
 		plan.Fingerprint = types.StringUnknown()
 		plan.RotatedAt = types.StringUnknown()
 		plan.SecretVersion = types.Int64Unknown()
+		resp.Diagnostics.AddWarning("Secret Will Rotate", name+": "+why+" Apply rotates the secret in place: id stays, "+
+			"secret, fingerprint, rotated_at and secret_version change"+overlapNote(ctx, plan.Rotation, &resp.Diagnostics)+".")
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -384,8 +474,16 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	case resp.Plan.Raw.Equal(req.State.Raw):
 		actions = []string{"no-op"}
 	}
-	r.checkPolicy(ctx, plannedToken{actions: actions, before: req.State.Raw, after: resp.Plan.Raw}, atPlan, &resp.Diagnostics)
+	stage := planStage(state, plan)
+	if stage == atPlanUndeclared && len(actions) == 2 {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, undeclaredReplacementKey, []byte("true"))...)
+	}
+	r.checkPolicy(ctx, plannedToken{actions: actions, before: req.State.Raw, after: resp.Plan.Raw}, stage, &resp.Diagnostics)
 }
+
+// undeclaredReplacementKey marks, in the private state of a plan, a replacement that the
+// configuration did not ask for (expired, revoked outside Terraform, inside replace_before).
+const undeclaredReplacementKey = "undeclared_replacement"
 
 // replaceActions are the plan JSON actions of a replacement. Terraform plans the new object a
 // second time, as a create, and keeps only the errors of that second plan: the gate reports
@@ -405,16 +503,6 @@ func (r *apiTokenResource) checkPolicy(ctx context.Context, c plannedToken, stag
 	r.data.gate.check(ctx, r.schema, c, stage, diags)
 }
 
-// replacedByAttribute reports whether an attribute that requires replacement changes: name,
-// owner or data_subjects (unknown counts as changed, as Terraform counts it), or a lowered ttl.
-func replacedByAttribute(state, plan apiTokenModel) bool {
-	if !plan.Name.Equal(state.Name) || !plan.Owner.Equal(state.Owner) || !plan.DataSubjects.Equal(state.DataSubjects) {
-		return true
-	}
-	lowered, _ := ttlRaised(plan.TTL, state.TTL) // the state's ttl is longer than the plan's
-	return lowered
-}
-
 func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	if !r.ready(&resp.Diagnostics) {
 		return
@@ -424,12 +512,25 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := plan.Timeouts.Create(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "create", limit)
 	// Values unknown at plan time are known now: check them before anything is issued.
 	r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: tftypes.NewValue(req.Plan.Raw.Type(), nil), after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	createReq := plan.createRequest(ctx, &resp.Diagnostics)
+	if !knownString(plan.Name) {
+		suffix, err := randomSuffix()
+		if err != nil {
+			resp.Diagnostics.AddError("Unable To Create Token", "Generating a name suffix failed: "+err.Error()+". Apply again.")
+			return
+		}
+		createReq.Name = plan.NamePrefix.ValueString() + suffix
+	}
 	createReq.TTL = plan.TTL.ValueString()
 	createReq.Rotation = rotationRequest(ctx, plan.Rotation, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -451,6 +552,8 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	plan.Secret = types.StringValue(tok.Secret)
 	applyToken(ctx, &plan, tok, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	planBasis{RefreshedAt: r.now()}.save(ctx, resp.Private, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, undeclaredReplacementKey, nil)...)
 	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
 }
 
@@ -467,12 +570,20 @@ func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req clie
 		return client.Token{}, false, nil
 	}
 	if found && holder.Status == "active" {
+		if full, getErr := r.data.client.GetToken(ctx, holder.ID); getErr == nil {
+			if age, ok := orphanOf(full, req, r.now()); ok {
+				return r.adoptOrphan(ctx, full, age, diags)
+			}
+		}
 		diags.AddAttributeError(path.Root("name"), "Token Name In Use",
 			fmt.Sprintf("Owner %q already has an active token named %q (%s), and a name is unique per owner among tokens that "+
 				"are not revoked. If this is a replacement under lifecycle create_before_destroy, the new token is created while "+
 				"the old one is still active: remove create_before_destroy (Terraform then revokes the old token first), or "+
-				"make name differ between the old and the new token. Otherwise import %s, or choose another name.",
-				req.Owner, req.Name, holder.ID, holder.ID))
+				"make name differ between the old and the new token. If another Terraform state manages %s (another workspace "+
+				"or root module with this configuration), do not import it here: one token must be managed by one state only, "+
+				"or each apply would rotate, renew or revoke the other state's secret. Give this configuration's token a name of "+
+				"its own, for example with terraform.workspace in it. Import %s only if no state manages it.",
+				req.Owner, req.Name, holder.ID, holder.ID, holder.ID))
 		return client.Token{}, false, nil
 	}
 	if found {
@@ -484,6 +595,23 @@ func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req clie
 	// A new idempotency key: the refused create issued nothing.
 	tok, err = r.data.client.CreateToken(ctx, req, "")
 	return tok, true, err
+}
+
+// adoptOrphan takes over the orphan t of an interrupted create and rotates it: the secret it
+// was issued with went to the apply that was interrupted and is lost, so state gets a new one.
+func (r *apiTokenResource) adoptOrphan(ctx context.Context, t client.Token, age time.Duration, diags *diag.Diagnostics) (client.Token, bool, error) {
+	// The service allows no zero overlap override: the lost secret ends with the token's own.
+	rotated, err := r.data.client.RotateToken(ctx, t.ID, client.RotateRequest{}, "")
+	if err != nil {
+		addClientError(diags, "Unable To Create Token", "rotating the token "+t.ID+" left by an interrupted apply", err)
+		return client.Token{}, false, nil
+	}
+	diags.AddAttributeWarning(path.Root("name"), "Token Adopted From An Interrupted Apply",
+		fmt.Sprintf("Token %s named %q was issued %s ago by a create whose answer never reached Terraform (an interrupted or "+
+			"timed-out apply): it matches this configuration exactly, holds its first secret and has never been used. It is "+
+			"taken over instead of failing on its name, and its secret was rotated so that state holds one; the first secret, "+
+			"which nobody received, stops working %s.", t.ID, t.Name, age.Round(time.Second), lostSecretEnd(rotated)))
+	return rotated, true, nil
 }
 
 // liveTokenNamed finds the owner's token called name that is not revoked.
@@ -509,6 +637,11 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := state.Timeouts.Read(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "read", limit)
 	tok, err := r.data.client.GetToken(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
 		resp.Diagnostics.AddWarning("Token Not Found",
@@ -524,12 +657,30 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 		addClientError(&resp.Diagnostics, "Unable To Read Token", "reading token "+state.ID.ValueString(), err)
 		return
 	}
+	basis, _ := loadPlanBasis(ctx, req.Private, &resp.Diagnostics)
+	basis.RefreshedAt = r.now()
+	priorVersion, hadSecret := state.SecretVersion, knownString(state.Secret)
 	applyToken(ctx, &state, tok, &resp.Diagnostics)
+	if hadSecret && basis.StaleVersion == 0 && !priorVersion.IsNull() && priorVersion.ValueInt64() != int64(tok.SecretVersion) {
+		// The service rotated the secret without Terraform: the secret in state is stale. The
+		// next plan rotates it in place (rotationReason), whatever else it does.
+		basis.StaleVersion = priorVersion.ValueInt64()
+		if priorVersion.ValueInt64()+1 == int64(tok.SecretVersion) && tok.PreviousValidTil != nil {
+			until := tok.PreviousValidTil.UTC()
+			basis.StaleUntil = &until
+		}
+	}
+	if basis.StaleUntil != nil && !basis.RefreshedAt.Before(*basis.StaleUntil) {
+		basis.StaleUntil = nil // it has stopped working since
+	}
 	if state.TTL.IsNull() {
 		// Import: ttl is required but not stored by the service; derive it from the lifetime.
-		state.TTL = types.StringValue(derivedTTL(tok.CreatedAt, tok.ExpiresAt))
+		// The configured ttl replaces it at the next apply, without renewal or replacement.
+		state.TTL = durationOf(derivedTTL(tok.CreatedAt, tok.ExpiresAt))
+		basis.TTLDerived = true
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	basis.save(ctx, resp.Private, &resp.Diagnostics)
 	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
 }
 
@@ -543,6 +694,11 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := plan.Timeouts.Update(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "update", limit)
 	r.checkPolicy(ctx, plannedToken{actions: []string{"update"}, before: req.State.Raw, after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -563,7 +719,8 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 		return
 	}
 
-	if renewing, ok := ttlRaised(state.TTL, plan.TTL); ok && renewing {
+	basis, _ := loadPlanBasis(ctx, req.Private, &resp.Diagnostics)
+	if renewing, ok := ttlRaised(state.TTL, plan.TTL); ok && renewing && !basis.TTLDerived {
 		renewal, ok := renewalOf(ctx, plan.Renewal, &resp.Diagnostics)
 		if !ok {
 			// Only reachable when ttl was unknown at plan time.
@@ -609,6 +766,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	applyToken(ctx, &plan, tok, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	planBasis{RefreshedAt: r.now()}.save(ctx, resp.Private, &resp.Diagnostics)
 	setIdentity(ctx, resp.Identity, id, &resp.Diagnostics)
 }
 
@@ -621,6 +779,11 @@ func (r *apiTokenResource) Delete(ctx context.Context, req resource.DeleteReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := state.Timeouts.Delete(ctx, defaultOperationTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer timeoutNote(ctx, &resp.Diagnostics, "delete", limit)
 	id := state.ID.ValueString()
 	_, err := r.data.client.RevokeToken(ctx, id)
 	if err == nil || errors.Is(err, client.ErrNotFound) {
@@ -647,32 +810,6 @@ func (r *apiTokenResource) now() time.Time {
 		return r.data.now()
 	}
 	return time.Now()
-}
-
-// rotationDue reports whether the secret must rotate in this plan: the rotation interval has
-// elapsed since the last rotation (or creation), or rotation_triggers changed.
-func (r *apiTokenResource) rotationDue(ctx context.Context, state, plan apiTokenModel, now time.Time, diags *diag.Diagnostics) bool {
-	// Right after an import the state has neither triggers nor secret: the first triggers
-	// are recorded without rotating, so an import never rotates a secret by surprise.
-	imported := state.RotationTriggers.IsNull() && state.Secret.IsNull()
-	if !imported && !sameTriggers(state.RotationTriggers, plan.RotationTriggers) {
-		return true
-	}
-	rot, ok := rotationOf(ctx, plan.Rotation, diags)
-	if !ok || !knownString(rot.Interval) {
-		return false
-	}
-	interval, err := token.ParseDuration(rot.Interval.ValueString())
-	if err != nil {
-		return false
-	}
-	last, ok := parseTime(state.RotatedAt)
-	if !ok {
-		if last, ok = parseTime(state.CreatedAt); !ok {
-			return false
-		}
-	}
-	return !now.Before(last.Add(interval))
 }
 
 // updateRequest builds the PATCH body from the metadata that differs between plan and state.
@@ -702,7 +839,7 @@ func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTok
 		}
 		upd.Labels, changed = &v, true
 	}
-	if !plan.Rotation.Equal(state.Rotation) {
+	if !sameRotation(ctx, plan.Rotation, state.Rotation, diags) {
 		rot := rotationRequest(ctx, plan.Rotation, diags)
 		if rot == nil {
 			rot = &client.Rotation{} // clears the policy
@@ -710,64 +847,6 @@ func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTok
 		upd.Rotation, changed = rot, true
 	}
 	return upd, changed
-}
-
-// replacementReason says why the token in state must be replaced, or "" when it need not be.
-func replacementReason(state, plan apiTokenModel, now time.Time) string {
-	switch state.Status.ValueString() {
-	case "revoked":
-		return "was revoked outside Terraform"
-	case "expired":
-		return "has expired"
-	}
-	expires, ok := parseTime(state.ExpiresAt)
-	if !ok {
-		return ""
-	}
-	if !now.Before(expires) {
-		return "has expired (at " + state.ExpiresAt.ValueString() + ")"
-	}
-	if knownString(plan.ReplaceBefore) {
-		if before, err := token.ParseDuration(plan.ReplaceBefore.ValueString()); err == nil && !now.Before(expires.Add(-before)) {
-			return "expires at " + state.ExpiresAt.ValueString() + ", within replace_before (" + plan.ReplaceBefore.ValueString() + ")"
-		}
-	}
-	return ""
-}
-
-// ttlRaised reports whether the planned ttl is longer than the one in state; ok is false when
-// either is unknown or unparsable.
-func ttlRaised(stateTTL, planTTL types.String) (raised, ok bool) {
-	if !knownString(stateTTL) || !knownString(planTTL) {
-		return false, false
-	}
-	before, err1 := token.ParseDuration(stateTTL.ValueString())
-	after, err2 := token.ParseDuration(planTTL.ValueString())
-	if err1 != nil || err2 != nil {
-		return false, false
-	}
-	return after > before, true
-}
-
-// ttlLowered is the RequiresReplaceIf condition of ttl: a shorter lifetime is a new token.
-func ttlLowered(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
-	if !knownString(req.StateValue) || !knownString(req.PlanValue) {
-		return
-	}
-	before, err1 := token.ParseDuration(req.StateValue.ValueString())
-	after, err2 := token.ParseDuration(req.PlanValue.ValueString())
-	resp.RequiresReplace = err1 == nil && err2 == nil && after < before
-}
-
-// sameTriggers compares rotation_triggers; null and empty are the same, unknown differs.
-func sameTriggers(a, b types.Map) bool {
-	if a.IsUnknown() || b.IsUnknown() {
-		return false
-	}
-	if len(a.Elements()) == 0 && len(b.Elements()) == 0 {
-		return true
-	}
-	return a.Equal(b)
 }
 
 // applyToken copies what the service returned into m, keeping the practitioner's spelling of

@@ -218,7 +218,13 @@ func parseTime(v types.String) (time.Time, bool) {
 	return t, err == nil
 }
 
-func knownString(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
+// knownString reports whether v (a string or duration value) is neither null nor unknown.
+func knownString(v interface {
+	IsNull() bool
+	IsUnknown() bool
+}) bool {
+	return !v.IsNull() && !v.IsUnknown()
+}
 
 // stringSet converts values to a set. An empty answer stays null when prior was null, unless
 // the attribute is required (always a set).
@@ -307,8 +313,8 @@ func rotationValue(ctx context.Context, got *client.Rotation, prior types.Object
 	}
 	old, _ := rotationOf(ctx, prior, diags)
 	m := rotationModel{
-		Interval: sameDuration(got.Interval, old.Interval),
-		Overlap:  sameDuration(got.Overlap, old.Overlap),
+		Interval: durationFrom(sameDuration(got.Interval, old.Interval.StringValue)),
+		Overlap:  durationFrom(sameDuration(got.Overlap, old.Overlap.StringValue)),
 	}
 	v, d := types.ObjectValueFrom(ctx, rotationAttrTypes, m)
 	diags.Append(d...)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
@@ -82,3 +83,54 @@ var categoryList = sync.OnceValue(func() string {
 	all := append(slices.Clone(token.PersonalCategories), token.SensitiveCategories...)
 	return "`" + strings.Join(all, "`, `") + "`"
 })
+
+// textValidator refuses at plan what the token service would change or refuse at apply:
+// surrounding white space (the service trims it, so the stored value would differ from the
+// configuration and every apply would plan again), control characters, bidirectional
+// controls and U+FFFD (the service refuses them, see textProblem in internal/server). With
+// noSpace, white space anywhere is refused (scopes are single words). With keepSpace,
+// surrounding white space is allowed (label values are stored as given).
+type textValidator struct {
+	noSpace, keepSpace bool
+}
+
+func (v textValidator) Description(context.Context) string {
+	switch {
+	case v.noSpace:
+		return "a single word without white space or control characters"
+	case v.keepSpace:
+		return "text without control or bidirectional-control characters"
+	}
+	return "text without surrounding white space, control or bidirectional-control characters"
+}
+func (v textValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v textValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	if problem := textProblem(s, v.noSpace, v.keepSpace); problem != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Text", strconv.Quote(s)+": "+problem)
+	}
+}
+
+// textProblem says what the token service would change or refuse in s, with what to do, or "".
+func textProblem(s string, noSpace, keepSpace bool) string {
+	switch {
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "it contains control characters (line breaks, tabs, escape sequences), which the token service refuses. Remove them."
+	case strings.ContainsFunc(s, func(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }):
+		return "it contains bidirectional control characters (U+202A-U+202E, U+2066-U+2069), which make text display " +
+			"differently from what it is; the token service refuses them. Remove them."
+	case strings.ContainsRune(s, unicode.ReplacementChar):
+		return "it contains U+FFFD, the mark of invalid UTF-8; the token service refuses it. Write the intended character."
+	case noSpace && strings.ContainsFunc(s, unicode.IsSpace):
+		return "it contains white space; scopes are single words such as \"invoices:read\". Remove the spaces."
+	case !keepSpace && strings.TrimSpace(s) != s && strings.TrimSpace(s) != "":
+		// A blank value is left to the rules that require one (CPRA-MIN-001, CPRA-MIN-004),
+		// which say what it must hold.
+		return "it has white space at its start or end, which the token service removes, so the stored value would never " +
+			"match the configuration. Write it as " + strconv.Quote(strings.TrimSpace(s)) + "."
+	}
+	return ""
+}
