@@ -31,15 +31,18 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 		t.Fatal(err)
 	}
 	return map[string]routeRequest{
-		"POST /v1/tokens":                  {"/v1/tokens", string(create)},
-		"GET /v1/tokens":                   {"/v1/tokens", ""},
-		"GET /v1/tokens/{id}":              {"/v1/tokens/" + tokenID, ""},
-		"PATCH /v1/tokens/{id}":            {"/v1/tokens/" + tokenID, `{"purpose":"nightly export of invoices to the ledger system"}`},
-		"DELETE /v1/tokens/{id}":           {"/v1/tokens/" + tokenID, ""},
-		"POST /v1/tokens/{id}/revoke":      {"/v1/tokens/" + tokenID + "/revoke", `{}`},
-		"POST /v1/tokens/{id}/rotate":      {"/v1/tokens/" + tokenID + "/rotate", `{}`},
-		"POST /v1/tokens/{id}/renew":       {"/v1/tokens/" + tokenID + "/renew", `{"ttl":"10d","reason":"still needed for the export","reviewed_by":"security-team"}`},
-		"POST /v1/introspect":              {"/v1/introspect", string(introspect)},
+		"POST /v1/tokens":             {"/v1/tokens", string(create)},
+		"GET /v1/tokens":              {"/v1/tokens", ""},
+		"GET /v1/tokens/{id}":         {"/v1/tokens/" + tokenID, ""},
+		"PATCH /v1/tokens/{id}":       {"/v1/tokens/" + tokenID, `{"purpose":"nightly export of invoices to the ledger system"}`},
+		"DELETE /v1/tokens/{id}":      {"/v1/tokens/" + tokenID, ""},
+		"POST /v1/tokens/{id}/revoke": {"/v1/tokens/" + tokenID + "/revoke", `{}`},
+		"POST /v1/tokens/{id}/rotate": {"/v1/tokens/" + tokenID + "/rotate", `{}`},
+		"POST /v1/tokens/{id}/renew":  {"/v1/tokens/" + tokenID + "/renew", `{"ttl":"10d","reason":"still needed for the export","reviewed_by":"security-team"}`},
+		"POST /v1/introspect":         {"/v1/introspect", string(introspect)},
+		// Not the matrix token's secret: its holder may revoke it (the one route a token
+		// secret authenticates on), and the positive control must not end it.
+		"POST /v1/revoke":                  {"/v1/revoke", `{"token":"tg_test_not_a_live_secret"}`},
 		"POST /v1/credentials":             {"/v1/credentials", `{"name":"matrix-server"}`},
 		"POST /v1/credentials/{id}/revoke": {"/v1/credentials/" + credentialID + "/revoke", `{}`},
 		"GET /v1/audit":                    {"/v1/audit", ""},

@@ -271,6 +271,7 @@ func (s *Server) routes() {
 	handle("POST /v1/tokens/{id}/rotate", s.authed(RightAdmin, s.rotateToken))
 	handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
 	handle("POST /v1/introspect", s.introspect())
+	handle("POST /v1/revoke", s.revokeByValue())
 	handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
 	handle("POST /v1/credentials/{id}/revoke", s.authed(RightAdmin, s.revokeCredential))
 	handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))
