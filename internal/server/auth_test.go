@@ -13,7 +13,8 @@ import (
 )
 
 // publicRoutes need no credential.
-var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true}
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true,
+	"GET /.well-known/oauth-authorization-server": true}
 
 // routeRequest is one concrete request of a route pattern.
 type routeRequest struct{ path, body string }

@@ -14,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 )
 
@@ -198,4 +199,53 @@ func TestIntrospect_clientAuthenticationMethods(t *testing.T) {
 		}
 	}
 	t.Logf("%d client authentication cases checked", len(cases))
+}
+
+// TestMetadata_namesTheOAuthEndpoints checks the RFC 8414 document: the issuer (the
+// configured one, else the URL the request reached), the introspection and revocation
+// endpoints, and the client authentication methods they accept, and that the endpoints it
+// names answer a client_secret_basic login.
+func TestMetadata_namesTheOAuthEndpoints(t *testing.T) {
+	ctx := context.Background()
+	svc := servertest.Start(t, servertest.Options{})
+	status, body, hdr := rawDo(t, "GET", svc.URL+"/.well-known/oauth-authorization-server", "", "")
+	var md struct {
+		Issuer                 string   `json:"issuer"`
+		Introspection          string   `json:"introspection_endpoint"`
+		IntrospectionMethods   []string `json:"introspection_endpoint_auth_methods_supported"`
+		Revocation             string   `json:"revocation_endpoint"`
+		RevocationMethods      []string `json:"revocation_endpoint_auth_methods_supported"`
+		ResponseTypesSupported []string `json:"response_types_supported"`
+	}
+	if status != 200 || hdr.Get("Content-Type") != "application/json" || json.Unmarshal(body, &md) != nil {
+		t.Fatalf("metadata = %d %s", status, body)
+	}
+	if md.Issuer != svc.URL || md.Introspection != svc.URL+"/v1/introspect" || md.Revocation != svc.URL+"/v1/revoke" ||
+		strings.Join(md.IntrospectionMethods, ",") != "client_secret_basic,client_secret_post" ||
+		strings.Join(md.RevocationMethods, ",") != "client_secret_basic,client_secret_post" || md.ResponseTypesSupported == nil {
+		t.Fatalf("metadata = %s", body)
+	}
+	// The endpoints it names work with the method it names first.
+	cred, err := svc.Client(t).CreateCredential(ctx, client.CreateCredentialRequest{Name: "discovering-gateway"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := svc.Client(t).CreateToken(ctx, compliantRequest("discovered"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resource, err := rs.NewResourceServerClientCredentials(ctx, md.Issuer, cred.ID, cred.Secret,
+		rs.WithStaticEndpoints(md.Revocation, md.Introspection))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rs.Introspect[*oidc.IntrospectionResponse](ctx, resource, tok.Secret); err != nil || !got.Active {
+		t.Fatalf("introspection through the discovered endpoint: %+v, %v", got, err)
+	}
+	// A configured issuer that is not a base URL is refused at start.
+	for _, bad := range []string{"tokens.example.com", "ftp://tokens.example.com", "https://tokens.example.com/?x=1", "https://u:p@tokens.example.com"} {
+		if _, err := server.New(server.Config{Store: svc.Store, Keyring: svc.Keys, Issuer: bad}); err == nil || !strings.Contains(err.Error(), "issuer") {
+			t.Errorf("issuer %q: New error %v, want one naming the issuer", bad, err)
+		}
+	}
 }
