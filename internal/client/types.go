@@ -109,6 +109,12 @@ type Introspection struct {
 	ExpiresAt int64    `json:"exp,omitempty"` // Unix seconds
 	IssuedAt  int64    `json:"iat,omitempty"`
 	TokenType string   `json:"token_type,omitempty"`
+	// The registered RFC 7662 members typed clients read: sub and username are the owner,
+	// client_id and jti the token id (the token is the client that presents it).
+	Subject  string `json:"sub,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
+	Username string `json:"username,omitempty"`
+	JWTID    string `json:"jti,omitempty"`
 }
 
 // AuditRecord is one record of GET /v1/audit.

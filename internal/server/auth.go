@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,9 +116,7 @@ func (s *Server) auditRefusal(r *http.Request, c *caller, err error) {
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
-		if ae.status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tokenguard"`)
-		}
+		setChallenge(w, r, ae)
 		writeError(w, ae)
 		return
 	}
@@ -127,34 +128,109 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, errInternal)
 }
 
+// setChallenge sets the WWW-Authenticate header of a 401 or 403 answer as RFC 6750 section 3
+// says: error="invalid_token" when a credential was presented and not recognised (none when
+// the request presented none), error="insufficient_scope" when it lacks the right. On the
+// OAuth endpoints a 401 also offers HTTP Basic (RFC 6749 section 5.2).
+func setChallenge(w http.ResponseWriter, r *http.Request, ae *apiError) {
+	switch ae.status {
+	case http.StatusUnauthorized:
+		if r.Header.Get("Authorization") == "" && (r.PostForm == nil || !r.PostForm.Has("client_secret")) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tokenguard"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tokenguard", error="invalid_token", error_description=`+strconv.Quote(ae.message))
+		}
+		if clientAuthPatterns[r.Pattern] {
+			w.Header().Add("WWW-Authenticate", `Basic realm="tokenguard"`)
+		}
+	case http.StatusForbidden:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenguard", error="insufficient_scope", error_description=`+strconv.Quote(ae.message))
+	}
+}
+
 // unauthenticated is the 401 answer, with msg saying what is wrong.
 func unauthenticated(msg string) error {
 	return &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
 }
 
-// bearerSecret returns the credential secret of r's Authorization header.
-func bearerSecret(r *http.Request) (string, error) {
+// presented is the credential a request presents: its secret, and the credential id it
+// claims (client_secret_basic and client_secret_post name one; Bearer does not).
+type presented struct {
+	secret    string
+	claimedID string
+	basic     bool // presented with HTTP Basic: a 401 also offers Basic
+}
+
+// clientAuthPatterns are the OAuth endpoints, where a client may authenticate as RFC 6749
+// section 2.3.1 lets it (client_secret_basic, client_secret_post) besides Bearer.
+var clientAuthPatterns = map[string]bool{
+	"POST /v1/introspect": true,
+	"POST /v1/revoke":     true,
+}
+
+// credentialOf returns the credential r presents: Authorization: Bearer on every route and,
+// on the OAuth endpoints, Authorization: Basic (credential id and secret, each form-encoded
+// as RFC 6749 section 2.3.1 says) or the client_id and client_secret form parameters (of a
+// form the handler has parsed). Presenting more than one is refused.
+func credentialOf(r *http.Request) (presented, error) {
 	if len(r.Header.Values("Authorization")) > 1 {
 		// Components disagree on which one counts (Go's Header.Get takes the first, others
 		// the last or a join): the request does not say who it is from.
-		return "", invalid("Authorization", "more than one Authorization header: send exactly one, Authorization: Bearer <credential>")
+		return presented{}, invalid("Authorization", "more than one Authorization header: send exactly one, Authorization: Bearer <credential>")
+	}
+	oauth := clientAuthPatterns[r.Pattern]
+	var post presented
+	if oauth && r.PostForm != nil && (r.PostForm.Has("client_secret") || r.PostForm.Has("client_id")) {
+		if r.URL.Query().Has("client_secret") {
+			return presented{}, invalid("client_secret", "client_secret must not be sent in the URL: send it in the form body or with HTTP Basic")
+		}
+		post = presented{secret: r.PostForm.Get("client_secret"), claimedID: r.PostForm.Get("client_id")}
+		if post.secret == "" || post.claimedID == "" {
+			return presented{}, unauthenticated("client_secret_post needs both client_id and client_secret")
+		}
 	}
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
-		return "", unauthenticated("missing credential: send Authorization: Bearer <credential>")
+		if post.secret != "" {
+			return post, nil
+		}
+		if oauth {
+			return presented{}, unauthenticated("missing credential: send Authorization: Bearer <credential>, HTTP Basic with the credential id and secret, or client_id and client_secret form parameters")
+		}
+		return presented{}, unauthenticated("missing credential: send Authorization: Bearer <credential>")
 	}
-	scheme, secret, ok := strings.Cut(authz, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
-		return "", unauthenticated("malformed Authorization header: use Authorization: Bearer <credential>")
+	if post.secret != "" {
+		return presented{}, invalid("Authorization", "the request authenticates twice (Authorization header and client_secret): use exactly one method")
 	}
-	return strings.TrimSpace(secret), nil
+	scheme, value, ok := strings.Cut(authz, " ")
+	value = strings.TrimSpace(value)
+	if ok && oauth && strings.EqualFold(scheme, "Basic") {
+		raw, err := base64.StdEncoding.DecodeString(value)
+		if err != nil {
+			return presented{}, unauthenticated("malformed Authorization: Basic header: send base64(client_id:client_secret)")
+		}
+		id, secret, found := strings.Cut(string(raw), ":")
+		id, idErr := url.QueryUnescape(id)
+		secret, secretErr := url.QueryUnescape(secret)
+		if !found || idErr != nil || secretErr != nil || id == "" || secret == "" {
+			return presented{}, unauthenticated("malformed Authorization: Basic header: send base64(client_id:client_secret)")
+		}
+		return presented{secret: secret, claimedID: id, basic: true}, nil
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || value == "" {
+		return presented{}, unauthenticated("malformed Authorization header: use Authorization: Bearer <credential>")
+	}
+	return presented{secret: value}, nil
 }
 
 // authorize judges the credential a bearer secret matched (found false: none did). It
 // returns the caller when the credential is valid, even if it lacks right (then with a 403),
 // and the error to answer when it does not authenticate or authorise.
-func authorize(cred store.Credential, found bool, right string) (*caller, error) {
-	if !found || cred.RevokedAt != nil {
+//
+// claimedID is the credential id the request names ("" when it names none): a secret
+// presented under another credential's id does not authenticate.
+func authorize(cred store.Credential, found bool, claimedID, right string) (*caller, error) {
+	if !found || cred.RevokedAt != nil || (claimedID != "" && subtle.ConstantTimeCompare([]byte(claimedID), []byte(cred.ID)) != 1) {
 		return nil, unauthenticated("credential not recognised")
 	}
 	c := &caller{id: cred.ID, rights: cred.Rights}
@@ -178,10 +254,11 @@ func noteCaller(r *http.Request, c *caller) {
 // authenticate finds the credential of r's bearer secret and checks that it holds right (or
 // admin). inView, if not nil, then runs in the same read transaction (see serveAuthed).
 func (s *Server) authenticate(r *http.Request, right string, inView func(store.Reader, *caller) error) (*caller, error) {
-	secret, err := bearerSecret(r)
+	p, err := credentialOf(r)
 	if err != nil {
 		return nil, err
 	}
+	secret := p.secret
 	var (
 		c         *caller
 		authErr   error // the answer when the credential does not authenticate or authorise
@@ -202,7 +279,7 @@ func (s *Server) authenticate(r *http.Request, right string, inView func(store.R
 			cred, found = got, true
 			break
 		}
-		c, authErr = authorize(cred, found, right)
+		c, authErr = authorize(cred, found, p.claimedID, right)
 		if authErr == nil && inView != nil {
 			inViewErr = inView(rd, c)
 		}

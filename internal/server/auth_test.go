@@ -13,7 +13,8 @@ import (
 )
 
 // publicRoutes need no credential.
-var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true}
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true,
+	"GET /.well-known/oauth-authorization-server": true}
 
 // routeRequest is one concrete request of a route pattern.
 type routeRequest struct{ path, body string }
@@ -31,15 +32,18 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 		t.Fatal(err)
 	}
 	return map[string]routeRequest{
-		"POST /v1/tokens":                  {"/v1/tokens", string(create)},
-		"GET /v1/tokens":                   {"/v1/tokens", ""},
-		"GET /v1/tokens/{id}":              {"/v1/tokens/" + tokenID, ""},
-		"PATCH /v1/tokens/{id}":            {"/v1/tokens/" + tokenID, `{"purpose":"nightly export of invoices to the ledger system"}`},
-		"DELETE /v1/tokens/{id}":           {"/v1/tokens/" + tokenID, ""},
-		"POST /v1/tokens/{id}/revoke":      {"/v1/tokens/" + tokenID + "/revoke", `{}`},
-		"POST /v1/tokens/{id}/rotate":      {"/v1/tokens/" + tokenID + "/rotate", `{}`},
-		"POST /v1/tokens/{id}/renew":       {"/v1/tokens/" + tokenID + "/renew", `{"ttl":"10d","reason":"still needed for the export","reviewed_by":"security-team"}`},
-		"POST /v1/introspect":              {"/v1/introspect", string(introspect)},
+		"POST /v1/tokens":             {"/v1/tokens", string(create)},
+		"GET /v1/tokens":              {"/v1/tokens", ""},
+		"GET /v1/tokens/{id}":         {"/v1/tokens/" + tokenID, ""},
+		"PATCH /v1/tokens/{id}":       {"/v1/tokens/" + tokenID, `{"purpose":"nightly export of invoices to the ledger system"}`},
+		"DELETE /v1/tokens/{id}":      {"/v1/tokens/" + tokenID, ""},
+		"POST /v1/tokens/{id}/revoke": {"/v1/tokens/" + tokenID + "/revoke", `{}`},
+		"POST /v1/tokens/{id}/rotate": {"/v1/tokens/" + tokenID + "/rotate", `{}`},
+		"POST /v1/tokens/{id}/renew":  {"/v1/tokens/" + tokenID + "/renew", `{"ttl":"10d","reason":"still needed for the export","reviewed_by":"security-team"}`},
+		"POST /v1/introspect":         {"/v1/introspect", string(introspect)},
+		// Not the matrix token's secret: its holder may revoke it (the one route a token
+		// secret authenticates on), and the positive control must not end it.
+		"POST /v1/revoke":                  {"/v1/revoke", `{"token":"tg_test_not_a_live_secret"}`},
 		"POST /v1/credentials":             {"/v1/credentials", `{"name":"matrix-server"}`},
 		"POST /v1/credentials/{id}/revoke": {"/v1/credentials/" + credentialID + "/revoke", `{}`},
 		"GET /v1/audit":                    {"/v1/audit", ""},
@@ -127,8 +131,18 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
 				t.Errorf("%s with %s: body %s, want error code %s with a message", p, k.name, body, wantCode)
 			}
-			if status == 401 && hdr.Get("WWW-Authenticate") != `Bearer realm="tokenguard"` {
-				t.Errorf("%s with %s: WWW-Authenticate %q", p, k.name, hdr.Get("WWW-Authenticate"))
+			// RFC 6750 section 3: no error attribute when no credential was presented,
+			// error="invalid_token" when one was and is not recognised (issue 16).
+			wantChallenge := `Bearer realm="tokenguard", error="invalid_token", error_description=`
+			if k.header == "" {
+				wantChallenge = `Bearer realm="tokenguard"`
+			}
+			if status == 401 && (!strings.HasPrefix(hdr.Get("WWW-Authenticate"), wantChallenge) ||
+				(k.header == "" && hdr.Get("WWW-Authenticate") != wantChallenge)) {
+				t.Errorf("%s with %s: WWW-Authenticate %q, want %q", p, k.name, hdr.Get("WWW-Authenticate"), wantChallenge)
+			}
+			if status == 403 && !strings.HasPrefix(hdr.Get("WWW-Authenticate"), `Bearer realm="tokenguard", error="insufficient_scope"`) {
+				t.Errorf("%s with %s: WWW-Authenticate %q, want error=\"insufficient_scope\"", p, k.name, hdr.Get("WWW-Authenticate"))
 			}
 			if strings.Contains(string(body), tok.Secret) || strings.Contains(string(body), victim.Secret) {
 				t.Errorf("%s with %s: answer echoes a secret", p, k.name)

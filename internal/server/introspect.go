@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +110,10 @@ func appendIntrospection(b []byte, a *client.Introspection) []byte {
 	num("exp", a.ExpiresAt)
 	num("iat", a.IssuedAt)
 	str("token_type", a.TokenType)
+	str("sub", a.Subject)
+	str("client_id", a.ClientID)
+	str("username", a.Username)
+	str("jti", a.JWTID)
 	return append(b, '}')
 }
 
@@ -128,11 +133,11 @@ type introspection struct {
 // arrived keeps revocation instant: a revocation (of the token or of the credential)
 // committed before the request is seen by it.
 func (s *Server) authenticateIntrospection(r *http.Request, presented string, sec token.Secret, decided *introspection) (*caller, error) {
-	secret, err := bearerSecret(r)
+	p, err := credentialOf(r)
 	if err != nil {
 		return nil, err
 	}
-	credentialHash, _ := s.keys.HashSecret(secret)
+	credentialHash, _ := s.keys.HashSecret(p.secret)
 	tokenHash, _ := s.keys.HashSecret(presented)
 	got, err := s.store.ReadForIntrospection(r.Context(), credentialHash, tokenHash)
 	if err != nil {
@@ -145,7 +150,7 @@ func (s *Server) authenticateIntrospection(r *http.Request, presented string, se
 			return err
 		})
 	}
-	c, err := authorize(got.Credential, got.CredentialFound, RightIntrospect)
+	c, err := authorize(got.Credential, got.CredentialFound, p.claimedID, RightIntrospect)
 	noteCaller(r, c)
 	if err != nil {
 		return nil, err
@@ -202,11 +207,24 @@ func (s *Server) decideOn(c *caller, presented string, sec token.Secret, t store
 		ev.Outcome = "active"
 		return introspection{event: ev, answer: &client.Introspection{
 			Active: true, TokenID: t.ID, Scope: strings.Join(t.Scopes, " "), Owner: string(owner),
-			Audiences: t.Audiences, ExpiresAt: validUntil.Unix(), IssuedAt: t.CreatedAt.Unix(),
-			TokenType: TokenTypeBearer,
+			Audiences: t.Audiences, ExpiresAt: validUntil.Unix(), IssuedAt: issuedAt(t, matched),
+			TokenType: TokenTypeBearer, Subject: string(owner), ClientID: t.ID, Username: string(owner), JWTID: t.ID,
 		}}, nil
 	}
 	return introspection{event: ev}, nil
+}
+
+// issuedAt is the iat of the secret whose hash is matched: the last rotation for the current
+// secret of a rotated token, the creation for one never rotated, and 0 (left out) for the
+// previous secret inside an overlap, whose issue time the store does not keep.
+func issuedAt(t store.Token, matched []byte) int64 {
+	if !hmac.Equal(matched, t.SecretHash) {
+		return 0
+	}
+	if t.RotatedAt != nil {
+		return t.RotatedAt.Unix()
+	}
+	return t.CreatedAt.Unix()
 }
 
 // judge decides whether the secret whose hash is matched is active at now. It returns the
@@ -235,20 +253,13 @@ func (s *Server) judge(t store.Token, matched []byte, now time.Time) (reason str
 
 // readIntrospectToken reads the token parameter from a JSON or form body.
 func (s *Server) readIntrospectToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	form, err := s.readOAuthForm(w, r)
+	if err != nil {
+		return "", err
+	}
 	var tok string
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
-		if err := r.ParseForm(); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return "", &apiError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: "request body is too large"}
-			}
-			return "", invalid("", "request body is not a valid form")
-		}
-		if len(r.PostForm["token"]) > 1 {
-			return "", invalid("token", "the form has more than one token parameter: send exactly one")
-		}
-		tok = r.PostForm.Get("token")
+	if form != nil {
+		tok = form.Get("token")
 	} else {
 		body, err := s.readBody(w, r, false)
 		if err != nil {
@@ -264,4 +275,40 @@ func (s *Server) readIntrospectToken(w http.ResponseWriter, r *http.Request) (st
 		return "", invalid("token", "token is required: send the secret to introspect")
 	}
 	return tok, nil
+}
+
+// readOAuthForm parses r's body when it is a form (application/x-www-form-urlencoded, as
+// RFC 7662 and RFC 7009 send) and returns it; it returns nil for a JSON body, left unread.
+// A parameter sent more than once is refused (RFC 6749 section 3.2), as is any other
+// content type, with a message naming both accepted ones.
+func (s *Server) readOAuthForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	if mt != "application/x-www-form-urlencoded" {
+		if mt == "application/json" {
+			return nil, nil
+		}
+		// readBody answers an empty body 400 and any other 415; the 415 names both encodings.
+		_, err := s.readBody(w, r, false)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusUnsupportedMediaType {
+			return nil, &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+				message: fmt.Sprintf("Content-Type %q is not supported: send application/x-www-form-urlencoded (as RFC 7662 and RFC 7009 do) or application/json", ct)}
+		}
+		return nil, err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: "request body is too large"}
+		}
+		return nil, invalid("", "request body is not a valid form")
+	}
+	for name, values := range r.PostForm {
+		if len(values) > 1 {
+			return nil, invalid(name, "the form has more than one %s parameter: send exactly one", name)
+		}
+	}
+	return r.PostForm, nil
 }

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path"
 	"slices"
 	"sync/atomic"
@@ -105,6 +106,9 @@ type Config struct {
 	// DefaultAuditCheckpointInterval) and once more from Close.
 	AuditCheckpoint         io.Writer
 	AuditCheckpointInterval time.Duration
+	// Issuer is the service's public base URL, e.g. https://tokens.example.com, named by the
+	// RFC 8414 metadata; empty means the URL each request reached.
+	Issuer string
 }
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
@@ -115,6 +119,7 @@ type Server struct {
 	defaultTTL        time.Duration
 	maxTTL            time.Duration
 	env               string
+	issuer            string
 	log               *slog.Logger
 	maxBody           int64
 	limiter           *failureLimiter
@@ -164,6 +169,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.env == "" {
 		s.env = DefaultEnv
+	}
+	if cfg.Issuer != "" {
+		u, err := url.Parse(cfg.Issuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("server: issuer %q: use the service's base URL, e.g. https://tokens.example.com, without query or fragment", cfg.Issuer)
+		}
+		s.issuer = cfg.Issuer
 	}
 	if _, err := token.NewSecret(s.env, "tok_0000000000000000"); err != nil {
 		return nil, fmt.Errorf("server: env: %w", err)
@@ -261,6 +273,7 @@ func (s *Server) routes() {
 	handle("GET /healthz", http.HandlerFunc(s.healthz))
 	handle("GET /readyz", http.HandlerFunc(s.readyz))
 	handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
+	handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
 
 	handle("POST /v1/tokens", s.authed(RightAdmin, s.createToken))
 	handle("GET /v1/tokens", s.authed(RightAdmin, s.listTokens))
@@ -271,6 +284,7 @@ func (s *Server) routes() {
 	handle("POST /v1/tokens/{id}/rotate", s.authed(RightAdmin, s.rotateToken))
 	handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
 	handle("POST /v1/introspect", s.introspect())
+	handle("POST /v1/revoke", s.revokeByValue())
 	handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
 	handle("POST /v1/credentials/{id}/revoke", s.authed(RightAdmin, s.revokeCredential))
 	handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))

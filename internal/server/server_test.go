@@ -107,7 +107,8 @@ func TestLifecycle_createIntrospectRotateOverlapRenewRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := client.Introspection{Active: true, TokenID: created.ID, Scope: "invoices:read", Owner: "team-billing@example.com",
-		Audiences: []string{"accounting"}, ExpiresAt: created.ExpiresAt.Unix(), IssuedAt: t0.Unix(), TokenType: "bearer"}
+		Audiences: []string{"accounting"}, ExpiresAt: created.ExpiresAt.Unix(), IssuedAt: t0.Unix(), TokenType: "bearer",
+		Subject: "team-billing@example.com", ClientID: created.ID, Username: "team-billing@example.com", JWTID: created.ID}
 	if !equalJSON(in, want) {
 		t.Fatalf("introspection = %+v, want %+v", in, want)
 	}

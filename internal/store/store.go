@@ -229,8 +229,8 @@ type IntrospectionRead struct {
 	CredentialFound bool
 	// Token is the token whose current or previous secret hash matched, a current match
 	// first, with only the fields an introspection decides on: ID, Status, CreatedAt,
-	// ExpiresAt, OwnerCipher, Scopes, Audiences, SecretHash, PrevSecretHash and
-	// PrevValidUntil; the others are zero. TokenFound is false when no token matched.
+	// ExpiresAt, OwnerCipher, Scopes, Audiences, SecretHash, PrevSecretHash,
+	// PrevValidUntil and RotatedAt; the others are zero. TokenFound is false when no token matched.
 	Token      Token
 	TokenFound bool
 }

@@ -17,7 +17,7 @@ import (
 // evaluates its second lookup only when the first finds nothing.
 const readForIntrospectionQuery = `SELECT l.i, c.id, c.rights, c.revoked_at,
 	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
-	t.secret_hash, t.prev_secret_hash, t.prev_valid_until
+	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at
 FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS l(credential_hash, token_hash, i)
 LEFT JOIN credentials AS c ON c.secret_hash = l.credential_hash
 LEFT JOIN LATERAL (
@@ -144,15 +144,15 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 	seen := 0
 	for rows.Next() {
 		var (
-			i                                       int64
-			got                                     store.IntrospectionRead
-			credID, tokID, status                   *string
-			credRevoked, tokCreated, expires, prevU *time.Time
-			c, t                                    = &got.Credential, &got.Token
+			i                                                int64
+			got                                              store.IntrospectionRead
+			credID, tokID, status                            *string
+			credRevoked, tokCreated, expires, prevU, rotated *time.Time
+			c, t                                             = &got.Credential, &got.Token
 		)
 		if err := rows.Scan(&i, &credID, &c.Rights, &credRevoked,
 			&tokID, &status, &tokCreated, &expires, &t.OwnerCipher, &t.Scopes, &t.Audiences,
-			&t.SecretHash, &t.PrevSecretHash, &prevU); err != nil {
+			&t.SecretHash, &t.PrevSecretHash, &prevU, &rotated); err != nil {
 			return fmt.Errorf("postgres: reading for introspection: %w", err)
 		}
 		if i < 1 || i > int64(len(batch)) {
@@ -167,6 +167,7 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 		if tokID != nil && status != nil && tokCreated != nil && expires != nil {
 			got.TokenFound = true
 			t.ID, t.Status, t.CreatedAt, t.ExpiresAt, t.PrevValidUntil = *tokID, *status, tokCreated.UTC(), expires.UTC(), utc(prevU)
+			t.RotatedAt = utc(rotated)
 		} else {
 			got.Token = store.Token{}
 		}

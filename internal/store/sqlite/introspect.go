@@ -19,7 +19,7 @@ import (
 // row. coalesce evaluates its second lookup only when the first finds nothing.
 const readForIntrospectionQuery = `SELECT c.id, c.rights, c.revoked_at,
 	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
-	t.secret_hash, t.prev_secret_hash, t.prev_valid_until
+	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at
 FROM (SELECT 1) AS one
 LEFT JOIN credentials AS c ON c.secret_hash = ?1
 LEFT JOIN tokens AS t ON t.id = coalesce(
@@ -27,7 +27,7 @@ LEFT JOIN tokens AS t ON t.id = coalesce(
 	(SELECT id FROM tokens WHERE prev_secret_hash = ?2 LIMIT 1))`
 
 // readForIntrospectionColumns is how many columns readForIntrospectionQuery returns.
-const readForIntrospectionColumns = 13
+const readForIntrospectionColumns = 14
 
 // introspectionReader is one read-only driver connection of its own with
 // readForIntrospectionQuery prepared on it, used by one ReadForIntrospection at a time.
@@ -178,6 +178,7 @@ func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenH
 		t.SecretHash = col.blob(row[10])
 		t.PrevSecretHash = col.blob(row[11])
 		t.PrevValidUntil = d.optTime("prev_valid_until", col.nullText(row[12]))
+		t.RotatedAt = d.optTime("rotated_at", col.nullText(row[13]))
 		if err := errors.Join(col.err, d.err); err != nil {
 			return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: token %q: %w", t.ID, err)
 		}

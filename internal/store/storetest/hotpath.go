@@ -30,7 +30,7 @@ var hotPathTests = []struct {
 func introspectionFields(t store.Token) store.Token {
 	return store.Token{ID: t.ID, Status: t.Status, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
 		OwnerCipher: t.OwnerCipher, Scopes: t.Scopes, Audiences: t.Audiences, SecretHash: t.SecretHash,
-		PrevSecretHash: t.PrevSecretHash, PrevValidUntil: t.PrevValidUntil}
+		PrevSecretHash: t.PrevSecretHash, PrevValidUntil: t.PrevValidUntil, RotatedAt: t.RotatedAt}
 }
 
 // credentialFields is c with only the fields ReadForIntrospection returns of a credential.

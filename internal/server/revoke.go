@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"maps"
+	"net/http"
+	"strings"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+)
+
+// actorTokenHolder is the audit actor of a revocation by the token's own holder.
+const actorTokenHolder = "token-holder"
+
+// revokeRequest is the JSON form of an RFC 7009 revocation request.
+type revokeByValueRequest struct {
+	Token         string `json:"token"`
+	TokenTypeHint string `json:"token_type_hint,omitempty"`
+}
+
+// revokeByValue serves POST /v1/revoke, RFC 7009 token revocation by the secret's value: a
+// form (or JSON object) with token and an optional token_type_hint (ignored: every tg_
+// secret is an access token).
+//
+// Two callers may revoke: a credential holding the admin right (Bearer,
+// client_secret_basic or client_secret_post), and the token's holder, who authenticates
+// with Authorization: Bearer <the very secret being revoked>; any other tg_ secret as
+// credential is refused 401. As RFC 7009 section 2.2 says, a secret that identifies no live
+// token is answered 200 as well, so the answer tells nothing about the secret. A live
+// secret (the current one, or the previous one inside its overlap) revokes its token, in
+// one transaction with the audit record, like DELETE /v1/tokens/{id}: the next
+// introspection, on any instance, answers inactive.
+func (s *Server) revokeByValue() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		presented, bodyErr := s.readRevokeToken(w, r)
+		s.serveAuthedBy(w, r, func() (*caller, error) {
+			p, err := credentialOf(r)
+			if err == nil && p.claimedID == "" && strings.HasPrefix(p.secret, token.Prefix) {
+				// The holder of a token may always revoke its own secret, and nothing else.
+				if bodyErr != nil {
+					return nil, bodyErr
+				}
+				if subtle.ConstantTimeCompare([]byte(p.secret), []byte(presented)) != 1 {
+					return nil, unauthenticated("a token secret as credential may revoke only itself: send it as the token parameter too, or use a credential with the admin right")
+				}
+				return &caller{id: actorTokenHolder}, nil
+			}
+			return s.authenticate(r, RightAdmin, nil)
+		}, func(w http.ResponseWriter, r *http.Request, c *caller) error {
+			if bodyErr != nil {
+				return bodyErr
+			}
+			if _, err := s.revokeSecret(r.Context(), c, presented, map[string]string{"via": "rfc7009"}); err != nil {
+				return err
+			}
+			writeRaw(w, http.StatusOK, []byte("{}"))
+			return nil
+		})
+	})
+}
+
+// readRevokeToken reads the token parameter of an RFC 7009 request.
+func (s *Server) readRevokeToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	form, err := s.readOAuthForm(w, r)
+	if err != nil {
+		return "", err
+	}
+	var tok string
+	if form != nil {
+		tok = form.Get("token")
+	} else {
+		body, err := s.readBody(w, r, false)
+		if err != nil {
+			return "", err
+		}
+		var req revokeByValueRequest
+		if err := decodeStrict(body, &req); err != nil {
+			return "", err
+		}
+		tok = req.Token
+	}
+	if tok == "" {
+		return "", invalid("token", "token is required: send the secret to revoke")
+	}
+	return tok, nil
+}
+
+// revokeSecret revokes the token whose live secret is presented, for caller c, with details
+// (which never hold the secret) in the audit record, and returns its id. A secret that does
+// not parse, is of another environment, matches no token, or is no longer live (revoked,
+// expired, superseded, or a previous secret after its overlap) changes nothing and returns
+// "": a dead secret is no authority over the token's live one.
+func (s *Server) revokeSecret(ctx context.Context, c *caller, presented string, details map[string]string) (string, error) {
+	sec, err := token.ParseSecret(presented)
+	if err != nil || sec.Env != s.env {
+		return "", nil
+	}
+	var revoked string
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		revoked = ""
+		now := s.clock()
+		for _, h := range s.keys.SecretHashes(presented) {
+			t, err := tx.FindTokenByHash(ctx, h)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if t.ID != sec.TokenID() {
+				return nil
+			}
+			if reason, _ := s.judge(t, h, now); reason != "" {
+				return nil
+			}
+			revokedAt := revocationInstant(now, t)
+			t.Status = store.StatusRevoked
+			t.RevokedAt = &revokedAt
+			t.UpdatedAt = now
+			ev := tokenEvent(c, audit.ActionRevoke, t, revokedAt, maps.Clone(details))
+			ev.Fingerprint = s.keys.Fingerprint(presented)
+			if err := saveChange(ctx, tx, t, ev); err != nil {
+				return err
+			}
+			revoked = t.ID
+			return nil
+		}
+		return nil
+	})
+	return revoked, err
+}
