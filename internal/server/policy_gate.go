@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -130,7 +131,13 @@ func (g *policyGate) evaluate(ctx context.Context, in gateInput, now time.Time) 
 	for i := range findings {
 		findings[i].Address = addrs[0]
 	}
-	return policy.ApplyWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs), nil
+	// A refused waiver's message names file:line; the file's base name only, since the
+	// waivers file's path is the server's business (see clientFindings).
+	source := ""
+	if g.waiversFile != "" {
+		source = filepath.Base(g.waiversFile)
+	}
+	return policy.ApplyGovernedWaiversToToken(findings, g.waivers, now, source, addrs, g.engine.WaiverPolicy(), policy.TokenOwner(in.after)), nil
 }
 
 // admit evaluates in. Under mandatory a blocking finding returns a *policyRefusal; otherwise
