@@ -278,7 +278,7 @@ func clientFindings(findings []policy.Finding, mode string) []client.Finding {
 	for _, f := range findings {
 		out = append(out, client.Finding{
 			RuleID: f.RuleID, Severity: f.Severity, Title: f.Title, Address: f.Address, Message: f.Message,
-			Citation: f.Citation, Remediation: f.Remediation, Field: f.Field, Waived: f.Waived,
+			Citation: f.Citation, Basis: f.Basis, Remediation: f.Remediation, Field: f.Field, Waived: f.Waived,
 			WaiverReason: f.WaiverReason, WaiverApprovedBy: f.WaiverApprovedBy,
 			Blocking: mode == PolicyMandatory && blocking(f),
 		})
