@@ -16,7 +16,7 @@
 #     - cite: "Cal. Civ. Code 1798.105(c)(2)"
 #       paraphrase: "The business may keep a confidential record of deletion requests to keep the deleted information from coming back."
 #     - cite: "11 CCR 7022(e)"
-#       paraphrase: "Keeping a record of the request so the consumer's information stays deleted; erased_subjects rests on it."
+#       paraphrase: "The business keeps a record of the deletion request so the consumer's personal information stays deleted."
 #   adds: "Blocks on pending as well as completed requests: stricter than the law, whose duty starts on a verifiable request."
 #   remediation: "Remove the subject from data_subjects, or revoke the token (tokenguard erase revokes every token bound to the subject)."
 #   scope: token

@@ -12,7 +12,7 @@
 #   severity: error
 #   provisions:
 #     - cite: "Cal. Civ. Code 1798.100(a)(1)"
-#       paraphrase: "Notice at collection states the categories of personal information collected."
+#       paraphrase: "Notice at collection states the categories of personal information collected and the purposes for which each is collected or used."
 #     - cite: "Cal. Civ. Code 1798.110"
 #       paraphrase: "A consumer may request the categories of personal information the business has collected about them."
 #     - cite: "Cal. Civ. Code 1798.115"

@@ -11,7 +11,7 @@
 #   severity: error
 #   provisions:
 #     - cite: "Cal. Civ. Code 1798.100(a)(1)"
-#       paraphrase: "Notice at collection states the purposes for which each category of personal information is collected or used."
+#       paraphrase: "Notice at collection states the categories of personal information collected and the purposes for which each is collected or used."
 #     - cite: "Cal. Civ. Code 1798.100(c)"
 #       paraphrase: "Collection, use and retention must be reasonably necessary and proportionate to the disclosed purposes."
 #     - cite: "11 CCR 7002"

@@ -25,7 +25,7 @@
 #     - cite: "11 CCR 7123(c)(1)"
 #       paraphrase: "The cybersecurity audit assesses authentication."
 #   thresholds:
-#     - name: "rotation_interval_max_days"
+#     - name: "rotation_interval_max_days, rotation_interval_max_days_sensitive"
 #       basis: tokenguard default
 #   adds: "Requires rotation on a long-lived external credential past 30 days (tokenguard default, configurable)."
 #   remediation: "Configure the provider's rotation (e.g. gitlab rotation_configuration, or keepers driven by time_rotating), or shorten the expiry to the rotation cap."

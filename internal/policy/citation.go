@@ -2,9 +2,13 @@ package policy
 
 import (
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/policies"
 )
 
 // Provision is one provision a rule supports: its exact pinpoint ("Cal. Civ. Code
@@ -139,4 +143,28 @@ func thresholdBasis(ts []Threshold, ps []Provision) string {
 		s += "; supports " + FlatCitation(ps, ", ")
 	}
 	return s
+}
+
+// ProvisionEntry is one row of the bundle's table of provisions (policies/provisions.yaml).
+type ProvisionEntry struct {
+	Cite       string `json:"cite"`
+	Source     string `json:"source"`
+	Paraphrase string `json:"paraphrase"`
+	// Applies notes who the provision binds when that is narrower than every business.
+	Applies string `json:"applies,omitempty"`
+}
+
+// ProvisionTable reads the table of provisions the shipped bundle cites, in its order.
+func ProvisionTable() ([]ProvisionEntry, error) {
+	src, err := fs.ReadFile(policies.FS, "provisions.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("reading the table of provisions: %w", err)
+	}
+	var doc struct {
+		Provisions []ProvisionEntry `json:"provisions"`
+	}
+	if err := yaml.UnmarshalStrict(src, &doc); err != nil {
+		return nil, fmt.Errorf("policies/provisions.yaml: %w", err)
+	}
+	return doc.Provisions, nil
 }
