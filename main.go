@@ -13,6 +13,7 @@ import (
 )
 
 // Registry docs in docs/ are generated from the schema descriptions and examples/:
+//go:generate go run ./internal/policy/mappingguide templates/guides/cpra-mapping.md.tmpl
 //go:generate go -C tools/tfplugindocs tool tfplugindocs generate --provider-dir ../.. --provider-name tokenguard
 
 // version is set at build time: -ldflags "-X main.version=...".

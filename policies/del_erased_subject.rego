@@ -10,7 +10,14 @@
 # custom:
 #   id: CPRA-DEL-001
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.105(c)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.105(c)(1)"
+#       paraphrase: "On a verifiable request to delete, the business deletes the consumer's personal information and notifies its service providers, contractors and third parties."
+#     - cite: "Cal. Civ. Code 1798.105(c)(2)"
+#       paraphrase: "The business may keep a confidential record of deletion requests to keep the deleted information from coming back."
+#     - cite: "11 CCR 7022(e)"
+#       paraphrase: "The business keeps a record of the deletion request so the consumer's personal information stays deleted."
+#   adds: "Blocks on pending as well as completed requests: stricter than the law, whose duty starts on a verifiable request."
 #   remediation: "Remove the subject from data_subjects, or revoke the token (tokenguard erase revokes every token bound to the subject)."
 #   scope: token
 #   applies_to: [tokenguard, external]

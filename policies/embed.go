@@ -7,9 +7,10 @@ package policies
 import "embed"
 
 // FS holds every rule module (*.rego), its tests (*_test.rego) and the
-// default data document (data.json) at the root of the file system. The
+// default data document (data.json) and the table of the provisions the
+// rules cite (provisions.yaml) at the root of the file system. The
 // policy engine loads the modules without the tests; `tokenguard policy
 // test` runs the tests too.
 //
-//go:embed *.rego data.json
+//go:embed *.rego data.json provisions.yaml
 var FS embed.FS

@@ -11,7 +11,7 @@ import (
 )
 
 // mappingGuide is the CPRA mapping guide rendered by tfplugindocs from
-// templates/guides/cpra-mapping.md.tmpl.
+// templates/guides/cpra-mapping.md.tmpl, which go generate renders from METADATA.
 const mappingGuide = "../docs/guides/cpra-mapping.md"
 
 // ruleMetadata is what the mapping guide must state about one rule.
@@ -48,7 +48,14 @@ func bundleRules(t *testing.T) []ruleMetadata {
 			}
 			r := ruleMetadata{id: id, file: file}
 			r.severity, _ = a.Custom["severity"].(string)
-			r.citation, _ = a.Custom["citation"].(string)
+			provs, _ := a.Custom["provisions"].([]any)
+			var cites []string
+			for _, p := range provs {
+				m, _ := p.(map[string]any)
+				c, _ := m["cite"].(string)
+				cites = append(cites, c)
+			}
+			r.citation = strings.Join(cites, "; ")
 			gates, _ := a.Custom["gates"].([]any)
 			for _, g := range gates {
 				s, _ := g.(string)
@@ -83,12 +90,12 @@ func TestCPRAMappingGuide_statesEveryRule(t *testing.T) {
 	for _, r := range rules {
 		row, ok := rows[r.id]
 		if !ok {
-			t.Errorf("%s (%s) has no row in %s: add it to templates/guides/cpra-mapping.md.tmpl and run `make generate`", r.id, r.file, mappingGuide)
+			t.Errorf("%s (%s) has no row in %s: add it to internal/policy/mappingguide/guide.md.tmpl and run `make generate`", r.id, r.file, mappingGuide)
 			continue
 		}
 		cells := strings.Split(strings.Trim(row, "| "), " | ")
 		if len(cells) != 5 {
-			t.Errorf("%s: row %q has %d cells, want rule | legal basis | checks | severity | gates", r.id, row, len(cells))
+			t.Errorf("%s: row %q has %d cells, want rule | what the law says | what tokenguard adds | severity | gates", r.id, row, len(cells))
 			continue
 		}
 		for _, section := range sectionPattern.FindAllString(r.citation, -1) {

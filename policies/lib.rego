@@ -14,6 +14,7 @@ default_thresholds := {
 	"rotation_interval_max_days_sensitive": 7,
 	"overlap_max_hours": 24,
 	"unused_max_days": 30,
+	"purpose_min_length": 12,
 }
 
 # threshold returns the configured value of a threshold, else its default.
@@ -97,12 +98,12 @@ rotation_cap(token) := days(threshold("rotation_interval_max_days_sensitive")) i
 } else := days(threshold("rotation_interval_max_days"))
 
 # cap_text describes a cap for messages and says why the tighter cap applies.
-cap_text(token, cap) := sprintf("the cap of %s for tokens reaching sensitive categories (%s)", [
+cap_text(token, cap) := sprintf("the tokenguard default cap of %s for tokens reaching sensitive categories (%s; configurable, not set by law)", [
 	duration_text(cap),
 	sensitive_list(token),
 ]) if {
 	sensitive_reached(token)
-} else := sprintf("the cap of %s", [duration_text(cap)])
+} else := sprintf("the tokenguard default cap of %s (configurable, not set by law)", [duration_text(cap)])
 
 # validity is the longest known lifetime of a token in seconds: the longer
 # of fields.ttl_seconds and fields.expires_in_seconds; undefined when

@@ -62,9 +62,9 @@ test_caps_default_and_sensitive if {
 }
 
 test_cap_text if {
-	lib.cap_text(fixtures.token, 90 * 86400) == "the cap of 90 days"
+	lib.cap_text(fixtures.token, 90 * 86400) == "the tokenguard default cap of 90 days (configurable, not set by law)"
 	tok := fixtures.fields({"data_categories": ["health"]})
-	lib.cap_text(tok, 30 * 86400) == "the cap of 30 days for tokens reaching sensitive categories (health)"
+	lib.cap_text(tok, 30 * 86400) == "the tokenguard default cap of 30 days for tokens reaching sensitive categories (health; configurable, not set by law)"
 }
 
 test_duration_text if {

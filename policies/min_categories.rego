@@ -10,7 +10,20 @@
 # custom:
 #   id: CPRA-MIN-005
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(a)(1); 1798.185(a)(15)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(a)(1)"
+#       paraphrase: "Notice at collection states the categories of personal information collected and the purposes for which each is collected or used."
+#     - cite: "Cal. Civ. Code 1798.110"
+#       paraphrase: "A consumer may request the categories of personal information the business has collected about them."
+#     - cite: "Cal. Civ. Code 1798.115"
+#       paraphrase: "A consumer may request the categories of personal information sold, shared or disclosed for a business purpose."
+#     - cite: "Cal. Civ. Code 1798.130(c)"
+#       paraphrase: "Categories are disclosed in the terms of the definitions in 1798.140(v) and (ae)."
+#     - cite: "Cal. Civ. Code 1798.140(v)(1)"
+#       paraphrase: "The categories of personal information."
+#     - cite: "Cal. Civ. Code 1798.140(ae)"
+#       paraphrase: "The categories of sensitive personal information."
+#   adds: "Requires every token to declare the categories it reaches in the statute's terms, so the business can answer 1798.110/1798.115 requests."
 #   remediation: "Set data_categories to the CPRA categories the token reaches (e.g. [\"identifiers\", \"commercial\"]), or [] when it reaches no personal information."
 #   scope: token
 #   applies_to: [tokenguard]

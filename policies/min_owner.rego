@@ -7,7 +7,10 @@
 # custom:
 #   id: CPRA-MIN-004
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(c); 11 CCR 7123"
+#   provisions:
+#     - cite: "11 CCR 7123(c)(4)(A)"
+#       paraphrase: "The cybersecurity audit assesses the inventory and tagging of information systems and their access."
+#   adds: "Requires a named owner for every token; a named owner is a control tokenguard chooses, not statutory text."
 #   remediation: "Set owner to the accountable team or person (e.g. team-billing) who answers for this token's access."
 #   scope: token
 #   applies_to: [tokenguard]

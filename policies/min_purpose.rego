@@ -9,7 +9,17 @@
 # custom:
 #   id: CPRA-MIN-001
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(a)(1),(c); 11 CCR 7002"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(a)(1)"
+#       paraphrase: "Notice at collection states the categories of personal information collected and the purposes for which each is collected or used."
+#     - cite: "Cal. Civ. Code 1798.100(c)"
+#       paraphrase: "Collection, use and retention must be reasonably necessary and proportionate to the disclosed purposes."
+#     - cite: "11 CCR 7002"
+#       paraphrase: "Purpose limitation: processing must be reasonably necessary and proportionate to the purpose."
+#   thresholds:
+#     - name: "purpose_min_length"
+#       basis: tokenguard default
+#   adds: "Requires a stated purpose of at least 12 characters that is not a generic word; the length and word list are tokenguard's choice."
 #   remediation: "Write one sentence that says which data the token reads, for which system, for what."
 #   scope: token
 #   applies_to: [tokenguard]
@@ -19,7 +29,7 @@ package tokenguard.cpra.min_purpose
 
 import data.tokenguard.lib
 
-min_length := 12
+min_length := lib.threshold("purpose_min_length")
 
 deny contains f if {
 	t := input.token
@@ -54,7 +64,7 @@ deny contains f if {
 	n < min_length
 	not lib.opaque(t, "purpose")
 	f := {
-		"msg": sprintf("purpose is %d characters long, fewer than %d: describe the data, the system and the use", [n, min_length]),
+		"msg": sprintf("purpose is %d characters long, fewer than the tokenguard default minimum of %d (configurable, not set by law): describe the data, the system and the use", [n, min_length]),
 		"field": "purpose",
 	}
 }

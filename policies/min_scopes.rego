@@ -10,7 +10,14 @@
 # custom:
 #   id: CPRA-MIN-002
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(c); 11 CCR 7002(d)(1)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(c)"
+#       paraphrase: "Collection, use and retention must be reasonably necessary and proportionate to the disclosed purposes."
+#     - cite: "11 CCR 7002(d)(1)"
+#       paraphrase: "The minimum personal information necessary to achieve the purpose is a factor in what is reasonably necessary and proportionate."
+#     - cite: "11 CCR 7123(c)(3)"
+#       paraphrase: "The cybersecurity audit assesses least-privilege access and the revoking of access no longer needed."
+#   adds: "Refuses wildcard and administrative scopes; which scopes count as too broad is tokenguard's choice."
 #   remediation: "List only the scopes this purpose needs, each naming one resource and one action (e.g. invoices:read)."
 #   scope: token
 #   applies_to: [tokenguard]

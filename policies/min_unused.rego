@@ -11,7 +11,13 @@
 # custom:
 #   id: CPRA-MIN-003
 #   severity: warning
-#   citation: "Cal. Civ. Code 1798.100(c)"
+#   provisions:
+#     - cite: "11 CCR 7123(c)(3)"
+#       paraphrase: "The cybersecurity audit assesses least-privilege access and the revoking of access no longer needed."
+#   thresholds:
+#     - name: "unused_max_days"
+#       basis: tokenguard default
+#   adds: "Flags an active token unused for more than 30 days (tokenguard default, configurable); no law sets the number."
 #   remediation: "Revoke the token and remove its resource, or record why it is still needed and when it will be used."
 #   scope: token
 #   applies_to: [tokenguard, external]
@@ -32,7 +38,7 @@ deny contains f if {
 	not lib.opaque(t, "last_used_at")
 	not lib.opaque(t, "status")
 	f := {
-		"msg": sprintf("active token has not been used for %s, above the threshold of %s", [
+		"msg": sprintf("active token has not been used for %s, above the tokenguard default threshold of %s (configurable, not set by law)", [
 			lib.duration_text(unused),
 			lib.duration_text(limit),
 		]),

@@ -18,7 +18,7 @@ test_stale_active_token if {
 	tok := fixtures.with_top(fixtures.fields(stale), {"actions": ["no-op"]})
 	r := min_unused.deny with input as fixtures.input_for(tok)
 	r == {{
-		"msg": "active token has not been used for 57 days, above the threshold of 30 days",
+		"msg": "active token has not been used for 57 days, above the tokenguard default threshold of 30 days (configurable, not set by law)",
 		"field": "last_used_at",
 	}}
 }

@@ -197,7 +197,9 @@ func TestMetadata(t *testing.T) {
 		if s := str("severity"); s != "error" && s != "warning" {
 			t.Errorf("%s: severity %q, want error or warning", m.file, s)
 		}
-		str("citation")
+		if provs, _ := ann.Custom["provisions"].([]any); len(provs) == 0 && ann.Custom["basis"] != "configuration hygiene" {
+			t.Errorf("%s: METADATA custom.provisions must list the provisions the rule supports (or custom.basis: configuration hygiene)", m.file)
+		}
 		str("remediation")
 		scope := str("scope")
 		if scope != "token" && scope != "plan" {

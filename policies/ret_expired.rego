@@ -10,7 +10,9 @@
 # custom:
 #   id: CPRA-RET-004
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(a)(3)"
+#   basis: configuration hygiene
+#   provisions: []
+#   adds: "Configuration hygiene: an expired token holds no personal information and grants no access, so no provision is cited."
 #   remediation: "Replace the token (terraform apply -replace=ADDRESS) if it is still needed, otherwise remove the resource."
 #   scope: token
 #   applies_to: [tokenguard, external]

@@ -10,7 +10,12 @@
 # custom:
 #   id: CPRA-RET-003
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(c); 11 CCR 7123"
+#   provisions:
+#     - cite: "11 CCR 7123(c)(5)(E)"
+#       paraphrase: "The cybersecurity audit assesses change management."
+#     - cite: "11 CCR 7123(c)(3)"
+#       paraphrase: "The cybersecurity audit assesses least-privilege access and the revoking of access no longer needed."
+#   adds: "Requires a reason and a second reviewer (not the owner) to extend a token; the second reviewer is tokenguard's choice."
 #   remediation: "Add a renewal block with the reason the token is still needed and reviewed_by set to a person other than the owner."
 #   scope: token
 #   applies_to: [tokenguard]

@@ -10,7 +10,15 @@
 # custom:
 #   id: CPRA-RET-002
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(a)(3); 1798.121"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#   thresholds:
+#     - name: "ttl_max_days, ttl_max_days_sensitive"
+#       basis: tokenguard default
+#   adds: "Caps a token's lifetime at 90 days, 30 for sensitive categories: tokenguard defaults, configurable; no law sets them."
 #   remediation: "Shorten ttl to the cap, and rely on rotation or a reviewed renewal for longer-lived access."
 #   scope: token
 #   applies_to: [tokenguard]

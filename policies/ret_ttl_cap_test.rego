@@ -9,14 +9,14 @@ test_ttl_at_cap_passes if {
 
 test_ttl_above_cap if {
 	r := ret_ttl_cap.deny with input as fixtures.input_for(fixtures.fields({"ttl_seconds": 120 * 86400}))
-	r == {{"msg": "ttl is 120 days, above the cap of 90 days", "field": "ttl"}}
+	r == {{"msg": "ttl is 120 days, above the tokenguard default cap of 90 days (configurable, not set by law)", "field": "ttl"}}
 }
 
 test_sensitive_category_tightens_cap if {
 	tok := fixtures.fields({"ttl_seconds": 60 * 86400, "data_categories": ["commercial", "health", "genetic"]})
 	r := ret_ttl_cap.deny with input as fixtures.input_for(tok)
 	r == {{
-		"msg": "ttl is 60 days, above the cap of 30 days for tokens reaching sensitive categories (genetic, health)",
+		"msg": "ttl is 60 days, above the tokenguard default cap of 30 days for tokens reaching sensitive categories (genetic, health; configurable, not set by law)",
 		"field": "ttl",
 	}}
 }

@@ -7,7 +7,15 @@
 # custom:
 #   id: CPRA-RET-001
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(a)(3)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(a)(3)"
+#       paraphrase: "Personal information is not retained longer than reasonably necessary for the disclosed purpose."
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#   thresholds:
+#     - name: "ttl_max_days, ttl_max_days_sensitive"
+#       basis: tokenguard default
+#   adds: "Requires an explicit ttl; the caps it names are tokenguard defaults (90 and 30 days, configurable)."
 #   remediation: "Set ttl to the shortest lifetime the purpose allows, within the ttl cap (90 days by default, 30 when sensitive categories are reached)."
 #   scope: token
 #   applies_to: [tokenguard]

@@ -10,7 +10,7 @@ test_ttl_set_passes if {
 test_missing_ttl if {
 	r := ret_ttl_set.deny with input as fixtures.input_for(fixtures.fields({"ttl_seconds": null}))
 	r == {{
-		"msg": "ttl is not set: the token's lifetime is left to the server default; set it explicitly within the cap of 90 days",
+		"msg": "ttl is not set: the token's lifetime is left to the server default; set it explicitly within the tokenguard default cap of 90 days (configurable, not set by law)",
 		"field": "ttl",
 	}}
 }
@@ -20,7 +20,7 @@ test_missing_ttl_names_sensitive_cap if {
 	r := ret_ttl_set.deny with input as fixtures.input_for(tok)
 	fixtures.fields_of(r) == ["ttl"]
 	some f in r
-	contains(f.msg, "the cap of 30 days for tokens reaching sensitive categories (health)")
+	contains(f.msg, "the tokenguard default cap of 30 days for tokens reaching sensitive categories (health; configurable, not set by law)")
 }
 
 test_zero_ttl if {
@@ -39,7 +39,7 @@ test_cap_in_message_from_data if {
 	r := ret_ttl_set.deny with input as fixtures.input_for(fixtures.fields({"ttl_seconds": null}))
 		with data.tokenguard.thresholds as {"ttl_max_days": 14}
 	some f in r
-	contains(f.msg, "within the cap of 14 days")
+	contains(f.msg, "within the tokenguard default cap of 14 days (configurable, not set by law)")
 }
 
 test_external_tokens_are_ignored if {

@@ -12,7 +12,17 @@
 # custom:
 #   id: CPRA-ROT-001
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(e); 1798.81.5"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#     - cite: "11 CCR 7123(c)(1)"
+#       paraphrase: "The cybersecurity audit assesses authentication."
+#   thresholds:
+#     - name: "rotation_interval_max_days, rotation_interval_max_days_sensitive"
+#       basis: tokenguard default
+#   adds: "Caps the rotation interval at 30 days, 7 for sensitive categories: tokenguard defaults, configurable."
 #   remediation: "Add a rotation block whose interval is within the cap and not longer than ttl, or shorten ttl to the rotation cap."
 #   scope: token
 #   applies_to: [tokenguard]

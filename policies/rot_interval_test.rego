@@ -10,14 +10,14 @@ test_interval_within_cap_passes if {
 test_interval_above_cap if {
 	tok := fixtures.fields({"ttl_seconds": 90 * 86400, "rotation_interval_seconds": 45 * 86400})
 	r := rot_interval.deny with input as fixtures.input_for(tok)
-	r == {{"msg": "rotation.interval is 45 days, above the cap of 30 days", "field": "rotation.interval"}}
+	r == {{"msg": "rotation.interval is 45 days, above the tokenguard default cap of 30 days (configurable, not set by law)", "field": "rotation.interval"}}
 }
 
 test_sensitive_category_tightens_interval_cap if {
 	tok := fixtures.fields({"rotation_interval_seconds": 14 * 86400, "data_categories": ["biometric_identification"]})
 	r := rot_interval.deny with input as fixtures.input_for(tok)
 	r == {{
-		"msg": "rotation.interval is 14 days, above the cap of 7 days for tokens reaching sensitive categories (biometric_identification)",
+		"msg": "rotation.interval is 14 days, above the tokenguard default cap of 7 days for tokens reaching sensitive categories (biometric_identification; configurable, not set by law)",
 		"field": "rotation.interval",
 	}}
 }
@@ -44,7 +44,7 @@ test_long_ttl_without_rotation if {
 	})
 	r := rot_interval.deny with input as fixtures.input_for(tok)
 	r == {{
-		"msg": "no rotation is configured and ttl is 60 days, longer than the cap of 30 days for rotation",
+		"msg": "no rotation is configured and ttl is 60 days, longer than the tokenguard default cap of 30 days (configurable, not set by law) for rotation",
 		"field": "rotation",
 	}}
 }
@@ -98,7 +98,7 @@ test_unknown_values_with_stale_values_are_not_guessed if {
 	}
 	long_ttl := fixtures.fields({"ttl_seconds": 60 * 86400, "rotation_interval_seconds": 90 * 86400})
 	r := rot_interval.deny with input as fixtures.input_for(fixtures.with_top(long_ttl, {"unknown": ["ttl"]}))
-	r == {{"msg": "rotation.interval is 90 days, above the cap of 30 days", "field": "rotation.interval"}}
+	r == {{"msg": "rotation.interval is 90 days, above the tokenguard default cap of 30 days (configurable, not set by law)", "field": "rotation.interval"}}
 	no_rotation := fixtures.fields({"ttl_seconds": 60 * 86400, "rotation_configured": false, "rotation_interval_seconds": null})
 	count(rot_interval.deny) == 0 with input as fixtures.input_for(fixtures.with_top(no_rotation, {"unknown": ["ttl"]}))
 }

@@ -9,7 +9,15 @@
 # custom:
 #   id: CPRA-ROT-002
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(e)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#   thresholds:
+#     - name: "overlap_max_hours"
+#       basis: tokenguard default
+#   adds: "Caps the rotation overlap at 24 hours (tokenguard default, configurable) and below the interval."
 #   remediation: "Shorten rotation.overlap to the time consumers need to pick up the new secret, within the cap and well below rotation.interval."
 #   scope: token
 #   applies_to: [tokenguard]
@@ -28,7 +36,7 @@ deny contains f if {
 	overlap > cap
 	not lib.opaque(t, "rotation.overlap")
 	f := {
-		"msg": sprintf("rotation.overlap is %s, above the cap of %s: the previous secret stays valid too long", [
+		"msg": sprintf("rotation.overlap is %s, above the tokenguard default cap of %s (configurable, not set by law): the previous secret stays valid too long", [
 			lib.duration_text(overlap),
 			lib.duration_text(cap),
 		]),

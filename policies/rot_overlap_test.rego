@@ -14,7 +14,7 @@ test_no_overlap_passes if {
 test_overlap_above_cap if {
 	r := rot_overlap.deny with input as fixtures.input_for(fixtures.fields({"rotation_overlap_seconds": 48 * 3600}))
 	r == {{
-		"msg": "rotation.overlap is 2 days, above the cap of 1 day: the previous secret stays valid too long",
+		"msg": "rotation.overlap is 2 days, above the tokenguard default cap of 1 day (configurable, not set by law): the previous secret stays valid too long",
 		"field": "rotation.overlap",
 	}}
 }

@@ -11,7 +11,14 @@
 # custom:
 #   id: CPRA-SEC-002
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(e); 1798.81.5"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#     - cite: "11 CCR 7123(c)(2)"
+#       paraphrase: "The cybersecurity audit assesses encryption of personal information in transit."
+#   adds: "Refuses plain HTTP to a non-loopback endpoint."
 #   remediation: "Point the provider endpoint at the service's https:// address; keep plain http only for a service on the same machine (127.0.0.1, ::1, localhost)."
 #   scope: plan
 #   applies_to: [tokenguard]

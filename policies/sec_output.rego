@@ -19,7 +19,12 @@
 # custom:
 #   id: CPRA-SEC-001
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(e); 1798.150(a)(1)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#   adds: "Refuses a token secret in a Terraform output that is not sensitive."
 #   remediation: "Mark the output sensitive = true, or output a non-secret attribute such as id or fingerprint instead."
 #   scope: plan
 #   applies_to: [tokenguard, external]

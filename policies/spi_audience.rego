@@ -10,7 +10,14 @@
 # custom:
 #   id: CPRA-SPI-001
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.121; 1798.140(ae)"
+#   provisions:
+#     - cite: "11 CCR 7027(m)"
+#       paraphrase: "Sensitive personal information used only for the permitted purposes listed there needs no right-to-limit notice."
+#     - cite: "Cal. Civ. Code 1798.121"
+#       paraphrase: "A consumer may direct the business to limit its use of sensitive personal information, on request."
+#     - cite: "Cal. Civ. Code 1798.140(ae)"
+#       paraphrase: "The categories of sensitive personal information."
+#   adds: "Requires audiences on a token reaching sensitive categories, so its use stays within the permitted purposes; binding to audiences is tokenguard's control."
 #   remediation: "Set audiences to the systems that may present this token, or stop reaching the sensitive categories."
 #   scope: token
 #   applies_to: [tokenguard]

@@ -12,7 +12,15 @@
 # custom:
 #   id: CPRA-XPR-002
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(a)(3); 1798.121"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#   thresholds:
+#     - name: "ttl_max_days, ttl_max_days_sensitive"
+#       basis: tokenguard default
+#   adds: "Caps another provider's credential lifetime at 90 days, 30 for sensitive categories: tokenguard defaults, configurable; no law sets them."
 #   remediation: "Bring the resource's expiry (e.g. expires_at, expiration, ttl) within the cap and renew it through a reviewed change."
 #   scope: token
 #   applies_to: [external]

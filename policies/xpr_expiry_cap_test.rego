@@ -12,7 +12,7 @@ test_expiry_within_cap_passes if {
 test_expiry_beyond_cap if {
 	tok := fixtures.external_fields({"expires_at": "2027-11-27T12:00:00Z", "expires_in_seconds": 365 * 86400})
 	r := xpr_expiry_cap.deny with input as fixtures.input_for(tok)
-	r == {{"msg": "gitlab_project_access_token stays valid for 365 days, above the cap of 90 days", "field": ""}}
+	r == {{"msg": "gitlab_project_access_token stays valid for 365 days, above the tokenguard default cap of 90 days (configurable, not set by law)", "field": ""}}
 }
 
 test_lifetime_beyond_cap if {
@@ -35,7 +35,7 @@ test_sensitive_categories_tighten_cap if {
 	tok := fixtures.external_fields({"expires_in_seconds": 60 * 86400, "data_categories": ["health"]})
 	r := xpr_expiry_cap.deny with input as fixtures.input_for(tok)
 	r == {{
-		"msg": "gitlab_project_access_token stays valid for 60 days, above the cap of 30 days for tokens reaching sensitive categories (health)",
+		"msg": "gitlab_project_access_token stays valid for 60 days, above the tokenguard default cap of 30 days for tokens reaching sensitive categories (health; configurable, not set by law)",
 		"field": "",
 	}}
 }

@@ -13,7 +13,12 @@
 # custom:
 #   id: CPRA-XPR-001
 #   severity: error
-#   citation: "Cal. Civ. Code 1798.100(a)(3)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#   adds: "Refuses another provider's credential that never expires and is never rotated."
 #   remediation: "Set the resource's expiry (e.g. expires_at, expiration, ttl) within the ttl cap (90 days by default); where the provider cannot expire the key, rotate it with time_rotating and record a waiver."
 #   scope: token
 #   applies_to: [external]

@@ -17,7 +17,17 @@
 # custom:
 #   id: CPRA-XPR-003
 #   severity: warning
-#   citation: "Cal. Civ. Code 1798.100(e)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(e)"
+#       paraphrase: "Reasonable security procedures and practices protect personal information from unauthorized access."
+#     - cite: "Cal. Civ. Code 1798.81.5(b)"
+#       paraphrase: "A business that owns, licenses or maintains personal information maintains reasonable security procedures and practices."
+#     - cite: "11 CCR 7123(c)(1)"
+#       paraphrase: "The cybersecurity audit assesses authentication."
+#   thresholds:
+#     - name: "rotation_interval_max_days, rotation_interval_max_days_sensitive"
+#       basis: tokenguard default
+#   adds: "Requires rotation on a long-lived external credential past 30 days (tokenguard default, configurable)."
 #   remediation: "Configure the provider's rotation (e.g. gitlab rotation_configuration, or keepers driven by time_rotating), or shorten the expiry to the rotation cap."
 #   scope: token
 #   applies_to: [external]

@@ -16,7 +16,7 @@ test_long_lived_token_without_rotation if {
 	tok := fixtures.external_fields({"expires_in_seconds": 60 * 86400})
 	r := xpr_rotation.deny with input as fixtures.input_for(tok)
 	r == {{
-		"msg": "gitlab_project_access_token stays valid for 60 days with no rotation configured, longer than the cap of 30 days for rotation",
+		"msg": "gitlab_project_access_token stays valid for 60 days with no rotation configured, longer than the tokenguard default cap of 30 days (configurable, not set by law) for rotation",
 		"field": "",
 	}}
 }
@@ -26,7 +26,7 @@ test_sensitive_categories_tighten_cap if {
 	r := xpr_rotation.deny with input as fixtures.input_for(tok)
 	count(r) == 1
 	some f in r
-	contains(f.msg, "the cap of 7 days for tokens reaching sensitive categories (health)")
+	contains(f.msg, "the tokenguard default cap of 7 days for tokens reaching sensitive categories (health; configurable, not set by law)")
 }
 
 test_never_expiring_token_is_left_to_xpr_001 if {
@@ -57,7 +57,7 @@ test_old_key_that_never_expires_without_rotation if {
 	tok := fixtures.external_fields({"never_expires": true, "age_seconds": 200 * 86400, "expires_in_seconds": null})
 	r := xpr_rotation.deny with input as fixtures.input_for(tok)
 	r == {{
-		"msg": "gitlab_project_access_token was created 200 days ago, never expires and has no rotation configured, older than the cap of 30 days for rotation",
+		"msg": "gitlab_project_access_token was created 200 days ago, never expires and has no rotation configured, older than the tokenguard default cap of 30 days (configurable, not set by law) for rotation",
 		"field": "",
 	}}
 }

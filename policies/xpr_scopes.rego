@@ -10,7 +10,14 @@
 # custom:
 #   id: CPRA-XPR-004
 #   severity: warning
-#   citation: "Cal. Civ. Code 1798.100(c); 11 CCR 7002(d)(1)"
+#   provisions:
+#     - cite: "Cal. Civ. Code 1798.100(c)"
+#       paraphrase: "Collection, use and retention must be reasonably necessary and proportionate to the disclosed purposes."
+#     - cite: "11 CCR 7002(d)(1)"
+#       paraphrase: "The minimum personal information necessary to achieve the purpose is a factor in what is reasonably necessary and proportionate."
+#     - cite: "11 CCR 7123(c)(3)"
+#       paraphrase: "The cybersecurity audit assesses least-privilege access and the revoking of access no longer needed."
+#   adds: "Flags another provider's credential with an owner- or admin-level scope; the list of such scopes is tokenguard's choice."
 #   remediation: "Grant the narrowest scopes the job needs (e.g. gitlab read_api or read_repository instead of api; cloudflare resources named one by one)."
 #   scope: token
 #   applies_to: [external]

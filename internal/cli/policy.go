@@ -96,7 +96,8 @@ func newPolicyListCommand(s *streams) *cobra.Command {
 		Use:   "list",
 		Short: "List the policy rules: id, severity, scope, gates and title",
 		Long: `List the policy rules. --format json prints every rule's metadata (id, title,
-description, severity, citation, remediation, scope, applies_to, gates, package, file, reads)
+description, severity, citation, provisions, thresholds with their basis, adds, remediation,
+scope, applies_to, gates, package, file, reads)
 as a JSON array, for tools and documentation.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -133,7 +134,7 @@ func newPolicyShowCommand(s *streams) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one rule: metadata, description, citation and remediation",
+		Short: "Show one rule: metadata, provisions with pinpoints, thresholds with their basis, remediation",
 		Example: `  tokenguard policy show CPRA-RET-002
   tokenguard policy show --format json CPRA-XPR-004`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -170,7 +171,23 @@ func newPolicyShowCommand(s *streams) *cobra.Command {
 				row("applies to", strings.Join(r.AppliesTo, ", "))
 				row("gates", strings.Join(r.Gates, ", "))
 				row("citation", r.Citation)
+				row("basis", r.Basis)
 				row("source", r.File)
+				if len(r.Provisions) > 0 {
+					b.WriteString("\nProvisions (what the law says):\n")
+					for _, p := range r.Provisions {
+						fmt.Fprintf(&b, "  %s: %s\n", p.Cite, p.Paraphrase)
+					}
+				}
+				if len(r.Thresholds) > 0 {
+					b.WriteString("\nThresholds:\n")
+					for _, t := range r.Thresholds {
+						fmt.Fprintf(&b, "  %s: %s\n", t.Name, t.Basis)
+					}
+				}
+				if r.Adds != "" {
+					fmt.Fprintf(&b, "\nWhat tokenguard adds: %s\n", r.Adds)
+				}
 				if r.Description != "" {
 					fmt.Fprintf(&b, "\n%s\n", r.Description)
 				}

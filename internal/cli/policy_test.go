@@ -71,7 +71,7 @@ func TestPolicyList_json(t *testing.T) {
 		}
 	}
 	r := rules[byID["CPRA-RET-002"]]
-	if r.Citation != "Cal. Civ. Code 1798.100(a)(3); 1798.121" || !strings.Contains(r.Description, "ttl_max_days") || r.Remediation == "" || r.File != "policies/ret_ttl_cap.rego" {
+	if r.Citation != "Cal. Civ. Code 1798.100(e); 1798.81.5(b)" || !strings.Contains(r.Description, "ttl_max_days") || r.Remediation == "" || r.File != "policies/ret_ttl_cap.rego" {
 		t.Errorf("CPRA-RET-002 = %+v", r)
 	}
 	if _, ok := byID["ACME-001"]; !ok {
@@ -89,7 +89,8 @@ func TestPolicyShow(t *testing.T) {
 	for _, want := range []string{
 		"CPRA-SEC-001  Secret is not exposed through an output\n",
 		"severity:    error\n", "scope:       plan\n", "gates:       check\n",
-		"citation:    Cal. Civ. Code 1798.100(e); 1798.150(a)(1)\n",
+		"citation:    Cal. Civ. Code 1798.100(e); 1798.81.5(b)\n",
+		"Provisions (what the law says):\n  Cal. Civ. Code 1798.100(e): ", "\n  Cal. Civ. Code 1798.81.5(b): ",
 		"nonsensitive()", "Remediation: Mark the output sensitive = true",
 	} {
 		if code != ExitOK || !strings.Contains(stdout, want) {
@@ -100,6 +101,17 @@ func TestPolicyShow(t *testing.T) {
 	var r struct{ ID, Citation, Remediation string }
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != ExitOK || r.ID != "CPRA-XPR-004" || r.Citation == "" || r.Remediation == "" {
 		t.Errorf("json: exit %d, %v, %+v", code, err, r)
+	}
+	// A rule with a threshold says which numbers are tokenguard's.
+	code, stdout, _ = runCLI(t, "", "policy", "show", "CPRA-RET-002")
+	for _, want := range []string{"Thresholds:\n  ttl_max_days, ttl_max_days_sensitive: tokenguard default\n", "What tokenguard adds: Caps a token's lifetime"} {
+		if code != ExitOK || !strings.Contains(stdout, want) || strings.Contains(stdout, "1798.121") {
+			t.Errorf("exit %d, output lacks %q or still cites 1798.121:\n%s", code, want, stdout)
+		}
+	}
+	// The hygiene rule says so instead of citing a provision.
+	if code, stdout, _ = runCLI(t, "", "policy", "show", "CPRA-RET-004"); code != ExitOK || !strings.Contains(stdout, "basis:       configuration hygiene\n") || strings.Contains(stdout, "1798.") {
+		t.Errorf("RET-004: exit %d:\n%s", code, stdout)
 	}
 	for _, args := range [][]string{{"policy", "show", "CPRA-NOPE-001"}, {"policy", "show"}, {"policy", "show", "a", "b"}} {
 		code, _, stderr := runCLI(t, "", args...)

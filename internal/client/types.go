@@ -163,12 +163,16 @@ type ErrorBody struct {
 // Finding is one policy finding of the service's policy gate, with the fields of
 // `tokenguard check --format json`. File and Line are always null at the service gate.
 type Finding struct {
-	RuleID           string  `json:"rule_id"`
-	Severity         string  `json:"severity"`
-	Title            string  `json:"title"`
-	Address          string  `json:"address"`
-	Message          string  `json:"message"`
-	Citation         string  `json:"citation"`
+	RuleID   string `json:"rule_id"`
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Address  string `json:"address"`
+	Message  string `json:"message"`
+	Citation string `json:"citation"`
+	// Basis says where the numbers of Message come from, e.g. "tokenguard default
+	// ttl_max_days, configurable in data.tokenguard.thresholds; supports Cal. Civ. Code
+	// 1798.100(e), 1798.81.5(b)"; omitted when the rule compares against no threshold.
+	Basis            string  `json:"basis,omitempty"`
 	Remediation      string  `json:"remediation"`
 	Field            string  `json:"field"`
 	File             *string `json:"file"`

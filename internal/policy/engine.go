@@ -59,15 +59,29 @@ type Options struct {
 
 // Rule describes one policy rule: one Rego package with package-scoped METADATA.
 type Rule struct {
-	ID          string   `json:"id"`
-	Title       string   `json:"title"`
-	Description string   `json:"description"`
-	Severity    string   `json:"severity"`
-	Citation    string   `json:"citation"`
-	Remediation string   `json:"remediation"`
-	Scope       string   `json:"scope"`
-	AppliesTo   []string `json:"applies_to"`
-	Gates       []string `json:"gates"`
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Severity    string `json:"severity"`
+	// Citation is the flat citation, derived from Provisions ("Cal. Civ. Code 1798.100(e);
+	// 1798.81.5(b)"), or custom.citation for a rule that declares no provisions.
+	Citation string `json:"citation"`
+	// Provisions are the provisions the rule supports (custom.provisions), each with its exact
+	// pinpoint; empty for a configuration-hygiene rule.
+	Provisions []Provision `json:"provisions,omitempty"`
+	// Thresholds are the numbers the rule compares against, each with its basis.
+	Thresholds []Threshold `json:"thresholds,omitempty"`
+	// Basis is "configuration hygiene" for a rule that supports no provision, else "".
+	Basis string `json:"basis,omitempty"`
+	// Adds says what tokenguard adds beyond what the provisions say (custom.adds).
+	Adds string `json:"adds,omitempty"`
+	// ThresholdBasis is the sentence findings carry: which numbers are tokenguard's and which
+	// provisions they support (see ThresholdBasis).
+	ThresholdBasis string   `json:"threshold_basis,omitempty"`
+	Remediation    string   `json:"remediation"`
+	Scope          string   `json:"scope"`
+	AppliesTo      []string `json:"applies_to"`
+	Gates          []string `json:"gates"`
 	// Package is the Rego package path, e.g. "data.tokenguard.cpra.min_purpose".
 	Package string `json:"package"`
 	// File is the module that declares the METADATA.
@@ -80,12 +94,16 @@ type Rule struct {
 
 // Finding is one violation of a rule by one resource (or by the plan).
 type Finding struct {
-	RuleID      string `json:"rule_id"`
-	Severity    string `json:"severity"`
-	Title       string `json:"title"`
-	Address     string `json:"address"`
-	Message     string `json:"message"`
-	Citation    string `json:"citation"`
+	RuleID   string `json:"rule_id"`
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Address  string `json:"address"`
+	Message  string `json:"message"`
+	Citation string `json:"citation"`
+	// Basis says where the numbers of the message come from ("tokenguard default ...,
+	// configurable; supports Cal. Civ. Code 1798.100(e), 1798.81.5(b)"); "" when the rule
+	// compares against no threshold.
+	Basis       string `json:"basis,omitempty"`
 	Remediation string `json:"remediation"`
 	Field       string `json:"field"`
 	// File and Line locate the resource in the configuration when a config directory is given.
@@ -399,6 +417,9 @@ func ruleFromAnnotations(a *ast.Annotations, pkg, file string) (*Rule, error) {
 		Severity: customString(a, "severity"), Citation: customString(a, "citation"),
 		Remediation: customString(a, "remediation"), Scope: customString(a, "scope"),
 		AppliesTo: customList(a, "applies_to"), Gates: customList(a, "gates"),
+	}
+	if err := readCitation(a, r, file); err != nil {
+		return nil, err
 	}
 	if r.Title == "" {
 		r.Title = id
@@ -781,7 +802,7 @@ func (p *preparedRules) eval(ctx context.Context, input ast.Value, address strin
 		for _, x := range elems {
 			f := Finding{
 				RuleID: r.ID, Severity: r.Severity, Title: r.Title, Address: address,
-				Citation: r.Citation, Remediation: r.Remediation,
+				Citation: r.Citation, Basis: r.ThresholdBasis, Remediation: r.Remediation,
 			}
 			switch v := x.Value.(type) {
 			case ast.String:

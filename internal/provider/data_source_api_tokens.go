@@ -46,7 +46,7 @@ func (d *apiTokensDataSource) Metadata(_ context.Context, req datasource.Metadat
 
 func (d *apiTokensDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Lists tokenguard API tokens for inventory (CPRA 1798.185(a)(15)): every filter that is set must " +
+		Description: "Lists tokenguard API tokens for inventory (supports the inventory of 11 CCR 7123(c)(4)(A) and answering Cal. Civ. Code 1798.110 and 1798.115 requests): every filter that is set must " +
 			"match. Secrets are never listed. Data subjects are not part of the listing; filter by `subject` to find the " +
 			"tokens bound to one consumer, for example when answering a deletion request.",
 		Attributes: map[string]schema.Attribute{

@@ -211,7 +211,7 @@ func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken,
 	for i := range findings {
 		findings[i].Address = addrs[0]
 	}
-	findings = policy.ApplyWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs)
+	findings = policy.ApplyGovernedWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs, g.engine.WaiverPolicy(), policy.TokenOwner(tc.After))
 	for _, f := range findings {
 		g.report(ctx, s, f, stage, diags)
 	}

@@ -203,24 +203,30 @@ func TestAccPolicyGate_enforcementModes(t *testing.T) {
 	ts := newTestService(t) // clock: 2026-03-02
 	reattach := ts.serveForCLI(t)
 	const owner = "team-billing@example.com"
-	current := writeWaivers(t, "2026-12-31")
+	current := writeWaivers(t, "2026-05-29") // within the waiver policy's 90 days of the clock
 	expired := writeWaivers(t, "2026-03-01")
+	tooFar := writeWaivers(t, "2026-12-31") // refused: more than 90 days after the clock
 
 	cases := []struct {
 		name, policy string
 		wantPlanOK   bool
 		want         []string // policy diagnostics of the plan
+		detail       string   // a policy diagnostic's detail contains it ("" for no check)
 	}{
-		{"mandatory by default", "", false, []string{"error " + retViolation}},
-		{"mandatory", `{ enforcement = "mandatory" }`, false, []string{"error " + retViolation}},
-		{"advisory", `{ enforcement = "advisory" }`, true, []string{"warning " + retViolation}},
-		{"off", `{ enforcement = "off" }`, true, nil},
+		{"mandatory by default", "", false, []string{"error " + retViolation}, ""},
+		{"mandatory", `{ enforcement = "mandatory" }`, false, []string{"error " + retViolation}, ""},
+		{"advisory", `{ enforcement = "advisory" }`, true, []string{"warning " + retViolation}, ""},
+		{"off", `{ enforcement = "off" }`, true, nil, ""},
 		{"waived", fmt.Sprintf(`{ waivers_file = %q }`, current), true,
-			[]string{"warning CPRA Policy Finding Waived tokenguard_api_token.billing_export CPRA-RET-002 [ttl             = \"60d\"]"}},
+			[]string{"warning CPRA Policy Finding Waived tokenguard_api_token.billing_export CPRA-RET-002 [ttl             = \"60d\"]"}, ""},
 		{"expired waiver", fmt.Sprintf(`{ waivers_file = %q }`, expired), false, []string{
 			"error " + retViolation,
 			"error CPRA Policy Waiver Expired tokenguard_api_token.billing_export TOKENGUARD-WAIVER-EXPIRED [resource \"tokenguard_api_token\" \"billing_export\" {]",
-		}},
+		}, ""},
+		{"refused waiver", fmt.Sprintf(`{ waivers_file = %q }`, tooFar), false, []string{
+			"error " + retViolation,
+			"error CPRA Policy Violation tokenguard_api_token.billing_export TOKENGUARD-WAIVER-REFUSED [resource \"tokenguard_api_token\" \"billing_export\" {]",
+		}, "is refused: it expires on 2026-12-31, more than 90 days from today (data.tokenguard.waivers.max_days): set expires on or before 2026-05-31"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -229,6 +235,9 @@ func TestAccPolicyGate_enforcementModes(t *testing.T) {
 			if got := policyDiagnostics(diags); ok != c.wantPlanOK || !slices.Equal(got, c.want) {
 				t.Fatalf("plan succeeded=%v with policy diagnostics\n  %s\nwant succeeded=%v with\n  %s\nall diagnostics: %v",
 					ok, strings.Join(got, "\n  "), c.wantPlanOK, strings.Join(c.want, "\n  "), diags)
+			}
+			if c.detail != "" && !slices.ContainsFunc(diags, func(d tfDiagnostic) bool { return strings.Contains(d.Detail, c.detail) }) {
+				t.Fatalf("no diagnostic detail contains %q: %v", c.detail, diags)
 			}
 			if !ok {
 				if n := len(activeTokens(ts.tokensOf(t, owner))); n != 0 {

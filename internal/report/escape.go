@@ -34,6 +34,7 @@ func (r Report) escaped() Report {
 		f.Address, f.File, f.Field = escapeName(f.Address), escapeName(f.File), escapeName(f.Field)
 		f.WaiverReason, f.WaiverApprovedBy = escapeName(f.WaiverReason), escapeName(f.WaiverApprovedBy)
 		f.Message, f.Citation, f.Remediation = escapeText(f.Message), escapeText(f.Citation), escapeText(f.Remediation)
+		f.Basis = escapeText(f.Basis)
 		out.Findings[i] = f
 	}
 	out.Resources = make([]string, len(r.Resources))

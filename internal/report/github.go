@@ -44,6 +44,9 @@ func (github) Write(w io.Writer, r Report) error {
 		if f.Citation != "" {
 			msg += "\n" + f.Citation
 		}
+		if f.Basis != "" {
+			msg += "\nThreshold basis: " + f.Basis
+		}
 		fmt.Fprintf(&b, "::%s %s::%s\n", cmd, strings.Join(props, ","), escapeData(msg))
 	}
 	s := r.Summary()

@@ -23,7 +23,7 @@ func (jsonFormat) Write(w io.Writer, r Report) error {
 	for _, f := range r.Findings {
 		jf := client.Finding{
 			RuleID: f.RuleID, Severity: f.Severity, Title: f.Title, Address: f.Address,
-			Message: f.Message, Citation: f.Citation, Remediation: f.Remediation, Field: f.Field,
+			Message: f.Message, Citation: f.Citation, Basis: f.Basis, Remediation: f.Remediation, Field: f.Field,
 			Waived: f.Waived, WaiverReason: f.WaiverReason, WaiverApprovedBy: f.WaiverApprovedBy,
 			Blocking: r.Blocking(f),
 		}

@@ -67,6 +67,9 @@ func (junit) Write(w io.Writer, r Report) error {
 		if f.Citation != "" {
 			detail += "\n" + f.Citation
 		}
+		if f.Basis != "" {
+			detail += "\nThreshold basis: " + f.Basis
+		}
 		if loc := location(f); loc != "" {
 			detail += "\n" + loc
 		}

@@ -48,6 +48,9 @@ func (markdown) Write(w io.Writer, r Report) error {
 			if f.Citation != "" {
 				finding += "<br>" + escapeCell(f.Citation)
 			}
+			if f.Basis != "" {
+				finding += "<br>" + escapeCell("Threshold basis: "+f.Basis)
+			}
 			fix := escapeCell(f.Remediation)
 			if f.Waived {
 				fix = escapeCell("Waived: " + f.WaiverReason + " (approved by " + f.WaiverApprovedBy + ")")

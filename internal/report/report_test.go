@@ -16,10 +16,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var sampleRules = []policy.Rule{
 	{ID: "CPRA-MIN-001", Title: "Purpose is specific", Description: "A token states which data it reads, for which system, for what.", Severity: "error", Citation: "Cal. Civ. Code 1798.100(a)(1),(c); 11 CCR 7002", Remediation: "Write one sentence that says which data the token reads, for which system, for what.", Scope: "token", Gates: []string{"provider", "check", "service"}},
-	{ID: "CPRA-RET-002", Title: "Lifetime is within the cap", Severity: "error", Citation: "Cal. Civ. Code 1798.100(a)(3); 1798.121", Remediation: "Lower ttl to 90 days or less.", Scope: "token", Gates: []string{"provider", "check", "service"}},
+	{ID: "CPRA-RET-002", Title: "Lifetime is within the cap", Severity: "error", Citation: "Cal. Civ. Code 1798.100(e); 1798.81.5(b)", Remediation: "Lower ttl to 90 days or less.", Scope: "token", Gates: []string{"provider", "check", "service"}},
 	{ID: "CPRA-SEC-002", Title: "Service endpoint uses HTTPS", Severity: "error", Citation: "Cal. Civ. Code 1798.100(e); 1798.81.5", Remediation: "Use the https:// address.", Scope: "plan", Gates: []string{"check"}},
 	{ID: "CPRA-XPR-003", Title: "Long-lived external token is rotated", Severity: "warning", Citation: "Cal. Civ. Code 1798.100(e)", Remediation: "Declare rotation_configuration.", Scope: "token", Gates: []string{"check"}},
 }
+
+// sampleBasis is the threshold basis of the sample's CPRA-RET-002 finding.
+const sampleBasis = "tokenguard default ttl_max_days, ttl_max_days_sensitive, configurable in data.tokenguard.thresholds; supports Cal. Civ. Code 1798.100(e), 1798.81.5(b)"
 
 func sampleReport() Report {
 	return Report{
@@ -29,7 +32,7 @@ func sampleReport() Report {
 		Findings: []policy.Finding{
 			{RuleID: "CPRA-XPR-003", Severity: "warning", Title: "Long-lived external token is rotated", Address: "gitlab_project_access_token.deploy", Message: "expires in 300 days, with no rotation: 50% of tokens, a|b, c:d", Citation: "Cal. Civ. Code 1798.100(e)", Remediation: "Declare rotation_configuration.", Field: "rotation_configuration", File: "tokens.tf", Line: 3},
 			{RuleID: "CPRA-MIN-001", Severity: "error", Title: "Purpose is specific", Address: `module.app.tokenguard_api_token.generic["eu"]`, Message: "purpose \"test\" is generic:\nit does not say <which> data", Citation: "Cal. Civ. Code 1798.100(a)(1),(c); 11 CCR 7002", Remediation: "Write one sentence that says which data the token reads, for which system, for what.", Field: "purpose", File: "modules/app/main.tf", Line: 5},
-			{RuleID: "CPRA-RET-002", Severity: "error", Title: "Lifetime is within the cap", Address: `module.app.tokenguard_api_token.generic["eu"]`, Message: "ttl is 365 days, above the cap of 90 days", Citation: "Cal. Civ. Code 1798.100(a)(3); 1798.121", Remediation: "Lower ttl to 90 days or less.", Field: "ttl", File: "modules/app/main.tf", Line: 5, Waived: true, WaiverReason: "Vendor migration in Q1", WaiverApprovedBy: "privacy-office@example.com"},
+			{RuleID: "CPRA-RET-002", Severity: "error", Title: "Lifetime is within the cap", Address: `module.app.tokenguard_api_token.generic["eu"]`, Message: "ttl is 365 days, above the tokenguard default cap of 90 days (configurable, not set by law)", Citation: "Cal. Civ. Code 1798.100(e); 1798.81.5(b)", Basis: sampleBasis, Remediation: "Lower ttl to 90 days or less.", Field: "ttl", File: "modules/app/main.tf", Line: 5, Waived: true, WaiverReason: "Vendor migration in Q1", WaiverApprovedBy: "privacy-office@example.com"},
 			{RuleID: "CPRA-SEC-002", Severity: "error", Title: "Service endpoint uses HTTPS", Address: "provider.tokenguard", Message: "provider provider.tokenguard sends tokens over plain HTTP to \"tokens.example.com\"", Citation: "Cal. Civ. Code 1798.100(e); 1798.81.5", Remediation: "Use the https:// address.", Field: "provider.tokenguard.endpoint"},
 			{RuleID: policy.RuleWaiverUnused, Severity: "warning", Title: "Waiver matches no finding", Address: "tokenguard_api_token.old_*", Message: "waiver 1 for CPRA-MIN-004 on tokenguard_api_token.old_* matches no finding", Remediation: "Remove the waiver, or correct its rule id or address pattern.", File: "waivers.yaml"},
 		},
@@ -77,6 +80,17 @@ func TestFormats_golden(t *testing.T) {
 	colour := sampleReport()
 	colour.Color = true
 	golden(t, "text_color.golden", render(t, "text", colour))
+}
+
+// TestFormats_showTheThresholdBasis: every format carries a finding's threshold basis, so a
+// number in a message is never read as if the law set it.
+func TestFormats_showTheThresholdBasis(t *testing.T) {
+	for _, name := range Names() {
+		got := render(t, name, sampleReport())
+		if !strings.Contains(got, "tokenguard default ttl") || !strings.Contains(got, "supports Cal. Civ. Code 1798.100(e), 1798.81.5(b)") {
+			t.Errorf("%s: the threshold basis is missing:\n%s", name, got)
+		}
+	}
 }
 
 func TestText_noColourUnlessTold(t *testing.T) {

@@ -153,6 +153,9 @@ func (sarif) Write(w io.Writer, r Report) error {
 			Message:    sarifText{Text: f.Message},
 			Properties: map[string]any{"address": f.Address, "field": f.Field, "blocking": r.Blocking(f)},
 		}
+		if f.Basis != "" {
+			res.Properties["threshold_basis"] = f.Basis
+		}
 		loc := sarifLocation{}
 		if f.Address != "" {
 			loc.LogicalLocations = []sarifLogical{{FullyQualifiedName: f.Address, Kind: "resource"}}

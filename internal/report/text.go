@@ -55,6 +55,9 @@ func (text) Write(w io.Writer, r Report) error {
 			if f.Citation != "" {
 				detail += " (" + f.Citation + ")"
 			}
+			if f.Basis != "" {
+				detail += "; threshold basis: " + f.Basis
+			}
 			fmt.Fprintf(&b, "          %s\n", oneLineText(detail))
 			if f.Remediation != "" {
 				fmt.Fprintf(&b, "          fix: %s\n", oneLineText(f.Remediation))

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -130,7 +131,13 @@ func (g *policyGate) evaluate(ctx context.Context, in gateInput, now time.Time) 
 	for i := range findings {
 		findings[i].Address = addrs[0]
 	}
-	return policy.ApplyWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs), nil
+	// A refused waiver's message names file:line; the file's base name only, since the
+	// waivers file's path is the server's business (see clientFindings).
+	source := ""
+	if g.waiversFile != "" {
+		source = filepath.Base(g.waiversFile)
+	}
+	return policy.ApplyGovernedWaiversToToken(findings, g.waivers, now, source, addrs, g.engine.WaiverPolicy(), policy.TokenOwner(in.after)), nil
 }
 
 // admit evaluates in. Under mandatory a blocking finding returns a *policyRefusal; otherwise
@@ -271,7 +278,7 @@ func clientFindings(findings []policy.Finding, mode string) []client.Finding {
 	for _, f := range findings {
 		out = append(out, client.Finding{
 			RuleID: f.RuleID, Severity: f.Severity, Title: f.Title, Address: f.Address, Message: f.Message,
-			Citation: f.Citation, Remediation: f.Remediation, Field: f.Field, Waived: f.Waived,
+			Citation: f.Citation, Basis: f.Basis, Remediation: f.Remediation, Field: f.Field, Waived: f.Waived,
 			WaiverReason: f.WaiverReason, WaiverApprovedBy: f.WaiverApprovedBy,
 			Blocking: mode == PolicyMandatory && blocking(f),
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -344,7 +345,7 @@ func TestPolicyGate_waiverHonouredAndExpiredWaiverBlocks(t *testing.T) {
     address: tokenguard_api_token.legacy_*
     reason: Vendor API has no narrower scope until the Q3 migration
     approved_by: privacy-office@example.com
-    expires: 2030-06-30
+    expires: 2030-03-31
   - rule: CPRA-ROT-002
     address: tokenguard_api_token.stale_export
     reason: Old exception
@@ -385,6 +386,60 @@ func TestPolicyGate_waiverHonouredAndExpiredWaiverBlocks(t *testing.T) {
 	if !slices.Equal(rules, []string{policy.RuleWaiverExpired}) || eb.Findings[0].Address != "tokenguard_api_token.stale_export" ||
 		eb.Findings[0].File != nil || strings.Contains(string(out), "/etc/tokenguard") {
 		t.Fatalf("expired waiver: %s", out)
+	}
+}
+
+// TestPolicyGate_refusedWaiverBlocks: a waiver the waiver policy refuses (expiring more than
+// 90 days out, approved by the token's own owner, or naming a non-waivable rule) waives
+// nothing at the service: the create is refused with the finding it meant to cover plus
+// TOKENGUARD-WAIVER-REFUSED, whose message names the waiver's line and why, and not the
+// server's path to the waivers file.
+func TestPolicyGate_refusedWaiverBlocks(t *testing.T) {
+	for _, c := range []struct {
+		name, rule, approver, expires, why string
+		scopes                             []string
+		want                               []string
+	}{
+		{"too far out", "CPRA-MIN-002", "privacy-office@example.com", "2030-12-31",
+			"it expires on 2030-12-31, more than 90 days from today", []string{"vendor:*"}, []string{"CPRA-MIN-002", policy.RuleWaiverRefused}},
+		{"approved by the owner", "CPRA-MIN-002", "Team-Billing@example.com", "2030-03-01",
+			"approved by the owner of tokenguard_api_token.legacy_vendor", []string{"vendor:*"}, []string{"CPRA-MIN-002", policy.RuleWaiverRefused}},
+		{"non-waivable rule", "CPRA-DEL-001", "privacy-office@example.com", "2030-03-01",
+			"which the waiver policy says cannot be waived", []string{"invoices:read"}, []string{policy.RuleWaiverRefused}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			waivers, err := policy.ParseWaivers([]byte(fmt.Sprintf(`waivers:
+  - rule: %s
+    address: tokenguard_api_token.legacy_*
+    reason: Vendor API has no narrower scope until the Q3 migration
+    approved_by: %s
+    expires: %s
+`, c.rule, c.approver, c.expires)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := servertest.Start(t, servertest.Options{Now: servertest.NewClock(t0).Now, Waivers: waivers, WaiversFile: "/etc/tokenguard/waivers.yaml"})
+			req := compliantRequest("legacy-vendor")
+			req.Scopes = c.scopes
+			body, _ := json.Marshal(req)
+			status, out, _ := rawDo(t, "POST", svc.URL+"/v1/tokens", svc.AdminToken, string(body))
+			eb, rules := decodePolicyAnswer(t, status, out)
+			slices.Sort(rules)
+			want := slices.Clone(c.want)
+			slices.Sort(want)
+			if !slices.Equal(rules, want) {
+				t.Fatalf("blocking rules %v, want %v: %s", rules, want, out)
+			}
+			var msg string
+			for _, f := range eb.Findings {
+				if f.RuleID == policy.RuleWaiverRefused {
+					msg = f.Message
+				}
+			}
+			if !strings.Contains(msg, "at waivers.yaml:2 is refused: ") || !strings.Contains(msg, c.why) || strings.Contains(string(out), "/etc/tokenguard") {
+				t.Fatalf("refusal message %q, want waivers.yaml:2 and %q, and no server path", msg, c.why)
+			}
+		})
 	}
 }
 
