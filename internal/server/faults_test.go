@@ -2,14 +2,17 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
@@ -176,4 +179,41 @@ func verifyChain(t *testing.T, svc *servertest.Service) map[string]int {
 		t.Fatalf("audit chain: %v", err)
 	}
 	return outcomes
+}
+
+// TestRequestDeadline_lockedDatabaseAnswersJSON503 holds the SQLite write lock from another
+// connection (as a second process would) while the service, with a 300 ms request timeout,
+// is asked to create a token: the request ends at its deadline with a JSON 503 unavailable
+// and Retry-After, not a 500 and not a wait for the lock's 5 s busy timeout or the
+// server's write timeout. Once the lock is released the same request succeeds.
+func TestRequestDeadline_lockedDatabaseAnswersJSON503(t *testing.T) {
+	svc := servertest.Start(t, servertest.Options{PolicyEnforcement: "off", RequestTimeout: 300 * time.Millisecond})
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", svc.DBPath+"?_pragma=busy_timeout(0)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeOrFail(t, "the other connection", other)
+	hold, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(compliantRequest("behind-a-lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, out, h := rawDo(t, "POST", svc.URL+"/v1/tokens", svc.AdminToken, string(body))
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	var eb client.ErrorBody
+	if status != 503 || json.Unmarshal(out, &eb) != nil || eb.Error.Code != "unavailable" || h.Get("Retry-After") == "" {
+		t.Fatalf("create while the database is locked: %d %s (Retry-After %q), want a JSON 503 unavailable with Retry-After", status, out, h.Get("Retry-After"))
+	}
+	if !strings.Contains(eb.Error.Message, "request timeout") {
+		t.Fatalf("503 message %q does not say the request timeout passed (a busy timeout instead means the deadline did not end the wait)", eb.Error.Message)
+	}
+	if _, err := svc.Client(t).CreateToken(ctx, compliantRequest("behind-a-lock"), ""); err != nil {
+		t.Fatalf("create after the lock was released: %v", err)
+	}
 }
