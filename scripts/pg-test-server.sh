@@ -9,8 +9,8 @@
 #                                          (without PostgreSQL binaries, outside CI and unless
 #                                          TOKENGUARD_REQUIRE_POSTGRES=1, run CMD without one)
 #
-# The server listens on 127.0.0.1 only, on a free port, with its unix socket in its own
-# temporary directory and trust authentication (it holds test data only, and fsync is off:
+# The server listens on 127.0.0.1 only, on a free port below 32768 (outside Linux's ephemeral
+# range), with its unix socket in its own temporary directory and trust authentication (it holds test data only, and fsync is off:
 # it is thrown away). It runs as the invoking user, or as the `postgres` system user when
 # invoked as root, because initdb and postgres refuse to run as root.
 #
@@ -136,10 +136,13 @@ port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# pick_port prints a free port in 20000-32767: below Linux's ephemeral range (32768-60999 by
+# default), so no client socket of the kernel's choosing can hold the port when the server is
+# restarted on it (a test that stops and starts the server keeps its port).
 pick_port() {
 	local p i
 	for ((i = 0; i < 50; i++)); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12768))
 		port_in_use "$p" || { printf '%s\n' "$p"; return; }
 	done
 	die "found no free port on 127.0.0.1 after 50 tries"

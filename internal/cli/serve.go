@@ -45,6 +45,7 @@ type serveOptions struct {
 	idempotencyRetention       string
 	auditCheckpoint            string
 	auditCheckpointInterval    time.Duration
+	requestTimeout             time.Duration
 	trustedProxies             []string
 }
 
@@ -112,6 +113,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 		"append a signed checkpoint of the audit chain's head to this file (keep it where the database is not), or - for standard output, every --audit-checkpoint-interval and at shutdown (env TOKENGUARD_AUDIT_CHECKPOINT)")
 	f.DurationVar(&o.auditCheckpointInterval, "audit-checkpoint-interval", server.DefaultAuditCheckpointInterval,
 		"how often to write an audit checkpoint with --audit-checkpoint (env TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL)")
+	f.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout,
+		"deadline of every request: one whose database calls have not finished by then is answered 503 with Retry-After; the HTTP write timeout is 5s longer, at least 30s (env TOKENGUARD_REQUEST_TIMEOUT)")
 	return cmd
 }
 
@@ -243,6 +246,9 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if o.authFailuresPerMinute == 0 || o.authFailuresPerMinute < -1 {
 		return usage("--auth-failures-per-minute %d: give a positive number, or -1 to disable the limit", o.authFailuresPerMinute)
 	}
+	if o.requestTimeout <= 0 {
+		return usage("--request-timeout %s: give a positive duration, e.g. 10s", o.requestTimeout)
+	}
 	if o.auditCheckpointInterval <= 0 {
 		return usage("--audit-checkpoint-interval %s: give a positive duration, e.g. 1m", o.auditCheckpointInterval)
 	}
@@ -317,7 +323,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
 		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
 		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
-		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval})
+		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval, RequestTimeout: o.requestTimeout})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
@@ -345,7 +351,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      max(30*time.Second, o.requestTimeout+5*time.Second), // above every request's deadline
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         tlsConfig,

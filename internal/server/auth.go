@@ -112,7 +112,8 @@ func (s *Server) auditRefusal(r *http.Request, c *caller, err error) {
 	}
 }
 
-// writeErr answers err: an *apiError as it is, anything else as a 500 whose details are logged.
+// writeErr answers err: an *apiError as it is, a database fault or a passed deadline as
+// writeFault says, anything else as a 500; the details of all but an *apiError are logged.
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -125,7 +126,7 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.Error("request failed", "route", r.Pattern, "error", err.Error())
 	}
-	writeError(w, errInternal)
+	writeFault(w, err)
 }
 
 // setChallenge sets the WWW-Authenticate header of a 401 or 403 answer as RFC 6750 section 3

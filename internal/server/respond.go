@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
 // apiError is an error answered to the caller in the API's one error shape.
@@ -265,4 +268,48 @@ func checkJSONShape(body []byte) error {
 			valueDone()
 		}
 	}
+}
+
+// Retry-After values (seconds) of the fault answers: how long a caller should wait before
+// sending the request again.
+const (
+	retryAfterUnavailable = 2  // the database is down or refuses connections
+	retryAfterBusy        = 1  // a lock or statement timeout, or the request's deadline
+	retryAfterStorageFull = 30 // the disk must be freed by an operator
+)
+
+// faultAnswer is the answer to a request that failed for err, a fault of the database or the
+// end of the request's deadline, with its Retry-After in seconds; nil for any other error.
+//
+//   - store.ErrStorageFull: 507 storage_full (the write did not happen; nothing changed)
+//   - store.ErrUnavailable: 503 unavailable
+//   - store.ErrBusy, context.DeadlineExceeded: 503 unavailable ("timeout" in the message)
+func faultAnswer(err error) (*apiError, int) {
+	switch {
+	case errors.Is(err, store.ErrStorageFull):
+		return &apiError{status: http.StatusInsufficientStorage, code: "storage_full",
+			message: "the database has no room left for this write; nothing was changed: retry once an operator has freed space"}, retryAfterStorageFull
+	case errors.Is(err, store.ErrUnavailable):
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+			message: "the database is unavailable: retry later (a request with an Idempotency-Key is safe to repeat)"}, retryAfterUnavailable
+	case errors.Is(err, store.ErrBusy):
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+			message: "the database did not answer in time (lock or statement timeout); retry later"}, retryAfterBusy
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+			message: "the request did not complete within the server's request timeout; retry later"}, retryAfterBusy
+	}
+	return nil, 0
+}
+
+// writeFault answers err as faultAnswer classifies it, with Retry-After; as the 500 errInternal
+// when it is no fault.
+func writeFault(w http.ResponseWriter, err error) {
+	ae, retryAfter := faultAnswer(err)
+	if ae == nil {
+		writeError(w, errInternal)
+		return
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	writeError(w, ae)
 }

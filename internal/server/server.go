@@ -109,7 +109,15 @@ type Config struct {
 	// Issuer is the service's public base URL, e.g. https://tokens.example.com, named by the
 	// RFC 8414 metadata; empty means the URL each request reached.
 	Issuer string
+	// RequestTimeout is the deadline of every request's context (default
+	// DefaultRequestTimeout): a request whose database calls have not completed by then is
+	// answered 503 unavailable with Retry-After. Keep it below the HTTP server's write timeout,
+	// so that the answer can still be written.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is the default of Config.RequestTimeout.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
 type Server struct {
@@ -129,6 +137,7 @@ type Server struct {
 	idemPurgedAt      atomic.Int64 // server-clock UnixNano of the last purge of expired answers
 	gate              *policyGate  // nil when the policy gate is off
 	verifications     *verifyLog
+	requestTimeout    time.Duration
 	checkpoints       *checkpointWriter // nil without Config.AuditCheckpoint
 	mux               *http.ServeMux
 	patterns          []string
@@ -226,6 +235,13 @@ func New(cfg Config) (*Server, error) {
 	if batch < 0 || interval < 0 {
 		return nil, errors.New("server: VerifyBatchSize and VerifyFlushInterval must be positive")
 	}
+	s.requestTimeout = cfg.RequestTimeout
+	if s.requestTimeout == 0 {
+		s.requestTimeout = DefaultRequestTimeout
+	}
+	if s.requestTimeout < 0 {
+		return nil, errors.New("server: RequestTimeout must be positive")
+	}
 	checkpointEvery := cfg.AuditCheckpointInterval
 	if checkpointEvery == 0 {
 		checkpointEvery = DefaultAuditCheckpointInterval
@@ -317,7 +333,11 @@ type requestInfoKey struct{}
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now() // wall time for the log line only; never for logic
 	info := &requestInfo{}
-	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	// Every request carries the deadline; database calls end with it and the request is
+	// answered 503 (writeFault) instead of holding its connection until the write timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+	defer cancel()
+	r = r.WithContext(context.WithValue(ctx, requestInfoKey{}, info))
 	sw := &statusWriter{ResponseWriter: w}
 	h, pattern := s.mux.Handler(r)
 	defer func() {

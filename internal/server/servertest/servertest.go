@@ -88,6 +88,8 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// IdempotencyRetention as in server.Config (default 24 hours).
 	IdempotencyRetention time.Duration
+	// RequestTimeout as in server.Config (default 10 s).
+	RequestTimeout time.Duration
 	// Waivers and WaiversFile as in server.Config.
 	Waivers     []policy.Waiver
 	WaiversFile string
@@ -174,7 +176,7 @@ func Start(tb testing.TB, opts Options) *Service {
 		AuthFailuresPerMinute: opts.AuthFailuresPerMinute,
 		Policy:                engine, PolicyEnforcement: opts.PolicyEnforcement,
 		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile, IdempotencyRetention: opts.IdempotencyRetention,
-		TrustedProxies: opts.TrustedProxies,
+		TrustedProxies: opts.TrustedProxies, RequestTimeout: opts.RequestTimeout,
 	})
 	if err != nil {
 		_ = st.Close()

@@ -48,7 +48,8 @@ const (
 // each. Every statement starts after each of its lookups was asked for and reads one
 // snapshot of committed data (READ COMMITTED), so a lookup sees every write committed before
 // the call, by any instance: nothing is cached, a revocation is never missed.
-func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (store.IntrospectionRead, error) {
+func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (_ store.IntrospectionRead, err error) {
+	defer func() { err = classify(err) }()
 	if len(credentialHash) == 0 || len(tokenHash) == 0 {
 		return store.IntrospectionRead{}, errors.New("postgres: reading for introspection: empty secret hash")
 	}

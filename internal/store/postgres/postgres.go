@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,15 @@ import (
 // on the database, so more connections would only wait; the second one queues at the lock,
 // so the next writer of this process starts as soon as the lock is released.
 const WriteConns = 2
+
+// Session timeouts every connection sets, unless the database URL gives its own
+// (?statement_timeout=...&lock_timeout=..., in milliseconds or with a unit such as 2s). Both
+// are below the service's default request timeout (10 s), so a stuck database is answered
+// 503 within the request's deadline.
+const (
+	DefaultStatementTimeout = 5 * time.Second
+	DefaultLockTimeout      = 3 * time.Second
+)
 
 // Store is a tokenguard database on a PostgreSQL server. It is safe for concurrent use, and
 // several Stores (in one process or many) may share one database.
@@ -107,6 +117,20 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, parseError(databaseURL, err)
+	}
+	// Every session bounds its waits (unless the URL sets its own): a statement or a lock
+	// wait that passes them fails with 57014 or 55P03, which the service answers 503, instead
+	// of holding a request until the HTTP server's write timeout closes its connection.
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	for name, value := range map[string]string{
+		"statement_timeout": strconv.Itoa(int(DefaultStatementTimeout.Milliseconds())),
+		"lock_timeout":      strconv.Itoa(int(DefaultLockTimeout.Milliseconds())),
+	} {
+		if _, set := cfg.ConnConfig.RuntimeParams[name]; !set {
+			cfg.ConnConfig.RuntimeParams[name] = value
+		}
 	}
 	writeCfg := cfg.Copy()
 	writeCfg.MaxConns = WriteConns
@@ -187,6 +211,7 @@ func checkDurable(ctx context.Context, pool *pgxpool.Pool) error {
 // View runs fn in a read-only REPEATABLE READ transaction: one snapshot of committed data,
 // taken without waiting for writers. A panic in fn is recovered and returned as an error.
 func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err error) {
+	defer func() { err = classify(err) }()
 	pgTx, err := s.read.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("postgres: beginning read transaction: %w", err)
@@ -217,6 +242,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err erro
 // fn must not call Update on a Store on the same database: the inner call would wait for
 // the lock the outer one holds, for ever.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error) {
+	defer func() { err = classify(err) }()
 	pgTx, err := s.write.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return fmt.Errorf("postgres: beginning write transaction: %w", err)
@@ -273,7 +299,8 @@ func panicError(r any) error {
 
 // Ping reports whether the database answers a query. It uses the read pool, so a long write
 // does not make the store look unavailable.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer func() { err = classify(err) }()
 	var one int
 	if err := s.read.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)

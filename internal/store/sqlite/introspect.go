@@ -138,7 +138,8 @@ func (rs *introspectionReaders) read(ctx context.Context, credentialHash, tokenH
 // each connection of its own (introspectionReaders). A statement outside a transaction reads
 // one snapshot of the last committed state, taken when it starts, so no BEGIN and ROLLBACK
 // are needed.
-func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (store.IntrospectionRead, error) {
+func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (_ store.IntrospectionRead, err error) {
+	defer func() { err = classify(err) }()
 	if len(credentialHash) == 0 || len(tokenHash) == 0 {
 		return store.IntrospectionRead{}, errors.New("sqlite: reading for introspection: empty secret hash")
 	}

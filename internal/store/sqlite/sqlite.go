@@ -42,8 +42,10 @@ import (
 const ReadMapBytes = 1 << 30
 
 // BusyTimeoutMillis is how long a connection waits for a lock held by another process before
-// failing with "database is locked".
-const BusyTimeoutMillis = 10000
+// failing with "database is locked" (SQLITE_BUSY, store.ErrBusy, answered 503 by the
+// service): below the service's default request timeout (10 s), so the answer comes within
+// the request's deadline.
+const BusyTimeoutMillis = 5000
 
 // Store is a tokenguard database in one SQLite file. It is safe for concurrent use.
 type Store struct {
@@ -260,6 +262,7 @@ func openPool(ctx context.Context, path string, writer bool) (*sql.DB, error) {
 // View runs fn in a read-only transaction on a snapshot of the last committed state. It does
 // not wait for a write in progress. A panic in fn is recovered and returned as an error.
 func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err error) {
+	defer func() { err = classify(err) }()
 	sqlTx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: beginning read transaction: %w", err)
@@ -287,6 +290,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err erro
 // fn must not call Update on the same Store: the write connection is already in use and the
 // call would wait for itself.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error) {
+	defer func() { err = classify(err) }()
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: beginning write transaction: %w", err)
@@ -320,7 +324,8 @@ func panicError(r any) error {
 
 // Ping reports whether the database answers a query. It uses a read connection, so a long
 // write does not make the store look unavailable.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer func() { err = classify(err) }()
 	var one int
 	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+)
+
+// TestFaults_lockTimeoutIsBusy holds the database's write lock (the audit_head row) from
+// another session while an Update waits for it under a 200 ms lock_timeout: the Update fails
+// with store.ErrBusy (SQLSTATE 55P03) instead of waiting for ever, and the default session
+// settings are the documented ones.
+func TestFaults_lockTimeoutIsBusy(t *testing.T) {
+	ctx := context.Background()
+	raw := freshSchemaURL(t)
+	st, err := Open(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	var stmt, lock string
+	if err := st.read.QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')").Scan(&stmt, &lock); err != nil {
+		t.Fatal(err)
+	}
+	if stmt != "5s" || lock != "3s" {
+		t.Fatalf("session statement_timeout=%s lock_timeout=%s, want 5s and 3s (DefaultStatementTimeout, DefaultLockTimeout)", stmt, lock)
+	}
+	short, err := withParams(raw, "", map[string]string{"lock_timeout": "200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := Open(ctx, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = busy.Close() }()
+	holder, err := pgx.Connect(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Close(ctx) }()
+	hold, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.Exec(ctx, "SELECT true FROM audit_head WHERE id FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	err = busy.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.AppendAudit(ctx, audit.Event{Time: time.Now(), Actor: "test", Action: "test", Outcome: "ok"})
+		return err
+	})
+	_ = hold.Rollback(ctx)
+	if !errors.Is(err, store.ErrBusy) {
+		t.Fatalf("Update while another session holds the write lock: %v, want store.ErrBusy", err)
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrStorageFull) {
+		t.Fatalf("Update error %v is classified as more than busy", err)
+	}
+}
+
+// TestFaults_stoppedServerIsUnavailable starts a PostgreSQL of its own
+// (scripts/pg-test-server.sh with its own state file), opens a store on it, stops the server
+// with pg_ctl (through the script) and checks that Ping, View and Update fail with
+// store.ErrUnavailable, each within the context's deadline.
+func TestFaults_stoppedServerIsUnavailable(t *testing.T) {
+	runDatabaseURL(t) // skips, saying why, where the suite has no PostgreSQL
+	script, err := filepath.Abs("../../../scripts/pg-test-server.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "TOKENGUARD_PG_STATE="+filepath.Join(t.TempDir(), "pg.state"))
+	run := func(arg string) string {
+		cmd := exec.Command(script, arg) //nolint:gosec // G204: the repository's own script
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("pg-test-server.sh %s: %v", arg, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	url := run("start")
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			run("stop")
+		}
+	})
+	ctx := context.Background()
+	st, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	if err := st.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run("stop")
+	stopped = true
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	checks := map[string]func() error{
+		"Ping": func() error { return st.Ping(ctx) },
+		"View": func() error {
+			return st.View(ctx, func(r store.Reader) error { _, _, err := r.AuditHead(ctx); return err })
+		},
+		"Update": func() error {
+			return st.Update(ctx, func(tx store.Tx) error { _, _, err := tx.AuditHead(ctx); return err })
+		},
+	}
+	for name, check := range checks {
+		err := check()
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s with the server stopped: %v, want store.ErrUnavailable", name, err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the checks ran past their 20 s deadline")
+	}
+}
