@@ -651,6 +651,10 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			return 0, nil, unprocessable("reviewer_is_owner", "reviewed_by",
 				"reviewed_by is the token's owner: a renewal must be reviewed by someone other than the owner")
 		}
+		reviewIndex := s.keys.BlindIndex("review:" + token.ReviewKey(reason, reviewer))
+		if err := s.reviewUnused(ctx, tx, t.ID, reason, reviewer, reviewIndex); err != nil {
+			return 0, nil, err
+		}
 		previous := t.ExpiresAt
 		renewed := t
 		renewed.ExpiresAt = now.Add(ttl)
@@ -671,6 +675,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		details := map[string]string{
 			"reason":              reason,
 			"reviewer_index":      s.keys.BlindIndex("reviewer:" + strings.ToLower(reviewer)),
+			"review_index":        reviewIndex,
 			"ttl":                 token.FormatDuration(ttl),
 			"previous_expires_at": previous.UTC().Format(time.RFC3339Nano),
 			"expires_at":          t.ExpiresAt.Format(time.RFC3339Nano),
@@ -685,6 +690,45 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		return http.StatusOK, out, err
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
+}
+
+// codeReviewUsed is the error code of a renewal refused because its review already
+// approved an earlier renewal of the token.
+const codeReviewUsed = "renewal_review_used"
+
+// reviewUnused refuses, with 409 naming the earlier use (audit seq and time), a renewal of
+// token id whose review (reason and reviewer, compared as token.ReviewKey) already approved
+// a renewal of it: a review approves one increase of the token's lifetime, not every later
+// one (issue 21). Records written before review_index was recorded are matched by their
+// reason and reviewer_index. The log has no index on token_id, so this reads the log once;
+// renewals are rare next to verifications.
+func (s *Server) reviewUnused(ctx context.Context, tx store.Tx, id, reason, reviewer, reviewIndex string) error {
+	reviewerIndex := s.keys.BlindIndex("reviewer:" + strings.ToLower(reviewer))
+	key := token.ReviewKey(reason, reviewer)
+	var after int64
+	for {
+		recs, err := tx.ListTokenHistory(ctx, []string{id}, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.Action != audit.ActionRenew || rec.Outcome != "ok" {
+				continue
+			}
+			d := rec.Details
+			if d["review_index"] == reviewIndex ||
+				(d["review_index"] == "" && d["reviewer_index"] == reviewerIndex && token.ReviewKey(d["reason"], reviewer) == key) {
+				return conflict(codeReviewUsed, "renewal",
+					"this review (the same reason and reviewed_by) already approved a renewal of token %s at %s (audit record seq %d, ttl %s): "+
+						"each renewal needs its own review; ask for a new review and give its reason and reviewer",
+					id, rec.Time.UTC().Format(time.RFC3339), rec.Seq, d["ttl"])
+			}
+		}
+		if len(recs) < 1000 {
+			return nil
+		}
+		after = recs[len(recs)-1].Seq
+	}
 }
 
 // revokeRequest is the optional body of POST /v1/tokens/{id}/revoke.
