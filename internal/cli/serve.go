@@ -31,6 +31,10 @@ import (
 // the first start of a service (when the database has no credential yet).
 const envAdminToken = "TOKENGUARD_ADMIN_TOKEN"
 
+// tokenPurgeInterval is how often serve purges tokens retired longer than --token-retention
+// (and once at start).
+const tokenPurgeInterval = time.Hour
+
 // shutdownGrace is how long serve lets requests in flight finish after it is asked to stop.
 const shutdownGrace = 10 * time.Second
 
@@ -43,6 +47,7 @@ type serveOptions struct {
 	policyEnforcement, waivers string
 	policyDirs, policyData     []string
 	idempotencyRetention       string
+	tokenRetention             string
 	auditCheckpoint            string
 	auditCheckpointInterval    time.Duration
 	trustedProxies             []string
@@ -78,7 +83,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
-				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
+				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "token-retention": "TOKENGUARD_TOKEN_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
 				"audit-checkpoint": "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
 			}); err != nil {
 				return err
@@ -89,7 +94,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8790", "address to listen on; port 0 picks a free port (env TOKENGUARD_LISTEN)")
 	f.StringVar(&o.db, "db", "./tokenguard.db", "SQLite database file, created if missing, or a postgres:// URL (env TOKENGUARD_DB)")
-	f.StringVar(&o.keyFile, "key-file", "", "key file, created with mode 0600 if missing (default tokenguard.key next to the database; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&o.keyFile, "key-file", "", "key file, created with mode 0600 if missing (default <db>.key next to the database; env TOKENGUARD_KEY_FILE)")
 	f.StringVar(&o.defaultTTL, "default-ttl", "30d", "lifetime of a token created without a ttl (env TOKENGUARD_DEFAULT_TTL)")
 	f.StringVar(&o.maxTTL, "max-ttl", "90d", "longest ttl accepted (env TOKENGUARD_MAX_TTL)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate PEM file (env TOKENGUARD_TLS_CERT)")
@@ -105,6 +110,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
 	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
 		"how long the answer of a request with an Idempotency-Key is kept for its retries, then deleted with any secret it holds (env TOKENGUARD_IDEMPOTENCY_RETENTION)")
+	f.StringVar(&o.tokenRetention, "token-retention", "90d",
+		"how long a revoked or expired token is kept before it is purged (at start, then hourly; the audit log and deletion evidence stay) (env TOKENGUARD_TOKEN_RETENTION)")
 	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil,
 		"CIDR or address of a load balancer or proxy whose X-Forwarded-For names the source for the failed-login limit (repeatable; env TOKENGUARD_TRUSTED_PROXY)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
@@ -232,6 +239,13 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return usage("--idempotency-retention: %v", err)
 	}
+	tokenRetention, err := token.ParseDuration(o.tokenRetention)
+	if err != nil {
+		return usage("--token-retention: %v", err)
+	}
+	if tokenRetention <= 0 {
+		return usage("--token-retention %s: give a positive duration, e.g. 90d", o.tokenRetention)
+	}
 	proxies, err := parseTrustedProxies(o.trustedProxies)
 	if err != nil {
 		return err
@@ -317,7 +331,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
 		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
 		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
-		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval})
+		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval,
+		TokenRetention: tokenRetention})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
@@ -340,6 +355,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err := bootstrapAdmin(ctx, s, log, st, srv, adminTokenBase); err != nil {
 		return withCode(ExitFindings, err)
 	}
+	srv.StartTokenPurges(tokenPurgeInterval)
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),

@@ -105,6 +105,9 @@ type Config struct {
 	// DefaultAuditCheckpointInterval) and once more from Close.
 	AuditCheckpoint         io.Writer
 	AuditCheckpointInterval time.Duration
+	// TokenRetention is how long a token is kept after it expired or was revoked (default
+	// DefaultTokenRetention, 90 days); PurgeRetiredTokens then deletes it.
+	TokenRetention time.Duration
 }
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
@@ -125,6 +128,8 @@ type Server struct {
 	gate              *policyGate  // nil when the policy gate is off
 	verifications     *verifyLog
 	checkpoints       *checkpointWriter // nil without Config.AuditCheckpoint
+	tokenRetention    time.Duration
+	purger            *tokenPurger // nil until StartTokenPurges
 	mux               *http.ServeMux
 	patterns          []string
 }
@@ -221,6 +226,13 @@ func New(cfg Config) (*Server, error) {
 	if checkpointEvery < 0 {
 		return nil, errors.New("server: AuditCheckpointInterval must be positive")
 	}
+	s.tokenRetention = cfg.TokenRetention
+	if s.tokenRetention == 0 {
+		s.tokenRetention = DefaultTokenRetention
+	}
+	if s.tokenRetention < 0 {
+		return nil, errors.New("server: TokenRetention must be positive")
+	}
 	s.routes()
 	// Every audit record this server appends is chained under the audit key of its key file.
 	s.store.SetAuditKey(s.keys.CurrentAuditKey())
@@ -243,6 +255,9 @@ func (s *Server) Flush(ctx context.Context) error { return s.verifications.flush
 // is safe to call more than once. With Config.AuditCheckpoint it then writes the last
 // checkpoint, of the chain with every verification record in it. It does not close the store.
 func (s *Server) Close(ctx context.Context) error {
+	if s.purger != nil {
+		s.purger.close()
+	}
 	if err := s.verifications.close(ctx); err != nil {
 		return err
 	}
