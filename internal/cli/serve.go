@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,7 +74,13 @@ one instance holds on all at once). With PostgreSQL, --key-file is required (the
 for every instance) and the generated admin credential goes to <key file>.admin-token.
 
 Plain HTTP is served only on a loopback address unless --insecure-http is given; use
---tls-cert and --tls-key otherwise.`,
+--tls-cert and --tls-key otherwise.
+
+SIGHUP reloads the --policy directories, --policy-data files and --waivers file: the new
+bundle's digest is logged and applies to requests that begin afterwards; on an error (a
+policy that does not compile, a bad waiver) the error is logged and the old ones stay.
+Revoked and expired tokens are purged --token-retention after they were retired, at start
+and hourly (tokenguard admin purge does it on demand).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd, map[string]string{
@@ -321,7 +329,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		log.Info("created key file", "path", keyFile)
 	}
 	log.Info("policy gate", "enforcement", o.policyEnforcement, "extra_policy_dirs", len(o.policyDirs),
-		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
+		"data_files", len(o.policyData), "waivers", len(gate.Waivers), "bundle_digest", bundleDigest(gate.Policy))
 	log.Info("loaded key file", "path", keyFile, "current_key", keys.KeyID(), "key_sets", len(keys.KeyIDs()))
 	checkpoints, closeCheckpoints, err := openCheckpointOutput(s, o.auditCheckpoint)
 	if err != nil {
@@ -356,6 +364,11 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return withCode(ExitFindings, err)
 	}
 	srv.StartTokenPurges(tokenPurgeInterval)
+	// SIGHUP reloads the policies, policy data files and waivers (reloadServePolicy). It is
+	// caught from before the listening line, so a reload signal never stops the service.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -379,10 +392,16 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
-		return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
-	case <-ctx.Done():
+serving:
+	for {
+		select {
+		case err := <-served:
+			return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
+		case <-hup:
+			reloadServePolicy(ctx, o, srv, log)
+		case <-ctx.Done():
+			break serving
+		}
 	}
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -404,6 +423,35 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	// The service has stopped cleanly; a failed notice cannot change that.
 	_, _ = fmt.Fprintln(s.out, "tokenguard: stopped")
 	return nil
+}
+
+// reloadServePolicy is what serve does on SIGHUP: it reads the --policy directories, the
+// --policy-data files and the --waivers file again, compiles them, and puts them in force
+// for the requests that begin afterwards, logging the new bundle's digest. On any error it
+// logs the error and keeps the bundle and waivers in force. It reports whether it reloaded.
+func reloadServePolicy(ctx context.Context, o serveOptions, srv *server.Server, log *slog.Logger) bool {
+	gate, err := servePolicy(ctx, o, time.Now)
+	if err == nil && gate.Policy == nil {
+		err = errors.New("the policy gate is off (--policy-enforcement off): there is nothing to reload")
+	}
+	if err == nil {
+		err = srv.ReloadPolicy(gate.Policy, gate.Waivers, gate.WaiversFile)
+	}
+	if err != nil {
+		log.Error("policy reload failed: the policies and waivers in force stay", "error", err.Error())
+		return false
+	}
+	log.Info("policy reloaded", "bundle_digest", bundleDigest(gate.Policy), "extra_policy_dirs", len(o.policyDirs),
+		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
+	return true
+}
+
+// bundleDigest is the digest of engine's bundle, or "" when the gate is off.
+func bundleDigest(engine *policy.Engine) string {
+	if engine == nil {
+		return ""
+	}
+	return engine.Bundle().Digest
 }
 
 // defaultKeyFile is the key file of a SQLite database when --key-file is not given:
