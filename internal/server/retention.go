@@ -61,7 +61,10 @@ func PurgeRetiredTokens(ctx context.Context, st store.Store, retention time.Dura
 			}})
 		return err
 	})
-	if err != nil && !(dryRun && errors.Is(err, errDryRun)) {
+	if dryRun && errors.Is(err, errDryRun) {
+		return res, nil
+	}
+	if err != nil {
 		return PurgeResult{}, fmt.Errorf("purging tokens retired before %s (nothing was deleted): %w", res.Cutoff.Format(time.RFC3339), err)
 	}
 	return res, nil
