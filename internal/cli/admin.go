@@ -17,6 +17,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
 // newAdminCommand is "tokenguard admin": maintenance of the service's own database and keys,
@@ -27,7 +28,108 @@ func newAdminCommand(s *streams) *cobra.Command {
 		Short: "Maintain the token service's database and keys (run where the files are)",
 	}
 	cmd.AddCommand(newAdminRekeyCommand(s))
+	cmd.AddCommand(newAdminPurgeCommand(s))
 	return cmd
+}
+
+func newAdminPurgeCommand(s *streams) *cobra.Command {
+	var db, keyFile, olderThan string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "purge",
+		Short: "Delete tokens revoked or expired longer ago than --older-than (audit log and evidence stay)",
+		Long: `Delete, in one transaction, every token revoked or expired more than --older-than ago
+(default 90d, the default of serve --token-retention), with its data-subject blind indexes,
+and append one tokens.purge audit record with the count and the cutoff. The audit log and
+the evidence of deletion requests are never touched: the history of a purged token stays in
+tokenguard audit, but the token no longer appears in listings, inventory or reports.
+
+A running service does the same every hour with its --token-retention; this command is for a
+purge now, or with another age. --dry-run counts the tokens without deleting anything.
+
+--db is the SQLite database file or the postgres:// URL the service uses (the URL may also
+come from TOKENGUARD_DB); with PostgreSQL, --key-file is required (the audit record is
+chained under its audit key).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd, map[string]string{"db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+				return err
+			}
+			usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
+			retention, err := token.ParseDuration(olderThan)
+			if err != nil {
+				return usage("--older-than: %v", err)
+			}
+			if retention <= 0 {
+				return usage("--older-than %s: give a positive duration, e.g. 90d", olderThan)
+			}
+			keyFile, err := adminKeyFile(s, db, keyFile)
+			if err != nil {
+				return err
+			}
+			keys, err := keyring.Load(keyFile)
+			if err != nil {
+				return withCode(ExitFindings, err)
+			}
+			st, err := openDatabase(cmd.Context(), db)
+			if err != nil {
+				return withCode(ExitFindings, err)
+			}
+			// For the early return; the success path closes the store and checks the error.
+			defer func() { _ = st.Close() }()
+			st.SetAuditKey(keys.CurrentAuditKey())
+			res, err := server.PurgeRetiredTokens(cmd.Context(), st, retention, time.Now(), "admin-cli", true, dryRun)
+			if err != nil {
+				return withCode(ExitFindings, err)
+			}
+			if err := st.Close(); err != nil {
+				return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
+			}
+			verb := "purged"
+			if dryRun {
+				verb = "dry run, nothing deleted: would purge"
+			}
+			_, _ = fmt.Fprintf(s.out, "tokenguard: %s %d tokens revoked or expired before %s (older than %s)\n",
+				verb, res.Purged, res.Cutoff.Format(time.RFC3339), token.FormatDuration(retention))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&db, "db", "", "SQLite database file or postgres:// URL of the service (required; env TOKENGUARD_DB)")
+	f.StringVar(&keyFile, "key-file", "", "key file (default <db>.key beside a SQLite database; required with PostgreSQL; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&olderThan, "older-than", "90d", "purge tokens revoked or expired longer ago than this, e.g. 90d or 2160h")
+	f.BoolVar(&dryRun, "dry-run", false, "count the tokens that would be purged; delete nothing")
+	return cmd
+}
+
+// adminKeyFile checks --db and returns the key file of an admin command: --key-file, or the
+// default beside a SQLite database (with a warning on stderr for the pre-0.3 name).
+func adminKeyFile(s *streams, db, keyFile string) (string, error) {
+	usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
+	if strings.TrimSpace(db) == "" {
+		return "", usage("--db is required: give the path of the SQLite database file or the postgres:// URL the service uses")
+	}
+	if isPostgresURL(db) {
+		if keyFile == "" {
+			// The URL is not echoed: it may hold a password.
+			return "", usage("--key-file is required with a PostgreSQL --db: give the key file the services use")
+		}
+		return keyFile, nil
+	}
+	if _, err := os.Stat(db); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", usage("--db %s does not exist: give the database the service uses", db)
+		}
+		return "", withCode(ExitFindings, err)
+	}
+	if keyFile == "" {
+		var legacy bool
+		if keyFile, legacy = defaultKeyFile(db); legacy {
+			// A warning before the work; if stderr fails there is nowhere to say so.
+			_, _ = fmt.Fprintf(s.err, "warning: using %s, the default key file before 0.3: rename it to %s.key\n", keyFile, db)
+		}
+	}
+	return keyFile, nil
 }
 
 func newAdminRekeyCommand(s *streams) *cobra.Command {

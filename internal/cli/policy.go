@@ -27,15 +27,18 @@ func newPolicyCommand(s *streams) *cobra.Command {
 
 func newPolicyTestCommand(s *streams) *cobra.Command {
 	var (
-		coverage bool
-		data     []string
+		coverage, verbose bool
+		data              []string
 	)
 	cmd := &cobra.Command{
 		Use:   "test [DIR...]",
 		Short: "Run the bundled Rego tests and the tests in DIRs",
 		Long: `Run the test_ rules of the embedded policy bundle and of each DIR with OPA's tester.
 The bundled modules and data are visible to the tests in DIRs, so user policies can be tested
-against the same thresholds and vocabulary. Exits 1 when any test fails.`,
+against the same thresholds and vocabulary. Exits 1 when any test fails.
+
+Like opa test and conftest verify, it prints only the failing tests (with their error and
+output) and a one-line summary; -v prints every test, passed and skipped ones too.`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			rep, err := policy.RunTests(cmd.Context(), policy.Options{ExtraPolicyDirs: dirs, DataFiles: data}, coverage)
 			if err != nil {
@@ -56,6 +59,9 @@ against the same thresholds and vocabulary. Exits 1 when any test fails.`,
 					status = "FAIL"
 					failed++
 				}
+				if status != "FAIL" && !verbose {
+					continue
+				}
 				fmt.Fprintf(&buf, "%s %s.%s (%s:%d)\n", status, strings.TrimPrefix(r.Package, "data."), r.Name, r.File, r.Row)
 				if r.Error != "" {
 					fmt.Fprintf(&buf, "     error: %s\n", r.Error)
@@ -67,12 +73,17 @@ against the same thresholds and vocabulary. Exits 1 when any test fails.`,
 				}
 			}
 			if coverage {
-				fmt.Fprintln(&buf)
+				if buf.Len() > 0 {
+					fmt.Fprintln(&buf)
+				}
 				for _, c := range rep.Coverage {
 					fmt.Fprintf(&buf, "coverage %6.2f%%  %s\n", c.Percent, c.File)
 				}
 			}
-			fmt.Fprintf(&buf, "\n%d passed, %d failed, %d skipped\n", passed, failed, skipped)
+			if buf.Len() > 0 {
+				fmt.Fprintln(&buf)
+			}
+			fmt.Fprintf(&buf, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
 			if _, err := s.out.Write(buf.Bytes()); err != nil {
 				return withCode(ExitUsage, err)
 			}
@@ -83,6 +94,7 @@ against the same thresholds and vocabulary. Exits 1 when any test fails.`,
 		},
 	}
 	cmd.Flags().BoolVar(&coverage, "coverage", false, "print the coverage of each policy file")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every test, not only the failing ones")
 	cmd.Flags().StringArrayVar(&data, "data", nil, "JSON or YAML file merged over the policy data (repeatable)")
 	return cmd
 }

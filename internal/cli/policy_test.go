@@ -2,12 +2,31 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
 
-func TestPolicyTest_bundledTestsPass(t *testing.T) {
+// TestPolicyTest_quietByDefault: like opa test and conftest verify, a passing run prints one
+// summary line and nothing else; the count is of every test run.
+func TestPolicyTest_quietByDefault(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "", "policy", "test", "../policy/testdata/userpolicy")
+	if code != ExitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr %q\n%s", code, stderr, stdout)
+	}
+	var passed int
+	if n, err := fmt.Sscanf(stdout, "%d passed, 0 failed, 0 skipped\n", &passed); n != 1 || err != nil || passed < 2 ||
+		strings.Count(stdout, "\n") != 1 || strings.Contains(stdout, "PASS") {
+		t.Errorf("stdout is not one summary line:\n%s", stdout)
+	}
+	_, verbose, _ := runCLI(t, "", "policy", "test", "-v", "../policy/testdata/userpolicy")
+	if got := strings.Count(verbose, "PASS "); got != passed {
+		t.Errorf("-v printed %d PASS lines, the summary counts %d passed", got, passed)
+	}
+}
+
+func TestPolicyTest_bundledTestsPass(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", "policy", "test", "--verbose", "../policy/testdata/userpolicy")
 	if code != ExitOK || stderr != "" {
 		t.Fatalf("exit %d, stderr %q\n%s", code, stderr, stdout)
 	}
@@ -20,7 +39,8 @@ func TestPolicyTest_bundledTestsPass(t *testing.T) {
 
 func TestPolicyTest_failureExitsOne(t *testing.T) {
 	code, stdout, _ := runCLI(t, "", "policy", "test", "../policy/testdata/failingpolicy")
-	if code != ExitFindings || !strings.Contains(stdout, "FAIL acme.broken_test.test_fails (../policy/testdata/failingpolicy/broken_test.rego:7)\n") || !strings.Contains(stdout, " passed, 1 failed, 0 skipped\n") {
+	if code != ExitFindings || !strings.Contains(stdout, "FAIL acme.broken_test.test_fails (../policy/testdata/failingpolicy/broken_test.rego:7)\n") || !strings.Contains(stdout, " passed, 1 failed, 0 skipped\n") ||
+		strings.Contains(stdout, "PASS ") {
 		t.Errorf("exit %d\n%s", code, stdout)
 	}
 }

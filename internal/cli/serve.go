@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +33,10 @@ import (
 // the first start of a service (when the database has no credential yet).
 const envAdminToken = "TOKENGUARD_ADMIN_TOKEN"
 
+// tokenPurgeInterval is how often serve purges tokens retired longer than --token-retention
+// (and once at start).
+const tokenPurgeInterval = time.Hour
+
 // shutdownGrace is how long serve lets requests in flight finish after it is asked to stop.
 const shutdownGrace = 10 * time.Second
 
@@ -43,6 +49,7 @@ type serveOptions struct {
 	policyEnforcement, waivers string
 	policyDirs, policyData     []string
 	idempotencyRetention       string
+	tokenRetention             string
 	auditCheckpoint            string
 	auditCheckpointInterval    time.Duration
 	requestTimeout             time.Duration
@@ -68,7 +75,13 @@ one instance holds on all at once). With PostgreSQL, --key-file is required (the
 for every instance) and the generated admin credential goes to <key file>.admin-token.
 
 Plain HTTP is served only on a loopback address unless --insecure-http is given; use
---tls-cert and --tls-key otherwise.`,
+--tls-cert and --tls-key otherwise.
+
+SIGHUP reloads the --policy directories, --policy-data files and --waivers file: the new
+bundle's digest is logged and applies to requests that begin afterwards; on an error (a
+policy that does not compile, a bad waiver) the error is logged and the old ones stay.
+Revoked and expired tokens are purged --token-retention after they were retired, at start
+and hourly (tokenguard admin purge does it on demand).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd, map[string]string{
@@ -79,7 +92,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
 				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
-				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
+				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "token-retention": "TOKENGUARD_TOKEN_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
 				"audit-checkpoint": "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
 			}); err != nil {
 				return err
@@ -90,7 +103,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8790", "address to listen on; port 0 picks a free port (env TOKENGUARD_LISTEN)")
 	f.StringVar(&o.db, "db", "./tokenguard.db", "SQLite database file, created if missing, or a postgres:// URL (env TOKENGUARD_DB)")
-	f.StringVar(&o.keyFile, "key-file", "", "key file, created with mode 0600 if missing (default tokenguard.key next to the database; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&o.keyFile, "key-file", "", "key file, created with mode 0600 if missing (default <db>.key next to the database; env TOKENGUARD_KEY_FILE)")
 	f.StringVar(&o.defaultTTL, "default-ttl", "30d", "lifetime of a token created without a ttl (env TOKENGUARD_DEFAULT_TTL)")
 	f.StringVar(&o.maxTTL, "max-ttl", "90d", "longest ttl accepted (env TOKENGUARD_MAX_TTL)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate PEM file (env TOKENGUARD_TLS_CERT)")
@@ -106,6 +119,8 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
 	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
 		"how long the answer of a request with an Idempotency-Key is kept for its retries, then deleted with any secret it holds (env TOKENGUARD_IDEMPOTENCY_RETENTION)")
+	f.StringVar(&o.tokenRetention, "token-retention", "90d",
+		"how long a revoked or expired token is kept before it is purged (at start, then hourly; the audit log and deletion evidence stay) (env TOKENGUARD_TOKEN_RETENTION)")
 	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil,
 		"CIDR or address of a load balancer or proxy whose X-Forwarded-For names the source for the failed-login limit (repeatable; env TOKENGUARD_TRUSTED_PROXY)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
@@ -235,6 +250,13 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err != nil {
 		return usage("--idempotency-retention: %v", err)
 	}
+	tokenRetention, err := token.ParseDuration(o.tokenRetention)
+	if err != nil {
+		return usage("--token-retention: %v", err)
+	}
+	if tokenRetention <= 0 {
+		return usage("--token-retention %s: give a positive duration, e.g. 90d", o.tokenRetention)
+	}
 	proxies, err := parseTrustedProxies(o.trustedProxies)
 	if err != nil {
 		return err
@@ -313,7 +335,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		log.Info("created key file", "path", keyFile)
 	}
 	log.Info("policy gate", "enforcement", o.policyEnforcement, "extra_policy_dirs", len(o.policyDirs),
-		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
+		"data_files", len(o.policyData), "waivers", len(gate.Waivers), "bundle_digest", bundleDigest(gate.Policy))
 	log.Info("loaded key file", "path", keyFile, "current_key", keys.KeyID(), "key_sets", len(keys.KeyIDs()))
 	checkpoints, closeCheckpoints, err := openCheckpointOutput(s, o.auditCheckpoint)
 	if err != nil {
@@ -323,7 +345,8 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
 		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
 		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
-		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval, RequestTimeout: o.requestTimeout})
+		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval, RequestTimeout: o.requestTimeout,
+		TokenRetention: tokenRetention})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
@@ -346,6 +369,12 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if err := bootstrapAdmin(ctx, s, log, st, srv, adminTokenBase); err != nil {
 		return withCode(ExitFindings, err)
 	}
+	srv.StartTokenPurges(tokenPurgeInterval)
+	// SIGHUP reloads the policies, policy data files and waivers (reloadServePolicy). It is
+	// caught from before the listening line, so a reload signal never stops the service.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -369,10 +398,16 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
-		return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
-	case <-ctx.Done():
+serving:
+	for {
+		select {
+		case err := <-served:
+			return withCode(ExitFindings, fmt.Errorf("serving: %w", err))
+		case <-hup:
+			reloadServePolicy(ctx, o, srv, log)
+		case <-ctx.Done():
+			break serving
+		}
 	}
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -394,6 +429,35 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	// The service has stopped cleanly; a failed notice cannot change that.
 	_, _ = fmt.Fprintln(s.out, "tokenguard: stopped")
 	return nil
+}
+
+// reloadServePolicy is what serve does on SIGHUP: it reads the --policy directories, the
+// --policy-data files and the --waivers file again, compiles them, and puts them in force
+// for the requests that begin afterwards, logging the new bundle's digest. On any error it
+// logs the error and keeps the bundle and waivers in force. It reports whether it reloaded.
+func reloadServePolicy(ctx context.Context, o serveOptions, srv *server.Server, log *slog.Logger) bool {
+	gate, err := servePolicy(ctx, o, time.Now)
+	if err == nil && gate.Policy == nil {
+		err = errors.New("the policy gate is off (--policy-enforcement off): there is nothing to reload")
+	}
+	if err == nil {
+		err = srv.ReloadPolicy(gate.Policy, gate.Waivers, gate.WaiversFile)
+	}
+	if err != nil {
+		log.Error("policy reload failed: the policies and waivers in force stay", "error", err.Error())
+		return false
+	}
+	log.Info("policy reloaded", "bundle_digest", bundleDigest(gate.Policy), "extra_policy_dirs", len(o.policyDirs),
+		"data_files", len(o.policyData), "waivers", len(gate.Waivers))
+	return true
+}
+
+// bundleDigest is the digest of engine's bundle, or "" when the gate is off.
+func bundleDigest(engine *policy.Engine) string {
+	if engine == nil {
+		return ""
+	}
+	return engine.Bundle().Digest
 }
 
 // defaultKeyFile is the key file of a SQLite database when --key-file is not given:

@@ -153,23 +153,24 @@ func (s *Server) policyInForce(w http.ResponseWriter, _ *http.Request, _ *caller
 	out := client.PolicyInForce{Enforcement: PolicyOff, Rules: []client.PolicyRule{}, Waivers: []client.WaiverInForce{}}
 	if g := s.gate; g != nil {
 		out.Enforcement = g.mode
-		b := g.engine.Bundle()
+		p := g.policy()
+		b := p.engine.Bundle()
 		pb := &client.PolicyBundle{Digest: b.Digest, Thresholds: b.Thresholds, Files: []client.PolicyBundleFile{}}
 		for _, f := range b.Files {
 			pb.Files = append(pb.Files, client.PolicyBundleFile{Path: f.Path, SHA256: f.SHA256})
 		}
 		out.Bundle = pb
-		for _, r := range g.engine.Rules() {
+		for _, r := range p.engine.Rules() {
 			if slices.Contains(r.Gates, policy.GateService) {
 				out.Rules = append(out.Rules, client.PolicyRule{ID: r.ID, Title: r.Title, Severity: r.Severity, Citation: r.Citation})
 			}
 		}
 		now := s.clock()
-		for _, wv := range g.waivers {
+		for _, wv := range p.waivers {
 			out.Waivers = append(out.Waivers, client.WaiverInForce{Rule: wv.Rule, Address: wv.Address, Reason: wv.Reason,
 				ApprovedBy: wv.ApprovedBy, Expires: wv.Expires.Format(time.DateOnly), Expired: wv.Expired(now)})
 		}
-		out.WaiversFile = g.waiversFile
+		out.WaiversFile = p.waiversFile
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

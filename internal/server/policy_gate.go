@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
@@ -57,13 +58,23 @@ const (
 	auditPolicyWaived   = "policy_waived"
 )
 
-// policyGate evaluates the policy bundle on one token per request.
+// policyGate evaluates the policy bundle on one token per request. Its bundle and waivers
+// can be replaced while requests run (Server.ReloadPolicy, on SIGHUP); each request
+// evaluates with the ones in force when it began.
 type policyGate struct {
+	mode string
+	cur  atomic.Pointer[gatePolicy]
+}
+
+// gatePolicy is the bundle and the waivers a policy gate evaluates with.
+type gatePolicy struct {
 	engine      *policy.Engine
-	mode        string
 	waivers     []policy.Waiver
 	waiversFile string
 }
+
+// policy returns the bundle and waivers in force.
+func (g *policyGate) policy() *gatePolicy { return g.cur.Load() }
 
 // newPolicyGate builds the gate of cfg; nil when the gate is off.
 func newPolicyGate(cfg Config) (*policyGate, error) {
@@ -79,7 +90,24 @@ func newPolicyGate(cfg Config) (*policyGate, error) {
 	if cfg.Policy == nil || mode == PolicyOff {
 		return nil, nil
 	}
-	return &policyGate{engine: cfg.Policy, mode: mode, waivers: cfg.Waivers, waiversFile: cfg.WaiversFile}, nil
+	g := &policyGate{mode: mode}
+	g.cur.Store(&gatePolicy{engine: cfg.Policy, waivers: cfg.Waivers, waiversFile: cfg.WaiversFile})
+	return g, nil
+}
+
+// ReloadPolicy replaces the policy bundle and the waivers of the service gate: requests that
+// begin afterwards evaluate with engine (built with Gate: policy.GateService) and waivers;
+// those in flight finish with the old ones. It refuses a nil engine, and a reload when the
+// gate is off (the enforcement mode is fixed at start), and then changes nothing.
+func (s *Server) ReloadPolicy(engine *policy.Engine, waivers []policy.Waiver, waiversFile string) error {
+	if s.gate == nil {
+		return errors.New("the policy gate is off (--policy-enforcement off): there is no policy to reload")
+	}
+	if engine == nil {
+		return errors.New("server: ReloadPolicy needs a compiled policy engine")
+	}
+	s.gate.cur.Store(&gatePolicy{engine: engine, waivers: waivers, waiversFile: waiversFile})
+	return nil
 }
 
 // gateInput is one token as the policies see it: the attribute values before and after the
@@ -124,7 +152,8 @@ func (g *policyGate) evaluate(ctx context.Context, in gateInput, now time.Time) 
 	if in.renewal {
 		tok.Fields.RenewalRequested = true
 	}
-	findings, err := g.engine.EvaluateTokens(ctx, []policy.Token{tok}, policy.PlanFacts{Timestamp: &now})
+	p := g.policy()
+	findings, err := p.engine.EvaluateTokens(ctx, []policy.Token{tok}, policy.PlanFacts{Timestamp: &now})
 	if err != nil {
 		return nil, fmt.Errorf("policy gate: %w", err)
 	}
@@ -134,10 +163,10 @@ func (g *policyGate) evaluate(ctx context.Context, in gateInput, now time.Time) 
 	// A refused waiver's message names file:line; the file's base name only, since the
 	// waivers file's path is the server's business (see clientFindings).
 	source := ""
-	if g.waiversFile != "" {
-		source = filepath.Base(g.waiversFile)
+	if p.waiversFile != "" {
+		source = filepath.Base(p.waiversFile)
 	}
-	return policy.ApplyGovernedWaiversToToken(findings, g.waivers, now, source, addrs, g.engine.WaiverPolicy(), policy.TokenOwner(in.after)), nil
+	return policy.ApplyGovernedWaiversToToken(findings, p.waivers, now, source, addrs, p.engine.WaiverPolicy(), policy.TokenOwner(in.after)), nil
 }
 
 // admit evaluates in. Under mandatory a blocking finding returns a *policyRefusal; otherwise

@@ -114,6 +114,9 @@ type Config struct {
 	// answered 503 unavailable with Retry-After. Keep it below the HTTP server's write timeout,
 	// so that the answer can still be written.
 	RequestTimeout time.Duration
+	// TokenRetention is how long a token is kept after it expired or was revoked (default
+	// DefaultTokenRetention, 90 days); PurgeRetiredTokens then deletes it.
+	TokenRetention time.Duration
 }
 
 // DefaultRequestTimeout is the default of Config.RequestTimeout.
@@ -139,6 +142,8 @@ type Server struct {
 	verifications     *verifyLog
 	requestTimeout    time.Duration
 	checkpoints       *checkpointWriter // nil without Config.AuditCheckpoint
+	tokenRetention    time.Duration
+	purger            *tokenPurger // nil until StartTokenPurges
 	mux               *http.ServeMux
 	patterns          []string
 }
@@ -249,6 +254,13 @@ func New(cfg Config) (*Server, error) {
 	if checkpointEvery < 0 {
 		return nil, errors.New("server: AuditCheckpointInterval must be positive")
 	}
+	s.tokenRetention = cfg.TokenRetention
+	if s.tokenRetention == 0 {
+		s.tokenRetention = DefaultTokenRetention
+	}
+	if s.tokenRetention < 0 {
+		return nil, errors.New("server: TokenRetention must be positive")
+	}
 	s.routes()
 	// Every audit record this server appends is chained under the audit key of its key file.
 	s.store.SetAuditKey(s.keys.CurrentAuditKey())
@@ -271,6 +283,9 @@ func (s *Server) Flush(ctx context.Context) error { return s.verifications.flush
 // is safe to call more than once. With Config.AuditCheckpoint it then writes the last
 // checkpoint, of the chain with every verification record in it. It does not close the store.
 func (s *Server) Close(ctx context.Context) error {
+	if s.purger != nil {
+		s.purger.close()
+	}
 	if err := s.verifications.close(ctx); err != nil {
 		return err
 	}

@@ -212,6 +212,10 @@ type Tx interface {
 	// PurgeDeletionRequests deletes every deletion request whose RetainUntil is before before,
 	// and returns how many it deleted.
 	PurgeDeletionRequests(ctx context.Context, before time.Time) (int, error)
+	// PurgeTokens deletes every token retired before before: expired (ExpiresAt before it)
+	// or revoked (RevokedAt before it), with its data-subject blind indexes, and returns how
+	// many it deleted. Audit records and deletion-request evidence naming the tokens stay.
+	PurgeTokens(ctx context.Context, before time.Time) (int, error)
 }
 
 // TokenUse is one use of a token, for TouchLastUsedAll.

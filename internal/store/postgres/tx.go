@@ -705,3 +705,15 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	}
 	return recs, nil
 }
+
+// PurgeTokens deletes the tokens expired or revoked before before; their subject blind
+// indexes are a column of the row and go with it.
+func (x *tx) PurgeTokens(ctx context.Context, before time.Time) (int, error) {
+	tag, err := x.q.Exec(ctx,
+		"DELETE FROM tokens WHERE expires_at < $1 OR (status = $2 AND revoked_at IS NOT NULL AND revoked_at < $1)",
+		pgTime(before), store.StatusRevoked)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: purging retired tokens: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -802,3 +802,30 @@ func (x *tx) insertAudits(ctx context.Context, recs []audit.Record, args []any) 
 	}
 	return nil
 }
+
+// PurgeTokens deletes the tokens expired or revoked before before; their token_subjects rows
+// go first. Instants are stored in formatTime's
+// fixed-width UTC form, so text order is time order.
+func (x *tx) PurgeTokens(ctx context.Context, before time.Time) (int, error) {
+	var e encoder
+	ts := e.time("before", before)
+	if e.err != nil {
+		return 0, fmt.Errorf("sqlite: purging retired tokens: %w", e.err)
+	}
+	const retired = "expires_at < ?1 OR (status = ?2 AND revoked_at IS NOT NULL AND revoked_at < ?1)"
+	// Explicitly as well as by the cascade: a connection opened without foreign_keys (the
+	// sqlite3 shell) must not leave blind indexes of purged tokens behind.
+	if _, err := x.q.ExecContext(ctx, "DELETE FROM token_subjects WHERE token_id IN (SELECT id FROM tokens WHERE "+retired+")",
+		ts, store.StatusRevoked); err != nil {
+		return 0, fmt.Errorf("sqlite: purging retired tokens: %w", err)
+	}
+	res, err := x.q.ExecContext(ctx, "DELETE FROM tokens WHERE "+retired, ts, store.StatusRevoked)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purging retired tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purging retired tokens: %w", err)
+	}
+	return int(n), nil
+}

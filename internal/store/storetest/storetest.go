@@ -27,7 +27,10 @@
 //   - ReadForIntrospection finds what GetCredentialByHash and FindTokenByHash find (the fields
 //     it documents), sees every committed revocation and answers concurrent calls each their
 //     own; AppendAudits chains as AppendAudit one by one; TouchLastUsedAll moves LastUsedAt
-//     forward and skips unknown tokens (hotpath.go).
+//     forward and skips unknown tokens (hotpath.go);
+//   - PurgeTokens deletes exactly the tokens expired or revoked before the cutoff, with their
+//     subject indexes, and leaves the audit chain and deletion evidence as they were
+//     (retention.go).
 //
 // Each subtest opens its own store, so an implementation may run them in any order.
 package storetest
@@ -93,6 +96,7 @@ func Run(t *testing.T, f Factory) {
 	tests = append(tests, idempotencyTests...)
 	tests = append(tests, hotPathTests...)
 	tests = append(tests, auditKeyTests...)
+	tests = append(tests, retentionTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}
