@@ -124,3 +124,18 @@ func TestVocabulary_matchesTheBundleData(t *testing.T) {
 		t.Error("religious_beliefs must stay a (sensitive) category; biometric_information is personal, not sensitive")
 	}
 }
+
+// TestVocabulary_aliasIsExact: only the exact deprecated name is an alias; folded,
+// look-alike or invisible-character spellings are not categories (they are refused as
+// unknown, as any other misspelling).
+func TestVocabulary_aliasIsExact(t *testing.T) {
+	for _, c := range []string{
+		"Religious_Beliefs", "religious_beliefs ", " religious_beliefs", "religious_beliefs\u200b",
+		"religious\u00adbeliefs", "ｒeligious_beliefs", "religious-beliefs", "religious_belief",
+		"Biometric_Information", "biometric_information\u200d", "religious_philosophical_beliefs\u200b",
+	} {
+		if IsCategory(c) || IsSensitiveCategory(c) {
+			t.Errorf("%q is accepted as a category", c)
+		}
+	}
+}
