@@ -70,8 +70,15 @@ field(token, name) := v if {
 	v := token.fields[name]
 } else := null
 
-# categories is the set of declared data categories ({} when not declared).
-categories(token) := {c | some c in field(token, "data_categories")}
+# categories is the set of declared data categories ({} when not declared),
+# each under its current name: a deprecated name of
+# data.tokenguard.vocabulary.aliases counts as the category it was renamed to.
+categories(token) := {canonical(c) | some c in field(token, "data_categories")}
+
+# canonical is the current name of category c.
+canonical(c) := data.tokenguard.vocabulary.aliases[c] if {
+	is_string(c)
+} else := c
 
 # sensitive_categories are the declared categories that the vocabulary lists
 # as sensitive personal information (Cal. Civ. Code 1798.140(ae)).

@@ -59,3 +59,5 @@ deny contains f if {
 known contains c if some c in data.tokenguard.vocabulary.personal
 
 known contains c if some c in data.tokenguard.vocabulary.sensitive
+
+known contains c if some c, _ in data.tokenguard.vocabulary.aliases

@@ -21,7 +21,7 @@ import (
 
 // catalogue lists the rule ids the bundle must ship (shared/DESIGN.md).
 var catalogue = []string{
-	"CPRA-MIN-001", "CPRA-MIN-002", "CPRA-MIN-003", "CPRA-MIN-004", "CPRA-MIN-005",
+	"CPRA-MIN-001", "CPRA-MIN-002", "CPRA-MIN-003", "CPRA-MIN-004", "CPRA-MIN-005", "CPRA-MIN-006",
 	"CPRA-RET-001", "CPRA-RET-002", "CPRA-RET-003", "CPRA-RET-004",
 	"CPRA-ROT-001", "CPRA-ROT-002",
 	"CPRA-SPI-001",
@@ -259,9 +259,9 @@ func TestDataDefaults(t *testing.T) {
 
 	vocab, _ := tg["vocabulary"].(map[string]any)
 	personal := strings.Fields("identifiers customer_records protected_classifications commercial internet_activity " +
-		"geolocation sensory employment education inferences")
+		"geolocation sensory employment education inferences biometric_information")
 	sensitive := strings.Fields("government_id account_credentials precise_geolocation racial_ethnic_origin " +
-		"citizenship_immigration religious_beliefs union_membership communications_content genetic neural " +
+		"citizenship_immigration religious_philosophical_beliefs union_membership communications_content genetic neural " +
 		"biometric_identification health sex_life_orientation")
 	for kind, wantList := range map[string][]string{"personal": personal, "sensitive": sensitive} {
 		var gotList []string

@@ -26,13 +26,13 @@ else := {
 
 sensitive_vocabulary := {
 	"government_id", "account_credentials", "precise_geolocation", "racial_ethnic_origin",
-	"citizenship_immigration", "religious_beliefs", "union_membership", "communications_content",
+	"citizenship_immigration", "religious_philosophical_beliefs", "religious_beliefs", "union_membership", "communications_content",
 	"genetic", "neural", "biometric_identification", "health", "sex_life_orientation",
 }
 
 vocabulary := sensitive_vocabulary | {
 	"identifiers", "customer_records", "protected_classifications", "commercial",
-	"internet_activity", "geolocation", "sensory", "employment", "education", "inferences",
+	"internet_activity", "geolocation", "sensory", "employment", "education", "inferences", "biometric_information",
 }
 
 generic_purposes := {

@@ -253,7 +253,7 @@ func randomTokens(r *rand.Rand, n int) []Token {
 		f.Purpose = pick("<nil>", "", "  ", "test", "TODO ", "short one", "Reads invoice totals for the monthly revenue report", fmt.Sprintf("Reads the ledger of account group %d for reconciliation", i))
 		f.Owner = pick("<nil>", "", " ", "team-billing", "alice@example.com")
 		f.Scopes = list("invoices:read", "reports:write", "*", "invoices:*", "admin", "billing:Admin", "root", "api", "sudo", "read_api")
-		f.DataCategories = list("identifiers", "commercial", "health", "precise_geolocation", "biometric", "made_up", "internet_activity")
+		f.DataCategories = list("identifiers", "commercial", "health", "precise_geolocation", "biometric", "made_up", "internet_activity", "religious_beliefs")
 		f.DataSubjects = list("subject-1", "subject-erased", "subject-2")
 		f.Audiences = list("billing-api", "", " ", "reports")
 		f.TTLSeconds = num(-1, 0, 3600, 7*day, 30*day, 31*day, 90*day, 91*day, 400*day)

@@ -670,3 +670,24 @@ func TestAccPolicyGate_replacementCheckedOnce(t *testing.T) {
 		t.Fatalf("the replaced token is still active: %+v", toks)
 	}
 }
+
+// TestAccPolicyGate_deprecatedCategoryStillPlans: a configuration declaring the renamed
+// category religious_beliefs still plans under mandatory enforcement, with the non-blocking
+// CPRA-MIN-006 warning naming the new name.
+func TestAccPolicyGate_deprecatedCategoryStillPlans(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("Acceptance tests skipped unless env 'TF_ACC' set") // the framework's standard gate
+	}
+	ts := newTestService(t)
+	reattach := ts.serveForCLI(t)
+	cfg := strings.Replace(strings.Replace(gateToken, `data_categories = ["health"]`, `data_categories = ["religious_beliefs"]`, 1), `ttl             = "60d"`, `ttl             = "30d"`, 1)
+	w := newGateWorkdir(t, ts, reattach, "", cfg)
+	diags, ok := w.diagnostics("plan", "-out=tfplan")
+	got := policyDiagnostics(diags)
+	if !ok || len(got) != 1 || !strings.HasPrefix(got[0], "warning CPRA Policy Violation tokenguard_api_token.billing_export CPRA-MIN-006 ") ||
+		!slices.ContainsFunc(diags, func(d tfDiagnostic) bool {
+			return strings.Contains(d.Detail, `it is now "religious_philosophical_beliefs"`)
+		}) {
+		t.Fatalf("plan succeeded=%v with policy diagnostics %v; want success with one CPRA-MIN-006 warning\nall: %v", ok, got, diags)
+	}
+}

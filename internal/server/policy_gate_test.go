@@ -483,3 +483,33 @@ func BenchmarkPolicyGate_create(b *testing.B) {
 		})
 	}
 }
+
+// TestPolicyGate_deprecatedCategoryNameStillCreatesWithAWarning: a token declaring
+// religious_beliefs (renamed religious_philosophical_beliefs) is still accepted under
+// mandatory enforcement, still treated as sensitive, and answered with the non-blocking
+// CPRA-MIN-006 deprecation warning.
+func TestPolicyGate_deprecatedCategoryNameStillCreatesWithAWarning(t *testing.T) {
+	ctx := context.Background()
+	svc := servertest.Start(t, servertest.Options{Now: servertest.NewClock(t0).Now})
+	admin := svc.Client(t)
+	req := compliantRequest("church-records")
+	req.DataCategories = []string{"identifiers", "religious_beliefs"}
+	req.Rotation = &client.Rotation{Interval: "5d", Overlap: "1h"} // the sensitive rotation cap is 7 days
+	tok, err := admin.CreateToken(ctx, req, "")
+	if err != nil {
+		t.Fatalf("create with a deprecated category name: %v", err)
+	}
+	if len(tok.Warnings) != 1 || tok.Warnings[0].RuleID != "CPRA-MIN-006" || tok.Warnings[0].Blocking ||
+		!strings.Contains(tok.Warnings[0].Message, `it is now "religious_philosophical_beliefs"`) {
+		t.Fatalf("warnings = %+v, want the non-blocking CPRA-MIN-006 deprecation", tok.Warnings)
+	}
+	// Still sensitive: a 60-day ttl is above the sensitive cap.
+	req = compliantRequest("church-records-long")
+	req.DataCategories = []string{"religious_beliefs"}
+	req.TTL = "60d"
+	body, _ := json.Marshal(req)
+	status, out, _ := rawDo(t, "POST", svc.URL+"/v1/tokens", svc.AdminToken, string(body))
+	if _, rules := decodePolicyAnswer(t, status, out); !slices.Contains(rules, "CPRA-RET-002") {
+		t.Fatalf("a deprecated sensitive name lost its sensitivity: blocking rules %v", rules)
+	}
+}

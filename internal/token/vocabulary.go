@@ -7,26 +7,50 @@ import (
 	"unicode/utf8"
 )
 
-// PersonalCategories are the CPRA categories of personal information (Cal. Civ. Code 1798.140(v)).
+// The vocabulary's one source is the bundle's data (policies/data.json,
+// data.tokenguard.vocabulary); TestVocabulary_matchesTheBundleData fails when these lists
+// differ from it.
+
+// PersonalCategories are the CPRA categories of personal information (Cal. Civ. Code 1798.140(v)(1)).
 var PersonalCategories = []string{
 	"identifiers", "customer_records", "protected_classifications", "commercial",
 	"internet_activity", "geolocation", "sensory", "employment", "education", "inferences",
+	"biometric_information",
 }
 
 // SensitiveCategories are the CPRA categories of sensitive personal information (1798.140(ae)).
 var SensitiveCategories = []string{
 	"government_id", "account_credentials", "precise_geolocation", "racial_ethnic_origin",
-	"citizenship_immigration", "religious_beliefs", "union_membership", "communications_content",
+	"citizenship_immigration", "religious_philosophical_beliefs", "union_membership", "communications_content",
 	"genetic", "neural", "biometric_identification", "health", "sex_life_orientation",
 }
 
-// IsCategory reports whether c is a category of the CPRA vocabulary.
+// CategoryAliases map deprecated category names to their current names. A deprecated name is
+// still accepted (existing configurations keep planning) and counts as its current name; the
+// policy rule CPRA-MIN-006 warns on it.
+var CategoryAliases = map[string]string{
+	"religious_beliefs": "religious_philosophical_beliefs",
+}
+
+// CanonicalCategory returns the current name of category c (c itself unless deprecated).
+func CanonicalCategory(c string) string {
+	if current, ok := CategoryAliases[c]; ok {
+		return current
+	}
+	return c
+}
+
+// IsCategory reports whether c is a category of the CPRA vocabulary, or a deprecated name of one.
 func IsCategory(c string) bool {
+	c = CanonicalCategory(c)
 	return slices.Contains(PersonalCategories, c) || slices.Contains(SensitiveCategories, c)
 }
 
-// IsSensitiveCategory reports whether c is a sensitive personal information category.
-func IsSensitiveCategory(c string) bool { return slices.Contains(SensitiveCategories, c) }
+// IsSensitiveCategory reports whether c (or the category a deprecated name stands for) is a
+// sensitive personal information category.
+func IsSensitiveCategory(c string) bool {
+	return slices.Contains(SensitiveCategories, CanonicalCategory(c))
+}
 
 // genericPurposes are words that do not state a purpose on their own.
 var genericPurposes = []string{

@@ -1,14 +1,19 @@
 package token
 
 import (
+	"encoding/json"
+	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/policies"
 )
 
 func TestVocabulary_hasTheCPRACategoriesOnceEach(t *testing.T) {
-	if len(PersonalCategories) != 10 {
-		t.Errorf("PersonalCategories has %d entries, want the 10 of 1798.140(v)", len(PersonalCategories))
+	if len(PersonalCategories) != 11 {
+		t.Errorf("PersonalCategories has %d entries, want 11 (1798.140(v), biometric information of (v)(1)(E) included)", len(PersonalCategories))
 	}
 	if len(SensitiveCategories) != 13 {
 		t.Errorf("SensitiveCategories has %d entries, want the 13 of 1798.140(ae)", len(SensitiveCategories))
@@ -88,5 +93,49 @@ func TestPurposeProblem(t *testing.T) {
 				t.Errorf("PurposeProblem(%q) = %q, want it to contain %q", c.purpose, got, c.wantInProblem)
 			}
 		})
+	}
+}
+
+// TestVocabulary_matchesTheBundleData: the Go vocabulary is the bundle's
+// (data.tokenguard.vocabulary of policies/data.json), lists and aliases alike, and a
+// deprecated name still counts as its current category.
+func TestVocabulary_matchesTheBundleData(t *testing.T) {
+	src, err := fs.ReadFile(policies.FS, "data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tokenguard struct {
+			Vocabulary struct {
+				Personal, Sensitive []string
+				Aliases             map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	v := doc.Tokenguard.Vocabulary
+	if !slices.Equal(v.Personal, PersonalCategories) || !slices.Equal(v.Sensitive, SensitiveCategories) || !maps.Equal(v.Aliases, CategoryAliases) {
+		t.Fatalf("Go vocabulary differs from policies/data.json:\n go %v %v %v\ndata %v %v %v",
+			PersonalCategories, SensitiveCategories, CategoryAliases, v.Personal, v.Sensitive, v.Aliases)
+	}
+	if !IsCategory("religious_beliefs") || !IsSensitiveCategory("religious_beliefs") || !IsCategory("biometric_information") || IsSensitiveCategory("biometric_information") {
+		t.Error("religious_beliefs must stay a (sensitive) category; biometric_information is personal, not sensitive")
+	}
+}
+
+// TestVocabulary_aliasIsExact: only the exact deprecated name is an alias; folded,
+// look-alike or invisible-character spellings are not categories (they are refused as
+// unknown, as any other misspelling).
+func TestVocabulary_aliasIsExact(t *testing.T) {
+	for _, c := range []string{
+		"Religious_Beliefs", "religious_beliefs ", " religious_beliefs", "religious_beliefs\u200b",
+		"religious\u00adbeliefs", "ｒeligious_beliefs", "religious-beliefs", "religious_belief",
+		"Biometric_Information", "biometric_information\u200d", "religious_philosophical_beliefs\u200b",
+	} {
+		if IsCategory(c) || IsSensitiveCategory(c) {
+			t.Errorf("%q is accepted as a category", c)
+		}
 	}
 }
