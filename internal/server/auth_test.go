@@ -14,7 +14,10 @@ import (
 
 // publicRoutes need no credential.
 var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true,
-	"GET /.well-known/oauth-authorization-server": true}
+	"GET /.well-known/oauth-authorization-server": true,
+	// Authenticated by the report's ECDSA signature, not a credential: see
+	// TestSecretScanning_signedReportRevokesLiveSecrets.
+	"POST /v1/secret-scanning/reports": true}
 
 // routeRequest is one concrete request of a route pattern.
 type routeRequest struct{ path, body string }

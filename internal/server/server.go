@@ -109,6 +109,9 @@ type Config struct {
 	// Issuer is the service's public base URL, e.g. https://tokens.example.com, named by the
 	// RFC 8414 metadata; empty means the URL each request reached.
 	Issuer string
+	// SecretScanningKeys verify the signatures of leaked-secret reports (POST
+	// /v1/secret-scanning/reports); none means the route answers 404.
+	SecretScanningKeys SecretScanningKeys
 }
 
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
@@ -120,6 +123,7 @@ type Server struct {
 	maxTTL            time.Duration
 	env               string
 	issuer            string
+	scanKeys          SecretScanningKeys
 	log               *slog.Logger
 	maxBody           int64
 	limiter           *failureLimiter
@@ -145,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, defaultTTL: cfg.DefaultTTL,
 		maxTTL: cfg.MaxTTL, env: cfg.Env, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		scanKeys: cfg.SecretScanningKeys,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -285,6 +290,7 @@ func (s *Server) routes() {
 	handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
 	handle("POST /v1/introspect", s.introspect())
 	handle("POST /v1/revoke", s.revokeByValue())
+	handle("POST /v1/secret-scanning/reports", s.secretScanningReport())
 	handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
 	handle("POST /v1/credentials/{id}/revoke", s.authed(RightAdmin, s.revokeCredential))
 	handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))
