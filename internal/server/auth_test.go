@@ -131,7 +131,7 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 				continue
 			}
 			var eb client.ErrorBody
-			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
+			if err := decodeErrorBodyFor(rq.path, body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
 				t.Errorf("%s with %s: body %s, want error code %s with a message", p, k.name, body, wantCode)
 			}
 			// RFC 6750 section 3: no error attribute when no credential was presented,
