@@ -54,6 +54,7 @@ type serveOptions struct {
 	auditCheckpointInterval    time.Duration
 	requestTimeout             time.Duration
 	trustedProxies             []string
+	issuer, secretScanningKeys string
 }
 
 func newServeCommand(s *streams) *cobra.Command {
@@ -94,6 +95,7 @@ and hourly (tokenguard admin purge does it on demand).`,
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
 				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "token-retention": "TOKENGUARD_TOKEN_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
 				"audit-checkpoint": "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
+				"issuer": "TOKENGUARD_ISSUER", "secret-scanning-keys": "TOKENGUARD_SECRET_SCANNING_KEYS",
 			}); err != nil {
 				return err
 			}
@@ -123,6 +125,10 @@ and hourly (tokenguard admin purge does it on demand).`,
 		"how long a revoked or expired token is kept before it is purged (at start, then hourly; the audit log and deletion evidence stay) (env TOKENGUARD_TOKEN_RETENTION)")
 	f.StringArrayVar(&o.trustedProxies, "trusted-proxy", nil,
 		"CIDR or address of a load balancer or proxy whose X-Forwarded-For names the source for the failed-login limit (repeatable; env TOKENGUARD_TRUSTED_PROXY)")
+	f.StringVar(&o.issuer, "issuer", "",
+		"public base URL of the service named by /.well-known/oauth-authorization-server, e.g. https://tokens.example.com; default: the URL each request reached (env TOKENGUARD_ISSUER)")
+	f.StringVar(&o.secretScanningKeys, "secret-scanning-keys", "",
+		"JSON file of the public keys that sign leaked-secret reports, in the shape GitHub publishes ({\"public_keys\":[...]}); enables POST /v1/secret-scanning/reports (env TOKENGUARD_SECRET_SCANNING_KEYS)")
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
 	f.StringVar(&o.auditCheckpoint, "audit-checkpoint", "",
 		"append a signed checkpoint of the audit chain's head to this file (keep it where the database is not), or - for standard output, every --audit-checkpoint-interval and at shutdown (env TOKENGUARD_AUDIT_CHECKPOINT)")
@@ -342,11 +348,22 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return err
 	}
 	defer closeCheckpoints()
+	var scanKeys server.SecretScanningKeys
+	if o.secretScanningKeys != "" {
+		data, err := os.ReadFile(o.secretScanningKeys)
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--secret-scanning-keys: %w", err))
+		}
+		if scanKeys, err = server.ParseSecretScanningKeys(data); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--secret-scanning-keys %s: %w", o.secretScanningKeys, err))
+		}
+		log.Info("secret scanning reports enabled", "keys", len(scanKeys))
+	}
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
 		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
 		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
 		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval, RequestTimeout: o.requestTimeout,
-		TokenRetention: tokenRetention})
+		TokenRetention: tokenRetention, Issuer: o.issuer, SecretScanningKeys: scanKeys})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}

@@ -294,10 +294,14 @@ func errorCode(resp *http.Response) string {
 		return ""
 	}
 	var eb ErrorBody
-	if json.Unmarshal(raw, &eb) != nil {
-		return ""
+	if json.Unmarshal(raw, &eb) == nil {
+		return eb.Error.Code
 	}
-	return eb.Error.Code
+	var oauth oauthErrorBody
+	if json.Unmarshal(raw, &oauth) == nil {
+		return oauth.TokenguardCode
+	}
+	return ""
 }
 
 // IsLoopbackHost reports whether host (without port) is "localhost" or a loopback IP.
@@ -365,9 +369,16 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		re := &ResponseError{StatusCode: resp.StatusCode, Attempts: max(*attempts, 1)}
 		var eb ErrorBody
+		var oauth oauthErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
 			re.Code, re.Message, re.Field = eb.Error.Code, eb.Error.Message, eb.Error.Field
 			re.Findings = eb.Findings
+		} else if json.Unmarshal(raw, &oauth) == nil && oauth.Error != "" {
+			// The OAuth endpoints answer RFC 6749's shape; the service's own code rides along.
+			re.Code, re.Message, re.Field = oauth.Error, oauth.Description, oauth.TokenguardField
+			if oauth.TokenguardCode != "" {
+				re.Code = oauth.TokenguardCode
+			}
 		} else {
 			re.Message = http.StatusText(resp.StatusCode)
 		}
@@ -380,6 +391,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("tokenguard client: %s %s: answer is not the expected JSON: %w", method, path, err)
 	}
 	return nil
+}
+
+// oauthErrorBody is the error shape of the OAuth endpoints (/v1/introspect, /v1/revoke).
+type oauthErrorBody struct {
+	Error           string `json:"error"`
+	Description     string `json:"error_description"`
+	TokenguardCode  string `json:"tokenguard_code"`
+	TokenguardField string `json:"tokenguard_field"`
 }
 
 type scrubbedError struct {

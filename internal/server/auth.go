@@ -71,7 +71,7 @@ func (s *Server) serveAuthedBy(w http.ResponseWriter, r *http.Request, authentic
 	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
 		src := s.sourceOf(r)
 		if wait, blocked := s.limiter.blocked(src); blocked {
-			tooManyFailures(w, wait)
+			tooManyFailures(w, r, wait)
 			return
 		}
 		s.limiter.fail(src)
@@ -118,7 +118,7 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		setChallenge(w, r, ae)
-		writeError(w, ae)
+		writeErrorFor(w, r, ae)
 		return
 	}
 	if errors.Is(err, context.Canceled) {
@@ -126,7 +126,7 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.Error("request failed", "route", r.Pattern, "error", err.Error())
 	}
-	writeFault(w, err)
+	writeFault(w, r, err)
 }
 
 // setChallenge sets the WWW-Authenticate header of a 401 or 403 answer as RFC 6750 section 3

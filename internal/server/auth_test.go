@@ -14,7 +14,10 @@ import (
 
 // publicRoutes need no credential.
 var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /v1/openapi.json": true,
-	"GET /.well-known/oauth-authorization-server": true}
+	"GET /.well-known/oauth-authorization-server": true,
+	// Authenticated by the report's ECDSA signature, not a credential: see
+	// TestSecretScanning_signedReportRevokesLiveSecrets.
+	"POST /v1/secret-scanning/reports": true}
 
 // routeRequest is one concrete request of a route pattern.
 type routeRequest struct{ path, body string }
@@ -128,7 +131,7 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 				continue
 			}
 			var eb client.ErrorBody
-			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
+			if err := decodeErrorBodyFor(rq.path, body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
 				t.Errorf("%s with %s: body %s, want error code %s with a message", p, k.name, body, wantCode)
 			}
 			// RFC 6750 section 3: no error attribute when no credential was presented,

@@ -90,7 +90,7 @@ func TestCanonicalInput_foldedNamesDuplicateHeadersAndInvisibleCharactersAreRefu
 	for _, a := range attacks {
 		status, body, _ := rawDo(t, a.method, svc.URL+a.path, icOr(a.path, icSecret, svc.AdminToken), a.body)
 		var eb client.ErrorBody
-		_ = json.Unmarshal(body, &eb)
+		_ = decodeErrorBodyFor(a.path, body, &eb)
 		if status != a.status || eb.Error.Code != a.code || eb.Error.Field != a.field {
 			t.Errorf("%s: %d %s, want %d %s field %q", a.name, status, body, a.status, a.code, a.field)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func TestFaultAnswer_mapsEachFaultToItsStatusCodeAndRetryAfter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		rec := httptest.NewRecorder()
-		writeFault(rec, tc.err)
+		writeFault(rec, httptest.NewRequest(http.MethodGet, "/v1/tokens", nil), tc.err)
 		if rec.Code != tc.status || rec.Header().Get("Retry-After") != tc.retryAfter {
 			t.Errorf("%v: %d Retry-After %q, want %d %q", tc.err, rec.Code, rec.Header().Get("Retry-After"), tc.status, tc.retryAfter)
 		}

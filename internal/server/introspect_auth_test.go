@@ -40,7 +40,7 @@ func TestIntrospect_credentialIsCheckedWhateverTheBody(t *testing.T) {
 		for _, c := range credentials {
 			status, body, _ := rawDo(t, "POST", svc.URL+"/v1/introspect", "", b.body, "Authorization", c.header)
 			var eb client.ErrorBody
-			if status != 401 || json.Unmarshal(body, &eb) != nil || eb.Error.Code != "unauthenticated" {
+			if status != 401 || decodeErrorBodyFor("/v1/introspect", body, &eb) != nil || eb.Error.Code != "unauthenticated" {
 				t.Errorf("%s with %s: status %d, body %s; want 401 unauthenticated", b.name, c.name, status, body)
 			}
 		}
@@ -60,7 +60,7 @@ func TestIntrospect_credentialIsCheckedWhateverTheBody(t *testing.T) {
 			}
 		default:
 			var eb client.ErrorBody
-			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != b.want {
+			if err := decodeErrorBodyFor("/v1/introspect", body, &eb); err != nil || eb.Error.Code != b.want {
 				t.Errorf("%s with the verifier credential: body %s, want error code %s", b.name, body, b.want)
 			}
 		}

@@ -176,12 +176,12 @@ func (s *Server) trustedProxy(addr string) bool {
 }
 
 // tooManyFailures is the answer to a source over its failure limit.
-func tooManyFailures(w http.ResponseWriter, retryAfter time.Duration) {
+func tooManyFailures(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
 	secs := int64(math.Ceil(retryAfter.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	writeError(w, &apiError{status: http.StatusTooManyRequests, code: "too_many_failed_attempts",
+	writeErrorFor(w, r, &apiError{status: http.StatusTooManyRequests, code: "too_many_failed_attempts",
 		message: "too many failed authentication attempts from this address: wait " + strconv.FormatInt(secs, 10) + "s (see Retry-After) and check the credential"})
 }

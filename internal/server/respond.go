@@ -75,6 +75,41 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// oauthError is the error body of the OAuth endpoints (RFC 6749 section 5.2, which RFC 7662
+// and RFC 7009 refer to): error is a string code, error_description the message.
+type oauthError struct {
+	Error           string `json:"error"`
+	Description     string `json:"error_description,omitempty"`
+	TokenguardCode  string `json:"tokenguard_code,omitempty"`
+	TokenguardField string `json:"tokenguard_field,omitempty"`
+}
+
+// oauthErrorCode is the registered OAuth error code of an answer with status.
+func oauthErrorCode(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "invalid_client"
+	case http.StatusForbidden:
+		return "insufficient_scope"
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return "temporarily_unavailable"
+	case http.StatusInternalServerError:
+		return "server_error"
+	}
+	return "invalid_request"
+}
+
+// writeErrorFor answers e in the shape r's route uses: the OAuth shape on the OAuth
+// endpoints (clientAuthPatterns), whose clients expect error to be a string, the API's one
+// error shape elsewhere. The OAuth shape keeps the API's code and field as extra members.
+func writeErrorFor(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if !clientAuthPatterns[r.Pattern] {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, e.status, oauthError{Error: oauthErrorCode(e.status), Description: e.message, TokenguardCode: e.code, TokenguardField: e.field})
+}
+
 func writeError(w http.ResponseWriter, e *apiError) {
 	var body client.ErrorBody
 	body.Error.Code = e.code
@@ -304,12 +339,12 @@ func faultAnswer(err error) (*apiError, int) {
 
 // writeFault answers err as faultAnswer classifies it, with Retry-After; as the 500 errInternal
 // when it is no fault.
-func writeFault(w http.ResponseWriter, err error) {
+func writeFault(w http.ResponseWriter, r *http.Request, err error) {
 	ae, retryAfter := faultAnswer(err)
 	if ae == nil {
-		writeError(w, errInternal)
+		writeErrorFor(w, r, errInternal)
 		return
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-	writeError(w, ae)
+	writeErrorFor(w, r, ae)
 }

@@ -95,13 +95,19 @@ func (s *Server) readRevokeToken(w http.ResponseWriter, r *http.Request) (string
 // expired, superseded, or a previous secret after its overlap) changes nothing and returns
 // "": a dead secret is no authority over the token's live one.
 func (s *Server) revokeSecret(ctx context.Context, c *caller, presented string, details map[string]string) (string, error) {
+	revoked, _, err := s.revokeSecretKnown(ctx, c, presented, details)
+	return revoked, err
+}
+
+// revokeSecretKnown is revokeSecret that also reports whether presented is a secret, live
+// or dead, of one of the service's tokens.
+func (s *Server) revokeSecretKnown(ctx context.Context, c *caller, presented string, details map[string]string) (revoked string, known bool, err error) {
 	sec, err := token.ParseSecret(presented)
 	if err != nil || sec.Env != s.env {
-		return "", nil
+		return "", false, nil
 	}
-	var revoked string
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		revoked = ""
+		revoked, known = "", false
 		now := s.clock()
 		for _, h := range s.keys.SecretHashes(presented) {
 			t, err := tx.FindTokenByHash(ctx, h)
@@ -114,6 +120,7 @@ func (s *Server) revokeSecret(ctx context.Context, c *caller, presented string, 
 			if t.ID != sec.TokenID() {
 				return nil
 			}
+			known = true
 			if reason, _ := s.judge(t, h, now); reason != "" {
 				return nil
 			}
@@ -131,5 +138,5 @@ func (s *Server) revokeSecret(ctx context.Context, c *caller, presented string, 
 		}
 		return nil
 	})
-	return revoked, err
+	return revoked, known, err
 }

@@ -117,6 +117,9 @@ type Config struct {
 	// TokenRetention is how long a token is kept after it expired or was revoked (default
 	// DefaultTokenRetention, 90 days); PurgeRetiredTokens then deletes it.
 	TokenRetention time.Duration
+	// SecretScanningKeys verify the signatures of leaked-secret reports (POST
+	// /v1/secret-scanning/reports); none means the route answers 404.
+	SecretScanningKeys SecretScanningKeys
 }
 
 // DefaultRequestTimeout is the default of Config.RequestTimeout.
@@ -131,6 +134,7 @@ type Server struct {
 	maxTTL            time.Duration
 	env               string
 	issuer            string
+	scanKeys          SecretScanningKeys
 	log               *slog.Logger
 	maxBody           int64
 	limiter           *failureLimiter
@@ -159,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, defaultTTL: cfg.DefaultTTL,
 		maxTTL: cfg.MaxTTL, env: cfg.Env, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		scanKeys: cfg.SecretScanningKeys,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -316,6 +321,7 @@ func (s *Server) routes() {
 	handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
 	handle("POST /v1/introspect", s.introspect())
 	handle("POST /v1/revoke", s.revokeByValue())
+	handle("POST /v1/secret-scanning/reports", s.secretScanningReport())
 	handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
 	handle("POST /v1/credentials/{id}/revoke", s.authed(RightAdmin, s.revokeCredential))
 	handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -248,4 +249,36 @@ func TestMetadata_namesTheOAuthEndpoints(t *testing.T) {
 			t.Errorf("issuer %q: New error %v, want one naming the issuer", bad, err)
 		}
 	}
+}
+
+// oauthErrorCodes are the RFC 6749 section 5.2 (and RFC 6750) codes the OAuth endpoints answer.
+var oauthErrorCodes = map[string]bool{"invalid_request": true, "invalid_client": true, "insufficient_scope": true,
+	"temporarily_unavailable": true, "server_error": true}
+
+// decodeErrorBodyFor decodes the error body of an answer from path into eb. On the OAuth
+// endpoints (issue 16) it requires RFC 6749's shape, a string error with a registered code,
+// error_description and the service's code and field as tokenguard_code and
+// tokenguard_field, and maps it to the API's shape; elsewhere the API's one shape.
+func decodeErrorBodyFor(path string, body []byte, eb *client.ErrorBody) error {
+	path, _, _ = strings.Cut(path, "?")
+	if !strings.HasSuffix(path, "/v1/introspect") && !strings.HasSuffix(path, "/v1/revoke") {
+		return json.Unmarshal(body, eb)
+	}
+	var o struct {
+		Error           string `json:"error"`
+		Description     string `json:"error_description"`
+		TokenguardCode  string `json:"tokenguard_code"`
+		TokenguardField string `json:"tokenguard_field"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		return fmt.Errorf("not the OAuth error shape: %w", err)
+	}
+	if !oauthErrorCodes[o.Error] || o.Description == "" {
+		return fmt.Errorf("error %q is not a registered OAuth error code with a description", o.Error)
+	}
+	*eb = client.ErrorBody{}
+	eb.Error.Code, eb.Error.Message, eb.Error.Field = o.TokenguardCode, o.Description, o.TokenguardField
+	return nil
 }

@@ -271,7 +271,8 @@ func TestIntrospect_acceptsRFC7662FormBodyAndRequiresTheToken(t *testing.T) {
 		t.Fatalf("form introspection = %d %s", status, body)
 	}
 	status, body, _ = rawDo(t, "POST", svc.URL+"/v1/introspect", svc.AdminToken, `{"token":""}`)
-	if status != 400 || !strings.Contains(string(body), `"field":"token"`) {
+	// The OAuth endpoints answer RFC 6749's error shape (issue 16), the field as tokenguard_field.
+	if status != 400 || !strings.Contains(string(body), `"error":"invalid_request"`) || !strings.Contains(string(body), `"tokenguard_field":"token"`) {
 		t.Fatalf("empty token = %d %s", status, body)
 	}
 }

@@ -93,6 +93,8 @@ type Options struct {
 	// Waivers and WaiversFile as in server.Config.
 	Waivers     []policy.Waiver
 	WaiversFile string
+	// SecretScanningKeys as in server.Config.
+	SecretScanningKeys server.SecretScanningKeys
 }
 
 // sharedEngine is the embedded bundle compiled once for the service gate.
@@ -176,7 +178,7 @@ func Start(tb testing.TB, opts Options) *Service {
 		AuthFailuresPerMinute: opts.AuthFailuresPerMinute,
 		Policy:                engine, PolicyEnforcement: opts.PolicyEnforcement,
 		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile, IdempotencyRetention: opts.IdempotencyRetention,
-		TrustedProxies: opts.TrustedProxies, RequestTimeout: opts.RequestTimeout,
+		TrustedProxies: opts.TrustedProxies, RequestTimeout: opts.RequestTimeout, SecretScanningKeys: opts.SecretScanningKeys,
 	})
 	if err != nil {
 		_ = st.Close()
