@@ -127,6 +127,19 @@ func TestFaults_stoppedServerIsUnavailable(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Errorf("the checks ran past their 20 s deadline")
 	}
+	// Reconnects back off: 200 requests while the server is down make a handful of
+	// connection attempts, not one (or more) each.
+	dialsBefore := st.backoff.dials.Load()
+	for range 200 {
+		if err := st.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Ping with the server stopped: %v, want store.ErrUnavailable", err)
+		}
+	}
+	dials := st.backoff.dials.Load() - dialsBefore
+	t.Logf("200 pings with the server stopped: %d connection attempts", dials)
+	if dials > 20 {
+		t.Errorf("200 pings with the server stopped made %d connection attempts, want at most 20 (backoff)", dials)
+	}
 }
 
 // TestConnectionBudget_poolMaxConnsBoundsEveryConnectionOfTheInstance opens a store with

@@ -80,6 +80,7 @@ type Store struct {
 	write          *pgxpool.Pool
 	lookup         *pgxpool.Pool       // introspectionQueriesInFlight connections for ReadForIntrospection
 	introspections *introspectionReads // coalesces ReadForIntrospection calls
+	backoff        *reconnectBackoff   // shared by the pools: reconnects back off with jitter
 	// auditKey is the key new audit records are chained under (nil: unkeyed).
 	auditKey atomic.Pointer[audit.Key]
 
@@ -148,6 +149,8 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 		}
 		cfg.MaxConns -= fixed
 	}
+	backoff := &reconnectBackoff{}
+	backoff.install(cfg)
 	writeCfg := cfg.Copy()
 	writeCfg.MaxConns = WriteConns
 	writeCfg.MinConns = 0
@@ -176,7 +179,7 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("postgres: connecting to %s: %w", describe(cfg), err)
 	}
-	s := &Store{read: read, write: write, lookup: lookup}
+	s := &Store{read: read, write: write, lookup: lookup, backoff: backoff}
 	s.introspections = &introspectionReads{run: s.readForIntrospection}
 	return s, nil
 }
