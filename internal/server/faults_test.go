@@ -6,16 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
@@ -216,4 +220,115 @@ func TestRequestDeadline_lockedDatabaseAnswersJSON503(t *testing.T) {
 	if _, err := svc.Client(t).CreateToken(ctx, compliantRequest("behind-a-lock"), ""); err != nil {
 		t.Fatalf("create after the lock was released: %v", err)
 	}
+}
+
+// TestDiskFull_noActiveAnswerWithoutItsAuditRecordBeyondTheBound fills the file system of a
+// SQLite service (a real 8 MB tmpfs) and sends introspections from 8 workers. Every answer
+// is 200 or 503 unavailable with Retry-After; while the disk is full, the active answers
+// exceed the committed active audit records by at most 2*VerifyBatchSize (512, the documented
+// crash bound) and /readyz answers 503; once space is freed, every active answer has its
+// audit record (none was dropped), /readyz answers 200 and the chain verifies.
+func TestDiskFull_noActiveAnswerWithoutItsAuditRecordBeyondTheBound(t *testing.T) {
+	dir := smallFileSystem(t, 8)
+	svc := servertest.Start(t, servertest.Options{Dir: dir, PolicyEnforcement: "off"})
+	ctx := context.Background()
+	admin := svc.Client(t)
+	_, credential := introspector(t, svc)
+	var secrets []string
+	for i := range 4 {
+		tok, err := admin.CreateToken(ctx, compliantRequest(fmt.Sprintf("verified-%d", i)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, tok.Secret)
+	}
+	svc.Flush(t)
+	before := verifyChain(t, svc)["active"]
+	filler := fillDisk(t, dir)
+
+	const workers, perWorker = 8, 400
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var failures []string
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				status, active, retryAfter, err := introspectOnce(svc.URL, credential, secrets[(w+i)%len(secrets)])
+				mu.Lock()
+				switch {
+				case err != nil:
+					failures = append(failures, err.Error())
+				case status == 200 && !active:
+					failures = append(failures, "an active token was answered inactive")
+				case status == 503 && retryAfter == "":
+					failures = append(failures, "503 without Retry-After")
+				case status != 200 && status != 503:
+					failures = append(failures, fmt.Sprintf("status %d", status))
+				}
+				statuses[status]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d bad answers with the disk full, first: %s", len(failures), failures[0])
+	}
+	committed := verifyChain(t, svc)["active"] - before
+	status, _, _ := rawDo(t, "GET", svc.URL+"/readyz", "", "")
+	t.Logf("disk full: %d introspections answered 200 active, %d answered 503; %d active audit records committed meanwhile; /readyz %d",
+		statuses[200], statuses[503], committed, status)
+	if statuses[503] == 0 {
+		t.Fatalf("no introspection was refused with the disk full (%d answered 200): the writer never failed?", statuses[200])
+	}
+	if unaudited := statuses[200] - committed; unaudited > 2*server.DefaultVerifyBatchSize {
+		t.Fatalf("%d active answers without a committed audit record, want at most %d", unaudited, 2*server.DefaultVerifyBatchSize)
+	}
+	if status != 503 {
+		t.Errorf("/readyz with the audit writer failing: %d, want 503", status)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	// The writer retries with backoff (at most 2-3 s apart): poll until it has written again.
+	deadline := time.Now().Add(30 * time.Second)
+	for svc.Server.Flush(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the verification log did not write again within 30 s of space being freed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := verifyChain(t, svc)["active"] - before; got != statuses[200] {
+		t.Fatalf("after space was freed: %d active audit records for %d active answers, want equal", got, statuses[200])
+	}
+	if status, body, _ := rawDo(t, "GET", svc.URL+"/readyz", "", ""); status != 200 {
+		t.Fatalf("/readyz after recovery: %d %s", status, body)
+	}
+}
+
+// introspectOnce sends one RFC 7662 introspection and returns its status, whether it answered
+// active, and its Retry-After.
+func introspectOnce(base, credential, secret string) (int, bool, string, error) {
+	req, err := http.NewRequest("POST", base+"/v1/introspect", strings.NewReader(url.Values{"token": {secret}}.Encode()))
+	if err != nil {
+		return 0, false, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+credential)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, false, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var body struct {
+		Active bool `json:"active"`
+	}
+	if resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			return 0, false, "", err
+		}
+	}
+	return resp.StatusCode, body.Active, resp.Header.Get("Retry-After"), nil
 }

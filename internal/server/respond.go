@@ -317,10 +317,13 @@ const (
 // end of the request's deadline, with its Retry-After in seconds; nil for any other error.
 //
 //   - store.ErrStorageFull: 507 storage_full (the write did not happen; nothing changed)
-//   - store.ErrUnavailable: 503 unavailable
+//   - store.ErrUnavailable, errVerifyLogFailing: 503 unavailable
 //   - store.ErrBusy, context.DeadlineExceeded: 503 unavailable ("timeout" in the message)
 func faultAnswer(err error) (*apiError, int) {
 	switch {
+	case errors.Is(err, errVerifyLogFailing):
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+			message: "the audit log cannot be written now, and no answer is given without its audit record: retry later"}, retryAfterUnavailable
 	case errors.Is(err, store.ErrStorageFull):
 		return &apiError{status: http.StatusInsufficientStorage, code: "storage_full",
 			message: "the database has no room left for this write; nothing was changed: retry once an operator has freed space"}, retryAfterStorageFull

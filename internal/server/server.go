@@ -477,5 +477,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: "the database does not answer"})
 		return
 	}
+	if ok, pending := s.verifications.healthy(); !ok {
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready",
+			message: fmt.Sprintf("the verification audit log cannot be written (%d records waiting); introspections are refused when its queue is full", pending)})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

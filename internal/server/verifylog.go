@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,19 @@ const (
 // ErrServerClosed is returned by Flush after Close.
 var ErrServerClosed = errors.New("server: closed: the verification log accepts no more flushes")
 
+// errVerifyLogFailing is the refusal of an introspection while the verification log cannot
+// write and its queue is full: answering would leave the answer without its audit record
+// beyond the documented bound, so the caller gets 503 with Retry-After instead.
+var errVerifyLogFailing = errors.New("server: the verification log cannot be written and its queue is full")
+
+// Backoff of a failed verification batch: the first retry after verifyRetryFirst, doubling up
+// to verifyRetryLongest, each wait with up to half of it again added at random (jitter), so that
+// instances sharing a database do not retry in step.
+const (
+	verifyRetryFirst   = 10 * time.Millisecond
+	verifyRetryLongest = 2 * time.Second
+)
+
 // verification is what an introspection leaves behind: its audit event and, for an active
 // answer, the instant to move the token's last_used_at to.
 type verification struct {
@@ -40,11 +54,16 @@ type verification struct {
 // whichever comes first.
 //
 // Durability bound: a record is committed at most flushInterval plus the duration of one
-// commit after its introspection answered, and the records not yet committed are never more
-// than 2*batchSize (the batch being committed and a full queue; when the queue is full, add
-// waits for room, bounded by the request's context, instead of dropping the record). A crash
-// (SIGKILL, power loss) can lose those and no others; the audit chain stays verifiable
-// because a batch commits whole or not at all. Close writes every accepted record.
+// commit after its introspection answered (while the database accepts writes), and the
+// records not yet committed are never more than 2*batchSize (the batch being committed and a
+// full queue; when the queue is full, add waits for room, bounded by the request's context,
+// instead of dropping the record). A batch whose commit fails is kept and retried with
+// exponential backoff and jitter until it is written; meanwhile the log is failing
+// (healthy reports it, /readyz answers 503), and an add that finds the queue full is refused
+// at once (errVerifyLogFailing, answered 503) instead of answering unaudited. A crash
+// (SIGKILL, power loss) can lose those 2*batchSize records and no others; the audit chain
+// stays verifiable because a batch commits whole or not at all. Close writes every accepted
+// record; if its context ends first, the writer gives up and logs how many it lost.
 type verifyLog struct {
 	store         store.Store
 	log           *slog.Logger
@@ -55,7 +74,11 @@ type verifyLog struct {
 	flushes chan chan error
 	stop    chan struct{}
 	done    chan struct{}
-	pending atomic.Int64 // records accepted and not yet committed (or given up on)
+	pending atomic.Int64  // records accepted and not yet committed (or given up on)
+	failing atomic.Bool   // the last commit attempt failed; the writer is retrying
+	abandon chan struct{} // closed when Close's context ends: the writer stops retrying
+
+	abandonOnce sync.Once
 
 	mu     sync.RWMutex // held shared while sending to queue, exclusively by Close
 	closed bool
@@ -70,6 +93,7 @@ func newVerifyLog(st store.Store, log *slog.Logger, batchSize int, flushInterval
 		flushes: make(chan chan error),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		abandon: make(chan struct{}),
 	}
 	go l.run()
 	return l
@@ -85,6 +109,19 @@ func (l *verifyLog) add(ctx context.Context, v verification) error {
 		return l.store.Update(ctx, func(tx store.Tx) error { return appendVerifications(ctx, tx, []verification{v}) })
 	}
 	l.pending.Add(1)
+	if l.failing.Load() {
+		// The writer cannot write: take the record only if the queue has room (the bound
+		// holds), else refuse the answer now rather than wait for a database that is down.
+		select {
+		case l.queue <- v:
+			l.mu.RUnlock()
+			return nil
+		default:
+			l.pending.Add(-1)
+			l.mu.RUnlock()
+			return errVerifyLogFailing
+		}
+	}
 	select {
 	case l.queue <- v:
 		l.mu.RUnlock()
@@ -101,6 +138,9 @@ func (l *verifyLog) add(ctx context.Context, v verification) error {
 func (l *verifyLog) flush(ctx context.Context) error {
 	if l.pending.Load() == 0 {
 		return nil // nothing accepted is uncommitted: no round trip to the writer
+	}
+	if l.failing.Load() {
+		return errVerifyLogFailing // the writer is retrying: do not wait for the database to return
 	}
 	reply := make(chan error, 1)
 	select {
@@ -133,9 +173,14 @@ func (l *verifyLog) close(ctx context.Context) error {
 	case <-l.done:
 		return nil
 	case <-ctx.Done():
+		l.abandonOnce.Do(func() { close(l.abandon) })
 		return fmt.Errorf("closing the verification log: %d records not yet written: %w", l.pending.Load(), ctx.Err())
 	}
 }
+
+// healthy reports whether the writer's last commit succeeded, and how many accepted records
+// are not yet committed.
+func (l *verifyLog) healthy() (bool, int64) { return !l.failing.Load(), l.pending.Load() }
 
 // run is the writer goroutine.
 func (l *verifyLog) run() {
@@ -193,45 +238,66 @@ func (l *verifyLog) run() {
 	}
 }
 
-// commit writes batch in one transaction. It retries a failed batch once, then writes the
-// records one by one so that one bad record cannot take the others down; a record that still
-// cannot be written is logged (without secrets: ids, action and outcome only) and counted.
+// commit writes batch in one transaction. A failed batch is kept and retried with
+// exponential backoff and jitter until it is written (the log is failing meanwhile); after
+// the second failure its records are tried one by one once, so that one bad record cannot
+// hold the others back, and only the records that still fail are retried. Only Close giving
+// up (its context ended) stops the retries: the records left are then logged (ids, action and
+// outcome, no secret) and counted as lost.
 func (l *verifyLog) commit(batch []verification) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	defer l.pending.Add(-int64(len(batch)))
-	// The writer's context is not a request's: the records were accepted and must be written
-	// even if every client has gone.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	write := func(vs []verification) error {
+		// The writer's context is not a request's: the records were accepted and must be
+		// written even if every client has gone.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
 		return l.store.Update(ctx, func(tx store.Tx) error { return appendVerifications(ctx, tx, vs) })
 	}
-	err := write(batch)
-	if err == nil {
-		return nil
-	}
-	if err = write(batch); err == nil {
-		return nil
-	}
-	l.log.Warn("verification log: batch commit failed; writing its records one by one", "records", len(batch), "error", err.Error())
-	lost := 0
-	var firstErr error
-	for _, v := range batch {
-		if err := write([]verification{v}); err != nil {
-			lost++
-			if firstErr == nil {
-				firstErr = err
+	wait := verifyRetryFirst
+	for attempt := 1; ; attempt++ {
+		err := write(batch)
+		if err == nil {
+			if attempt > 1 {
+				l.log.Info("verification log: writing again after failures", "attempts", attempt, "records", len(batch))
 			}
-			l.log.Error("verification log: a verification record could not be written",
-				"token_id", v.event.TokenID, "actor", v.event.Actor, "outcome", v.event.Outcome, "error", err.Error())
+			l.failing.Store(false)
+			return nil
 		}
+		l.failing.Store(true)
+		if attempt == 1 || attempt%50 == 0 {
+			l.log.Warn("verification log: batch commit failed; keeping it and retrying with backoff",
+				"records", len(batch), "attempt", attempt, "error", err.Error())
+		}
+		if attempt == 2 {
+			var left []verification
+			for _, v := range batch {
+				if write([]verification{v}) != nil {
+					left = append(left, v)
+				}
+			}
+			if len(left) == 0 {
+				l.failing.Store(false)
+				return nil
+			}
+			batch = left
+		}
+		jittered := wait + rand.N(wait/2+1) //nolint:gosec // G404: jitter, not a secret
+		timer := time.NewTimer(jittered)
+		select {
+		case <-timer.C:
+		case <-l.abandon:
+			timer.Stop()
+			for _, v := range batch {
+				l.log.Error("verification log: a verification record could not be written before shutdown",
+					"token_id", v.event.TokenID, "actor", v.event.Actor, "outcome", v.event.Outcome)
+			}
+			return fmt.Errorf("verification log: %d verification records could not be written: %w", len(batch), err)
+		}
+		wait = min(2*wait, verifyRetryLongest)
 	}
-	if lost > 0 {
-		return fmt.Errorf("verification log: %d of %d verification records could not be written: %w", lost, len(batch), firstErr)
-	}
-	return nil
 }
 
 // appendVerifications appends the audit records of vs in order, and moves the last_used_at

@@ -127,4 +127,88 @@ func TestFaults_stoppedServerIsUnavailable(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Errorf("the checks ran past their 20 s deadline")
 	}
+	// Reconnects back off: 200 requests while the server is down make a handful of
+	// connection attempts, not one (or more) each.
+	dialsBefore := st.backoff.dials.Load()
+	for range 200 {
+		if err := st.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Ping with the server stopped: %v, want store.ErrUnavailable", err)
+		}
+	}
+	dials := st.backoff.dials.Load() - dialsBefore
+	t.Logf("200 pings with the server stopped: %d connection attempts", dials)
+	if dials > 20 {
+		t.Errorf("200 pings with the server stopped made %d connection attempts, want at most 20 (backoff)", dials)
+	}
+}
+
+// TestConnectionBudget_poolMaxConnsBoundsEveryConnectionOfTheInstance opens a store with
+// pool_max_conns=6 and a unique application_name, drives 24 concurrent readers, writers and
+// introspection lookups, and counts the store's sessions in pg_stat_activity while they run
+// (sampled after each round): never more than 6. A budget too small for the fixed pools is
+// refused at Open with an error naming pool_max_conns.
+func TestConnectionBudget_poolMaxConnsBoundsEveryConnectionOfTheInstance(t *testing.T) {
+	ctx := context.Background()
+	raw := freshSchemaURL(t)
+	small, err := withParams(raw, "", map[string]string{"pool_max_conns": "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, small); err == nil || !strings.Contains(err.Error(), "pool_max_conns=4 is too small") {
+		t.Fatalf("Open with pool_max_conns=4: %v, want a refusal naming pool_max_conns", err)
+	}
+	app := "tg_budget_" + randomName("")
+	budgeted, err := withParams(raw, "", map[string]string{"pool_max_conns": "6", "application_name": app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(ctx, budgeted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	observer, err := pgx.Connect(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = observer.Close(ctx) }()
+	most := 0
+	for round := range 5 {
+		done := make(chan error, 24)
+		for i := range 24 {
+			go func() {
+				var err error
+				switch i % 3 {
+				case 0:
+					err = st.View(ctx, func(r store.Reader) error { _, _, err := r.AuditHead(ctx); return err })
+				case 1:
+					err = st.Update(ctx, func(tx store.Tx) error {
+						_, err := tx.AppendAudit(ctx, audit.Event{Time: time.Now(), Actor: "test", Action: "test", Outcome: "ok"})
+						return err
+					})
+				default:
+					_, err = st.ReadForIntrospection(ctx, []byte("credential-hash"), []byte("token-hash"))
+				}
+				done <- err
+			}()
+		}
+		var n int
+		if err := observer.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, n)
+		for range 24 {
+			if err := <-done; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if err := observer.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, n)
+	}
+	t.Logf("pool_max_conns=6: at most %d sessions seen", most)
+	if most > 6 || most == 0 {
+		t.Fatalf("at most %d sessions of the store seen, want 1..6", most)
+	}
 }

@@ -65,6 +65,11 @@ const (
 // Store is a tokenguard database on a PostgreSQL server. It is safe for concurrent use, and
 // several Stores (in one process or many) may share one database.
 //
+// Connection budget: an instance opens at most pool_max_conns connections in all (the URL
+// parameter; WriteConns + introspectionQueriesInFlight of them are reserved, at least one
+// more is needed for reads), or pgx's default read pool size max(4, CPUs) + 4 without it. N
+// instances need N × pool_max_conns <= max_connections − superuser_reserved_connections.
+//
 // It has two connection pools, as the SQLite store does: WriteConns connections for Update,
 // where writers of this process queue without holding a connection of the read pool, and a
 // read pool (pgx's default size, or pool_max_conns from the URL) for View and Ping, so that
@@ -75,6 +80,7 @@ type Store struct {
 	write          *pgxpool.Pool
 	lookup         *pgxpool.Pool       // introspectionQueriesInFlight connections for ReadForIntrospection
 	introspections *introspectionReads // coalesces ReadForIntrospection calls
+	backoff        *reconnectBackoff   // shared by the pools: reconnects back off with jitter
 	// auditKey is the key new audit records are chained under (nil: unkeyed).
 	auditKey atomic.Pointer[audit.Key]
 
@@ -132,6 +138,19 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 			cfg.ConnConfig.RuntimeParams[name] = value
 		}
 	}
+	// pool_max_conns is the instance's whole connection budget: the write and lookup pools
+	// take their fixed shares and the read pool the rest. Without it, the read pool keeps
+	// pgx's default size and the budget is that plus the fixed shares.
+	fixed := int32(WriteConns + introspectionQueriesInFlight)
+	if strings.Contains(databaseURL, "pool_max_conns") {
+		if cfg.MaxConns < fixed+1 {
+			return nil, fmt.Errorf("postgres: pool_max_conns=%d is too small: it bounds all of an instance's connections (%d for writes, %d for introspection lookups, the rest for reads): give at least %d",
+				cfg.MaxConns, WriteConns, introspectionQueriesInFlight, fixed+1)
+		}
+		cfg.MaxConns -= fixed
+	}
+	backoff := &reconnectBackoff{}
+	backoff.install(cfg)
 	writeCfg := cfg.Copy()
 	writeCfg.MaxConns = WriteConns
 	writeCfg.MinConns = 0
@@ -160,7 +179,7 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("postgres: connecting to %s: %w", describe(cfg), err)
 	}
-	s := &Store{read: read, write: write, lookup: lookup}
+	s := &Store{read: read, write: write, lookup: lookup, backoff: backoff}
 	s.introspections = &introspectionReads{run: s.readForIntrospection}
 	return s, nil
 }
