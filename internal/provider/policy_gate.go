@@ -36,6 +36,7 @@ type policyModel struct {
 	Paths       types.List   `tfsdk:"paths"`
 	DataFile    types.String `tfsdk:"data_file"`
 	WaiversFile types.String `tfsdk:"waivers_file"`
+	Existing    types.String `tfsdk:"existing"`
 }
 
 // policyGate evaluates the CPRA bundle on one planned token: the provider gate. It is built in
@@ -45,7 +46,10 @@ type policyGate struct {
 	engine      *policy.Engine // nil when mode is off
 	waivers     []policy.Waiver
 	waiversFile string
-	now         func() time.Time
+	// existingWarn is policy.existing = "warn", the ratchet: a blocking finding on an attribute
+	// the plan does not change, of a token that already exists, is a warning (policy.OnUnchanged).
+	existingWarn bool
+	now          func() time.Time
 }
 
 // engineCache compiles the bundle once per provider process and policy configuration: a
@@ -112,13 +116,13 @@ func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, 
 			return nil
 		}
 	}
-	if m.Enforcement.IsUnknown() || m.Paths.IsUnknown() || m.DataFile.IsUnknown() || m.WaiversFile.IsUnknown() {
+	if m.Enforcement.IsUnknown() || m.Paths.IsUnknown() || m.DataFile.IsUnknown() || m.WaiversFile.IsUnknown() || m.Existing.IsUnknown() {
 		diags.AddAttributeError(path.Root("policy"), "Unknown Policy Configuration",
-			"The provider's policy block depends on values known only after apply. Set enforcement, paths, data_file "+
-				"and waivers_file from literals or input variables so every plan is checked against the same policies.")
+			"The provider's policy block depends on values known only after apply. Set enforcement, existing, paths, "+
+				"data_file and waivers_file from literals or input variables so every plan is checked against the same policies.")
 		return nil
 	}
-	g := &policyGate{mode: enforcementMandatory, now: now}
+	g := &policyGate{mode: enforcementMandatory, now: now, existingWarn: m.Existing.ValueString() == policy.ExistingWarn}
 	if !m.Enforcement.IsNull() {
 		g.mode = m.Enforcement.ValueString()
 	}
@@ -213,13 +217,15 @@ func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken,
 	}
 	findings = policy.ApplyWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs)
 	for _, f := range findings {
-		g.report(ctx, s, f, stage, diags)
+		g.report(ctx, s, f, stage, g.existingWarn && policy.OnUnchanged(tc, f), diags)
 	}
 }
 
 // report adds the diagnostic of one finding, on the attribute the finding names.
-func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Finding, stage gateStage, diags *diag.Diagnostics) {
-	blocking := g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived
+// existing is true when the finding is on an attribute the plan leaves as it was and
+// policy.existing is "warn": then it warns at plan and does not block at apply.
+func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Finding, stage gateStage, existing bool, diags *diag.Diagnostics) {
+	blocking := g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived && !existing
 	if stage == atApply && !blocking {
 		return
 	}
@@ -227,6 +233,9 @@ func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Findi
 		blocking = false // warned now, blocked at apply: see atPlanUndeclared
 	}
 	summary, detail := findingText(f, g.mode, stage)
+	if existing && g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived {
+		detail = existingText(f, detail)
+	}
 	p, onAttribute := findingPath(ctx, s, f.Field)
 	switch {
 	case blocking && onAttribute:
@@ -265,6 +274,21 @@ func findingText(f policy.Finding, mode string, stage gateStage) (summary, detai
 		b.WriteString(nextStep(f, mode, stage))
 	}
 	return summary, b.String()
+}
+
+// existingText is the detail of a finding the ratchet (policy.existing = "warn") turned into a
+// warning: the rule text, then what happens at apply instead of the mandatory next step.
+func existingText(f policy.Finding, detail string) string {
+	head, _, _ := strings.Cut(detail, "\n\nPolicy enforcement is mandatory")
+	head, _, _ = strings.Cut(head, "\n\nThe token's configuration did not change")
+	what := "this token's " + f.Field
+	if f.Field == "" {
+		what = "this token"
+	}
+	return head + "\n\nThe plan does not change " + what + " and policy.existing is \"warn\", so this existing finding " +
+		"only warns: the provider does not block the apply (the token service still judges any change it is sent with its " +
+		"own policies). A new token, or a change to " + what + ", that breaks " + f.RuleID + " is blocked. Fix it, or " +
+		"record a reviewed waiver for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."
 }
 
 func nextStep(f policy.Finding, mode string, stage gateStage) string {
