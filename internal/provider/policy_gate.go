@@ -49,6 +49,9 @@ type policyGate struct {
 	// existingWarn is policy.existing = "warn", the ratchet: a blocking finding on an attribute
 	// the plan does not change, of a token that already exists, is a warning (policy.OnUnchanged).
 	existingWarn bool
+	// serviceRules are the ids of the rules the token service's gate also judges (METADATA
+	// gates include service): advisory findings on them do not let the apply through there.
+	serviceRules map[string]bool
 	now          func() time.Time
 }
 
@@ -148,6 +151,12 @@ func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, 
 		return nil
 	}
 	g.engine = engine
+	g.serviceRules = map[string]bool{}
+	for _, r := range engine.Rules() {
+		if slices.Contains(r.Gates, policy.GateService) {
+			g.serviceRules[r.ID] = true
+		}
+	}
 	if file := m.WaiversFile.ValueString(); file != "" {
 		ws, err := policy.LoadWaivers(file)
 		if err != nil {
@@ -232,7 +241,7 @@ func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Findi
 	if stage == atPlanUndeclared {
 		blocking = false // warned now, blocked at apply: see atPlanUndeclared
 	}
-	summary, detail := findingText(f, g.mode, stage)
+	summary, detail := findingText(f, g.mode, stage, g.serviceRules[f.RuleID])
 	if existing && g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived {
 		detail = existingText(f, detail)
 	}
@@ -252,7 +261,7 @@ func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Findi
 // findingText renders a finding as a diagnostic: a static summary, and a detail with rule id,
 // title, message, citation, remediation and what to do next. Policy messages never contain a
 // secret (policies/README.md), and the waiver text is the practitioner's own.
-func findingText(f policy.Finding, mode string, stage gateStage) (summary, detail string) {
+func findingText(f policy.Finding, mode string, stage gateStage, serviceJudges bool) (summary, detail string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %s.", f.RuleID, f.Title, strings.TrimSuffix(f.Message, "."))
 	if f.Citation != "" {
@@ -268,10 +277,10 @@ func findingText(f policy.Finding, mode string, stage gateStage) (summary, detai
 		fmt.Fprintf(&b, "Waived by policy.waivers_file (approved by %s: %s). Fix it before the waiver expires.", f.WaiverApprovedBy, f.WaiverReason)
 	case f.RuleID == policy.RuleWaiverExpired:
 		summary = "CPRA Policy Waiver Expired"
-		b.WriteString(nextStep(f, mode, stage))
+		b.WriteString(nextStep(f, mode, stage, serviceJudges))
 	default:
 		summary = "CPRA Policy Violation"
-		b.WriteString(nextStep(f, mode, stage))
+		b.WriteString(nextStep(f, mode, stage, serviceJudges))
 	}
 	return summary, b.String()
 }
@@ -291,12 +300,23 @@ func existingText(f policy.Finding, detail string) string {
 		"record a reviewed waiver for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."
 }
 
-func nextStep(f policy.Finding, mode string, stage gateStage) string {
+// nextStep says what happens at apply. serviceJudges is true when the token service's gate
+// judges the rule too: then an advisory provider does not make the apply go through (issue
+// 21: one verdict across gates).
+func nextStep(f policy.Finding, mode string, stage gateStage, serviceJudges bool) string {
 	if f.Severity != policy.SeverityError {
 		return "This rule advises and does not block. `tokenguard check` reports it too."
 	}
+	if mode == enforcementAdvisory && serviceJudges {
+		return "Policy enforcement is advisory in the provider, so the plan goes on, but the apply will not unless the token " +
+			"service lets it: the service judges " + f.RuleID + " on every create, update, renew and rotate, and under its " +
+			"default mandatory enforcement refuses the change with 422 policy_violation unless the finding is fixed or waived " +
+			"in the service's waivers. `tokenguard check` in CI blocks on this rule too. Fix the configuration, or record a " +
+			"waiver for " + f.RuleID + "."
+	}
 	if mode == enforcementAdvisory {
-		return "Policy enforcement is advisory, so Terraform continues; `tokenguard check` in CI still blocks on this rule. " +
+		return "Policy enforcement is advisory and the token service does not judge " + f.RuleID + ", so Terraform continues " +
+			"and the apply goes ahead; `tokenguard check` in CI still blocks on this rule. " +
 			"Fix the configuration, or record a waiver for " + f.RuleID + "."
 	}
 	when := "Terraform stops here"

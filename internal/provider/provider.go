@@ -145,7 +145,9 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				Attributes: map[string]schema.Attribute{
 					"enforcement": schema.StringAttribute{
 						Description: "`mandatory` (default): an error-severity finding fails plan and apply. `advisory`: findings " +
-							"are warnings and Terraform continues. `off`: the policies are not evaluated.",
+							"are warnings and the plan goes on; the token service's own gate still judges the apply, and under its " +
+							"mandatory default refuses a change that breaks a rule it shares (each warning says which happens). " +
+							"`off`: the policies are not evaluated.",
 						Optional: true,
 						Validators: []validator.String{
 							stringvalidator.OneOf(enforcementMandatory, enforcementAdvisory, enforcementOff),
