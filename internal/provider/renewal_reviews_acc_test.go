@@ -69,7 +69,7 @@ func TestAccAPIToken_renewalReviewApprovesOneIncrease(t *testing.T) {
 					var re *client.ResponseError
 					if !errors.As(err, &re) || re.StatusCode != http.StatusConflict || re.Code != "renewal_review_used" ||
 						!regexp.MustCompile(`audit record seq \d+, ttl 20d`).MatchString(re.Message) {
-						return fmt.Errorf("renewal under the used review = %v, want 409 renewal_review_used naming the earlier use", err)
+						return fmt.Errorf("renewal under the used review = %s, want 409 renewal_review_used naming the earlier use", fmt.Sprint(err))
 					}
 					return nil
 				},
