@@ -24,7 +24,7 @@ import (
 )
 
 type checkOptions struct {
-	format, output, configDir, waivers, failOn, now string
+	format, output, configDir, waivers, failOn, now, existing string
 	// pathPrefix is joined in front of configuration file paths; nil: the config
 	// directory's path below its git work tree's root.
 	pathPrefix     *string
@@ -97,6 +97,7 @@ Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.
 	f.StringVar(&o.service.endpoint, "service", "", "token service URL: merge its erased subjects (data.tokenguard.erased_subjects) for CPRA-DEL-001; needs --token")
 	f.StringVar(&o.service.token, "token", "", "API credential for --service; prefer the environment variable (env TOKENGUARD_TOKEN)")
 	f.StringVar(&o.service.caCert, "ca-cert", "", "PEM file of a CA to trust for --service (env TOKENGUARD_CA_CERT)")
+	f.StringVar(&o.existing, "existing", policy.ExistingBlock, "findings on what the plan leaves as it was: block (default), or warn (the ratchet: an error finding on an attribute the plan does not change, of a token that already exists, is reported as a warning; new tokens and changed attributes still block)")
 	f.StringVar(&o.now, "now", "", "RFC 3339 time used as today for waiver expiry and for plans without a timestamp (testing)")
 	_ = f.MarkHidden("now")
 	return cmd
@@ -112,6 +113,9 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string
 	}
 	if o.failOn != policy.SeverityError && o.failOn != policy.SeverityWarning {
 		return withCode(ExitUsage, fmt.Errorf("--fail-on %q: use error or warning", o.failOn))
+	}
+	if o.existing != policy.ExistingBlock && o.existing != policy.ExistingWarn {
+		return withCode(ExitUsage, fmt.Errorf("--existing %q: use block or warn", o.existing))
 	}
 	clock := time.Now
 	if o.now != "" {
@@ -153,7 +157,7 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string
 	var resources []string
 	owners := map[string]string{}
 	for _, planArg := range planArgs {
-		res, err := checkPlan(ctx, s, engine, planArg, o.configDir)
+		res, err := checkPlan(ctx, s, engine, planArg, o.configDir, o.existing)
 		if err != nil {
 			return err
 		}
@@ -204,12 +208,12 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string
 }
 
 // checkPlan reads and evaluates one plan argument.
-func checkPlan(ctx context.Context, s *streams, engine *policy.Engine, planArg, configDir string) (policy.Result, error) {
+func checkPlan(ctx context.Context, s *streams, engine *policy.Engine, planArg, configDir, existing string) (policy.Result, error) {
 	in, name, cleanup, err := openPlan(ctx, s, planArg, configDir)
 	if err != nil {
 		return policy.Result{}, withCode(ExitUsage, err)
 	}
-	var po policy.PlanOptions
+	po := policy.PlanOptions{Existing: existing}
 	if configDir != "" {
 		po.Config = func(addresses []string) (*policy.Config, error) {
 			return policy.LoadConfigTree(configDir, addresses)

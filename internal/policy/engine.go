@@ -528,6 +528,9 @@ type PlanOptions struct {
 	// token-like resources, to load the configuration (LoadConfigTree): its local values are
 	// followed by CPRA-SEC-001, and it is returned in Result.Config.
 	Config func(addresses []string) (*Config, error)
+	// Existing is ExistingBlock ("" too) or ExistingWarn: with ExistingWarn an error finding
+	// about what its change leaves as it was (OnUnchanged) becomes a warning (MarkExisting).
+	Existing string
 }
 
 // EvaluatePlanWith is EvaluatePlan with options.
@@ -594,6 +597,9 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 		// A variable of its own: assigning the enclosing err here raced between workers.
 		var evalErr error
 		results[i], evalErr = e.evaluateToken(ctx, t, planTerm, tables)
+		if o.Existing == ExistingWarn {
+			MarkExisting(tc, results[i])
+		}
 		return evalErr
 	})
 	if err != nil {

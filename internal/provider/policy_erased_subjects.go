@@ -53,8 +53,9 @@ func fetchErasedSubjects(ctx context.Context, source subjectSource, mode string,
 	detail := clientErrorDetail("reading the erased data subjects", err) + " The policy gate needs the data subjects with " +
 		"a deletion request (GET /v1/deletion-requests/erased-subjects) to enforce CPRA-DEL-001. "
 	if mode == enforcementAdvisory {
-		diags.AddWarning(summary, detail+"Policy enforcement is advisory, so Terraform continues without that rule; "+
-			"`tokenguard check --service` in CI still checks it.")
+		diags.AddWarning(summary, detail+"Policy enforcement is advisory, so the plan goes on without that rule; "+
+			"the token service still judges CPRA-DEL-001 when the apply reaches it (under its mandatory default it refuses "+
+			"a token for an erased subject), and `tokenguard check --service` in CI checks it too.")
 		return nil
 	}
 	diags.AddError(summary, detail+"(Or set policy.enforcement = \"advisory\" to continue without the rule.)")

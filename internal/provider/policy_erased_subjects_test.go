@@ -69,7 +69,7 @@ func TestConfigurePolicy_learnsErasedSubjectsFromTheService(t *testing.T) {
 	}
 	block, d := types.ObjectValue(policyAttrTypes, map[string]attr.Value{
 		"enforcement": types.StringNull(), "paths": types.ListNull(types.StringType),
-		"data_file": types.StringValue(dataFile), "waivers_file": types.StringNull(),
+		"data_file": types.StringValue(dataFile), "waivers_file": types.StringNull(), "existing": types.StringNull(),
 	})
 	if d.HasError() {
 		t.Fatal(d)
@@ -130,7 +130,7 @@ func TestConfigurePolicy_erasedSubjectsUnavailable(t *testing.T) {
 	block := func(enforcement string) types.Object {
 		v, d := types.ObjectValue(policyAttrTypes, map[string]attr.Value{
 			"enforcement": types.StringValue(enforcement), "paths": types.ListNull(types.StringType),
-			"data_file": types.StringNull(), "waivers_file": types.StringNull(),
+			"data_file": types.StringNull(), "waivers_file": types.StringNull(), "existing": types.StringNull(),
 		})
 		if d.HasError() {
 			t.Fatal(d)

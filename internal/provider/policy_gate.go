@@ -36,6 +36,7 @@ type policyModel struct {
 	Paths       types.List   `tfsdk:"paths"`
 	DataFile    types.String `tfsdk:"data_file"`
 	WaiversFile types.String `tfsdk:"waivers_file"`
+	Existing    types.String `tfsdk:"existing"`
 }
 
 // policyGate evaluates the CPRA bundle on one planned token: the provider gate. It is built in
@@ -45,7 +46,13 @@ type policyGate struct {
 	engine      *policy.Engine // nil when mode is off
 	waivers     []policy.Waiver
 	waiversFile string
-	now         func() time.Time
+	// existingWarn is policy.existing = "warn", the ratchet: a blocking finding on an attribute
+	// the plan does not change, of a token that already exists, is a warning (policy.OnUnchanged).
+	existingWarn bool
+	// serviceRules are the ids of the rules the token service's gate also judges (METADATA
+	// gates include service): advisory findings on them do not let the apply through there.
+	serviceRules map[string]bool
+	now          func() time.Time
 }
 
 // engineCache compiles the bundle once per provider process and policy configuration: a
@@ -112,13 +119,13 @@ func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, 
 			return nil
 		}
 	}
-	if m.Enforcement.IsUnknown() || m.Paths.IsUnknown() || m.DataFile.IsUnknown() || m.WaiversFile.IsUnknown() {
+	if m.Enforcement.IsUnknown() || m.Paths.IsUnknown() || m.DataFile.IsUnknown() || m.WaiversFile.IsUnknown() || m.Existing.IsUnknown() {
 		diags.AddAttributeError(path.Root("policy"), "Unknown Policy Configuration",
-			"The provider's policy block depends on values known only after apply. Set enforcement, paths, data_file "+
-				"and waivers_file from literals or input variables so every plan is checked against the same policies.")
+			"The provider's policy block depends on values known only after apply. Set enforcement, existing, paths, "+
+				"data_file and waivers_file from literals or input variables so every plan is checked against the same policies.")
 		return nil
 	}
-	g := &policyGate{mode: enforcementMandatory, now: now}
+	g := &policyGate{mode: enforcementMandatory, now: now, existingWarn: m.Existing.ValueString() == policy.ExistingWarn}
 	if !m.Enforcement.IsNull() {
 		g.mode = m.Enforcement.ValueString()
 	}
@@ -144,6 +151,12 @@ func configurePolicy(ctx context.Context, cfg types.Object, cache *engineCache, 
 		return nil
 	}
 	g.engine = engine
+	g.serviceRules = map[string]bool{}
+	for _, r := range engine.Rules() {
+		if slices.Contains(r.Gates, policy.GateService) {
+			g.serviceRules[r.ID] = true
+		}
+	}
 	if file := m.WaiversFile.ValueString(); file != "" {
 		ws, err := policy.LoadWaivers(file)
 		if err != nil {
@@ -213,20 +226,25 @@ func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken,
 	}
 	findings = policy.ApplyGovernedWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs, g.engine.WaiverPolicy(), policy.TokenOwner(tc.After))
 	for _, f := range findings {
-		g.report(ctx, s, f, stage, diags)
+		g.report(ctx, s, f, stage, g.existingWarn && policy.OnUnchanged(tc, f), diags)
 	}
 }
 
 // report adds the diagnostic of one finding, on the attribute the finding names.
-func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Finding, stage gateStage, diags *diag.Diagnostics) {
-	blocking := g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived
+// existing is true when the finding is on an attribute the plan leaves as it was and
+// policy.existing is "warn": then it warns at plan and does not block at apply.
+func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Finding, stage gateStage, existing bool, diags *diag.Diagnostics) {
+	blocking := g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived && !existing
 	if stage == atApply && !blocking {
 		return
 	}
 	if stage == atPlanUndeclared {
 		blocking = false // warned now, blocked at apply: see atPlanUndeclared
 	}
-	summary, detail := findingText(f, g.mode, stage)
+	summary, detail := findingText(f, g.mode, stage, g.serviceRules[f.RuleID])
+	if existing && g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived {
+		detail = existingText(f, detail)
+	}
 	p, onAttribute := findingPath(ctx, s, f.Field)
 	switch {
 	case blocking && onAttribute:
@@ -243,7 +261,7 @@ func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Findi
 // findingText renders a finding as a diagnostic: a static summary, and a detail with rule id,
 // title, message, citation, remediation and what to do next. Policy messages never contain a
 // secret (policies/README.md), and the waiver text is the practitioner's own.
-func findingText(f policy.Finding, mode string, stage gateStage) (summary, detail string) {
+func findingText(f policy.Finding, mode string, stage gateStage, serviceJudges bool) (summary, detail string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %s.", f.RuleID, f.Title, strings.TrimSuffix(f.Message, "."))
 	if f.Citation != "" {
@@ -259,20 +277,46 @@ func findingText(f policy.Finding, mode string, stage gateStage) (summary, detai
 		fmt.Fprintf(&b, "Waived by policy.waivers_file (approved by %s: %s). Fix it before the waiver expires.", f.WaiverApprovedBy, f.WaiverReason)
 	case f.RuleID == policy.RuleWaiverExpired:
 		summary = "CPRA Policy Waiver Expired"
-		b.WriteString(nextStep(f, mode, stage))
+		b.WriteString(nextStep(f, mode, stage, serviceJudges))
 	default:
 		summary = "CPRA Policy Violation"
-		b.WriteString(nextStep(f, mode, stage))
+		b.WriteString(nextStep(f, mode, stage, serviceJudges))
 	}
 	return summary, b.String()
 }
 
-func nextStep(f policy.Finding, mode string, stage gateStage) string {
+// existingText is the detail of a finding the ratchet (policy.existing = "warn") turned into a
+// warning: the rule text, then what happens at apply instead of the mandatory next step.
+func existingText(f policy.Finding, detail string) string {
+	head, _, _ := strings.Cut(detail, "\n\nPolicy enforcement is mandatory")
+	head, _, _ = strings.Cut(head, "\n\nThe token's configuration did not change")
+	what := "this token's " + f.Field
+	if f.Field == "" {
+		what = "this token"
+	}
+	return head + "\n\nThe plan does not change " + what + " and policy.existing is \"warn\", so this existing finding " +
+		"only warns: the provider does not block the apply (the token service still judges any change it is sent with its " +
+		"own policies). A new token, or a change to " + what + ", that breaks " + f.RuleID + " is blocked. Fix it, or " +
+		"record a reviewed waiver for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."
+}
+
+// nextStep says what happens at apply. serviceJudges is true when the token service's gate
+// judges the rule too: then an advisory provider does not make the apply go through (issue
+// 21: one verdict across gates).
+func nextStep(f policy.Finding, mode string, stage gateStage, serviceJudges bool) string {
 	if f.Severity != policy.SeverityError {
 		return "This rule advises and does not block. `tokenguard check` reports it too."
 	}
+	if mode == enforcementAdvisory && serviceJudges {
+		return "Policy enforcement is advisory in the provider, so the plan goes on, but the apply will not unless the token " +
+			"service lets it: the service judges " + f.RuleID + " on every create, update, renew and rotate, and under its " +
+			"default mandatory enforcement refuses the change with 422 policy_violation unless the finding is fixed or waived " +
+			"in the service's waivers. `tokenguard check` in CI blocks on this rule too. Fix the configuration, or record a " +
+			"waiver for " + f.RuleID + "."
+	}
 	if mode == enforcementAdvisory {
-		return "Policy enforcement is advisory, so Terraform continues; `tokenguard check` in CI still blocks on this rule. " +
+		return "Policy enforcement is advisory and the token service does not judge " + f.RuleID + ", so Terraform continues " +
+			"and the apply goes ahead; `tokenguard check` in CI still blocks on this rule. " +
 			"Fix the configuration, or record a waiver for " + f.RuleID + "."
 	}
 	when := "Terraform stops here"

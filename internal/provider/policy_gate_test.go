@@ -22,7 +22,7 @@ import (
 // policyAttrTypes are the attribute types of the provider's policy block.
 var policyAttrTypes = map[string]attr.Type{
 	"enforcement": types.StringType, "paths": types.ListType{ElemType: types.StringType},
-	"data_file": types.StringType, "waivers_file": types.StringType,
+	"data_file": types.StringType, "waivers_file": types.StringType, "existing": types.StringType,
 }
 
 // tokenType is the Terraform type of tokenguard_api_token.
@@ -171,7 +171,7 @@ func TestConfigurePolicy_compilesOncePerConfiguration(t *testing.T) {
 	now := func() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }
 	obj := func(enforcement, dataFile string) types.Object {
 		attrs := map[string]attr.Value{"enforcement": types.StringNull(), "paths": types.ListNull(types.StringType),
-			"data_file": types.StringNull(), "waivers_file": types.StringNull()}
+			"data_file": types.StringNull(), "waivers_file": types.StringNull(), "existing": types.StringNull()}
 		if enforcement != "" {
 			attrs["enforcement"] = types.StringValue(enforcement)
 		}

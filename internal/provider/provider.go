@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
@@ -144,10 +145,24 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				Attributes: map[string]schema.Attribute{
 					"enforcement": schema.StringAttribute{
 						Description: "`mandatory` (default): an error-severity finding fails plan and apply. `advisory`: findings " +
-							"are warnings and Terraform continues. `off`: the policies are not evaluated.",
+							"are warnings and the plan goes on; the token service's own gate still judges the apply, and under its " +
+							"mandatory default refuses a change that breaks a rule it shares (each warning says which happens). " +
+							"`off`: the policies are not evaluated.",
 						Optional: true,
 						Validators: []validator.String{
 							stringvalidator.OneOf(enforcementMandatory, enforcementAdvisory, enforcementOff),
+						},
+					},
+					"existing": schema.StringAttribute{
+						Description: "How mandatory enforcement treats findings on what a plan leaves as it was. `block` " +
+							"(default): every blocking finding blocks. `warn` (the ratchet): a blocking finding on an attribute " +
+							"this plan does not change, of a token that already exists, is a warning; new tokens and changed " +
+							"attributes are blocked. Use it when tightening a policy (for example lowering `ttl_max_days`) so " +
+							"plans that change something else are not failed by tokens nobody touches. The same switch as " +
+							"`tokenguard check --existing warn`.",
+						Optional: true,
+						Validators: []validator.String{
+							stringvalidator.OneOf(policy.ExistingBlock, policy.ExistingWarn),
 						},
 					},
 					"paths": schema.ListAttribute{

@@ -256,8 +256,13 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			},
 			"renewal": schema.SingleNestedAttribute{
 				Description: "Review that justifies moving expiry later. Required in the same change that raises `ttl`; " +
-					"sent to the service's renew endpoint and recorded in its audit log.",
-				Optional: true,
+					"sent to the service's renew endpoint and recorded in its audit log. A review approves one renewal: a later " +
+					"`ttl` increase needs a new review (another `reason` or `reviewed_by`), refused at plan and by the service " +
+					"(409) otherwise. Removing the block after the apply plans nothing: state keeps the last applied review. " +
+					"A new token (a create or a replacement) starts with the configured block, never the old token's.",
+				Optional:      true,
+				Computed:      true,
+				PlanModifiers: []planmodifier.Object{renewalKept{}},
 				Attributes: map[string]schema.Attribute{
 					"reason": schema.StringAttribute{
 						Description: "Why the token needs to live longer.",
@@ -445,12 +450,26 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 
 	if renewing, ok := ttlRaised(state.TTL, plan.TTL); ok && renewing && !basis.TTLDerived {
-		if plan.Renewal.IsNull() {
+		var configured types.Object
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("renewal"), &configured)...)
+		if configured.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("ttl"), "Renewal Review Required",
 				"Raising ttl from "+state.TTL.ValueString()+" to "+plan.TTL.ValueString()+" moves the token's expiry later, "+
 					"which is a renewal. Add a renewal block with a reason and a reviewed_by other than the owner, for example:\n\n"+
 					"  renewal = {\n    reason      = \"Quarter-end close needs two more weeks\"\n    reviewed_by = \"security@example.com\"\n  }")
 			return
+		}
+		if ren, ok := renewalOf(ctx, configured, &resp.Diagnostics); ok && knownString(ren.Reason) && knownString(ren.ReviewedBy) {
+			used, recorded := loadUsedReviews(ctx, req.Private, &resp.Diagnostics)
+			stateRen, _ := renewalOf(ctx, state.Renewal, &resp.Diagnostics)
+			if ttl, ok := reviewUsed(ren, used, recorded, state.Renewal, stateRen, state.TTL.ValueString()); ok {
+				resp.Diagnostics.AddAttributeError(path.Root("renewal"), "Renewal Review Already Used",
+					name+": raising ttl from "+state.TTL.ValueString()+" to "+plan.TTL.ValueString()+" is a new renewal, but the "+
+						"renewal block holds the review that already approved ttl "+ttl+". A review approves one renewal: get a new "+
+						"review and set renewal.reason (and renewal.reviewed_by) to it. The token service refuses a reused review "+
+						"too (409 renewal_review_used), so the apply would fail.")
+				return
+			}
 		}
 		plan.ExpiresAt = types.StringUnknown()
 	}
@@ -462,6 +481,11 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		plan.SecretVersion = types.Int64Unknown()
 		resp.Diagnostics.AddWarning("Secret Will Rotate", name+": "+why+" Apply rotates the secret in place: id stays, "+
 			"secret, fingerprint, rotated_at and secret_version change"+overlapNote(ctx, plan.Rotation, &resp.Diagnostics)+".")
+	}
+	if renewalBlockRemovedOnly(ctx, req.Config, state, plan, &resp.Diagnostics) {
+		// Removing the renewal block changes nothing (see renewalKept); last_used_at, which
+		// the framework plans unknown on any difference from configuration, stays as it is.
+		plan.LastUsedAt = state.LastUsedAt
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -554,6 +578,12 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	planBasis{RefreshedAt: r.now()}.save(ctx, resp.Private, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, undeclaredReplacementKey, nil)...)
+	// A new token starts with no used review but the one configured: a renewal block present
+	// at create (or carried into a replacement) approves no later ttl increase of this token.
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, usedReviewsKey, nil)...)
+	if ren, ok := renewalOf(ctx, plan.Renewal, &resp.Diagnostics); ok {
+		recordReview(ctx, resp.Private, ren, plan.TTL.ValueString(), &resp.Diagnostics)
+	}
 	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
 }
 
@@ -738,6 +768,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 			addClientError(&resp.Diagnostics, "Unable To Renew Token", "renewing token "+id, err)
 			return
 		}
+		recordReview(ctx, resp.Private, renewal, plan.TTL.ValueString(), &resp.Diagnostics)
 		tok, called = t, true
 	}
 

@@ -33,7 +33,8 @@ func TestRenew_reviewApprovesOneRenewal(t *testing.T) {
 		{TTL: "60d", Reason: review.Reason, ReviewedBy: review.ReviewedBy},
 		{TTL: "60d", Reason: "  quarter-end CLOSE needs two  more weeks", ReviewedBy: "Security@Example.com"},
 		{TTL: "60d", Reason: review.Reason, ReviewedBy: "ｓｅｃｕｒｉｔｙ@example.com"},
-		{TTL: "10d", Reason: review.Reason, ReviewedBy: review.ReviewedBy}, // shorter: still a second use
+		{TTL: "60d", Reason: "Quarter-end\u200b close needs two more weeks", ReviewedBy: review.ReviewedBy}, // zero-width space
+		{TTL: "10d", Reason: review.Reason, ReviewedBy: review.ReviewedBy},                                  // shorter: still a second use
 	}
 	seq := regexp.MustCompile(`already approved a renewal of token ` + created.ID + ` at ` + t0.Format(time.RFC3339) + ` \(audit record seq \d+, ttl 45d\)`)
 	for _, r := range spellings {

@@ -9,6 +9,8 @@ func TestReviewKeyFoldsSpellingsOfOneReview(t *testing.T) {
 		{"  Quarter-end   close needs two more weeks ", "SECURITY@example.com"},
 		{"Quarter-end close needs two more weeks", "ｓｅｃｕｒｉｔｙ@example.com"}, // fullwidth
 		{"QUARTER-END CLOSE NEEDS\ttwo more weeks", " Security@Example.com"},
+		{"Quarter-end\u200b close needs two\u00ad more weeks\ufe0f", "security@example.com"}, // invisible characters
+		{"Quarter-end close needs two more weeks", "security@example.com\u2060"},             // word joiner
 	}
 	for _, c := range same {
 		if got := ReviewKey(c.reason, c.reviewer); got != base {
