@@ -71,7 +71,7 @@ Plain HTTP is served only on a loopback address unless --insecure-http is given;
 --tls-cert and --tls-key otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, map[string]string{
+			if err := applyEnv(cmd, map[string]string{ //nolint:gosec // G101: flag names and environment variable names, no credential
 				"listen": "TOKENGUARD_LISTEN", "db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE",
 				"default-ttl": "TOKENGUARD_DEFAULT_TTL", "max-ttl": "TOKENGUARD_MAX_TTL",
 				"tls-cert": "TOKENGUARD_TLS_CERT", "tls-key": "TOKENGUARD_TLS_KEY",
