@@ -85,7 +85,7 @@ Revoked and expired tokens are purged --token-retention after they were retired,
 and hourly (tokenguard admin purge does it on demand).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd, map[string]string{
+			if err := applyEnv(cmd, map[string]string{ //nolint:gosec // G101: flag names and environment variable names, no credential
 				"listen": "TOKENGUARD_LISTEN", "db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE",
 				"default-ttl": "TOKENGUARD_DEFAULT_TTL", "max-ttl": "TOKENGUARD_MAX_TTL",
 				"tls-cert": "TOKENGUARD_TLS_CERT", "tls-key": "TOKENGUARD_TLS_KEY",

@@ -180,13 +180,13 @@ func TestIntrospect_clientAuthenticationMethods(t *testing.T) {
 		if strings.Contains(string(raw), tok.Secret) || strings.Contains(string(raw), cred.Secret) {
 			t.Errorf("%s: the answer echoes a secret", c.name)
 		}
-		switch {
-		case c.status == 200:
+		switch c.status {
+		case 200:
 			var in client.Introspection
 			if err := json.Unmarshal(raw, &in); err != nil || in.Active != c.active {
 				t.Errorf("%s: %s, want active %v", c.name, raw, c.active)
 			}
-		case c.status == 401:
+		case 401:
 			if h := strings.Join(resp.Header.Values("WWW-Authenticate"), " | "); !strings.Contains(h, c.wantText) {
 				t.Errorf("%s: WWW-Authenticate %q, want %s", c.name, h, c.wantText)
 			}
