@@ -101,3 +101,28 @@ func TestRun_wrongArgumentCountNamesCommandAndUsage(t *testing.T) {
 		t.Fatalf("token show = %d %q, want 2 %q", code, errOut.String(), want)
 	}
 }
+
+// goDurationDefault matches a flag default printed the Go way, "1m0s" or "1h0m0s", where
+// HCL and the rest of the CLI write "1m" and "1h".
+var goDurationDefault = regexp.MustCompile(`\(default "?\d+(?:h\d+m)?(?:m\d+s)?"?\)`)
+
+// TestRun_helpPrintsDurationDefaultsInTheShortestExactForm: no --help shows a default like
+// 1m0s; serve's --audit-checkpoint-interval and --token-retention show 1m and 90d.
+func TestRun_helpPrintsDurationDefaultsInTheShortestExactForm(t *testing.T) {
+	everyCommand(newRootCommand(&streams{}), func(c *cobra.Command) {
+		var out bytes.Buffer
+		Run(append(strings.Fields(strings.TrimPrefix(c.CommandPath(), "tokenguard")), "--help"), strings.NewReader(""), &out, &out)
+		for _, line := range strings.Split(out.String(), "\n") {
+			if m := goDurationDefault.FindString(line); m != "" && (strings.Contains(m, "m0s") || strings.Contains(m, "h0m")) {
+				t.Errorf("%s --help prints a Go-style duration %s:\n%s", c.CommandPath(), m, line)
+			}
+		}
+	})
+	var out bytes.Buffer
+	Run([]string{"serve", "--help"}, strings.NewReader(""), &out, &out)
+	for _, want := range []string{`(env TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL) (default "1m")`, `(env TOKENGUARD_TOKEN_RETENTION) (default "90d")`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, out.String())
+		}
+	}
+}

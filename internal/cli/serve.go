@@ -51,7 +51,7 @@ type serveOptions struct {
 	idempotencyRetention       string
 	tokenRetention             string
 	auditCheckpoint            string
-	auditCheckpointInterval    time.Duration
+	auditCheckpointInterval    string
 	requestTimeout             time.Duration
 	trustedProxies             []string
 	issuer, secretScanningKeys string
@@ -132,7 +132,7 @@ and hourly (tokenguard admin purge does it on demand).`,
 	f.StringVar(&o.waivers, "waivers", "", "YAML waivers file of the policy gate, as tokenguard check --waivers (env TOKENGUARD_WAIVERS)")
 	f.StringVar(&o.auditCheckpoint, "audit-checkpoint", "",
 		"append a signed checkpoint of the audit chain's head to this file (keep it where the database is not), or - for standard output, every --audit-checkpoint-interval and at shutdown (env TOKENGUARD_AUDIT_CHECKPOINT)")
-	f.DurationVar(&o.auditCheckpointInterval, "audit-checkpoint-interval", server.DefaultAuditCheckpointInterval,
+	f.StringVar(&o.auditCheckpointInterval, "audit-checkpoint-interval", token.FormatDuration(server.DefaultAuditCheckpointInterval),
 		"how often to write an audit checkpoint with --audit-checkpoint (env TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL)")
 	f.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout,
 		"deadline of every request: one whose database calls have not finished by then is answered 503 with Retry-After; the HTTP write timeout is 5s longer, at least 30s (env TOKENGUARD_REQUEST_TIMEOUT)")
@@ -277,8 +277,9 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	if o.requestTimeout <= 0 {
 		return usage("--request-timeout %s: give a positive duration, e.g. 10s", o.requestTimeout)
 	}
-	if o.auditCheckpointInterval <= 0 {
-		return usage("--audit-checkpoint-interval %s: give a positive duration, e.g. 1m", o.auditCheckpointInterval)
+	checkpointInterval, err := token.ParseDuration(o.auditCheckpointInterval)
+	if err != nil {
+		return usage("--audit-checkpoint-interval %s: give a positive duration, e.g. 1m: %v", o.auditCheckpointInterval, err)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usage("--tls-cert and --tls-key go together: give both or neither")
@@ -362,7 +363,7 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
 		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
 		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
-		AuditCheckpoint: checkpoints, AuditCheckpointInterval: o.auditCheckpointInterval, RequestTimeout: o.requestTimeout,
+		AuditCheckpoint: checkpoints, AuditCheckpointInterval: checkpointInterval, RequestTimeout: o.requestTimeout,
 		TokenRetention: tokenRetention, Issuer: o.issuer, SecretScanningKeys: scanKeys})
 	if err != nil {
 		return withCode(ExitUsage, err)

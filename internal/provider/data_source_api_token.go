@@ -79,13 +79,15 @@ func (d *apiTokenDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 		Computed:    true,
 	}
 	attrs["name"] = schema.StringAttribute{
-		Description: "Name of the token to look up, together with `owner`.",
+		Description: "Name of the token to look up, together with `owner`: the token of that name that is not revoked, else the most recently created revoked one.",
 		Optional:    true,
 		Computed:    true,
 	}
 	resp.Schema = schema.Schema{
-		Description: "Reads the metadata of one tokenguard API token, by `id` or by `owner` and `name`. The secret is " +
-			"never readable: the service keeps only a keyed hash of it.",
+		Description: "Reads the metadata of one tokenguard API token, by `id` or by `owner` and `name`. By owner and " +
+			"name it returns the token that is not revoked (active or expired; there is at most one), else the most " +
+			"recently created revoked one, so check `status`. The secret is never readable: the service keeps only a " +
+			"keyed hash of it.",
 		Attributes: attrs,
 	}
 }
@@ -153,14 +155,23 @@ func (d *apiTokenDataSource) Read(ctx context.Context, req datasource.ReadReques
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// findByOwnerAndName pages through the owner's tokens for the one called name.
+// findByOwnerAndName pages through the owner's tokens called name and returns the one that is
+// not revoked (active or expired; the service keeps at most one per owner and name), else the
+// most recently created revoked one (a name is reused by the token that replaces a revoked
+// one), as the service's own lookup by name does.
 func findByOwnerAndName(ctx context.Context, c *client.Client, owner, name string) (client.Token, bool, error) {
 	var found client.Token
 	ok := false
 	err := eachToken(ctx, c, client.ListTokensOptions{Owner: owner}, func(t client.Token) bool {
-		if t.Name == name && strings.EqualFold(strings.TrimSpace(t.Owner), strings.TrimSpace(owner)) {
+		if t.Name != name || !strings.EqualFold(strings.TrimSpace(t.Owner), strings.TrimSpace(owner)) {
+			return true
+		}
+		if t.Status != "revoked" {
 			found, ok = t, true
 			return false
+		}
+		if !ok || t.CreatedAt.After(found.CreatedAt) || (t.CreatedAt.Equal(found.CreatedAt) && t.ID > found.ID) {
+			found, ok = t, true
 		}
 		return true
 	})

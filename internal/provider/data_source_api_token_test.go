@@ -180,3 +180,48 @@ data "tokenguard_api_tokens" "none" {
 		},
 	})
 }
+
+// TestFindByOwnerAndName_prefersTheTokenNotRevokedElseTheNewestRevoked: a name reused by
+// replacements leaves revoked tokens of that name behind; the lookup by owner and name (the
+// data source's) returns the newest revoked one while no other exists, and the one not
+// revoked once there is one, whatever the id order.
+func TestFindByOwnerAndName_prefersTheTokenNotRevokedElseTheNewestRevoked(t *testing.T) {
+	ts := newTestService(t)
+	ctx := context.Background()
+	create := func() client.Token {
+		t.Helper()
+		ts.Clock.Advance(day)
+		tok, err := ts.Client.CreateToken(ctx, client.CreateTokenRequest{Name: "replaced", Owner: "team-ops@example.com",
+			Purpose: "Pushes deployment events to the incident tracker", Scopes: []string{"events:write"},
+			DataCategories: []string{}, TTL: "30d"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	var revoked []client.Token
+	for range 3 {
+		tok := create()
+		if _, err := ts.Client.RevokeToken(ctx, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		revoked = append(revoked, tok)
+		got, ok, err := findByOwnerAndName(ctx, ts.Client, "TEAM-OPS@example.com", "replaced")
+		if err != nil || !ok || got.ID != tok.ID || got.Status != "revoked" {
+			t.Fatalf("with %d revoked tokens: found %s (%s), %v, %v; want the newest revoked %s", len(revoked), got.ID, got.Status, ok, err, tok.ID)
+		}
+	}
+	live := create()
+	got, ok, err := findByOwnerAndName(ctx, ts.Client, "team-ops@example.com", "replaced")
+	if err != nil || !ok || got.ID != live.ID || got.Status != "active" {
+		t.Fatalf("found %s (%s), %v, %v; want the active %s over %d revoked", got.ID, got.Status, ok, err, live.ID, len(revoked))
+	}
+	// Expired is not revoked: it is still the token of that name.
+	ts.Clock.Advance(31 * day)
+	if got, _, err := findByOwnerAndName(ctx, ts.Client, "team-ops@example.com", "replaced"); err != nil || got.ID != live.ID || got.Status != "expired" {
+		t.Fatalf("after expiry found %s (%s), %v; want the expired %s", got.ID, got.Status, err, live.ID)
+	}
+	if _, ok, err := findByOwnerAndName(ctx, ts.Client, "team-ops@example.com", "other"); ok || err != nil {
+		t.Fatalf("an unknown name: found %v, %v; want nothing", ok, err)
+	}
+}
