@@ -213,13 +213,14 @@ grep -qE '^tok_[A-Za-z0-9]+ +crm-sync +team-sales@example.com' "$WORK/erase.out"
 grep -qE '^status: +revoked' "$WORK/show.out" || fail "$TOKEN_ID is not revoked after the deletion request"
 echo "$TOKEN_ID is now revoked"
 # The configuration still binds a token to the erased customer: the provider's gate asks the
-# service for erased subjects and blocks the plan that would re-issue it (CPRA-DEL-001) ...
-if tf "$COMPLIANT" plan -input=false -var release=2 >"$WORK/reissue.out" 2>&1; then
-	fail "terraform plan re-issues a token for the erased subject; CPRA-DEL-001 should block it"
+# service for erased subjects and blocks the apply that would re-issue it (CPRA-DEL-001; the
+# plan only warns, since the configuration did not change, so a destroy is never blocked) ...
+if tf "$COMPLIANT" apply -input=false -auto-approve -var release=2 >"$WORK/reissue.out" 2>&1; then
+	fail "terraform apply re-issues a token for the erased subject; CPRA-DEL-001 should block it"
 fi
 grep -q '^CPRA-DEL-001 ' "$WORK/reissue.out" ||
-	{ show "$WORK/reissue.out" >&2; fail "terraform plan failed, but not with CPRA-DEL-001"; }
-echo "terraform plan, blocked: $(grep -m1 -o '^CPRA-DEL-001 [^:]*' "$WORK/reissue.out")"
+	{ show "$WORK/reissue.out" >&2; fail "terraform apply failed, but not with CPRA-DEL-001"; }
+echo "terraform apply, blocked: $(grep -m1 -o '^CPRA-DEL-001 [^:]*' "$WORK/reissue.out")"
 # ... and so does the CI gate, given the service's erased subjects (an advisory plan for it).
 tf "$COMPLIANT" plan -input=false -var release=2 -var enforcement=advisory -out="$WORK/reissue.tfplan" \
 	>"$WORK/reissue-advisory.out" 2>&1 || { show "$WORK/reissue-advisory.out" >&2; fail "terraform plan with an advisory gate"; }

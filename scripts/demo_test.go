@@ -169,7 +169,7 @@ func TestDemo_tellsTheWholeStory(t *testing.T) {
 		{"8. Customer 4411 asks for deletion", []string{
 			"Revoked 1 token(s) bound to the subject", "is now revoked",
 			"Notify the holders of 1 token(s)", "crm-sync  team-sales@example.com  customer_records, identifiers  support-desk",
-			"terraform plan, blocked: CPRA-DEL-001 Token is not bound to an erased subject", "ERROR   CPRA-DEL-001",
+			"terraform apply, blocked: CPRA-DEL-001 Token is not bound to an erased subject", "ERROR   CPRA-DEL-001",
 		}},
 		{"9. tokenguard audit verify", []string{"audit chain verified: "}},
 		{"10. The rotation evidence report", []string{"wrote the rotation report (html, 2 tokens, 0 late)"}},

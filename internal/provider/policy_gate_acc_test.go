@@ -316,8 +316,8 @@ func TestAccPolicyGate_mandatoryErrorNamesRule(t *testing.T) {
 			// Terraform wraps the detail: any run of white space matches one space.
 			ExpectError: wrappedText("Error: CPRA Policy Violation", "with tokenguard_api_token.billing_export,",
 				`ttl = "45d"`,
-				"CPRA-RET-002 Lifetime is within the cap: ttl is 45 days, above the cap of 30 days for tokens reaching sensitive categories (health).",
-				"Citation: Cal. Civ. Code 1798.100(a)(3); 1798.121",
+				"CPRA-RET-002 Lifetime is within the cap: ttl is 45 days, above the tokenguard default cap of 30 days for tokens reaching sensitive categories (health; configurable, not set by law).",
+				"Citation: Cal. Civ. Code 1798.100(e); 1798.81.5(b)",
 				"Fix: Shorten ttl to the cap"),
 		}},
 		CheckDestroy: func(*terraform.State) error {

@@ -189,7 +189,7 @@ func TestAccPolicyGate_unusedTokenWarns(t *testing.T) {
 		t.Fatalf("plan 31 days after the last use succeeded=%v with policy diagnostics %q, want success with %q\nall: %v", ok, got, want, diags)
 	}
 	for _, d := range diags {
-		if d.ruleID() == "CPRA-MIN-003" && !strings.Contains(d.Detail, "active token has not been used for 31 days, above the threshold of 30 days") {
+		if d.ruleID() == "CPRA-MIN-003" && !strings.Contains(d.Detail, "active token has not been used for 31 days, above the tokenguard default threshold of 30 days") {
 			t.Errorf("the CPRA-MIN-003 warning does not say how long: %s", d.Detail)
 		}
 	}

@@ -58,6 +58,7 @@ var gateTable = []gateRow{
 	{route: routeCreate, rule: "CPRA-MIN-002", body: `{"scopes":["invoices:*"]}`, status: 422, code: "policy_violation"},
 	{route: routeCreate, rule: "CPRA-MIN-003", unreachable: "a token being created has not been idle"},
 	{route: routeCreate, rule: "CPRA-MIN-004", body: `{"owner":""}`, status: 422, code: "policy_violation"},
+	{route: routeCreate, rule: "CPRA-MIN-006", body: `{"data_categories":["identifiers","religious_beliefs"],"ttl":"7d","rotation":{"interval":"1d","overlap":"1h"}}`, status: 201, warning: true},
 	{route: routeCreate, rule: "CPRA-MIN-005", body: `{"data_categories":null}`, status: 422, code: "policy_violation"},
 	{route: routeCreate, rule: "CPRA-RET-001", body: `{"ttl":"0s"}`, status: 400, code: "invalid_request"},
 	{route: routeCreate, rule: "CPRA-RET-002", body: `{"data_categories":["health"],"ttl":"60d","rotation":{"interval":"7d","overlap":"1h"}}`, status: 422, code: "policy_violation"},
@@ -71,6 +72,7 @@ var gateTable = []gateRow{
 	{route: routePatch, rule: "CPRA-MIN-002", body: `{"scopes":["invoices:*"]}`, status: 422, code: "policy_violation"},
 	{route: routePatch, rule: "CPRA-MIN-003", token: "idle", body: `{"labels":{"touched":"yes"}}`, status: 200, warning: true},
 	{route: routePatch, rule: "CPRA-MIN-004", body: `{"owner":""}`, status: 400, code: "invalid_request"},
+	{route: routePatch, rule: "CPRA-MIN-006", token: "deprecated", body: `{"labels":{"touched":"yes"}}`, status: 200, warning: true},
 	{route: routePatch, rule: "CPRA-MIN-005", unreachable: "data_categories cannot be unset: null leaves them, [] declares no personal information"},
 	{route: routePatch, rule: "CPRA-RET-001", token: "expired", body: `{"labels":{"touched":"yes"}}`, status: 422, code: "policy_violation"},
 	// Issue 13's second reported bypass: health added to a 90-day token.
@@ -86,6 +88,7 @@ var gateTable = []gateRow{
 	{route: routeRotate, rule: "CPRA-MIN-002", token: "wildcard", body: `{}`, status: 422, code: "policy_violation"},
 	{route: routeRotate, rule: "CPRA-MIN-003", token: "idle", body: `{}`, status: 200, warning: true},
 	{route: routeRotate, rule: "CPRA-MIN-004", unreachable: "the owner is required at create and never changes"},
+	{route: routeRotate, rule: "CPRA-MIN-006", token: "deprecated", body: `{}`, status: 200, warning: true},
 	{route: routeRotate, rule: "CPRA-MIN-005", unreachable: "data_categories are required at create and cannot be unset"},
 	{route: routeRotate, rule: "CPRA-RET-001", token: "expired", body: `{}`, status: 409, code: "token_expired"},
 	{route: routeRotate, rule: "CPRA-RET-002", token: "long-sensitive", body: `{}`, status: 422, code: "policy_violation"},
@@ -99,6 +102,7 @@ var gateTable = []gateRow{
 	{route: routeRenew, rule: "CPRA-MIN-002", token: "wildcard", body: renewBody, status: 422, code: "policy_violation"},
 	{route: routeRenew, rule: "CPRA-MIN-003", token: "idle", body: renewBody, status: 200, warning: true},
 	{route: routeRenew, rule: "CPRA-MIN-004", unreachable: "the owner is required at create and never changes"},
+	{route: routeRenew, rule: "CPRA-MIN-006", token: "deprecated", body: `{"ttl":"7d","reason":"the export still runs nightly","reviewed_by":"privacy-office@example.com"}`, status: 200, warning: true},
 	{route: routeRenew, rule: "CPRA-MIN-005", unreachable: "data_categories are required at create and cannot be unset"},
 	{route: routeRenew, rule: "CPRA-RET-001", body: `{"ttl":"0s","reason":"the export still runs nightly","reviewed_by":"privacy-office@example.com"}`, status: 400, code: "invalid_request"},
 	{route: routeRenew, rule: "CPRA-RET-002", token: "sensitive", body: `{"ttl":"60d","reason":"claims backlog","reviewed_by":"privacy-office@example.com"}`, status: 422, code: "policy_violation"},
@@ -158,6 +162,10 @@ func prepareGateTokens(t *testing.T, dir string, clock *servertest.Clock, wrap f
 		r.Audiences = nil
 	})
 	create("erased", func(r *client.CreateTokenRequest) { r.DataSubjects = []string{"customer:erased"} })
+	create("deprecated", func(r *client.CreateTokenRequest) {
+		*r = sensitiveRequest("deprecated")
+		r.DataCategories = []string{"religious_beliefs"} // the old name of religious_philosophical_beliefs
+	})
 	if _, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:erased"}, ""); err != nil {
 		t.Fatal(err)
 	}
