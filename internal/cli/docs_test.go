@@ -169,3 +169,57 @@ func TestDocs_everyDocumentedRuleIDExists(t *testing.T) {
 		t.Fatalf("only %d rule ids found in the documentation: the scan no longer reads it", found)
 	}
 }
+
+// TestDocs_everyNamedTestExists fails when the README or a page under docs/ names a test
+// (the proof of a promise) that no _test.go file declares. A name ending in "_" names a
+// family of tests and needs at least one of them.
+func TestDocs_everyNamedTestExists(t *testing.T) {
+	declared := map[string]bool{}
+	decl := regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]+)\(`)
+	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path) //nolint:gosec // G304: a test file of the repository
+			if err != nil {
+				return err
+			}
+			for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
+				declared[m[1]] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile(`\bTest[A-Z][A-Za-z0-9_]+`)
+	found := 0
+	for page, text := range documents(t) {
+		for _, name := range named.FindAllString(text, -1) {
+			found++
+			if declared[name] {
+				continue
+			}
+			family := false
+			if strings.HasSuffix(name, "_") {
+				for d := range declared {
+					if strings.HasPrefix(d, name) {
+						family = true
+						break
+					}
+				}
+			}
+			if !family {
+				t.Errorf("%s names %s, which no test file declares: the promise it proves has no test", page, name)
+			}
+		}
+	}
+	if found < 50 {
+		t.Fatalf("only %d test names found in the documentation: the scan no longer reads it", found)
+	}
+}
