@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -32,15 +31,7 @@ func TestAccessRequest_SQLite(t *testing.T) {
 // schema of TOKENGUARD_TEST_POSTGRES_URL); skipped without it, failing under
 // TOKENGUARD_REQUIRE_POSTGRES=1.
 func TestAccessRequest_PostgreSQL(t *testing.T) {
-	serverURL := os.Getenv("TOKENGUARD_TEST_POSTGRES_URL")
-	if serverURL == "" {
-		if os.Getenv("TOKENGUARD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("TOKENGUARD_REQUIRE_POSTGRES=1 but TOKENGUARD_TEST_POSTGRES_URL is not set: start a server with scripts/pg-test-server.sh start")
-		}
-		t.Skip("set TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh start prints one)")
-	}
-	open := openPostgres(serverURL)
-	runAccessRequest(t, func(store.Store) store.Store { return open(t) })
+	runAccessRequest(t, postgresWrap(t))
 }
 
 // runAccessRequest is the done-means scenario of issue 19: a subject bound to three tokens

@@ -42,7 +42,7 @@ const TokenTypeBearer = "bearer"
 // authenticate is still answered 401 (or 403) whatever its body.
 func (s *Server) introspect() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		presented, bodyErr := s.readIntrospectToken(w, r)
+		presented, bodyErr := s.readTokenParam(w, r, "introspect")
 		if bodyErr != nil {
 			s.serveAuthed(w, r, RightIntrospect, nil, func(http.ResponseWriter, *http.Request, *caller) error {
 				return bodyErr
@@ -251,8 +251,10 @@ func (s *Server) judge(t store.Token, matched []byte, now time.Time) (reason str
 	return "superseded", time.Time{}
 }
 
-// readIntrospectToken reads the token parameter from a JSON or form body.
-func (s *Server) readIntrospectToken(w http.ResponseWriter, r *http.Request) (string, error) {
+// readTokenParam reads the token parameter of an OAuth request (introspection, RFC 7009
+// revocation) from a form or a JSON body; verb names what the secret is sent for, in the
+// message when it is missing.
+func (s *Server) readTokenParam(w http.ResponseWriter, r *http.Request, verb string) (string, error) {
 	form, err := s.readOAuthForm(w, r)
 	if err != nil {
 		return "", err
@@ -265,14 +267,14 @@ func (s *Server) readIntrospectToken(w http.ResponseWriter, r *http.Request) (st
 		if err != nil {
 			return "", err
 		}
-		var req client.IntrospectRequest
+		var req client.IntrospectRequest // the same members as an RFC 7009 request
 		if err := decodeStrict(body, &req); err != nil {
 			return "", err
 		}
 		tok = req.Token
 	}
 	if tok == "" {
-		return "", invalid("token", "token is required: send the secret to introspect")
+		return "", invalid("token", "token is required: send the secret to %s", verb)
 	}
 	return tok, nil
 }

@@ -16,12 +16,6 @@ import (
 // actorTokenHolder is the audit actor of a revocation by the token's own holder.
 const actorTokenHolder = "token-holder"
 
-// revokeRequest is the JSON form of an RFC 7009 revocation request.
-type revokeByValueRequest struct {
-	Token         string `json:"token"`
-	TokenTypeHint string `json:"token_type_hint,omitempty"`
-}
-
 // revokeByValue serves POST /v1/revoke, RFC 7009 token revocation by the secret's value: a
 // form (or JSON object) with token and an optional token_type_hint (ignored: every tg_
 // secret is an access token).
@@ -36,7 +30,7 @@ type revokeByValueRequest struct {
 // introspection, on any instance, answers inactive.
 func (s *Server) revokeByValue() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		presented, bodyErr := s.readRevokeToken(w, r)
+		presented, bodyErr := s.readTokenParam(w, r, "revoke")
 		s.serveAuthedBy(w, r, func() (*caller, error) {
 			p, err := credentialOf(r)
 			if err == nil && p.claimedID == "" && strings.HasPrefix(p.secret, token.Prefix) {
@@ -61,32 +55,6 @@ func (s *Server) revokeByValue() http.Handler {
 			return nil
 		})
 	})
-}
-
-// readRevokeToken reads the token parameter of an RFC 7009 request.
-func (s *Server) readRevokeToken(w http.ResponseWriter, r *http.Request) (string, error) {
-	form, err := s.readOAuthForm(w, r)
-	if err != nil {
-		return "", err
-	}
-	var tok string
-	if form != nil {
-		tok = form.Get("token")
-	} else {
-		body, err := s.readBody(w, r, false)
-		if err != nil {
-			return "", err
-		}
-		var req revokeByValueRequest
-		if err := decodeStrict(body, &req); err != nil {
-			return "", err
-		}
-		tok = req.Token
-	}
-	if tok == "" {
-		return "", invalid("token", "token is required: send the secret to revoke")
-	}
-	return tok, nil
 }
 
 // revokeSecret revokes the token whose live secret is presented, for caller c, with details
