@@ -325,6 +325,9 @@ func createInput(req client.CreateTokenRequest, defaultTTL time.Duration) gateIn
 		"scopes": anyList(req.Scopes), "data_categories": anyList(req.DataCategories),
 		"data_subjects": anyList(req.DataSubjects), "audiences": anyList(req.Audiences),
 	}
+	if req.Recipient != "" {
+		after["recipient"] = req.Recipient
+	}
 	var unknown []string
 	after["ttl"] = effectiveTTL(req.TTL, defaultTTL)
 	if _, err := token.ParseDuration(after["ttl"].(string)); err != nil {

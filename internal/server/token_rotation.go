@@ -29,6 +29,10 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		}
 		overlapOverride = &d
 	}
+	rcpt, err := checkRecipient(req.Recipient)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "rotated", false)
@@ -48,6 +52,9 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		in, err := s.changeInput(t, rotated, now)
 		if err != nil {
 			return 0, nil, err
+		}
+		if req.Recipient != "" {
+			in.after["recipient"] = req.Recipient
 		}
 		findings, err := s.gate.admit(ctx, in, now)
 		if err != nil {
@@ -73,6 +80,10 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if overlap > 0 {
 			details["overlap"] = token.FormatDuration(overlap)
 		}
+		clear, sealed, err := secretAnswer(secret, rcpt, details)
+		if err != nil {
+			return 0, nil, err
+		}
 		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRotate, t, now, withPolicyFindings(details, findings))); err != nil {
 			return 0, nil, err
 		}
@@ -80,7 +91,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
-		out.Secret = secret
+		out.Secret, out.SealedSecret = clear, sealed
 		return http.StatusOK, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)

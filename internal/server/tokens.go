@@ -131,6 +131,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return s.answerPolicyRefusal(w, r, c, s.gate.refusalOnValidation(r.Context(), createInput(req, s.defaultTTL), s.clock(), err))
 	}
+	rcpt, err := checkRecipient(req.Recipient)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		if err := s.refuseErasedSubjects(ctx, tx, sp.subjects); err != nil {
@@ -190,6 +194,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			"data_categories": strings.Join(sp.categories, ","),
 			"secret_version":  "1",
 		}
+		clear, sealed, err := secretAnswer(secret, rcpt, details)
+		if err != nil {
+			return 0, nil, err
+		}
 		if _, err := tx.AppendAudit(ctx, tokenEvent(c, audit.ActionCreate, t, now, withPolicyFindings(details, findings))); err != nil {
 			return 0, nil, err
 		}
@@ -197,7 +205,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
-		out.Secret = secret
+		out.Secret, out.SealedSecret = clear, sealed
 		return http.StatusCreated, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
