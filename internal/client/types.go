@@ -61,6 +61,22 @@ type CreateTokenRequest struct {
 	// Recipient is an age X25519 public key (age1…): the service encrypts the new secret to
 	// it and answers sealed_secret instead of secret. Empty: the secret is answered in clear.
 	Recipient string `json:"recipient,omitempty"`
+	// Waivers are the waivers the caller's own gate applied to this token (see Waiver).
+	Waivers []Waiver `json:"waivers,omitempty"`
+}
+
+// Waiver is a waiver the caller's gate (the provider at plan) applied to the token of a
+// request, sent so that the service's gate gives the same verdict (issue 21, one verdict
+// across gates). The service checks it against its own waiver policy (non-waivable rules,
+// maximum expiry, approver other than the owner, and whether it accepts waivers sent with
+// requests at all) exactly as a waiver of its --waivers file, and records it in the audit
+// log. Fields as in the waivers file; Expires is a date, YYYY-MM-DD.
+type Waiver struct {
+	Rule       string `json:"rule"`
+	Address    string `json:"address"`
+	Reason     string `json:"reason"`
+	ApprovedBy string `json:"approved_by"`
+	Expires    string `json:"expires"`
 }
 
 // UpdateTokenRequest is the body of PATCH /v1/tokens/{id}: metadata that may change in place.
@@ -72,6 +88,7 @@ type UpdateTokenRequest struct {
 	Audiences      *[]string          `json:"audiences,omitempty"`
 	Labels         *map[string]string `json:"labels,omitempty"`
 	Rotation       *Rotation          `json:"rotation,omitempty"` // Interval "" with Overlap "" clears the policy
+	Waivers        []Waiver           `json:"waivers,omitempty"`  // as in CreateTokenRequest
 }
 
 // RotateRequest is the body of POST /v1/tokens/{id}/rotate. Overlap overrides the token's
@@ -81,6 +98,8 @@ type RotateRequest struct {
 	// Recipient seals the new secret as in CreateTokenRequest.Recipient. A token keeps no
 	// recipient: each rotation that should be sealed names it.
 	Recipient string `json:"recipient,omitempty"`
+	// Waivers as in CreateTokenRequest.
+	Waivers []Waiver `json:"waivers,omitempty"`
 }
 
 // RenewRequest is the body of POST /v1/tokens/{id}/renew: the new TTL counted from now, and
@@ -89,6 +108,8 @@ type RenewRequest struct {
 	TTL        string `json:"ttl"`
 	Reason     string `json:"reason"`
 	ReviewedBy string `json:"reviewed_by"`
+	// Waivers as in CreateTokenRequest.
+	Waivers []Waiver `json:"waivers,omitempty"`
 }
 
 // ListTokensOptions filters GET /v1/tokens. Zero fields do not filter.

@@ -51,6 +51,7 @@ func (f Fields) value() map[string]any {
 		"last_used_at":              timeValue(f.LastUsedAt),
 		"unused_seconds":            intValue(f.UnusedSeconds),
 		"age_seconds":               intValue(f.AgeSeconds),
+		"recipient":                 strValue(f.Recipient),
 	}
 }
 
@@ -119,6 +120,7 @@ var (
 	keyLastUsedAt              = ast.StringTerm("last_used_at")
 	keyUnusedSeconds           = ast.StringTerm("unused_seconds")
 	keyAgeSeconds              = ast.StringTerm("age_seconds")
+	keyRecipient               = ast.StringTerm("recipient")
 	keyAddress                 = ast.StringTerm("address")
 	keyModule                  = ast.StringTerm("module")
 	keyType                    = ast.StringTerm("type")
@@ -179,6 +181,7 @@ func (t Token) termWith(raw bool) (*ast.Term, error) {
 		[2]*ast.Term{keyLastUsedAt, timeTerm(f.LastUsedAt)},
 		[2]*ast.Term{keyUnusedSeconds, intTerm(f.UnusedSeconds)},
 		[2]*ast.Term{keyAgeSeconds, intTerm(f.AgeSeconds)},
+		[2]*ast.Term{keyRecipient, strTerm(f.Recipient)},
 	)
 	kvs := [][2]*ast.Term{
 		{keyAddress, ast.StringTerm(t.Address)},

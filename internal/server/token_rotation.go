@@ -33,6 +33,10 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "rotated", false)
@@ -56,6 +60,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if req.Recipient != "" {
 			in.after["recipient"] = req.Recipient
 		}
+		in.waivers = waivers
 		findings, err := s.gate.admit(ctx, in, now)
 		if err != nil {
 			return 0, nil, err
@@ -84,7 +89,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
-		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRotate, t, now, withPolicyFindings(details, findings))); err != nil {
+		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRotate, t, now, withRequestWaivers(withPolicyFindings(details, findings), waivers))); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.answerToken(t, now, findings)
@@ -136,6 +141,10 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := checkIdentifier("reviewed_by", reviewer); err != nil {
 		return err
 	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "renewed", false)
@@ -165,6 +174,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		in.after["ttl"] = effectiveTTL(req.TTL, s.defaultTTL)
 		in.after["renewal"] = map[string]any{"reason": reason, "reviewed_by": reviewer}
 		in.renewal = true
+		in.waivers = waivers
 		findings, err := s.gate.admit(ctx, in, now)
 		if err != nil {
 			return 0, nil, err
@@ -182,7 +192,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		if details[renewalReviewerSealed], err = s.sealReviewer(reviewer); err != nil {
 			return 0, nil, err
 		}
-		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRenew, t, now, withPolicyFindings(details, findings))); err != nil {
+		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRenew, t, now, withRequestWaivers(withPolicyFindings(details, findings), waivers))); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.answerToken(t, now, findings)

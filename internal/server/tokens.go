@@ -127,6 +127,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	sp, err := s.validateCreate(req)
 	if err != nil {
 		return s.answerPolicyRefusal(w, r, c, s.gate.refusalOnValidation(r.Context(), createInput(req, s.defaultTTL), s.clock(), err))
@@ -140,7 +144,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err := s.refuseErasedSubjects(ctx, tx, sp.subjects); err != nil {
 			return 0, nil, err
 		}
-		findings, err := s.gate.admit(ctx, createInput(req, s.defaultTTL), now)
+		in := createInput(req, s.defaultTTL)
+		in.waivers = waivers
+		findings, err := s.gate.admit(ctx, in, now)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -198,7 +204,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
-		if _, err := tx.AppendAudit(ctx, tokenEvent(c, audit.ActionCreate, t, now, withPolicyFindings(details, findings))); err != nil {
+		if _, err := tx.AppendAudit(ctx, tokenEvent(c, audit.ActionCreate, t, now, withRequestWaivers(withPolicyFindings(details, findings), waivers))); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.answerToken(t, now, findings)
@@ -355,6 +361,10 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	var purpose string
 	var scopes, cats, auds []string
 	var labels map[string]string
@@ -435,11 +445,12 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			if err != nil {
 				return err
 			}
+			in.waivers = waivers
 			if findings, err = s.gate.admit(ctx, in, now); err != nil {
 				return err
 			}
 			t.UpdatedAt = now
-			details := withPolicyFindings(map[string]string{"fields": strings.Join(changed, ",")}, findings)
+			details := withRequestWaivers(withPolicyFindings(map[string]string{"fields": strings.Join(changed, ",")}, findings), waivers)
 			if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionUpdate, t, now, details)); err != nil {
 				return err
 			}
