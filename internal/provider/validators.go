@@ -141,7 +141,9 @@ type recipientValidator struct{}
 func (recipientValidator) Description(context.Context) string {
 	return "an age X25519 public key (age1…), as printed by age-keygen"
 }
-func (v recipientValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v recipientValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 func (recipientValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
