@@ -53,6 +53,10 @@ import (
 // so the next writer of this process starts as soon as the lock is released.
 const WriteConns = 2
 
+// ServiceLockConns is the connection a running service keeps for its service lock
+// (HoldAsService), outside the pools but inside the pool_max_conns budget.
+const ServiceLockConns = 1
+
 // Session timeouts every connection sets, unless the database URL gives its own
 // (?statement_timeout=...&lock_timeout=..., in milliseconds or with a unit such as 2s). Both
 // are below the service's default request timeout (10 s), so a stuck database is answered
@@ -66,8 +70,9 @@ const (
 // several Stores (in one process or many) may share one database.
 //
 // Connection budget: an instance opens at most pool_max_conns connections in all (the URL
-// parameter; WriteConns + introspectionQueriesInFlight of them are reserved, at least one
-// more is needed for reads), or pgx's default read pool size max(4, CPUs) + 4 without it. N
+// parameter; WriteConns + introspectionQueriesInFlight + ServiceLockConns of them are
+// reserved, at least one more is needed for reads), or pgx's default read pool size
+// max(4, CPUs) + 5 without it. N
 // instances need N × pool_max_conns <= max_connections − superuser_reserved_connections.
 //
 // It has two connection pools, as the SQLite store does: WriteConns connections for Update,
@@ -141,11 +146,11 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 	// pool_max_conns is the instance's whole connection budget: the write and lookup pools
 	// take their fixed shares and the read pool the rest. Without it, the read pool keeps
 	// pgx's default size and the budget is that plus the fixed shares.
-	fixed := int32(WriteConns + introspectionQueriesInFlight)
+	fixed := int32(WriteConns + introspectionQueriesInFlight + ServiceLockConns)
 	if strings.Contains(databaseURL, "pool_max_conns") {
 		if cfg.MaxConns < fixed+1 {
-			return nil, fmt.Errorf("postgres: pool_max_conns=%d is too small: it bounds all of an instance's connections (%d for writes, %d for introspection lookups, the rest for reads): give at least %d",
-				cfg.MaxConns, WriteConns, introspectionQueriesInFlight, fixed+1)
+			return nil, fmt.Errorf("postgres: pool_max_conns=%d is too small: it bounds all of an instance's connections (%d for writes, %d for introspection lookups, %d for the service lock, the rest for reads): give at least %d",
+				cfg.MaxConns, WriteConns, introspectionQueriesInFlight, ServiceLockConns, fixed+1)
 		}
 		cfg.MaxConns -= fixed
 	}
