@@ -236,7 +236,12 @@ func checkDurable(ctx context.Context, pool *pgxpool.Pool) error {
 // taken without waiting for writers. A panic in fn is recovered and returned as an error.
 func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err error) {
 	defer func() { err = classify(err) }()
-	pgTx, err := s.read.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	conn, err := acquire(ctx, s.read)
+	if err != nil {
+		return fmt.Errorf("postgres: beginning read transaction: %w", err)
+	}
+	defer conn.Release() // after the transaction has ended (deferred calls run last first)
+	pgTx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("postgres: beginning read transaction: %w", err)
 	}
@@ -267,7 +272,12 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err erro
 // the lock the outer one holds, for ever.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error) {
 	defer func() { err = classify(err) }()
-	pgTx, err := s.write.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	conn, err := acquire(ctx, s.write)
+	if err != nil {
+		return fmt.Errorf("postgres: beginning write transaction: %w", err)
+	}
+	defer conn.Release() // after the transaction has ended (deferred calls run last first)
+	pgTx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return fmt.Errorf("postgres: beginning write transaction: %w", err)
 	}
@@ -325,8 +335,13 @@ func panicError(r any) error {
 // does not make the store look unavailable.
 func (s *Store) Ping(ctx context.Context) (err error) {
 	defer func() { err = classify(err) }()
+	conn, err := acquire(ctx, s.read)
+	if err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	defer conn.Release()
 	var one int
-	if err := s.read.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
