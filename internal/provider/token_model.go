@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
@@ -384,3 +386,64 @@ func isZeroDuration(s string) bool {
 }
 
 var defaultObjectAsOptions = basetypes.ObjectAsOptions{}
+
+// apiTokenModel is the state and plan shape of tokenguard_api_token.
+// The attributes it shares with the data sources are in the embedded tokenMetadata.
+type apiTokenModel struct {
+	tokenMetadata
+	NamePrefix       types.String   `tfsdk:"name_prefix"`
+	TTL              durationValue  `tfsdk:"ttl"`
+	ReplaceBefore    durationValue  `tfsdk:"replace_before"`
+	Rotation         types.Object   `tfsdk:"rotation"`
+	RotationTriggers types.Map      `tfsdk:"rotation_triggers"`
+	Renewal          types.Object   `tfsdk:"renewal"`
+	Secret           types.String   `tfsdk:"secret"`
+	Timeouts         timeouts.Value `tfsdk:"timeouts"`
+}
+
+// rotationModel is the rotation block.
+type rotationModel struct {
+	Interval durationValue `tfsdk:"interval"`
+	Overlap  durationValue `tfsdk:"overlap"`
+}
+
+var rotationAttrTypes = map[string]attr.Type{
+	"interval": durationType{},
+	"overlap":  durationType{},
+}
+
+// renewalModel is the renewal block.
+type renewalModel struct {
+	Reason     types.String `tfsdk:"reason"`
+	ReviewedBy types.String `tfsdk:"reviewed_by"`
+}
+
+var renewalAttrTypes = map[string]attr.Type{
+	"reason":      types.StringType,
+	"reviewed_by": types.StringType,
+}
+
+// apiTokenIdentityModel is the resource identity: the token id, stable across rotations.
+type apiTokenIdentityModel struct {
+	ID types.String `tfsdk:"id"`
+}
+
+// applyToken copies what the service returned into m, keeping the practitioner's spelling of
+// durations and the null/empty distinction of optional collections.
+func applyToken(ctx context.Context, m *apiTokenModel, t client.Token, diags *diag.Diagnostics) {
+	m.apply(ctx, t, diags)
+	m.Rotation = rotationValue(ctx, t.Rotation, m.Rotation, diags)
+	if m.Secret.IsUnknown() {
+		m.Secret = types.StringNull()
+	}
+	if m.RotationTriggers.IsUnknown() {
+		m.RotationTriggers = types.MapNull(types.StringType)
+	}
+}
+
+func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id string, diags *diag.Diagnostics) {
+	if identity == nil {
+		return
+	}
+	diags.Append(identity.Set(ctx, apiTokenIdentityModel{ID: types.StringValue(id)})...)
+}
