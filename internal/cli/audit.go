@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -125,6 +126,7 @@ naming the first bad record, 2 when the key file or a checkpoint file cannot be 
 
 func newAuditCheckpointCommand(s *streams, cf *clientFlags) *cobra.Command {
 	var dbPath, keyFile string
+	var publicKey bool
 	cmd := &cobra.Command{
 		Use:   "checkpoint",
 		Short: "Print a signed checkpoint of the audit chain's head, to keep where the database is not",
@@ -135,9 +137,16 @@ checkpoint file. Append it to a file kept away from the database; tokenguard aud
 
 Without --db the running service at --endpoint signs it (admin credential needed), after
 committing its pending verification records. With --db the head is read from the database
-and signed here with --key-file (default <db>.key beside a SQLite file).`,
+and signed here with --key-file (default <db>.key beside a SQLite file).
+
+--public-key prints instead the public checkpoint key of every key set of --key-file, one
+"KEY_ID BASE64" line each: publish them, so that auditors check the checkpoints of evidence
+packs with a key they did not take from the pack (tokenguard report verify --checkpoint-key).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if publicKey {
+				return printCheckpointKeys(cmd, s, keyFile, dbPath)
+			}
 			var cp audit.Checkpoint
 			if dbPath == "" {
 				c, err := cf.newClient(cmd)
@@ -165,8 +174,27 @@ and signed here with --key-file (default <db>.key beside a SQLite file).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dbPath, "db", "", "sign the head of this database (a SQLite file or a postgres:// URL) instead of asking a service")
-	f.StringVar(&keyFile, "key-file", "", "key file of the service, with --db (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&keyFile, "key-file", "", "key file of the service, with --db or --public-key (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.BoolVar(&publicKey, "public-key", false, "print the public checkpoint key of each key set of --key-file instead")
 	return cmd
+}
+
+// printCheckpointKeys prints the public checkpoint key of every key set of the key file.
+func printCheckpointKeys(cmd *cobra.Command, s *streams, keyFile, dbPath string) error {
+	if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+		return err
+	}
+	keys, err := auditKeyFile(keyFile, dbPath, true)
+	if err != nil {
+		return err
+	}
+	for _, id := range keys.KeyIDs() {
+		pub, _ := keys.CheckpointKey(id)
+		if _, err := fmt.Fprintf(s.out, "%s %s\n", id, base64.StdEncoding.EncodeToString(pub)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // auditKeyFile loads the key file for audit verification: keyFile, or the default key file

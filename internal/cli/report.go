@@ -13,6 +13,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 )
 
 func newReportCommand(s *streams) *cobra.Command {
@@ -150,7 +151,7 @@ func parseSince(s string) (time.Time, error) {
 // Chain result, and reading goes on so the report still shows what the log says.
 func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([]audit.Record, evidence.Chain, error) {
 	var rotations []audit.Record
-	_, chain, err := walkVerifiedChain(ctx, c, v, func(rec audit.Record) {
+	chain, err := walkVerifiedChain(ctx, c, v, -1, func(rec audit.Record) {
 		if rec.Action == audit.ActionRotate {
 			rotations = append(rotations, rec)
 		}
@@ -163,12 +164,17 @@ func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([
 // records (the report then says the chain was not verified, and why).
 // keyFile is the variable of the command's --key-file flag, which the environment may set.
 func reportVerifier(cmd *cobra.Command, keyFile *string) (*audit.Verifier, error) {
-	if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
-		return nil, err
-	}
-	keys, err := auditKeyFile(*keyFile, "", false)
+	keys, err := reportKeys(cmd, keyFile)
 	if err != nil || keys == nil {
 		return &audit.Verifier{}, err
 	}
 	return audit.NewVerifier(keys), nil
+}
+
+// reportKeys loads the key file of --key-file (or TOKENGUARD_KEY_FILE); nil when none is given.
+func reportKeys(cmd *cobra.Command, keyFile *string) (*keyring.Keyring, error) {
+	if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+		return nil, err
+	}
+	return auditKeyFile(*keyFile, "", false)
 }

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
 )
@@ -43,21 +44,23 @@ const (
 	CitationsName  = "citations.json"
 )
 
-// Checkpoint kinds: the audit head read and verified through the API, or (once the service
-// signs them) a signed checkpoint.
-const (
-	CheckpointHead = "audit_head"
-)
+// CheckpointSigned is the kind of a pack's checkpoint: an Ed25519-signed checkpoint of the
+// audit chain, as GET /v1/audit/checkpoint signs one.
+const CheckpointSigned = "signed_checkpoint"
 
-// Checkpoint is the state of the audit chain the pack rests on.
+// Checkpoint is the state of the audit chain the pack rests on: a checkpoint the service
+// signed (sequence number, hash, time, first keyed record, key id and signature) with the
+// public key that checks its signature, and the result of verifying the chain up to it.
 type Checkpoint struct {
 	Kind string `json:"kind"`
-	// Seq and Hash are the last record of the chain when the pack was made.
-	Seq  int64     `json:"seq"`
-	Hash string    `json:"hash"`
-	Time time.Time `json:"time"`
-	// ChainVerified says whether every record up to Seq verified when the pack was made;
-	// Problem names the first broken record when not.
+	audit.Checkpoint
+	// PublicKey is the Ed25519 public checkpoint key of key set KeyID, derived from the
+	// service's key file when the pack was made. Checking the signature with it proves only
+	// that the checkpoint was not changed after the holder of that key signed it: see
+	// VerifyCheckpoint for keys that prove who signed it.
+	PublicKey []byte `json:"public_key"`
+	// ChainVerified says whether every record up to Seq verified, the record of Seq with
+	// Hash, when the pack was made; Problem names the first broken record when not.
 	ChainVerified bool   `json:"chain_verified"`
 	Records       int64  `json:"records_verified"`
 	Problem       string `json:"problem,omitempty"`
@@ -261,6 +264,9 @@ func Check(p Pack) (Manifest, []Citation, error) {
 	}
 	if len(problems) > 0 {
 		return m, nil, fmt.Errorf("%w: %s", ErrTampered, strings.Join(problems, "; "))
+	}
+	if cp, err := encodeJSON(m.Checkpoint); err != nil || !bytes.Equal(cp, p[CheckpointName]) {
+		return m, nil, fmt.Errorf("%w: %s is not the checkpoint %s names", ErrTampered, CheckpointName, ManifestName)
 	}
 	var cites struct {
 		Citations []Citation `json:"citations"`

@@ -8,13 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 )
 
 func smallPack(t *testing.T) Pack {
 	t.Helper()
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	p, err := Build(Input{GeneratedAt: at, Endpoint: "https://tokens.example.com",
-		Checkpoint: Checkpoint{Kind: CheckpointHead, Seq: 7, Hash: strings.Repeat("a", 64), Time: at, ChainVerified: true, Records: 7},
+		Checkpoint: Checkpoint{Kind: CheckpointSigned, Checkpoint: audit.Checkpoint{Seq: 7, Hash: strings.Repeat("a", 64), Time: at}, ChainVerified: true, Records: 7},
 		Citations:  []Citation{{Seq: 7, Hash: strings.Repeat("a", 64), What: "audit checkpoint"}}})
 	if err != nil {
 		t.Fatal(err)

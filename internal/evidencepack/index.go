@@ -2,6 +2,7 @@ package evidencepack
 
 import (
 	_ "embed"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
@@ -32,6 +33,7 @@ var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{
 		return h
 	},
 	"threshold": func(v any) string { return fmt.Sprint(v) },
+	"b64":       func(b []byte) string { return base64.StdEncoding.EncodeToString(b) },
 }).Parse(indexSource))
 
 // indexRows is the most rows a table of index.html shows; the rest is in the part it links.
@@ -67,7 +69,6 @@ type indexView struct {
 	CheckpointName    string
 	CitationsName     string
 	ManifestName      string
-	CheckpointIsHead  bool
 	PolicyEnforcement string
 }
 
@@ -76,7 +77,7 @@ func renderIndex(w io.Writer, in Input, parts Pack) error {
 		InventoryName: InventoryName, RotationHTMLName: RotationHTML, RotationJSONName: RotationJSON,
 		DeletionsName: DeletionsName, RenewalsName: RenewalsName, PolicyName: PolicyName,
 		CheckpointName: CheckpointName, CitationsName: CitationsName, ManifestName: ManifestName,
-		CheckpointIsHead: in.Checkpoint.Kind == CheckpointHead, CitationCount: len(in.Citations),
+		CitationCount:     len(in.Citations),
 		PolicyEnforcement: in.Policy.Enforcement}
 	for _, t := range in.Inventory {
 		v.Statuses[t.Status]++
