@@ -151,10 +151,11 @@ func parseSince(s string) (time.Time, error) {
 // Chain result, and reading goes on so the report still shows what the log says.
 func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([]audit.Record, evidence.Chain, error) {
 	var rotations []audit.Record
-	chain, err := walkVerifiedChain(ctx, c, v, -1, func(rec audit.Record) {
+	chain, err := walkVerifiedChain(ctx, c, v, -1, func(rec audit.Record) error {
 		if rec.Action == audit.ActionRotate {
 			rotations = append(rotations, rec)
 		}
+		return nil
 	})
 	return rotations, chain, err
 }

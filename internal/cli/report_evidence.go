@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,23 +65,26 @@ Check a pack with: tokenguard report verify PACK`,
 			if err != nil {
 				return err
 			}
-			in, err := readEvidence(cmd.Context(), c, keys, now)
+			at := now().UTC()
+			w, err := evidencepack.Create(output, at)
 			if err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
+			}
+			sum, err := writeEvidence(cmd.Context(), w, c, keys, at)
+			if err != nil {
+				w.Abort()
 				return err
 			}
-			in.Endpoint = cf.endpoint
-			pack, err := evidencepack.Build(in)
+			sum.Endpoint = cf.endpoint
+			m, err := w.Finish(sum)
 			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if err := evidencepack.Write(pack, output, in.GeneratedAt); err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
 			}
 			// A note on stderr about a pack already written: if stderr fails there is nowhere to say so.
 			_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\n",
-				len(pack), len(in.Inventory), len(in.Deletions), len(in.Renewals), in.Checkpoint.Seq, in.Checkpoint.KeyID, in.Checkpoint.EncodedPublicKey(), output)
-			if !in.Checkpoint.ChainVerified {
-				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", in.Checkpoint.Problem))
+				len(m.Files)+1, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), output)
+			if !sum.Checkpoint.ChainVerified {
+				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", sum.Checkpoint.Problem))
 			}
 			return nil
 		},
@@ -89,104 +94,238 @@ Check a pack with: tokenguard report verify PACK`,
 	return cmd
 }
 
-// readEvidence reads every part of a pack from the service at c. The audit chain is read
-// last, so the checkpoint covers every record the other parts cite.
-func readEvidence(ctx context.Context, c *client.Client, keys *keyring.Keyring, now func() time.Time) (evidencepack.Input, error) {
-	in := evidencepack.Input{GeneratedAt: now().UTC()}
+// writeEvidence reads every part of a pack from the service at c and writes it to w as it is
+// read, page by page: nothing the service holds in proportion to its tokens or its audit
+// records is kept in memory but the rotations (a few words each, for the rotation report),
+// the ids of the deletion requests within retention, and the first rows index.html shows.
+// The checkpoint is signed after every other part was read, so it covers every record they
+// cite; the chain is then read and verified up to it, and the rotation report is built from
+// it and the inventory read back from disk.
+func writeEvidence(ctx context.Context, w *evidencepack.Writer, c *client.Client, keys *keyring.Keyring, at time.Time) (evidencepack.Summary, error) {
+	sum := evidencepack.Summary{GeneratedAt: at, Statuses: map[string]int{}}
+	var err error
+	if sum.Policy, err = c.Policy(ctx); err != nil {
+		return sum, apiFailure(err)
+	}
+	if err := w.WriteJSON(evidencepack.PolicyName, sum.Policy); err != nil {
+		return sum, err
+	}
+	if err := writeInventory(ctx, w, c, &sum); err != nil {
+		return sum, err
+	}
+	deletions, err := writeDeletions(ctx, w, c, &sum)
+	if err != nil {
+		return sum, err
+	}
+	renewalCites, err := writeRenewals(ctx, w, c, &sum)
+	if err != nil {
+		return sum, err
+	}
+
+	signed, err := c.AuditCheckpoint(ctx)
+	if err != nil {
+		return sum, apiFailure(err)
+	}
+	sum.Checkpoint = evidencepack.Checkpoint{Kind: evidencepack.CheckpointSigned, Checkpoint: signed}
 	v := &audit.Verifier{}
 	if keys != nil {
+		pub, ok := keys.CheckpointKey(signed.KeyID)
+		if !ok {
+			return sum, withCode(ExitFindings, fmt.Errorf("the service signed its audit checkpoint with key set %q, which the key file does not hold: give the service's own key file", signed.KeyID))
+		}
+		sum.Checkpoint.PublicKey = pub
+		if err := signed.Verify(keys); err != nil {
+			return sum, withCode(ExitFindings, err)
+		}
 		v = audit.NewVerifier(keys)
+		if err := v.Expect([]audit.Checkpoint{signed}, keys); err != nil {
+			return sum, withCode(ExitFindings, err)
+		}
 	}
-	var err error
-	if in.Policy, err = c.Policy(ctx); err != nil {
-		return in, apiFailure(err)
-	}
-	tokens, err := listAllTokens(ctx, c, client.ListTokensOptions{Limit: 1000})
+
+	// The citations, in sequence order: the renewals' (read above, in their order) merged
+	// with the rotations and deletion requests the walk meets, then the checkpoint.
+	cites, err := w.List(evidencepack.CitationsName, "citations")
 	if err != nil {
-		return in, err
+		return sum, err
 	}
-	for _, t := range tokens {
-		in.Inventory = append(in.Inventory, evidencepack.InventoryOf(t))
+	cite := func(ct evidencepack.Citation) error { return cites.Add(ct) }
+	rotations := map[string][]evidence.RotationRecord{}
+	actors := map[string]string{} // one copy of each actor's id for every rotation it made
+	chain, err := walkVerifiedChain(ctx, c, v, signed.Seq, func(rec audit.Record) error {
+		for len(renewalCites) > 0 && renewalCites[0].Seq <= rec.Seq {
+			if err := cite(renewalCites[0]); err != nil {
+				return err
+			}
+			renewalCites = renewalCites[1:]
+		}
+		if rot, ok := evidence.RotationOf(rec); ok {
+			if a, ok := actors[rot.Actor]; ok {
+				rot.Actor = a
+			} else {
+				actors[rot.Actor] = rot.Actor
+			}
+			rotations[rec.TokenID] = append(rotations[rec.TokenID], rot)
+			if err := cite(evidencepack.Citation{Seq: rec.Seq, Hash: rec.Hash, What: "rotation of " + rec.TokenID}); err != nil {
+				return err
+			}
+		}
+		if rec.Action == actionDeletionRequest {
+			if id := rec.Details["deletion_request"]; deletions[id] {
+				if err := cite(evidencepack.Citation{Seq: rec.Seq, Hash: rec.Hash, What: "deletion request " + id}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return sum, err
 	}
+	for _, ct := range renewalCites { // past the chain's end: verify refuses them
+		if err := cite(ct); err != nil {
+			return sum, err
+		}
+	}
+	if signed.Seq > 0 {
+		if err := cite(evidencepack.Citation{Seq: signed.Seq, Hash: signed.Hash, What: "audit checkpoint"}); err != nil {
+			return sum, err
+		}
+	}
+	sum.Citations = cites.Len()
+	if err := cites.Close(); err != nil {
+		return sum, err
+	}
+	sum.Checkpoint.ChainVerified, sum.Checkpoint.Records, sum.Checkpoint.Problem = chain.Verified, chain.Records, chain.Problem
+	if err := w.WriteJSON(evidencepack.CheckpointName, sum.Checkpoint); err != nil {
+		return sum, err
+	}
+	sum.Rotation, err = writeRotation(w, chain, rotations, at)
+	return sum, err
+}
+
+// writeInventory writes inventory.json a page of tokens at a time.
+func writeInventory(ctx context.Context, w *evidencepack.Writer, c *client.Client, sum *evidencepack.Summary) error {
+	list, err := w.List(evidencepack.InventoryName, "tokens")
+	if err != nil {
+		return err
+	}
+	opts := client.ListTokensOptions{Limit: 1000}
+	for {
+		page, err := c.ListTokens(ctx, opts)
+		if err != nil {
+			return apiFailure(err)
+		}
+		for _, t := range page.Tokens {
+			sum.Statuses[t.Status]++
+			if err := list.Add(evidencepack.InventoryOf(t)); err != nil {
+				return err
+			}
+		}
+		if page.NextPageToken == "" || page.NextPageToken == opts.PageToken {
+			break
+		}
+		opts.PageToken = page.NextPageToken
+	}
+	sum.Tokens = list.Len()
+	return list.Close()
+}
+
+// writeDeletions writes deletion-requests.json a page at a time and returns the ids of the
+// requests it holds (their audit records are cited).
+func writeDeletions(ctx context.Context, w *evidencepack.Writer, c *client.Client, sum *evidencepack.Summary) (map[string]bool, error) {
+	list, err := w.List(evidencepack.DeletionsName, "deletion_requests")
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
 	for token := ""; ; {
 		page, err := c.ListDeletionEvidence(ctx, token, 1000)
 		if err != nil {
-			return in, apiFailure(err)
+			return nil, apiFailure(err)
 		}
-		in.Deletions = append(in.Deletions, page.DeletionRequests...)
-		if page.NextPageToken == "" {
+		for _, d := range page.DeletionRequests {
+			ids[d.ID] = true
+			if len(sum.Deletions) < evidencepack.IndexRows {
+				sum.Deletions = append(sum.Deletions, d)
+			}
+			if err := list.Add(d); err != nil {
+				return nil, err
+			}
+		}
+		if page.NextPageToken == "" || page.NextPageToken == token {
 			break
 		}
 		token = page.NextPageToken
 	}
+	sum.DeletionCount = list.Len()
+	return ids, list.Close()
+}
+
+// writeRenewals writes renewals.json a page at a time and returns their citations, in the
+// order of their audit records.
+func writeRenewals(ctx context.Context, w *evidencepack.Writer, c *client.Client, sum *evidencepack.Summary) ([]evidencepack.Citation, error) {
+	list, err := w.List(evidencepack.RenewalsName, "renewals")
+	if err != nil {
+		return nil, err
+	}
+	var cites []evidencepack.Citation
 	for after := int64(0); ; {
 		page, err := c.ListRenewals(ctx, after)
 		if err != nil {
-			return in, apiFailure(err)
+			return nil, apiFailure(err)
 		}
-		in.Renewals = append(in.Renewals, page.Renewals...)
+		for _, r := range page.Renewals {
+			if len(sum.Renewals) < evidencepack.IndexRows {
+				sum.Renewals = append(sum.Renewals, r)
+			}
+			if err := list.Add(r); err != nil {
+				return nil, err
+			}
+			cites = append(cites, evidencepack.Citation{Seq: r.AuditSeq, Hash: r.AuditHash, What: "renewal of " + r.TokenID})
+		}
 		if page.NextAfter == 0 || page.NextAfter <= after {
 			break
 		}
 		after = page.NextAfter
 	}
-	for _, r := range in.Renewals {
-		in.Citations = append(in.Citations, evidencepack.Citation{Seq: r.AuditSeq, Hash: r.AuditHash, What: "renewal of " + r.TokenID})
-	}
+	slices.SortStableFunc(cites, func(a, b evidencepack.Citation) int { return cmp.Compare(a.Seq, b.Seq) })
+	sum.RenewalCount = list.Len()
+	return cites, list.Close()
+}
 
-	// The checkpoint is signed after every other part was read, so it covers every record
-	// they cite; the chain is then read and verified up to it.
-	signed, err := c.AuditCheckpoint(ctx)
+// writeRotation writes the rotation report (JSON and HTML) token by token, reading the
+// inventory back from the pack.
+func writeRotation(w *evidencepack.Writer, chain evidence.Chain, rotations map[string][]evidence.RotationRecord, at time.Time) (evidence.Summary, error) {
+	st, err := evidence.NewStream(w.Spool(), chain, at)
 	if err != nil {
-		return in, apiFailure(err)
+		return evidence.Summary{}, err
 	}
-	in.Checkpoint = evidencepack.Checkpoint{Kind: evidencepack.CheckpointSigned, Checkpoint: signed}
-	if keys != nil {
-		pub, ok := keys.CheckpointKey(signed.KeyID)
-		if !ok {
-			return in, withCode(ExitFindings, fmt.Errorf("the service signed its audit checkpoint with key set %q, which the key file does not hold: give the service's own key file", signed.KeyID))
-		}
-		in.Checkpoint.PublicKey = pub
-		if err := signed.Verify(keys); err != nil {
-			return in, withCode(ExitFindings, err)
-		}
-		if err := v.Expect([]audit.Checkpoint{signed}, keys); err != nil {
-			return in, withCode(ExitFindings, err)
-		}
+	defer func() { _ = st.Close() }()
+	inv, err := w.Open(evidencepack.InventoryName)
+	if err != nil {
+		return evidence.Summary{}, err
 	}
-
-	var rotations []audit.Record
-	deletionRecords := map[string]audit.Record{}
-	chain, err := walkVerifiedChain(ctx, c, v, signed.Seq, func(rec audit.Record) {
-		switch rec.Action {
-		case audit.ActionRotate:
-			rotations = append(rotations, rec)
-		case actionDeletionRequest:
-			deletionRecords[rec.Details["deletion_request"]] = rec
-		}
+	defer func() { _ = inv.Close() }()
+	err = evidencepack.EachItem(inv, "tokens", func(t evidencepack.InventoryToken) error {
+		return st.Add(t.Token(), rotations[t.ID])
 	})
 	if err != nil {
-		return in, err
+		return evidence.Summary{}, withCode(ExitFindings, fmt.Errorf("rotation report: %w", err))
 	}
-	in.Checkpoint.ChainVerified, in.Checkpoint.Records, in.Checkpoint.Problem = chain.Verified, chain.Records, chain.Problem
-	for _, r := range rotations {
-		if r.Outcome == "ok" {
-			in.Citations = append(in.Citations, evidencepack.Citation{Seq: r.Seq, Hash: r.Hash, What: "rotation of " + r.TokenID})
-		}
-	}
-	for _, d := range in.Deletions {
-		if rec, ok := deletionRecords[d.ID]; ok {
-			in.Citations = append(in.Citations, evidencepack.Citation{Seq: rec.Seq, Hash: rec.Hash, What: "deletion request " + d.ID})
-		}
-	}
-	if signed.Seq > 0 {
-		in.Citations = append(in.Citations, evidencepack.Citation{Seq: signed.Seq, Hash: signed.Hash, What: "audit checkpoint"})
-	}
-	in.Rotation, err = evidence.Build(evidence.Input{Tokens: tokens, Records: rotations, Chain: chain, Now: func() time.Time { return in.GeneratedAt }})
+	jsonPart, err := w.Part(evidencepack.RotationJSON)
 	if err != nil {
-		return in, withCode(ExitFindings, err)
+		return evidence.Summary{}, err
 	}
-	return in, nil
+	htmlPart, err := w.Part(evidencepack.RotationHTML)
+	if err != nil {
+		return evidence.Summary{}, err
+	}
+	rs, err := st.Finish(jsonPart, htmlPart)
+	if err != nil {
+		return rs, fmt.Errorf("rotation report: %w", err)
+	}
+	return rs, errors.Join(jsonPart.Close(), htmlPart.Close())
 }
 
 // errWalkDone stops walkVerifiedChain at the record it was asked to stop at.
@@ -197,8 +336,8 @@ var errWalkDone = errors.New("walked up to the checkpoint")
 // chain when upTo is negative, else the records up to upTo, the sequence number of a
 // checkpoint v expects (a chain that ends before it fails v.Finish). It returns the
 // verification result; a broken chain is reported there, not as an error, and reading goes
-// on. This is the one place the evidence pack and its verification read the chain.
-func walkVerifiedChain(ctx context.Context, c *client.Client, v *audit.Verifier, upTo int64, fn func(audit.Record)) (evidence.Chain, error) {
+// on; fn's error stops it and is returned. This is the one place the evidence pack and its verification read the chain.
+func walkVerifiedChain(ctx context.Context, c *client.Client, v *audit.Verifier, upTo int64, fn func(audit.Record) error) (evidence.Chain, error) {
 	var broken error
 	err := error(nil)
 	if upTo != 0 {
@@ -214,7 +353,9 @@ func walkVerifiedChain(ctx context.Context, c *client.Client, v *audit.Verifier,
 					broken = err
 				}
 			}
-			fn(rec)
+			if err := fn(rec); err != nil {
+				return err
+			}
 			if rec.Seq == upTo {
 				return errWalkDone
 			}
@@ -275,11 +416,13 @@ Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
 			if err != nil {
 				return err
 			}
-			pack, err := evidencepack.Read(args[0])
+			pack, err := evidencepack.Open(args[0])
 			if err != nil {
 				return withCode(ExitUsage, fmt.Errorf("reading the pack: %w", err))
 			}
-			m, cites, err := evidencepack.Check(pack)
+			// Only read: closing cannot change the verdict.
+			defer func() { _ = pack.Close() }()
+			m, err := pack.Check()
 			if err != nil {
 				return withCode(ExitFindings, err)
 			}
@@ -299,44 +442,12 @@ Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
 			if err != nil {
 				return err
 			}
-			cp := m.Checkpoint
-			v := &audit.Verifier{}
-			if keys != nil {
-				v = audit.NewVerifier(keys)
-			}
-			if err := v.Expect([]audit.Checkpoint{cp.Checkpoint}, cp.CheckpointKeys()); err != nil {
-				return withCode(ExitFindings, err)
-			}
-			cited := map[int64]string{}
-			for _, ct := range cites {
-				if ct.Seq > cp.Seq {
-					return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), after its checkpoint %d: the checkpoint does not cover it", ct.Seq, ct.What, cp.Seq))
-				}
-				cited[ct.Seq] = ct.Hash
-			}
-			found := map[int64]string{}
-			chain, err := walkVerifiedChain(cmd.Context(), c, v, cp.Seq, func(rec audit.Record) {
-				if _, ok := cited[rec.Seq]; ok {
-					found[rec.Seq] = rec.Hash
-				}
-			})
+			cited, chain, err := verifyCitations(cmd.Context(), c, keys, pack, m.Checkpoint)
 			if err != nil {
 				return err
 			}
-			if !chain.Verified {
-				return withCode(ExitFindings, fmt.Errorf("the audit chain of the service does not verify up to the pack's checkpoint: %s", chain.Problem))
-			}
-			for _, ct := range cites {
-				got, ok := found[ct.Seq]
-				switch {
-				case !ok:
-					return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", ct.Seq, ct.What))
-				case got != ct.Hash:
-					return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s) with hash %s, the verified chain has %s", ct.Seq, ct.What, ct.Hash, got))
-				}
-			}
 			_, err = fmt.Fprintf(s.out, "evidence pack verified: %d parts match manifest.json; %d cited audit records are in the verified chain of %d records up to the signed checkpoint %d\n%s\n",
-				len(m.Files), len(cites), chain.Records, cp.Seq, proof)
+				len(m.Files), cited, chain.Records, m.Checkpoint.Seq, proof)
 			return err
 		},
 	}
@@ -344,4 +455,59 @@ Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs and the checkpoint's signature (env TOKENGUARD_KEY_FILE)")
 	cmd.Flags().StringVar(&checkpointKey, "checkpoint-key", "", "the service's public checkpoint key (base64, as tokenguard audit checkpoint --public-key prints it) the checkpoint must be signed with")
 	return cmd
+}
+
+// verifyCitations walks the audit chain of the service at c up to the pack's checkpoint cp,
+// verifying it with keys and requiring the record of cp's sequence number to have its hash,
+// and beside it the pack's citations (both in sequence order, neither held): every cited
+// record must be in the verified chain, at or before the checkpoint, with the hash cited.
+// It returns the number of citations checked.
+func verifyCitations(ctx context.Context, c *client.Client, keys *keyring.Keyring, pack *evidencepack.Opened, cp evidencepack.Checkpoint) (int, evidence.Chain, error) {
+	v := &audit.Verifier{}
+	if keys != nil {
+		v = audit.NewVerifier(keys)
+	}
+	if err := v.Expect([]audit.Checkpoint{cp.Checkpoint}, cp.CheckpointKeys()); err != nil {
+		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+	}
+	cites, err := pack.Citations()
+	if err != nil {
+		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+	}
+	// Only read: closing cannot change the verdict.
+	defer func() { _ = cites.Close() }()
+	checked := 0
+	next, more, err := cites.Next()
+	if err != nil {
+		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+	}
+	chain, err := walkVerifiedChain(ctx, c, v, cp.Seq, func(rec audit.Record) error {
+		for more && next.Seq <= rec.Seq {
+			switch {
+			case next.Seq < rec.Seq:
+				return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", next.Seq, next.What))
+			case next.Hash != rec.Hash:
+				return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s) with hash %s, the verified chain has %s", next.Seq, next.What, next.Hash, rec.Hash))
+			}
+			checked++
+			var err error
+			if next, more, err = cites.Next(); err != nil {
+				return withCode(ExitFindings, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return checked, chain, err
+	}
+	if !chain.Verified {
+		return checked, chain, withCode(ExitFindings, fmt.Errorf("the audit chain of the service does not verify up to the pack's checkpoint: %s", chain.Problem))
+	}
+	if more {
+		if next.Seq > cp.Seq {
+			return checked, chain, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), after its checkpoint %d: the checkpoint does not cover it", next.Seq, next.What, cp.Seq))
+		}
+		return checked, chain, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", next.Seq, next.What))
+	}
+	return checked, chain, nil
 }

@@ -466,25 +466,25 @@ func TestReportVerify_refusesAForgedCheckpoint(t *testing.T) {
 	w := newPackWorld(t)
 	tmp := t.TempDir()
 	p := w.writePack(t, filepath.Join(tmp, "pack"))
-	real := packCheckpoint(t, p)
+	genuine := packCheckpoint(t, p)
 	code, published, _ := runSubcommand(t, newAuditCommand, "audit", "checkpoint", "--public-key", "--key-file", w.svc.KeyPath)
-	if code != ExitOK || !strings.Contains(published, real.KeyID+" "+real.EncodedPublicKey()) {
-		t.Fatalf("audit checkpoint --public-key = %d %q, want the key the pack embeds (%s)", code, published, real.EncodedPublicKey())
+	if code != ExitOK || !strings.Contains(published, genuine.KeyID+" "+genuine.EncodedPublicKey()) {
+		t.Fatalf("audit checkpoint --public-key = %d %q, want the key the pack embeds (%s)", code, published, genuine.EncodedPublicKey())
 	}
 	_, attackerKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The attacker's own signature over the real head, under the real key set id.
-	selfSigned := real
-	selfSigned.Checkpoint = audit.SignCheckpoint(audit.Record{Seq: real.Seq, Hash: real.Hash}, real.KeyedFrom, real.Time, real.KeyID, attackerKey)
+	// The attacker's own signature over the genuine head, under the genuine key set id.
+	selfSigned := genuine
+	selfSigned.Checkpoint = audit.SignCheckpoint(audit.Record{Seq: genuine.Seq, Hash: genuine.Hash}, genuine.KeyedFrom, genuine.Time, genuine.KeyID, attackerKey)
 	selfSigned.PublicKey = attackerKey.Public().(ed25519.PublicKey)
 	// An earlier record claimed as the head, the signature kept (the pack then covers less).
-	moved := real
-	moved.Seq, moved.Hash = real.Seq-1, strings.Repeat("0", 64)
-	unsigned := real
+	moved := genuine
+	moved.Seq, moved.Hash = genuine.Seq-1, strings.Repeat("0", 64)
+	unsigned := genuine
 	unsigned.Kind = "audit_head"
-	noKey := real
+	noKey := genuine
 	noKey.PublicKey = nil
 
 	cases := 0
@@ -499,8 +499,8 @@ func TestReportVerify_refusesAForgedCheckpoint(t *testing.T) {
 		"no public key":                                {noKey, []string{"--manifest-only"}, "embeds no Ed25519 public key"},
 		"self-signed, checked with the key file":       {selfSigned, nil, "does not verify (a forged or altered checkpoint)"},
 		"self-signed, checked with the published key":  {selfSigned, []string{"--manifest-only", "--checkpoint-key", published}, "does not verify"},
-		"self-signed, published key, no key file":      {selfSigned, []string{"--manifest-only", "--key-file", "", "--checkpoint-key", real.EncodedPublicKey()}, "does not verify"},
-		"genuine signature, other embedded public key": {func() evidencepack.Checkpoint { c := real; c.PublicKey = selfSigned.PublicKey; return c }(), nil, "other than key set"},
+		"self-signed, published key, no key file":      {selfSigned, []string{"--manifest-only", "--key-file", "", "--checkpoint-key", genuine.EncodedPublicKey()}, "does not verify"},
+		"genuine signature, other embedded public key": {func() evidencepack.Checkpoint { c := genuine; c.PublicKey = selfSigned.PublicKey; return c }(), nil, "other than key set"},
 	} {
 		cases++
 		dir := filepath.Join(tmp, fmt.Sprintf("forged-%d", cases))
@@ -520,7 +520,7 @@ func TestReportVerify_refusesAForgedCheckpoint(t *testing.T) {
 		t.Errorf("--manifest-only with only the embedded key = %d %q %q, want a pass that says what it does not prove", code, out, errs)
 	}
 	t.Setenv("TOKENGUARD_KEY_FILE", w.svc.KeyPath)
-	// The same pack against the service: the chain's record has the real hash but the
+	// The same pack against the service: the chain's record has the genuine hash but the
 	// signature is not the service's.
 	if code, out := w.verify(t, dir); code != ExitFindings {
 		t.Errorf("full verify of the self-signed pack = %d %q", code, out)
@@ -543,7 +543,7 @@ func TestReportVerify_refusesACheckpointOfAnotherChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(sameKeyDir, "tokenguard.key"), key, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(sameKeyDir, "tokenguard.key"), key, 0o600); err != nil { //nolint:gosec // G703: the test's own temporary directory
 		t.Fatal(err)
 	}
 	// The other chains are longer and shorter than the pack's: a checkpoint past this chain's
@@ -554,7 +554,7 @@ func TestReportVerify_refusesACheckpointOfAnotherChain(t *testing.T) {
 	}{"own key file": {otherKeyDir, 12}, "same key file, longer chain": {sameKeyDir, 12}, "same key file, shorter chain": {t.TempDir(), 3}} {
 		dir := c.dir
 		if c.tokens == 3 {
-			if err := os.WriteFile(filepath.Join(dir, "tokenguard.key"), key, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "tokenguard.key"), key, 0o600); err != nil { //nolint:gosec // G703: the test's own temporary directory
 				t.Fatal(err)
 			}
 		}
@@ -591,7 +591,7 @@ func TestReportVerify_refusesACheckpointOfAnotherChain(t *testing.T) {
 		if name == "same key file, longer chain" && !strings.Contains(out, "truncated or rolled back") {
 			t.Errorf("%s: the refusal %q does not name the chain", name, out)
 		}
-		if name == "same key file, shorter chain" && !strings.Contains(out, "after its checkpoint") {
+		if name == "same key file, shorter chain" && !strings.Contains(out, "differs from the signed checkpoint") {
 			t.Errorf("%s: the refusal %q does not name the chain", name, out)
 		}
 	}

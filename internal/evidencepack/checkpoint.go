@@ -58,7 +58,7 @@ func VerifyCheckpoint(cp Checkpoint, pub ed25519.PublicKey, keys audit.Checkpoin
 	what := fmt.Sprintf("record %d with hash %s at %s", cp.Seq, cp.Hash, cp.Time.UTC().Format("2006-01-02T15:04:05Z"))
 	var proofs []string
 	if keys != nil {
-		if err := cp.Checkpoint.Verify(keys); err != nil {
+		if err := cp.Verify(keys); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrTampered, err)
 		}
 		if own, _ := keys.CheckpointKey(cp.KeyID); !own.Equal(embedded) {
@@ -67,7 +67,7 @@ func VerifyCheckpoint(cp Checkpoint, pub ed25519.PublicKey, keys audit.Checkpoin
 		proofs = append(proofs, fmt.Sprintf("the signature verifies with the checkpoint key of key set %q of the key file: the service holding that key file signed %s", cp.KeyID, what))
 	}
 	if pub != nil {
-		if err := cp.Checkpoint.Verify(oneKey{id: cp.KeyID, pub: pub}); err != nil {
+		if err := cp.Verify(oneKey{id: cp.KeyID, pub: pub}); err != nil {
 			return "", fmt.Errorf("%w: %w (checked with the public key given)", ErrTampered, err)
 		}
 		if !pub.Equal(embedded) {
@@ -76,7 +76,7 @@ func VerifyCheckpoint(cp Checkpoint, pub ed25519.PublicKey, keys audit.Checkpoin
 		proofs = append(proofs, "the signature verifies with the public key given: its holder signed "+what)
 	}
 	if len(proofs) == 0 {
-		if err := cp.Checkpoint.Verify(oneKey{id: cp.KeyID, pub: embedded}); err != nil {
+		if err := cp.Verify(oneKey{id: cp.KeyID, pub: embedded}); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrTampered, err)
 		}
 		proofs = append(proofs, "the signature verifies with the public key embedded in the pack: this proves only that the checkpoint "+
