@@ -10,11 +10,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,9 +48,15 @@ type packWorld struct {
 
 func newPackWorld(t *testing.T) *packWorld {
 	t.Helper()
+	return newPackWorldWrapped(t, nil)
+}
+
+// newPackWorldWrapped is newPackWorld with the service's handler wrapped by wrap (nil: not).
+func newPackWorldWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *packWorld {
+	t.Helper()
 	ctx := context.Background()
 	w := &packWorld{clock: servertest.NewClock(packT0), reviewer: "privacy-officer@example.com", waiverWhy: "vendor API cannot rotate before the Q3 migration"}
-	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now, Waivers: []policy.Waiver{{
+	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now, Wrap: wrap, Waivers: []policy.Waiver{{
 		Rule: "CPRA-ROT-001", Address: "tokenguard_api_token.legacy-*", Reason: w.waiverWhy, ApprovedBy: "ciso@example.com",
 		Expires: time.Date(2030, 9, 30, 0, 0, 0, 0, time.UTC)}}, WaiversFile: "waivers.json"})
 	c := w.svc.Client(t)
@@ -593,6 +601,52 @@ func TestReportVerify_refusesACheckpointOfAnotherChain(t *testing.T) {
 		}
 		if name == "same key file, shorter chain" && !strings.Contains(out, "differs from the signed checkpoint") {
 			t.Errorf("%s: the refusal %q does not name the chain", name, out)
+		}
+	}
+}
+
+// TestReportEvidence_callsOnlyReadRoutes records every request report evidence, report verify
+// and access make: each is a read (the access request's POST writes only its own audit
+// record), so a credential that may only read can make the pack and answer the request.
+func TestReportEvidence_callsOnlyReadRoutes(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		recording bool
+		calls     = map[string]int{}
+	)
+	w := newPackWorldWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if recording {
+				calls[r.Method+" "+r.URL.Path]++
+			}
+			mu.Unlock()
+			h.ServeHTTP(rw, r)
+		})
+	})
+	mu.Lock()
+	recording = true
+	mu.Unlock()
+	pack := filepath.Join(t.TempDir(), "pack.zip")
+	w.writePack(t, pack)
+	if code, out := w.verify(t, pack); code != ExitOK {
+		t.Fatalf("verify = %d %q", code, out)
+	}
+	if code, out, errs := runSubcommand(t, newAccessCommand, "access", "--subject", "customer:8101", "--format", "json"); code != ExitOK {
+		t.Fatalf("access = %d %q %q", code, out, errs)
+	}
+	reads := map[string]bool{"GET /v1/policy": true, "GET /v1/tokens": true, "GET /v1/deletion-requests": true, "GET /v1/renewals": true,
+		"GET /v1/audit/checkpoint": true, "GET /v1/audit": true, "POST /v1/access-requests": true}
+	mu.Lock()
+	defer mu.Unlock()
+	for call, n := range calls {
+		if !reads[call] {
+			t.Errorf("%s was called %d times: the pack, its verification and the access request must only read", call, n)
+		}
+	}
+	for _, must := range []string{"GET /v1/audit/checkpoint", "GET /v1/audit", "POST /v1/access-requests"} {
+		if calls[must] == 0 {
+			t.Errorf("%s was never called (calls: %v): the recording misses requests", must, calls)
 		}
 	}
 }
