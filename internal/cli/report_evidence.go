@@ -23,7 +23,7 @@ import (
 const actionDeletionRequest = "deletion.request"
 
 func newReportEvidenceCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
-	var output, keyFile string
+	o := reportEvidenceOptions{now: now}
 	cmd := &cobra.Command{
 		Use:   "evidence --output DIR|FILE.zip",
 		Short: "Write the auditor's evidence pack: inventory, rotation, deletions, renewals, policy and the audit checkpoint, with a manifest",
@@ -51,47 +51,64 @@ Check a pack with: tokenguard report verify PACK`,
   tokenguard report verify evidence-2030-q1.zip`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output == "" {
-				return withCode(ExitUsage, errors.New("give --output DIR or --output FILE.zip: where to write the evidence pack"))
-			}
-			if _, err := os.Stat(output); err == nil && evidencepack.IsZip(output) {
-				return withCode(ExitUsage, fmt.Errorf("--output %s exists: name a new file", output))
-			}
-			keys, err := reportKeys(cmd, &keyFile)
-			if err != nil {
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			at := now().UTC()
-			w, err := evidencepack.Create(output, at)
-			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
-			}
-			sum, err := writeEvidence(cmd.Context(), w, c, keys, at)
-			if err != nil {
-				w.Abort()
-				return err
-			}
-			sum.Endpoint = cf.endpoint
-			m, err := w.Finish(sum)
-			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
-			}
-			// A note on stderr about a pack already written: if stderr fails there is nowhere to say so.
-			_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\n",
-				len(m.Files)+1, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), output)
-			if !sum.Checkpoint.ChainVerified {
-				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", sum.Checkpoint.Problem))
-			}
-			return nil
+			o.connect = cf.connector(cmd)
+			o.endpoint = func() string { return cf.endpoint }
+			return runReportEvidence(cmd.Context(), s, o)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "the pack to write: a new directory, or a FILE.zip")
-	cmd.Flags().StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "the pack to write: a new directory, or a FILE.zip")
+	cmd.Flags().StringVar(&o.keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs and the checkpoint's signature (env TOKENGUARD_KEY_FILE)")
 	return cmd
+}
+
+type reportEvidenceOptions struct {
+	output, keyFile string
+	now             func() time.Time
+	connect         connectFunc
+	endpoint        func() string // the service's URL once connect has read the environment
+}
+
+// runReportEvidence reads the service and writes the evidence pack to o.output.
+func runReportEvidence(ctx context.Context, s *streams, o reportEvidenceOptions) error {
+	if o.output == "" {
+		return withCode(ExitUsage, errors.New("give --output DIR or --output FILE.zip: where to write the evidence pack"))
+	}
+	if _, err := os.Stat(o.output); err == nil && evidencepack.IsZip(o.output) {
+		return withCode(ExitUsage, fmt.Errorf("--output %s exists: name a new file", o.output))
+	}
+	keys, err := auditKeyFile(o.keyFile, "", false)
+	if err != nil {
+		return err
+	}
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	at := o.now().UTC()
+	w, err := evidencepack.Create(o.output, at)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
+	}
+	sum, err := writeEvidence(ctx, w, c, keys, at)
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	sum.Endpoint = o.endpoint()
+	m, err := w.Finish(sum)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
+	}
+	// A note on stderr about a pack already written: if stderr fails there is nowhere to say so.
+	_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\n",
+		len(m.Files)+1, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), o.output)
+	if !sum.Checkpoint.ChainVerified {
+		return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", sum.Checkpoint.Problem))
+	}
+	return nil
 }
 
 // writeEvidence reads every part of a pack from the service at c and writes it to w as it is
@@ -379,8 +396,7 @@ func walkVerifiedChain(ctx context.Context, c *client.Client, v *audit.Verifier,
 }
 
 func newReportVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var manifestOnly bool
-	var keyFile, checkpointKey string
+	var o reportVerifyOptions
 	cmd := &cobra.Command{
 		Use:   "verify PACK",
 		Short: "Check an evidence pack: its manifest, its signed audit checkpoint, and every audit record it cites against the verified chain",
@@ -405,56 +421,72 @@ Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
 		Example: `  tokenguard report verify --checkpoint-key "$(cat checkpoint-key.pub)" evidence-2030-q1.zip`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var given ed25519.PublicKey
-			if checkpointKey != "" {
-				var err error
-				if given, err = evidencepack.ParsePublicKey(checkpointKey); err != nil {
-					return withCode(ExitUsage, fmt.Errorf("--checkpoint-key: %w", err))
-				}
-			}
-			keys, err := reportKeys(cmd, &keyFile)
-			if err != nil {
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			pack, err := evidencepack.Open(args[0])
-			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("reading the pack: %w", err))
-			}
-			// Only read: closing cannot change the verdict.
-			defer func() { _ = pack.Close() }()
-			m, err := pack.Check()
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			var checkKeys audit.CheckpointKeys
-			if keys != nil {
-				checkKeys = keys
-			}
-			proof, err := evidencepack.VerifyCheckpoint(m.Checkpoint, given, checkKeys)
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if manifestOnly {
-				_, err := fmt.Fprintf(s.out, "evidence pack manifest verified: %d parts match manifest.json\n%s\nthe audit chain and the records the pack cites were NOT checked (--manifest-only)\n", len(m.Files), proof)
-				return err
-			}
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			cited, chain, err := verifyCitations(cmd.Context(), c, keys, pack, m.Checkpoint)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(s.out, "evidence pack verified: %d parts match manifest.json; %d cited audit records are in the verified chain of %d records up to the signed checkpoint %d\n%s\n",
-				len(m.Files), cited, chain.Records, m.Checkpoint.Seq, proof)
-			return err
+			o.pack, o.connect = args[0], cf.connector(cmd)
+			return runReportVerify(cmd.Context(), s, o)
 		},
 	}
-	cmd.Flags().BoolVar(&manifestOnly, "manifest-only", false, "check the manifest and the checkpoint's signature only, without the service")
-	cmd.Flags().StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs and the checkpoint's signature (env TOKENGUARD_KEY_FILE)")
-	cmd.Flags().StringVar(&checkpointKey, "checkpoint-key", "", "the service's public checkpoint key (base64, as tokenguard audit checkpoint --public-key prints it) the checkpoint must be signed with")
+	cmd.Flags().BoolVar(&o.manifestOnly, "manifest-only", false, "check the manifest and the checkpoint's signature only, without the service")
+	cmd.Flags().StringVar(&o.keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs and the checkpoint's signature (env TOKENGUARD_KEY_FILE)")
+	cmd.Flags().StringVar(&o.checkpointKey, "checkpoint-key", "", "the service's public checkpoint key (base64, as tokenguard audit checkpoint --public-key prints it) the checkpoint must be signed with")
 	return cmd
+}
+
+type reportVerifyOptions struct {
+	pack, keyFile, checkpointKey string
+	manifestOnly                 bool
+	connect                      connectFunc
+}
+
+// runReportVerify checks the pack o.pack: its manifest, its checkpoint's signature and,
+// unless o.manifestOnly, the records it cites against the service's verified chain.
+func runReportVerify(ctx context.Context, s *streams, o reportVerifyOptions) error {
+	var given ed25519.PublicKey
+	if o.checkpointKey != "" {
+		var err error
+		if given, err = evidencepack.ParsePublicKey(o.checkpointKey); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--checkpoint-key: %w", err))
+		}
+	}
+	keys, err := auditKeyFile(o.keyFile, "", false)
+	if err != nil {
+		return err
+	}
+	pack, err := evidencepack.Open(o.pack)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("reading the pack: %w", err))
+	}
+	// Only read: closing cannot change the verdict.
+	defer func() { _ = pack.Close() }()
+	m, err := pack.Check()
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	var checkKeys audit.CheckpointKeys
+	if keys != nil {
+		checkKeys = keys
+	}
+	proof, err := evidencepack.VerifyCheckpoint(m.Checkpoint, given, checkKeys)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if o.manifestOnly {
+		_, err := fmt.Fprintf(s.out, "evidence pack manifest verified: %d parts match manifest.json\n%s\nthe audit chain and the records the pack cites were NOT checked (--manifest-only)\n", len(m.Files), proof)
+		return err
+	}
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	cited, chain, err := verifyCitations(ctx, c, keys, pack, m.Checkpoint)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(s.out, "evidence pack verified: %d parts match manifest.json; %d cited audit records are in the verified chain of %d records up to the signed checkpoint %d\n%s\n",
+		len(m.Files), cited, chain.Records, m.Checkpoint.Seq, proof)
+	return err
 }
 
 // verifyCitations walks the audit chain of the service at c up to the pack's checkpoint cp,

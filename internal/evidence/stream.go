@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Stream builds the report one token at a time, for services too large to hold every
@@ -46,7 +46,7 @@ func NewStream(dir string, chain Chain, now time.Time) (*Stream, error) {
 }
 
 // Add measures t's rotations (recs, in sequence order) and spools its parts of the report.
-func (s *Stream) Add(t client.Token, recs []RotationRecord) error {
+func (s *Stream) Add(t wire.Token, recs []RotationRecord) error {
 	tr, _, err := buildToken(t, recs, s.rep.GeneratedAt, time.Time{})
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestStream_writesWhatRenderWrites: tokens added in the order Build sorts them give, byte
@@ -30,7 +30,7 @@ func TestStream_writesWhatRenderWrites(t *testing.T) {
 		}
 	}
 	tokens := slices.Clone(f.tokens)
-	slices.SortFunc(tokens, func(a, b client.Token) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(tokens, func(a, b wire.Token) int { return cmp.Compare(a.Name, b.Name) })
 	for _, tk := range tokens {
 		if err := s.Add(tk, rotations[tk.ID]); err != nil {
 			t.Fatal(err)

@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Format names the pack layout in its manifest.
@@ -77,36 +77,36 @@ type Citation struct {
 // InventoryToken is one token of the inventory: what it is for, what it reaches and its
 // life, without secret, fingerprint or data subjects (only their number).
 type InventoryToken struct {
-	ID             string           `json:"id"`
-	Name           string           `json:"name"`
-	Owner          string           `json:"owner"`
-	Purpose        string           `json:"purpose"`
-	Scopes         []string         `json:"scopes"`
-	DataCategories []string         `json:"data_categories"`
-	Audiences      []string         `json:"audiences"`
-	DataSubjects   int              `json:"data_subjects"`
-	Status         string           `json:"status"`
-	Rotation       *client.Rotation `json:"rotation,omitempty"`
-	SecretVersion  int              `json:"secret_version"`
-	CreatedAt      time.Time        `json:"created_at"`
-	ExpiresAt      time.Time        `json:"expires_at"`
-	RotatedAt      *time.Time       `json:"rotated_at,omitempty"`
-	RevokedAt      *time.Time       `json:"revoked_at,omitempty"`
-	LastUsedAt     *time.Time       `json:"last_used_at,omitempty"`
+	ID             string         `json:"id"`
+	Name           string         `json:"name"`
+	Owner          string         `json:"owner"`
+	Purpose        string         `json:"purpose"`
+	Scopes         []string       `json:"scopes"`
+	DataCategories []string       `json:"data_categories"`
+	Audiences      []string       `json:"audiences"`
+	DataSubjects   int            `json:"data_subjects"`
+	Status         string         `json:"status"`
+	Rotation       *wire.Rotation `json:"rotation,omitempty"`
+	SecretVersion  int            `json:"secret_version"`
+	CreatedAt      time.Time      `json:"created_at"`
+	ExpiresAt      time.Time      `json:"expires_at"`
+	RotatedAt      *time.Time     `json:"rotated_at,omitempty"`
+	RevokedAt      *time.Time     `json:"revoked_at,omitempty"`
+	LastUsedAt     *time.Time     `json:"last_used_at,omitempty"`
 }
 
 // InventoryOf is t as the inventory lists it.
-func InventoryOf(t client.Token) InventoryToken {
+func InventoryOf(t wire.Token) InventoryToken {
 	return InventoryToken{ID: t.ID, Name: t.Name, Owner: t.Owner, Purpose: t.Purpose, Scopes: t.Scopes,
 		DataCategories: t.DataCategories, Audiences: t.Audiences, DataSubjects: len(t.DataSubjects), Status: t.Status,
 		Rotation: t.Rotation, SecretVersion: t.SecretVersion, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
 		RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt, LastUsedAt: t.LastUsedAt}
 }
 
-// Token is t as a client.Token holding what the inventory keeps (the rotation report reads
+// Token is t as a wire.Token holding what the inventory keeps (the rotation report reads
 // the inventory back this way).
-func (t InventoryToken) Token() client.Token {
-	return client.Token{ID: t.ID, Name: t.Name, Owner: t.Owner, Purpose: t.Purpose, Scopes: t.Scopes,
+func (t InventoryToken) Token() wire.Token {
+	return wire.Token{ID: t.ID, Name: t.Name, Owner: t.Owner, Purpose: t.Purpose, Scopes: t.Scopes,
 		DataCategories: t.DataCategories, Audiences: t.Audiences, Status: t.Status, Rotation: t.Rotation,
 		SecretVersion: t.SecretVersion, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt,
 		RevokedAt: t.RevokedAt, LastUsedAt: t.LastUsedAt}
@@ -119,15 +119,15 @@ type Summary struct {
 	GeneratedAt time.Time
 	Endpoint    string // the service the pack was read from
 	Checkpoint  Checkpoint
-	Policy      client.PolicyInForce
+	Policy      wire.PolicyInForce
 	Tokens      int
 	Statuses    map[string]int
 	Rotation    evidence.Summary
 	// Deletions and Renewals are the first IndexRows of their parts; DeletionCount and
 	// RenewalCount count them all.
-	Deletions     []client.DeletionEvidence
+	Deletions     []wire.DeletionEvidence
 	DeletionCount int
-	Renewals      []client.Renewal
+	Renewals      []wire.Renewal
 	RenewalCount  int
 	Citations     int
 }
