@@ -263,3 +263,17 @@ type Store interface {
 	SetAuditKey(key *audit.Key)
 	Close() error
 }
+
+// Limits of the List methods of every implementation.
+const (
+	DefaultListLimit = 100  // a limit of zero (or less) means this many
+	MaxListLimit     = 1000 // larger limits are lowered to this
+)
+
+// ClampLimit applies DefaultListLimit and MaxListLimit to a requested page size.
+func ClampLimit(n int) int {
+	if n <= 0 {
+		return DefaultListLimit
+	}
+	return min(n, MaxListLimit)
+}

@@ -40,7 +40,7 @@ func checkHistoryIDs(ids []string) ([]string, error) {
 }
 
 // ListTokenHistory returns the records of the tokens ids other than verifications, with Seq >
-// afterSeq, in sequence order, at most clampLimit(limit) of them.
+// afterSeq, in sequence order, at most store.ClampLimit(limit) of them.
 func (x *tx) ListTokenHistory(ctx context.Context, tokenIDs []string, afterSeq int64, limit int) ([]audit.Record, error) {
 	ids, err := checkHistoryIDs(tokenIDs)
 	if err != nil {
@@ -48,7 +48,7 @@ func (x *tx) ListTokenHistory(ctx context.Context, tokenIDs []string, afterSeq i
 	}
 	rows, err := x.q.Query(ctx,
 		"SELECT "+auditColumns+" FROM audit WHERE seq > $1 AND action <> $2 AND token_id = ANY($3) ORDER BY seq LIMIT $4",
-		afterSeq, audit.ActionIntrospect, ids, clampLimit(limit))
+		afterSeq, audit.ActionIntrospect, ids, store.ClampLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing token history: %w", err)
 	}

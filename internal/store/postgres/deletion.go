@@ -74,10 +74,10 @@ func (x *tx) GetDeletionRequest(ctx context.Context, id string) (store.DeletionR
 }
 
 // ListDeletionRequests returns the deletion requests with ids greater than afterID, in byte
-// order of id, at most clampLimit(limit) of them.
+// order of id, at most store.ClampLimit(limit) of them.
 func (x *tx) ListDeletionRequests(ctx context.Context, afterID string, limit int) ([]store.DeletionRequest, error) {
 	rows, err := x.q.Query(ctx,
-		"SELECT "+deletionColumns+" FROM deletion_requests WHERE id > $1 ORDER BY id LIMIT $2", afterID, clampLimit(limit))
+		"SELECT "+deletionColumns+" FROM deletion_requests WHERE id > $1 ORDER BY id LIMIT $2", afterID, store.ClampLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing deletion requests: %w", err)
 	}

@@ -51,7 +51,7 @@ func tokenIDsArg(ids []string) (string, error) {
 }
 
 // ListTokenHistory returns the records of the tokens ids other than verifications, with Seq >
-// afterSeq, in sequence order, at most clampLimit(limit) of them.
+// afterSeq, in sequence order, at most store.ClampLimit(limit) of them.
 func (x *tx) ListTokenHistory(ctx context.Context, tokenIDs []string, afterSeq int64, limit int) ([]audit.Record, error) {
 	ids, err := tokenIDsArg(tokenIDs)
 	if err != nil {
@@ -59,7 +59,7 @@ func (x *tx) ListTokenHistory(ctx context.Context, tokenIDs []string, afterSeq i
 	}
 	rows, err := x.q.QueryContext(ctx,
 		"SELECT "+auditColumns+" FROM audit WHERE seq > ? AND action <> ? AND token_id IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
-		afterSeq, audit.ActionIntrospect, ids, clampLimit(limit))
+		afterSeq, audit.ActionIntrospect, ids, store.ClampLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing token history: %w", err)
 	}

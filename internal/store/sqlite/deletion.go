@@ -89,10 +89,10 @@ func (x *tx) GetDeletionRequest(ctx context.Context, id string) (store.DeletionR
 }
 
 // ListDeletionRequests returns the deletion requests with ids greater than afterID, in id
-// order, at most clampLimit(limit) of them.
+// order, at most store.ClampLimit(limit) of them.
 func (x *tx) ListDeletionRequests(ctx context.Context, afterID string, limit int) ([]store.DeletionRequest, error) {
 	rows, err := x.q.QueryContext(ctx,
-		"SELECT "+deletionColumns+" FROM deletion_requests WHERE id > ? ORDER BY id LIMIT ?", afterID, clampLimit(limit))
+		"SELECT "+deletionColumns+" FROM deletion_requests WHERE id > ? ORDER BY id LIMIT ?", afterID, store.ClampLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: listing deletion requests: %w", err)
 	}

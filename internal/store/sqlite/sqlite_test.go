@@ -316,7 +316,7 @@ func TestUpdate_serialisesWritersAcrossTwoStoresOnOneFile(t *testing.T) {
 	}
 	var v audit.Verifier
 	err := stores[1].View(t.Context(), func(r store.Reader) error {
-		recs, err := r.ListAudit(t.Context(), 0, MaxListLimit)
+		recs, err := r.ListAudit(t.Context(), 0, store.MaxListLimit)
 		if err != nil {
 			return err
 		}
@@ -373,7 +373,7 @@ func TestListLimits_defaultTo100AndCapAt1000ForAudit(t *testing.T) {
 	s := openTemp(t, filepath.Join(t.TempDir(), "tokenguard.db"))
 	ctx := t.Context()
 	if err := s.Update(ctx, func(tx store.Tx) error {
-		for i := range MaxListLimit + 5 {
+		for i := range store.MaxListLimit + 5 {
 			if _, err := tx.AppendAudit(ctx, audit.Event{Time: time.Unix(int64(i), 0), Actor: "a", Action: audit.ActionIntrospect, Outcome: "ok"}); err != nil {
 				return err
 			}
@@ -382,7 +382,7 @@ func TestListLimits_defaultTo100AndCapAt1000ForAudit(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for limit, want := range map[int]int{0: DefaultListLimit, -1: DefaultListLimit, 3: 3, 5000: MaxListLimit} {
+	for limit, want := range map[int]int{0: store.DefaultListLimit, -1: store.DefaultListLimit, 3: 3, 5000: store.MaxListLimit} {
 		var got int
 		if err := s.View(ctx, func(r store.Reader) error {
 			recs, err := r.ListAudit(ctx, 0, limit)
