@@ -17,8 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Policy enforcement modes of the provider's policy block.
@@ -200,7 +200,7 @@ type plannedToken struct {
 // check evaluates the bundle on the change and adds one diagnostic per finding. It returns
 // the waivers that waived a finding, for the request to the service (one verdict across
 // gates: the service honours them under its own waiver policy).
-func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken, stage gateStage, diags *diag.Diagnostics) []client.Waiver {
+func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken, stage gateStage, diags *diag.Diagnostics) []wire.Waiver {
 	if g == nil || g.mode == enforcementOff || g.engine == nil {
 		return nil
 	}
@@ -232,9 +232,9 @@ func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken,
 	for _, f := range findings {
 		g.report(ctx, s, f, stage, g.existingWarn && policy.OnUnchanged(tc, f), diags)
 	}
-	var used []client.Waiver
+	var used []wire.Waiver
 	for _, w := range policy.UsedWaivers(findings, g.waivers, now, addrs, wp, policy.TokenOwner(tc.After)) {
-		used = append(used, client.Waiver{Rule: w.Rule, Address: w.Address, Reason: w.Reason, ApprovedBy: w.ApprovedBy,
+		used = append(used, wire.Waiver{Rule: w.Rule, Address: w.Address, Reason: w.Reason, ApprovedBy: w.ApprovedBy,
 			Expires: w.Expires.Format("2006-01-02")})
 	}
 	return used

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var (
@@ -240,7 +241,7 @@ var replaceActions = []string{"delete", "create"}
 
 // checkPolicy runs the provider's policy gate on a planned change; it returns the waivers
 // that waived a finding, which the apply sends to the service.
-func (r *apiTokenResource) checkPolicy(ctx context.Context, c plannedToken, stage gateStage, diags *diag.Diagnostics) []client.Waiver {
+func (r *apiTokenResource) checkPolicy(ctx context.Context, c plannedToken, stage gateStage, diags *diag.Diagnostics) []wire.Waiver {
 	if r.data == nil || r.data.gate == nil {
 		return nil // not configured yet: the values are checked at apply
 	}
@@ -390,7 +391,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 		return
 	}
 	id := state.ID.ValueString()
-	var tok client.Token
+	var tok wire.Token
 	called := false
 
 	if upd, changed := r.updateRequest(ctx, plan, state, &resp.Diagnostics); changed && !resp.Diagnostics.HasError() {
@@ -416,7 +417,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 					"Add a renewal block with a reason and a reviewed_by other than the owner, then apply again.")
 			return
 		}
-		t, err := r.data.client.RenewToken(ctx, id, client.RenewRequest{
+		t, err := r.data.client.RenewToken(ctx, id, wire.RenewRequest{
 			TTL:        plan.TTL.ValueString(),
 			Reason:     renewal.Reason.ValueString(),
 			ReviewedBy: renewal.ReviewedBy.ValueString(),
@@ -433,7 +434,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	if plan.Secret.IsUnknown() || plan.SealedSecret.IsUnknown() {
 		// Every rotation (scheduled, triggered, a stale secret's catch-up, a new recipient)
 		// seals the new secret to the configured recipient.
-		rotate := client.RotateRequest{Recipient: plan.Recipient.ValueString(), Waivers: waivers}
+		rotate := wire.RotateRequest{Recipient: plan.Recipient.ValueString(), Waivers: waivers}
 		if rot, ok := rotationOf(ctx, plan.Rotation, &resp.Diagnostics); ok && knownString(rot.Overlap) {
 			rotate.Overlap = rot.Overlap.ValueString()
 		}
@@ -504,8 +505,8 @@ func (r *apiTokenResource) now() time.Time {
 }
 
 // updateRequest builds the PATCH body from the metadata that differs between plan and state.
-func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTokenModel, diags *diag.Diagnostics) (client.UpdateTokenRequest, bool) {
-	var upd client.UpdateTokenRequest
+func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTokenModel, diags *diag.Diagnostics) (wire.UpdateTokenRequest, bool) {
+	var upd wire.UpdateTokenRequest
 	changed := false
 	if !plan.Purpose.Equal(state.Purpose) {
 		v := plan.Purpose.ValueString()
@@ -533,7 +534,7 @@ func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTok
 	if !sameRotation(ctx, plan.Rotation, state.Rotation, diags) {
 		rot := rotationRequest(ctx, plan.Rotation, diags)
 		if rot == nil {
-			rot = &client.Rotation{} // clears the policy
+			rot = &wire.Rotation{} // clears the policy
 		}
 		upd.Rotation, changed = rot, true
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // maxRequestWaivers bounds the waivers of one request.
@@ -28,7 +28,7 @@ const requestWaiverSource = "the request's waivers"
 // date, and no waiver that could cover the findings waivers themselves produce
 // (TOKENGUARD-WAIVER-*): those judge waivers and are never waived. A problem is a 400 naming
 // waivers[i] and the field.
-func requestWaivers(ws []client.Waiver) ([]policy.Waiver, error) {
+func requestWaivers(ws []wire.Waiver) ([]policy.Waiver, error) {
 	if len(ws) > maxRequestWaivers {
 		return nil, invalid("waivers", "a request carries at most %d waivers", maxRequestWaivers)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // wantRefusedRules asserts err is a 422 policy_violation whose blocking findings are rules.
@@ -44,8 +45,8 @@ func TestRequestWaivers_honouredUnderTheServiceWaiverPolicy(t *testing.T) {
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
 	admin := svc.Client(t)
 	expires := t0.AddDate(0, 0, 30).Format("2006-01-02")
-	waiver := func(rule, approver, exp string) client.Waiver {
-		return client.Waiver{Rule: rule, Address: "tokenguard_api_token.wild-export", Reason: "Vendor API offers no narrower scope until Q3",
+	waiver := func(rule, approver, exp string) wire.Waiver {
+		return wire.Waiver{Rule: rule, Address: "tokenguard_api_token.wild-export", Reason: "Vendor API offers no narrower scope until Q3",
 			ApprovedBy: approver, Expires: exp}
 	}
 	req := compliantRequest("wild-export")
@@ -53,22 +54,22 @@ func TestRequestWaivers_honouredUnderTheServiceWaiverPolicy(t *testing.T) {
 
 	_, err := admin.CreateToken(ctx, req, "")
 	wantRefusedRules(t, "create without a waiver", err, "CPRA-MIN-002")
-	for name, w := range map[string]client.Waiver{
+	for name, w := range map[string]wire.Waiver{
 		"approved by the owner":           waiver("CPRA-MIN-002", "Team-Billing@example.com", expires),
 		"past max_days":                   waiver("CPRA-MIN-002", "privacy-office@example.com", t0.AddDate(0, 0, 200).Format("2006-01-02")),
 		"covers the non-waivable DEL-001": waiver("CPRA-*", "privacy-office@example.com", expires),
 	} {
-		req.Waivers = []client.Waiver{w}
+		req.Waivers = []wire.Waiver{w}
 		_, err := admin.CreateToken(ctx, req, "")
 		wantRefusedRules(t, name, err, "CPRA-MIN-002", "TOKENGUARD-WAIVER-REFUSED")
 	}
-	for name, w := range map[string]client.Waiver{
+	for name, w := range map[string]wire.Waiver{
 		"waives the waiver findings": waiver("TOKENGUARD-WAIVER-*", "privacy-office@example.com", expires),
 		"every rule":                 waiver("*", "privacy-office@example.com", expires),
 		"no approver":                waiver("CPRA-MIN-002", " ", expires),
 		"not a date":                 waiver("CPRA-MIN-002", "privacy-office@example.com", "next spring"),
 	} {
-		req.Waivers = []client.Waiver{waiver("CPRA-ROT-002", "privacy-office@example.com", expires), w}
+		req.Waivers = []wire.Waiver{waiver("CPRA-ROT-002", "privacy-office@example.com", expires), w}
 		_, err := admin.CreateToken(ctx, req, "")
 		var re *client.ResponseError
 		if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest || re.Field != "waivers[1]" {
@@ -76,7 +77,7 @@ func TestRequestWaivers_honouredUnderTheServiceWaiverPolicy(t *testing.T) {
 		}
 	}
 
-	req.Waivers = []client.Waiver{waiver("CPRA-MIN-002", "privacy-office@example.com", expires)}
+	req.Waivers = []wire.Waiver{waiver("CPRA-MIN-002", "privacy-office@example.com", expires)}
 	tok, err := admin.CreateToken(ctx, req, "")
 	if err != nil {
 		t.Fatalf("create with the provider's waiver: %v", err)
@@ -123,7 +124,7 @@ func TestRequestWaivers_refusedWhenTheServicePolicySaysSo(t *testing.T) {
 	svc := servertest.Start(t, servertest.Options{Now: servertest.NewClock(t0).Now, PolicyDataFiles: []string{data}})
 	req := compliantRequest("wild-export")
 	req.Scopes = []string{"invoices:*"}
-	req.Waivers = []client.Waiver{{Rule: "CPRA-MIN-002", Address: "tokenguard_api_token.wild-export", Reason: "Vendor API offers no narrower scope",
+	req.Waivers = []wire.Waiver{{Rule: "CPRA-MIN-002", Address: "tokenguard_api_token.wild-export", Reason: "Vendor API offers no narrower scope",
 		ApprovedBy: "privacy-office@example.com", Expires: t0.AddDate(0, 0, 30).Format("2006-01-02")}}
 	_, err := svc.Client(t).CreateToken(context.Background(), req, "")
 	wantRefusedRules(t, "create with a request waiver", err, "CPRA-MIN-002", "TOKENGUARD-WAIVER-REFUSED")
