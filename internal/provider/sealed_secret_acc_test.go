@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // sealedToken is a tokenguard_api_token "t" reaching a sensitive category, with the given
@@ -68,7 +71,8 @@ func decryptSealed(t *testing.T, sealed any, id age.Identity) string {
 // the state file or `terraform show -json` of either; secret is null and sealed_secret
 // decrypts, with the recipient's identity, to a secret that introspects active. A scheduled
 // rotation re-seals (the new secret decrypts and is active, and again nothing is in clear),
-// and a new recipient rotates the secret sealed to it alone. Without recipient the same
+// a new recipient rotates the secret sealed to it alone, and a rotation made outside
+// Terraform is caught up with a re-sealing rotation. Without recipient the same
 // token plans with a CPRA-SEC-003 warning; with it, without.
 func TestAccAPIToken_sealedSecretNeverInPlanOrState(t *testing.T) {
 	skipUnlessAcc(t)
@@ -142,6 +146,27 @@ func TestAccAPIToken_sealedSecretNeverInPlanOrState(t *testing.T) {
 	}
 	if _, err := age.Decrypt(armor.NewReader(strings.NewReader(w.stateAttrs("tokenguard_api_token.t")["sealed_secret"].(string))), id); err == nil {
 		t.Fatal("the old recipient's identity decrypts the secret sealed to the new one")
+	}
+
+	// Someone rotates outside Terraform, without a recipient: the next plan catches up with a
+	// rotation that seals again, and no clear secret reaches state.
+	tokID, _ := w.stateAttrs("tokenguard_api_token.t")["id"].(string)
+	ts.Clock.Advance(time.Hour)
+	if _, err := ts.Client.RotateToken(context.Background(), tokID, wire.RotateRequest{Overlap: "1s"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	ts.Clock.Advance(time.Minute) // the out-of-band rotation's overlap has ended
+	w.mustRun("plan", "-input=false", "-no-color", "-out=catchup.tfplan")
+	if got := w.planActions("catchup.tfplan", "tokenguard_api_token.t"); got != "update" {
+		t.Fatalf("the stale secret planned %q, want an in-place rotation (update)", got)
+	}
+	w.mustRun("apply", "-input=false", "-no-color", "catchup.tfplan")
+	fourth := w.sealedState(t, other)
+	if fourth == third {
+		t.Fatal("the catch-up rotation kept the stale secret")
+	}
+	if err := ts.expectActive(fourth, true); err != nil {
+		t.Fatalf("the secret re-sealed by the catch-up rotation: %v", err)
 	}
 }
 
