@@ -34,7 +34,7 @@ func checkRecipient(s string) (*age.X25519Recipient, error) {
 // secretAnswer is how a new secret is answered: in clear, or sealed to rcpt when there is
 // one (and then only sealed). It records in details, the mutation's audit record, whether it
 // was sealed and to which recipient; call it before the record is appended.
-func secretAnswer(secret string, rcpt *age.X25519Recipient, details map[string]string) (clear, sealed string, err error) {
+func secretAnswer(secret string, rcpt *age.X25519Recipient, details map[string]string) (plain, sealed string, err error) {
 	if rcpt == nil {
 		return secret, "", nil
 	}

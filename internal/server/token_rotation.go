@@ -85,7 +85,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if overlap > 0 {
 			details["overlap"] = token.FormatDuration(overlap)
 		}
-		clear, sealed, err := secretAnswer(secret, rcpt, details)
+		plain, sealed, err := secretAnswer(secret, rcpt, details)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -96,7 +96,7 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
-		out.Secret, out.SealedSecret = clear, sealed
+		out.Secret, out.SealedSecret = plain, sealed
 		return http.StatusOK, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)

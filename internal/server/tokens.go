@@ -200,7 +200,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			"data_categories": strings.Join(sp.categories, ","),
 			"secret_version":  "1",
 		}
-		clear, sealed, err := secretAnswer(secret, rcpt, details)
+		plain, sealed, err := secretAnswer(secret, rcpt, details)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -211,7 +211,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
-		out.Secret, out.SealedSecret = clear, sealed
+		out.Secret, out.SealedSecret = plain, sealed
 		return http.StatusCreated, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
