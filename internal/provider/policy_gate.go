@@ -286,7 +286,8 @@ func findingText(f policy.Finding, mode string, stage gateStage, serviceJudges, 
 	case f.Waived:
 		summary = "CPRA Policy Finding Waived"
 		fmt.Fprintf(&b, "Waived by policy.waivers_file (approved by %s: %s). The provider sends this waiver with its request, and the "+
-			"token service honours it under its own waiver policy, so the apply goes ahead too. Fix it before the waiver expires.",
+			"token service honours it under its own waiver policy, so the apply goes ahead too (unless the service's waiver policy "+
+			"refuses it: then the apply fails with 422 TOKENGUARD-WAIVER-REFUSED before anything changes). Fix it before the waiver expires.",
 			f.WaiverApprovedBy, f.WaiverReason)
 	case f.RuleID == policy.RuleWaiverExpired:
 		summary = "CPRA Policy Waiver Expired"
