@@ -124,7 +124,6 @@ func runMeasuredStderr(ctx context.Context, tool, errPath, name string, args ...
 	}
 	defer func() { _ = f.Close() }()               // stderr of a finished child: nothing left to lose
 	cmd := exec.CommandContext(ctx, name, args...) //nolint:gosec // G204: the tokenguard binary the benchmark was given
-
 	cmd.Stderr = f
 	start := time.Now()
 	err = cmd.Run()
