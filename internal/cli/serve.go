@@ -26,6 +26,8 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
@@ -208,12 +210,36 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return withCode(ExitFindings, fmt.Errorf("listening on %s: %w", o.listen, err))
 	}
 	defer func() { _ = ln.Close() }() // for the early returns; Shutdown closes it otherwise
+	var sqliteLock *sqlite.ServiceLock
+	if !isPostgresURL(o.db) {
+		// Held from before the database is opened until the process ends: admin rekey refuses
+		// to change the keys under a running service (the OS releases it on any exit).
+		if sqliteLock, err = sqlite.HoldAsService(o.db); err != nil {
+			return withCode(ExitFindings, err)
+		}
+		defer func() { _ = sqliteLock.Release() }()
+	}
 	st, err := openDatabase(ctx, o.db)
 	if err != nil {
 		return withCode(ExitFindings, err)
 	}
 	// For the early returns; the clean shutdown below closes the store and checks the error.
 	defer func() { _ = st.Close() }()
+	if pg, ok := st.(*postgres.Store); ok {
+		// Taken before the key file is read (it waits for a running admin rekey), held on a
+		// session of its own until the store closes.
+		pgLock, err := pg.HoldAsService(ctx, func(waitedForRekey bool) {
+			if waitedForRekey {
+				log.Error("an admin command (rekey) held the database while this instance had lost its connection: restart this instance so that it loads the current key file")
+				return
+			}
+			log.Info("service lock taken again after the database connection was lost")
+		})
+		if err != nil {
+			return withCode(ExitFindings, err)
+		}
+		defer func() { _ = pgLock.Release() }()
+	}
 	credentials, err := countCredentials(ctx, st)
 	if err != nil {
 		return withCode(ExitFindings, err)

@@ -32,7 +32,7 @@ type Token struct {
 	problems []string
 }
 
-// Fields is the provider-independent view of a token (input.token.fields). A nil pointer or
+// Fields are the provider-independent fields of a token (input.token.fields). A nil pointer or
 // nil slice is JSON null: not set, or unknown until apply (see Token.Unknown).
 type Fields struct {
 	Name, Purpose, Owner                            *string
@@ -252,7 +252,7 @@ func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 		t.ManagedBy = "tokenguard"
 	}
 	if m, ok := mappers[c.Type]; ok {
-		v := view{before: before, after: after, unknown: unknown, now: now, actions: t.Actions, problems: &t.problems}
+		v := attributeReader{before: before, after: after, unknown: unknown, now: now, actions: t.Actions, problems: &t.problems}
 		t.Fields = m(v)
 	}
 	for _, p := range sensitive {
