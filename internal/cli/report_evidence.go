@@ -103,8 +103,8 @@ func runReportEvidence(ctx context.Context, s *streams, o reportEvidenceOptions)
 		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
 	}
 	// A note on stderr about a pack already written: if stderr fails there is nowhere to say so.
-	_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\n",
-		len(m.Files)+1, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), o.output)
+	_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\nmanifest digest %s: keep it where the pack's readers cannot write\n",
+		len(m.Files)+1, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), o.output, m.Digest)
 	if !sum.Checkpoint.ChainVerified {
 		return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", sum.Checkpoint.Problem))
 	}

@@ -116,7 +116,8 @@ func (w *packWorld) report() func(*streams) *cobra.Command {
 func (w *packWorld) writePack(t *testing.T, dest string) evidencepack.Pack {
 	t.Helper()
 	code, out, errs := runSubcommand(t, w.report(), "report", "evidence", "--output", dest)
-	if code != ExitOK || out != "" || !strings.Contains(errs, "wrote the evidence pack (10 parts, 3 tokens, 1 deletion requests, 1 renewals") {
+	if code != ExitOK || out != "" || !strings.Contains(errs, "wrote the evidence pack (10 parts, 3 tokens, 1 deletion requests, 1 renewals") ||
+		!regexp.MustCompile(`manifest digest [0-9a-f]{64}:`).MatchString(errs) {
 		t.Fatalf("report evidence --output %s = %d, stdout %q, stderr %q", dest, code, out, errs)
 	}
 	p, err := evidencepack.Read(dest)

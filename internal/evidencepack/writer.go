@@ -225,6 +225,9 @@ func (w *Writer) Finish(sum Summary) (m Manifest, err error) {
 	if err != nil {
 		return m, err
 	}
+	if err := json.Unmarshal(raw, &m); err != nil { // m as written, its Digest included
+		return m, err
+	}
 	if err := os.WriteFile(filepath.Join(w.dir, ManifestName), raw, 0o600); err != nil {
 		return m, fmt.Errorf("writing %s: %w", ManifestName, err)
 	}

@@ -174,6 +174,11 @@ func (v *readSet) projection(values []*ast.Term) ast.Object {
 	return out
 }
 
+// readsAny is true when the set holds one of these keys of input.token.fields.
+func (v *readSet) readsAny(fields []string) bool {
+	return slices.ContainsFunc(v.fields, func(k *ast.Term) bool { return slices.Contains(fields, string(k.Value.(ast.String))) })
+}
+
 // readsRaw is true when the set holds the token's raw before or after values.
 func (v *readSet) readsRaw() bool {
 	return slices.ContainsFunc(v.keys, func(k *ast.Term) bool { return k.Equal(keyBefore) || k.Equal(keyAfter) })
@@ -272,7 +277,8 @@ func (t *projectionTable) store(values []*ast.Term, hash int, findings []Finding
 
 // evaluateReadsRules evaluates the rules of p with declared reads on the token: from the table
 // where this projection was seen before, else by evaluating the rule on the projection.
-func (p *preparedRules) evaluateReadsRules(ctx context.Context, call *evalCall, tables []*projectionTable, token ast.Object, planTerm *ast.Term, address string) ([]Finding, error) {
+func (p *preparedRules) evaluateReadsRules(ctx context.Context, call *evalCall, tables []*projectionTable, token ast.Object, planTerm *ast.Term, t *Token) ([]Finding, error) {
+	address := t.Address
 	var out []Finding
 	var buf []*ast.Term
 	paths := newTokenPaths(token)
@@ -299,11 +305,15 @@ func (p *preparedRules) evaluateReadsRules(ctx context.Context, call *evalCall, 
 				buf = nil // the table holds values now
 			}
 		}
+		first := len(out)
 		for _, f := range findings {
 			if f.Address == "" {
 				f.Address = address
 			}
 			out = append(out, f)
+		}
+		if r.reads.readsAny(t.tainted) {
+			withholdMessages(out[first:], *t)
 		}
 	}
 	return out, nil

@@ -100,19 +100,21 @@ func (e *Engine) evaluateToken(ctx context.Context, call *evalCall, t Token, pla
 		if out, err = p.eval(ctx, call, input, t.Address); err != nil {
 			return nil, err
 		}
+		if len(t.tainted) > 0 { // these rules see every field
+			withholdMessages(out, t)
+		}
 	}
 	if len(p.readsRules) > 0 {
 		token, ok := tv.Value.(ast.Object)
 		if !ok {
 			return nil, fmt.Errorf("%s: normalised token is not an object", t.Address)
 		}
-		readsFindings, err := p.evaluateReadsRules(ctx, call, call.tables[t.ManagedBy], token, planTerm, t.Address)
+		readsFindings, err := p.evaluateReadsRules(ctx, call, call.tables[t.ManagedBy], token, planTerm, &t)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, readsFindings...)
 	}
-	withholdMessages(out, t)
 	return out, nil
 }
 

@@ -238,3 +238,34 @@ func TestReadPlan_listAndChangeLimitsNameTheLimitAndTheByte(t *testing.T) {
 		})
 	}
 }
+
+// TestReadPlan_limitsHoldForEveryTokenTypeAndOnlyForTokens attacks the limits from the
+// sides: another provider's token over the list limit is refused like a tokenguard token; a
+// huge list in a resource the checker does not decode (an ordinary resource, a deposed
+// token) is skipped without building values, so it neither trips the limit nor costs memory.
+func TestReadPlan_limitsHoldForEveryTokenTypeAndOnlyForTokens(t *testing.T) {
+	huge := `[` + strings.TrimSuffix(strings.Repeat(`"s",`, MaxListValues+1), ",") + `]`
+	resource := func(typ, extra string) string {
+		return `{"format_version":"1.2","resource_changes":[{"address":"` + typ + `.x","mode":"managed","type":"` + typ + `","name":"x"` + extra +
+			`,"change":{"actions":["create"],"after":{"scopes":` + huge + `}}}]}`
+	}
+	for _, tc := range []struct {
+		name, plan string
+		refused    bool
+	}{
+		{"gitlab personal access token", resource("gitlab_personal_access_token", ""), true},
+		{"cloudflare api token", resource("cloudflare_api_token", ""), true},
+		{"ordinary resource", resource("aws_instance", ""), false},
+		{"deposed tokenguard token", resource(TokenguardType, `,"deposed":"00000001"`), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadPlan(strings.NewReader(tc.plan))
+			if refused := err != nil; refused != tc.refused {
+				t.Fatalf("refused = %v (%v), want %v", refused, err, tc.refused)
+			}
+			if tc.refused && (!errors.Is(err, ErrInvalidPlan) || !strings.Contains(err.Error(), "a list holds more than 10000 values")) {
+				t.Fatalf("error = %v, want the list limit named", err)
+			}
+		})
+	}
+}

@@ -136,6 +136,7 @@ type Server struct {
 	store             store.Store
 	keys              *keyring.Keyring
 	now               func() time.Time
+	writeProbes       writeProbes // the /readyz write probe, at most one a second
 	defaultTTL        time.Duration
 	maxTTL            time.Duration
 	env               string
@@ -487,7 +488,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: wire.CodeNotReady, message: "the database does not answer"})
 		return
 	}
-	if err := s.store.ProbeWrite(ctx); err != nil {
+	if err := s.writeProbes.check(ctx, s.now(), s.store.ProbeWrite); err != nil {
 		s.log.Error("readiness write probe failed", "error", err.Error())
 		msg := "the database does not accept a write"
 		switch {
