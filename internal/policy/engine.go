@@ -2,6 +2,8 @@ package policy
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
@@ -30,6 +32,8 @@ type Options struct {
 	Now func() time.Time
 	// Gate selects the rules that declare this gate; "" means GateCheck.
 	Gate string
+	// viaRego evaluates through OPA's public rego API instead of topdown directly.
+	viaRego bool
 }
 
 // Result is the outcome of checking one plan.
@@ -100,28 +104,28 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 	}
 	for _, managedBy := range []string{"tokenguard", "external"} {
 		var whole []Rule
-		var views []*viewRule
+		var readsRules []*readsRule
 		for _, r := range active {
 			if r.Scope != ScopeToken || len(r.AppliesTo) > 0 && !slices.Contains(r.AppliesTo, managedBy) {
 				continue
 			}
-			if r.view == nil {
+			if r.reads == nil {
 				whole = append(whole, r)
 				continue
 			}
-			p, err := prepare(compiler, store, []Rule{r})
+			p, err := prepare(ctx, compiler, store, []Rule{r}, o.viaRego)
 			if err != nil {
 				return nil, err
 			}
 			p.constants = constants
-			views = append(views, &viewRule{view: r.view, prepared: p})
+			readsRules = append(readsRules, &readsRule{reads: r.reads, prepared: p})
 		}
-		if e.token[managedBy], err = prepare(compiler, store, whole); err != nil {
+		if e.token[managedBy], err = prepare(ctx, compiler, store, whole, o.viaRego); err != nil {
 			return nil, err
 		}
 		e.token[managedBy].constants = constants
-		e.token[managedBy].views = views
-		e.token[managedBy].raw = len(whole) > 0 || slices.ContainsFunc(views, func(v *viewRule) bool { return v.view.readsRaw() })
+		e.token[managedBy].readsRules = readsRules
+		e.token[managedBy].raw = len(whole) > 0 || slices.ContainsFunc(readsRules, func(v *readsRule) bool { return v.reads.readsRaw() })
 	}
 	var planRules []Rule
 	for _, r := range active {
@@ -129,7 +133,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 			planRules = append(planRules, r)
 		}
 	}
-	if e.plan, err = prepare(compiler, store, planRules); err != nil {
+	if e.plan, err = prepare(ctx, compiler, store, planRules, o.viaRego); err != nil {
 		return nil, err
 	}
 	e.plan.constants = constants
@@ -194,7 +198,8 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 	if err != nil {
 		return Result{}, err
 	}
-	tables := e.newViewTables()
+	call := e.newCall(ctx, ts)
+	defer call.end()
 	changes := p.Changes
 	p.Changes = nil
 	results := make([][]Finding, len(changes))
@@ -223,7 +228,7 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 		planTokens[i] = planToken(t, referenced)
 		// A variable of its own: assigning the enclosing err here raced between workers.
 		var evalErr error
-		results[i], evalErr = e.evaluateToken(ctx, t, planTerm, tables)
+		results[i], evalErr = e.evaluateToken(ctx, call, t, planTerm)
 		if o.Existing == ExistingWarn {
 			MarkExisting(tc, results[i])
 		}
@@ -247,7 +252,7 @@ func (e *Engine) EvaluatePlanWith(ctx context.Context, r io.Reader, o PlanOption
 			facts.Tokens = append(facts.Tokens, *planTokens[i])
 		}
 	}
-	planFindings, err := e.evaluatePlanRules(ctx, facts)
+	planFindings, err := e.evaluatePlanRules(ctx, call, facts)
 	if err != nil {
 		return Result{}, err
 	}
@@ -268,10 +273,15 @@ func (e *Engine) EvaluateTokens(ctx context.Context, tokens []Token, facts PlanF
 		return nil, err
 	}
 	results := make([][]Finding, len(tokens))
-	tables := e.newViewTables()
+	now := e.now()
+	if facts.Timestamp != nil {
+		now = *facts.Timestamp
+	}
+	call := e.newCall(ctx, now.UTC())
+	defer call.end()
 	err = forEach(ctx, len(tokens), func(i int) error {
 		var err error
-		results[i], err = e.evaluateToken(ctx, tokens[i], planTerm, tables)
+		results[i], err = e.evaluateToken(ctx, call, tokens[i], planTerm)
 		return err
 	})
 	if err != nil {
@@ -286,7 +296,8 @@ func (e *Engine) EvaluateTokens(ctx context.Context, tokens []Token, facts PlanF
 }
 
 // forEach calls fn(0) ... fn(n-1) on runtime.NumCPU() workers and returns the error of the
-// lowest index that failed, or the context's error.
+// lowest index that failed, or, once the context has ended, an error that wraps the
+// context's and, where a worker was stopped mid-evaluation, says which resource it was on.
 func forEach(ctx context.Context, n int, fn func(i int) error) error {
 	errs := make([]error, n)
 	next := make(chan int)
@@ -308,13 +319,16 @@ func forEach(ctx context.Context, n int, fn func(i int) error) error {
 	}
 	close(next)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	ctxErr := ctx.Err()
 	for _, err := range errs {
-		if err != nil {
+		// A worker's error says where it stopped; an error of another kind found after the
+		// context ended may be a consequence of the cancellation.
+		if err != nil && (ctxErr == nil || errors.Is(err, ctxErr)) {
 			return err
 		}
+	}
+	if ctxErr != nil {
+		return fmt.Errorf("stopped before every resource was evaluated: %w", ctxErr)
 	}
 	return nil
 }

@@ -7,22 +7,24 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // preparedRules is one prepared query that evaluates the deny set of several rule packages;
-// binding "r<i>" holds the findings of rules[i]. For token rules, views holds the rules that
+// binding "r<i>" holds the findings of rules[i]. For token rules, readsRules holds the rules that
 // declare their reads, each prepared on its own (see engine_reads.go); rules holds the others.
 type preparedRules struct {
-	// query is the compiled query; it runs on topdown directly (rego's prepared queries add
-	// metrics, a cancellation goroutine and a conversion of every result to Go values per
-	// evaluation, which cost more than small rules themselves).
+	// query is the compiled query for the direct path (topdown without the rego package).
 	query    ast.Body
 	compiler *ast.Compiler
 	store    storage.Store
-	rules    []Rule
-	views    []*viewRule
+	// public is the same query prepared through OPA's public rego API.
+	public     *rego.PreparedEvalQuery
+	rules      []Rule
+	readsRules []*readsRule
 	// raw is true when a rule reads the token's raw before and after values (every rule
 	// without declared reads does): only then are they converted to OPA values.
 	raw bool
@@ -30,7 +32,7 @@ type preparedRules struct {
 	constants []constantValue
 }
 
-func prepare(c *ast.Compiler, store storage.Store, rules []Rule) (*preparedRules, error) {
+func prepare(ctx context.Context, c *ast.Compiler, store storage.Store, rules []Rule, viaRego bool) (*preparedRules, error) {
 	p := &preparedRules{rules: rules}
 	if len(rules) == 0 {
 		return p, nil
@@ -43,6 +45,14 @@ func prepare(c *ast.Compiler, store storage.Store, rules []Rule) (*preparedRules
 		}
 		body = append(body, ast.Equality.Expr(ast.VarTerm("r"+strconv.Itoa(i)), ast.NewTerm(ref)))
 	}
+	if viaRego {
+		pq, err := rego.New(rego.ParsedQuery(body), rego.Compiler(c), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing policies: %s", oneLine(err))
+		}
+		p.public = &pq
+		return p, nil
+	}
 	q, err := c.QueryCompiler().Compile(body)
 	if err != nil {
 		return nil, fmt.Errorf("preparing policies: %s", oneLine(err))
@@ -51,11 +61,30 @@ func prepare(c *ast.Compiler, store storage.Store, rules []Rule) (*preparedRules
 	return p, nil
 }
 
+// evalCall is what every evaluation of one Engine call shares.
+type evalCall struct {
+	// now is the time rules see (time.now_ns): the plan's timestamp, else Options.Now.
+	now time.Time
+	// cancel stops every evaluation of the call, mid-rule, once the caller's context ends.
+	cancel topdown.Cancel
+	// tables hold the findings of rules with declared reads, per distinct projection.
+	tables projectionTables
+	stop   func() bool
+}
+
+// newCall starts an Engine call at now; end must be called when it returns.
+func (e *Engine) newCall(ctx context.Context, now time.Time) *evalCall {
+	c := topdown.NewCancel()
+	return &evalCall{now: now, cancel: c, tables: e.newProjectionTables(), stop: context.AfterFunc(ctx, c.Cancel)}
+}
+
+func (c *evalCall) end() { c.stop() }
+
 // evaluateToken evaluates the token rules on t: the rules without declared reads on the whole
-// token, the others on their views, through tables (those of the current evaluation call).
-func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term, tables viewTables) ([]Finding, error) {
+// token, the others on their projections, through tables (those of the current evaluation call).
+func (e *Engine) evaluateToken(ctx context.Context, call *evalCall, t Token, planTerm *ast.Term) ([]Finding, error) {
 	p := e.token[t.ManagedBy]
-	if p == nil || len(p.rules) == 0 && len(p.views) == 0 {
+	if p == nil || len(p.rules) == 0 && len(p.readsRules) == 0 {
 		return nil, nil
 	}
 	tv, err := t.termWith(p.raw)
@@ -68,26 +97,28 @@ func (e *Engine) evaluateToken(ctx context.Context, t Token, planTerm *ast.Term,
 			[2]*ast.Term{ast.StringTerm("token"), tv},
 			[2]*ast.Term{ast.StringTerm("plan"), planTerm},
 		)
-		if out, err = p.eval(ctx, input, t.Address); err != nil {
+		if out, err = p.eval(ctx, call, input, t.Address); err != nil {
 			return nil, err
 		}
+		if len(t.tainted) > 0 { // these rules see every field
+			withholdMessages(out, t)
+		}
 	}
-	if len(p.views) > 0 {
+	if len(p.readsRules) > 0 {
 		token, ok := tv.Value.(ast.Object)
 		if !ok {
 			return nil, fmt.Errorf("%s: normalised token is not an object", t.Address)
 		}
-		viewFindings, err := p.evaluateViews(ctx, tables[t.ManagedBy], token, planTerm, t.Address)
+		readsFindings, err := p.evaluateReadsRules(ctx, call, call.tables[t.ManagedBy], token, planTerm, &t)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, viewFindings...)
+		out = append(out, readsFindings...)
 	}
-	withholdMessages(out, t)
 	return out, nil
 }
 
-func (e *Engine) evaluatePlanRules(ctx context.Context, facts PlanFacts) ([]Finding, error) {
+func (e *Engine) evaluatePlanRules(ctx context.Context, call *evalCall, facts PlanFacts) ([]Finding, error) {
 	if len(e.plan.rules) == 0 {
 		return nil, nil
 	}
@@ -96,33 +127,52 @@ func (e *Engine) evaluatePlanRules(ctx context.Context, facts PlanFacts) ([]Find
 		return nil, fmt.Errorf("plan facts: %w", err)
 	}
 	input := ast.NewObject([2]*ast.Term{ast.StringTerm("plan"), ast.NewTerm(pv)})
-	return e.plan.eval(ctx, input, "")
+	return e.plan.eval(ctx, call, input, "")
 }
 
-func (p *preparedRules) eval(ctx context.Context, input ast.Value, address string) ([]Finding, error) {
+func (p *preparedRules) eval(ctx context.Context, call *evalCall, input ast.Value, address string) ([]Finding, error) {
 	fail := func(err error) error {
 		where := address
 		if where == "" {
 			where = "plan"
 		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("evaluating policies on %s: stopped before the policies finished: %w", where, ctxErr)
+		}
 		return fmt.Errorf("evaluating policies on %s: %s", where, oneLine(err))
 	}
-	txn, err := p.store.NewTransaction(ctx)
-	if err != nil {
-		return nil, fail(err)
-	}
-	defer p.store.Abort(ctx, txn)
 	cache := &constantCache{shared: p.constants, inner: topdown.NewVirtualCache()}
 	var result topdown.QueryResult
-	err = topdown.NewQuery(p.query).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(txn).
-		WithInput(ast.NewTerm(input)).WithVirtualCache(cache).WithIndexing(true).WithEarlyExit(true).
-		WithTime(time.Now()).
-		Iter(ctx, func(qr topdown.QueryResult) error {
-			result = qr
-			return nil
-		})
-	if err != nil {
-		return nil, fail(err)
+	if p.public != nil {
+		rs, err := p.public.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(metrics.NoOp()),
+			rego.EvalExternalCancel(call.cancel), rego.EvalVirtualCache(cache), rego.EvalTime(call.now),
+			rego.EvalGenerateJSON(keepTerm))
+		if err != nil {
+			return nil, fail(err)
+		}
+		if len(rs) == 0 {
+			return nil, nil
+		}
+		result = topdown.QueryResult{}
+		for k, v := range rs[0].Bindings {
+			result[ast.Var(k)] = v.(*ast.Term)
+		}
+	} else {
+		txn, err := p.store.NewTransaction(ctx)
+		if err != nil {
+			return nil, fail(err)
+		}
+		defer p.store.Abort(ctx, txn)
+		err = topdown.NewQuery(p.query).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(txn).
+			WithInput(ast.NewTerm(input)).WithVirtualCache(cache).WithIndexing(true).WithEarlyExit(true).
+			WithTime(call.now).WithCancel(call.cancel).
+			Iter(ctx, func(qr topdown.QueryResult) error {
+				result = qr
+				return nil
+			})
+		if err != nil {
+			return nil, fail(err)
+		}
 	}
 	if result == nil {
 		return nil, nil
@@ -171,3 +221,6 @@ func (p *preparedRules) eval(ctx context.Context, input ast.Value, address strin
 	}
 	return out, nil
 }
+
+// keepTerm hands the rego package's results back as OPA terms rather than Go values.
+func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // CredentialPrefix starts every credential secret the service mints, so secret scanners can
@@ -151,7 +151,7 @@ func setChallenge(w http.ResponseWriter, r *http.Request, ae *apiError) {
 
 // unauthenticated is the 401 answer, with msg saying what is wrong.
 func unauthenticated(msg string) error {
-	return &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
+	return &apiError{status: http.StatusUnauthorized, code: wire.CodeUnauthenticated, message: msg}
 }
 
 // presented is the credential a request presents: its secret, and the credential id it
@@ -236,7 +236,7 @@ func authorize(cred store.Credential, found bool, claimedID, right string) (*cal
 	}
 	c := &caller{id: cred.ID, rights: cred.Rights}
 	if !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
-		return c, &apiError{status: http.StatusForbidden, code: "forbidden",
+		return c, &apiError{status: http.StatusForbidden, code: wire.CodeForbidden,
 			message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
 	}
 	return c, nil
@@ -361,7 +361,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
-	var req client.CreateCredentialRequest
+	var req wire.CreateCredentialRequest
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
@@ -394,6 +394,6 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *cal
 			Outcome: "ok", Details: map[string]string{"credential": id, "rights": RightIntrospect}}); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusCreated, client.Credential{ID: id, Name: req.Name, Rights: cred.Rights, CreatedAt: now, Secret: secret}, nil
+		return http.StatusCreated, wire.Credential{ID: id, Name: req.Name, Rights: cred.Rights, CreatedAt: now, Secret: secret}, nil
 	})
 }

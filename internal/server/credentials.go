@@ -8,6 +8,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // actionCredentialRevoke is the audit action of POST /v1/credentials/{id}/revoke.
@@ -40,7 +41,7 @@ func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	id := r.PathValue("id")
 	if id == c.id {
-		return conflict("cannot_revoke_self", "", "a credential cannot revoke itself: revoke it with another admin credential")
+		return conflict(wire.CodeCannotRevokeSelf, "", "a credential cannot revoke itself: revoke it with another admin credential")
 	}
 	ctx := r.Context()
 	var out credentialView
