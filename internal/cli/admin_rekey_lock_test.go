@@ -102,7 +102,8 @@ func TestAdminRekey_refusesWhileAServeProcessHoldsTheSQLiteDatabase(t *testing.T
 // --new-key refuses while instances hold the service lock, saying how many, and changes
 // nothing; after one is SIGKILLed it still refuses (one left); after both are, it runs. An
 // instance started while a rekey holds the lock waits for it (its lock request shows as
-// waiting in pg_locks) and becomes ready once the rekey ends, with the new key.
+// waiting in pg_locks, and it logs why) and becomes ready once the rekey ends, with the new
+// key.
 func testRekeyRefusedWhileInstancesRun(t *testing.T, bin string) {
 	ctx := context.Background()
 	db, a, b := twoInstances(t, bin)
@@ -176,7 +177,11 @@ func testRekeyRefusedWhileInstancesRun(t *testing.T, bin string) {
 	if err := lock.Release(); err != nil {
 		t.Fatal(err)
 	}
-	c := (<-started).client(t)
+	waited := <-started
+	if !strings.Contains(waited.stderr.String(), "waiting for an admin command (admin rekey)") {
+		t.Fatalf("the instance that waited for the lock did not log why:\n%s", waited.stderr.String())
+	}
+	c := waited.client(t)
 	if in, err := c.Introspect(ctx, tok.Secret); err != nil || !in.Active {
 		t.Fatalf("introspection on an instance started after the rekey: active %v, %v", in.Active, err)
 	}
