@@ -17,6 +17,8 @@
 //	func (c *Client) AuditCheckpoint(ctx) (audit.Checkpoint, error)
 //	func (c *Client) CreateCredential(ctx, req CreateCredentialRequest, idempotencyKey string) (Credential, error)
 //	func (c *Client) RevokeCredential(ctx, id string) (Credential, error)  // idempotent; ErrNotFound
+//	func (c *Client) ListCredentials(ctx) ([]Credential, error)
+//	func (c *Client) RotateCredential(ctx, id string, req RotateCredentialRequest, idempotencyKey string) (Credential, error)
 //	func (c *Client) Ready(ctx) error
 //
 // An empty idempotencyKey makes the client generate one per call (kept across its retries).
@@ -512,7 +514,8 @@ func (c *Client) AuditCheckpoint(ctx context.Context) (audit.Checkpoint, error) 
 	return out.Checkpoint, err
 }
 
-// CreateCredential creates an introspect-only credential; the answer holds its secret, once.
+// CreateCredential creates a credential of req.Role (introspect when empty); the answer
+// holds its secret, once.
 func (c *Client) CreateCredential(ctx context.Context, req CreateCredentialRequest, idempotencyKey string) (Credential, error) {
 	var out Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials", nil, req, &out, keyOrNew(idempotencyKey))
@@ -525,6 +528,22 @@ func (c *Client) CreateCredential(ctx context.Context, req CreateCredentialReque
 func (c *Client) RevokeCredential(ctx context.Context, id string) (Credential, error) {
 	var out Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/revoke", nil, struct{}{}, &out, "")
+	return out, err
+}
+
+// ListCredentials lists every credential, revoked ones included, without secrets
+// (GET /v1/credentials, admin).
+func (c *Client) ListCredentials(ctx context.Context) ([]Credential, error) {
+	var out CredentialList
+	err := c.do(ctx, http.MethodGet, "/v1/credentials", nil, nil, &out, "")
+	return out.Credentials, err
+}
+
+// RotateCredential gives credential id a new secret (POST /v1/credentials/{id}/rotate,
+// admin); the answer holds it, once. The previous secret keeps working for req.Overlap.
+func (c *Client) RotateCredential(ctx context.Context, id string, req RotateCredentialRequest, idempotencyKey string) (Credential, error) {
+	var out Credential
+	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/rotate", nil, req, &out, keyOrNew(idempotencyKey))
 	return out, err
 }
 
