@@ -1,6 +1,6 @@
 // Package accessreport presents the answer to a consumer's access request (Cal. Civ. Code
 // 1798.110 and 1798.115) for people: markdown, json or one self-contained html page. It only
-// presents what the service answered (client.AccessAnswer); it decides nothing, so every
+// presents what the service answered (wire.AccessAnswer); it decides nothing, so every
 // format says the same.
 package accessreport
 
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Formats of Render.
@@ -26,7 +26,7 @@ const (
 func Formats() []string { return []string{FormatMarkdown, FormatJSON, FormatHTML} }
 
 // Render writes a to w in format (one of Formats).
-func Render(w io.Writer, a client.AccessAnswer, format string) error {
+func Render(w io.Writer, a wire.AccessAnswer, format string) error {
 	switch format {
 	case FormatMarkdown:
 		return renderMarkdown(w, a)
@@ -49,14 +49,14 @@ func stamp(t *time.Time) string {
 }
 
 // erasureSentence is the whole answer after a completed deletion request.
-func erasureSentence(e *client.AccessErasure) string {
+func erasureSentence(e *wire.AccessErasure) string {
 	return fmt.Sprintf("This data subject's personal information was erased on %s (deletion request %s). "+
 		"The token service holds nothing else about it: no token is bound to it any more.",
 		e.ErasedAt.UTC().Format(time.DateOnly), e.DeletionRequestID)
 }
 
 // summarySentence counts the tokens of an answer.
-func summarySentence(a client.AccessAnswer) string {
+func summarySentence(a wire.AccessAnswer) string {
 	if len(a.Tokens) == 0 {
 		return "No token of this service was ever bound to this data subject."
 	}
@@ -88,21 +88,21 @@ func list(v []string) string {
 }
 
 // eventText is one history entry's particulars for people.
-func eventText(e client.AccessEvent) string {
+func eventText(e wire.AccessEvent) string {
 	var parts []string
 	switch e.Event {
-	case client.AccessRotated:
+	case wire.AccessRotated:
 		if e.SecretVersion > 0 {
 			parts = append(parts, fmt.Sprintf("secret version %d", e.SecretVersion))
 		}
-	case client.AccessRenewed:
+	case wire.AccessRenewed:
 		if e.ExpiresAt != nil {
 			parts = append(parts, "now expires "+stamp(e.ExpiresAt))
 		}
 		if e.Reviewer != "" {
 			parts = append(parts, "reviewed by "+e.Reviewer)
 		}
-	case client.AccessUpdated:
+	case wire.AccessUpdated:
 		if len(e.Changed) > 0 {
 			parts = append(parts, "changed "+strings.Join(e.Changed, ", "))
 		}
@@ -114,7 +114,7 @@ func eventText(e client.AccessEvent) string {
 }
 
 // totalUses sums a token's verifications.
-func totalUses(u []client.AccessUsageDay) (active, inactive int64) {
+func totalUses(u []wire.AccessUsageDay) (active, inactive int64) {
 	for _, d := range u {
 		active += d.Active
 		inactive += d.Inactive

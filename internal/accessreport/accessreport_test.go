@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func TestRender_erasedAnswerSaysOnlyTheErasureInEveryFormat(t *testing.T) {
-	a := client.AccessAnswer{Subject: "customer:1", AnsweredAt: time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC), AuditSeq: 9,
-		Erased: &client.AccessErasure{ErasedAt: time.Date(2030, 1, 15, 10, 0, 0, 0, time.UTC), DeletionRequestID: "del_abc"},
-		Tokens: []client.AccessToken{}}
+	a := wire.AccessAnswer{Subject: "customer:1", AnsweredAt: time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC), AuditSeq: 9,
+		Erased: &wire.AccessErasure{ErasedAt: time.Date(2030, 1, 15, 10, 0, 0, 0, time.UTC), DeletionRequestID: "del_abc"},
+		Tokens: []wire.AccessToken{}}
 	for _, f := range Formats() {
 		var buf bytes.Buffer
 		if err := Render(&buf, a, f); err != nil {
@@ -32,7 +32,7 @@ func TestRender_erasedAnswerSaysOnlyTheErasureInEveryFormat(t *testing.T) {
 }
 
 func TestRender_noTokensAndUnknownFormat(t *testing.T) {
-	a := client.AccessAnswer{Subject: "customer:2", Tokens: []client.AccessToken{}}
+	a := wire.AccessAnswer{Subject: "customer:2", Tokens: []wire.AccessToken{}}
 	var buf bytes.Buffer
 	if err := Render(&buf, a, FormatMarkdown); err != nil || !strings.Contains(buf.String(), "No token of this service was ever bound") {
 		t.Errorf("markdown of an empty answer: %v\n%s", err, buf.String())

@@ -4,7 +4,7 @@ import (
 	_ "embed"
 	"html/template"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 //go:embed access.html.tmpl
@@ -24,7 +24,7 @@ type htmlView struct {
 }
 
 type htmlToken struct {
-	client.AccessToken
+	wire.AccessToken
 	Others, Created, Expires, Rotated, Revoked, LastUsed string
 	Categories, Audiences, Scopes                        string
 	Events                                               []htmlEvent
@@ -36,7 +36,7 @@ type htmlEvent struct {
 	Seq                          int64
 }
 
-func view(a client.AccessAnswer) htmlView {
+func view(a wire.AccessAnswer) htmlView {
 	v := htmlView{Subject: a.Subject, AnsweredAt: stamp(&a.AnsweredAt), AuditSeq: a.AuditSeq, Summary: summarySentence(a)}
 	if a.Erased != nil {
 		v.Erasure = erasureSentence(a.Erased)

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // mdReplacer escapes text from the service so it cannot break a table or inject markup.
@@ -22,7 +22,7 @@ func mdCode(s string) string {
 	return strings.NewReplacer("`", "'", "|", "¦", "\r", " ", "\n", " ").Replace(s)
 }
 
-func renderMarkdown(w io.Writer, a client.AccessAnswer) error {
+func renderMarkdown(w io.Writer, a wire.AccessAnswer) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, args ...any) { _, _ = fmt.Fprintf(b, format, args...) }
 	p("# Access request: %s\n\n", md(a.Subject))

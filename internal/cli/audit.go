@@ -31,10 +31,7 @@ func newAuditCommand(s *streams) *cobra.Command {
 }
 
 func newAuditVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var (
-		dbPath, keyFile string
-		checkpoints     []string
-	)
+	var o auditVerifyOptions
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the audit chain of a running service, or of a database with --db",
@@ -61,70 +58,19 @@ naming the first bad record, 2 when the key file or a checkpoint file cannot be 
 			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			keys, err := auditKeyFile(keyFile, dbPath, len(checkpoints) > 0)
-			if err != nil {
-				return err
-			}
-			v := &audit.Verifier{}
-			if keys != nil {
-				v = audit.NewVerifier(keys)
-			}
-			var cps []audit.Checkpoint
-			for _, path := range checkpoints {
-				read, err := readCheckpointFile(path)
-				if err != nil {
-					return err
-				}
-				cps = append(cps, read...)
-			}
-			if len(checkpoints) > 0 {
-				if err := v.Expect(cps, keys); err != nil {
-					return withCode(ExitFindings, err)
-				}
-			}
-			if dbPath != "" {
-				err = verifyDatabase(cmd.Context(), dbPath, v)
-			} else {
-				var c *client.Client
-				if c, err = cf.newClient(cmd); err != nil {
-					return err
-				}
-				err = verifyService(cmd.Context(), c, v)
-			}
-			if err == nil {
-				err = v.Finish()
-			}
-			if errors.Is(err, audit.ErrBroken) {
-				// Exit 1 and the error on stderr carry the verdict even if this line cannot be written.
-				_, _ = fmt.Fprintf(s.out, "audit chain BROKEN after %d good records\n", v.Count())
-				return withCode(ExitFindings, err)
-			}
-			if errors.Is(err, audit.ErrNoKey) {
-				return withCode(ExitUsage, fmt.Errorf("%w (--key-file or TOKENGUARD_KEY_FILE)", err))
-			}
-			if err != nil {
-				return err
-			}
-			head := v.Head()
-			if head.Seq == 0 {
-				head.Hash = audit.GenesisHash
-			}
-			_, err = fmt.Fprintf(s.out, "audit chain verified: %d records\nhead: record %d, hash %s\n", v.Count(), head.Seq, head.Hash)
-			if err == nil && len(checkpoints) > 0 {
-				_, err = fmt.Fprintf(s.out, "extends all %d signed checkpoints\n", len(cps))
-			}
-			return err
+			o.connect = cf.connector(cmd)
+			return runAuditVerify(cmd.Context(), s, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dbPath, "db", "", "verify this database (a SQLite file or a postgres:// URL) instead of asking a service")
-	f.StringVar(&keyFile, "key-file", "", "key file of the service (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
-	f.StringArrayVar(&checkpoints, "checkpoint", nil, "file of signed checkpoints the chain must extend (repeatable)")
+	f.StringVar(&o.dbPath, "db", "", "verify this database (a SQLite file or a postgres:// URL) instead of asking a service")
+	f.StringVar(&o.keyFile, "key-file", "", "key file of the service (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.StringArrayVar(&o.checkpoints, "checkpoint", nil, "file of signed checkpoints the chain must extend (repeatable)")
 	return cmd
 }
 
 func newAuditCheckpointCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var dbPath, keyFile string
+	var o auditCheckpointOptions
 	cmd := &cobra.Command{
 		Use:   "checkpoint",
 		Short: "Print a signed checkpoint of the audit chain's head, to keep where the database is not",
@@ -138,35 +84,111 @@ committing its pending verification records. With --db the head is read from the
 and signed here with --key-file (default <db>.key beside a SQLite file).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var cp audit.Checkpoint
-			if dbPath == "" {
-				c, err := cf.newClient(cmd)
-				if err != nil {
-					return err
-				}
-				if cp, err = c.AuditCheckpoint(cmd.Context()); err != nil {
-					return apiFailure(err)
-				}
-			} else {
-				if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
-					return err
-				}
-				keys, err := auditKeyFile(keyFile, dbPath, true)
-				if err != nil {
-					return err
-				}
-				if cp, err = signDatabaseCheckpoint(cmd.Context(), dbPath, keys); err != nil {
-					return err
-				}
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
+				return err
 			}
-			_, err := s.out.Write(cp.MarshalLine())
-			return err
+			o.connect = cf.connector(cmd)
+			return runAuditCheckpoint(cmd.Context(), s, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dbPath, "db", "", "sign the head of this database (a SQLite file or a postgres:// URL) instead of asking a service")
-	f.StringVar(&keyFile, "key-file", "", "key file of the service, with --db (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&o.dbPath, "db", "", "sign the head of this database (a SQLite file or a postgres:// URL) instead of asking a service")
+	f.StringVar(&o.keyFile, "key-file", "", "key file of the service, with --db (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
 	return cmd
+}
+
+type auditVerifyOptions struct {
+	dbPath, keyFile string
+	checkpoints     []string
+	connect         connectFunc
+}
+
+// runAuditVerify verifies the audit chain of the service, or of the database o.dbPath, and
+// that it extends every checkpoint of o.checkpoints.
+func runAuditVerify(ctx context.Context, s *streams, o auditVerifyOptions) error {
+	keys, err := auditKeyFile(o.keyFile, o.dbPath, len(o.checkpoints) > 0)
+	if err != nil {
+		return err
+	}
+	v := &audit.Verifier{}
+	if keys != nil {
+		v = audit.NewVerifier(keys)
+	}
+	var cps []audit.Checkpoint
+	for _, path := range o.checkpoints {
+		read, err := readCheckpointFile(path)
+		if err != nil {
+			return err
+		}
+		cps = append(cps, read...)
+	}
+	if len(o.checkpoints) > 0 {
+		if err := v.Expect(cps, keys); err != nil {
+			return withCode(ExitFindings, err)
+		}
+	}
+	if o.dbPath != "" {
+		err = verifyDatabase(ctx, o.dbPath, v)
+	} else {
+		var c *client.Client
+		if c, err = o.connect(); err != nil {
+			return err
+		}
+		err = verifyService(ctx, c, v)
+	}
+	if err == nil {
+		err = v.Finish()
+	}
+	if errors.Is(err, audit.ErrBroken) {
+		// Exit 1 and the error on stderr carry the verdict even if this line cannot be written.
+		_, _ = fmt.Fprintf(s.out, "audit chain BROKEN after %d good records\n", v.Count())
+		return withCode(ExitFindings, err)
+	}
+	if errors.Is(err, audit.ErrNoKey) {
+		return withCode(ExitUsage, fmt.Errorf("%w (--key-file or TOKENGUARD_KEY_FILE)", err))
+	}
+	if err != nil {
+		return err
+	}
+	head := v.Head()
+	if head.Seq == 0 {
+		head.Hash = audit.GenesisHash
+	}
+	_, err = fmt.Fprintf(s.out, "audit chain verified: %d records\nhead: record %d, hash %s\n", v.Count(), head.Seq, head.Hash)
+	if err == nil && len(o.checkpoints) > 0 {
+		_, err = fmt.Fprintf(s.out, "extends all %d signed checkpoints\n", len(cps))
+	}
+	return err
+}
+
+type auditCheckpointOptions struct {
+	dbPath, keyFile string
+	connect         connectFunc
+}
+
+// runAuditCheckpoint prints a signed checkpoint of the audit head: the service's, or one
+// signed here for the database o.dbPath.
+func runAuditCheckpoint(ctx context.Context, s *streams, o auditCheckpointOptions) error {
+	var cp audit.Checkpoint
+	if o.dbPath == "" {
+		c, err := o.connect()
+		if err != nil {
+			return err
+		}
+		if cp, err = c.AuditCheckpoint(ctx); err != nil {
+			return apiFailure(err)
+		}
+	} else {
+		keys, err := auditKeyFile(o.keyFile, o.dbPath, true)
+		if err != nil {
+			return err
+		}
+		if cp, err = signDatabaseCheckpoint(ctx, o.dbPath, keys); err != nil {
+			return err
+		}
+	}
+	_, err := s.out.Write(cp.MarshalLine())
+	return err
 }
 
 // auditKeyFile loads the key file for audit verification: keyFile, or the default key file

@@ -30,6 +30,8 @@ type checkOptions struct {
 	pathPrefix     *string
 	data, policies []string
 	service        clientFlags // --service: erased subjects from a token service
+	connectService connectFunc // the client of --service
+	plans          []string    // the PLAN arguments
 }
 
 func newCheckCommand(s *streams) *cobra.Command {
@@ -70,19 +72,13 @@ Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.service.endpoint != "" {
-				file, cleanup, err := erasedSubjectsDataFile(cmd, &o.service)
-				if err != nil {
-					return err
-				}
-				defer cleanup()
-				o.data = append(o.data, file) // last: its erased_subjects list replaces one from --data
-			}
 			if cmd.Flags().Changed("path-prefix") {
 				p, _ := cmd.Flags().GetString("path-prefix")
 				o.pathPrefix = &p
 			}
-			return runCheck(cmd.Context(), s, o, args)
+			o.plans = args
+			o.connectService = o.service.connector(cmd)
+			return runCheck(cmd.Context(), s, o)
 		},
 	}
 	f := cmd.Flags()
@@ -106,7 +102,16 @@ Exit codes: 0 no blocking findings, 1 blocking findings, 2 usage or input error.
 // checkGCPercent is the garbage collector target of the check command (GOGC=200).
 const checkGCPercent = 200
 
-func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string) error {
+// runCheck checks the plans of o against the policy bundle and writes the report.
+func runCheck(ctx context.Context, s *streams, o checkOptions) error {
+	if o.service.endpoint != "" {
+		file, cleanup, err := erasedSubjectsDataFile(ctx, o.connectService)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		o.data = append(o.data, file) // last: its erased_subjects list replaces one from --data
+	}
 	format, err := report.Get(o.format)
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("--format: %w", err))
@@ -156,7 +161,7 @@ func runCheck(ctx context.Context, s *streams, o checkOptions, planArgs []string
 	var findings []policy.Finding
 	var resources []string
 	owners := map[string]string{}
-	for _, planArg := range planArgs {
+	for _, planArg := range o.plans {
 		res, err := checkPlan(ctx, s, engine, planArg, o.configDir, o.existing)
 		if err != nil {
 			return err

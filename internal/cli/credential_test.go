@@ -9,12 +9,13 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func TestCredentialRevoke_revokesThroughTheAPIAndTheNextRequestIsRefused(t *testing.T) {
 	ctx := context.Background()
 	svc := servertest.Start(t, servertest.Options{})
-	cred, err := svc.Client(t).CreateCredential(ctx, client.CreateCredentialRequest{Name: "orders-gateway"}, "")
+	cred, err := svc.Client(t).CreateCredential(ctx, wire.CreateCredentialRequest{Name: "orders-gateway"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestCredential_createListRotateAndWorkAsAnOwnerScopedIssuer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("credential create = %d %q %q", code, out, errs)
 	}
-	var cred client.Credential
+	var cred wire.Credential
 	if err := json.Unmarshal([]byte(out), &cred); err != nil || cred.Role != "issuer" || cred.Owner != "team-billing@example.com" || cred.Secret == "" {
 		t.Fatalf("credential create answered %q (%v)", out, err)
 	}
@@ -61,18 +62,18 @@ func TestCredential_createListRotateAndWorkAsAnOwnerScopedIssuer(t *testing.T) {
 		t.Fatalf("credential list = %d %q %q", code, out, errs)
 	}
 	code, out, errs = run(t, "", "credential", "rotate", cred.ID, "--overlap", "1h", "--json", "--endpoint", svc.URL)
-	var rotated client.Credential
+	var rotated wire.Credential
 	if code != 0 || json.Unmarshal([]byte(out), &rotated) != nil || rotated.Secret == "" || rotated.Secret == cred.Secret || rotated.PreviousValidUntil == nil {
 		t.Fatalf("credential rotate = %d %q %q", code, out, errs)
 	}
 	for _, secret := range []string{cred.Secret, rotated.Secret} {
-		if _, err := svc.ClientWithToken(t, secret).ListTokens(ctx, client.ListTokensOptions{}); err != nil {
+		if _, err := svc.ClientWithToken(t, secret).ListTokens(ctx, wire.ListTokensOptions{}); err != nil {
 			t.Fatalf("a secret inside the overlap: %v", err)
 		}
 	}
-	if _, err := svc.Client(t).CreateToken(ctx, client.CreateTokenRequest{Name: "growth-export", Owner: "team-growth@example.com",
+	if _, err := svc.Client(t).CreateToken(ctx, wire.CreateTokenRequest{Name: "growth-export", Owner: "team-growth@example.com",
 		Purpose: "weekly export of signups to the growth dashboard", Scopes: []string{"signups:read"}, DataCategories: []string{"identifiers"},
-		TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}}, ""); err != nil {
+		TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}}, ""); err != nil {
 		t.Fatal(err)
 	}
 

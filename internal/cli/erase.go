@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ type eraseOptions struct {
 	subject, reference, export, idemKey string
 	categories                          []string
 	dryRun, asJSON, yes                 bool
+	connect                             connectFunc
 }
 
 // newEraseCommand is `tokenguard erase`: a consumer's deletion request (Cal. Civ. Code
@@ -64,7 +66,8 @@ Exit codes: 0 done, 1 service or network failure, 2 usage error or request refus
   tokenguard erase --export erased.json && tokenguard check --data erased.json plan.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runErase(cmd, s, &cf, o)
+			o.connect = cf.connector(cmd)
+			return runErase(cmd.Context(), s, o)
 		},
 	}
 	cf.register(cmd)
@@ -80,24 +83,26 @@ Exit codes: 0 done, 1 service or network failure, 2 usage error or request refus
 	return cmd
 }
 
-func runErase(cmd *cobra.Command, s *streams, cf *clientFlags, o eraseOptions) error {
+// runErase sends the deletion request of o.subject and prints its result, then writes the
+// --export file.
+func runErase(ctx context.Context, s *streams, o eraseOptions) error {
 	if strings.TrimSpace(o.subject) == "" && o.export == "" {
 		return withCode(ExitUsage, errors.New("give --subject SUBJECT to send a deletion request, or --export FILE to export the erased subjects"))
 	}
 	if o.subject == "" && (o.dryRun || len(o.categories) > 0 || o.reference != "") {
 		return withCode(ExitUsage, errors.New("--dry-run, --categories and --reference need --subject"))
 	}
-	c, err := cf.newClient(cmd)
+	c, err := o.connect()
 	if err != nil {
 		return err
 	}
 	if o.subject != "" && !o.dryRun && !o.yes {
-		if err := confirmUnknownSubject(cmd, c, o); err != nil {
+		if err := confirmUnknownSubject(ctx, c, o); err != nil {
 			return err
 		}
 	}
 	if o.subject != "" {
-		res, err := c.CreateDeletionRequest(cmd.Context(), client.DeletionRequest{
+		res, err := c.CreateDeletionRequest(ctx, client.DeletionRequest{
 			Subject: o.subject, Categories: o.categories, DryRun: o.dryRun, Reference: o.reference,
 		}, o.idemKey)
 		if err != nil {
@@ -120,7 +125,7 @@ func runErase(cmd *cobra.Command, s *streams, cf *clientFlags, o eraseOptions) e
 	if o.subject != "" && !o.dryRun {
 		done = "the deletion request was recorded, but the export failed: "
 	}
-	subjects, err := c.ErasedSubjects(cmd.Context())
+	subjects, err := c.ErasedSubjects(ctx)
 	if err != nil {
 		return apiFailure(fmt.Errorf("%s%w", done, err))
 	}
@@ -137,15 +142,15 @@ func runErase(cmd *cobra.Command, s *streams, cf *clientFlags, o eraseOptions) e
 // confirmUnknownSubject refuses a deletion request for a subject that matches no token and
 // no earlier request: the request is recorded for 24 months and blocks the subject at every
 // gate, so a typo must not become one silently. A dry run tells whether any token matches.
-func confirmUnknownSubject(cmd *cobra.Command, c *client.Client, o eraseOptions) error {
-	dry, err := c.CreateDeletionRequest(cmd.Context(), client.DeletionRequest{Subject: o.subject, Categories: o.categories, DryRun: true}, "")
+func confirmUnknownSubject(ctx context.Context, c *client.Client, o eraseOptions) error {
+	dry, err := c.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: o.subject, Categories: o.categories, DryRun: true}, "")
 	if err != nil {
 		return apiFailure(err)
 	}
 	if len(dry.Revoked) > 0 {
 		return nil
 	}
-	erased, err := c.ErasedSubjects(cmd.Context())
+	erased, err := c.ErasedSubjects(ctx)
 	if err != nil {
 		return apiFailure(err)
 	}
@@ -243,16 +248,16 @@ func writeErasedSubjects(path string, subjects []string) (err error) {
 	return nil
 }
 
-// erasedSubjectsDataFile fetches the erased subjects from the service of cf (for `tokenguard
-// check --service`) and writes them as policy data to a new temporary file of mode 0600. The
+// erasedSubjectsDataFile fetches the erased subjects from the service connect reaches (for
+// `tokenguard check --service`) and writes them as policy data to a new temporary file of mode 0600. The
 // caller passes the file to the policy engine and calls cleanup, which removes it, when the
 // engine has read it.
-func erasedSubjectsDataFile(cmd *cobra.Command, cf *clientFlags) (path string, cleanup func(), err error) {
-	c, err := cf.newClient(cmd)
+func erasedSubjectsDataFile(ctx context.Context, connect connectFunc) (path string, cleanup func(), err error) {
+	c, err := connect()
 	if err != nil {
 		return "", nil, err
 	}
-	subjects, err := c.ErasedSubjects(cmd.Context())
+	subjects, err := c.ErasedSubjects(ctx)
 	if err != nil {
 		return "", nil, apiFailure(fmt.Errorf("--service: reading the erased subjects: %w", err))
 	}

@@ -82,12 +82,19 @@ type terraformState struct {
 	twice []string
 }
 
+type inventoryOptions struct {
+	list             client.ListTokensOptions // the filters: --unused-for, --status, --owner
+	statePaths, dirs []string
+	importsPath      string
+	asJSON, force    bool
+	connect          connectFunc
+}
+
 func newInventoryCommand(s *streams) *cobra.Command {
-	var cf clientFlags
-	var opts client.ListTokensOptions
-	var statePaths, dirs []string
-	var importsPath string
-	var asJSON, force bool
+	var (
+		cf clientFlags
+		o  inventoryOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "List every token with its owner, purpose, data categories, status, expiry, last use and whether Terraform manages it",
@@ -109,98 +116,114 @@ plan to replace them.`,
   terraform show -json > state.json && tokenguard inventory --state state.json --generate-imports imports.tf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if importsPath != "" && len(statePaths) == 0 && len(dirs) == 0 {
-				return withCode(ExitUsage, errors.New("--generate-imports needs the Terraform state (--state FILE or --dir DIR): without it every token would be imported, also those Terraform already manages"))
-			}
-			if importsPath == "" && force {
-				return withCode(ExitUsage, errors.New("--force only applies to --generate-imports"))
-			}
-			if opts.UnusedFor != "" {
-				if _, err := token.ParseDuration(opts.UnusedFor); err != nil {
-					return withCode(ExitUsage, fmt.Errorf("--unused-for: %w", err))
-				}
-			}
-			var roots []*terraformState
-			for _, p := range statePaths {
-				st, err := readStateFile(p)
-				if err != nil {
-					return withCode(ExitUsage, err)
-				}
-				roots = append(roots, st)
-			}
-			for _, d := range dirs {
-				st, err := readStateDir(cmd.Context(), d)
-				if err != nil {
-					return withCode(ExitUsage, err)
-				}
-				roots = append(roots, st)
-			}
-			state := mergeStates(roots)
-			if importsPath != "" && !force {
-				// Fail before any network call; the file is created exclusively later anyway.
-				if _, err := os.Stat(importsPath); err == nil {
-					return withCode(ExitUsage, fmt.Errorf("--generate-imports: %s already exists: pass --force to overwrite it, or choose another file", importsPath))
-				}
-			}
-
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			tokens, err := listAllTokens(cmd.Context(), c, opts)
-			if err != nil {
-				return err
-			}
-			inv := buildInventory(tokens, state)
-			filtered := opts != (client.ListTokensOptions{})
-			if state != nil && !filtered {
-				inv.MissingFromService = missingFromService(tokens, state)
-			}
-
-			if importsPath != "" {
-				n, skipped, err := writeImports(importsPath, force, tokens, state)
-				if err != nil {
-					return withCode(ExitUsage, err)
-				}
-				note := fmt.Sprintf("wrote %d import block(s) to %s", n, importsPath)
-				if skipped > 0 {
-					note += fmt.Sprintf(" (%d revoked or expired token(s) listed as comments, not imported)", skipped)
-				}
-				// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
-				_, _ = fmt.Fprintf(s.err, "%s; next: terraform plan -generate-config-out=generated.tf\n", note)
-			}
-			if state != nil {
-				for _, id := range state.twice {
-					// Warnings on stderr: if stderr fails there is nowhere to say so.
-					_, _ = fmt.Fprintf(s.err, "warning: token %s is managed by more than one root (%s): one token in two states rotates and revokes under both; remove it from all but one with terraform state rm\n",
-						id, strings.Join(state.rootsOf(id), ", "))
-				}
-			}
-			if asJSON {
-				return writeJSONOut(s.out, inv)
-			}
-			if err := printInventory(s.out, inv); err != nil {
-				return err
-			}
-			for _, m := range inv.MissingFromService {
-				// Warnings on stderr after the inventory was written: if stderr fails there is nowhere to say so.
-				_, _ = fmt.Fprintf(s.err, "warning: %s holds token %s, which this service does not list (state of %s): check --endpoint, or remove it from state with terraform state rm %s\n",
-					m.Address, m.ID, m.Root, m.Address)
-			}
-			return nil
+			o.connect = cf.connector(cmd)
+			return runInventory(cmd.Context(), s, o)
 		},
 	}
 	cf.register(cmd)
 	f := cmd.Flags()
-	f.StringArrayVar(&statePaths, "state", nil, "Terraform state as JSON, from terraform show -json (repeatable: one per root)")
-	f.StringArrayVar(&dirs, "dir", nil, "Terraform working directory: run terraform show -json there, terraform on PATH (repeatable: one per root)")
-	f.StringVar(&opts.UnusedFor, "unused-for", "", "only tokens not used for at least this long, e.g. 30d")
-	f.StringVar(&opts.Status, "status", "", "only tokens with this status: active, expired or revoked")
-	f.StringVar(&opts.Owner, "owner", "", "only tokens of this owner")
-	f.StringVar(&importsPath, "generate-imports", "", "write import blocks for the active tokens Terraform does not manage to this file")
-	f.BoolVar(&force, "force", false, "overwrite the --generate-imports file if it exists")
-	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	f.StringArrayVar(&o.statePaths, "state", nil, "Terraform state as JSON, from terraform show -json (repeatable: one per root)")
+	f.StringArrayVar(&o.dirs, "dir", nil, "Terraform working directory: run terraform show -json there, terraform on PATH (repeatable: one per root)")
+	f.StringVar(&o.list.UnusedFor, "unused-for", "", "only tokens not used for at least this long, e.g. 30d")
+	f.StringVar(&o.list.Status, "status", "", "only tokens with this status: active, expired or revoked")
+	f.StringVar(&o.list.Owner, "owner", "", "only tokens of this owner")
+	f.StringVar(&o.importsPath, "generate-imports", "", "write import blocks for the active tokens Terraform does not manage to this file")
+	f.BoolVar(&o.force, "force", false, "overwrite the --generate-imports file if it exists")
+	f.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// runInventory lists the service's tokens joined with the Terraform state of o, writes the
+// --generate-imports file, and prints the inventory with its warnings.
+func runInventory(ctx context.Context, s *streams, o inventoryOptions) error {
+	if o.importsPath != "" && len(o.statePaths) == 0 && len(o.dirs) == 0 {
+		return withCode(ExitUsage, errors.New("--generate-imports needs the Terraform state (--state FILE or --dir DIR): without it every token would be imported, also those Terraform already manages"))
+	}
+	if o.importsPath == "" && o.force {
+		return withCode(ExitUsage, errors.New("--force only applies to --generate-imports"))
+	}
+	if o.list.UnusedFor != "" {
+		if _, err := token.ParseDuration(o.list.UnusedFor); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--unused-for: %w", err))
+		}
+	}
+	state, err := readStates(ctx, o.statePaths, o.dirs)
+	if err != nil {
+		return err
+	}
+	if o.importsPath != "" && !o.force {
+		// Fail before any network call; the file is created exclusively later anyway.
+		if _, err := os.Stat(o.importsPath); err == nil {
+			return withCode(ExitUsage, fmt.Errorf("--generate-imports: %s already exists: pass --force to overwrite it, or choose another file", o.importsPath))
+		}
+	}
+
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	tokens, err := listAllTokens(ctx, c, o.list)
+	if err != nil {
+		return err
+	}
+	inv := buildInventory(tokens, state)
+	filtered := o.list != (client.ListTokensOptions{})
+	if state != nil && !filtered {
+		inv.MissingFromService = missingFromService(tokens, state)
+	}
+
+	if o.importsPath != "" {
+		n, skipped, err := writeImports(o.importsPath, o.force, tokens, state)
+		if err != nil {
+			return withCode(ExitUsage, err)
+		}
+		note := fmt.Sprintf("wrote %d import block(s) to %s", n, o.importsPath)
+		if skipped > 0 {
+			note += fmt.Sprintf(" (%d revoked or expired token(s) listed as comments, not imported)", skipped)
+		}
+		// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
+		_, _ = fmt.Fprintf(s.err, "%s; next: terraform plan -generate-config-out=generated.tf\n", note)
+	}
+	if state != nil {
+		for _, id := range state.twice {
+			// Warnings on stderr: if stderr fails there is nowhere to say so.
+			_, _ = fmt.Fprintf(s.err, "warning: token %s is managed by more than one root (%s): one token in two states rotates and revokes under both; remove it from all but one with terraform state rm\n",
+				id, strings.Join(state.rootsOf(id), ", "))
+		}
+	}
+	if o.asJSON {
+		return writeJSONOut(s.out, inv)
+	}
+	if err := printInventory(s.out, inv); err != nil {
+		return err
+	}
+	for _, m := range inv.MissingFromService {
+		// Warnings on stderr after the inventory was written: if stderr fails there is nowhere to say so.
+		_, _ = fmt.Fprintf(s.err, "warning: %s holds token %s, which this service does not list (state of %s): check --endpoint, or remove it from state with terraform state rm %s\n",
+			m.Address, m.ID, m.Root, m.Address)
+	}
+	return nil
+}
+
+// readStates reads the Terraform state of every --state file and --dir, merged; nil when
+// neither is given.
+func readStates(ctx context.Context, statePaths, dirs []string) (*terraformState, error) {
+	var roots []*terraformState
+	for _, p := range statePaths {
+		st, err := readStateFile(p)
+		if err != nil {
+			return nil, withCode(ExitUsage, err)
+		}
+		roots = append(roots, st)
+	}
+	for _, d := range dirs {
+		st, err := readStateDir(ctx, d)
+		if err != nil {
+			return nil, withCode(ExitUsage, err)
+		}
+		roots = append(roots, st)
+	}
+	return mergeStates(roots), nil
 }
 
 // listAllTokens pages through GET /v1/tokens with opts (PageToken is overwritten).

@@ -35,8 +35,7 @@ func newReportCommandWithClock(s *streams, now func() time.Time) *cobra.Command 
 }
 
 func newReportRotationCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
-	var sinceText, format, output, keyFile string
-	var failOnLate bool
+	o := reportRotationOptions{now: now}
 	cmd := &cobra.Command{
 		Use:   "rotation",
 		Short: "Show, per token, the declared rotation schedule, every rotation in the audit log and which gaps were late",
@@ -58,70 +57,87 @@ Formats: markdown (default), json, html (one self-contained file with a timeline
 		Example: `  tokenguard report rotation --since 2030-01-01 --format html --output rotation.html`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !validFormat(format) {
-				return withCode(ExitUsage, fmt.Errorf("--format %q: use one of %s", format, strings.Join(evidence.Formats(), ", ")))
-			}
-			var since time.Time
-			if sinceText != "" {
-				var err error
-				if since, err = parseSince(sinceText); err != nil {
-					return withCode(ExitUsage, err)
-				}
-				if since.After(now()) {
-					return withCode(ExitUsage, fmt.Errorf("--since %s is in the future: nothing to report", sinceText))
-				}
-			}
-			v, err := reportVerifier(cmd, &keyFile)
-			if err != nil {
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			records, chain, err := readAuditChain(cmd.Context(), c, v)
-			if err != nil {
-				return err
-			}
-			tokens, err := listAllTokens(cmd.Context(), c, client.ListTokensOptions{})
-			if err != nil {
-				return err
-			}
-			rep, err := evidence.Build(evidence.Input{Tokens: tokens, Records: records, Chain: chain, Since: since, Now: now})
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			var buf bytes.Buffer
-			if err := evidence.Render(&buf, rep, format); err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if output == "" {
-				if _, err := s.out.Write(buf.Bytes()); err != nil {
-					return err
-				}
-			} else {
-				if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil { //nolint:gosec // the report holds no secret; auditors read it
-					return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
-				}
-				// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
-				_, _ = fmt.Fprintf(s.err, "wrote the rotation report (%s, %d tokens, %d late) to %s\n", format, rep.Summary.Tokens, rep.Summary.Late, output)
-			}
-			if !chain.Verified {
-				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", chain.Problem))
-			}
-			if failOnLate && rep.Summary.Late > 0 {
-				return withCode(ExitFindings, fmt.Errorf("--fail-on-late: %d rotation(s) late (the report lists them)", rep.Summary.Late))
-			}
-			return nil
+			o.connect = cf.connector(cmd)
+			return runReportRotation(cmd.Context(), s, o)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&failOnLate, "fail-on-late", false, "exit 1 when any rotation was late")
-	f.StringVar(&sinceText, "since", "", "only rotations from this date on: YYYY-MM-DD (UTC midnight) or RFC 3339")
-	f.StringVar(&format, "format", evidence.FormatMarkdown, "report format: "+strings.Join(evidence.Formats(), ", "))
-	f.StringVarP(&output, "output", "o", "", "write the report to this file instead of standard output")
-	f.StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
+	f.BoolVar(&o.failOnLate, "fail-on-late", false, "exit 1 when any rotation was late")
+	f.StringVar(&o.sinceText, "since", "", "only rotations from this date on: YYYY-MM-DD (UTC midnight) or RFC 3339")
+	f.StringVar(&o.format, "format", evidence.FormatMarkdown, "report format: "+strings.Join(evidence.Formats(), ", "))
+	f.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
+	f.StringVar(&o.keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
 	return cmd
+}
+
+type reportRotationOptions struct {
+	sinceText, format, output, keyFile string
+	failOnLate                         bool
+	now                                func() time.Time // the end of every open period
+	connect                            connectFunc
+}
+
+// runReportRotation reads and verifies the audit chain and the tokens, and writes the
+// rotation report.
+func runReportRotation(ctx context.Context, s *streams, o reportRotationOptions) error {
+	if !validFormat(o.format) {
+		return withCode(ExitUsage, fmt.Errorf("--format %q: use one of %s", o.format, strings.Join(evidence.Formats(), ", ")))
+	}
+	var since time.Time
+	if o.sinceText != "" {
+		var err error
+		if since, err = parseSince(o.sinceText); err != nil {
+			return withCode(ExitUsage, err)
+		}
+		if since.After(o.now()) {
+			return withCode(ExitUsage, fmt.Errorf("--since %s is in the future: nothing to report", o.sinceText))
+		}
+	}
+	v, err := newReportVerifier(o.keyFile)
+	if err != nil {
+		return err
+	}
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	records, chain, err := readAuditChain(ctx, c, v)
+	if err != nil {
+		return err
+	}
+	tokens, err := listAllTokens(ctx, c, client.ListTokensOptions{})
+	if err != nil {
+		return err
+	}
+	rep, err := evidence.Build(evidence.Input{Tokens: tokens, Records: records, Chain: chain, Since: since, Now: o.now})
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	var buf bytes.Buffer
+	if err := evidence.Render(&buf, rep, o.format); err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if o.output == "" {
+		if _, err := s.out.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	} else {
+		if err := os.WriteFile(o.output, buf.Bytes(), 0o644); err != nil { //nolint:gosec // the report holds no secret; auditors read it
+			return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
+		}
+		// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
+		_, _ = fmt.Fprintf(s.err, "wrote the rotation report (%s, %d tokens, %d late) to %s\n", o.format, rep.Summary.Tokens, rep.Summary.Late, o.output)
+	}
+	if !chain.Verified {
+		return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", chain.Problem))
+	}
+	if o.failOnLate && rep.Summary.Late > 0 {
+		return withCode(ExitFindings, fmt.Errorf("--fail-on-late: %d rotation(s) late (the report lists them)", rep.Summary.Late))
+	}
+	return nil
 }
 
 func validFormat(f string) bool {
@@ -166,7 +182,12 @@ func reportVerifier(cmd *cobra.Command, keyFile *string) (*audit.Verifier, error
 	if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 		return nil, err
 	}
-	keys, err := auditKeyFile(*keyFile, "", false)
+	return newReportVerifier(*keyFile)
+}
+
+// newReportVerifier is the verifier of reportVerifier, with the key file keyFile ("": none).
+func newReportVerifier(keyFile string) (*audit.Verifier, error) {
+	keys, err := auditKeyFile(keyFile, "", false)
 	if err != nil || keys == nil {
 		return &audit.Verifier{}, err
 	}

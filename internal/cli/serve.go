@@ -166,50 +166,6 @@ func servePolicy(ctx context.Context, o serveOptions, now func() time.Time) (ser
 	return cfg, nil
 }
 
-// applyEnv sets each flag of flagEnv (flag name to environment variable) that was not given
-// on the command line from its environment variable, when that is set and not empty. The flag
-// may be the command's own or a persistent flag it inherits (the client flags of token,
-// audit, report, ...).
-//
-// A flag given on the command line wins over the environment. pflag records exactly that in
-// Flag.Changed, so the environment value goes through the flag's Value and leaves Changed
-// alone: marking it (as FlagSet.Set does) would make an environment value look typed on the
-// command line to every later reader, and a second pass over the environment (another
-// variable for the same flag, a second call) would take it for the operator's choice.
-//
-// An invalid value is named by its variable and flag but never echoed: it may be a
-// credential (TOKENGUARD_TOKEN) or a URL with a password (TOKENGUARD_DB).
-func applyEnv(cmd *cobra.Command, flagEnv map[string]string) error {
-	for name, env := range flagEnv {
-		f := cmd.Flags().Lookup(name)
-		if f == nil {
-			f = cmd.InheritedFlags().Lookup(name)
-		}
-		if f == nil || f.Changed {
-			continue
-		}
-		if v, ok := os.LookupEnv(env); ok && v != "" {
-			// pflag's error repeats the value, so it is not wrapped.
-			if err := f.Value.Set(v); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("%s (for --%s): %s", env, name, envValueHint(f.Value.Type())))
-			}
-		}
-	}
-	return nil
-}
-
-// envValueHint says what an environment variable for a flag of pflag type typ must hold.
-func envValueHint(typ string) string {
-	switch typ {
-	case "bool":
-		return "must be true or false"
-	case "int":
-		return "must be a whole number"
-	default:
-		return "is not a valid " + typ + " value"
-	}
-}
-
 func parseLogLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
@@ -222,89 +178,21 @@ func parseLogLevel(s string) (slog.Level, error) {
 const serveGCPercent = 400
 
 func runServe(ctx context.Context, s *streams, o serveOptions) error {
-	usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
 	if os.Getenv("GOGC") == "" {
 		// Every request allocates short-lived values and the live heap is small: collecting a
 		// quarter as often took introspection from 80 to 64 µs of CPU per request on SQLite
 		// (docs/benchmarks.md). An explicit GOGC wins; the old setting is restored.
 		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
 	}
-	if isPostgresURL(o.db) && o.keyFile == "" {
-		// The URL is not echoed: it may hold a password.
-		return usage("--key-file is required with a PostgreSQL --db: every instance on the database must use the same key file")
-	}
-	if strings.TrimSpace(o.db) == "" {
-		return usage("--db is empty: give the path of the SQLite database file")
-	}
-	if !isPostgresURL(o.db) {
-		if fi, err := os.Stat(filepath.Dir(o.db)); err != nil || !fi.IsDir() {
-			return usage("--db %s: the directory %s does not exist: create it or choose another path", o.db, filepath.Dir(o.db))
-		}
-	}
-	defaultTTL, err := token.ParseDuration(o.defaultTTL)
-	if err != nil {
-		return usage("--default-ttl: %v", err)
-	}
-	maxTTL, err := token.ParseDuration(o.maxTTL)
-	if err != nil {
-		return usage("--max-ttl: %v", err)
-	}
-	if defaultTTL > maxTTL {
-		return usage("--default-ttl %s is longer than --max-ttl %s", o.defaultTTL, o.maxTTL)
-	}
-	idemRetention, err := token.ParseDuration(o.idempotencyRetention)
-	if err != nil {
-		return usage("--idempotency-retention: %v", err)
-	}
-	tokenRetention, err := token.ParseDuration(o.tokenRetention)
-	if err != nil {
-		return usage("--token-retention: %v", err)
-	}
-	if tokenRetention <= 0 {
-		return usage("--token-retention %s: give a positive duration, e.g. 90d", o.tokenRetention)
-	}
-	proxies, err := parseTrustedProxies(o.trustedProxies)
+	set, err := parseServeOptions(o)
 	if err != nil {
 		return err
-	}
-	level, err := parseLogLevel(o.logs)
-	if err != nil {
-		return withCode(ExitUsage, err)
-	}
-	if o.authFailuresPerMinute == 0 || o.authFailuresPerMinute < -1 {
-		return usage("--auth-failures-per-minute %d: give a positive number, or -1 to disable the limit", o.authFailuresPerMinute)
-	}
-	if o.requestTimeout <= 0 {
-		return usage("--request-timeout %s: give a positive duration, e.g. 10s", o.requestTimeout)
-	}
-	checkpointInterval, err := token.ParseDuration(o.auditCheckpointInterval)
-	if err != nil {
-		return usage("--audit-checkpoint-interval %s: give a positive duration, e.g. 1m: %v", o.auditCheckpointInterval, err)
-	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return usage("--tls-cert and --tls-key go together: give both or neither")
-	}
-	useTLS := o.tlsCert != ""
-	host, _, err := net.SplitHostPort(o.listen)
-	if err != nil {
-		return usage("--listen %q: use host:port, e.g. 127.0.0.1:8790: %v", o.listen, err)
-	}
-	if !useTLS && !o.insecureHTTP && !client.IsLoopbackHost(host) {
-		return usage("--listen %s is not a loopback address: serve TLS with --tls-cert and --tls-key, or accept plain HTTP with --insecure-http", o.listen)
-	}
-	var tlsConfig *tls.Config
-	if useTLS {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-		if err != nil {
-			return usage("loading --tls-cert/--tls-key: %v", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	gate, err := servePolicy(ctx, o, time.Now)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: set.level}))
 	keyFile := o.keyFile
 	if keyFile == "" {
 		var legacy bool
@@ -349,24 +237,9 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return err
 	}
 	defer closeCheckpoints()
-	var scanKeys server.SecretScanningKeys
-	if o.secretScanningKeys != "" {
-		data, err := os.ReadFile(o.secretScanningKeys)
-		if err != nil {
-			return withCode(ExitUsage, fmt.Errorf("--secret-scanning-keys: %w", err))
-		}
-		if scanKeys, err = server.ParseSecretScanningKeys(data); err != nil {
-			return withCode(ExitUsage, fmt.Errorf("--secret-scanning-keys %s: %w", o.secretScanningKeys, err))
-		}
-		log.Info("secret scanning reports enabled", "keys", len(scanKeys))
-	}
-	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: defaultTTL, MaxTTL: maxTTL, Env: o.env, Logger: log,
-		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: idemRetention, TrustedProxies: proxies,
-		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
-		AuditCheckpoint: checkpoints, AuditCheckpointInterval: checkpointInterval, RequestTimeout: o.requestTimeout,
-		TokenRetention: tokenRetention, Issuer: o.issuer, SecretScanningKeys: scanKeys})
+	srv, err := newServeServer(o, set, gate, st, keys, log, checkpoints)
 	if err != nil {
-		return withCode(ExitUsage, err)
+		return err
 	}
 	// For the early returns (it runs before the store's deferred Close); the clean shutdown
 	// below closes the server and checks the error.
@@ -388,6 +261,39 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return withCode(ExitFindings, err)
 	}
 	srv.StartTokenPurges(tokenPurgeInterval)
+	return serveUntilStopped(ctx, s, o, set, log, ln, srv, st)
+}
+
+// newServeServer builds the service of serve on the opened store and key file.
+func newServeServer(o serveOptions, set serveSettings, gate server.Config, st store.Store, keys *keyring.Keyring,
+	log *slog.Logger, checkpoints io.Writer) (*server.Server, error) {
+	var scanKeys server.SecretScanningKeys
+	if o.secretScanningKeys != "" {
+		data, err := os.ReadFile(o.secretScanningKeys)
+		if err != nil {
+			return nil, withCode(ExitUsage, fmt.Errorf("--secret-scanning-keys: %w", err))
+		}
+		if scanKeys, err = server.ParseSecretScanningKeys(data); err != nil {
+			return nil, withCode(ExitUsage, fmt.Errorf("--secret-scanning-keys %s: %w", o.secretScanningKeys, err))
+		}
+		log.Info("secret scanning reports enabled", "keys", len(scanKeys))
+	}
+	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: set.defaultTTL, MaxTTL: set.maxTTL, Env: o.env, Logger: log,
+		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: set.idemRetention, TrustedProxies: set.proxies,
+		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
+		AuditCheckpoint: checkpoints, AuditCheckpointInterval: set.checkpointInterval, RequestTimeout: o.requestTimeout,
+		TokenRetention: set.tokenRetention, Issuer: o.issuer, SecretScanningKeys: scanKeys})
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	return srv, nil
+}
+
+// serveUntilStopped serves the API of srv on ln until ctx ends, reloading the policies on
+// SIGHUP, then stops cleanly: requests in flight finish (up to shutdownGrace), the pending
+// verification records and the last checkpoint are written, and the store is closed.
+func serveUntilStopped(ctx context.Context, s *streams, o serveOptions, set serveSettings, log *slog.Logger,
+	ln net.Listener, srv *server.Server, st store.Store) error {
 	// SIGHUP reloads the policies, policy data files and waivers (reloadServePolicy). It is
 	// caught from before the listening line, so a reload signal never stops the service.
 	hup := make(chan os.Signal, 1)
@@ -401,13 +307,13 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		WriteTimeout:      max(30*time.Second, o.requestTimeout+5*time.Second), // above every request's deadline
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		TLSConfig:         tlsConfig,
+		TLSConfig:         set.tlsConfig,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
-	if useTLS {
+	if set.tlsConfig != nil {
 		scheme = "https"
-		ln = tls.NewListener(ln, tlsConfig)
+		ln = tls.NewListener(ln, set.tlsConfig)
 	}
 	url := scheme + "://" + ln.Addr().String()
 	// Serving does not depend on this line, and the log line below says the same.
@@ -447,6 +353,89 @@ serving:
 	// The service has stopped cleanly; a failed notice cannot change that.
 	_, _ = fmt.Fprintln(s.out, "tokenguard: stopped")
 	return nil
+}
+
+// serveSettings are the serve options parsed and checked, before anything is opened or bound.
+type serveSettings struct {
+	defaultTTL, maxTTL, idemRetention, tokenRetention, checkpointInterval time.Duration
+	proxies                                                               []netip.Prefix
+	level                                                                 slog.Level
+	tlsConfig                                                             *tls.Config // nil: plain HTTP
+}
+
+// parseServeOptions checks the options of serve and parses their values: every usage error
+// is found here, before a port is bound or a file written.
+func parseServeOptions(o serveOptions) (set serveSettings, err error) {
+	usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
+	if isPostgresURL(o.db) && o.keyFile == "" {
+		// The URL is not echoed: it may hold a password.
+		return set, usage("--key-file is required with a PostgreSQL --db: every instance on the database must use the same key file")
+	}
+	if strings.TrimSpace(o.db) == "" {
+		return set, usage("--db is empty: give the path of the SQLite database file")
+	}
+	if !isPostgresURL(o.db) {
+		if fi, err := os.Stat(filepath.Dir(o.db)); err != nil || !fi.IsDir() {
+			return set, usage("--db %s: the directory %s does not exist: create it or choose another path", o.db, filepath.Dir(o.db))
+		}
+	}
+	set.defaultTTL, err = token.ParseDuration(o.defaultTTL)
+	if err != nil {
+		return set, usage("--default-ttl: %v", err)
+	}
+	set.maxTTL, err = token.ParseDuration(o.maxTTL)
+	if err != nil {
+		return set, usage("--max-ttl: %v", err)
+	}
+	if set.defaultTTL > set.maxTTL {
+		return set, usage("--default-ttl %s is longer than --max-ttl %s", o.defaultTTL, o.maxTTL)
+	}
+	set.idemRetention, err = token.ParseDuration(o.idempotencyRetention)
+	if err != nil {
+		return set, usage("--idempotency-retention: %v", err)
+	}
+	set.tokenRetention, err = token.ParseDuration(o.tokenRetention)
+	if err != nil {
+		return set, usage("--token-retention: %v", err)
+	}
+	if set.tokenRetention <= 0 {
+		return set, usage("--token-retention %s: give a positive duration, e.g. 90d", o.tokenRetention)
+	}
+	if set.proxies, err = parseTrustedProxies(o.trustedProxies); err != nil {
+		return set, err
+	}
+	if set.level, err = parseLogLevel(o.logs); err != nil {
+		return set, withCode(ExitUsage, err)
+	}
+	if o.authFailuresPerMinute == 0 || o.authFailuresPerMinute < -1 {
+		return set, usage("--auth-failures-per-minute %d: give a positive number, or -1 to disable the limit", o.authFailuresPerMinute)
+	}
+	if o.requestTimeout <= 0 {
+		return set, usage("--request-timeout %s: give a positive duration, e.g. 10s", o.requestTimeout)
+	}
+	set.checkpointInterval, err = token.ParseDuration(o.auditCheckpointInterval)
+	if err != nil {
+		return set, usage("--audit-checkpoint-interval %s: give a positive duration, e.g. 1m: %v", o.auditCheckpointInterval, err)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return set, usage("--tls-cert and --tls-key go together: give both or neither")
+	}
+	useTLS := o.tlsCert != ""
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return set, usage("--listen %q: use host:port, e.g. 127.0.0.1:8790: %v", o.listen, err)
+	}
+	if !useTLS && !o.insecureHTTP && !client.IsLoopbackHost(host) {
+		return set, usage("--listen %s is not a loopback address: serve TLS with --tls-cert and --tls-key, or accept plain HTTP with --insecure-http", o.listen)
+	}
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return set, usage("loading --tls-cert/--tls-key: %v", err)
+		}
+		set.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return set, nil
 }
 
 // reloadServePolicy is what serve does on SIGHUP: it reads the --policy directories, the
@@ -491,147 +480,6 @@ func defaultKeyFile(db string) (path string, legacy bool) {
 		return old, true
 	}
 	return path, false
-}
-
-// bootstrapAdmin installs the first admin credential when the database has none: the value of
-// TOKENGUARD_ADMIN_TOKEN, or a generated secret written once to <db>.admin-token (mode 0600),
-// where db is the SQLite path (or the key file's path for PostgreSQL).
-func bootstrapAdmin(ctx context.Context, s *streams, log *slog.Logger, st store.Store, srv *server.Server, db string) error {
-	n, err := countCredentials(ctx, st)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	if secret, ok := os.LookupEnv(envAdminToken); ok && secret != "" {
-		created, err := srv.Bootstrap(ctx, secret)
-		if err != nil {
-			return fmt.Errorf("%s: %w", envAdminToken, err)
-		}
-		if created {
-			log.Info("installed the admin credential from " + envAdminToken)
-		}
-		return nil
-	}
-	path := db + ".admin-token"
-	secret, err := adminTokenFile(path)
-	if err != nil {
-		return err
-	}
-	created, err := srv.Bootstrap(ctx, secret)
-	if err != nil {
-		return err
-	}
-	if created {
-		// The credential is committed either way; the log line below names the file too.
-		_, _ = fmt.Fprintf(s.out, "tokenguard: admin credential written to %s (mode 0600): read it, store it safely, then delete the file\n", path)
-		log.Info("admin credential written", "path", path)
-	}
-	return nil
-}
-
-// adminTokenFile returns the secret in path, creating the file with a new secret if missing.
-// An existing file is reused: it is what a previous start wrote before it could commit, or
-// what another instance starting at the same moment wrote first.
-//
-// A new file appears whole or not at all: the secret is written to a temporary file (mode
-// 0600) in the same directory and synced, then hard-linked to path, which fails if path
-// exists, so another writer's file is never overwritten. On any failure the temporary file is
-// removed and path is never created: a failed start (a full disk, a file size limit) leaves
-// nothing behind that would stop the next start, which writes a fresh secret.
-func adminTokenFile(path string) (string, error) {
-	if secret, err := readAdminTokenFile(path); !errors.Is(err, fs.ErrNotExist) {
-		return secret, err
-	}
-	secret, err := server.NewCredentialSecret()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".tokenguard-admin-token-*") // mode 0600
-	if err != nil {
-		return "", fmt.Errorf("writing the admin credential file in %s: %w", dir, err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) //nolint:errcheck // best effort: after a link path keeps the content, after a failure nothing is left to keep
-	// After a failed write or sync the write error is the one to report; Close adds nothing.
-	if _, err := tmp.WriteString(secret + "\n"); err != nil {
-		_ = tmp.Close()
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Link(tmpName, path); err != nil {
-		if errors.Is(err, fs.ErrExist) { // another instance wrote it first: use theirs
-			return readAdminTokenFile(path)
-		}
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the directory of the operator's --db or key file
-		// Best effort: the file is complete and linked; this makes the link survive a power loss.
-		_ = d.Sync()
-		_ = d.Close() // a read-only directory handle: closing it cannot lose data
-	}
-	return secret, nil
-}
-
-// readAdminTokenFile returns the secret held in the admin credential file at path, or an
-// error wrapping fs.ErrNotExist when there is no such file.
-//
-// The file is adopted only when the service user owns it and its mode gives group and others
-// no access (checkPrivateFile): checked on the open file, so it cannot be swapped in between.
-func readAdminTokenFile(path string) (string, error) {
-	link, err := os.Lstat(path) //nolint:gosec // G703: path derives from the operator's --db
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	if link.Mode()&fs.ModeSymlink != 0 {
-		return "", fmt.Errorf("%s is a symbolic link: the admin credential file is adopted only as a file of its own; replace the link with the file, or delete it and start again", path)
-	}
-	f, err := os.Open(path) //nolint:gosec // G304: path derives from the operator's --db
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	defer f.Close() //nolint:errcheck // read-only
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	if !os.SameFile(link, fi) {
-		return "", fmt.Errorf("%s changed while it was read: start again", path)
-	}
-	if !fi.IsDir() { // a directory fails the read below, naming it
-		if err := checkPrivateFile(path, fi); err != nil {
-			return "", err
-		}
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	if existing := strings.TrimSpace(string(b)); existing != "" {
-		return existing, nil
-	}
-	return "", fmt.Errorf("%s exists but is empty: delete it and start again", path)
-}
-
-func countCredentials(ctx context.Context, st store.Store) (int, error) {
-	var n int
-	err := st.View(ctx, func(r store.Reader) error {
-		var err error
-		n, err = r.CountCredentials(ctx)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("reading credentials: %w", err)
-	}
-	return n, nil
 }
 
 // openCheckpointOutput opens where --audit-checkpoint writes: nil for "", standard output

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -14,9 +15,14 @@ func newVersionCommand(s *streams) *cobra.Command {
 		Use:   "version",
 		Short: "Print the tokenguard version",
 		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(s.out, "tokenguard %s\n", Version)
-			return err
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runVersion(cmd.Context(), s)
 		},
 	}
+}
+
+// runVersion prints the version the binary was built with.
+func runVersion(_ context.Context, s *streams) error {
+	_, err := fmt.Fprintf(s.out, "tokenguard %s\n", Version)
+	return err
 }

@@ -5,20 +5,20 @@
 // The API surface:
 //
 //	func New(cfg Config) (*Client, error)
-//	func (c *Client) CreateToken(ctx, req CreateTokenRequest, idempotencyKey string) (Token, error)
-//	func (c *Client) GetToken(ctx, id string) (Token, error)               // ErrNotFound
-//	func (c *Client) ListTokens(ctx, opts ListTokensOptions) (TokenList, error)
-//	func (c *Client) UpdateToken(ctx, id string, req UpdateTokenRequest) (Token, error)
-//	func (c *Client) RotateToken(ctx, id string, req RotateRequest, idempotencyKey string) (Token, error)
-//	func (c *Client) RenewToken(ctx, id string, req RenewRequest, idempotencyKey string) (Token, error)
-//	func (c *Client) RevokeToken(ctx, id string) (Token, error)            // idempotent
-//	func (c *Client) Introspect(ctx, secret string) (Introspection, error)
-//	func (c *Client) ListAudit(ctx, after int64, limit int) (AuditPage, error)
+//	func (c *Client) CreateToken(ctx, req wire.CreateTokenRequest, idempotencyKey string) (wire.Token, error)
+//	func (c *Client) GetToken(ctx, id string) (wire.Token, error)               // ErrNotFound
+//	func (c *Client) ListTokens(ctx, opts wire.ListTokensOptions) (wire.TokenList, error)
+//	func (c *Client) UpdateToken(ctx, id string, req wire.UpdateTokenRequest) (wire.Token, error)
+//	func (c *Client) RotateToken(ctx, id string, req wire.RotateRequest, idempotencyKey string) (wire.Token, error)
+//	func (c *Client) RenewToken(ctx, id string, req wire.RenewRequest, idempotencyKey string) (wire.Token, error)
+//	func (c *Client) RevokeToken(ctx, id string) (wire.Token, error)            // idempotent
+//	func (c *Client) Introspect(ctx, secret string) (wire.Introspection, error)
+//	func (c *Client) ListAudit(ctx, after int64, limit int) (wire.AuditPage, error)
 //	func (c *Client) AuditCheckpoint(ctx) (audit.Checkpoint, error)
-//	func (c *Client) CreateCredential(ctx, req CreateCredentialRequest, idempotencyKey string) (Credential, error)
-//	func (c *Client) RevokeCredential(ctx, id string) (Credential, error)  // idempotent; ErrNotFound
-//	func (c *Client) ListCredentials(ctx) ([]Credential, error)
-//	func (c *Client) RotateCredential(ctx, id string, req RotateCredentialRequest, idempotencyKey string) (Credential, error)
+//	func (c *Client) CreateCredential(ctx, req wire.CreateCredentialRequest, idempotencyKey string) (wire.Credential, error)
+//	func (c *Client) RevokeCredential(ctx, id string) (wire.Credential, error)  // idempotent; ErrNotFound
+//	func (c *Client) ListCredentials(ctx) ([]wire.Credential, error)
+//	func (c *Client) RotateCredential(ctx, id string, req wire.RotateCredentialRequest, idempotencyKey string) (wire.Credential, error)
 //	func (c *Client) Ready(ctx) error
 //
 // An empty idempotencyKey makes the client generate one per call (kept across its retries).
@@ -49,6 +49,7 @@ import (
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Defaults of Config fields left zero.
@@ -78,7 +79,7 @@ type ResponseError struct {
 	Field      string // the request field at fault, when there is one
 	// Findings are the policy findings of a 422 policy_violation answer of the service's
 	// policy gate; nil for every other error.
-	Findings []Finding
+	Findings []wire.Finding
 	// Attempts is how many times the request was sent, retries included.
 	Attempts int
 }
@@ -260,10 +261,6 @@ func New(cfg Config) (*Client, error) {
 // attemptsKey is the context key of a request's attempt counter.
 type attemptsKey struct{}
 
-// codeTooManyFailedAttempts is the error code of the 429 the service answers to a source
-// address that failed authentication too often.
-const codeTooManyFailedAttempts = "too_many_failed_attempts"
-
 // retryPolicy is retryablehttp.DefaultRetryPolicy (connection errors, 429, 5xx except 501;
 // never after the context ends) with its error dropped when it decides not to retry, so the
 // caller sees the API's own error body. Every request is safe to repeat: minting requests
@@ -277,7 +274,7 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	if retry && resp != nil && resp.StatusCode == http.StatusTooManyRequests && errorCode(resp) == codeTooManyFailedAttempts {
+	if retry && resp != nil && resp.StatusCode == http.StatusTooManyRequests && errorCode(resp) == wire.CodeTooManyFailedAttempts {
 		return false, nil
 	}
 	return retry, perr
@@ -295,7 +292,7 @@ func errorCode(resp *http.Response) string {
 	if err != nil {
 		return ""
 	}
-	var eb ErrorBody
+	var eb wire.ErrorBody
 	if json.Unmarshal(raw, &eb) == nil {
 		return eb.Error.Code
 	}
@@ -370,7 +367,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		re := &ResponseError{StatusCode: resp.StatusCode, Attempts: max(*attempts, 1)}
-		var eb ErrorBody
+		var eb wire.ErrorBody
 		var oauth oauthErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
 			re.Code, re.Message, re.Field = eb.Error.Code, eb.Error.Message, eb.Error.Field
@@ -428,21 +425,21 @@ func keyOrNew(k string) string {
 func tokenPath(id string) string { return "/v1/tokens/" + url.PathEscape(id) }
 
 // CreateToken creates a token (POST /v1/tokens). The answer holds the secret, once.
-func (c *Client) CreateToken(ctx context.Context, req CreateTokenRequest, idempotencyKey string) (Token, error) {
-	var out Token
+func (c *Client) CreateToken(ctx context.Context, req wire.CreateTokenRequest, idempotencyKey string) (wire.Token, error) {
+	var out wire.Token
 	err := c.do(ctx, http.MethodPost, "/v1/tokens", nil, req, &out, keyOrNew(idempotencyKey))
 	return out, err
 }
 
 // GetToken reads one token; ErrNotFound when it does not exist.
-func (c *Client) GetToken(ctx context.Context, id string) (Token, error) {
-	var out Token
+func (c *Client) GetToken(ctx context.Context, id string) (wire.Token, error) {
+	var out wire.Token
 	err := c.do(ctx, http.MethodGet, tokenPath(id), nil, nil, &out, "")
 	return out, err
 }
 
 // ListTokens lists one page of tokens matching opts.
-func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (TokenList, error) {
+func (c *Client) ListTokens(ctx context.Context, opts wire.ListTokensOptions) (wire.TokenList, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"owner": opts.Owner, "status": opts.Status, "data_category": opts.DataCategory,
 		"subject": opts.Subject, "unused_for": opts.UnusedFor, "page_token": opts.PageToken} {
@@ -453,53 +450,53 @@ func (c *Client) ListTokens(ctx context.Context, opts ListTokensOptions) (TokenL
 	if opts.Limit > 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
-	var out TokenList
+	var out wire.TokenList
 	err := c.do(ctx, http.MethodGet, "/v1/tokens", q, nil, &out, "")
 	return out, err
 }
 
 // UpdateToken changes a token's metadata in place (PATCH /v1/tokens/{id}).
-func (c *Client) UpdateToken(ctx context.Context, id string, req UpdateTokenRequest) (Token, error) {
-	var out Token
+func (c *Client) UpdateToken(ctx context.Context, id string, req wire.UpdateTokenRequest) (wire.Token, error) {
+	var out wire.Token
 	err := c.do(ctx, http.MethodPatch, tokenPath(id), nil, req, &out, "")
 	return out, err
 }
 
 // RotateToken mints a new secret for the token; the answer holds it, once.
-func (c *Client) RotateToken(ctx context.Context, id string, req RotateRequest, idempotencyKey string) (Token, error) {
-	var out Token
+func (c *Client) RotateToken(ctx context.Context, id string, req wire.RotateRequest, idempotencyKey string) (wire.Token, error) {
+	var out wire.Token
 	err := c.do(ctx, http.MethodPost, tokenPath(id)+"/rotate", nil, req, &out, keyOrNew(idempotencyKey))
 	return out, err
 }
 
 // RenewToken moves the token's expiry to now + req.TTL, with the review that justifies it.
-func (c *Client) RenewToken(ctx context.Context, id string, req RenewRequest, idempotencyKey string) (Token, error) {
-	var out Token
+func (c *Client) RenewToken(ctx context.Context, id string, req wire.RenewRequest, idempotencyKey string) (wire.Token, error) {
+	var out wire.Token
 	err := c.do(ctx, http.MethodPost, tokenPath(id)+"/renew", nil, req, &out, keyOrNew(idempotencyKey))
 	return out, err
 }
 
 // RevokeToken revokes the token at once. Revoking a revoked token succeeds and returns it.
-func (c *Client) RevokeToken(ctx context.Context, id string) (Token, error) {
-	var out Token
+func (c *Client) RevokeToken(ctx context.Context, id string) (wire.Token, error) {
+	var out wire.Token
 	err := c.do(ctx, http.MethodPost, tokenPath(id)+"/revoke", nil, struct{}{}, &out, "")
 	return out, err
 }
 
 // Introspect asks whether secret is an active token (needs the introspect right).
-func (c *Client) Introspect(ctx context.Context, secret string) (Introspection, error) {
-	var out Introspection
-	err := c.do(ctx, http.MethodPost, "/v1/introspect", nil, IntrospectRequest{Token: secret}, &out, "")
+func (c *Client) Introspect(ctx context.Context, secret string) (wire.Introspection, error) {
+	var out wire.Introspection
+	err := c.do(ctx, http.MethodPost, "/v1/introspect", nil, wire.IntrospectRequest{Token: secret}, &out, "")
 	return out, err
 }
 
 // ListAudit returns up to limit audit records with a sequence number above after.
-func (c *Client) ListAudit(ctx context.Context, after int64, limit int) (AuditPage, error) {
+func (c *Client) ListAudit(ctx context.Context, after int64, limit int) (wire.AuditPage, error) {
 	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var out AuditPage
+	var out wire.AuditPage
 	err := c.do(ctx, http.MethodGet, "/v1/audit", q, nil, &out, "")
 	return out, err
 }
@@ -516,8 +513,8 @@ func (c *Client) AuditCheckpoint(ctx context.Context) (audit.Checkpoint, error) 
 
 // CreateCredential creates a credential of req.Role (introspect when empty); the answer
 // holds its secret, once.
-func (c *Client) CreateCredential(ctx context.Context, req CreateCredentialRequest, idempotencyKey string) (Credential, error) {
-	var out Credential
+func (c *Client) CreateCredential(ctx context.Context, req wire.CreateCredentialRequest, idempotencyKey string) (wire.Credential, error) {
+	var out wire.Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials", nil, req, &out, keyOrNew(idempotencyKey))
 	return out, err
 }
@@ -525,24 +522,24 @@ func (c *Client) CreateCredential(ctx context.Context, req CreateCredentialReque
 // RevokeCredential revokes a credential at once (POST /v1/credentials/{id}/revoke, admin):
 // its next request is refused. Revoking a revoked credential succeeds and changes nothing;
 // ErrNotFound when no credential has this id. The answer never holds the secret.
-func (c *Client) RevokeCredential(ctx context.Context, id string) (Credential, error) {
-	var out Credential
+func (c *Client) RevokeCredential(ctx context.Context, id string) (wire.Credential, error) {
+	var out wire.Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/revoke", nil, struct{}{}, &out, "")
 	return out, err
 }
 
 // ListCredentials lists every credential, revoked ones included, without secrets
 // (GET /v1/credentials, admin).
-func (c *Client) ListCredentials(ctx context.Context) ([]Credential, error) {
-	var out CredentialList
+func (c *Client) ListCredentials(ctx context.Context) ([]wire.Credential, error) {
+	var out wire.CredentialList
 	err := c.do(ctx, http.MethodGet, "/v1/credentials", nil, nil, &out, "")
 	return out.Credentials, err
 }
 
 // RotateCredential gives credential id a new secret (POST /v1/credentials/{id}/rotate,
 // admin); the answer holds it, once. The previous secret keeps working for req.Overlap.
-func (c *Client) RotateCredential(ctx context.Context, id string, req RotateCredentialRequest, idempotencyKey string) (Credential, error) {
-	var out Credential
+func (c *Client) RotateCredential(ctx context.Context, id string, req wire.RotateCredentialRequest, idempotencyKey string) (wire.Credential, error) {
+	var out wire.Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/rotate", nil, req, &out, keyOrNew(idempotencyKey))
 	return out, err
 }

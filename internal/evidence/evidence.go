@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Schedule verdicts of a token.
@@ -48,7 +48,7 @@ type Chain struct {
 // Input is what Build reads.
 type Input struct {
 	// Tokens are every token of the service (any status).
-	Tokens []client.Token
+	Tokens []wire.Token
 	// Records are the audit records, in sequence order. Only token.rotate records with
 	// outcome "ok" count as rotations.
 	Records []audit.Record
@@ -189,7 +189,7 @@ func Build(in Input) (Report, error) {
 
 // buildToken measures one token's rotations; include is false when its timeline ended
 // before since.
-func buildToken(t client.Token, recs []audit.Record, now, since time.Time) (TokenReport, bool, error) {
+func buildToken(t wire.Token, recs []audit.Record, now, since time.Time) (TokenReport, bool, error) {
 	tr := TokenReport{
 		ID: t.ID, Name: t.Name, Owner: t.Owner, Status: t.Status, CreatedAt: t.CreatedAt.UTC(),
 		Schedule: ScheduleNone, Rotations: []Rotation{},

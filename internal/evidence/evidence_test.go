@@ -16,7 +16,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -28,7 +28,7 @@ func day(n int) time.Time { return t0.Add(time.Duration(n) * 24 * time.Hour) }
 // fixture is two tokens with a 7-day interval, one rotated on days 6 and 12 (on time) and one
 // rotated on day 10 (late), plus a token without a declared schedule; the report runs on day 13.
 type fixture struct {
-	tokens  []client.Token
+	tokens  []wire.Token
 	records []audit.Record
 }
 
@@ -53,8 +53,8 @@ func (f *fixture) record(ev audit.Event) {
 
 func onTimeAndLate() *fixture {
 	f := &fixture{}
-	rot := &client.Rotation{Interval: "7d", Overlap: "1h"}
-	f.tokens = []client.Token{
+	rot := &wire.Rotation{Interval: "7d", Overlap: "1h"}
+	f.tokens = []wire.Token{
 		{ID: "tok_ontime", Name: "orders-sync", Owner: "team-orders", Status: "active", Rotation: rot,
 			CreatedAt: t0, ExpiresAt: day(30), SecretVersion: 3},
 		{ID: "tok_late", Name: "billing-export", Owner: "team-billing", Status: "active", Rotation: rot,
@@ -157,10 +157,10 @@ func TestBuild_gapOfExactlyTheIntervalIsOnTime(t *testing.T) {
 
 func TestBuild_revokedAndExpiredTokensEndTheirTimeline(t *testing.T) {
 	revokedAt := day(9)
-	f := &fixture{tokens: []client.Token{
-		{ID: "tok_rev", Name: "a", Owner: "o", Status: "revoked", Rotation: &client.Rotation{Interval: "7d"}, CreatedAt: t0,
+	f := &fixture{tokens: []wire.Token{
+		{ID: "tok_rev", Name: "a", Owner: "o", Status: "revoked", Rotation: &wire.Rotation{Interval: "7d"}, CreatedAt: t0,
 			ExpiresAt: day(30), RevokedAt: &revokedAt, SecretVersion: 1},
-		{ID: "tok_exp", Name: "b", Owner: "o", Status: "expired", Rotation: &client.Rotation{Interval: "7d"}, CreatedAt: t0,
+		{ID: "tok_exp", Name: "b", Owner: "o", Status: "expired", Rotation: &wire.Rotation{Interval: "7d"}, CreatedAt: t0,
 			ExpiresAt: day(5), SecretVersion: 1},
 	}}
 	rep := f.build(t, day(40), time.Time{})
@@ -177,7 +177,7 @@ func TestBuild_revokedAndExpiredTokensEndTheirTimeline(t *testing.T) {
 func TestBuild_sinceKeepsWindowAndMeasuresFromTheRotationBefore(t *testing.T) {
 	f := onTimeAndLate()
 	revokedAt := day(2)
-	f.tokens = append(f.tokens, client.Token{ID: "tok_gone", Name: "gone", Owner: "o", Status: "revoked", CreatedAt: t0,
+	f.tokens = append(f.tokens, wire.Token{ID: "tok_gone", Name: "gone", Owner: "o", Status: "revoked", CreatedAt: t0,
 		ExpiresAt: day(30), RevokedAt: &revokedAt, SecretVersion: 1})
 	rep := f.build(t, day(13), day(11))
 	if rep.Since == nil || !rep.Since.Equal(day(11)) {
@@ -209,7 +209,7 @@ func TestBuild_reportsSecretVersionThatDisagreesWithAuditLog(t *testing.T) {
 }
 
 func TestBuild_rejectsUnreadableInterval(t *testing.T) {
-	_, err := Build(Input{Tokens: []client.Token{{ID: "tok_x", Rotation: &client.Rotation{Interval: "weekly"}}}})
+	_, err := Build(Input{Tokens: []wire.Token{{ID: "tok_x", Rotation: &wire.Rotation{Interval: "weekly"}}}})
 	if err == nil || !strings.Contains(err.Error(), "tok_x") || !strings.Contains(err.Error(), "rotation interval") {
 		t.Fatalf("Build with interval \"weekly\" = %v; want an error naming the token and the interval", err)
 	}
@@ -427,8 +427,8 @@ func text(n *html.Node) string {
 }
 
 func TestBuildTimeline_denseRotationsKeepLabelsApart(t *testing.T) {
-	f := &fixture{tokens: []client.Token{{ID: "tok_daily", Name: "daily", Owner: "o", Status: "revoked",
-		Rotation: &client.Rotation{Interval: "1d"}, CreatedAt: t0, ExpiresAt: day(90), RevokedAt: ptr(day(61)), SecretVersion: 61}}}
+	f := &fixture{tokens: []wire.Token{{ID: "tok_daily", Name: "daily", Owner: "o", Status: "revoked",
+		Rotation: &wire.Rotation{Interval: "1d"}, CreatedAt: t0, ExpiresAt: day(90), RevokedAt: ptr(day(61)), SecretVersion: 61}}}
 	for i := 1; i <= 60; i++ {
 		at := day(i)
 		if i == 30 {

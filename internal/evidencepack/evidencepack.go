@@ -22,8 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Format names the pack layout in its manifest.
@@ -74,26 +74,26 @@ type Citation struct {
 // InventoryToken is one token of the inventory: what it is for, what it reaches and its
 // life, without secret, fingerprint or data subjects (only their number).
 type InventoryToken struct {
-	ID             string           `json:"id"`
-	Name           string           `json:"name"`
-	Owner          string           `json:"owner"`
-	Purpose        string           `json:"purpose"`
-	Scopes         []string         `json:"scopes"`
-	DataCategories []string         `json:"data_categories"`
-	Audiences      []string         `json:"audiences"`
-	DataSubjects   int              `json:"data_subjects"`
-	Status         string           `json:"status"`
-	Rotation       *client.Rotation `json:"rotation,omitempty"`
-	SecretVersion  int              `json:"secret_version"`
-	CreatedAt      time.Time        `json:"created_at"`
-	ExpiresAt      time.Time        `json:"expires_at"`
-	RotatedAt      *time.Time       `json:"rotated_at,omitempty"`
-	RevokedAt      *time.Time       `json:"revoked_at,omitempty"`
-	LastUsedAt     *time.Time       `json:"last_used_at,omitempty"`
+	ID             string         `json:"id"`
+	Name           string         `json:"name"`
+	Owner          string         `json:"owner"`
+	Purpose        string         `json:"purpose"`
+	Scopes         []string       `json:"scopes"`
+	DataCategories []string       `json:"data_categories"`
+	Audiences      []string       `json:"audiences"`
+	DataSubjects   int            `json:"data_subjects"`
+	Status         string         `json:"status"`
+	Rotation       *wire.Rotation `json:"rotation,omitempty"`
+	SecretVersion  int            `json:"secret_version"`
+	CreatedAt      time.Time      `json:"created_at"`
+	ExpiresAt      time.Time      `json:"expires_at"`
+	RotatedAt      *time.Time     `json:"rotated_at,omitempty"`
+	RevokedAt      *time.Time     `json:"revoked_at,omitempty"`
+	LastUsedAt     *time.Time     `json:"last_used_at,omitempty"`
 }
 
 // InventoryOf is t as the inventory lists it.
-func InventoryOf(t client.Token) InventoryToken {
+func InventoryOf(t wire.Token) InventoryToken {
 	return InventoryToken{ID: t.ID, Name: t.Name, Owner: t.Owner, Purpose: t.Purpose, Scopes: t.Scopes,
 		DataCategories: t.DataCategories, Audiences: t.Audiences, DataSubjects: len(t.DataSubjects), Status: t.Status,
 		Rotation: t.Rotation, SecretVersion: t.SecretVersion, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
@@ -106,9 +106,9 @@ type Input struct {
 	Endpoint    string // the service the pack was read from
 	Inventory   []InventoryToken
 	Rotation    evidence.Report
-	Deletions   []client.DeletionEvidence
-	Renewals    []client.Renewal
-	Policy      client.PolicyInForce
+	Deletions   []wire.DeletionEvidence
+	Renewals    []wire.Renewal
+	Policy      wire.PolicyInForce
 	Checkpoint  Checkpoint
 	Citations   []Citation
 }
@@ -162,10 +162,10 @@ func Build(in Input) (Pack, error) {
 		}{nonNil(in.Inventory)}},
 		{RotationJSON, in.Rotation},
 		{DeletionsName, struct {
-			DeletionRequests []client.DeletionEvidence `json:"deletion_requests"`
+			DeletionRequests []wire.DeletionEvidence `json:"deletion_requests"`
 		}{nonNil(in.Deletions)}},
 		{RenewalsName, struct {
-			Renewals []client.Renewal `json:"renewals"`
+			Renewals []wire.Renewal `json:"renewals"`
 		}{nonNil(in.Renewals)}},
 		{PolicyName, in.Policy},
 		{CheckpointName, in.Checkpoint},

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 //go:embed index.html.tmpl
@@ -50,9 +50,9 @@ type indexThreshold struct {
 type indexView struct {
 	Input
 	Statuses          map[string]int
-	Deletions         []client.DeletionEvidence
+	Deletions         []wire.DeletionEvidence
 	MoreDeletions     int
-	Renewals          []client.Renewal
+	Renewals          []wire.Renewal
 	MoreRenewals      int
 	Thresholds        []indexThreshold
 	Files             []indexFile

@@ -270,7 +270,7 @@ func (t *viewTable) store(values []*ast.Term, hash int, findings []Finding) {
 
 // evaluateViews evaluates the view rules of p on the token: from the table where this view
 // was seen before, else by evaluating the rule on the view.
-func (p *preparedRules) evaluateViews(ctx context.Context, tables []*viewTable, token ast.Object, planTerm *ast.Term, address string) ([]Finding, error) {
+func (p *preparedRules) evaluateViews(ctx context.Context, call *evalCall, tables []*viewTable, token ast.Object, planTerm *ast.Term, address string) ([]Finding, error) {
 	var out []Finding
 	var buf []*ast.Term
 	paths := newTokenPaths(token)
@@ -283,7 +283,7 @@ func (p *preparedRules) evaluateViews(ctx context.Context, tables []*viewTable, 
 				[2]*ast.Term{ast.StringTerm("plan"), planTerm},
 			)
 			var err error
-			if findings, err = r.prepared.eval(ctx, input, address); err != nil {
+			if findings, err = r.prepared.eval(ctx, call, input, address); err != nil {
 				return nil, err
 			}
 			if keep {

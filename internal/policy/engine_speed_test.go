@@ -223,14 +223,18 @@ func TestEngine_parallelPlanEvaluationEqualsSequential(t *testing.T) {
 	var want []Finding
 	var resources []string
 	for _, tok := range Normalize(p, planTime) {
-		fs, err := e.evaluateToken(context.Background(), tok, planTerm, e.newViewTables())
+		call := e.newCall(context.Background(), planTime)
+		fs, err := e.evaluateToken(context.Background(), call, tok, planTerm)
+		call.end()
 		if err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, fs...)
 		resources = append(resources, tok.Address)
 	}
-	planFindings, err := e.evaluatePlanRules(context.Background(), facts)
+	call := e.newCall(context.Background(), planTime)
+	defer call.end()
+	planFindings, err := e.evaluatePlanRules(context.Background(), call, facts)
 	if err != nil {
 		t.Fatal(err)
 	}

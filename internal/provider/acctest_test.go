@@ -27,6 +27,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // fakeClock is the one clock of a test: the in-process token service and the provider both
@@ -174,10 +175,10 @@ func (ts *testService) config(hcl string) string {
 }
 
 // tokensOf lists every token of owner through the API.
-func (ts *testService) tokensOf(t *testing.T, owner string) []client.Token {
+func (ts *testService) tokensOf(t *testing.T, owner string) []wire.Token {
 	t.Helper()
-	var out []client.Token
-	if err := eachToken(context.Background(), ts.Client, client.ListTokensOptions{Owner: owner}, func(tok client.Token) bool {
+	var out []wire.Token
+	if err := eachToken(context.Background(), ts.Client, wire.ListTokensOptions{Owner: owner}, func(tok wire.Token) bool {
 		out = append(out, tok)
 		return true
 	}); err != nil {
@@ -203,7 +204,7 @@ func (ts *testService) checkAllRevoked(t *testing.T, owner string, atLeast int) 
 }
 
 // checkToken reads the token of the resource at addr through the API and passes it to fn.
-func (ts *testService) checkToken(addr string, fn func(client.Token) error) resource.TestCheckFunc {
+func (ts *testService) checkToken(addr string, fn func(wire.Token) error) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		rs, ok := s.RootModule().Resources[addr]
 		if !ok {

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // configAs prefixes hcl with a provider block using credential secret instead of the admin.
@@ -27,9 +27,9 @@ func (ts *testService) configAs(secret, hcl string) string {
 func TestAccProvider_ownerScopedIssuerManagesItsOwnersTokensOnly(t *testing.T) {
 	ts := newTestService(t)
 	ctx := context.Background()
-	mk := func(role, owner string) client.Credential {
+	mk := func(role, owner string) wire.Credential {
 		t.Helper()
-		c, err := ts.Client.CreateCredential(ctx, client.CreateCredentialRequest{Name: "terraform-" + role, Role: role, Owner: owner}, "")
+		c, err := ts.Client.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "terraform-" + role, Role: role, Owner: owner}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,9 +38,9 @@ func TestAccProvider_ownerScopedIssuerManagesItsOwnersTokensOnly(t *testing.T) {
 	issuer := mk("issuer", testOwner)
 	reader := mk("reader", "")
 	introspect := mk("introspect", "")
-	foreign, err := ts.Client.CreateToken(ctx, client.CreateTokenRequest{Name: "growth-export", Owner: "team-growth@example.com",
+	foreign, err := ts.Client.CreateToken(ctx, wire.CreateTokenRequest{Name: "growth-export", Owner: "team-growth@example.com",
 		Purpose: "Weekly export of signups to the growth dashboard", Scopes: []string{"signups:read"},
-		DataCategories: []string{"identifiers"}, TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}}, "")
+		DataCategories: []string{"identifiers"}, TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

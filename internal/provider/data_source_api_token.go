@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var (
@@ -122,7 +123,7 @@ func (d *apiTokenDataSource) Read(ctx context.Context, req datasource.ReadReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var tok client.Token
+	var tok wire.Token
 	if !cfg.ID.IsNull() {
 		t, err := d.data.client.GetToken(ctx, cfg.ID.ValueString())
 		if errors.Is(err, client.ErrNotFound) {
@@ -159,10 +160,10 @@ func (d *apiTokenDataSource) Read(ctx context.Context, req datasource.ReadReques
 // not revoked (active or expired; the service keeps at most one per owner and name), else the
 // most recently created revoked one (a name is reused by the token that replaces a revoked
 // one), as the service's own lookup by name does.
-func findByOwnerAndName(ctx context.Context, c *client.Client, owner, name string) (client.Token, bool, error) {
-	var found client.Token
+func findByOwnerAndName(ctx context.Context, c *client.Client, owner, name string) (wire.Token, bool, error) {
+	var found wire.Token
 	ok := false
-	err := eachToken(ctx, c, client.ListTokensOptions{Owner: owner}, func(t client.Token) bool {
+	err := eachToken(ctx, c, wire.ListTokensOptions{Owner: owner}, func(t wire.Token) bool {
 		if t.Name != name || !strings.EqualFold(strings.TrimSpace(t.Owner), strings.TrimSpace(owner)) {
 			return true
 		}
@@ -179,7 +180,7 @@ func findByOwnerAndName(ctx context.Context, c *client.Client, owner, name strin
 }
 
 // eachToken calls fn for every token matching opts, following pages, until fn returns false.
-func eachToken(ctx context.Context, c *client.Client, opts client.ListTokensOptions, fn func(client.Token) bool) error {
+func eachToken(ctx context.Context, c *client.Client, opts wire.ListTokensOptions, fn func(wire.Token) bool) error {
 	for {
 		page, err := c.ListTokens(ctx, opts)
 		if err != nil {

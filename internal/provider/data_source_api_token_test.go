@@ -9,20 +9,19 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // inventory is three tokens created through the API: a (finance, used recently, bound to a
 // subject), b (finance, reaches no personal information, never used) and c (marketing, revoked).
 type inventory struct {
-	a, b, c client.Token
+	a, b, c wire.Token
 }
 
 func seedInventory(t *testing.T, ts *testService) inventory {
 	t.Helper()
 	ctx := context.Background()
-	create := func(req client.CreateTokenRequest) client.Token {
+	create := func(req wire.CreateTokenRequest) wire.Token {
 		tok, err := ts.Client.CreateToken(ctx, req, "")
 		if err != nil {
 			t.Fatalf("creating %s: %v", req.Name, err)
@@ -30,15 +29,15 @@ func seedInventory(t *testing.T, ts *testService) inventory {
 		return tok
 	}
 	var inv inventory
-	inv.a = create(client.CreateTokenRequest{Name: "export", Owner: "team-finance@example.com",
+	inv.a = create(wire.CreateTokenRequest{Name: "export", Owner: "team-finance@example.com",
 		Purpose: "Nightly export of invoice totals to the finance warehouse", Scopes: []string{"invoices:read"},
 		DataCategories: []string{"commercial", "identifiers"}, DataSubjects: []string{"customer:4411"},
 		Audiences: []string{"warehouse"}, Labels: map[string]string{"env": "prod"}, TTL: "30d",
-		Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}})
-	inv.b = create(client.CreateTokenRequest{Name: "metrics", Owner: "team-finance@example.com",
+		Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}})
+	inv.b = create(wire.CreateTokenRequest{Name: "metrics", Owner: "team-finance@example.com",
 		Purpose: "Reads aggregate job metrics for the finance dashboard", Scopes: []string{"metrics:read"},
 		DataCategories: []string{}, TTL: "30d"})
-	inv.c = create(client.CreateTokenRequest{Name: "campaigns", Owner: "marketing@example.com",
+	inv.c = create(wire.CreateTokenRequest{Name: "campaigns", Owner: "marketing@example.com",
 		Purpose: "Syncs campaign click data to the marketing analytics tool", Scopes: []string{"clicks:read"},
 		DataCategories: []string{"internet_activity"}, TTL: "30d"})
 	if _, err := ts.Client.RevokeToken(ctx, inv.c.ID); err != nil {
@@ -188,10 +187,10 @@ data "tokenguard_api_tokens" "none" {
 func TestFindByOwnerAndName_prefersTheTokenNotRevokedElseTheNewestRevoked(t *testing.T) {
 	ts := newTestService(t)
 	ctx := context.Background()
-	create := func() client.Token {
+	create := func() wire.Token {
 		t.Helper()
 		ts.Clock.Advance(day)
-		tok, err := ts.Client.CreateToken(ctx, client.CreateTokenRequest{Name: "replaced", Owner: "team-ops@example.com",
+		tok, err := ts.Client.CreateToken(ctx, wire.CreateTokenRequest{Name: "replaced", Owner: "team-ops@example.com",
 			Purpose: "Pushes deployment events to the incident tracker", Scopes: []string{"events:write"},
 			DataCategories: []string{}, TTL: "30d"}, "")
 		if err != nil {
@@ -199,7 +198,7 @@ func TestFindByOwnerAndName_prefersTheTokenNotRevokedElseTheNewestRevoked(t *tes
 		}
 		return tok
 	}
-	var revoked []client.Token
+	var revoked []wire.Token
 	for range 3 {
 		tok := create()
 		if _, err := ts.Client.RevokeToken(ctx, tok.ID); err != nil {

@@ -8,8 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var (
@@ -110,7 +109,7 @@ func (d *apiTokensDataSource) Read(ctx context.Context, req datasource.ReadReque
 	opts.UnusedFor = m.UnusedFor.ValueString()
 	ids := []string{}
 	items := []types.Object{}
-	err := eachToken(ctx, d.data.client, opts, func(t client.Token) bool {
+	err := eachToken(ctx, d.data.client, opts, func(t wire.Token) bool {
 		ids = append(ids, t.ID)
 		items = append(items, tokenInfoObject(ctx, tokenInfo(ctx, t, &resp.Diagnostics), &resp.Diagnostics, "data_subjects"))
 		return true

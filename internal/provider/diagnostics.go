@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // This file holds the diagnostics that every Terraform type of the provider reports for
@@ -21,7 +22,7 @@ import (
 // is not revoked already holds.
 func isNameTaken(err error) bool {
 	var re *client.ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusConflict && re.Code == "name_taken"
+	return errors.As(err, &re) && re.StatusCode == http.StatusConflict && re.Code == wire.CodeNameTaken
 }
 
 // addClientError reports a client error without its request body (no secret ever reaches a

@@ -12,8 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var (
@@ -77,7 +76,7 @@ func (l *apiTokenListResource) List(ctx context.Context, req list.ListRequest, s
 	opts := cfg.options()
 	stream.Results = func(push func(list.ListResult) bool) {
 		var emitted int64
-		err := eachToken(ctx, l.data.client, opts, func(t client.Token) bool {
+		err := eachToken(ctx, l.data.client, opts, func(t wire.Token) bool {
 			if req.Limit > 0 && emitted >= req.Limit {
 				return false
 			}
@@ -93,7 +92,7 @@ func (l *apiTokenListResource) List(ctx context.Context, req list.ListRequest, s
 }
 
 // result builds one list result: identity always, the full resource when Terraform asks.
-func (l *apiTokenListResource) result(ctx context.Context, req list.ListRequest, t client.Token) list.ListResult {
+func (l *apiTokenListResource) result(ctx context.Context, req list.ListRequest, t wire.Token) list.ListResult {
 	res := req.NewListResult(ctx)
 	res.DisplayName = t.Name + " (" + t.ID + ")"
 	res.Diagnostics.Append(res.Identity.Set(ctx, apiTokenIdentityModel{ID: types.StringValue(t.ID)})...)

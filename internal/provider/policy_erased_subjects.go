@@ -24,7 +24,7 @@ import (
 // is keyed by a hash of it), and it never appears in a diagnostic.
 
 // subjectSource returns the erased data subjects of the token service
-// (client.ErasedSubjects).
+// (wire.ErasedSubjects).
 type subjectSource func(context.Context) ([]string, error)
 
 // clientSubjects is the subjectSource of a configured client; nil without a client.

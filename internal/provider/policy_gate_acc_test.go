@@ -24,6 +24,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // The provider gate's acceptance tests drive the Terraform CLI directly (plan -json), so they
@@ -338,8 +339,8 @@ func wrappedText(parts ...string) *regexp.Regexp {
 	return regexp.MustCompile(`(?s)` + strings.Join(quoted, ".*"))
 }
 
-func activeTokens(toks []client.Token) []client.Token {
-	var out []client.Token
+func activeTokens(toks []wire.Token) []wire.Token {
+	var out []wire.Token
 	for _, tok := range toks {
 		if tok.Status == "active" {
 			out = append(out, tok)
@@ -465,7 +466,7 @@ func serviceGateRuleIDs(t *testing.T, _ *testService, fx consistencyFixture, c c
 	if err != nil {
 		t.Fatal(err)
 	}
-	var req client.CreateTokenRequest
+	var req wire.CreateTokenRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		t.Fatalf("case %s as a create request: %v", c.Name, err)
 	}
@@ -613,7 +614,7 @@ func TestAccPolicyGate_blocksNonCompliantUpdate(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionNoop),
 				}},
-				Check: ts.checkToken(testAddr, func(tok client.Token) error {
+				Check: ts.checkToken(testAddr, func(tok wire.Token) error {
 					if !slices.Equal(tok.Scopes, []string{"invoices:read"}) {
 						return fmt.Errorf("scopes in the service = %v, want [invoices:read]", tok.Scopes)
 					}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/cli"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // The provider gate with what only the token service knows: the data subjects with a deletion
@@ -53,7 +54,7 @@ func TestAccPolicyGate_erasedSubjectBlocksReissue(t *testing.T) {
 		t.Fatalf("after apply the service holds %d active tokens, want 1", len(toks))
 	}
 
-	res, err := ts.Client.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:4411"}, "")
+	res, err := ts.Client.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:4411"}, "")
 	if err != nil {
 		t.Fatalf("erase customer:4411: %v", err)
 	}
@@ -88,10 +89,10 @@ func TestAccPolicyGate_erasedSubjectBlocksReissue(t *testing.T) {
 	}
 
 	// The service's own gate refuses the same token.
-	_, err = ts.Client.CreateToken(ctx, client.CreateTokenRequest{
+	_, err = ts.Client.CreateToken(ctx, wire.CreateTokenRequest{
 		Name: "orders-sync", Owner: owner, Purpose: "Reads invoice totals for the monthly revenue report",
 		Scopes: []string{"invoices:read"}, DataCategories: []string{"commercial"}, DataSubjects: []string{"customer:4411"},
-		TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"},
+		TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"},
 	}, "")
 	var re *client.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusUnprocessableEntity || re.Code != "CPRA-DEL-001" || re.Field != "data_subjects" {
@@ -120,7 +121,7 @@ func TestAccPolicyGate_destroyAfterErasure(t *testing.T) {
 	if diags, ok := w.diagnostics("apply", "-auto-approve"); !ok {
 		t.Fatalf("apply of the compliant token failed: %v", diags)
 	}
-	if _, err := ts.Client.CreateDeletionRequest(context.Background(), client.DeletionRequest{Subject: "customer:4411"}, ""); err != nil {
+	if _, err := ts.Client.CreateDeletionRequest(context.Background(), wire.DeletionRequest{Subject: "customer:4411"}, ""); err != nil {
 		t.Fatalf("erase customer:4411: %v", err)
 	}
 	diags, ok := w.diagnostics("destroy", "-auto-approve")

@@ -10,8 +10,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // badInputOwner owns the token of every bad-configuration case; none may be created.
@@ -112,8 +111,8 @@ func TestAccProvider_badConfigurationCatalogueFailsWithAClearDiagnosticAndWrites
 		ProtoV6ProviderFactories: ts.factories(),
 		Steps:                    steps,
 	})
-	var all []client.Token
-	if err := eachToken(context.Background(), ts.Client, client.ListTokensOptions{}, func(tok client.Token) bool {
+	var all []wire.Token
+	if err := eachToken(context.Background(), ts.Client, wire.ListTokensOptions{}, func(tok wire.Token) bool {
 		all = append(all, tok)
 		return true
 	}); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // A review approves one renewal (issue 21), with the real Terraform CLI against the real
@@ -64,7 +65,7 @@ func TestAccAPIToken_renewalReviewApprovesOneIncrease(t *testing.T) {
 				Config:   ts.config(tokenHCL("20d", reviewA)),
 				PlanOnly: true,
 				Check: func(*terraform.State) error {
-					_, err := ts.Client.RenewToken(context.Background(), id, client.RenewRequest{
+					_, err := ts.Client.RenewToken(context.Background(), id, wire.RenewRequest{
 						TTL: "40d", Reason: "Quarter-end close needs two more weeks", ReviewedBy: "security@example.com"}, "")
 					var re *client.ResponseError
 					if !errors.As(err, &re) || re.StatusCode != http.StatusConflict || re.Code != "renewal_review_used" ||

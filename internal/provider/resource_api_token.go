@@ -17,6 +17,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var (
@@ -358,7 +359,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 		return
 	}
 	id := state.ID.ValueString()
-	var tok client.Token
+	var tok wire.Token
 	called := false
 
 	if upd, changed := r.updateRequest(ctx, plan, state, &resp.Diagnostics); changed && !resp.Diagnostics.HasError() {
@@ -383,7 +384,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 					"Add a renewal block with a reason and a reviewed_by other than the owner, then apply again.")
 			return
 		}
-		t, err := r.data.client.RenewToken(ctx, id, client.RenewRequest{
+		t, err := r.data.client.RenewToken(ctx, id, wire.RenewRequest{
 			TTL:        plan.TTL.ValueString(),
 			Reason:     renewal.Reason.ValueString(),
 			ReviewedBy: renewal.ReviewedBy.ValueString(),
@@ -397,7 +398,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 
 	if plan.Secret.IsUnknown() {
-		rotate := client.RotateRequest{}
+		rotate := wire.RotateRequest{}
 		if rot, ok := rotationOf(ctx, plan.Rotation, &resp.Diagnostics); ok && knownString(rot.Overlap) {
 			rotate.Overlap = rot.Overlap.ValueString()
 		}
@@ -468,8 +469,8 @@ func (r *apiTokenResource) now() time.Time {
 }
 
 // updateRequest builds the PATCH body from the metadata that differs between plan and state.
-func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTokenModel, diags *diag.Diagnostics) (client.UpdateTokenRequest, bool) {
-	var upd client.UpdateTokenRequest
+func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTokenModel, diags *diag.Diagnostics) (wire.UpdateTokenRequest, bool) {
+	var upd wire.UpdateTokenRequest
 	changed := false
 	if !plan.Purpose.Equal(state.Purpose) {
 		v := plan.Purpose.ValueString()
@@ -497,7 +498,7 @@ func (r *apiTokenResource) updateRequest(ctx context.Context, plan, state apiTok
 	if !sameRotation(ctx, plan.Rotation, state.Rotation, diags) {
 		rot := rotationRequest(ctx, plan.Rotation, diags)
 		if rot == nil {
-			rot = &client.Rotation{} // clears the policy
+			rot = &wire.Rotation{} // clears the policy
 		}
 		upd.Rotation, changed = rot, true
 	}

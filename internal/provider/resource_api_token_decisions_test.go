@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestOrphanOf: only a token that matches the create request exactly, holds its first secret,
@@ -16,17 +15,17 @@ import (
 func TestOrphanOf(t *testing.T) {
 	now := time.Date(2026, 3, 2, 9, 5, 0, 0, time.UTC)
 	created := now.Add(-5 * time.Minute)
-	req := client.CreateTokenRequest{
+	req := wire.CreateTokenRequest{
 		Name: "billing-export", Owner: "team@example.com", Purpose: "Nightly export of invoice totals",
 		Scopes: []string{"b:read", "a:read"}, DataCategories: []string{"commercial"}, DataSubjects: []string{"customer:1"},
 		Audiences: []string{"warehouse"}, Labels: map[string]string{"env": "prod"}, TTL: "30d",
-		Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"},
+		Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"},
 	}
-	orphan := func() client.Token {
-		return client.Token{
+	orphan := func() wire.Token {
+		return wire.Token{
 			ID: "tok_x", Name: req.Name, Owner: req.Owner, Purpose: req.Purpose, Scopes: []string{"a:read", "b:read"},
 			DataCategories: []string{"commercial"}, DataSubjects: []string{"customer:1"}, Audiences: []string{"warehouse"},
-			Labels: map[string]string{"env": "prod"}, Rotation: &client.Rotation{Interval: "168h", Overlap: "60m"},
+			Labels: map[string]string{"env": "prod"}, Rotation: &wire.Rotation{Interval: "168h", Overlap: "60m"},
 			Status: "active", CreatedAt: created, ExpiresAt: created.Add(30 * 24 * time.Hour), SecretVersion: 1,
 		}
 	}
@@ -34,28 +33,28 @@ func TestOrphanOf(t *testing.T) {
 		t.Fatal("an exact orphan was not recognised")
 	}
 	used, rotated := now.Add(-time.Minute), now.Add(-time.Minute)
-	cases := map[string]func(*client.Token){
-		"other name":     func(t *client.Token) { t.Name = "billing-export-2" },
-		"other owner":    func(t *client.Token) { t.Owner = "Team@example.com" },
-		"other purpose":  func(t *client.Token) { t.Purpose += "." },
-		"extra scope":    func(t *client.Token) { t.Scopes = append(t.Scopes, "c:read") },
-		"other category": func(t *client.Token) { t.DataCategories = []string{"identifiers"} },
-		"no subjects":    func(t *client.Token) { t.DataSubjects = nil },
-		"other audience": func(t *client.Token) { t.Audiences = []string{"lake"} },
-		"other label":    func(t *client.Token) { t.Labels = map[string]string{"env": "dev"} },
-		"other interval": func(t *client.Token) { t.Rotation = &client.Rotation{Interval: "6d", Overlap: "1h"} },
-		"no overlap":     func(t *client.Token) { t.Rotation = &client.Rotation{Interval: "7d"} },
-		"no rotation":    func(t *client.Token) { t.Rotation = nil },
-		"other ttl":      func(t *client.Token) { t.ExpiresAt = t.ExpiresAt.Add(time.Second) },
-		"second secret":  func(t *client.Token) { t.SecretVersion = 2 },
-		"rotated":        func(t *client.Token) { t.RotatedAt = &rotated },
-		"used":           func(t *client.Token) { t.LastUsedAt = &used },
-		"revoked":        func(t *client.Token) { t.Status = "revoked" },
-		"older than limit": func(t *client.Token) {
+	cases := map[string]func(*wire.Token){
+		"other name":     func(t *wire.Token) { t.Name = "billing-export-2" },
+		"other owner":    func(t *wire.Token) { t.Owner = "Team@example.com" },
+		"other purpose":  func(t *wire.Token) { t.Purpose += "." },
+		"extra scope":    func(t *wire.Token) { t.Scopes = append(t.Scopes, "c:read") },
+		"other category": func(t *wire.Token) { t.DataCategories = []string{"identifiers"} },
+		"no subjects":    func(t *wire.Token) { t.DataSubjects = nil },
+		"other audience": func(t *wire.Token) { t.Audiences = []string{"lake"} },
+		"other label":    func(t *wire.Token) { t.Labels = map[string]string{"env": "dev"} },
+		"other interval": func(t *wire.Token) { t.Rotation = &wire.Rotation{Interval: "6d", Overlap: "1h"} },
+		"no overlap":     func(t *wire.Token) { t.Rotation = &wire.Rotation{Interval: "7d"} },
+		"no rotation":    func(t *wire.Token) { t.Rotation = nil },
+		"other ttl":      func(t *wire.Token) { t.ExpiresAt = t.ExpiresAt.Add(time.Second) },
+		"second secret":  func(t *wire.Token) { t.SecretVersion = 2 },
+		"rotated":        func(t *wire.Token) { t.RotatedAt = &rotated },
+		"used":           func(t *wire.Token) { t.LastUsedAt = &used },
+		"revoked":        func(t *wire.Token) { t.Status = "revoked" },
+		"older than limit": func(t *wire.Token) {
 			t.CreatedAt = now.Add(-orphanMaxAge - time.Second)
 			t.ExpiresAt = t.CreatedAt.Add(30 * 24 * time.Hour)
 		},
-		"created in future": func(t *client.Token) {
+		"created in future": func(t *wire.Token) {
 			t.CreatedAt = now.Add(time.Minute)
 			t.ExpiresAt = t.CreatedAt.Add(30 * 24 * time.Hour)
 		},

@@ -23,7 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // These acceptance tests replay the scenarios of issue 14 ("the provider never surprises")
@@ -176,7 +176,7 @@ func TestAccAPIToken_outOfBandRotationPlanned(t *testing.T) {
 	attrs := w.stateAttrs("tokenguard_api_token.t")
 	id, stale := attrs["id"].(string), attrs["secret"].(string)
 
-	rotated, err := ts.Client.RotateToken(context.Background(), id, client.RotateRequest{Overlap: "1h"}, "")
+	rotated, err := ts.Client.RotateToken(context.Background(), id, wire.RotateRequest{Overlap: "1h"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestAccAPIToken_importOfRenewedTokenTakesConfiguredTTL(t *testing.T) {
 	skipUnlessAcc(t)
 	ts := newTestService(t)
 	ctx := context.Background()
-	existing, err := ts.Client.CreateToken(ctx, client.CreateTokenRequest{
+	existing, err := ts.Client.CreateToken(ctx, wire.CreateTokenRequest{
 		Name: "billing-export", Owner: testOwner, Purpose: "Nightly export of invoice totals to the finance data warehouse",
 		Scopes: []string{"invoices:read"}, DataCategories: []string{"commercial"}, TTL: "20d",
 	}, "")
@@ -405,7 +405,7 @@ func TestAccAPIToken_importOfRenewedTokenTakesConfiguredTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.Clock.Advance(2*time.Hour + 2*time.Second)
-	if _, err := ts.Client.RenewToken(ctx, existing.ID, client.RenewRequest{TTL: "20d", Reason: "Quarter-end close", ReviewedBy: "security@example.com"}, ""); err != nil {
+	if _, err := ts.Client.RenewToken(ctx, existing.ID, wire.RenewRequest{TTL: "20d", Reason: "Quarter-end close", ReviewedBy: "security@example.com"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	cfg := "import {\n  to = tokenguard_api_token.t\n  id = \"" + existing.ID + "\"\n}\n" + surpriseToken("20d", "")

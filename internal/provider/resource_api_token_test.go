@@ -20,8 +20,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 const (
@@ -292,7 +292,7 @@ func TestAccAPIToken_updatesMetadataInPlace(t *testing.T) {
 					statecheck.ExpectKnownValue(testAddr, at("rotation"), knownvalue.ObjectExact(map[string]knownvalue.Check{
 						"interval": knownvalue.StringExact("14d"), "overlap": knownvalue.Null()})),
 				},
-				Check: ts.checkToken(testAddr, func(tok client.Token) error {
+				Check: ts.checkToken(testAddr, func(tok wire.Token) error {
 					if len(tok.Labels) != 0 || len(tok.DataCategories) != 0 || tok.Rotation == nil || tok.Rotation.Interval != "14d" {
 						return fmt.Errorf("service holds labels %v, categories %v, rotation %+v; want none, none, interval 14d",
 							tok.Labels, tok.DataCategories, tok.Rotation)
@@ -779,7 +779,7 @@ func TestAccAPIToken_planDoesNotRevealSecret(t *testing.T) {
 
 func TestAccAPIToken_importThenRotateForSecret(t *testing.T) {
 	ts := newTestService(t)
-	existing, err := ts.Client.CreateToken(context.Background(), client.CreateTokenRequest{
+	existing, err := ts.Client.CreateToken(context.Background(), wire.CreateTokenRequest{
 		Name: "billing-export", Owner: testOwner, Purpose: "Nightly export of invoice totals to the finance data warehouse",
 		Scopes: []string{"invoices:read"}, DataCategories: []string{"commercial", "identifiers"}, TTL: "30d",
 	}, "")

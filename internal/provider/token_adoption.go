@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // createOverExpiredHolder handles a create refused because a token of the owner that is not
@@ -21,11 +22,11 @@ import (
 // replaced under lifecycle create_before_destroy, where the new token is created before the
 // old one is destroyed). An active holder is reported with what to do, and nothing changes.
 // done is false when a diagnostic was added; otherwise tok and err are the retried create's.
-func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req client.CreateTokenRequest, diags *diag.Diagnostics) (tok client.Token, done bool, err error) {
+func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req wire.CreateTokenRequest, diags *diag.Diagnostics) (tok wire.Token, done bool, err error) {
 	holder, found, err := liveTokenNamed(ctx, r.data.client, req.Owner, req.Name)
 	if err != nil {
 		addClientError(diags, "Unable To Create Token", "looking up the token that holds the name "+strconv.Quote(req.Name), err)
-		return client.Token{}, false, nil
+		return wire.Token{}, false, nil
 	}
 	if found && holder.Status == "active" {
 		if full, getErr := r.data.client.GetToken(ctx, holder.ID); getErr == nil {
@@ -42,12 +43,12 @@ func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req clie
 				"or each apply would rotate, renew or revoke the other state's secret. Give this configuration's token a name of "+
 				"its own, for example with terraform.workspace in it. Import %s only if no state manages it.",
 				req.Owner, req.Name, holder.ID, holder.ID, holder.ID))
-		return client.Token{}, false, nil
+		return wire.Token{}, false, nil
 	}
 	if found {
 		if _, err := r.data.client.RevokeToken(ctx, holder.ID); err != nil && !errors.Is(err, client.ErrNotFound) {
 			addClientError(diags, "Unable To Create Token", "revoking the expired token "+holder.ID+" that holds the name "+strconv.Quote(req.Name), err)
-			return client.Token{}, false, nil
+			return wire.Token{}, false, nil
 		}
 	}
 	// A new idempotency key: the refused create issued nothing.
@@ -57,12 +58,12 @@ func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req clie
 
 // adoptOrphan takes over the orphan t of an interrupted create and rotates it: the secret it
 // was issued with went to the apply that was interrupted and is lost, so state gets a new one.
-func (r *apiTokenResource) adoptOrphan(ctx context.Context, t client.Token, age time.Duration, diags *diag.Diagnostics) (client.Token, bool, error) {
+func (r *apiTokenResource) adoptOrphan(ctx context.Context, t wire.Token, age time.Duration, diags *diag.Diagnostics) (wire.Token, bool, error) {
 	// The service allows no zero overlap override: the lost secret ends with the token's own.
-	rotated, err := r.data.client.RotateToken(ctx, t.ID, client.RotateRequest{}, "")
+	rotated, err := r.data.client.RotateToken(ctx, t.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		addClientError(diags, "Unable To Create Token", "rotating the token "+t.ID+" left by an interrupted apply", err)
-		return client.Token{}, false, nil
+		return wire.Token{}, false, nil
 	}
 	diags.AddAttributeWarning(path.Root("name"), "Token Adopted From An Interrupted Apply",
 		fmt.Sprintf("Token %s named %q was issued %s ago by a create whose answer never reached Terraform (an interrupted or "+
@@ -73,10 +74,10 @@ func (r *apiTokenResource) adoptOrphan(ctx context.Context, t client.Token, age 
 }
 
 // liveTokenNamed finds the owner's token called name that is not revoked.
-func liveTokenNamed(ctx context.Context, c *client.Client, owner, name string) (client.Token, bool, error) {
-	var found client.Token
+func liveTokenNamed(ctx context.Context, c *client.Client, owner, name string) (wire.Token, bool, error) {
+	var found wire.Token
 	ok := false
-	err := eachToken(ctx, c, client.ListTokensOptions{Owner: owner}, func(t client.Token) bool {
+	err := eachToken(ctx, c, wire.ListTokensOptions{Owner: owner}, func(t wire.Token) bool {
 		if t.Name == name && t.Status != "revoked" {
 			found, ok = t, true
 			return false

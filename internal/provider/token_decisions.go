@@ -15,8 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // This file holds the decisions that tokenguard_api_token's plan makes from state,
@@ -68,7 +68,7 @@ const orphanMaxAge = 10 * time.Minute
 // issued it but Terraform never recorded it. It must match req exactly (every declared
 // attribute, and a lifetime equal to the requested ttl), hold its first secret, never have
 // been used, and be younger than orphanMaxAge; age is how old it is.
-func orphanOf(t client.Token, req client.CreateTokenRequest, now time.Time) (age time.Duration, ok bool) {
+func orphanOf(t wire.Token, req wire.CreateTokenRequest, now time.Time) (age time.Duration, ok bool) {
 	age = now.Sub(t.CreatedAt)
 	ttl, err := token.ParseDuration(req.TTL)
 	if err != nil || t.Status != "active" || t.SecretVersion != 1 || t.LastUsedAt != nil || t.RotatedAt != nil ||
@@ -81,7 +81,7 @@ func orphanOf(t client.Token, req client.CreateTokenRequest, now time.Time) (age
 		slices.Sort(b)
 		return slices.Equal(a, b)
 	}
-	var gotRot, wantRot client.Rotation
+	var gotRot, wantRot wire.Rotation
 	if t.Rotation != nil {
 		gotRot = *t.Rotation
 	}
@@ -100,7 +100,7 @@ func orphanOf(t client.Token, req client.CreateTokenRequest, now time.Time) (age
 }
 
 // lostSecretEnd says when the previous secret of a token just rotated stops working.
-func lostSecretEnd(t client.Token) string {
+func lostSecretEnd(t wire.Token) string {
 	if t.PreviousValidTil == nil || (t.RotatedAt != nil && !t.PreviousValidTil.After(*t.RotatedAt)) {
 		return "now"
 	}

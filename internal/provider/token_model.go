@@ -14,14 +14,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // This file owns the token model that the resource, the ephemeral resource, the data sources
 // and the list resource share: what a practitioner declares (tokenSpec) with its one create
 // request, what the service reports (tokenMetadata) with its one conversion from
-// client.Token, the data sources' model around it, the object form of a listed token and the
+// wire.Token, the data sources' model around it, the object form of a listed token and the
 // list filters. Schemas stay one per resource or data source, in their own files.
 
 // tokenSpec is what a practitioner declares about a token, in the resource and the ephemeral
@@ -40,8 +40,8 @@ type tokenSpec struct {
 
 // createRequest is the create request for what s declares. Data categories are never nil:
 // `[]` is an explicit "reaches no personal information".
-func (s tokenSpec) createRequest(ctx context.Context, diags *diag.Diagnostics) client.CreateTokenRequest {
-	return client.CreateTokenRequest{
+func (s tokenSpec) createRequest(ctx context.Context, diags *diag.Diagnostics) wire.CreateTokenRequest {
+	return wire.CreateTokenRequest{
 		Name:           s.Name.ValueString(),
 		Owner:          s.Owner.ValueString(),
 		Purpose:        s.Purpose.ValueString(),
@@ -88,7 +88,7 @@ func nullMetadata() tokenMetadata {
 // null when it was null in m, and is empty otherwise: the resource keeps the practitioner's
 // null/empty choice that way, and a data source starting from empty collections never
 // reports null.
-func (m *tokenMetadata) apply(ctx context.Context, t client.Token, diags *diag.Diagnostics) {
+func (m *tokenMetadata) apply(ctx context.Context, t wire.Token, diags *diag.Diagnostics) {
 	m.ID = types.StringValue(t.ID)
 	m.Name = types.StringValue(t.Name)
 	m.Owner = types.StringValue(t.Owner)
@@ -150,7 +150,7 @@ func tokenInfoAttrTypesWithout(except ...string) map[string]attr.Type {
 
 // tokenInfo converts an API token to the data source model. Collections are never null here
 // (apply starts from empty ones): an empty set means the token has none.
-func tokenInfo(ctx context.Context, t client.Token, diags *diag.Diagnostics) tokenInfoModel {
+func tokenInfo(ctx context.Context, t wire.Token, diags *diag.Diagnostics) tokenInfoModel {
 	m := tokenInfoModel{tokenMetadata: nullMetadata(), RotationEvery: types.StringNull(), RotationLap: types.StringNull()}
 	m.DataSubjects = types.SetValueMust(types.StringType, []attr.Value{})
 	m.Audiences = types.SetValueMust(types.StringType, []attr.Value{})
@@ -190,8 +190,8 @@ type tokenFilterModel struct {
 }
 
 // options are the list options of the filters that are set.
-func (f tokenFilterModel) options() client.ListTokensOptions {
-	return client.ListTokensOptions{
+func (f tokenFilterModel) options() wire.ListTokensOptions {
+	return wire.ListTokensOptions{
 		Owner:        f.Owner.ValueString(),
 		Status:       f.Status.ValueString(),
 		DataCategory: f.DataCategory.ValueString(),
@@ -237,7 +237,7 @@ func knownString(v interface {
 // only from a token it revokes. The declared list is kept, so an erasure is not drift that
 // reads as a change of the practitioner's (it would turn the refresh before a destroy into a
 // plan the policy gate judges as changed); CPRA-DEL-001 judges the erased subject.
-func erasedFrom(ctx context.Context, t client.Token, prior types.Set) bool {
+func erasedFrom(ctx context.Context, t wire.Token, prior types.Set) bool {
 	if t.Status != "revoked" || prior.IsNull() || prior.IsUnknown() {
 		return false
 	}
@@ -322,17 +322,17 @@ func renewalOf(ctx context.Context, v types.Object, diags *diag.Diagnostics) (re
 	return ren, true
 }
 
-func rotationRequest(ctx context.Context, v types.Object, diags *diag.Diagnostics) *client.Rotation {
+func rotationRequest(ctx context.Context, v types.Object, diags *diag.Diagnostics) *wire.Rotation {
 	rot, ok := rotationOf(ctx, v, diags)
 	if !ok {
 		return nil
 	}
-	return &client.Rotation{Interval: rot.Interval.ValueString(), Overlap: rot.Overlap.ValueString()}
+	return &wire.Rotation{Interval: rot.Interval.ValueString(), Overlap: rot.Overlap.ValueString()}
 }
 
 // rotationValue renders the service's rotation policy, keeping prior's spelling of durations
 // that mean the same time span.
-func rotationValue(ctx context.Context, got *client.Rotation, prior types.Object, diags *diag.Diagnostics) types.Object {
+func rotationValue(ctx context.Context, got *wire.Rotation, prior types.Object, diags *diag.Diagnostics) types.Object {
 	if got == nil || got.Interval == "" {
 		return types.ObjectNull(rotationAttrTypes)
 	}
@@ -430,7 +430,7 @@ type apiTokenIdentityModel struct {
 
 // applyToken copies what the service returned into m, keeping the practitioner's spelling of
 // durations and the null/empty distinction of optional collections.
-func applyToken(ctx context.Context, m *apiTokenModel, t client.Token, diags *diag.Diagnostics) {
+func applyToken(ctx context.Context, m *apiTokenModel, t wire.Token, diags *diag.Diagnostics) {
 	m.apply(ctx, t, diags)
 	m.Rotation = rotationValue(ctx, t.Rotation, m.Rotation, diags)
 	if m.Secret.IsUnknown() {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Access requests (Cal. Civ. Code 1798.110 and 1798.115).
@@ -45,7 +45,7 @@ const accessHistoryPage = 1000
 
 func (s *Server) createAccessRequest(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx := r.Context()
-	_, req, err := decodeBody[client.AccessRequest](s, w, r, false)
+	_, req, err := decodeBody[wire.AccessRequest](s, w, r, false)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) createAccessRequest(w http.ResponseWriter, r *http.Request, c *
 	}
 	idx := s.subjectIndex(subject)
 	now := s.clock()
-	out := client.AccessAnswer{Subject: subject, AnsweredAt: now, Tokens: []client.AccessToken{}}
+	out := wire.AccessAnswer{Subject: subject, AnsweredAt: now, Tokens: []wire.AccessToken{}}
 	err = s.store.View(ctx, func(rd store.Reader) error {
 		erased, err := erasureOf(ctx, rd, idx)
 		if err != nil || erased != nil {
@@ -91,14 +91,14 @@ func (s *Server) createAccessRequest(w http.ResponseWriter, r *http.Request, c *
 
 // erasureOf returns the first completed deletion request of the subject with blind index
 // idx as an erasure notice, or nil when there is none.
-func erasureOf(ctx context.Context, rd store.Reader, idx string) (*client.AccessErasure, error) {
+func erasureOf(ctx context.Context, rd store.Reader, idx string) (*wire.AccessErasure, error) {
 	reqs, err := rd.ListSubjectDeletionRequests(ctx, idx)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range reqs {
 		if d.CompletedAt != nil {
-			return &client.AccessErasure{ErasedAt: d.CompletedAt.UTC(), DeletionRequestID: d.ID}, nil
+			return &wire.AccessErasure{ErasedAt: d.CompletedAt.UTC(), DeletionRequestID: d.ID}, nil
 		}
 	}
 	return nil, nil
@@ -106,7 +106,7 @@ func erasureOf(ctx context.Context, rd store.Reader, idx string) (*client.Access
 
 // accessTokens reads every token bound to the subject with blind index idx, with its
 // history and usage.
-func (s *Server) accessTokens(ctx context.Context, rd store.Reader, idx string, now time.Time) ([]client.AccessToken, error) {
+func (s *Server) accessTokens(ctx context.Context, rd store.Reader, idx string, now time.Time) ([]wire.AccessToken, error) {
 	var tokens []store.Token
 	for after := ""; ; {
 		page, err := rd.ListTokens(ctx, store.TokenFilter{SubjectIndex: idx, Limit: accessHistoryPage, AfterID: after})
@@ -119,7 +119,7 @@ func (s *Server) accessTokens(ctx context.Context, rd store.Reader, idx string, 
 		}
 		after = page[len(page)-1].ID
 	}
-	out := make([]client.AccessToken, 0, len(tokens))
+	out := make([]wire.AccessToken, 0, len(tokens))
 	byID := map[string]int{}
 	for _, t := range tokens {
 		owner, err := s.keys.Open(t.OwnerCipher)
@@ -127,13 +127,13 @@ func (s *Server) accessTokens(ctx context.Context, rd store.Reader, idx string, 
 			return nil, fmt.Errorf("token %s: owner: %w", t.ID, err)
 		}
 		byID[t.ID] = len(out)
-		out = append(out, client.AccessToken{
+		out = append(out, wire.AccessToken{
 			ID: t.ID, Name: t.Name, Purpose: t.Purpose, Owner: string(owner), Status: statusAt(t, now),
 			DataCategories: nonNil(t.DataCategories), Audiences: nonNil(t.Audiences), Scopes: nonNil(t.Scopes),
 			OtherSubjects: max(len(t.SubjectIndexes)-1, 0),
 			CreatedAt:     t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(),
 			RotatedAt: utcPtr(t.RotatedAt), RevokedAt: utcPtr(t.RevokedAt), LastUsedAt: utcPtr(t.LastUsedAt),
-			History: []client.AccessEvent{}, Usage: []client.AccessUsageDay{},
+			History: []wire.AccessEvent{}, Usage: []wire.AccessUsageDay{},
 		})
 	}
 	for chunk := range slices.Chunk(tokens, store.MaxHistoryTokens) {
@@ -168,7 +168,7 @@ func (s *Server) accessTokens(ctx context.Context, rd store.Reader, idx string, 
 			}
 			usage := &out[i].Usage
 			if n := len(*usage); n == 0 || (*usage)[n-1].Day != v.Day {
-				*usage = append(*usage, client.AccessUsageDay{Day: v.Day})
+				*usage = append(*usage, wire.AccessUsageDay{Day: v.Day})
 			}
 			day := &(*usage)[len(*usage)-1]
 			if v.Outcome == "active" {
@@ -183,25 +183,25 @@ func (s *Server) accessTokens(ctx context.Context, rd store.Reader, idx string, 
 
 // accessEvent is the history entry of the audit record rec; false for records that are not
 // a successful change of a token.
-func (s *Server) accessEvent(rec audit.Record) (client.AccessEvent, bool) {
-	ev := client.AccessEvent{At: rec.Time.UTC(), AuditSeq: rec.Seq, AuditHash: rec.Hash}
+func (s *Server) accessEvent(rec audit.Record) (wire.AccessEvent, bool) {
+	ev := wire.AccessEvent{At: rec.Time.UTC(), AuditSeq: rec.Seq, AuditHash: rec.Hash}
 	if rec.Outcome != "ok" {
 		return ev, false
 	}
 	d := rec.Details
 	switch rec.Action {
 	case audit.ActionCreate:
-		ev.Event = client.AccessCreated
+		ev.Event = wire.AccessCreated
 	case audit.ActionUpdate:
-		ev.Event = client.AccessUpdated
+		ev.Event = wire.AccessUpdated
 		if d["fields"] != "" {
 			ev.Changed = strings.Split(d["fields"], ",")
 		}
 	case audit.ActionRotate:
-		ev.Event = client.AccessRotated
+		ev.Event = wire.AccessRotated
 		ev.SecretVersion, _ = strconv.Atoi(d["secret_version"])
 	case audit.ActionRenew:
-		ev.Event = client.AccessRenewed
+		ev.Event = wire.AccessRenewed
 		ev.Reason = d["reason"]
 		ev.Reviewer = s.openReviewer(d[renewalReviewerSealed])
 		if t, err := time.Parse(time.RFC3339Nano, d["expires_at"]); err == nil {
@@ -209,7 +209,7 @@ func (s *Server) accessEvent(rec audit.Record) (client.AccessEvent, bool) {
 			ev.ExpiresAt = &t
 		}
 	case audit.ActionRevoke:
-		ev.Event = client.AccessRevoked
+		ev.Event = wire.AccessRevoked
 		ev.Reason = d["reason"]
 	default:
 		return ev, false

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // accessSubject is the data subject of the access-request tests; the others are bound to
@@ -45,7 +45,7 @@ func runAccessRequest(t *testing.T, wrap func(store.Store) store.Store) {
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now, WrapStore: wrap})
 	admin := svc.Client(t)
 	ic, _ := introspector(t, svc)
-	create := func(name string, subjects ...string) client.Token {
+	create := func(name string, subjects ...string) wire.Token {
 		t.Helper()
 		req := compliantRequest(name)
 		req.DataSubjects = subjects
@@ -63,14 +63,14 @@ func runAccessRequest(t *testing.T, wrap func(store.Store) store.Store) {
 	secrets := []string{rotated.Secret, renewed.Secret, revoked.Secret, other.Secret, unbound.Secret}
 
 	clock.Advance(time.Hour)
-	rot, err := admin.RotateToken(ctx, rotated.ID, client.RotateRequest{}, "")
+	rot, err := admin.RotateToken(ctx, rotated.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	secrets = append(secrets, rot.Secret)
 	clock.Advance(time.Hour)
 	renewedAt := clock.Now()
-	if _, err := admin.RenewToken(ctx, renewed.ID, client.RenewRequest{TTL: "30d", Reason: "quarterly support review",
+	if _, err := admin.RenewToken(ctx, renewed.ID, wire.RenewRequest{TTL: "30d", Reason: "quarterly support review",
 		ReviewedBy: "privacy-officer@example.com"}, ""); err != nil {
 		t.Fatalf("renew: %v", err)
 	}
@@ -99,24 +99,24 @@ func runAccessRequest(t *testing.T, wrap func(store.Store) store.Store) {
 	renewedUntil := renewedAt.Add(30 * 24 * time.Hour)
 	rotatedAt, revokedAt := t0.Add(time.Hour), t0.Add(3*time.Hour)
 	lastUsed := answeredAt
-	want := client.AccessAnswer{
+	want := wire.AccessAnswer{
 		Subject: accessSubject, AnsweredAt: answeredAt,
-		Tokens: []client.AccessToken{
+		Tokens: []wire.AccessToken{
 			accessToken(rotated, "active", 0, &rotatedAt, nil, &lastUsed, t0.Add(30*24*time.Hour),
-				[]client.AccessEvent{{At: t0, Event: client.AccessCreated}, {At: rotatedAt, Event: client.AccessRotated, SecretVersion: 2}},
-				[]client.AccessUsageDay{{Day: "2030-01-02", Active: 2}, {Day: "2030-01-03", Active: 1}}),
+				[]wire.AccessEvent{{At: t0, Event: wire.AccessCreated}, {At: rotatedAt, Event: wire.AccessRotated, SecretVersion: 2}},
+				[]wire.AccessUsageDay{{Day: "2030-01-02", Active: 2}, {Day: "2030-01-03", Active: 1}}),
 			accessToken(renewed, "active", 2, nil, nil, nil, renewedUntil,
-				[]client.AccessEvent{{At: t0, Event: client.AccessCreated}, {At: renewedAt, Event: client.AccessRenewed,
+				[]wire.AccessEvent{{At: t0, Event: wire.AccessCreated}, {At: renewedAt, Event: wire.AccessRenewed,
 					Reason: "quarterly support review", Reviewer: "privacy-officer@example.com", ExpiresAt: &renewedUntil}},
-				[]client.AccessUsageDay{}),
+				[]wire.AccessUsageDay{}),
 			accessToken(revoked, "revoked", 0, nil, &revokedAt, nil, t0.Add(30*24*time.Hour),
-				[]client.AccessEvent{{At: t0, Event: client.AccessCreated}, {At: revokedAt, Event: client.AccessRevoked}},
-				[]client.AccessUsageDay{{Day: "2030-01-02", Inactive: 1}}),
+				[]wire.AccessEvent{{At: t0, Event: wire.AccessCreated}, {At: revokedAt, Event: wire.AccessRevoked}},
+				[]wire.AccessUsageDay{{Day: "2030-01-02", Inactive: 1}}),
 		},
 	}
 	sortTokens(want.Tokens)
 	records := auditRecords(t, svc)
-	bySeq := map[int64]client.AuditRecord{}
+	bySeq := map[int64]wire.AuditRecord{}
 	for _, r := range records {
 		bySeq[r.Seq] = r
 	}
@@ -173,7 +173,7 @@ func runAccessRequest(t *testing.T, wrap func(store.Store) store.Store) {
 	// After the subject's deletion request the answer is the erasure notice and nothing else.
 	clock.Advance(24 * time.Hour)
 	erasedAt := clock.Now()
-	del, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: accessSubject}, "")
+	del, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: accessSubject}, "")
 	if err != nil {
 		t.Fatalf("deletion request: %v", err)
 	}
@@ -193,9 +193,9 @@ func runAccessRequest(t *testing.T, wrap func(store.Store) store.Store) {
 }
 
 // accessToken is the expected access answer entry of tok.
-func accessToken(tok client.Token, status string, others int, rotatedAt, revokedAt, lastUsed *time.Time, expires time.Time,
-	history []client.AccessEvent, usage []client.AccessUsageDay) client.AccessToken {
-	return client.AccessToken{
+func accessToken(tok wire.Token, status string, others int, rotatedAt, revokedAt, lastUsed *time.Time, expires time.Time,
+	history []wire.AccessEvent, usage []wire.AccessUsageDay) wire.AccessToken {
+	return wire.AccessToken{
 		ID: tok.ID, Name: tok.Name, Purpose: tok.Purpose, Owner: tok.Owner, Status: status,
 		DataCategories: tok.DataCategories, Audiences: tok.Audiences, Scopes: tok.Scopes, OtherSubjects: others,
 		CreatedAt: tok.CreatedAt, ExpiresAt: expires, RotatedAt: rotatedAt, RevokedAt: revokedAt, LastUsedAt: lastUsed,
@@ -203,7 +203,7 @@ func accessToken(tok client.Token, status string, others int, rotatedAt, revoked
 	}
 }
 
-func sortTokens(ts []client.AccessToken) {
+func sortTokens(ts []wire.AccessToken) {
 	for i := range ts {
 		for j := i + 1; j < len(ts); j++ {
 			if ts[j].ID < ts[i].ID {
@@ -214,14 +214,14 @@ func sortTokens(ts []client.AccessToken) {
 }
 
 // accessRequest asks svc's access request for subject and returns the raw and decoded answer.
-func accessRequest(t *testing.T, svc *servertest.Service, subject string) ([]byte, client.AccessAnswer) {
+func accessRequest(t *testing.T, svc *servertest.Service, subject string) ([]byte, wire.AccessAnswer) {
 	t.Helper()
-	body, _ := json.Marshal(client.AccessRequest{Subject: subject})
+	body, _ := json.Marshal(wire.AccessRequest{Subject: subject})
 	status, raw, _ := rawDo(t, http.MethodPost, svc.URL+"/v1/access-requests", svc.AdminToken, string(body))
 	if status != http.StatusOK {
 		t.Fatalf("access request: %d %s", status, raw)
 	}
-	var out client.AccessAnswer
+	var out wire.AccessAnswer
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatalf("access answer: %v", err)
 	}
@@ -229,10 +229,10 @@ func accessRequest(t *testing.T, svc *servertest.Service, subject string) ([]byt
 }
 
 // auditRecords reads svc's whole audit log through the API.
-func auditRecords(t *testing.T, svc *servertest.Service) []client.AuditRecord {
+func auditRecords(t *testing.T, svc *servertest.Service) []wire.AuditRecord {
 	t.Helper()
 	c := svc.Client(t)
-	var out []client.AuditRecord
+	var out []wire.AuditRecord
 	var after int64
 	for {
 		page, err := c.ListAudit(context.Background(), after, 1000)
@@ -268,7 +268,7 @@ func TestAccessRequest_refusesBadInputAndWeakerCredentials(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			status, raw, _ := rawDo(t, http.MethodPost, svc.URL+"/v1/access-requests", c.credential, c.body)
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			_ = json.Unmarshal(raw, &eb)
 			if status != c.status || eb.Error.Code != c.code || (c.field != "" && eb.Error.Field != c.field) {
 				t.Errorf("%s: %d %s, want %d %s field %q", c.name, status, raw, c.status, c.code, c.field)

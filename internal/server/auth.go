@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // CredentialPrefix starts every credential secret the service mints, so secret scanners can
@@ -148,7 +149,7 @@ func setChallenge(w http.ResponseWriter, r *http.Request, ae *apiError) {
 
 // unauthenticated is the 401 answer, with msg saying what is wrong.
 func unauthenticated(msg string) error {
-	return &apiError{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
+	return &apiError{status: http.StatusUnauthorized, code: wire.CodeUnauthenticated, message: msg}
 }
 
 // presented is the credential a request presents: its secret, and the credential id it

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // publicRoutes need no credential.
@@ -30,7 +31,7 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 	if err != nil {
 		t.Fatal(err)
 	}
-	introspect, err := json.Marshal(client.IntrospectRequest{Token: tokenSecret})
+	introspect, err := json.Marshal(wire.IntrospectRequest{Token: tokenSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,14 +74,14 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 		t.Fatal(err)
 	}
 	_, introspectOnly := introspector(t, svc)
-	victim, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "to-be-revoked"}, "")
+	victim, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "to-be-revoked"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st, body, _ := rawDo(t, "POST", svc.URL+"/v1/credentials/"+victim.ID+"/revoke", svc.AdminToken, `{"reason":"rotated out"}`); st != 200 || !strings.Contains(string(body), `"revoked_at"`) {
 		t.Fatalf("revoking credential = %d %s", st, body)
 	}
-	spare, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "spare"}, "")
+	spare, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "spare"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 			if wantCode == "" {
 				continue
 			}
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			if err := decodeErrorBodyFor(rq.path, body, &eb); err != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
 				t.Errorf("%s with %s: body %s, want error code %s with a message", p, k.name, body, wantCode)
 			}
@@ -157,7 +158,7 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 	t.Logf("%d routes x %d credential kinds = %d refused requests checked", len(authed), len(kinds), trials)
 
 	// Nothing the refused requests asked for happened.
-	list, err := admin.ListTokens(ctx, client.ListTokensOptions{})
+	list, err := admin.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestCredentialRevoke_nextRequestRefusedIdempotentAuditedAndGuarded(t *testi
 	ctx := context.Background()
 	svc := servertest.Start(t, servertest.Options{})
 	admin := svc.Client(t)
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "orders-api"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "orders-api"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestCredentialRevoke_nextRequestRefusedIdempotentAuditedAndGuarded(t *testi
 	if status != 409 || !strings.Contains(string(body), `"cannot_revoke_self"`) {
 		t.Fatalf("self-revoke = %d %s, want 409 cannot_revoke_self", status, body)
 	}
-	if _, err := admin.ListTokens(ctx, client.ListTokensOptions{}); err != nil {
+	if _, err := admin.ListTokens(ctx, wire.ListTokensOptions{}); err != nil {
 		t.Fatalf("admin credential after refused self-revoke: %v", err)
 	}
 }
@@ -246,7 +247,7 @@ func TestCredentialRevoke_holdsAcrossARestartAndKeepsTheFirstInstant(t *testing.
 	dir := t.TempDir()
 	clock := servertest.NewClock(t0.Add(123456789 * time.Nanosecond))
 	svc := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now})
-	cred, err := svc.Client(t).CreateCredential(ctx, client.CreateCredentialRequest{Name: "x-api"}, "")
+	cred, err := svc.Client(t).CreateCredential(ctx, wire.CreateCredentialRequest{Name: "x-api"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

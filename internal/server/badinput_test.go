@@ -14,9 +14,9 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read the database as the store left it
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // dbSnapshot is a logical dump of a tokenguard SQLite database: the schema and every row of
@@ -388,7 +388,7 @@ func TestBadInput_catalogueRefusedWithClearErrorsNoPanicAndDatabaseUnchanged(t *
 					t.Fatalf("body = %s, want exactly %s", body, tc.exact)
 				}
 			} else {
-				var eb client.ErrorBody
+				var eb wire.ErrorBody
 				var top map[string]json.RawMessage
 				if err := json.Unmarshal(body, &top); err != nil || decodeErrorBodyFor(tc.path, body, &eb) != nil ||
 					(!strings.HasPrefix(tc.path, "/v1/introspect") && len(top) != errorShapeKeys(top)) {
@@ -458,7 +458,7 @@ func TestBadInput_sqlMetacharactersAndUnicodeAreStoredVerbatimNotExecuted(t *tes
 		owner string
 		want  int
 	}{{`' OR '1'='1`, 1}, {`%`, 0}, {`team-billing@example.com' --`, 0}, {`team-billing@example.com`, 1}} {
-		list, err := admin.ListTokens(ctx, client.ListTokensOptions{Owner: tc.owner})
+		list, err := admin.ListTokens(ctx, wire.ListTokensOptions{Owner: tc.owner})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -466,7 +466,7 @@ func TestBadInput_sqlMetacharactersAndUnicodeAreStoredVerbatimNotExecuted(t *tes
 			t.Fatalf("list owner=%q = %d tokens, want %d", tc.owner, len(list.Tokens), tc.want)
 		}
 	}
-	list, err := admin.ListTokens(ctx, client.ListTokensOptions{Subject: `customer:1' OR 1=1 --`})
+	list, err := admin.ListTokens(ctx, wire.ListTokensOptions{Subject: `customer:1' OR 1=1 --`})
 	if err != nil || len(list.Tokens) != 1 || list.Tokens[0].ID != tok.ID {
 		t.Fatalf("list by the SQL-looking subject = %+v, %v; want exactly the token", list.Tokens, err)
 	}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // invisibleRunes are format (Cf), default-ignorable and variation-selector characters an
@@ -89,7 +89,7 @@ func TestCanonicalInput_foldedNamesDuplicateHeadersAndInvisibleCharactersAreRefu
 	before := snapshotDB(t, svc.DBPath)
 	for _, a := range attacks {
 		status, body, _ := rawDo(t, a.method, svc.URL+a.path, icOr(a.path, icSecret, svc.AdminToken), a.body)
-		var eb client.ErrorBody
+		var eb wire.ErrorBody
 		_ = decodeErrorBodyFor(a.path, body, &eb)
 		if status != a.status || eb.Error.Code != a.code || eb.Error.Field != a.field {
 			t.Errorf("%s: %d %s, want %d %s field %q", a.name, status, body, a.status, a.code, a.field)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // bootstrapAdminID returns the id of the bootstrap admin credential of svc.
@@ -113,7 +114,7 @@ func TestCredentialRotate_adminUnderConcurrentLoadNoFailedRequest(t *testing.T) 
 	}
 	waitFor("requests with the old secret", func() bool { return ok.Load() >= 40 })
 
-	rotated, err := admin.RotateCredential(ctx, adminID, client.RotateCredentialRequest{Overlap: "1h"}, "")
+	rotated, err := admin.RotateCredential(ctx, adminID, wire.RotateCredentialRequest{Overlap: "1h"}, "")
 	if err != nil {
 		stop.Store(true)
 		wg.Wait()
@@ -198,19 +199,19 @@ func TestCredentialRotate_overlapRulesRevokedAndIdempotentRetry(t *testing.T) {
 	clock := servertest.NewClock(t0)
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now, AuthFailuresPerMinute: -1})
 	admin := svc.Client(t)
-	gw, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "gateway"}, "")
+	gw, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "gateway"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r1, err := admin.RotateCredential(ctx, gw.ID, client.RotateCredentialRequest{Overlap: "10m"}, "retry-key-1")
+	r1, err := admin.RotateCredential(ctx, gw.ID, wire.RotateCredentialRequest{Overlap: "10m"}, "retry-key-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r1again, err := admin.RotateCredential(ctx, gw.ID, client.RotateCredentialRequest{Overlap: "10m"}, "retry-key-1")
+	r1again, err := admin.RotateCredential(ctx, gw.ID, wire.RotateCredentialRequest{Overlap: "10m"}, "retry-key-1")
 	if err != nil || r1again.Secret != r1.Secret {
 		t.Fatalf("retried rotation = %v, secret equal %v; want the first answer", err, r1again.Secret == r1.Secret)
 	}
-	_, err = admin.RotateCredential(ctx, gw.ID, client.RotateCredentialRequest{}, "")
+	_, err = admin.RotateCredential(ctx, gw.ID, wire.RotateCredentialRequest{}, "")
 	wantAPIError(t, err, 409, "credential_overlap_running", "")
 	for _, secret := range []string{gw.Secret, r1.Secret} {
 		if _, err := svc.ClientWithToken(t, secret).Introspect(ctx, "tg_live_x"); err != nil {
@@ -221,7 +222,7 @@ func TestCredentialRotate_overlapRulesRevokedAndIdempotentRetry(t *testing.T) {
 	_, err = svc.ClientWithToken(t, gw.Secret).Introspect(ctx, "tg_live_x")
 	wantAPIError(t, err, 401, "unauthenticated", "")
 
-	r2, err := admin.RotateCredential(ctx, gw.ID, client.RotateCredentialRequest{Overlap: "0s"}, "")
+	r2, err := admin.RotateCredential(ctx, gw.ID, wire.RotateCredentialRequest{Overlap: "0s"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,26 +233,26 @@ func TestCredentialRotate_overlapRulesRevokedAndIdempotentRetry(t *testing.T) {
 	}
 
 	for _, bad := range []string{"forever", "-1h", "31d"} {
-		_, err = admin.RotateCredential(ctx, gw.ID, client.RotateCredentialRequest{Overlap: bad}, "")
+		_, err = admin.RotateCredential(ctx, gw.ID, wire.RotateCredentialRequest{Overlap: bad}, "")
 		wantAPIError(t, err, 400, "invalid_request", "overlap")
 	}
-	_, err = admin.RotateCredential(ctx, "cred_nobody", client.RotateCredentialRequest{}, "")
+	_, err = admin.RotateCredential(ctx, "cred_nobody", wire.RotateCredentialRequest{}, "")
 	if !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("rotating an unknown credential = %v, want ErrNotFound", err)
 	}
-	issuer, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "pipeline", Role: "issuer"}, "")
+	issuer, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "pipeline", Role: "issuer"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.ClientWithToken(t, issuer.Secret).RotateCredential(ctx, issuer.ID, client.RotateCredentialRequest{}, "")
+	_, err = svc.ClientWithToken(t, issuer.Secret).RotateCredential(ctx, issuer.ID, wire.RotateCredentialRequest{}, "")
 	wantAPIError(t, err, 403, "forbidden", "")
 	if _, err := admin.RevokeCredential(ctx, gw.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = admin.RotateCredential(ctx, gw.ID, client.RotateCredentialRequest{}, "")
+	_, err = admin.RotateCredential(ctx, gw.ID, wire.RotateCredentialRequest{}, "")
 	wantAPIError(t, err, 409, "credential_revoked", "")
 	// Revocation ends the previous secret too, even inside an overlap.
-	rev, err := admin.RotateCredential(ctx, issuer.ID, client.RotateCredentialRequest{Overlap: "1h"}, "")
+	rev, err := admin.RotateCredential(ctx, issuer.ID, wire.RotateCredentialRequest{Overlap: "1h"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestCredentialRotate_overlapRulesRevokedAndIdempotentRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{issuer.Secret, rev.Secret} {
-		_, err = svc.ClientWithToken(t, s).ListTokens(ctx, client.ListTokensOptions{})
+		_, err = svc.ClientWithToken(t, s).ListTokens(ctx, wire.ListTokensOptions{})
 		wantAPIError(t, err, 401, "unauthenticated", "")
 	}
 }
@@ -274,7 +275,7 @@ func TestCredentialList_namesRoleOwnerAndStateNeverASecret(t *testing.T) {
 	secrets := []string{svc.AdminToken}
 	want := map[string][2]string{}
 	for _, k := range []struct{ role, owner string }{{"issuer", ownerA}, {"reader", ""}, {"introspect", ""}, {"admin", ""}} {
-		c, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: k.role + "-x", Role: k.role, Owner: k.owner}, "")
+		c, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: k.role + "-x", Role: k.role, Owner: k.owner}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Audit actions of the credential routes.
@@ -29,8 +29,8 @@ const (
 
 // credentialAnswer is cred in its API shape, without a secret: the owner restriction
 // decrypted, never a secret's hash.
-func (s *Server) credentialAnswer(cred store.Credential) (client.Credential, error) {
-	out := client.Credential{ID: cred.ID, Name: cred.Name, Role: roleOf(cred.Rights), Rights: nonNil(cred.Rights),
+func (s *Server) credentialAnswer(cred store.Credential) (wire.Credential, error) {
+	out := wire.Credential{ID: cred.ID, Name: cred.Name, Role: roleOf(cred.Rights), Rights: nonNil(cred.Rights),
 		CreatedAt: cred.CreatedAt.UTC(), RevokedAt: utcPtr(cred.RevokedAt), RotatedAt: utcPtr(cred.RotatedAt)}
 	if cred.PrevSecretHash != nil {
 		out.PreviousValidUntil = utcPtr(cred.PrevValidUntil)
@@ -38,7 +38,7 @@ func (s *Server) credentialAnswer(cred store.Credential) (client.Credential, err
 	if len(cred.OwnerCipher) > 0 {
 		owner, err := s.keys.Open(cred.OwnerCipher)
 		if err != nil {
-			return client.Credential{}, fmt.Errorf("credential %s: owner: %w", cred.ID, err)
+			return wire.Credential{}, fmt.Errorf("credential %s: owner: %w", cred.ID, err)
 		}
 		out.Owner = string(owner)
 	}
@@ -48,7 +48,7 @@ func (s *Server) credentialAnswer(cred store.Credential) (client.Credential, err
 // createCredential mints a credential of the requested role, optionally restricted to one
 // owner (POST /v1/credentials, admin). The secret is in this answer only.
 func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, req, err := decodeBody[client.CreateCredentialRequest](s, w, r, false)
+	body, req, err := decodeBody[wire.CreateCredentialRequest](s, w, r, false)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, _ *call
 	if len(r.URL.Query()) > 0 {
 		return invalid("query", "GET /v1/credentials takes no query parameters")
 	}
-	out := client.CredentialList{Credentials: []client.Credential{}}
+	out := wire.CredentialList{Credentials: []wire.Credential{}}
 	err := s.store.View(r.Context(), func(rd store.Reader) error {
 		out.Credentials = out.Credentials[:0]
 		after := ""
@@ -164,7 +164,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, _ *call
 // refused (409): the service keeps one previous secret, and a second rotation would end the
 // first one's overlap earlier than it announced.
 func (s *Server) rotateCredential(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, req, err := decodeBody[client.RotateCredentialRequest](s, w, r, true)
+	body, req, err := decodeBody[wire.RotateCredentialRequest](s, w, r, true)
 	if err != nil {
 		return err
 	}
@@ -192,11 +192,11 @@ func (s *Server) rotateCredential(w http.ResponseWriter, r *http.Request, c *cal
 			return 0, nil, err
 		}
 		if cred.RevokedAt != nil {
-			return 0, nil, conflict("credential_revoked", "", "credential %s is revoked and cannot be rotated: create a new credential", id)
+			return 0, nil, conflict(wire.CodeCredentialRevoked, "", "credential %s is revoked and cannot be rotated: create a new credential", id)
 		}
 		if cred.PrevSecretHash != nil && cred.PrevValidUntil != nil && now.Before(*cred.PrevValidUntil) {
 			until := cred.PrevValidUntil.UTC().Format(time.RFC3339)
-			return 0, nil, conflict("credential_overlap_running", "", "credential %s was rotated and its previous secret stays valid until %s, as that rotation announced: "+
+			return 0, nil, conflict(wire.CodeCredentialOverlapRunning, "", "credential %s was rotated and its previous secret stays valid until %s, as that rotation announced: "+
 				"rotate at or after %s, or revoke the credential and create a new one to stop every secret at once", id, until, until)
 		}
 		secret, err := NewCredentialSecret()
@@ -241,10 +241,10 @@ func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	id := r.PathValue("id")
 	if id == c.id {
-		return conflict("cannot_revoke_self", "", "a credential cannot revoke itself: revoke it with another admin credential")
+		return conflict(wire.CodeCannotRevokeSelf, "", "a credential cannot revoke itself: revoke it with another admin credential")
 	}
 	ctx := r.Context()
-	var out client.Credential
+	var out wire.Credential
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		now := s.clock()
 		cred, revoked, err := tx.RevokeCredential(ctx, id, now)

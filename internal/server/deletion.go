@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Deletion requests (Cal. Civ. Code 1798.105).
@@ -64,7 +64,7 @@ type deletionSpec struct {
 	reference  string
 }
 
-func validateDeletion(req client.DeletionRequest) (deletionSpec, error) {
+func validateDeletion(req wire.DeletionRequest) (deletionSpec, error) {
 	var sp deletionSpec
 	subjects, err := checkSet("subject", []string{req.Subject})
 	if err != nil {
@@ -157,13 +157,13 @@ func planDeletion(ctx context.Context, rd store.Reader, subjIdx string, categori
 
 // deletionResult is the answer of a deletion request from its plan. It decrypts the owners of
 // the tokens to notify (the people to tell), never a subject.
-func (s *Server) deletionResult(p deletionPlan, sp deletionSpec, now time.Time) (client.DeletionResult, error) {
-	out := client.DeletionResult{
-		Status: client.DeletionComplete, RequestedAt: now, Categories: sp.categories, Reference: sp.reference,
-		Revoked: []client.DeletionRevoked{}, Notify: []client.DeletionNotify{}, DryRun: sp.dryRun,
+func (s *Server) deletionResult(p deletionPlan, sp deletionSpec, now time.Time) (wire.DeletionResult, error) {
+	out := wire.DeletionResult{
+		Status: wire.DeletionComplete, RequestedAt: now, Categories: sp.categories, Reference: sp.reference,
+		Revoked: []wire.DeletionRevoked{}, Notify: []wire.DeletionNotify{}, DryRun: sp.dryRun,
 	}
 	if sp.dryRun {
-		out.Status = client.DeletionDryRun
+		out.Status = wire.DeletionDryRun
 	}
 	subjIdx := s.subjectIndex(sp.subject)
 	for _, t := range p.revoke {
@@ -173,14 +173,14 @@ func (s *Server) deletionResult(p deletionPlan, sp deletionSpec, now time.Time) 
 				others++
 			}
 		}
-		out.Revoked = append(out.Revoked, client.DeletionRevoked{TokenID: t.ID, Name: t.Name, Fingerprint: t.Fingerprint, OtherSubjects: others})
+		out.Revoked = append(out.Revoked, wire.DeletionRevoked{TokenID: t.ID, Name: t.Name, Fingerprint: t.Fingerprint, OtherSubjects: others})
 	}
 	for _, t := range p.notify {
 		owner, err := s.keys.Open(t.OwnerCipher)
 		if err != nil {
 			return out, fmt.Errorf("token %s: owner: %w", t.ID, err)
 		}
-		out.Notify = append(out.Notify, client.DeletionNotify{TokenID: t.ID, Name: t.Name, Owner: string(owner),
+		out.Notify = append(out.Notify, wire.DeletionNotify{TokenID: t.ID, Name: t.Name, Owner: string(owner),
 			DataCategories: nonNil(t.DataCategories), Audiences: nonNil(t.Audiences)})
 	}
 	return out, nil
@@ -200,7 +200,7 @@ func (s *Server) createDeletionRequest(w http.ResponseWriter, r *http.Request, c
 	if err != nil {
 		return err
 	}
-	var req client.DeletionRequest
+	var req wire.DeletionRequest
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (s *Server) createDeletionRequest(w http.ResponseWriter, r *http.Request, c
 	ctx := r.Context()
 	subjIdx := s.subjectIndex(sp.subject)
 	if sp.dryRun {
-		var out client.DeletionResult
+		var out wire.DeletionResult
 		err := s.store.View(ctx, func(rd store.Reader) error {
 			now := s.clock()
 			p, err := planDeletion(ctx, rd, subjIdx, sp.categories)
@@ -328,14 +328,14 @@ func (s *Server) getDeletionRequest(w http.ResponseWriter, r *http.Request, _ *c
 	if err != nil {
 		return err
 	}
-	out := client.DeletionEvidence{
+	out := wire.DeletionEvidence{
 		ID: d.ID, Status: "pending", RequestedBy: d.RequestedBy, RequestedAt: d.RequestedAt.UTC(),
 		CompletedAt: utcPtr(d.CompletedAt), RetainUntil: d.RetainUntil.UTC(), Categories: nonNil(d.Categories),
 		Reference: d.Reference, RevokedTokenIDs: nonNil(d.RevokedTokenIDs), NotifiedTokenIDs: nonNil(d.NotifiedTokenIDs),
 		RevokedCount: len(d.RevokedTokenIDs), NotifiedCount: len(d.NotifiedTokenIDs),
 	}
 	if d.CompletedAt != nil {
-		out.Status = client.DeletionComplete
+		out.Status = wire.DeletionComplete
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -375,7 +375,7 @@ func (s *Server) listErasedSubjects(w http.ResponseWriter, r *http.Request, _ *c
 		return err
 	}
 	slices.Sort(subjects)
-	writeJSON(w, http.StatusOK, client.ErasedSubjects{ErasedSubjects: nonNil(slices.Compact(subjects))})
+	writeJSON(w, http.StatusOK, wire.ErasedSubjects{ErasedSubjects: nonNil(slices.Compact(subjects))})
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // erasedSubject is the data subject of the deletion-request tests.
@@ -40,7 +41,7 @@ type deletionFixture struct {
 	revoked string            // bound, revoked before the request
 }
 
-func tokenRequest(name string, categories, subjects []string) client.CreateTokenRequest {
+func tokenRequest(name string, categories, subjects []string) wire.CreateTokenRequest {
 	req := compliantRequest(name)
 	req.DataCategories = categories
 	req.DataSubjects = subjects
@@ -54,7 +55,7 @@ func newDeletionFixture(t *testing.T) *deletionFixture {
 	f.svc = servertest.Start(t, servertest.Options{Now: f.clock.Now})
 	f.admin = f.svc.Client(t)
 	f.ic, _ = introspector(t, f.svc)
-	create := func(req client.CreateTokenRequest) client.Token {
+	create := func(req wire.CreateTokenRequest) wire.Token {
 		t.Helper()
 		tok, err := f.admin.CreateToken(ctx, req, "")
 		if err != nil {
@@ -62,7 +63,7 @@ func newDeletionFixture(t *testing.T) *deletionFixture {
 		}
 		return tok
 	}
-	for _, req := range []client.CreateTokenRequest{
+	for _, req := range []wire.CreateTokenRequest{
 		tokenRequest("bound-orders", []string{"commercial"}, []string{erasedSubject}),
 		tokenRequest("bound-two-subjects", []string{"identifiers"}, []string{"customer:9", erasedSubject}),
 		tokenRequest("bound-other-category", []string{"geolocation"}, []string{erasedSubject}), // revoked whatever the categories
@@ -109,7 +110,7 @@ func (f *deletionFixture) assertActive(t *testing.T, secret string, want bool, w
 	}
 }
 
-func revokedIDs(r client.DeletionResult) []string {
+func revokedIDs(r wire.DeletionResult) []string {
 	var ids []string
 	for _, x := range r.Revoked {
 		ids = append(ids, x.TokenID)
@@ -117,7 +118,7 @@ func revokedIDs(r client.DeletionResult) []string {
 	return ids
 }
 
-func notifyIDs(r client.DeletionResult) []string {
+func notifyIDs(r wire.DeletionResult) []string {
 	var ids []string
 	for _, x := range r.Notify {
 		ids = append(ids, x.TokenID)
@@ -132,11 +133,11 @@ func TestDeletionRequest_dryRunReportsAndChangesNothing(t *testing.T) {
 	f := newDeletionFixture(t)
 	before := snapshotDB(t, f.svc.DBPath)
 
-	res, err := f.admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: erasedSubject, Categories: requestCategories, DryRun: true}, "")
+	res, err := f.admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: erasedSubject, Categories: requestCategories, DryRun: true}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ID != "" || res.Status != client.DeletionDryRun || !res.DryRun || res.RetainUntil != nil ||
+	if res.ID != "" || res.Status != wire.DeletionDryRun || !res.DryRun || res.RetainUntil != nil ||
 		!res.RequestedAt.Equal(t0) || !slices.Equal(res.Categories, requestCategories) {
 		t.Fatalf("dry run answer = %+v", res)
 	}
@@ -180,12 +181,12 @@ func TestDeletionRequest_revokesExactlyTheBoundTokensReportsTheReachingOnesAndSt
 	f.clock.Advance(time.Minute)
 	now := t0.Add(time.Minute)
 
-	res, err := f.admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: erasedSubject, Categories: requestCategories, Reference: "DSR-2026-0042"}, "")
+	res, err := f.admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: erasedSubject, Categories: requestCategories, Reference: "DSR-2026-0042"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantRetain := now.Add(730 * 24 * time.Hour)
-	if !strings.HasPrefix(res.ID, "del_") || res.Status != client.DeletionComplete || res.DryRun ||
+	if !strings.HasPrefix(res.ID, "del_") || res.Status != wire.DeletionComplete || res.DryRun ||
 		!res.RequestedAt.Equal(now) || res.RetainUntil == nil || !res.RetainUntil.Equal(wantRetain) ||
 		res.Reference != "DSR-2026-0042" || !slices.Equal(res.Categories, requestCategories) {
 		t.Fatalf("answer = %+v", res)
@@ -231,7 +232,7 @@ func TestDeletionRequest_revokesExactlyTheBoundTokensReportsTheReachingOnesAndSt
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.ID != res.ID || ev.Status != client.DeletionComplete || !strings.HasPrefix(ev.RequestedBy, "cred_") ||
+	if ev.ID != res.ID || ev.Status != wire.DeletionComplete || !strings.HasPrefix(ev.RequestedBy, "cred_") ||
 		!ev.RequestedAt.Equal(now) || ev.CompletedAt == nil || !ev.CompletedAt.Equal(now) || !ev.RetainUntil.Equal(wantRetain) ||
 		!slices.Equal(ev.Categories, requestCategories) || ev.Reference != "DSR-2026-0042" ||
 		!slices.Equal(ev.RevokedTokenIDs, f.boundIDs()) || !slices.Equal(ev.NotifiedTokenIDs, f.notify) ||
@@ -308,7 +309,7 @@ func TestDeletionRequest_revokesExactlyTheBoundTokensReportsTheReachingOnesAndSt
 func TestDeletionRequest_reissuingATokenForAnErasedSubjectIsRefusedWithCPRADEL001(t *testing.T) {
 	ctx := context.Background()
 	f := newDeletionFixture(t)
-	if _, err := f.admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: erasedSubject}, ""); err != nil {
+	if _, err := f.admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: erasedSubject}, ""); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshotDB(t, f.svc.DBPath)
@@ -336,7 +337,7 @@ func TestDeletionRequest_evidenceIsPurgedByTheFirstRequestPastItsRetention(t *te
 	clock := servertest.NewClock(t0)
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
 	admin := svc.Client(t)
-	first, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: erasedSubject}, "")
+	first, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: erasedSubject}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +346,7 @@ func TestDeletionRequest_evidenceIsPurgedByTheFirstRequestPastItsRetention(t *te
 	}
 
 	clock.Set(*first.RetainUntil) // at retain_until the record is still kept
-	second, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:5"}, "")
+	second, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:5"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func TestDeletionRequest_evidenceIsPurgedByTheFirstRequestPastItsRetention(t *te
 	auditBefore := snapshotDB(t, svc.DBPath).auditMax
 
 	clock.Advance(time.Microsecond)
-	if _, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:6"}, ""); err != nil {
+	if _, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:6"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.GetDeletionRequest(ctx, first.ID); !errors.Is(err, client.ErrNotFound) {
@@ -403,7 +404,7 @@ func TestDeletionRequest_retentionIsConfigurable(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST = %d %s", rec.Code, rec.Body)
 	}
-	var res client.DeletionResult
+	var res wire.DeletionResult
 	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func TestDeletionRequest_retentionIsConfigurable(t *testing.T) {
 func TestDeletionRequest_idempotencyKeyReplaysTheFirstResult(t *testing.T) {
 	ctx := context.Background()
 	f := newDeletionFixture(t)
-	req := client.DeletionRequest{Subject: erasedSubject, Categories: requestCategories}
+	req := wire.DeletionRequest{Subject: erasedSubject, Categories: requestCategories}
 	first, err := f.admin.CreateDeletionRequest(ctx, req, "erase-1")
 	if err != nil {
 		t.Fatal(err)
@@ -427,7 +428,7 @@ func TestDeletionRequest_idempotencyKeyReplaysTheFirstResult(t *testing.T) {
 	if again.ID != first.ID || !slices.Equal(revokedIDs(again), f.boundIDs()) {
 		t.Fatalf("retry = %+v, want the first result %s", again, first.ID)
 	}
-	_, err = f.admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:2"}, "erase-1")
+	_, err = f.admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:2"}, "erase-1")
 	wantAPIError(t, err, http.StatusConflict, "idempotency_key_reused", "Idempotency-Key")
 }
 
@@ -448,7 +449,7 @@ func TestDeletionRequest_refusesBadInputNamingTheField(t *testing.T) {
 	} {
 		before := snapshotDB(t, svc.DBPath)
 		status, body, _ := rawDo(t, "POST", svc.URL+"/v1/deletion-requests", svc.AdminToken, c.body)
-		var eb client.ErrorBody
+		var eb wire.ErrorBody
 		if err := json.Unmarshal(body, &eb); err != nil || status != http.StatusBadRequest || eb.Error.Code != "invalid_request" || eb.Error.Field != c.field {
 			t.Errorf("%s: %d %s, want 400 invalid_request naming %s", c.body, status, body, c.field)
 		}

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestDeletionRequest_leavesTheSubjectInNoAnswerReplayOrLookup runs runErasure on SQLite.
@@ -40,14 +40,14 @@ func runErasure(t *testing.T, wrap func(store.Store) store.Store) {
 
 	type sent struct{ key, path, body, tokenID string }
 	var replays []sent
-	post := func(key, path string, v any) client.Token {
+	post := func(key, path string, v any) wire.Token {
 		t.Helper()
 		b, _ := json.Marshal(v)
 		status, answer, _ := rawDo(t, "POST", svc.URL+path, svc.AdminToken, string(b), "Idempotency-Key", key)
 		if status != http.StatusCreated && status != http.StatusOK {
 			t.Fatalf("POST %s = %d %s", path, status, answer)
 		}
-		var tok client.Token
+		var tok wire.Token
 		if err := json.Unmarshal(answer, &tok); err != nil {
 			t.Fatal(err)
 		}
@@ -58,8 +58,8 @@ func runErasure(t *testing.T, wrap func(store.Store) store.Store) {
 	two := post("create-two", "/v1/tokens", tokenRequest("bound-two", []string{"identifiers"}, []string{"customer:9", erasedSubject}))
 	earlier := post("create-earlier", "/v1/tokens", tokenRequest("bound-earlier", []string{"commercial"}, []string{erasedSubject}))
 	clock.Advance(time.Minute)
-	post("rotate-live", "/v1/tokens/"+live.ID+"/rotate", client.RotateRequest{})
-	post("renew-two", "/v1/tokens/"+two.ID+"/renew", client.RenewRequest{TTL: "30d", Reason: "the export still runs", ReviewedBy: "privacy-office@example.com"})
+	post("rotate-live", "/v1/tokens/"+live.ID+"/rotate", wire.RotateRequest{})
+	post("renew-two", "/v1/tokens/"+two.ID+"/renew", wire.RenewRequest{TTL: "30d", Reason: "the export still runs", ReviewedBy: "privacy-office@example.com"})
 	if _, err := admin.RevokeToken(ctx, earlier.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +68,13 @@ func runErasure(t *testing.T, wrap func(store.Store) store.Store) {
 	if status != http.StatusCreated {
 		t.Fatalf("create other = %d %s", status, otherFirst)
 	}
-	tokensBefore, err := admin.ListTokens(ctx, client.ListTokensOptions{Limit: 1000})
+	tokensBefore, err := admin.ListTokens(ctx, wire.ListTokensOptions{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	clock.Advance(time.Minute)
-	res, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: erasedSubject}, "erase-4411")
+	res, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: erasedSubject}, "erase-4411")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func runErasure(t *testing.T, wrap func(store.Store) store.Store) {
 	for _, r := range replays {
 		attacks++
 		status, answer, hdr := rawDo(t, "POST", svc.URL+r.path, svc.AdminToken, r.body, "Idempotency-Key", r.key)
-		var eb client.ErrorBody
+		var eb wire.ErrorBody
 		_ = json.Unmarshal(answer, &eb)
 		if status != http.StatusGone || eb.Error.Code != "answer_erased" || hdr.Get("Idempotent-Replayed") != "true" ||
 			!strings.Contains(eb.Error.Message, res.ID) || !strings.Contains(eb.Error.Message, r.tokenID) {
@@ -101,19 +101,19 @@ func runErasure(t *testing.T, wrap func(store.Store) store.Store) {
 	if status != http.StatusCreated || string(otherAgain) != string(otherFirst) {
 		t.Fatalf("replay of an answer without the subject = %d %s, want the first answer", status, otherAgain)
 	}
-	tokensAfter, err := admin.ListTokens(ctx, client.ListTokensOptions{Limit: 1000})
+	tokensAfter, err := admin.ListTokens(ctx, wire.ListTokensOptions{Limit: 1000})
 	if err != nil || len(tokensAfter.Tokens) != len(tokensBefore.Tokens) {
 		t.Fatalf("replays minted tokens: %d before, %d after (%v)", len(tokensBefore.Tokens), len(tokensAfter.Tokens), err)
 	}
 
 	// Lookups and answers.
 	attacks++
-	bySubject, err := admin.ListTokens(ctx, client.ListTokensOptions{Subject: erasedSubject})
+	bySubject, err := admin.ListTokens(ctx, wire.ListTokensOptions{Subject: erasedSubject})
 	if err != nil || len(bySubject.Tokens) != 0 {
 		t.Fatalf("?subject= after the deletion request = %+v, %v; want none", bySubject.Tokens, err)
 	}
 	attacks++
-	if kept, err := admin.ListTokens(ctx, client.ListTokensOptions{Subject: "customer:9"}); err != nil || len(kept.Tokens) != 1 || kept.Tokens[0].ID != two.ID {
+	if kept, err := admin.ListTokens(ctx, wire.ListTokensOptions{Subject: "customer:9"}); err != nil || len(kept.Tokens) != 1 || kept.Tokens[0].ID != two.ID {
 		t.Fatalf("?subject=customer:9 = %+v, %v; want the token that also named it", kept.Tokens, err)
 	}
 	wantSubjects := map[string][]string{live.ID: {}, two.ID: {"customer:9"}, earlier.ID: {}}

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Reads the auditor's evidence pack (tokenguard report evidence) needs beyond the token
@@ -59,7 +59,7 @@ func (s *Server) listDeletionEvidence(w http.ResponseWriter, r *http.Request, _ 
 	if err != nil {
 		return err
 	}
-	out := client.DeletionEvidenceList{DeletionRequests: make([]client.DeletionEvidence, 0, len(page))}
+	out := wire.DeletionEvidenceList{DeletionRequests: make([]wire.DeletionEvidence, 0, len(page))}
 	for _, d := range page {
 		out.DeletionRequests = append(out.DeletionRequests, deletionEvidence(d))
 	}
@@ -71,15 +71,15 @@ func (s *Server) listDeletionEvidence(w http.ResponseWriter, r *http.Request, _ 
 }
 
 // deletionEvidence is the API form of a stored deletion request, without the subject.
-func deletionEvidence(d store.DeletionRequest) client.DeletionEvidence {
-	out := client.DeletionEvidence{
+func deletionEvidence(d store.DeletionRequest) wire.DeletionEvidence {
+	out := wire.DeletionEvidence{
 		ID: d.ID, Status: "pending", RequestedBy: d.RequestedBy, RequestedAt: d.RequestedAt.UTC(),
 		CompletedAt: utcPtr(d.CompletedAt), RetainUntil: d.RetainUntil.UTC(), Categories: nonNil(d.Categories),
 		Reference: d.Reference, RevokedTokenIDs: nonNil(d.RevokedTokenIDs), NotifiedTokenIDs: nonNil(d.NotifiedTokenIDs),
 		RevokedCount: len(d.RevokedTokenIDs), NotifiedCount: len(d.NotifiedTokenIDs),
 	}
 	if d.CompletedAt != nil {
-		out.Status = client.DeletionComplete
+		out.Status = wire.DeletionComplete
 	}
 	return out
 }
@@ -101,7 +101,7 @@ func (s *Server) listRenewals(w http.ResponseWriter, r *http.Request, _ *caller)
 			return invalid("after", "after must be an audit record sequence number (0 or more)")
 		}
 	}
-	out := client.RenewalPage{Renewals: []client.Renewal{}}
+	out := wire.RenewalPage{Renewals: []wire.Renewal{}}
 	err := s.store.View(ctx, func(rd store.Reader) error {
 		for scanned := 0; scanned < renewalScanRecords; {
 			page, err := rd.ListAudit(ctx, after, auditScanPage)
@@ -132,9 +132,9 @@ func (s *Server) listRenewals(w http.ResponseWriter, r *http.Request, _ *caller)
 // auditScanPage is the page size of the audit reads of GET /v1/renewals.
 const auditScanPage = 1000
 
-func (s *Server) renewal(rec audit.Record) client.Renewal {
+func (s *Server) renewal(rec audit.Record) wire.Renewal {
 	d := rec.Details
-	out := client.Renewal{TokenID: rec.TokenID, At: rec.Time.UTC(), Actor: rec.Actor, Reason: d["reason"],
+	out := wire.Renewal{TokenID: rec.TokenID, At: rec.Time.UTC(), Actor: rec.Actor, Reason: d["reason"],
 		Reviewer: s.openReviewer(d[renewalReviewerSealed]), TTL: d["ttl"], AuditSeq: rec.Seq, AuditHash: rec.Hash}
 	if t, err := time.Parse(time.RFC3339Nano, d["expires_at"]); err == nil {
 		t = t.UTC()
@@ -150,24 +150,24 @@ func (s *Server) renewal(rec audit.Record) client.Renewal {
 // policyInForce answers GET /v1/policy: the enforcement mode, the bundle's digest, source
 // files and thresholds, the rules of the service gate and its waivers.
 func (s *Server) policyInForce(w http.ResponseWriter, _ *http.Request, _ *caller) error {
-	out := client.PolicyInForce{Enforcement: PolicyOff, Rules: []client.PolicyRule{}, Waivers: []client.WaiverInForce{}}
+	out := wire.PolicyInForce{Enforcement: PolicyOff, Rules: []wire.PolicyRule{}, Waivers: []wire.WaiverInForce{}}
 	if g := s.gate; g != nil {
 		out.Enforcement = g.mode
 		p := g.policy()
 		b := p.engine.Bundle()
-		pb := &client.PolicyBundle{Digest: b.Digest, Thresholds: b.Thresholds, Files: []client.PolicyBundleFile{}}
+		pb := &wire.PolicyBundle{Digest: b.Digest, Thresholds: b.Thresholds, Files: []wire.PolicyBundleFile{}}
 		for _, f := range b.Files {
-			pb.Files = append(pb.Files, client.PolicyBundleFile{Path: f.Path, SHA256: f.SHA256})
+			pb.Files = append(pb.Files, wire.PolicyBundleFile{Path: f.Path, SHA256: f.SHA256})
 		}
 		out.Bundle = pb
 		for _, r := range p.engine.Rules() {
 			if slices.Contains(r.Gates, policy.GateService) {
-				out.Rules = append(out.Rules, client.PolicyRule{ID: r.ID, Title: r.Title, Severity: r.Severity, Citation: r.Citation})
+				out.Rules = append(out.Rules, wire.PolicyRule{ID: r.ID, Title: r.Title, Severity: r.Severity, Citation: r.Citation})
 			}
 		}
 		now := s.clock()
 		for _, wv := range p.waivers {
-			out.Waivers = append(out.Waivers, client.WaiverInForce{Rule: wv.Rule, Address: wv.Address, Reason: wv.Reason,
+			out.Waivers = append(out.Waivers, wire.WaiverInForce{Rule: wv.Rule, Address: wv.Address, Reason: wv.Reason,
 				ApprovedBy: wv.ApprovedBy, Expires: wv.Expires.Format(time.DateOnly), Expired: wv.Expired(now)})
 		}
 		out.WaiversFile = p.waiversFile

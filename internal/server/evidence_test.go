@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func TestListDeletionEvidence_pagesEveryRecordWithoutSubjects(t *testing.T) {
@@ -24,7 +24,7 @@ func TestListDeletionEvidence_pagesEveryRecordWithoutSubjects(t *testing.T) {
 	admin := svc.Client(t)
 	var ids []string
 	for i := range 3 {
-		res, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: fmt.Sprintf("customer:90%d", i), Reference: fmt.Sprintf("DSR-%d", i)}, "")
+		res, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: fmt.Sprintf("customer:90%d", i), Reference: fmt.Sprintf("DSR-%d", i)}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestListDeletionEvidence_pagesEveryRecordWithoutSubjects(t *testing.T) {
 		}
 		for _, d := range page.DeletionRequests {
 			got = append(got, d.ID)
-			if d.Status != client.DeletionComplete || d.CompletedAt == nil || d.Reference == "" {
+			if d.Status != wire.DeletionComplete || d.CompletedAt == nil || d.Reference == "" {
 				t.Errorf("evidence %+v, want a complete request with its reference", d)
 			}
 		}
@@ -107,7 +107,7 @@ func TestListRenewals_readsPastTheScanBoundAndOpensReviewers(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := svc.Client(t)
-	var got []client.Renewal
+	var got []wire.Renewal
 	calls := 0
 	for after := int64(0); ; calls++ {
 		page, err := admin.ListRenewals(ctx, after)

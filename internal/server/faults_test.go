@@ -22,6 +22,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // smallFileSystem mounts a tmpfs of sizeMB megabytes in a new temporary directory and
@@ -102,7 +103,7 @@ func TestDiskFull_mutationsAnswer507WithRetryAfterAndRecover(t *testing.T) {
 			created[name] = true
 		case 507:
 			full++
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			if err := json.Unmarshal(out, &eb); err != nil || eb.Error.Code != "storage_full" {
 				t.Fatalf("507 body = %s, want code storage_full", out)
 			}
@@ -132,7 +133,7 @@ func TestDiskFull_mutationsAnswer507WithRetryAfterAndRecover(t *testing.T) {
 	if _, err := admin.CreateToken(ctx, compliantRequest("client-while-full"), "disk-full-idempotency-key"); err != nil {
 		t.Fatalf("the same create, retried with its Idempotency-Key once space was freed: %v", err)
 	}
-	list, err := admin.ListTokens(ctx, client.ListTokensOptions{Limit: 1000})
+	list, err := admin.ListTokens(ctx, wire.ListTokensOptions{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestRequestDeadline_lockedDatabaseAnswersJSON503(t *testing.T) {
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	var eb client.ErrorBody
+	var eb wire.ErrorBody
 	if status != 503 || json.Unmarshal(out, &eb) != nil || eb.Error.Code != "unavailable" || h.Get("Retry-After") == "" {
 		t.Fatalf("create while the database is locked: %d %s (Retry-After %q), want a JSON 503 unavailable with Retry-After", status, out, h.Get("Retry-After"))
 	}

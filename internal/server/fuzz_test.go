@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // fuzzRoutes are the request decoders FuzzRequestDecoders drives, picked by the fuzzed byte.
@@ -57,7 +57,7 @@ func FuzzRequestDecoders(f *testing.F) {
 		case rec.Code >= 500:
 			t.Fatalf("%s %s with %q: %d %s\nlog:\n%s", rt.method, rt.path, body, rec.Code, out, svc.Logs.String())
 		case rec.Code >= 400:
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			var top map[string]json.RawMessage
 			oauth := rt.path == "/v1/introspect" || rt.path == "/v1/revoke" // RFC 6749's shape (issue 16)
 			if json.Unmarshal(out, &top) != nil || (!oauth && len(top) != errorShapeKeys(top)) ||

@@ -10,19 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // gateBase is a compliant token at the limits of the non-sensitive caps: 90 days with a
 // 30-day rotation. Dropping its rotation or adding a sensitive category breaks a rule.
-func gateBase(name string) client.CreateTokenRequest {
+func gateBase(name string) wire.CreateTokenRequest {
 	r := compliantRequest(name)
 	r.TTL = "90d"
-	r.Rotation = &client.Rotation{Interval: "30d", Overlap: "1h"}
+	r.Rotation = &wire.Rotation{Interval: "30d", Overlap: "1h"}
 	r.DataSubjects = []string{"customer:" + name}
 	return r
 }
@@ -135,7 +135,7 @@ func prepareGateTokens(t *testing.T, dir string, clock *servertest.Clock, wrap f
 	svc := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now, PolicyEnforcement: server.PolicyOff, WrapStore: wrap})
 	admin := svc.Client(t)
 	ids := map[string]string{}
-	create := func(name string, edit func(*client.CreateTokenRequest)) {
+	create := func(name string, edit func(*wire.CreateTokenRequest)) {
 		req := gateBase(name)
 		edit(&req)
 		tok, err := admin.CreateToken(ctx, req, "")
@@ -146,28 +146,28 @@ func prepareGateTokens(t *testing.T, dir string, clock *servertest.Clock, wrap f
 	}
 	// Created 31 days before the table runs: idle (MIN-003) and, with a 1-day ttl, expired.
 	clock.Set(t0.Add(-31 * 24 * time.Hour))
-	create("idle", func(*client.CreateTokenRequest) {})
-	create("expired", func(r *client.CreateTokenRequest) { r.TTL = "1d" })
+	create("idle", func(*wire.CreateTokenRequest) {})
+	create("expired", func(r *wire.CreateTokenRequest) { r.TTL = "1d" })
 	clock.Set(t0)
-	create("wildcard", func(r *client.CreateTokenRequest) { r.Scopes = []string{"invoices:*"} })
-	create("sensitive", func(r *client.CreateTokenRequest) { *r = sensitiveRequest("sensitive") })
-	create("long-sensitive", func(r *client.CreateTokenRequest) {
+	create("wildcard", func(r *wire.CreateTokenRequest) { r.Scopes = []string{"invoices:*"} })
+	create("sensitive", func(r *wire.CreateTokenRequest) { *r = sensitiveRequest("sensitive") })
+	create("long-sensitive", func(r *wire.CreateTokenRequest) {
 		*r = sensitiveRequest("long-sensitive")
 		r.TTL = "60d"
 	})
-	create("unrotated", func(r *client.CreateTokenRequest) { r.Rotation = nil })
-	create("short-unrotated", func(r *client.CreateTokenRequest) { r.TTL, r.Rotation = "30d", nil })
-	create("long-overlap", func(r *client.CreateTokenRequest) { r.Rotation.Overlap = "48h" })
-	create("no-audience", func(r *client.CreateTokenRequest) {
+	create("unrotated", func(r *wire.CreateTokenRequest) { r.Rotation = nil })
+	create("short-unrotated", func(r *wire.CreateTokenRequest) { r.TTL, r.Rotation = "30d", nil })
+	create("long-overlap", func(r *wire.CreateTokenRequest) { r.Rotation.Overlap = "48h" })
+	create("no-audience", func(r *wire.CreateTokenRequest) {
 		*r = sensitiveRequest("no-audience")
 		r.Audiences = nil
 	})
-	create("erased", func(r *client.CreateTokenRequest) { r.DataSubjects = []string{"customer:erased"} })
-	create("deprecated", func(r *client.CreateTokenRequest) {
+	create("erased", func(r *wire.CreateTokenRequest) { r.DataSubjects = []string{"customer:erased"} })
+	create("deprecated", func(r *wire.CreateTokenRequest) {
 		*r = sensitiveRequest("deprecated")
 		r.DataCategories = []string{"religious_beliefs"} // the old name of religious_philosophical_beliefs
 	})
-	if _, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:erased"}, ""); err != nil {
+	if _, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:erased"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	svc.Close()
@@ -277,7 +277,7 @@ func runGateTable(t *testing.T, wrap func(store.Store) store.Store) {
 			}
 			method, path, _ := strings.Cut(row.route, " ")
 			path = strings.Replace(path, "{id}", id, 1)
-			var before client.Token
+			var before wire.Token
 			if id != "" {
 				if before, err = admin.GetToken(ctx, id); err != nil {
 					t.Fatal(err)
@@ -288,23 +288,23 @@ func runGateTable(t *testing.T, wrap func(store.Store) store.Store) {
 				t.Fatalf("%s %s %s = %d %s, want %d", method, path, body, status, answer, row.status)
 			}
 			if row.warning {
-				var got client.Token
+				var got wire.Token
 				if err := json.Unmarshal(answer, &got); err != nil {
 					t.Fatal(err)
 				}
-				if !slices.ContainsFunc(got.Warnings, func(f client.Finding) bool { return f.RuleID == row.rule && !f.Blocking }) {
+				if !slices.ContainsFunc(got.Warnings, func(f wire.Finding) bool { return f.RuleID == row.rule && !f.Blocking }) {
 					t.Fatalf("answer %s lacks the warning %s", answer, row.rule)
 				}
 				return
 			}
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			if err := json.Unmarshal(answer, &eb); err != nil {
 				t.Fatal(err)
 			}
 			if eb.Error.Code != row.code {
 				t.Fatalf("answer %s, want code %s", answer, row.code)
 			}
-			if row.code == "policy_violation" && !slices.ContainsFunc(eb.Findings, func(f client.Finding) bool { return f.RuleID == row.rule && f.Blocking }) {
+			if row.code == "policy_violation" && !slices.ContainsFunc(eb.Findings, func(f wire.Finding) bool { return f.RuleID == row.rule && f.Blocking }) {
 				t.Fatalf("answer %s does not block on %s", answer, row.rule)
 			}
 			if id != "" {

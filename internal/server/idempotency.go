@@ -11,8 +11,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // MaxIdempotencyKeyLength is the longest Idempotency-Key header accepted.
@@ -29,10 +29,6 @@ const DefaultIdempotencyRetention = 24 * time.Hour
 // the transaction of a request that carries a key). An expired answer met in between is
 // never replayed: lookups compare its age too.
 const idempotencyPurgeEvery = time.Minute
-
-// codeAnswerErased is the error code of a replay whose stored answer held a data subject
-// that a deletion request erased.
-const codeAnswerErased = "answer_erased"
 
 // errAnswerExpired marks a stored answer found past its retention: the transaction is
 // rolled back, the expired answers purged, and the request run as a new one.
@@ -84,7 +80,7 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, c *caller, body 
 				switch {
 				case err == nil:
 					if !s.sameRequest(rec.RequestHash, body) {
-						return conflict("idempotency_key_reused", "Idempotency-Key",
+						return conflict(wire.CodeIdempotencyKeyReused, "Idempotency-Key",
 							"this Idempotency-Key was already used with a different request body: use a new key for a new request")
 					}
 					plain, err := s.keys.Open(rec.Response)
@@ -216,8 +212,8 @@ func (s *Server) eraseAnswersOf(ctx context.Context, tx store.Tx, subjIdx, delet
 				!slices.ContainsFunc(answer.DataSubjects, func(subj string) bool { return s.subjectIndex(subj) == subjIdx }) {
 				continue
 			}
-			var body client.ErrorBody
-			body.Error.Code = codeAnswerErased
+			var body wire.ErrorBody
+			body.Error.Code = wire.CodeAnswerErased
 			body.Error.Message = fmt.Sprintf("the answer to this request is no longer kept: it held a data subject erased by deletion request %s "+
 				"(Cal. Civ. Code 1798.105); token %s is revoked and its secret is not returned again. Nothing was done now: create a new token if one is still needed",
 				deletionID, answer.ID)

@@ -15,9 +15,9 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // inactiveBody is the whole answer for any token that is not active (RFC 7662 section 2.2).
@@ -78,7 +78,7 @@ func (s *Server) introspect() http.Handler {
 // appendIntrospection appends the JSON encoding of a, as json.Marshal encodes it (the same
 // members in the same order, empty ones left out) but without reflection: it is the body of
 // every active answer.
-func appendIntrospection(b []byte, a *client.Introspection) []byte {
+func appendIntrospection(b []byte, a *wire.Introspection) []byte {
 	b = append(b, `{"active":`...)
 	b = strconv.AppendBool(b, a.Active)
 	str := func(name, v string) {
@@ -119,7 +119,7 @@ func appendIntrospection(b []byte, a *client.Introspection) []byte {
 
 // introspection is what decide found: the answer (nil when inactive) and the audit record.
 type introspection struct {
-	answer *client.Introspection
+	answer *wire.Introspection
 	event  audit.Event
 }
 
@@ -205,7 +205,7 @@ func (s *Server) decideOn(c *caller, presented string, sec token.Secret, t store
 			return introspection{}, err
 		}
 		ev.Outcome = "active"
-		return introspection{event: ev, answer: &client.Introspection{
+		return introspection{event: ev, answer: &wire.Introspection{
 			Active: true, TokenID: t.ID, Scope: strings.Join(t.Scopes, " "), Owner: string(owner),
 			Audiences: t.Audiences, ExpiresAt: validUntil.Unix(), IssuedAt: issuedAt(t, matched),
 			TokenType: TokenTypeBearer, Subject: string(owner), ClientID: t.ID, Username: string(owner), JWTID: t.ID,
@@ -267,7 +267,7 @@ func (s *Server) readTokenParam(w http.ResponseWriter, r *http.Request, verb str
 		if err != nil {
 			return "", err
 		}
-		var req client.IntrospectRequest // the same members as an RFC 7009 request
+		var req wire.IntrospectRequest // the same members as an RFC 7009 request
 		if err := decodeStrict(body, &req); err != nil {
 			return "", err
 		}
@@ -294,7 +294,7 @@ func (s *Server) readOAuthForm(w http.ResponseWriter, r *http.Request) (url.Valu
 		_, err := s.readBody(w, r, false)
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == http.StatusUnsupportedMediaType {
-			return nil, &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+			return nil, &apiError{status: http.StatusUnsupportedMediaType, code: wire.CodeUnsupportedMediaType,
 				message: fmt.Sprintf("Content-Type %q is not supported: send application/x-www-form-urlencoded (as RFC 7662 and RFC 7009 do) or application/json", ct)}
 		}
 		return nil, err
@@ -303,7 +303,7 @@ func (s *Server) readOAuthForm(w http.ResponseWriter, r *http.Request) (url.Valu
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: "request body is too large"}
+			return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: wire.CodeBodyTooLarge, message: "request body is too large"}
 		}
 		return nil, invalid("", "request body is not a valid form")
 	}

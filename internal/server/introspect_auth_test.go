@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Introspection reads its body before it checks the credential (so one read transaction can
@@ -39,7 +39,7 @@ func TestIntrospect_credentialIsCheckedWhateverTheBody(t *testing.T) {
 	for _, b := range bodies {
 		for _, c := range credentials {
 			status, body, _ := rawDo(t, "POST", svc.URL+"/v1/introspect", "", b.body, "Authorization", c.header)
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			if status != 401 || decodeErrorBodyFor("/v1/introspect", body, &eb) != nil || eb.Error.Code != "unauthenticated" {
 				t.Errorf("%s with %s: status %d, body %s; want 401 unauthenticated", b.name, c.name, status, body)
 			}
@@ -51,7 +51,7 @@ func TestIntrospect_credentialIsCheckedWhateverTheBody(t *testing.T) {
 		}
 		switch b.want {
 		case "active", "inactive":
-			var ans client.Introspection
+			var ans wire.Introspection
 			if err := json.Unmarshal(body, &ans); err != nil || ans.Active != (b.want == "active") {
 				t.Errorf("%s with the verifier credential: body %s, want %s", b.name, body, b.want)
 			}
@@ -59,7 +59,7 @@ func TestIntrospect_credentialIsCheckedWhateverTheBody(t *testing.T) {
 				t.Errorf("%s: token_id %q, want %q", b.name, ans.TokenID, tok.ID)
 			}
 		default:
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			if err := decodeErrorBodyFor("/v1/introspect", body, &eb); err != nil || eb.Error.Code != b.want {
 				t.Errorf("%s with the verifier credential: body %s, want error code %s", b.name, body, b.want)
 			}

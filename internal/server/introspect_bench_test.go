@@ -17,6 +17,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // BenchmarkIntrospect_handler measures one RFC 7662 introspection through the service's
@@ -52,13 +53,13 @@ func BenchmarkIntrospect_handler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cred, err := adminClient.CreateCredential(ctx, client.CreateCredentialRequest{Name: "gateway", Rights: []string{server.RightIntrospect}}, "")
+	cred, err := adminClient.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "gateway", Rights: []string{server.RightIntrospect}}, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	var secrets []string
 	for i := range 50 {
-		tok, err := adminClient.CreateToken(ctx, client.CreateTokenRequest{Name: fmt.Sprint("bench-", i), Owner: "team-billing",
+		tok, err := adminClient.CreateToken(ctx, wire.CreateTokenRequest{Name: fmt.Sprint("bench-", i), Owner: "team-billing",
 			Purpose: "Reads invoice totals for the monthly revenue report", Scopes: []string{"invoices:read"},
 			DataCategories: []string{"commercial"}, Audiences: []string{"billing-api"}, TTL: "30d"}, "")
 		if err != nil {

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Page sizes of the list endpoints.
@@ -105,7 +105,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *caller) e
 		f.AfterID = after
 	}
 
-	out := client.TokenList{Tokens: []client.Token{}}
+	out := wire.TokenList{Tokens: []wire.Token{}}
 	if restrictedElsewhere {
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -174,9 +174,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, _ *caller) er
 	if err != nil {
 		return err
 	}
-	page := client.AuditPage{Records: make([]client.AuditRecord, 0, len(recs))}
+	page := wire.AuditPage{Records: make([]wire.AuditRecord, 0, len(recs))}
 	for _, rec := range recs {
-		page.Records = append(page.Records, client.AuditRecord{
+		page.Records = append(page.Records, wire.AuditRecord{
 			Seq: rec.Seq, PrevHash: rec.PrevHash, Hash: rec.Hash, Time: rec.Time, Actor: rec.Actor,
 			Action: rec.Action, TokenID: rec.TokenID, Fingerprint: rec.Fingerprint, Outcome: rec.Outcome,
 			Details: rec.Details, KeyID: rec.KeyID,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestOwnerRestriction_lookalikeFoldedAndInvisibleOwners attacks an issuer restricted to
@@ -21,7 +22,7 @@ func TestOwnerRestriction_lookalikeFoldedAndInvisibleOwners(t *testing.T) {
 	ctx := context.Background()
 	svc := servertest.Start(t, servertest.Options{AuthFailuresPerMinute: -1})
 	admin := svc.Client(t)
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "billing-pipeline", Role: "issuer", Owner: ownerA}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "billing-pipeline", Role: "issuer", Owner: ownerA}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +61,13 @@ func TestOwnerRestriction_lookalikeFoldedAndInvisibleOwners(t *testing.T) {
 			t.Errorf("creating for the owner %q: %v, want 400 naming owner", owner, err)
 		}
 		// And no credential can be restricted to it.
-		_, err = admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "x", Role: "issuer", Owner: owner}, "")
+		_, err = admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "x", Role: "issuer", Owner: owner}, "")
 		if !errors.As(err, &re) || re.StatusCode != 400 || re.Field != "owner" {
 			t.Errorf("a credential restricted to %q: %v, want 400 naming owner", owner, err)
 		}
 		cases += 2
 	}
-	var foreign []client.Token
+	var foreign []wire.Token
 	for i, owner := range others {
 		req := compliantRequest("other-" + string(rune('a'+i)))
 		req.Owner = owner
@@ -83,19 +84,19 @@ func TestOwnerRestriction_lookalikeFoldedAndInvisibleOwners(t *testing.T) {
 		for _, call := range []func() error{
 			func() error { _, err := issuer.GetToken(ctx, tok.ID); return err },
 			func() error { _, err := issuer.RevokeToken(ctx, tok.ID); return err },
-			func() error { _, err := issuer.RotateToken(ctx, tok.ID, client.RotateRequest{}, ""); return err },
+			func() error { _, err := issuer.RotateToken(ctx, tok.ID, wire.RotateRequest{}, ""); return err },
 		} {
 			if err := call(); !errors.Is(err, client.ErrNotFound) {
 				t.Errorf("the look-alike %q's token: %v, want 404 as if absent", owner, err)
 			}
 		}
-		list, err := issuer.ListTokens(ctx, client.ListTokensOptions{Owner: owner})
+		list, err := issuer.ListTokens(ctx, wire.ListTokensOptions{Owner: owner})
 		if err != nil || len(list.Tokens) != 0 {
 			t.Errorf("listing the look-alike %q: %d tokens, %v; want none", owner, len(list.Tokens), err)
 		}
 		cases += 5
 	}
-	list, err := issuer.ListTokens(ctx, client.ListTokensOptions{})
+	list, err := issuer.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,16 +139,16 @@ func TestCredentialCreate_refusesRolesAndRestrictionsItCannotHonour(t *testing.T
 	svc := servertest.Start(t, servertest.Options{})
 	admin := svc.Client(t)
 	for _, tc := range []struct {
-		req   client.CreateCredentialRequest
+		req   wire.CreateCredentialRequest
 		field string
 	}{
-		{client.CreateCredentialRequest{Name: "x", Role: "superuser"}, "role"},
-		{client.CreateCredentialRequest{Name: "x", Role: "Admin"}, "role"},
-		{client.CreateCredentialRequest{Name: "x", Role: "admin", Owner: ownerA}, "owner"},
-		{client.CreateCredentialRequest{Name: "x", Role: "introspect", Owner: ownerA}, "owner"},
-		{client.CreateCredentialRequest{Name: "x", Role: "issuer", Rights: []string{"introspect"}}, "rights"},
-		{client.CreateCredentialRequest{Name: "x", Rights: []string{"admin"}}, "rights"},
-		{client.CreateCredentialRequest{Name: "", Role: "reader"}, "name"},
+		{wire.CreateCredentialRequest{Name: "x", Role: "superuser"}, "role"},
+		{wire.CreateCredentialRequest{Name: "x", Role: "Admin"}, "role"},
+		{wire.CreateCredentialRequest{Name: "x", Role: "admin", Owner: ownerA}, "owner"},
+		{wire.CreateCredentialRequest{Name: "x", Role: "introspect", Owner: ownerA}, "owner"},
+		{wire.CreateCredentialRequest{Name: "x", Role: "issuer", Rights: []string{"introspect"}}, "rights"},
+		{wire.CreateCredentialRequest{Name: "x", Rights: []string{"admin"}}, "rights"},
+		{wire.CreateCredentialRequest{Name: "", Role: "reader"}, "name"},
 	} {
 		_, err := admin.CreateCredential(ctx, tc.req, "")
 		var re *client.ResponseError
@@ -170,8 +171,8 @@ func TestAudit_everyRecordNamesTheCredentialThatActed(t *testing.T) {
 	ctx := context.Background()
 	svc := servertest.Start(t, servertest.Options{})
 	admin := svc.Client(t)
-	mk := func(role string) (client.Credential, *client.Client) {
-		c, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: role + "-a", Role: role}, "")
+	mk := func(role string) (wire.Credential, *client.Client) {
+		c, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: role + "-a", Role: role}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,14 +188,14 @@ func TestAudit_everyRecordNamesTheCredentialThatActed(t *testing.T) {
 	if _, err := intro.Introspect(ctx, tok.Secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reader.CreateAccessRequest(ctx, client.AccessRequest{Subject: "customer:4411"}); err != nil {
+	if _, err := reader.CreateAccessRequest(ctx, wire.AccessRequest{Subject: "customer:4411"}); err != nil {
 		t.Fatal(err)
 	}
-	rotated, err := admin.RotateCredential(ctx, issuerCred.ID, client.RotateCredentialRequest{Overlap: "0s"}, "")
+	rotated, err := admin.RotateCredential(ctx, issuerCred.ID, wire.RotateCredentialRequest{Overlap: "0s"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.ClientWithToken(t, rotated.Secret).RotateToken(ctx, tok.ID, client.RotateRequest{}, ""); err != nil {
+	if _, err := svc.ClientWithToken(t, rotated.Secret).RotateToken(ctx, tok.ID, wire.RotateRequest{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.ClientWithToken(t, rotated.Secret).RevokeToken(ctx, tok.ID); err != nil {

@@ -35,10 +35,10 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Policy enforcement modes of Config.PolicyEnforcement.
@@ -47,9 +47,6 @@ const (
 	PolicyAdvisory  = "advisory"
 	PolicyOff       = "off"
 )
-
-// codePolicyViolation is the error code of a request the policy gate refuses.
-const codePolicyViolation = "policy_violation"
 
 // auditPolicyFindings is the audit detail listing the rule ids of the findings a request
 // proceeded with (advisory findings, warnings); auditPolicyWaived lists the waived ones.
@@ -219,7 +216,7 @@ func (s *Server) answerPolicyRefusal(w http.ResponseWriter, r *http.Request, c *
 		}
 	}
 	ev := audit.Event{Time: s.clock(), Actor: c.id, Action: audit.ActionRefuse, Outcome: "denied",
-		Details: map[string]string{"route": r.Pattern, "code": codePolicyViolation, "rules": strings.Join(ids, ",")}}
+		Details: map[string]string{"route": r.Pattern, "code": wire.CodePolicyViolation, "rules": strings.Join(ids, ",")}}
 	if field != "" {
 		ev.Details["field"] = field
 	}
@@ -237,8 +234,8 @@ func (s *Server) answerPolicyRefusal(w http.ResponseWriter, r *http.Request, c *
 		// The refusal is answered even if recording it fails: the request changed nothing.
 		s.log.Error("recording a policy refusal in the audit log failed", "route", r.Pattern, "error", aerr.Error())
 	}
-	var body client.ErrorBody
-	body.Error.Code = codePolicyViolation
+	var body wire.ErrorBody
+	body.Error.Code = wire.CodePolicyViolation
 	body.Error.Field = field
 	body.Error.Message = fmt.Sprintf("the token breaks %d CPRA policy rule(s) (%s); nothing was changed. "+
 		"The findings say what to fix; an accepted exception needs a reviewed waiver in the service's --waivers file",
@@ -267,7 +264,7 @@ func withPolicyFindings(details map[string]string, findings []policy.Finding) ma
 }
 
 // warnings converts the findings a request proceeded with for the response's warnings.
-func (g *policyGate) warnings(findings []policy.Finding) []client.Finding {
+func (g *policyGate) warnings(findings []policy.Finding) []wire.Finding {
 	if g == nil || len(findings) == 0 {
 		return nil
 	}
@@ -302,15 +299,11 @@ func waivedIDs(findings []policy.Finding) []string {
 // clientFindings renders findings in the fields of `tokenguard check --format json`. File
 // and Line stay null: the service has no configuration, and the waivers file's path is the
 // server's business.
-func clientFindings(findings []policy.Finding, mode string) []client.Finding {
-	out := make([]client.Finding, 0, len(findings))
+func clientFindings(findings []policy.Finding, mode string) []wire.Finding {
+	out := make([]wire.Finding, 0, len(findings))
 	for _, f := range findings {
-		out = append(out, client.Finding{
-			RuleID: f.RuleID, Severity: f.Severity, Title: f.Title, Address: f.Address, Message: f.Message,
-			Citation: f.Citation, Basis: f.Basis, Remediation: f.Remediation, Field: f.Field, Waived: f.Waived,
-			WaiverReason: f.WaiverReason, WaiverApprovedBy: f.WaiverApprovedBy,
-			Blocking: mode == PolicyMandatory && blocking(f),
-		})
+		f.File, f.Line = "", 0 // a waiver finding's File is the server's waivers file
+		out = append(out, f.Wire(mode == PolicyMandatory && blocking(f)))
 	}
 	return out
 }
@@ -319,7 +312,7 @@ func clientFindings(findings []policy.Finding, mode string) []client.Finding {
 // validation may not have run yet (see refusalOnValidation). A duration that does not parse is
 // passed as unknown, so no rule guesses it; validation refuses it. A request without a ttl is
 // evaluated with defaultTTL, the lifetime the token gets.
-func createInput(req client.CreateTokenRequest, defaultTTL time.Duration) gateInput {
+func createInput(req wire.CreateTokenRequest, defaultTTL time.Duration) gateInput {
 	after := map[string]any{
 		"name": req.Name, "owner": req.Owner, "purpose": req.Purpose,
 		"scopes": anyList(req.Scopes), "data_categories": anyList(req.DataCategories),
@@ -357,7 +350,7 @@ func effectiveTTL(requested string, defaultTTL time.Duration) string {
 }
 
 // tokenValues are the attribute values of an existing token as the policies see them.
-func tokenValues(t client.Token) map[string]any {
+func tokenValues(t wire.Token) map[string]any {
 	m := map[string]any{
 		"id": t.ID, "name": t.Name, "owner": t.Owner, "purpose": t.Purpose,
 		"scopes": anyList(t.Scopes), "data_categories": anyList(t.DataCategories),

@@ -18,6 +18,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // errorShapeKeys is the number of top-level keys of an error answer: "error", plus
@@ -30,9 +31,9 @@ func errorShapeKeys(top map[string]json.RawMessage) int {
 }
 
 // decodePolicyAnswer decodes a policy_violation answer and returns its blocking rule ids.
-func decodePolicyAnswer(t *testing.T, status int, body []byte) (client.ErrorBody, []string) {
+func decodePolicyAnswer(t *testing.T, status int, body []byte) (wire.ErrorBody, []string) {
 	t.Helper()
-	var a client.ErrorBody
+	var a wire.ErrorBody
 	if err := json.Unmarshal(body, &a); err != nil {
 		t.Fatalf("answer %s is not JSON: %v", body, err)
 	}
@@ -49,9 +50,9 @@ func decodePolicyAnswer(t *testing.T, status int, body []byte) (client.ErrorBody
 }
 
 // lastAudit returns the newest audit record.
-func lastAudit(t *testing.T, c *client.Client) client.AuditRecord {
+func lastAudit(t *testing.T, c *client.Client) wire.AuditRecord {
 	t.Helper()
-	var last client.AuditRecord
+	var last wire.AuditRecord
 	for after := int64(0); ; {
 		page, err := c.ListAudit(context.Background(), after, 500)
 		if err != nil {
@@ -66,11 +67,11 @@ func lastAudit(t *testing.T, c *client.Client) client.AuditRecord {
 }
 
 // sensitiveRequest is a compliant token that reaches a sensitive category.
-func sensitiveRequest(name string) client.CreateTokenRequest {
+func sensitiveRequest(name string) wire.CreateTokenRequest {
 	r := compliantRequest(name)
 	r.DataCategories = []string{"health"}
 	r.TTL = "7d"
-	r.Rotation = &client.Rotation{Interval: "1d", Overlap: "1h"}
+	r.Rotation = &wire.Rotation{Interval: "1d", Overlap: "1h"}
 	return r
 }
 
@@ -142,14 +143,14 @@ func TestPolicyGate_mandatoryRefusesEachMutationAndWritesOnlyTheRefusal(t *testi
 
 	// The client surfaces the findings of a refusal.
 	admin2 := "billing:admin"
-	_, err = admin.UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{Scopes: &[]string{admin2}})
+	_, err = admin.UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{Scopes: &[]string{admin2}})
 	var re *client.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != 422 || len(re.Findings) != 1 || re.Findings[0].RuleID != "CPRA-MIN-002" ||
 		!strings.Contains(err.Error(), "CPRA-MIN-002") {
 		t.Fatalf("client error = %v (%+v), want a 422 ResponseError with the CPRA-MIN-002 finding", err, re)
 	}
 	// A compliant request still goes through, and the refused ones left the tokens as they were.
-	got, err := admin.RotateToken(ctx, tok.ID, client.RotateRequest{}, "")
+	got, err := admin.RotateToken(ctx, tok.ID, wire.RotateRequest{}, "")
 	if err != nil || got.SecretVersion != 2 || !slices.Equal(got.Scopes, []string{"invoices:read"}) || got.Warnings != nil {
 		t.Fatalf("compliant rotate = %+v, %v", got, err)
 	}
@@ -220,7 +221,7 @@ func TestPolicyGate_validationRefusalsThatBreakARule(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body, _ := rawDo(t, "POST", svc.URL+"/v1/tokens", svc.AdminToken, tc.body)
 			if tc.rules == nil {
-				var eb client.ErrorBody
+				var eb wire.ErrorBody
 				if err := json.Unmarshal(body, &eb); err != nil || status != tc.status || eb.Error.Code != tc.code || eb.Error.Field != tc.field || eb.Findings != nil {
 					t.Fatalf("= %d %s, want %d %s on %q", status, body, tc.status, tc.code, tc.field)
 				}
@@ -251,7 +252,7 @@ func TestPolicyGate_advisoryProceedsWithWarningsAndAuditsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantWarnings := func(step string, got []client.Finding, rules ...string) {
+	wantWarnings := func(step string, got []wire.Finding, rules ...string) {
 		t.Helper()
 		var ids []string
 		for _, f := range got {
@@ -269,19 +270,19 @@ func TestPolicyGate_advisoryProceedsWithWarningsAndAuditsThem(t *testing.T) {
 	}
 	wantWarnings("create", tok.Warnings, "CPRA-MIN-002")
 	cats := []string{"health"}
-	got, err := admin.UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{DataCategories: &cats})
+	got, err := admin.UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{DataCategories: &cats})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// health is sensitive, but the 7-day rotation interval is within its cap and the token has
 	// an audience: only the wildcard remains.
 	wantWarnings("patch", got.Warnings, "CPRA-MIN-002")
-	got, err = admin.RenewToken(ctx, tok.ID, client.RenewRequest{TTL: "60d", Reason: "claims backlog", ReviewedBy: "privacy-office@example.com"}, "")
+	got, err = admin.RenewToken(ctx, tok.ID, wire.RenewRequest{TTL: "60d", Reason: "claims backlog", ReviewedBy: "privacy-office@example.com"}, "")
 	if err != nil || !got.ExpiresAt.Equal(t0.Add(60*24*time.Hour)) {
 		t.Fatalf("advisory renew = %+v, %v", got, err)
 	}
 	wantWarnings("renew", got.Warnings, "CPRA-MIN-002", "CPRA-RET-002")
-	got, err = admin.RotateToken(ctx, tok.ID, client.RotateRequest{Overlap: "48h"}, "")
+	got, err = admin.RotateToken(ctx, tok.ID, wire.RotateRequest{Overlap: "48h"}, "")
 	if err != nil || got.SecretVersion != 2 {
 		t.Fatalf("advisory rotate = %+v, %v", got, err)
 	}
@@ -323,7 +324,7 @@ func TestPolicyGate_warningSeverityNeverBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(31 * 24 * time.Hour)
-	got, err := admin.RotateToken(ctx, tok.ID, client.RotateRequest{}, "")
+	got, err := admin.RotateToken(ctx, tok.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatalf("rotating an idle token: %v", err)
 	}
@@ -494,7 +495,7 @@ func TestPolicyGate_deprecatedCategoryNameStillCreatesWithAWarning(t *testing.T)
 	admin := svc.Client(t)
 	req := compliantRequest("church-records")
 	req.DataCategories = []string{"identifiers", "religious_beliefs"}
-	req.Rotation = &client.Rotation{Interval: "5d", Overlap: "1h"} // the sensitive rotation cap is 7 days
+	req.Rotation = &wire.Rotation{Interval: "5d", Overlap: "1h"} // the sensitive rotation cap is 7 days
 	tok, err := admin.CreateToken(ctx, req, "")
 	if err != nil {
 		t.Fatalf("create with a deprecated category name: %v", err)

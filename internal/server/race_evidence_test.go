@@ -15,6 +15,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestRevocationEvidence_SQLite: see runRevocationEvidence.
@@ -70,7 +71,7 @@ func runRevocationEvidence(t *testing.T, open storeFactory, trials int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "evidence-introspector"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "evidence-introspector"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

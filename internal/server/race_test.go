@@ -16,6 +16,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // storeFactory opens an empty store for a test and registers its closing with t.Cleanup.
@@ -79,7 +80,7 @@ func runRevocationRace(t *testing.T, open storeFactory, trials int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "race-introspector"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "race-introspector"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Defaults of the failed-authentication limiter.
@@ -182,6 +184,6 @@ func tooManyFailures(w http.ResponseWriter, r *http.Request, retryAfter time.Dur
 		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	writeErrorFor(w, r, &apiError{status: http.StatusTooManyRequests, code: "too_many_failed_attempts",
+	writeErrorFor(w, r, &apiError{status: http.StatusTooManyRequests, code: wire.CodeTooManyFailedAttempts,
 		message: "too many failed authentication attempts from this address: wait " + strconv.FormatInt(secs, 10) + "s (see Retry-After) and check the credential"})
 }

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // storedTokens reads every token as stored (ciphertexts, hash key ids) straight from the store.
@@ -57,7 +57,7 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 		t.Fatal(err)
 	}
 	// A deletion request: its evidence record holds the subject sealed under the old key.
-	if _, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:9999", Reference: "TICKET-7"}, ""); err != nil {
+	if _, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:9999", Reference: "TICKET-7"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	oldKeys, err := keyring.Load(svc.KeyPath)
@@ -86,7 +86,7 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 	if in, err := admin.Introspect(ctx, b.Secret); err != nil || in.Active {
 		t.Fatalf("revoked token after key rotation: active %v, %v", in.Active, err)
 	}
-	for _, opts := range []client.ListTokensOptions{{Owner: a.Owner}, {Subject: "customer:4411"}} {
+	for _, opts := range []wire.ListTokensOptions{{Owner: a.Owner}, {Subject: "customer:4411"}} {
 		list, err := admin.ListTokens(ctx, opts)
 		if err != nil || len(list.Tokens) != 2 {
 			t.Fatalf("list %+v after key rotation = %d tokens, %v; want both (blind index kept)", opts, len(list.Tokens), err)
@@ -106,7 +106,7 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := admin.RotateToken(ctx, a.ID, client.RotateRequest{Overlap: "1h"}, "")
+	rot, err := admin.RotateToken(ctx, a.ID, wire.RotateRequest{Overlap: "1h"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

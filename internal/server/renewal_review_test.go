@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // A review approves one renewal (issue 21): the second renewal under the same review, however
@@ -24,12 +25,12 @@ func TestRenew_reviewApprovesOneRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	review := client.RenewRequest{TTL: "45d", Reason: "Quarter-end close needs two more weeks", ReviewedBy: "security@example.com"}
+	review := wire.RenewRequest{TTL: "45d", Reason: "Quarter-end close needs two more weeks", ReviewedBy: "security@example.com"}
 	if _, err := admin.RenewToken(ctx, created.ID, review, ""); err != nil {
 		t.Fatalf("first renewal: %v", err)
 	}
 	clock.Advance(time.Hour)
-	spellings := []client.RenewRequest{
+	spellings := []wire.RenewRequest{
 		{TTL: "60d", Reason: review.Reason, ReviewedBy: review.ReviewedBy},
 		{TTL: "60d", Reason: "  quarter-end CLOSE needs two  more weeks", ReviewedBy: "Security@Example.com"},
 		{TTL: "60d", Reason: review.Reason, ReviewedBy: "ｓｅｃｕｒｉｔｙ@example.com"},
@@ -49,7 +50,7 @@ func TestRenew_reviewApprovesOneRenewal(t *testing.T) {
 	if err != nil || !got.ExpiresAt.Equal(t0.Add(45*24*time.Hour)) {
 		t.Fatalf("after refused renewals expires_at = %v (%v), want the first renewal's %v", got.ExpiresAt, err, t0.Add(45*24*time.Hour))
 	}
-	renewed, err := admin.RenewToken(ctx, created.ID, client.RenewRequest{TTL: "60d", Reason: "Audit extension approved", ReviewedBy: "security@example.com"}, "")
+	renewed, err := admin.RenewToken(ctx, created.ID, wire.RenewRequest{TTL: "60d", Reason: "Audit extension approved", ReviewedBy: "security@example.com"}, "")
 	if err != nil || !renewed.ExpiresAt.Equal(clock.Now().Add(60*24*time.Hour)) {
 		t.Fatalf("renewal under a new review = %+v, %v", renewed, err)
 	}

@@ -17,8 +17,8 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // apiError is an error answered to the caller in the API's one error shape.
@@ -37,11 +37,11 @@ func (e *apiError) Error() string {
 }
 
 // errInternal is what the caller sees of any unexpected failure; details go to the log.
-var errInternal = &apiError{status: http.StatusInternalServerError, code: "internal",
+var errInternal = &apiError{status: http.StatusInternalServerError, code: wire.CodeInternal,
 	message: "internal error; the server log has the details"}
 
 func invalid(field, format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: "invalid_request", field: field, message: fmt.Sprintf(format, args...)}
+	return &apiError{status: http.StatusBadRequest, code: wire.CodeInvalidRequest, field: field, message: fmt.Sprintf(format, args...)}
 }
 
 func unprocessable(code, field, format string, args ...any) *apiError {
@@ -53,7 +53,7 @@ func conflict(code, field, format string, args ...any) *apiError {
 }
 
 func notFound(what string) *apiError {
-	return &apiError{status: http.StatusNotFound, code: "not_found", message: what + " not found"}
+	return &apiError{status: http.StatusNotFound, code: wire.CodeNotFound, message: what + " not found"}
 }
 
 // writeJSON writes v as the JSON body with status. Responses are never cached: some hold secrets.
@@ -111,7 +111,7 @@ func writeErrorFor(w http.ResponseWriter, r *http.Request, e *apiError) {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	var body client.ErrorBody
+	var body wire.ErrorBody
 	body.Error.Code = e.code
 	body.Error.Message = e.message
 	body.Error.Field = e.field
@@ -125,7 +125,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, allowEmpty boo
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "body_too_large",
+			return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: wire.CodeBodyTooLarge,
 				message: fmt.Sprintf("request body is larger than %d bytes", s.maxBody)}
 		}
 		return nil, invalid("", "reading request body: connection error")
@@ -139,7 +139,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, allowEmpty boo
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: wire.CodeUnsupportedMediaType,
 			message: fmt.Sprintf("Content-Type %q is not supported: send application/json", ct)}
 	}
 	return body, nil
@@ -322,19 +322,19 @@ const (
 func faultAnswer(err error) (*apiError, int) {
 	switch {
 	case errors.Is(err, errVerifyLogFailing):
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+		return &apiError{status: http.StatusServiceUnavailable, code: wire.CodeUnavailable,
 			message: "the audit log cannot be written now, and no answer is given without its audit record: retry later"}, retryAfterUnavailable
 	case errors.Is(err, store.ErrStorageFull):
-		return &apiError{status: http.StatusInsufficientStorage, code: "storage_full",
+		return &apiError{status: http.StatusInsufficientStorage, code: wire.CodeStorageFull,
 			message: "the database has no room left for this write; nothing was changed: retry once an operator has freed space"}, retryAfterStorageFull
 	case errors.Is(err, store.ErrUnavailable):
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+		return &apiError{status: http.StatusServiceUnavailable, code: wire.CodeUnavailable,
 			message: "the database is unavailable: retry later (a request with an Idempotency-Key is safe to repeat)"}, retryAfterUnavailable
 	case errors.Is(err, store.ErrBusy):
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+		return &apiError{status: http.StatusServiceUnavailable, code: wire.CodeUnavailable,
 			message: "the database did not answer in time (lock or statement timeout); retry later"}, retryAfterBusy
 	case errors.Is(err, context.DeadlineExceeded):
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+		return &apiError{status: http.StatusServiceUnavailable, code: wire.CodeUnavailable,
 			message: "the request did not complete within the server's request timeout; retry later"}, retryAfterBusy
 	}
 	return nil, 0

@@ -11,6 +11,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestTokenRetention_purgesTokensRetiredLongerThanTheRetention proves the retention of
@@ -22,7 +23,7 @@ func TestTokenRetention_purgesTokensRetiredLongerThanTheRetention(t *testing.T) 
 	clock := servertest.NewClock(t0)
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
 	admin := svc.Client(t)
-	create := func(name, ttl string) client.Token {
+	create := func(name, ttl string) wire.Token {
 		t.Helper()
 		req := compliantRequest(name)
 		req.TTL = ttl
@@ -64,7 +65,7 @@ func TestTokenRetention_purgesTokensRetiredLongerThanTheRetention(t *testing.T) 
 	if _, err := admin.GetToken(ctx, revokedOld.ID); !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("GetToken(revoked 90 days ago) = %v, want not found", err)
 	}
-	for _, kept := range []client.Token{expiredOld, revokedNew, expiredNew, live} {
+	for _, kept := range []wire.Token{expiredOld, revokedNew, expiredNew, live} {
 		if _, err := admin.GetToken(ctx, kept.ID); err != nil {
 			t.Errorf("GetToken(%s) after the purge = %v; want it kept", kept.Name, err)
 		}

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestRevoke_byValueIsInstantAndAudited runs runRevokeByValue on SQLite.
@@ -68,7 +68,7 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 		}
 		return in.Active
 	}
-	mk := func(name string) client.Token {
+	mk := func(name string) wire.Token {
 		t.Helper()
 		tok, err := admin.CreateToken(ctx, compliantRequest(name), "")
 		if err != nil {
@@ -78,7 +78,7 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 	}
 	byAdmin, byBasic, byHolder, bystander, rotated := mk("revoke-admin"), mk("revoke-basic"), mk("revoke-holder"), mk("revoke-bystander"), mk("revoke-rotated")
 	byIntrospect := mk("revoke-introspect")
-	reader, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "auditor", Role: "reader"}, "")
+	reader, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "auditor", Role: "reader"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 	if !active(bystander.Secret) {
 		t.Fatal("a refused revocation ended the bystander token")
 	}
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "revoker"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "revoker"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 
 	// A dead secret (the previous one after its overlap) is no authority over the live one.
 	clock.Advance(time.Minute)
-	next, err := admin.RotateToken(ctx, rotated.ID, client.RotateRequest{}, "")
+	next, err := admin.RotateToken(ctx, rotated.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 	}
 	// The previous secret inside its overlap is live: it revokes the token.
 	clock.Advance(7 * 24 * time.Hour)
-	third, err := admin.RotateToken(ctx, rotated.ID, client.RotateRequest{}, "")
+	third, err := admin.RotateToken(ctx, rotated.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

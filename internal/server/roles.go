@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Roles a credential holds, one each (stored as its one-element rights set). An issuer or
@@ -71,11 +73,11 @@ func ownerRestrictable(role string) bool { return role == RoleIssuer || role == 
 func (c *caller) allow(need access) error {
 	roles := rolesFor[need]
 	if !slices.Contains(roles, c.role) {
-		return &apiError{status: http.StatusForbidden, code: "forbidden",
+		return &apiError{status: http.StatusForbidden, code: wire.CodeForbidden,
 			message: fmt.Sprintf("this credential (role %q) may not call this route: it needs the role %s", c.role, strings.Join(quoteAll(roles), " or "))}
 	}
 	if need == accessRead && c.ownerIndex != "" {
-		return &apiError{status: http.StatusForbidden, code: "owner_restricted",
+		return &apiError{status: http.StatusForbidden, code: wire.CodeOwnerRestricted,
 			message: "this credential is restricted to the tokens of one owner, and this route answers about every owner: use a reader or admin credential without an owner restriction"}
 	}
 	return nil
@@ -101,7 +103,7 @@ func (c *caller) mayCreateFor(ownerIdx string) error {
 	if c.reaches(ownerIdx) {
 		return nil
 	}
-	return &apiError{status: http.StatusForbidden, code: "owner_restricted", field: "owner",
+	return &apiError{status: http.StatusForbidden, code: wire.CodeOwnerRestricted, field: "owner",
 		message: fmt.Sprintf("credential %s is restricted to the tokens of one owner and may not create a token for another: set owner to the owner the credential is restricted to (see tokenguard credential list), or use a credential without an owner restriction", c.id)}
 }
 

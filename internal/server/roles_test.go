@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // The owners of the role matrix: the restricted credentials are restricted to ownerA.
@@ -78,7 +78,7 @@ func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
 	admin := svc.Client(t)
 	creds := []matrixCredential{{name: "admin", role: "admin", secret: svc.AdminToken}}
 	for _, k := range []struct{ role, owner string }{{"issuer", ""}, {"issuer", ownerA}, {"reader", ""}, {"reader", ownerA}, {"introspect", ""}} {
-		c, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "matrix-" + k.role, Role: k.role, Owner: k.owner}, "")
+		c, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "matrix-" + k.role, Role: k.role, Owner: k.owner}, "")
 		if err != nil {
 			t.Fatalf("creating a %s credential: %v", k.role, err)
 		}
@@ -91,13 +91,13 @@ func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
 		}
 		creds = append(creds, matrixCredential{name: name, role: k.role, owner: k.owner, secret: c.Secret})
 	}
-	gone, err := admin.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:matrix-gone"}, "")
+	gone, err := admin.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:matrix-gone"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	n := 0
-	newToken := func(owner string) client.Token {
+	newToken := func(owner string) wire.Token {
 		t.Helper()
 		n++
 		req := compliantRequest(fmt.Sprintf("matrix-%d", n))
@@ -109,7 +109,7 @@ func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
 		return tok
 	}
 	// request returns the concrete request of route p for a token of owner.
-	request := func(p, owner string) (path, body string, tok *client.Token) {
+	request := func(p, owner string) (path, body string, tok *wire.Token) {
 		t.Helper()
 		if strings.Contains(p, "/v1/tokens/{id}") {
 			tk := newToken(owner)
@@ -136,7 +136,7 @@ func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
 			return "/v1/tokens/" + tok.ID + "/renew", `{"ttl":"10d","reason":"still needed for the export","reviewed_by":"security-team"}`, tok
 		case "POST /v1/introspect":
 			tk := newToken(owner)
-			b, _ := json.Marshal(client.IntrospectRequest{Token: tk.Secret})
+			b, _ := json.Marshal(wire.IntrospectRequest{Token: tk.Secret})
 			return "/v1/introspect", string(b), nil
 		case "POST /v1/revoke":
 			return "/v1/revoke", `{"token":"tg_test_not_a_live_secret"}`, nil
@@ -145,7 +145,7 @@ func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
 		case "GET /v1/credentials":
 			return "/v1/credentials", "", nil
 		case "POST /v1/credentials/{id}/rotate", "POST /v1/credentials/{id}/revoke":
-			spare, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "spare"}, "")
+			spare, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "spare"}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,7 +226,7 @@ func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
 					continue
 				}
 				refused++
-				var eb client.ErrorBody
+				var eb wire.ErrorBody
 				if status != wantStatus || decodeErrorBodyFor(path, got, &eb) != nil || eb.Error.Code != wantCode || eb.Error.Message == "" {
 					t.Errorf("%s: %d %s, want %d %s with a message", what, status, got, wantStatus, wantCode)
 				}
@@ -250,19 +250,19 @@ func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
 // sees only that owner's tokens; asking for another owner's gets nothing.
 func checkOwnerView(t *testing.T, what string, body []byte, restriction, owner string, list bool) {
 	t.Helper()
-	var tokens []client.Token
+	var tokens []wire.Token
 	if list {
-		var l client.TokenList
+		var l wire.TokenList
 		if err := json.Unmarshal(body, &l); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 		tokens = l.Tokens
 	} else {
-		var tk client.Token
+		var tk wire.Token
 		if err := json.Unmarshal(body, &tk); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		tokens = []client.Token{tk}
+		tokens = []wire.Token{tk}
 	}
 	if restriction != "" && owner != restriction && len(tokens) != 0 {
 		t.Errorf("%s: %d tokens of another owner listed, want none", what, len(tokens))

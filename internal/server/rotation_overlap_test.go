@@ -11,6 +11,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestRotation_insideARunningOverlapIsRefusedAndThePreviousSecretKeepsItsWord runs
@@ -50,7 +51,7 @@ func runRotationKeepsItsWord(t *testing.T, wrap func(store.Store) store.Store) {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Minute)
-	first, err := admin.RotateToken(ctx, created.ID, client.RotateRequest{}, "rotate-1")
+	first, err := admin.RotateToken(ctx, created.ID, wire.RotateRequest{}, "rotate-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func runRotationKeepsItsWord(t *testing.T, wrap func(store.Store) store.Store) {
 		t.Fatalf("previous_valid_until = %v, want %v", first.PreviousValidTil, promised)
 	}
 
-	attempts := []client.RotateRequest{{}, {Overlap: "1s"}, {Overlap: "5m"}, {Overlap: "2h"}}
+	attempts := []wire.RotateRequest{{}, {Overlap: "1s"}, {Overlap: "5m"}, {Overlap: "2h"}}
 	for _, at := range []time.Duration{0, 30 * time.Minute, time.Hour - time.Microsecond} {
 		clock.Set(t0.Add(time.Minute + at))
 		for _, req := range attempts {
@@ -80,7 +81,7 @@ func runRotationKeepsItsWord(t *testing.T, wrap func(store.Store) store.Store) {
 		t.Fatalf("refused rotations changed the token: %+v, %v", got, err)
 	}
 	// The first rotation's idempotent replay still answers its result.
-	replay, err := admin.RotateToken(ctx, created.ID, client.RotateRequest{}, "rotate-1")
+	replay, err := admin.RotateToken(ctx, created.ID, wire.RotateRequest{}, "rotate-1")
 	if err != nil || replay.Secret != first.Secret {
 		t.Fatalf("replay of the first rotation = %+v, %v", replay, err)
 	}
@@ -89,16 +90,16 @@ func runRotationKeepsItsWord(t *testing.T, wrap func(store.Store) store.Store) {
 	if active(created.Secret) {
 		t.Fatal("the first secret still works after its overlap")
 	}
-	second, err := admin.RotateToken(ctx, created.ID, client.RotateRequest{Overlap: "1s"}, "")
+	second, err := admin.RotateToken(ctx, created.ID, wire.RotateRequest{Overlap: "1s"}, "")
 	if err != nil || second.SecretVersion != 3 {
 		t.Fatalf("rotation when the overlap ended = %+v, %v", second, err)
 	}
 	clock.Advance(time.Second - time.Microsecond)
-	_, err = admin.RotateToken(ctx, created.ID, client.RotateRequest{}, "")
+	_, err = admin.RotateToken(ctx, created.ID, wire.RotateRequest{}, "")
 	wantAPIError(t, err, http.StatusConflict, "rotation_overlap_running", "")
 	// Its 1s overlap over, the next rotation runs.
 	clock.Advance(time.Microsecond)
-	third, err := admin.RotateToken(ctx, created.ID, client.RotateRequest{}, "")
+	third, err := admin.RotateToken(ctx, created.ID, wire.RotateRequest{}, "")
 	if err != nil || third.SecretVersion != 4 {
 		t.Fatalf("rotation after a rotation whose overlap ended = %+v, %v", third, err)
 	}

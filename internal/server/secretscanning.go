@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Headers of a GitHub secret scanning partner report: the id of the key that signed the
@@ -114,7 +116,7 @@ func (s *Server) secretScanningReport() http.Handler {
 		body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 		s.serveAuthedBy(w, r, func() (*caller, error) {
 			if len(s.scanKeys) == 0 {
-				return nil, &apiError{status: http.StatusNotFound, code: "not_found",
+				return nil, &apiError{status: http.StatusNotFound, code: wire.CodeNotFound,
 					message: "secret scanning reports are not configured: start serve with --secret-scanning-keys"}
 			}
 			if readErr != nil {

@@ -19,10 +19,10 @@ import (
 	"testing"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // scanKey is a signing key of the test's own secret scanner and the key file that lists it.
@@ -232,7 +232,7 @@ func runSecretScanning(t *testing.T, wrap func(store.Store) store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	revocations := map[string]client.AuditRecord{}
+	revocations := map[string]wire.AuditRecord{}
 	for _, rec := range page.Records {
 		raw, _ := json.Marshal(rec)
 		if strings.Contains(string(raw), leaked.Secret) || strings.Contains(string(raw), leakedToo.Secret) {

@@ -33,6 +33,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -399,13 +400,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		switch rec.status {
 		case http.StatusMethodNotAllowed:
 			sw.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(sw, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+			writeError(sw, &apiError{status: http.StatusMethodNotAllowed, code: wire.CodeMethodNotAllowed,
 				message: fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, rec.header.Get("Allow"))})
 		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 			sw.Header().Set("Location", rec.header.Get("Location"))
 			sw.WriteHeader(rec.status)
 		default:
-			writeError(sw, &apiError{status: http.StatusNotFound, code: "not_found",
+			writeError(sw, &apiError{status: http.StatusNotFound, code: wire.CodeNotFound,
 				message: "no such API route; see the tokenguard API documentation"})
 		}
 		return
@@ -476,11 +477,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Error("readiness check failed", "error", err.Error())
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: "the database does not answer"})
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: wire.CodeNotReady, message: "the database does not answer"})
 		return
 	}
 	if ok, pending := s.verifications.healthy(); !ok {
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready",
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: wire.CodeNotReady,
 			message: fmt.Sprintf("the verification audit log cannot be written (%d records waiting); introspections are refused when its queue is full", pending)})
 		return
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -52,8 +53,8 @@ func rawDo(t *testing.T, method, url, credential, body string, header ...string)
 	return resp.StatusCode, out, resp.Header
 }
 
-func compliantRequest(name string) client.CreateTokenRequest {
-	return client.CreateTokenRequest{
+func compliantRequest(name string) wire.CreateTokenRequest {
+	return wire.CreateTokenRequest{
 		Name:           name,
 		Owner:          "team-billing@example.com",
 		Purpose:        "nightly export of invoices to the accounting system",
@@ -62,13 +63,13 @@ func compliantRequest(name string) client.CreateTokenRequest {
 		DataSubjects:   []string{"customer:4411"},
 		Audiences:      []string{"accounting"},
 		TTL:            "30d",
-		Rotation:       &client.Rotation{Interval: "7d", Overlap: "1h"},
+		Rotation:       &wire.Rotation{Interval: "7d", Overlap: "1h"},
 	}
 }
 
 func introspector(t *testing.T, svc *servertest.Service) (*client.Client, string) {
 	t.Helper()
-	cred, err := svc.Client(t).CreateCredential(context.Background(), client.CreateCredentialRequest{Name: "orders-api"}, "")
+	cred, err := svc.Client(t).CreateCredential(context.Background(), wire.CreateCredentialRequest{Name: "orders-api"}, "")
 	if err != nil {
 		t.Fatalf("creating introspect credential: %v", err)
 	}
@@ -106,7 +107,7 @@ func TestLifecycle_createIntrospectRotateOverlapRenewRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := client.Introspection{Active: true, TokenID: created.ID, Scope: "invoices:read", Owner: "team-billing@example.com",
+	want := wire.Introspection{Active: true, TokenID: created.ID, Scope: "invoices:read", Owner: "team-billing@example.com",
 		Audiences: []string{"accounting"}, ExpiresAt: created.ExpiresAt.Unix(), IssuedAt: t0.Unix(), TokenType: "bearer",
 		Subject: "team-billing@example.com", ClientID: created.ID, Username: "team-billing@example.com", JWTID: created.ID}
 	if !equalJSON(in, want) {
@@ -114,7 +115,7 @@ func TestLifecycle_createIntrospectRotateOverlapRenewRevoke(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	rotated, err := admin.RotateToken(ctx, created.ID, client.RotateRequest{}, "")
+	rotated, err := admin.RotateToken(ctx, created.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
@@ -144,13 +145,13 @@ func TestLifecycle_createIntrospectRotateOverlapRenewRevoke(t *testing.T) {
 	assertActive(secret1, false, "old secret when the overlap ends")
 	assertActive(secret2, true, "new secret after the overlap")
 
-	_, err = admin.RenewToken(ctx, created.ID, client.RenewRequest{TTL: "60d", Reason: "still exporting invoices"}, "")
+	_, err = admin.RenewToken(ctx, created.ID, wire.RenewRequest{TTL: "60d", Reason: "still exporting invoices"}, "")
 	wantAPIError(t, err, http.StatusBadRequest, "invalid_request", "reviewed_by")
-	_, err = admin.RenewToken(ctx, created.ID, client.RenewRequest{TTL: "60d", Reason: "still exporting invoices", ReviewedBy: "TEAM-billing@example.com"}, "")
+	_, err = admin.RenewToken(ctx, created.ID, wire.RenewRequest{TTL: "60d", Reason: "still exporting invoices", ReviewedBy: "TEAM-billing@example.com"}, "")
 	wantAPIError(t, err, http.StatusUnprocessableEntity, "reviewer_is_owner", "reviewed_by")
-	_, err = admin.RenewToken(ctx, created.ID, client.RenewRequest{TTL: "91d", Reason: "x", ReviewedBy: "security@example.com"}, "")
+	_, err = admin.RenewToken(ctx, created.ID, wire.RenewRequest{TTL: "91d", Reason: "x", ReviewedBy: "security@example.com"}, "")
 	wantAPIError(t, err, http.StatusUnprocessableEntity, "ttl_exceeds_max", "ttl")
-	renewed, err := admin.RenewToken(ctx, created.ID, client.RenewRequest{TTL: "60d", Reason: "still exporting invoices", ReviewedBy: "security@example.com"}, "")
+	renewed, err := admin.RenewToken(ctx, created.ID, wire.RenewRequest{TTL: "60d", Reason: "still exporting invoices", ReviewedBy: "security@example.com"}, "")
 	if err != nil {
 		t.Fatalf("renew with reviewer: %v", err)
 	}
@@ -172,9 +173,9 @@ func TestLifecycle_createIntrospectRotateOverlapRenewRevoke(t *testing.T) {
 	if err != nil || again.Status != "revoked" || !again.RevokedAt.Equal(*revoked.RevokedAt) {
 		t.Fatalf("second revoke = %+v, %v; want the same revoked token", again, err)
 	}
-	_, err = admin.RotateToken(ctx, created.ID, client.RotateRequest{}, "")
+	_, err = admin.RotateToken(ctx, created.ID, wire.RotateRequest{}, "")
 	wantAPIError(t, err, http.StatusConflict, "token_revoked", "")
-	_, err = admin.RenewToken(ctx, created.ID, client.RenewRequest{Reason: "r", ReviewedBy: "security@example.com"}, "")
+	_, err = admin.RenewToken(ctx, created.ID, wire.RenewRequest{Reason: "r", ReviewedBy: "security@example.com"}, "")
 	wantAPIError(t, err, http.StatusConflict, "token_revoked", "")
 }
 
@@ -202,9 +203,9 @@ func TestIntrospection_expiryIsExactAndExpiredTokensCannotBeRenewed(t *testing.T
 	if err != nil || got.Status != "expired" {
 		t.Fatalf("status at expiry = %q, %v; want expired", got.Status, err)
 	}
-	_, err = admin.RenewToken(ctx, tok.ID, client.RenewRequest{Reason: "r", ReviewedBy: "security@example.com"}, "")
+	_, err = admin.RenewToken(ctx, tok.ID, wire.RenewRequest{Reason: "r", ReviewedBy: "security@example.com"}, "")
 	wantAPIError(t, err, http.StatusConflict, "token_expired", "")
-	_, err = admin.RotateToken(ctx, tok.ID, client.RotateRequest{}, "")
+	_, err = admin.RotateToken(ctx, tok.ID, wire.RotateRequest{}, "")
 	wantAPIError(t, err, http.StatusConflict, "token_expired", "")
 }
 
@@ -307,7 +308,7 @@ func TestIdempotency_sameKeyReturnsFirstTokenAndDifferentBodyConflicts(t *testin
 	}
 	_, err = admin.CreateToken(ctx, compliantRequest("idem-other"), "key-1")
 	wantAPIError(t, err, http.StatusConflict, "idempotency_key_reused", "Idempotency-Key")
-	list, err := admin.ListTokens(ctx, client.ListTokensOptions{})
+	list, err := admin.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil || len(list.Tokens) != 1 {
 		t.Fatalf("list = %d tokens, %v; want exactly 1", len(list.Tokens), err)
 	}
@@ -316,11 +317,11 @@ func TestIdempotency_sameKeyReturnsFirstTokenAndDifferentBodyConflicts(t *testin
 	wantAPIError(t, err, http.StatusConflict, "name_taken", "name")
 
 	// Rotation with a key is replayed too: one rotation, one new secret.
-	r1, err := admin.RotateToken(ctx, first.ID, client.RotateRequest{}, "rot-1")
+	r1, err := admin.RotateToken(ctx, first.ID, wire.RotateRequest{}, "rot-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := admin.RotateToken(ctx, first.ID, client.RotateRequest{}, "rot-1")
+	r2, err := admin.RotateToken(ctx, first.ID, wire.RotateRequest{}, "rot-1")
 	if err != nil || r2.Secret != r1.Secret || r2.SecretVersion != 2 {
 		t.Fatalf("replayed rotation = version %d, %v; want the first rotation (version 2)", r2.SecretVersion, err)
 	}
@@ -351,7 +352,7 @@ func TestIdempotency_clientRetryAfterDroppedResponseYieldsOneToken(t *testing.T)
 	if dropped.Load() < 2 {
 		t.Fatalf("the create was sent %d times; the test needs the first answer dropped and a retry", dropped.Load())
 	}
-	list, err := admin.ListTokens(ctx, client.ListTokensOptions{})
+	list, err := admin.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil || len(list.Tokens) != 1 || list.Tokens[0].ID != tok.ID {
 		t.Fatalf("list after retried create = %+v, %v; want exactly the returned token", list.Tokens, err)
 	}
@@ -391,7 +392,7 @@ func TestAuth_missingWrongAndUnderprivilegedCredentials(t *testing.T) {
 				t.Fatalf("status = %d (%s), want %d", status, body, tc.status)
 			}
 			if tc.code != "" {
-				var eb client.ErrorBody
+				var eb wire.ErrorBody
 				if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != tc.code {
 					t.Fatalf("body = %s, want error code %s", body, tc.code)
 				}
@@ -411,7 +412,7 @@ func TestRestart_keepsEveryTokenAndItsState(t *testing.T) {
 	admin := svc.Client(t)
 	a, _ := admin.CreateToken(ctx, compliantRequest("a"), "")
 	b, _ := admin.CreateToken(ctx, compliantRequest("b"), "")
-	rot, err := admin.RotateToken(ctx, a.ID, client.RotateRequest{Overlap: "2h"}, "")
+	rot, err := admin.RotateToken(ctx, a.ID, wire.RotateRequest{Overlap: "2h"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +422,7 @@ func TestRestart_keepsEveryTokenAndItsState(t *testing.T) {
 	if _, err := admin.Introspect(ctx, rot.Secret); err != nil {
 		t.Fatal(err)
 	}
-	before, err := admin.ListTokens(ctx, client.ListTokensOptions{})
+	before, err := admin.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +430,7 @@ func TestRestart_keepsEveryTokenAndItsState(t *testing.T) {
 
 	svc2 := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now})
 	admin2 := svc2.Client(t)
-	after, err := admin2.ListTokens(ctx, client.ListTokensOptions{})
+	after, err := admin2.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,12 +466,12 @@ func TestNothingLeaks_secretsAbsentFromDatabaseLogsAuditAndListings(t *testing.T
 	if _, err := ic.Introspect(ctx, tok.Secret); err != nil {
 		t.Fatal(err)
 	}
-	rot, err := admin.RotateToken(ctx, tok.ID, client.RotateRequest{}, "idem-rot")
+	rot, err := admin.RotateToken(ctx, tok.ID, wire.RotateRequest{}, "idem-rot")
 	if err != nil {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, rot.Secret)
-	if _, err := admin.RenewToken(ctx, tok.ID, client.RenewRequest{Reason: "quarterly review", ReviewedBy: "security@example.com"}, ""); err != nil {
+	if _, err := admin.RenewToken(ctx, tok.ID, wire.RenewRequest{Reason: "quarterly review", ReviewedBy: "security@example.com"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ic.Introspect(ctx, rot.Secret); err != nil {
@@ -548,7 +549,7 @@ func TestIdempotency_concurrentRequestsWithOneKeyMintOneToken(t *testing.T) {
 			t.Fatalf("request %d = %q, %v; want every request to get token %q", i, ids[i], errs[i], ids[0])
 		}
 	}
-	list, err := admin.ListTokens(ctx, client.ListTokensOptions{})
+	list, err := admin.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil || len(list.Tokens) != 1 {
 		t.Fatalf("list = %d tokens, %v; want 1", len(list.Tokens), err)
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/client/rs"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestStandardClient_zitadelResourceServerIntrospects drives POST /v1/introspect with an
@@ -32,7 +32,7 @@ func TestStandardClient_zitadelResourceServerIntrospects(t *testing.T) {
 	clock := servertest.NewClock(t0)
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
 	admin := svc.Client(t)
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "gateway"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "gateway"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestStandardClient_zitadelResourceServerIntrospects(t *testing.T) {
 	}
 
 	clock.Advance(time.Hour)
-	rotated, err := admin.RotateToken(ctx, created.ID, client.RotateRequest{}, "")
+	rotated, err := admin.RotateToken(ctx, created.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestIntrospect_clientAuthenticationMethods(t *testing.T) {
 	ctx := context.Background()
 	svc := servertest.Start(t, servertest.Options{AuthFailuresPerMinute: -1})
 	admin := svc.Client(t)
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "gateway"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "gateway"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestIntrospect_clientAuthenticationMethods(t *testing.T) {
 		}
 		switch c.status {
 		case 200:
-			var in client.Introspection
+			var in wire.Introspection
 			if err := json.Unmarshal(raw, &in); err != nil || in.Active != c.active {
 				t.Errorf("%s: %s, want active %v", c.name, raw, c.active)
 			}
@@ -227,7 +227,7 @@ func TestMetadata_namesTheOAuthEndpoints(t *testing.T) {
 		t.Fatalf("metadata = %s", body)
 	}
 	// The endpoints it names work with the method it names first.
-	cred, err := svc.Client(t).CreateCredential(ctx, client.CreateCredentialRequest{Name: "discovering-gateway"}, "")
+	cred, err := svc.Client(t).CreateCredential(ctx, wire.CreateCredentialRequest{Name: "discovering-gateway"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ var oauthErrorCodes = map[string]bool{"invalid_request": true, "invalid_client":
 // endpoints (issue 16) it requires RFC 6749's shape, a string error with a registered code,
 // error_description and the service's code and field as tokenguard_code and
 // tokenguard_field, and maps it to the API's shape; elsewhere the API's one shape.
-func decodeErrorBodyFor(path string, body []byte, eb *client.ErrorBody) error {
+func decodeErrorBodyFor(path string, body []byte, eb *wire.ErrorBody) error {
 	path, _, _ = strings.Cut(path, "?")
 	if !strings.HasSuffix(path, "/v1/introspect") && !strings.HasSuffix(path, "/v1/revoke") {
 		return json.Unmarshal(body, eb)
@@ -278,7 +278,7 @@ func decodeErrorBodyFor(path string, body []byte, eb *client.ErrorBody) error {
 	if !oauthErrorCodes[o.Error] || o.Description == "" {
 		return fmt.Errorf("error %q is not a registered OAuth error code with a description", o.Error)
 	}
-	*eb = client.ErrorBody{}
+	*eb = wire.ErrorBody{}
 	eb.Error.Code, eb.Error.Message, eb.Error.Field = o.TokenguardCode, o.Description, o.TokenguardField
 	return nil
 }

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, req, err := decodeBody[client.RotateRequest](s, w, r, true)
+	body, req, err := decodeBody[wire.RotateRequest](s, w, r, true)
 	if err != nil {
 		return err
 	}
@@ -86,10 +86,6 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	return s.answerPolicyRefusal(w, r, c, err)
 }
 
-// codeOverlapRunning is the error code of a rotation refused because the previous one's
-// overlap has not ended.
-const codeOverlapRunning = "rotation_overlap_running"
-
 // overlapRunning refuses, with 409, a rotation of t while the previous secret of its last
 // rotation still works (now before PrevValidUntil). A rotation keeps its word (issue 13): the
 // previous secret stays valid until the end its rotation announced, and the service holds
@@ -100,13 +96,13 @@ func overlapRunning(t store.Token, now time.Time) error {
 		return nil
 	}
 	until := t.PrevValidUntil.UTC().Format(time.RFC3339)
-	return conflict(codeOverlapRunning, "", "token %s was rotated at %s and its previous secret stays valid until %s, as that rotation announced; "+
+	return conflict(wire.CodeRotationOverlapRunning, "", "token %s was rotated at %s and its previous secret stays valid until %s, as that rotation announced; "+
 		"rotating again now would end it early: rotate at or after %s, or revoke the token (and create a new one) to stop every secret at once",
 		t.ID, rotatedAt(t), until, until)
 }
 
 func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, req, err := decodeBody[client.RenewRequest](s, w, r, false)
+	body, req, err := decodeBody[wire.RenewRequest](s, w, r, false)
 	if err != nil {
 		return err
 	}
@@ -136,7 +132,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 			return 0, nil, fmt.Errorf("token %s: owner: %w", t.ID, err)
 		}
 		if sameIdentity(string(owner), reviewer) {
-			return 0, nil, unprocessable("reviewer_is_owner", "reviewed_by",
+			return 0, nil, unprocessable(wire.CodeReviewerIsOwner, "reviewed_by",
 				"reviewed_by is the token's owner: a renewal must be reviewed by someone other than the owner")
 		}
 		reviewIndex := s.keys.BlindIndex("review:" + token.ReviewKey(reason, reviewer))
@@ -180,10 +176,6 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 	return s.answerPolicyRefusal(w, r, c, err)
 }
 
-// codeReviewUsed is the error code of a renewal refused because its review already
-// approved an earlier renewal of the token.
-const codeReviewUsed = "renewal_review_used"
-
 // reviewUnused refuses, with 409 naming the earlier use (audit seq and time), a renewal of
 // token id whose review (reason and reviewer, compared as token.ReviewKey) already approved
 // a renewal of it: a review approves one increase of the token's lifetime, not every later
@@ -206,7 +198,7 @@ func (s *Server) reviewUnused(ctx context.Context, tx store.Tx, id, reason, revi
 			d := rec.Details
 			if d["review_index"] == reviewIndex ||
 				(d["review_index"] == "" && d["reviewer_index"] == reviewerIndex && token.ReviewKey(d["reason"], reviewer) == key) {
-				return conflict(codeReviewUsed, "renewal",
+				return conflict(wire.CodeRenewalReviewUsed, "renewal",
 					"this review (the same reason and reviewed_by) already approved a renewal of token %s at %s (audit record seq %d, ttl %s): "+
 						"each renewal needs its own review; ask for a new review and give its reason and reviewer",
 					id, rec.Time.UTC().Format(time.RFC3339), rec.Seq, d["ttl"])

@@ -11,8 +11,8 @@ import (
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // tokenSpec is a validated create request.
@@ -24,7 +24,7 @@ type tokenSpec struct {
 	ttl, interval, overlap time.Duration
 }
 
-func (s *Server) validateCreate(req client.CreateTokenRequest) (tokenSpec, error) {
+func (s *Server) validateCreate(req wire.CreateTokenRequest) (tokenSpec, error) {
 	var sp tokenSpec
 	var err error
 	if sp.name, err = requiredText("name", req.Name, maxNameLength, "give the token a name, unique per owner"); err != nil {
@@ -224,13 +224,13 @@ func (s *Server) checkTTL(v string) (time.Duration, error) {
 		return 0, invalid("ttl", "ttl: %v", err)
 	}
 	if d > s.maxTTL {
-		return 0, unprocessable("ttl_exceeds_max", "ttl", "ttl %s is longer than this service's maximum of %s: ask for at most %s",
+		return 0, unprocessable(wire.CodeTTLExceedsMax, "ttl", "ttl %s is longer than this service's maximum of %s: ask for at most %s",
 			token.FormatDuration(d), token.FormatDuration(s.maxTTL), token.FormatDuration(s.maxTTL))
 	}
 	return d, nil
 }
 
-func checkRotation(r client.Rotation) (interval, overlap time.Duration, err error) {
+func checkRotation(r wire.Rotation) (interval, overlap time.Duration, err error) {
 	if strings.TrimSpace(r.Interval) != "" {
 		if interval, err = token.ParseDuration(r.Interval); err != nil {
 			return 0, 0, invalid("rotation.interval", "rotation.interval: %v", err)

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Limits on field sizes; longer values are refused with 400 naming the field.
@@ -58,22 +58,22 @@ func (s *Server) subjectIndex(subject string) string {
 }
 
 // wire converts a stored token to its API shape at instant now, decrypting personal fields.
-func (s *Server) wire(t store.Token, now time.Time) (client.Token, error) {
+func (s *Server) wire(t store.Token, now time.Time) (wire.Token, error) {
 	owner, err := s.keys.Open(t.OwnerCipher)
 	if err != nil {
-		return client.Token{}, fmt.Errorf("token %s: owner: %w", t.ID, err)
+		return wire.Token{}, fmt.Errorf("token %s: owner: %w", t.ID, err)
 	}
 	subjects := []string{}
 	if len(t.SubjectsCipher) > 0 {
 		plain, err := s.keys.Open(t.SubjectsCipher)
 		if err != nil {
-			return client.Token{}, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
+			return wire.Token{}, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
 		}
 		if err := json.Unmarshal(plain, &subjects); err != nil {
-			return client.Token{}, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
+			return wire.Token{}, fmt.Errorf("token %s: data subjects: %w", t.ID, err)
 		}
 	}
-	out := client.Token{
+	out := wire.Token{
 		ID: t.ID, Name: t.Name, Owner: string(owner), Purpose: t.Purpose,
 		Scopes:         nonNil(t.Scopes),
 		DataCategories: nonNil(t.DataCategories),
@@ -93,7 +93,7 @@ func (s *Server) wire(t store.Token, now time.Time) (client.Token, error) {
 		out.Labels = map[string]string{}
 	}
 	if t.RotationInterval > 0 || t.RotationOverlap > 0 {
-		out.Rotation = &client.Rotation{}
+		out.Rotation = &wire.Rotation{}
 		if t.RotationInterval > 0 {
 			out.Rotation.Interval = token.FormatDuration(t.RotationInterval)
 		}
@@ -123,7 +123,7 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, req, err := decodeBody[client.CreateTokenRequest](s, w, r, false)
+	body, req, err := decodeBody[wire.CreateTokenRequest](s, w, r, false)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,7 @@ func saveChange(ctx context.Context, tx store.Tx, t store.Token, ev audit.Event)
 
 // answerToken is t as a mutation answers it: its API form at now, with the advisory findings
 // of the admission as warnings.
-func (s *Server) answerToken(t store.Token, now time.Time, findings []policy.Finding) (client.Token, error) {
+func (s *Server) answerToken(t store.Token, now time.Time, findings []policy.Finding) (wire.Token, error) {
 	out, err := s.wire(t, now)
 	if err != nil {
 		return out, err
@@ -259,14 +259,14 @@ func (s *Server) answerToken(t store.Token, now time.Time, findings []policy.Fin
 }
 
 func nameTaken(name string) error {
-	return conflict("name_taken", "name", "this owner already has a token named %q: choose another name or manage the existing token", name)
+	return conflict(wire.CodeNameTaken, "name", "this owner already has a token named %q: choose another name or manage the existing token", name)
 }
 
 func (s *Server) getToken(w http.ResponseWriter, r *http.Request, _ *caller) error {
 	if err := s.flushForRead(r.Context()); err != nil {
 		return err
 	}
-	var out client.Token
+	var out wire.Token
 	err := s.store.View(r.Context(), func(rd store.Reader) error {
 		t, err := pathToken(r, rd)
 		if err != nil {
@@ -291,9 +291,9 @@ func loadMutable(r *http.Request, tx store.Tx, now time.Time, action string, all
 	}
 	switch st := statusAt(t, now); {
 	case st == statusRevoked:
-		return t, conflict("token_revoked", "", "token %s is revoked and cannot be %s: create a new token", t.ID, action)
+		return t, conflict(wire.CodeTokenRevoked, "", "token %s is revoked and cannot be %s: create a new token", t.ID, action)
 	case st == statusExpired && !allowExpired:
-		return t, conflict("token_expired", "", "token %s expired at %s and cannot be %s: create a new token", t.ID, t.ExpiresAt.UTC().Format(time.RFC3339), action)
+		return t, conflict(wire.CodeTokenExpired, "", "token %s expired at %s and cannot be %s: create a new token", t.ID, t.ExpiresAt.UTC().Format(time.RFC3339), action)
 	}
 	return t, nil
 }
@@ -314,7 +314,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		return invalid("reason", "reason is longer than %d characters", maxPurposeLength)
 	}
 	ctx := r.Context()
-	var out client.Token
+	var out wire.Token
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		now := s.clock()
 		t, err := pathToken(r, tx)
@@ -347,7 +347,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 // updateToken changes metadata in place (PATCH). Only fields present in the body change; the
 // audit record names the changed fields, never their values.
 func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	_, req, err := decodeBody[client.UpdateTokenRequest](s, w, r, false)
+	_, req, err := decodeBody[wire.UpdateTokenRequest](s, w, r, false)
 	if err != nil {
 		return err
 	}
@@ -392,7 +392,7 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		return s.answerPolicyRefusal(w, r, c, s.patchRefusalOnValidation(r, req, err))
 	}
 	ctx := r.Context()
-	var out client.Token
+	var out wire.Token
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		now := s.clock()
 		t, err := loadMutable(r, tx, now, "changed", true)
@@ -454,7 +454,7 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 // (verr, a 400 naming a field), as refusalOnValidation does for a create: the gate judges the
 // token with the request's raw values, and when a blocking finding names the same field the
 // refusal is a policy violation, answered like every other write the gate refuses.
-func (s *Server) patchRefusalOnValidation(r *http.Request, req client.UpdateTokenRequest, verr error) error {
+func (s *Server) patchRefusalOnValidation(r *http.Request, req wire.UpdateTokenRequest, verr error) error {
 	if s.gate == nil {
 		return verr
 	}

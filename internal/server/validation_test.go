@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func createBody(edit func(m map[string]any)) string {
@@ -64,7 +64,7 @@ func TestCreateValidation_refusesBadInputNamingTheField(t *testing.T) {
 				hdr = []string{"Content-Type", tc.contentType}
 			}
 			status, body, _ := rawDo(t, "POST", svc.URL+"/v1/tokens", svc.AdminToken, tc.body, hdr...)
-			var eb client.ErrorBody
+			var eb wire.ErrorBody
 			if err := json.Unmarshal(body, &eb); err != nil {
 				t.Fatalf("body %q is not the error shape: %v", body, err)
 			}
@@ -114,7 +114,7 @@ func TestUpdate_changesOnlyGivenFieldsAndAuditsTheirNames(t *testing.T) {
 	}
 	scopes := []string{"invoices:read", "invoices:list"}
 	labels := map[string]string{"team": "billing"}
-	got, err := admin.UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{Scopes: &scopes, Labels: &labels, Rotation: &client.Rotation{}})
+	got, err := admin.UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{Scopes: &scopes, Labels: &labels, Rotation: &wire.Rotation{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestUpdate_changesOnlyGivenFieldsAndAuditsTheirNames(t *testing.T) {
 		t.Fatalf("last audit record = %+v", last)
 	}
 	bad := "tbd"
-	_, err = admin.UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{Purpose: &bad})
+	_, err = admin.UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{Purpose: &bad})
 	// Issue 13: refused by the policy gate as a create with this purpose would be.
 	wantAPIError(t, err, 422, "policy_violation", "purpose")
 }
@@ -141,7 +141,7 @@ func TestList_filtersAndPages(t *testing.T) {
 	clock := servertest.NewClock(t0)
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
 	admin := svc.Client(t)
-	mk := func(name, owner, ttl string, cats, subjects []string) client.Token {
+	mk := func(name, owner, ttl string, cats, subjects []string) wire.Token {
 		r := compliantRequest(name)
 		r.Owner, r.TTL, r.DataCategories, r.DataSubjects = owner, ttl, cats, subjects
 		r.Rotation = nil // a 7-day rotation interval would outlive the 1-hour ttl (CPRA-ROT-001)
@@ -162,7 +162,7 @@ func TestList_filtersAndPages(t *testing.T) {
 	if _, err := admin.Introspect(ctx, used.Secret); err != nil {
 		t.Fatal(err)
 	}
-	ids := func(opts client.ListTokensOptions) string {
+	ids := func(opts wire.ListTokensOptions) string {
 		t.Helper()
 		l, err := admin.ListTokens(ctx, opts)
 		if err != nil {
@@ -175,17 +175,17 @@ func TestList_filtersAndPages(t *testing.T) {
 		return strings.Join(sortedCopy(out), ",")
 	}
 	for _, tc := range []struct {
-		opts client.ListTokensOptions
+		opts wire.ListTokensOptions
 		want string
 	}{
-		{client.ListTokensOptions{}, "idle,revoked,short,used"},
-		{client.ListTokensOptions{Status: "active"}, "idle,used"},
-		{client.ListTokensOptions{Status: "expired"}, "short"},
-		{client.ListTokensOptions{Status: "revoked"}, "revoked"},
-		{client.ListTokensOptions{Owner: "team-b"}, "idle,revoked"},
-		{client.ListTokensOptions{DataCategory: "health"}, "short"},
-		{client.ListTokensOptions{Subject: "customer:1"}, "revoked,used"},
-		{client.ListTokensOptions{UnusedFor: "1h", Status: "active"}, "idle"},
+		{wire.ListTokensOptions{}, "idle,revoked,short,used"},
+		{wire.ListTokensOptions{Status: "active"}, "idle,used"},
+		{wire.ListTokensOptions{Status: "expired"}, "short"},
+		{wire.ListTokensOptions{Status: "revoked"}, "revoked"},
+		{wire.ListTokensOptions{Owner: "team-b"}, "idle,revoked"},
+		{wire.ListTokensOptions{DataCategory: "health"}, "short"},
+		{wire.ListTokensOptions{Subject: "customer:1"}, "revoked,used"},
+		{wire.ListTokensOptions{UnusedFor: "1h", Status: "active"}, "idle"},
 	} {
 		if got := ids(tc.opts); got != tc.want {
 			t.Errorf("list %+v = %s, want %s", tc.opts, got, tc.want)
@@ -195,7 +195,7 @@ func TestList_filtersAndPages(t *testing.T) {
 	_ = idle
 	// Paging two at a time visits every token once.
 	seen := map[string]bool{}
-	opts := client.ListTokensOptions{Limit: 2}
+	opts := wire.ListTokensOptions{Limit: 2}
 	for pages := 0; ; pages++ {
 		l, err := admin.ListTokens(ctx, opts)
 		if err != nil {
@@ -218,9 +218,9 @@ func TestList_filtersAndPages(t *testing.T) {
 	if len(seen) != 4 {
 		t.Fatalf("paging saw %d tokens, want 4", len(seen))
 	}
-	_, err := admin.ListTokens(ctx, client.ListTokensOptions{Status: "zombie"})
+	_, err := admin.ListTokens(ctx, wire.ListTokensOptions{Status: "zombie"})
 	wantAPIError(t, err, 400, "invalid_request", "status")
-	_, err = admin.ListTokens(ctx, client.ListTokensOptions{PageToken: "bogus"})
+	_, err = admin.ListTokens(ctx, wire.ListTokensOptions{PageToken: "bogus"})
 	wantAPIError(t, err, 400, "invalid_request", "page_token")
 }
 
@@ -238,14 +238,14 @@ func TestRefusals_areAuditedWithCodeAndFieldButNoValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = admin.RenewToken(ctx, tok.ID, client.RenewRequest{Reason: "secret-project-zebra", ReviewedBy: "team-billing@example.com"}, "")
+	_, err = admin.RenewToken(ctx, tok.ID, wire.RenewRequest{Reason: "secret-project-zebra", ReviewedBy: "team-billing@example.com"}, "")
 	wantAPIError(t, err, 422, "reviewer_is_owner", "reviewed_by")
 	page, err := admin.ListAudit(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := page.Records[len(page.Records)-1]
-	want := client.AuditRecord{Seq: last.Seq, PrevHash: last.PrevHash, Hash: last.Hash, KeyID: svc.Keys.KeyID(), Time: last.Time, Actor: last.Actor,
+	want := wire.AuditRecord{Seq: last.Seq, PrevHash: last.PrevHash, Hash: last.Hash, KeyID: svc.Keys.KeyID(), Time: last.Time, Actor: last.Actor,
 		Action: "token.refuse", TokenID: tok.ID, Outcome: "denied",
 		Details: map[string]string{"route": "POST /v1/tokens/{id}/renew", "code": "reviewer_is_owner", "field": "reviewed_by"}}
 	if !equalJSON(last, want) {

@@ -1,0 +1,224 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// preparedRules is one prepared query that evaluates the deny set of several rule packages;
+// binding "r<i>" holds the findings of rules[i]. For token rules, views holds the rules that
+// declare their reads, each prepared on its own (see engine_reads.go); rules holds the others.
+type preparedRules struct {
+	// query is the compiled query for the direct path (topdown without the rego package).
+	query    ast.Body
+	compiler *ast.Compiler
+	store    storage.Store
+	// public is the same query prepared through OPA's public rego API.
+	public *rego.PreparedEvalQuery
+	rules  []Rule
+	views  []*viewRule
+	// raw is true when a rule reads the token's raw before and after values (every rule
+	// without declared reads does): only then are they converted to OPA values.
+	raw bool
+	// constants are the values of the input-independent rules (see constantCache).
+	constants []constantValue
+}
+
+func prepare(ctx context.Context, c *ast.Compiler, store storage.Store, rules []Rule, viaRego bool) (*preparedRules, error) {
+	p := &preparedRules{rules: rules}
+	if len(rules) == 0 {
+		return p, nil
+	}
+	var body ast.Body
+	for i, r := range rules {
+		ref, err := ast.ParseRef(r.Package + ".deny")
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: package path %s: %w", r.ID, r.Package, err)
+		}
+		body = append(body, ast.Equality.Expr(ast.VarTerm("r"+strconv.Itoa(i)), ast.NewTerm(ref)))
+	}
+	if viaRego {
+		pq, err := rego.New(rego.ParsedQuery(body), rego.Compiler(c), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing policies: %s", oneLine(err))
+		}
+		p.public = &pq
+		return p, nil
+	}
+	q, err := c.QueryCompiler().Compile(body)
+	if err != nil {
+		return nil, fmt.Errorf("preparing policies: %s", oneLine(err))
+	}
+	p.query, p.compiler, p.store = q, c, store
+	return p, nil
+}
+
+// evalCall is what every evaluation of one Engine call shares.
+type evalCall struct {
+	// now is the time rules see (time.now_ns): the plan's timestamp, else Options.Now.
+	now time.Time
+	// cancel stops every evaluation of the call, mid-rule, once the caller's context ends.
+	cancel topdown.Cancel
+	// tables hold the findings of rules with declared reads, per distinct view.
+	tables viewTables
+	stop   func() bool
+}
+
+// newCall starts an Engine call at now; end must be called when it returns.
+func (e *Engine) newCall(ctx context.Context, now time.Time) *evalCall {
+	c := topdown.NewCancel()
+	return &evalCall{now: now, cancel: c, tables: e.newViewTables(), stop: context.AfterFunc(ctx, c.Cancel)}
+}
+
+func (c *evalCall) end() { c.stop() }
+
+// evaluateToken evaluates the token rules on t: the rules without declared reads on the whole
+// token, the others on their views, through tables (those of the current evaluation call).
+func (e *Engine) evaluateToken(ctx context.Context, call *evalCall, t Token, planTerm *ast.Term) ([]Finding, error) {
+	p := e.token[t.ManagedBy]
+	if p == nil || len(p.rules) == 0 && len(p.views) == 0 {
+		return nil, nil
+	}
+	tv, err := t.termWith(p.raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Address, err)
+	}
+	var out []Finding
+	if len(p.rules) > 0 {
+		input := ast.NewObject(
+			[2]*ast.Term{ast.StringTerm("token"), tv},
+			[2]*ast.Term{ast.StringTerm("plan"), planTerm},
+		)
+		if out, err = p.eval(ctx, call, input, t.Address); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.views) > 0 {
+		token, ok := tv.Value.(ast.Object)
+		if !ok {
+			return nil, fmt.Errorf("%s: normalised token is not an object", t.Address)
+		}
+		viewFindings, err := p.evaluateViews(ctx, call, call.tables[t.ManagedBy], token, planTerm, t.Address)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, viewFindings...)
+	}
+	withholdMessages(out, t)
+	return out, nil
+}
+
+func (e *Engine) evaluatePlanRules(ctx context.Context, call *evalCall, facts PlanFacts) ([]Finding, error) {
+	if len(e.plan.rules) == 0 {
+		return nil, nil
+	}
+	pv, err := ast.InterfaceToValue(facts.value())
+	if err != nil {
+		return nil, fmt.Errorf("plan facts: %w", err)
+	}
+	input := ast.NewObject([2]*ast.Term{ast.StringTerm("plan"), ast.NewTerm(pv)})
+	return e.plan.eval(ctx, call, input, "")
+}
+
+func (p *preparedRules) eval(ctx context.Context, call *evalCall, input ast.Value, address string) ([]Finding, error) {
+	fail := func(err error) error {
+		where := address
+		if where == "" {
+			where = "plan"
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("evaluating policies on %s: stopped before the policies finished: %w", where, ctxErr)
+		}
+		return fmt.Errorf("evaluating policies on %s: %s", where, oneLine(err))
+	}
+	cache := &constantCache{shared: p.constants, inner: topdown.NewVirtualCache()}
+	var result topdown.QueryResult
+	if p.public != nil {
+		rs, err := p.public.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(metrics.NoOp()),
+			rego.EvalExternalCancel(call.cancel), rego.EvalVirtualCache(cache), rego.EvalTime(call.now),
+			rego.EvalGenerateJSON(keepTerm))
+		if err != nil {
+			return nil, fail(err)
+		}
+		if len(rs) == 0 {
+			return nil, nil
+		}
+		result = topdown.QueryResult{}
+		for k, v := range rs[0].Bindings {
+			result[ast.Var(k)] = v.(*ast.Term)
+		}
+	} else {
+		txn, err := p.store.NewTransaction(ctx)
+		if err != nil {
+			return nil, fail(err)
+		}
+		defer p.store.Abort(ctx, txn)
+		err = topdown.NewQuery(p.query).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(txn).
+			WithInput(ast.NewTerm(input)).WithVirtualCache(cache).WithIndexing(true).WithEarlyExit(true).
+			WithTime(call.now).WithCancel(call.cancel).
+			Iter(ctx, func(qr topdown.QueryResult) error {
+				result = qr
+				return nil
+			})
+		if err != nil {
+			return nil, fail(err)
+		}
+	}
+	if result == nil {
+		return nil, nil
+	}
+	var out []Finding
+	for i, r := range p.rules {
+		set, ok := result[ast.Var("r"+strconv.Itoa(i))]
+		if !ok {
+			continue
+		}
+		var elems []*ast.Term
+		switch v := set.Value.(type) {
+		case ast.Set:
+			elems = v.Slice()
+		case *ast.Array:
+			for j := range v.Len() {
+				elems = append(elems, v.Elem(j))
+			}
+		}
+		for _, x := range elems {
+			f := Finding{
+				RuleID: r.ID, Severity: r.Severity, Title: r.Title, Address: address,
+				Citation: r.Citation, Basis: r.ThresholdBasis, Remediation: r.Remediation,
+			}
+			switch v := x.Value.(type) {
+			case ast.String:
+				f.Message = string(v)
+			case ast.Object:
+				f.Message = stringAt(v, "msg")
+				f.Field = stringAt(v, "field")
+				if a := stringAt(v, "address"); a != "" {
+					f.Address = a
+				}
+			default:
+				j, err := ast.JSON(v)
+				if err != nil {
+					return nil, fail(err)
+				}
+				f.Message = fmt.Sprint(j)
+			}
+			if f.Message == "" {
+				f.Message = r.Title
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// keepTerm hands the rego package's results back as OPA terms rather than Go values.
+func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
