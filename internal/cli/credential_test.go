@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,5 +99,38 @@ func TestCredential_createListRotateAndWorkAsAnOwnerScopedIssuer(t *testing.T) {
 	code, _, errs = run(t, "", "credential", "list", "--endpoint", svc.URL)
 	if code != ExitUsage || !strings.Contains(errs, "forbidden") {
 		t.Fatalf("credential list by an issuer = %d %q, want exit %d naming forbidden", code, errs, ExitUsage)
+	}
+}
+
+// TestCredential_readerProducesTheEvidencePackAndAnAccessAnswer: issue 19's reads work with a
+// reader credential (issue 16 point 5): the evidence pack with every part and an access
+// answer; a reader restricted to one owner is refused both with a clear error, since they
+// answer about every owner.
+func TestCredential_readerProducesTheEvidencePackAndAnAccessAnswer(t *testing.T) {
+	ctx := context.Background()
+	w := newPackWorld(t)
+	admin := w.svc.Client(t)
+	reader, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "auditor", Role: "reader"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "orders-auditor", Role: "reader", Owner: "team-orders@example.com"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TOKENGUARD_TOKEN", reader.Secret)
+	p := w.writePack(t, filepath.Join(t.TempDir(), "pack"))
+	if len(p) != 10 {
+		t.Fatalf("the reader's pack holds %d parts, want 10", len(p))
+	}
+	if code, out, errs := run(t, "", "access", "--subject", "customer:8101", "--format", "json"); code != ExitOK || !strings.Contains(out, w.rotated) {
+		t.Fatalf("access by a reader = %d %q %q", code, out, errs)
+	}
+	t.Setenv("TOKENGUARD_TOKEN", restricted.Secret)
+	if code, _, errs := runSubcommand(t, w.report(), "report", "evidence", "--output", filepath.Join(t.TempDir(), "pack2")); code == ExitOK || !strings.Contains(errs, "owner_restricted") {
+		t.Fatalf("report evidence by an owner-restricted reader = %d %q, want a failure naming owner_restricted", code, errs)
+	}
+	if code, _, errs := run(t, "", "access", "--subject", "customer:8101"); code != ExitUsage || !strings.Contains(errs, "owner_restricted") {
+		t.Fatalf("access by an owner-restricted reader = %d %q, want exit %d naming owner_restricted", code, errs, ExitUsage)
 	}
 }
