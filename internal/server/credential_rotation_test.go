@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -37,12 +38,22 @@ func bootstrapAdminID(t *testing.T, c *client.Client) string {
 // client switches to the new secret within the overlap, and not one request fails. At the
 // end of the overlap (an injected clock, no sleep) the old secret is refused, the new one
 // works, and a restart that offers the old secret again as the bootstrap secret does not
-// bring it back.
+// bring it back (on SQLite, whose database the restart reopens).
 func TestCredentialRotate_adminUnderConcurrentLoadNoFailedRequest(t *testing.T) {
+	runAdminRotationUnderLoad(t, nil)
+}
+
+// TestCredentialRotate_adminUnderConcurrentLoadNoFailedRequest_PostgreSQL runs it on
+// PostgreSQL.
+func TestCredentialRotate_adminUnderConcurrentLoadNoFailedRequest_PostgreSQL(t *testing.T) {
+	runAdminRotationUnderLoad(t, postgresWrap(t))
+}
+
+func runAdminRotationUnderLoad(t *testing.T, wrap func(store.Store) store.Store) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	clock := servertest.NewClock(t0)
-	svc := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now})
+	svc := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now, WrapStore: wrap})
 	admin := svc.Client(t)
 	tok, err := admin.CreateToken(ctx, compliantRequest("under-load"), "")
 	if err != nil {
@@ -177,6 +188,9 @@ func TestCredentialRotate_adminUnderConcurrentLoadNoFailedRequest(t *testing.T) 
 		t.Fatalf("%d credential.rotate records, want 1", n)
 	}
 
+	if wrap != nil {
+		return // the restart below reopens the SQLite database of dir
+	}
 	// A restart offering the old secret as the bootstrap secret (TOKENGUARD_ADMIN_TOKEN left
 	// unchanged) installs nothing: a credential exists, and the old secret stays dead.
 	svc.Close()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -72,9 +73,17 @@ type matrixCredential struct {
 // owner_restricted on routes that answer about every owner and when it creates a token for
 // another owner, and 404 (as if absent) on another owner's token; everything else succeeds
 // (2xx). A refused request changes nothing.
-func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) {
+func TestAuth_everyRouteEveryRoleAndOwnerRestriction(t *testing.T) { runRoleMatrix(t, nil) }
+
+// TestAuth_everyRouteEveryRoleAndOwnerRestriction_PostgreSQL runs the role matrix on
+// PostgreSQL.
+func TestAuth_everyRouteEveryRoleAndOwnerRestriction_PostgreSQL(t *testing.T) {
+	runRoleMatrix(t, postgresWrap(t))
+}
+
+func runRoleMatrix(t *testing.T, wrap func(store.Store) store.Store) {
 	ctx := context.Background()
-	svc := servertest.Start(t, servertest.Options{AuthFailuresPerMinute: -1})
+	svc := servertest.Start(t, servertest.Options{AuthFailuresPerMinute: -1, WrapStore: wrap})
 	admin := svc.Client(t)
 	creds := []matrixCredential{{name: "admin", role: "admin", secret: svc.AdminToken}}
 	for _, k := range []struct{ role, owner string }{{"issuer", ""}, {"issuer", ownerA}, {"reader", ""}, {"reader", ownerA}, {"introspect", ""}} {
