@@ -4,6 +4,12 @@
 #   scripts/pg-test-server.sh start        start a server (or reuse the running one); print its URL
 #   scripts/pg-test-server.sh url          print the URL of the running server
 #   scripts/pg-test-server.sh stop         stop the server and delete its directory (idempotent)
+#   scripts/pg-test-server.sh halt [MODE]  stop the server, keeping its data (MODE: fast or
+#                                          immediate, default fast); `resume` starts it again
+#   scripts/pg-test-server.sh resume       start a halted server again on the same port
+#   scripts/pg-test-server.sh pause        SIGSTOP the postmaster and every backend (a hung
+#                                          server: connections stay open, nothing answers)
+#   scripts/pg-test-server.sh unpause      SIGCONT them
 #   scripts/pg-test-server.sh run -- CMD   run CMD with TOKENGUARD_TEST_POSTGRES_URL set: when
 #                                          it is unset, start a server first and stop it after
 #                                          (without PostgreSQL binaries, outside CI and unless
@@ -21,6 +27,7 @@
 #   TOKENGUARD_PG_STATE  state file (default: one per checkout, under $TMPDIR or /tmp)
 #   TOKENGUARD_PG_BIN    directory with initdb and pg_ctl (default: PATH, then
 #                        /usr/lib/postgresql/<newest>/bin)
+#   TOKENGUARD_PG_MAX_CONNECTIONS  the server's max_connections (default 200)
 #   CI=true              when run as root and PostgreSQL is missing, install it with apt-get
 set -euo pipefail
 # Command substitutions ($(cmd_start) in run) keep -e; failures that matter are also checked
@@ -37,7 +44,7 @@ say() { printf '%s: %s\n' "$prog" "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-	sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
@@ -109,7 +116,7 @@ ensure_server_user() {
 # read_state loads dir, port, url and bin from the state file; fails when there is none.
 read_state() {
 	[[ -f $state ]] || return 1
-	dir= port= url= bin=
+	dir= port= url= bin= maxconn=200
 	local k v
 	while IFS='=' read -r k v; do
 		case $k in
@@ -117,6 +124,7 @@ read_state() {
 		port) port=$v ;;
 		url) url=$v ;;
 		bin) bin=$v ;;
+		maxconn) maxconn=$v ;;
 		esac
 	done <"$state"
 	[[ -n $dir && -n $port && -n $url && -n $bin ]] || die "state file $state is damaged: delete it (and any server it names) and start again"
@@ -148,6 +156,12 @@ pick_port() {
 	die "found no free port on 127.0.0.1 after 50 tries"
 }
 
+# server_options prints the postgres options of a start: listen only on loopback, unix
+# socket in our directory, fsync off (throwaway data).
+server_options() {
+	printf '%s' "-c listen_addresses=127.0.0.1 -p $port -k '$dir' -c fsync=off -c full_page_writes=off -c max_connections=$maxconn"
+}
+
 # abandon_start undoes a start that failed half-way.
 abandon_start() {
 	if [[ -f $dir/data/postmaster.pid ]]; then
@@ -167,6 +181,8 @@ cmd_start() {
 		cmd_stop
 	fi
 	bin=$(ensure_bin) || exit 1
+	maxconn=${TOKENGUARD_PG_MAX_CONNECTIONS:-200}
+	[[ $maxconn =~ ^[0-9]+$ ]] || die "TOKENGUARD_PG_MAX_CONNECTIONS=$maxconn is not a number"
 	ensure_server_user || exit 1
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/tokenguard-pg.XXXXXXXX") || die "cannot create a temporary directory"
 	# From here on, a failure stops what was started and removes what was made.
@@ -186,9 +202,8 @@ cmd_start() {
 	local try started=
 	for ((try = 1; try <= 5; try++)); do
 		port=$(pick_port) || exit 1
-		# -k: unix socket in our directory; listen only on loopback; fsync off: throwaway data.
 		if as_server_user "$bin/pg_ctl" start -D "$dir/data" -w -t 60 -l "$dir/server.log" \
-			-o "-c listen_addresses=127.0.0.1 -p $port -k '$dir' -c fsync=off -c full_page_writes=off -c max_connections=200" \
+			-o "$(server_options)" \
 			>/dev/null 2>&1; then
 			started=1
 			break
@@ -203,12 +218,45 @@ cmd_start() {
 	[[ -n $started ]] || die "the server did not start: no free port after 5 tries"
 	url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 	umask 077
-	printf 'dir=%s\nport=%s\nurl=%s\nbin=%s\n' "$dir" "$port" "$url" "$bin" >"$state.tmp" ||
+	printf 'dir=%s\nport=%s\nurl=%s\nbin=%s\nmaxconn=%s\n' "$dir" "$port" "$url" "$bin" "$maxconn" >"$state.tmp" ||
 		die "cannot write the state file $state.tmp"
 	mv -f "$state.tmp" "$state" || die "cannot write the state file $state"
 	trap - EXIT
 	say "started on 127.0.0.1:$port (data and log in $dir; stop with: $0 stop)"
 	printf '%s\n' "$url"
+}
+
+# server_pids prints the postmaster's pid and those of its children (the backends and the
+# auxiliary processes).
+server_pids() {
+	local pm
+	pm=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null) || die "no postmaster.pid in $dir/data: is the server running?"
+	printf '%s\n' "$pm"
+	pgrep -P "$pm" || true
+}
+
+cmd_halt() {
+	local mode=${1:-fast}
+	[[ $mode == fast || $mode == immediate ]] || die "halt: MODE is fast or immediate, not $mode"
+	read_state || die "no server started (state file $state not found): run $0 start"
+	as_server_user "$bin/pg_ctl" stop -D "$dir/data" -m "$mode" -w -t 60 >/dev/null ||
+		die "pg_ctl stop -m $mode failed; see $dir/server.log"
+	say "halted the server on 127.0.0.1:$port ($mode); start it again with: $0 resume"
+}
+
+cmd_resume() {
+	read_state || die "no server started (state file $state not found): run $0 start"
+	as_server_user "$bin/pg_ctl" start -D "$dir/data" -w -t 60 -l "$dir/server.log" -o "$(server_options)" >/dev/null ||
+		die "the server did not start again; see $dir/server.log"
+	say "resumed the server on 127.0.0.1:$port"
+}
+
+cmd_signal() {
+	read_state || die "no server started (state file $state not found): run $0 start"
+	local pids
+	pids=$(server_pids)
+	# shellcheck disable=SC2086 # one pid a word
+	kill "-$1" $pids || die "kill -$1 failed"
 }
 
 cmd_url() {
@@ -265,6 +313,10 @@ case ${1:-} in
 start) cmd_start ;;
 url) cmd_url ;;
 stop) cmd_stop ;;
+halt) shift; cmd_halt "$@" ;;
+resume) cmd_resume ;;
+pause) cmd_signal STOP ;;
+unpause) cmd_signal CONT ;;
 run) shift; cmd_run "$@" ;;
 *) usage ;;
 esac

@@ -134,7 +134,7 @@ func adminKeyFile(s *streams, db, keyFile string) (string, error) {
 
 func newAdminRekeyCommand(s *streams) *cobra.Command {
 	var db, keyFile string
-	var newKey bool
+	var newKey, force bool
 	cmd := &cobra.Command{
 		Use:   "rekey",
 		Short: "Re-encrypt personal fields and stored responses under the current key (--new-key adds one first)",
@@ -146,40 +146,63 @@ new key set to the key file and make it current.
 --db is the SQLite database file or the postgres:// URL the service uses (the URL may also
 come from TOKENGUARD_DB); with PostgreSQL, --key-file is required.
 
+Stop every service on the database first. A running service keeps the keyring it started
+with and cannot read values sealed under a key it does not hold, so rekey refuses while one
+holds the database (a SQLite service holds a lock on <db>.lock; a PostgreSQL instance holds
+an advisory lock on a session of its own) and says so; nothing is changed. Services started
+while rekey runs wait for it (PostgreSQL) or refuse to start (SQLite). --force rekeys anyway:
+then restart every running service at once, and copy the key file to every instance first.
+
 Older key sets stay in the key file: secret hashes cannot be recomputed without the secrets,
 so live tokens keep verifying under the key their hash was made with until their next
 rotation. Blind indexes and fingerprints keep their key (it is carried over), so lookups by
-owner or data subject and audit references stay valid.
-
-Restart running services after adding a key: a service keeps the keyring it started with and
-cannot read values sealed under a key it does not hold.`,
+owner or data subject and audit references stay valid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd, map[string]string{"db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
-			if strings.TrimSpace(db) == "" {
-				return usage("--db is required: give the path of the SQLite database file or the postgres:// URL the service uses")
+			keyFile, err := adminKeyFile(s, db, keyFile)
+			if err != nil {
+				return err
 			}
-			if isPostgresURL(db) {
-				if keyFile == "" {
-					// The URL is not echoed: it may hold a password.
-					return usage("--key-file is required with a PostgreSQL --db: give the key file the services use")
+			ctx := cmd.Context()
+			// The lock comes before the database is opened and the key file touched: a refusal
+			// changes nothing.
+			release := func() {}
+			if !isPostgresURL(db) {
+				lock, err := sqlite.HoldForMaintenance(db)
+				switch {
+				case errors.Is(err, store.ErrServiceRunning) && force:
+					_, _ = fmt.Fprintf(s.err, "warning: --force: %v; rekeying anyway: restart it afterwards\n", err)
+				case errors.Is(err, store.ErrServiceRunning):
+					return withCode(ExitFindings, fmt.Errorf("admin rekey: %w: stop the service, run rekey, then start it again (or pass --force and restart the service right after)", err))
+				case err != nil:
+					return withCode(ExitFindings, err)
+				default:
+					release = func() { _ = lock.Release() }
 				}
-			} else {
-				if _, err := os.Stat(db); err != nil {
-					if errors.Is(err, fs.ErrNotExist) {
-						return usage("--db %s does not exist: give the database the service uses", db)
-					}
+			}
+			defer func() { release() }()
+			var st store.Store
+			if isPostgresURL(db) {
+				pg, err := postgres.Open(ctx, db)
+				if err != nil {
 					return withCode(ExitFindings, err)
 				}
-				if keyFile == "" {
-					var legacy bool
-					if keyFile, legacy = defaultKeyFile(db); legacy {
-						// A warning before the work; if stderr fails there is nowhere to say so.
-						_, _ = fmt.Fprintf(s.err, "warning: using %s, the default key file before 0.3: rename it to %s.key\n", keyFile, db)
-					}
+				st = pg
+				// For the early return; the success path closes the store and checks the error.
+				defer func() { _ = pg.Close() }()
+				lock, err := pg.HoldForMaintenance(ctx)
+				switch {
+				case errors.Is(err, store.ErrServiceRunning) && force:
+					_, _ = fmt.Fprintf(s.err, "warning: --force: %v; rekeying anyway: restart them afterwards\n", err)
+				case errors.Is(err, store.ErrServiceRunning):
+					return withCode(ExitFindings, fmt.Errorf("admin rekey: %w: stop every instance, run rekey, copy the key file to every instance and start them again (or pass --force and restart every instance right after)", err))
+				case err != nil:
+					return withCode(ExitFindings, err)
+				default:
+					release = func() { _ = lock.Release() }
 				}
 			}
 			if newKey {
@@ -194,13 +217,13 @@ cannot read values sealed under a key it does not hold.`,
 			if err != nil {
 				return withCode(ExitFindings, err)
 			}
-			st, err := openDatabase(cmd.Context(), db)
-			if err != nil {
-				return withCode(ExitFindings, err)
+			if st == nil { // SQLite: opened once the key file is known to be good
+				if st, err = sqlite.Open(ctx, db); err != nil {
+					return withCode(ExitFindings, err)
+				}
+				defer func() { _ = st.Close() }()
 			}
-			// For the early return; the success path closes the store and checks the error.
-			defer func() { _ = st.Close() }()
-			res, err := server.Rekey(cmd.Context(), st, keys, time.Now())
+			res, err := server.Rekey(ctx, st, keys, time.Now())
 			if err != nil {
 				return withCode(ExitFindings, err)
 			}
@@ -210,8 +233,10 @@ cannot read values sealed under a key it does not hold.`,
 			_, _ = fmt.Fprintf(s.out, "tokenguard: re-encrypted under key %s: %d tokens read, %d personal-field values re-encrypted, "+
 				"%d stored responses re-encrypted, %d deletion-request subjects re-encrypted\n",
 				res.KeyID, res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.SubjectsResealed)
-			if newKey {
-				_, _ = fmt.Fprintln(s.out, "tokenguard: restart running services so they load the new key")
+			if force {
+				_, _ = fmt.Fprintln(s.out, "tokenguard: --force: restart running services now so they load the key file")
+			} else if newKey {
+				_, _ = fmt.Fprintln(s.out, "tokenguard: no service held the database; services started from now on load the new key (copy the key file to every instance first)")
 			}
 			return nil
 		},
@@ -220,6 +245,7 @@ cannot read values sealed under a key it does not hold.`,
 	f.StringVar(&db, "db", "", "SQLite database file or postgres:// URL of the service (required; env TOKENGUARD_DB)")
 	f.StringVar(&keyFile, "key-file", "", "key file (default <db>.key beside a SQLite database; required with PostgreSQL; env TOKENGUARD_KEY_FILE)")
 	f.BoolVar(&newKey, "new-key", false, "add a new key set to the key file and make it current before re-encrypting")
+	f.BoolVar(&force, "force", false, "rekey even while a service holds the database; restart every service right after")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -81,7 +82,11 @@ checkpoint file. Append it to a file kept away from the database; tokenguard aud
 
 Without --db the running service at --endpoint signs it (admin credential needed), after
 committing its pending verification records. With --db the head is read from the database
-and signed here with --key-file (default <db>.key beside a SQLite file).`,
+and signed here with --key-file (default <db>.key beside a SQLite file).
+
+--public-key prints instead the public checkpoint key of every key set of --key-file, one
+"KEY_ID BASE64" line each: publish them, so that auditors check the checkpoints of evidence
+packs with a key they did not take from the pack (tokenguard report verify --checkpoint-key).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
@@ -93,7 +98,8 @@ and signed here with --key-file (default <db>.key beside a SQLite file).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.dbPath, "db", "", "sign the head of this database (a SQLite file or a postgres:// URL) instead of asking a service")
-	f.StringVar(&o.keyFile, "key-file", "", "key file of the service, with --db (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.StringVar(&o.keyFile, "key-file", "", "key file of the service, with --db or --public-key (default <db>.key beside a SQLite --db; env TOKENGUARD_KEY_FILE)")
+	f.BoolVar(&o.publicKey, "public-key", false, "print the public checkpoint key of each key set of --key-file instead")
 	return cmd
 }
 
@@ -163,12 +169,16 @@ func runAuditVerify(ctx context.Context, s *streams, o auditVerifyOptions) error
 
 type auditCheckpointOptions struct {
 	dbPath, keyFile string
+	publicKey       bool
 	connect         connectFunc
 }
 
 // runAuditCheckpoint prints a signed checkpoint of the audit head: the service's, or one
 // signed here for the database o.dbPath.
 func runAuditCheckpoint(ctx context.Context, s *streams, o auditCheckpointOptions) error {
+	if o.publicKey {
+		return printCheckpointKeys(s, o.keyFile, o.dbPath)
+	}
 	var cp audit.Checkpoint
 	if o.dbPath == "" {
 		c, err := o.connect()
@@ -189,6 +199,21 @@ func runAuditCheckpoint(ctx context.Context, s *streams, o auditCheckpointOption
 	}
 	_, err := s.out.Write(cp.MarshalLine())
 	return err
+}
+
+// printCheckpointKeys prints the public checkpoint key of every key set of the key file.
+func printCheckpointKeys(s *streams, keyFile, dbPath string) error {
+	keys, err := auditKeyFile(keyFile, dbPath, true)
+	if err != nil {
+		return err
+	}
+	for _, id := range keys.KeyIDs() {
+		pub, _ := keys.CheckpointKey(id)
+		if _, err := fmt.Fprintf(s.out, "%s %s\n", id, base64.StdEncoding.EncodeToString(pub)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // auditKeyFile loads the key file for audit verification: keyFile, or the default key file

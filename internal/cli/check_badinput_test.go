@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 )
 
 // badInputCase is one hostile or broken input to the CLI: the arguments, the environment,
@@ -97,6 +99,8 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 	trailing := writeFile(t, dir, "trailing.json", []byte(`{"format_version":"1.2","planned_values":{}} {"again":1}`))
 	changesNotArray := writeFile(t, dir, "changes.json", []byte(`{"format_version":"1.2","resource_changes":{"a":1}}`))
 	badTimestamp := writeFile(t, dir, "timestamp.json", []byte(`{"format_version":"1.2","planned_values":{},"timestamp":"last tuesday"}`))
+	manyScopes := writeFile(t, dir, "many-scopes.json", []byte(`{"format_version":"1.2","resource_changes":[{"address":"tokenguard_api_token.big","type":"tokenguard_api_token","mode":"managed","change":{"actions":["create"],"after":{"scopes":[`+
+		strings.TrimSuffix(strings.Repeat(`"s",`, policy.MaxListValues+1), ",")+`]}}}]}`))
 	changeNotObject := writeFile(t, dir, "change.json", []byte(`{"format_version":"1.2","resource_changes":[{"address":"tokenguard_api_token.a","type":"tokenguard_api_token","mode":"managed","change":"create"}]}`))
 
 	selfLoop := filepath.Join(dir, "selfloop")
@@ -149,6 +153,7 @@ func TestCheck_badInputCatalogueExitsTwoWithAClearLineAndWritesNothing(t *testin
 		{"resource_changes not an array", []string{"check", changesNotArray}, nil, 2, "plan resource_changes is an object, expected an array"},
 		{"timestamp not a time", []string{"check", badTimestamp}, nil, 2, `plan timestamp "last tuesday" is not an RFC 3339 time`},
 		{"change not an object", []string{"check", changeNotObject}, nil, 2, "tokenguard_api_token.a"},
+		{"a list over the limit", []string{"check", manyScopes}, nil, 2, "a list holds more than 10000 values"},
 		{"config dir is a symlink loop", []string{"check", "--config-dir", selfLoop, plan}, nil, 2, "config directory " + selfLoop + ": too many levels of symbolic links"},
 		{"config .tf files are a symlink loop", []string{"check", "--config-dir", tfLoop, plan}, nil, 2, "config a.tf: too many levels of symbolic links"},
 		{"config dir is a file", []string{"check", "--config-dir", configFile, plan}, nil, 2, "config directory " + configFile + " is a file"},

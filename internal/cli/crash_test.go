@@ -47,10 +47,11 @@ type serveProcess struct {
 }
 
 // startServeProcess runs "tokenguard serve" on a free loopback port with db and waits until
-// it answers /readyz (polling with a deadline; no fixed sleeps).
-func startServeProcess(t *testing.T, bin, db string) *serveProcess {
+// it answers /readyz (polling with a deadline; no fixed sleeps). extra are more serve flags.
+func startServeProcess(t *testing.T, bin, db string, extra ...string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--db", db, "--auth-failures-per-minute", "-1") //nolint:gosec // the binary this test built
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--db", db, "--auth-failures-per-minute", "-1"}, extra...)
+	cmd := exec.Command(bin, args...) //nolint:gosec // the binary this test built
 	cmd.Env = append(os.Environ(), "TOKENGUARD_ADMIN_TOKEN="+crashAdminToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

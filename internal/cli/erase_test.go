@@ -202,11 +202,18 @@ func TestErase_revokesTheBoundTokensReportsTheOthersExportsAndCheckBlocksReissue
 		t.Fatalf("export = %s (%v), want {\"tokenguard\": {\"erased_subjects\": [%q]}}", raw, err, eraseSubject)
 	}
 
-	// Both policy routes now block the plan that re-issues a token for the subject.
+	// Both policy routes now block the plan that re-issues a token for the subject, also when
+	// the plan marks data_subjects sensitive (as the provider's schema does, issue 14).
+	sensitivePlan := filepath.Join("testdata", "erase", "plan_sensitive.json")
 	for _, args := range [][]string{
 		{"check", "--data", export, plan},
 		{"check", "--service", svc.URL, plan},
 		{"check", "--format", "json", "--service", svc.URL, "--token", svc.AdminToken, plan},
+		{"check", "--data", export, sensitivePlan},
+		{"check", "--service", svc.URL, sensitivePlan},
+		{"check", "--format", "json", "--service", svc.URL, "--token", svc.AdminToken, sensitivePlan},
+		{"check", "--format", "sarif", "--data", export, sensitivePlan},
+		{"check", "--format", "markdown", "--data", export, sensitivePlan},
 	} {
 		code, out, errOut := runWithErase(t, args...)
 		if code != ExitFindings || !strings.Contains(out, "CPRA-DEL-001") || !strings.Contains(out, "tokenguard_api_token.reissue") {

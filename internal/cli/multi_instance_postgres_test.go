@@ -90,6 +90,7 @@ func TestTwoInstancesOnPostgreSQL(t *testing.T) {
 	t.Run("ConcurrentCreatesWithOneIdempotencyKeyYieldOneToken", func(t *testing.T) { testIdempotencyAcrossInstances(t, bin) })
 	t.Run("AuditChainVerifiesAfterConcurrentLoadOnBoth", func(t *testing.T) { testAuditAcrossInstances(t, bin) })
 	t.Run("AdminRekeyReencryptsEverySealedValue", func(t *testing.T) { testRekeyOnPostgreSQL(t, bin) })
+	t.Run("AdminRekeyRefusesWhileInstancesHoldTheDatabase", func(t *testing.T) { testRekeyRefusedWhileInstancesRun(t, bin) })
 }
 
 func multiCreateRequest(name string) client.CreateTokenRequest {

@@ -166,26 +166,18 @@ func parseSince(s string) (time.Time, error) {
 // Chain result, and reading goes on so the report still shows what the log says.
 func readAuditChain(ctx context.Context, c *client.Client, v *audit.Verifier) ([]audit.Record, evidence.Chain, error) {
 	var rotations []audit.Record
-	_, chain, err := walkVerifiedChain(ctx, c, v, func(rec audit.Record) {
+	chain, err := walkVerifiedChain(ctx, c, v, -1, func(rec audit.Record) error {
 		if rec.Action == audit.ActionRotate {
 			rotations = append(rotations, rec)
 		}
+		return nil
 	})
 	return rotations, chain, err
 }
 
-// reportVerifier is the audit-chain verifier of the report commands: with the key file of
-// --key-file (or TOKENGUARD_KEY_FILE) when one is given, else one that can check only unkeyed
-// records (the report then says the chain was not verified, and why).
-// keyFile is the variable of the command's --key-file flag, which the environment may set.
-func reportVerifier(cmd *cobra.Command, keyFile *string) (*audit.Verifier, error) {
-	if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
-		return nil, err
-	}
-	return newReportVerifier(*keyFile)
-}
-
-// newReportVerifier is the verifier of reportVerifier, with the key file keyFile ("": none).
+// newReportVerifier is the audit-chain verifier of the report commands: with the key file
+// keyFile when one is given ("": none), else one that can check only unkeyed records (the
+// report then says the chain was not verified, and why).
 func newReportVerifier(keyFile string) (*audit.Verifier, error) {
 	keys, err := auditKeyFile(keyFile, "", false)
 	if err != nil || keys == nil {

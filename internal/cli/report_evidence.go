@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,27 +16,32 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidencepack"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 )
 
 // actionDeletionRequest is the audit action of a deletion request (the service's).
 const actionDeletionRequest = "deletion.request"
 
 func newReportEvidenceCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
-	var output, keyFile string
+	o := reportEvidenceOptions{now: now}
 	cmd := &cobra.Command{
 		Use:   "evidence --output DIR|FILE.zip",
 		Short: "Write the auditor's evidence pack: inventory, rotation, deletions, renewals, policy and the audit checkpoint, with a manifest",
 		Long: `Read a running service and write one evidence pack for an auditor (11 CCR 7123): the
 token inventory, the rotation report, every deletion request's evidence within retention, the
 renewals with their reasons and reviewers, the policy bundle's digest and rule list, the
-thresholds and waivers in force, and the audit checkpoint (the sequence number and hash of
-the last record of the verified chain) everything rests on. manifest.json lists every part
-with its SHA-256; index.html opens offline and links every part.
+thresholds and waivers in force, and the signed audit checkpoint everything rests on: the
+service signs its chain's head (sequence number, hash, time) with the Ed25519 checkpoint
+key of its key file after every other part was read, and the pack holds that checkpoint
+with its public key. manifest.json lists every part with its SHA-256; index.html opens
+offline and links every part.
 
-The whole audit chain is read and verified through the API (admin credential needed: the
-service has no reader role yet); its records are HMACs under the audit key, so the key file
-is needed to verify them (--key-file). The pack is written even when the chain does not
-verify, and says so; the exit code is then 1.
+The audit chain is read and verified through the API up to the checkpoint; its records are
+HMACs under the audit key, so the key file is needed to verify them and the checkpoint's
+signature (--key-file). The pack is written even when the chain does not verify, and says
+so; the exit code is then 1. Publish the service's public checkpoint key (tokenguard audit
+checkpoint --public-key) so auditors can check the signature with a key they did not take
+from the pack.
 
 --output names a new directory (or an empty one) or a FILE.zip that does not exist yet.
 The pack names token owners and renewal reviewers: its files are written 0600.
@@ -43,233 +51,495 @@ Check a pack with: tokenguard report verify PACK`,
   tokenguard report verify evidence-2030-q1.zip`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output == "" {
-				return withCode(ExitUsage, errors.New("give --output DIR or --output FILE.zip: where to write the evidence pack"))
-			}
-			if _, err := os.Stat(output); err == nil && evidencepack.IsZip(output) {
-				return withCode(ExitUsage, fmt.Errorf("--output %s exists: name a new file", output))
-			}
-			v, err := reportVerifier(cmd, &keyFile)
-			if err != nil {
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			in, err := readEvidence(cmd.Context(), c, v, now)
-			if err != nil {
-				return err
-			}
-			in.Endpoint = cf.endpoint
-			pack, err := evidencepack.Build(in)
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if err := evidencepack.Write(pack, output, in.GeneratedAt); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
-			}
-			// A note on stderr about a pack already written: if stderr fails there is nowhere to say so.
-			_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, audit checkpoint %d) to %s\n",
-				len(pack), len(in.Inventory), len(in.Deletions), len(in.Renewals), in.Checkpoint.Seq, output)
-			if !in.Checkpoint.ChainVerified {
-				return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", in.Checkpoint.Problem))
-			}
-			return nil
+			o.connect = cf.connector(cmd)
+			o.endpoint = func() string { return cf.endpoint }
+			return runReportEvidence(cmd.Context(), s, o)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "the pack to write: a new directory, or a FILE.zip")
-	cmd.Flags().StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "the pack to write: a new directory, or a FILE.zip")
+	cmd.Flags().StringVar(&o.keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs and the checkpoint's signature (env TOKENGUARD_KEY_FILE)")
 	return cmd
 }
 
-// readEvidence reads every part of a pack from the service at c. The audit chain is read
-// last, so the checkpoint covers every record the other parts cite.
-func readEvidence(ctx context.Context, c *client.Client, v *audit.Verifier, now func() time.Time) (evidencepack.Input, error) {
-	in := evidencepack.Input{GeneratedAt: now().UTC()}
-	var err error
-	if in.Policy, err = c.Policy(ctx); err != nil {
-		return in, apiFailure(err)
+type reportEvidenceOptions struct {
+	output, keyFile string
+	now             func() time.Time
+	connect         connectFunc
+	endpoint        func() string // the service's URL once connect has read the environment
+}
+
+// runReportEvidence reads the service and writes the evidence pack to o.output.
+func runReportEvidence(ctx context.Context, s *streams, o reportEvidenceOptions) error {
+	if o.output == "" {
+		return withCode(ExitUsage, errors.New("give --output DIR or --output FILE.zip: where to write the evidence pack"))
 	}
-	tokens, err := listAllTokens(ctx, c, client.ListTokensOptions{Limit: 1000})
+	if _, err := os.Stat(o.output); err == nil && evidencepack.IsZip(o.output) {
+		return withCode(ExitUsage, fmt.Errorf("--output %s exists: name a new file", o.output))
+	}
+	keys, err := auditKeyFile(o.keyFile, "", false)
 	if err != nil {
-		return in, err
+		return err
 	}
-	for _, t := range tokens {
-		in.Inventory = append(in.Inventory, evidencepack.InventoryOf(t))
+	c, err := o.connect()
+	if err != nil {
+		return err
 	}
+	at := o.now().UTC()
+	w, err := evidencepack.Create(o.output, at)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
+	}
+	sum, err := writeEvidence(ctx, w, c, keys, at)
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	sum.Endpoint = o.endpoint()
+	m, err := w.Finish(sum)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
+	}
+	// A note on stderr about a pack already written: if stderr fails there is nowhere to say so.
+	_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\nmanifest digest %s: keep it where the pack's readers cannot write\n",
+		len(m.Files)+1, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), o.output, m.Digest)
+	if !sum.Checkpoint.ChainVerified {
+		return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", sum.Checkpoint.Problem))
+	}
+	return nil
+}
+
+// writeEvidence reads every part of a pack from the service at c and writes it to w as it is
+// read, page by page: nothing the service holds in proportion to its tokens or its audit
+// records is kept in memory but the rotations (a few words each, for the rotation report),
+// the ids of the deletion requests within retention, and the first rows index.html shows.
+// The checkpoint is signed after every other part was read, so it covers every record they
+// cite; the chain is then read and verified up to it, and the rotation report is built from
+// it and the inventory read back from disk.
+func writeEvidence(ctx context.Context, w *evidencepack.Writer, c *client.Client, keys *keyring.Keyring, at time.Time) (evidencepack.Summary, error) {
+	sum := evidencepack.Summary{GeneratedAt: at, Statuses: map[string]int{}}
+	var err error
+	if sum.Policy, err = c.Policy(ctx); err != nil {
+		return sum, apiFailure(err)
+	}
+	if err := w.WriteJSON(evidencepack.PolicyName, sum.Policy); err != nil {
+		return sum, err
+	}
+	if err := writeInventory(ctx, w, c, &sum); err != nil {
+		return sum, err
+	}
+	deletions, err := writeDeletions(ctx, w, c, &sum)
+	if err != nil {
+		return sum, err
+	}
+	renewalCites, err := writeRenewals(ctx, w, c, &sum)
+	if err != nil {
+		return sum, err
+	}
+
+	signed, err := c.AuditCheckpoint(ctx)
+	if err != nil {
+		return sum, apiFailure(err)
+	}
+	sum.Checkpoint = evidencepack.Checkpoint{Kind: evidencepack.CheckpointSigned, Checkpoint: signed}
+	v := &audit.Verifier{}
+	if keys != nil {
+		pub, ok := keys.CheckpointKey(signed.KeyID)
+		if !ok {
+			return sum, withCode(ExitFindings, fmt.Errorf("the service signed its audit checkpoint with key set %q, which the key file does not hold: give the service's own key file", signed.KeyID))
+		}
+		sum.Checkpoint.PublicKey = pub
+		if err := signed.Verify(keys); err != nil {
+			return sum, withCode(ExitFindings, err)
+		}
+		v = audit.NewVerifier(keys)
+		if err := v.Expect([]audit.Checkpoint{signed}, keys); err != nil {
+			return sum, withCode(ExitFindings, err)
+		}
+	}
+
+	// The citations, in sequence order: the renewals' (read above, in their order) merged
+	// with the rotations and deletion requests the walk meets, then the checkpoint.
+	cites, err := w.List(evidencepack.CitationsName, "citations")
+	if err != nil {
+		return sum, err
+	}
+	cite := func(ct evidencepack.Citation) error { return cites.Add(ct) }
+	rotations := map[string][]evidence.RotationRecord{}
+	actors := map[string]string{} // one copy of each actor's id for every rotation it made
+	chain, err := walkVerifiedChain(ctx, c, v, signed.Seq, func(rec audit.Record) error {
+		for len(renewalCites) > 0 && renewalCites[0].Seq <= rec.Seq {
+			if err := cite(renewalCites[0]); err != nil {
+				return err
+			}
+			renewalCites = renewalCites[1:]
+		}
+		if rot, ok := evidence.RotationOf(rec); ok {
+			if a, ok := actors[rot.Actor]; ok {
+				rot.Actor = a
+			} else {
+				actors[rot.Actor] = rot.Actor
+			}
+			rotations[rec.TokenID] = append(rotations[rec.TokenID], rot)
+			if err := cite(evidencepack.Citation{Seq: rec.Seq, Hash: rec.Hash, What: "rotation of " + rec.TokenID}); err != nil {
+				return err
+			}
+		}
+		if rec.Action == actionDeletionRequest {
+			if id := rec.Details["deletion_request"]; deletions[id] {
+				if err := cite(evidencepack.Citation{Seq: rec.Seq, Hash: rec.Hash, What: "deletion request " + id}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	for _, ct := range renewalCites { // past the chain's end: verify refuses them
+		if err := cite(ct); err != nil {
+			return sum, err
+		}
+	}
+	if signed.Seq > 0 {
+		if err := cite(evidencepack.Citation{Seq: signed.Seq, Hash: signed.Hash, What: "audit checkpoint"}); err != nil {
+			return sum, err
+		}
+	}
+	sum.Citations = cites.Len()
+	if err := cites.Close(); err != nil {
+		return sum, err
+	}
+	sum.Checkpoint.ChainVerified, sum.Checkpoint.Records, sum.Checkpoint.Problem = chain.Verified, chain.Records, chain.Problem
+	if err := w.WriteJSON(evidencepack.CheckpointName, sum.Checkpoint); err != nil {
+		return sum, err
+	}
+	sum.Rotation, err = writeRotation(w, chain, rotations, at)
+	return sum, err
+}
+
+// writeInventory writes inventory.json a page of tokens at a time.
+func writeInventory(ctx context.Context, w *evidencepack.Writer, c *client.Client, sum *evidencepack.Summary) error {
+	list, err := w.List(evidencepack.InventoryName, "tokens")
+	if err != nil {
+		return err
+	}
+	opts := client.ListTokensOptions{Limit: 1000}
+	for {
+		page, err := c.ListTokens(ctx, opts)
+		if err != nil {
+			return apiFailure(err)
+		}
+		for _, t := range page.Tokens {
+			sum.Statuses[t.Status]++
+			if err := list.Add(evidencepack.InventoryOf(t)); err != nil {
+				return err
+			}
+		}
+		if page.NextPageToken == "" || page.NextPageToken == opts.PageToken {
+			break
+		}
+		opts.PageToken = page.NextPageToken
+	}
+	sum.Tokens = list.Len()
+	return list.Close()
+}
+
+// writeDeletions writes deletion-requests.json a page at a time and returns the ids of the
+// requests it holds (their audit records are cited).
+func writeDeletions(ctx context.Context, w *evidencepack.Writer, c *client.Client, sum *evidencepack.Summary) (map[string]bool, error) {
+	list, err := w.List(evidencepack.DeletionsName, "deletion_requests")
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
 	for token := ""; ; {
 		page, err := c.ListDeletionEvidence(ctx, token, 1000)
 		if err != nil {
-			return in, apiFailure(err)
+			return nil, apiFailure(err)
 		}
-		in.Deletions = append(in.Deletions, page.DeletionRequests...)
-		if page.NextPageToken == "" {
+		for _, d := range page.DeletionRequests {
+			ids[d.ID] = true
+			if len(sum.Deletions) < evidencepack.IndexRows {
+				sum.Deletions = append(sum.Deletions, d)
+			}
+			if err := list.Add(d); err != nil {
+				return nil, err
+			}
+		}
+		if page.NextPageToken == "" || page.NextPageToken == token {
 			break
 		}
 		token = page.NextPageToken
 	}
+	sum.DeletionCount = list.Len()
+	return ids, list.Close()
+}
+
+// writeRenewals writes renewals.json a page at a time and returns their citations, in the
+// order of their audit records.
+func writeRenewals(ctx context.Context, w *evidencepack.Writer, c *client.Client, sum *evidencepack.Summary) ([]evidencepack.Citation, error) {
+	list, err := w.List(evidencepack.RenewalsName, "renewals")
+	if err != nil {
+		return nil, err
+	}
+	var cites []evidencepack.Citation
 	for after := int64(0); ; {
 		page, err := c.ListRenewals(ctx, after)
 		if err != nil {
-			return in, apiFailure(err)
+			return nil, apiFailure(err)
 		}
-		in.Renewals = append(in.Renewals, page.Renewals...)
+		for _, r := range page.Renewals {
+			if len(sum.Renewals) < evidencepack.IndexRows {
+				sum.Renewals = append(sum.Renewals, r)
+			}
+			if err := list.Add(r); err != nil {
+				return nil, err
+			}
+			cites = append(cites, evidencepack.Citation{Seq: r.AuditSeq, Hash: r.AuditHash, What: "renewal of " + r.TokenID})
+		}
 		if page.NextAfter == 0 || page.NextAfter <= after {
 			break
 		}
 		after = page.NextAfter
 	}
-	for _, r := range in.Renewals {
-		in.Citations = append(in.Citations, evidencepack.Citation{Seq: r.AuditSeq, Hash: r.AuditHash, What: "renewal of " + r.TokenID})
-	}
-
-	var rotations []audit.Record
-	deletionRecords := map[string]audit.Record{}
-	head, chain, err := walkVerifiedChain(ctx, c, v, func(rec audit.Record) {
-		switch rec.Action {
-		case audit.ActionRotate:
-			rotations = append(rotations, rec)
-		case actionDeletionRequest:
-			deletionRecords[rec.Details["deletion_request"]] = rec
-		}
-	})
-	if err != nil {
-		return in, err
-	}
-	in.Checkpoint = auditCheckpoint(head, chain)
-	for _, r := range rotations {
-		if r.Outcome == "ok" {
-			in.Citations = append(in.Citations, evidencepack.Citation{Seq: r.Seq, Hash: r.Hash, What: "rotation of " + r.TokenID})
-		}
-	}
-	for _, d := range in.Deletions {
-		if rec, ok := deletionRecords[d.ID]; ok {
-			in.Citations = append(in.Citations, evidencepack.Citation{Seq: rec.Seq, Hash: rec.Hash, What: "deletion request " + d.ID})
-		}
-	}
-	if head.Seq > 0 {
-		in.Citations = append(in.Citations, evidencepack.Citation{Seq: head.Seq, Hash: head.Hash, What: "audit checkpoint"})
-	}
-	in.Rotation, err = evidence.Build(evidence.Input{Tokens: tokens, Records: rotations, Chain: chain, Now: func() time.Time { return in.GeneratedAt }})
-	if err != nil {
-		return in, withCode(ExitFindings, err)
-	}
-	return in, nil
+	slices.SortStableFunc(cites, func(a, b evidencepack.Citation) int { return cmp.Compare(a.Seq, b.Seq) })
+	sum.RenewalCount = list.Len()
+	return cites, list.Close()
 }
 
-// walkVerifiedChain reads the whole audit chain of the service at c in sequence order,
-// verifying each record with v as tokenguard audit verify does, and hands every record to fn. It
-// returns the last record and the verification result; a broken chain is reported there,
-// not as an error, and reading goes on. This is the one place the evidence pack and its
-// verification read the chain: when the service signs checkpoints, they are checked here.
-func walkVerifiedChain(ctx context.Context, c *client.Client, v *audit.Verifier, fn func(audit.Record)) (audit.Record, evidence.Chain, error) {
-	var broken error
-	var head audit.Record
-	err := eachAuditRecord(ctx, c, auditPageSize, func(rec audit.Record) error {
-		if broken == nil {
-			if err := v.Add(rec); err != nil {
-				if !errors.Is(err, audit.ErrBroken) && !errors.Is(err, audit.ErrNoKey) {
-					return withCode(ExitFindings, err)
-				}
-				broken = err
-			}
-		}
-		head = rec
-		fn(rec)
-		return nil
+// writeRotation writes the rotation report (JSON and HTML) token by token, reading the
+// inventory back from the pack.
+func writeRotation(w *evidencepack.Writer, chain evidence.Chain, rotations map[string][]evidence.RotationRecord, at time.Time) (evidence.Summary, error) {
+	st, err := evidence.NewStream(w.Spool(), chain, at)
+	if err != nil {
+		return evidence.Summary{}, err
+	}
+	defer func() { _ = st.Close() }()
+	inv, err := w.Open(evidencepack.InventoryName)
+	if err != nil {
+		return evidence.Summary{}, err
+	}
+	defer func() { _ = inv.Close() }()
+	err = evidencepack.EachItem(inv, "tokens", func(t evidencepack.InventoryToken) error {
+		return st.Add(t.Token(), rotations[t.ID])
 	})
 	if err != nil {
-		return head, evidence.Chain{}, err
+		return evidence.Summary{}, withCode(ExitFindings, fmt.Errorf("rotation report: %w", err))
+	}
+	jsonPart, err := w.Part(evidencepack.RotationJSON)
+	if err != nil {
+		return evidence.Summary{}, err
+	}
+	htmlPart, err := w.Part(evidencepack.RotationHTML)
+	if err != nil {
+		return evidence.Summary{}, err
+	}
+	rs, err := st.Finish(jsonPart, htmlPart)
+	if err != nil {
+		return rs, fmt.Errorf("rotation report: %w", err)
+	}
+	return rs, errors.Join(jsonPart.Close(), htmlPart.Close())
+}
+
+// errWalkDone stops walkVerifiedChain at the record it was asked to stop at.
+var errWalkDone = errors.New("walked up to the checkpoint")
+
+// walkVerifiedChain reads the audit chain of the service at c in sequence order, verifying
+// each record with v as tokenguard audit verify does, and hands every record to fn: the whole
+// chain when upTo is negative, else the records up to upTo, the sequence number of a
+// checkpoint v expects (a chain that ends before it fails v.Finish). It returns the
+// verification result; a broken chain is reported there, not as an error, and reading goes
+// on; fn's error stops it and is returned. This is the one place the evidence pack and its verification read the chain.
+func walkVerifiedChain(ctx context.Context, c *client.Client, v *audit.Verifier, upTo int64, fn func(audit.Record) error) (evidence.Chain, error) {
+	var broken error
+	err := error(nil)
+	if upTo != 0 {
+		err = eachAuditRecord(ctx, c, auditPageSize, func(rec audit.Record) error {
+			if upTo > 0 && rec.Seq > upTo {
+				return errWalkDone
+			}
+			if broken == nil {
+				if err := v.Add(rec); err != nil {
+					if !errors.Is(err, audit.ErrBroken) && !errors.Is(err, audit.ErrNoKey) {
+						return withCode(ExitFindings, err)
+					}
+					broken = err
+				}
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+			if rec.Seq == upTo {
+				return errWalkDone
+			}
+			return nil
+		})
+	}
+	if errors.Is(err, errWalkDone) {
+		err = nil
+	}
+	if err != nil {
+		return evidence.Chain{}, err
+	}
+	if broken == nil && upTo >= 0 {
+		broken = v.Finish()
 	}
 	chain := evidence.Chain{Verified: broken == nil, Records: v.Count()}
 	if broken != nil {
 		chain.Problem = broken.Error()
 	}
-	return head, chain, nil
-}
-
-// auditCheckpoint is the checkpoint a pack rests on: today the head of the verified chain
-// (its sequence number and hash); a signed checkpoint of the service replaces it here.
-func auditCheckpoint(head audit.Record, chain evidence.Chain) evidencepack.Checkpoint {
-	return evidencepack.Checkpoint{Kind: evidencepack.CheckpointHead, Seq: head.Seq, Hash: head.Hash, Time: head.Time.UTC(),
-		ChainVerified: chain.Verified, Records: chain.Records, Problem: chain.Problem}
+	return chain, nil
 }
 
 func newReportVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var manifestOnly bool
-	var keyFile string
+	var o reportVerifyOptions
 	cmd := &cobra.Command{
 		Use:   "verify PACK",
-		Short: "Check an evidence pack: every part against its manifest, and every audit record it cites against the verified chain",
+		Short: "Check an evidence pack: its manifest, its signed audit checkpoint, and every audit record it cites against the verified chain",
 		Long: `Check an evidence pack written by tokenguard report evidence (a directory or a .zip):
 
   1. manifest.json is intact (its own digest) and every part it lists is present with the
      SHA-256 and size it lists; no part is missing and none was added;
-  2. the audit chain of the service at --endpoint verifies from the first record, and every
-     audit record the pack cites (each rotation, renewal and deletion request, and the
-     checkpoint) is in it with the hash the pack records.
+  2. the signature of the pack's audit checkpoint verifies: with --checkpoint-key (the
+     service's public checkpoint key, as tokenguard audit checkpoint --public-key prints
+     it) it proves the holder of that key signed it; with --key-file, that the service
+     holding that key file did; with neither, only that the checkpoint was not changed after
+     the holder of the key embedded in the pack signed it (the output says so);
+  3. the audit chain of the service at --endpoint verifies from the first record up to the
+     checkpoint, the checkpoint's record has the signed hash, and every audit record the pack
+     cites (each rotation, renewal and deletion request) is in that chain, at or before the
+     checkpoint, with the hash the pack records. The chain's records are HMACs under the
+     audit key: this step needs the key file (--key-file).
 
---manifest-only does step 1 alone, without the service (say so to whoever relies on it).
+--manifest-only does steps 1 and 2 alone, without the service (say so to whoever relies on it).
 
 Exit 0 when the pack verifies, 1 naming the first problem, 2 on a usage error.`,
-		Example: `  tokenguard report verify evidence-2030-q1.zip`,
+		Example: `  tokenguard report verify --checkpoint-key "$(cat checkpoint-key.pub)" evidence-2030-q1.zip`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pack, err := evidencepack.Read(args[0])
-			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("reading the pack: %w", err))
-			}
-			m, cites, err := evidencepack.Check(pack)
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if manifestOnly {
-				_, err := fmt.Fprintf(s.out, "evidence pack manifest verified: %d parts match manifest.json; the audit records it cites were NOT checked (--manifest-only)\n", len(m.Files))
+			if err := applyEnv(cmd, map[string]string{"key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			v, err := reportVerifier(cmd, &keyFile)
-			if err != nil {
-				return err
-			}
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			cited := map[int64]string{}
-			for _, ct := range cites {
-				cited[ct.Seq] = ct.Hash
-			}
-			found := map[int64]string{}
-			_, chain, err := walkVerifiedChain(cmd.Context(), c, v, func(rec audit.Record) {
-				if _, ok := cited[rec.Seq]; ok {
-					found[rec.Seq] = rec.Hash
-				}
-			})
-			if err != nil {
-				return err
-			}
-			if !chain.Verified {
-				return withCode(ExitFindings, fmt.Errorf("the audit chain of the service does not verify: %s", chain.Problem))
-			}
-			for _, ct := range cites {
-				got, ok := found[ct.Seq]
-				switch {
-				case !ok:
-					return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", ct.Seq, ct.What))
-				case got != ct.Hash:
-					return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s) with hash %s, the verified chain has %s", ct.Seq, ct.What, ct.Hash, got))
-				}
-			}
-			if m.Checkpoint.Seq > 0 && found[m.Checkpoint.Seq] != m.Checkpoint.Hash {
-				return withCode(ExitFindings, fmt.Errorf("the pack's audit checkpoint %d %s is not in the verified chain", m.Checkpoint.Seq, m.Checkpoint.Hash))
-			}
-			_, err = fmt.Fprintf(s.out, "evidence pack verified: %d parts match manifest.json; %d cited audit records are in the verified chain of %d records (checkpoint %d)\n",
-				len(m.Files), len(cites), chain.Records, m.Checkpoint.Seq)
-			return err
+			o.pack, o.connect = args[0], cf.connector(cmd)
+			return runReportVerify(cmd.Context(), s, o)
 		},
 	}
-	cmd.Flags().BoolVar(&manifestOnly, "manifest-only", false, "check the parts against the manifest only, without the service")
-	cmd.Flags().StringVar(&keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs (env TOKENGUARD_KEY_FILE)")
+	cmd.Flags().BoolVar(&o.manifestOnly, "manifest-only", false, "check the manifest and the checkpoint's signature only, without the service")
+	cmd.Flags().StringVar(&o.keyFile, "key-file", "", "key file of the service, to verify the audit chain's HMACs and the checkpoint's signature (env TOKENGUARD_KEY_FILE)")
+	cmd.Flags().StringVar(&o.checkpointKey, "checkpoint-key", "", "the service's public checkpoint key (base64, as tokenguard audit checkpoint --public-key prints it) the checkpoint must be signed with")
 	return cmd
+}
+
+type reportVerifyOptions struct {
+	pack, keyFile, checkpointKey string
+	manifestOnly                 bool
+	connect                      connectFunc
+}
+
+// runReportVerify checks the pack o.pack: its manifest, its checkpoint's signature and,
+// unless o.manifestOnly, the records it cites against the service's verified chain.
+func runReportVerify(ctx context.Context, s *streams, o reportVerifyOptions) error {
+	var given ed25519.PublicKey
+	if o.checkpointKey != "" {
+		var err error
+		if given, err = evidencepack.ParsePublicKey(o.checkpointKey); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--checkpoint-key: %w", err))
+		}
+	}
+	keys, err := auditKeyFile(o.keyFile, "", false)
+	if err != nil {
+		return err
+	}
+	pack, err := evidencepack.Open(o.pack)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("reading the pack: %w", err))
+	}
+	// Only read: closing cannot change the verdict.
+	defer func() { _ = pack.Close() }()
+	m, err := pack.Check()
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	var checkKeys audit.CheckpointKeys
+	if keys != nil {
+		checkKeys = keys
+	}
+	proof, err := evidencepack.VerifyCheckpoint(m.Checkpoint, given, checkKeys)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if o.manifestOnly {
+		_, err := fmt.Fprintf(s.out, "evidence pack manifest verified: %d parts match manifest.json\n%s\nthe audit chain and the records the pack cites were NOT checked (--manifest-only)\n", len(m.Files), proof)
+		return err
+	}
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	cited, chain, err := verifyCitations(ctx, c, keys, pack, m.Checkpoint)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(s.out, "evidence pack verified: %d parts match manifest.json; %d cited audit records are in the verified chain of %d records up to the signed checkpoint %d\n%s\n",
+		len(m.Files), cited, chain.Records, m.Checkpoint.Seq, proof)
+	return err
+}
+
+// verifyCitations walks the audit chain of the service at c up to the pack's checkpoint cp,
+// verifying it with keys and requiring the record of cp's sequence number to have its hash,
+// and beside it the pack's citations (both in sequence order, neither held): every cited
+// record must be in the verified chain, at or before the checkpoint, with the hash cited.
+// It returns the number of citations checked.
+func verifyCitations(ctx context.Context, c *client.Client, keys *keyring.Keyring, pack *evidencepack.Opened, cp evidencepack.Checkpoint) (int, evidence.Chain, error) {
+	v := &audit.Verifier{}
+	if keys != nil {
+		v = audit.NewVerifier(keys)
+	}
+	if err := v.Expect([]audit.Checkpoint{cp.Checkpoint}, cp.CheckpointKeys()); err != nil {
+		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+	}
+	cites, err := pack.Citations()
+	if err != nil {
+		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+	}
+	// Only read: closing cannot change the verdict.
+	defer func() { _ = cites.Close() }()
+	checked := 0
+	next, more, err := cites.Next()
+	if err != nil {
+		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+	}
+	chain, err := walkVerifiedChain(ctx, c, v, cp.Seq, func(rec audit.Record) error {
+		for more && next.Seq <= rec.Seq {
+			switch {
+			case next.Seq < rec.Seq:
+				return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", next.Seq, next.What))
+			case next.Hash != rec.Hash:
+				return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s) with hash %s, the verified chain has %s", next.Seq, next.What, next.Hash, rec.Hash))
+			}
+			checked++
+			var err error
+			if next, more, err = cites.Next(); err != nil {
+				return withCode(ExitFindings, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return checked, chain, err
+	}
+	if !chain.Verified {
+		return checked, chain, withCode(ExitFindings, fmt.Errorf("the audit chain of the service does not verify up to the pack's checkpoint: %s", chain.Problem))
+	}
+	if more {
+		if next.Seq > cp.Seq {
+			return checked, chain, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), after its checkpoint %d: the checkpoint does not cover it", next.Seq, next.What, cp.Seq))
+		}
+		return checked, chain, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", next.Seq, next.What))
+	}
+	return checked, chain, nil
 }

@@ -3,23 +3,29 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidencepack"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
@@ -42,9 +48,15 @@ type packWorld struct {
 
 func newPackWorld(t *testing.T) *packWorld {
 	t.Helper()
+	return newPackWorldWrapped(t, nil)
+}
+
+// newPackWorldWrapped is newPackWorld with the service's handler wrapped by wrap (nil: not).
+func newPackWorldWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *packWorld {
+	t.Helper()
 	ctx := context.Background()
 	w := &packWorld{clock: servertest.NewClock(packT0), reviewer: "privacy-officer@example.com", waiverWhy: "vendor API cannot rotate before the Q3 migration"}
-	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now, Waivers: []policy.Waiver{{
+	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now, Wrap: wrap, Waivers: []policy.Waiver{{
 		Rule: "CPRA-ROT-001", Address: "tokenguard_api_token.legacy-*", Reason: w.waiverWhy, ApprovedBy: "ciso@example.com",
 		Expires: time.Date(2030, 9, 30, 0, 0, 0, 0, time.UTC)}}, WaiversFile: "waivers.json"})
 	c := w.svc.Client(t)
@@ -104,7 +116,8 @@ func (w *packWorld) report() func(*streams) *cobra.Command {
 func (w *packWorld) writePack(t *testing.T, dest string) evidencepack.Pack {
 	t.Helper()
 	code, out, errs := runSubcommand(t, w.report(), "report", "evidence", "--output", dest)
-	if code != ExitOK || out != "" || !strings.Contains(errs, "wrote the evidence pack (10 parts, 3 tokens, 1 deletion requests, 1 renewals") {
+	if code != ExitOK || out != "" || !strings.Contains(errs, "wrote the evidence pack (10 parts, 3 tokens, 1 deletion requests, 1 renewals") ||
+		!regexp.MustCompile(`manifest digest [0-9a-f]{64}:`).MatchString(errs) {
 		t.Fatalf("report evidence --output %s = %d, stdout %q, stderr %q", dest, code, out, errs)
 	}
 	p, err := evidencepack.Read(dest)
@@ -168,8 +181,9 @@ func TestReportEvidence_packHoldsEveryPartAndNoSecret(t *testing.T) {
 		t.Errorf("policy.json = %s (%v), want mandatory, a digest, the rules, the thresholds and the waiver", p["policy.json"], err)
 	}
 	var cp evidencepack.Checkpoint
-	if err := json.Unmarshal(p["audit-checkpoint.json"], &cp); err != nil || !cp.ChainVerified || cp.Seq == 0 || cp.Seq != cp.Records || len(cp.Hash) != 64 {
-		t.Errorf("audit-checkpoint.json = %s (%v), want the verified head", p["audit-checkpoint.json"], err)
+	if err := json.Unmarshal(p["audit-checkpoint.json"], &cp); err != nil || !cp.ChainVerified || cp.Seq == 0 || cp.Seq != cp.Records || len(cp.Hash) != 64 ||
+		cp.Kind != evidencepack.CheckpointSigned || len(cp.Signature) != ed25519.SignatureSize || len(cp.PublicKey) != ed25519.PublicKeySize {
+		t.Errorf("audit-checkpoint.json = %s (%v), want the signed checkpoint of the verified chain", p["audit-checkpoint.json"], err)
 	}
 	var cites struct{ Citations []evidencepack.Citation }
 	_ = json.Unmarshal(p["citations.json"], &cites)
@@ -229,7 +243,8 @@ func TestReportVerify_passesUntouchedAndFailsAfterOneByteOfAnyPart(t *testing.T)
 	zipPath := filepath.Join(tmp, "pack.zip")
 	w.writePack(t, zipPath)
 	for _, pack := range []string{dir, zipPath} {
-		if code, out := w.verify(t, pack); code != ExitOK || !strings.Contains(out, "evidence pack verified: 9 parts match manifest.json;") {
+		if code, out := w.verify(t, pack); code != ExitOK || !strings.Contains(out, "evidence pack verified: 9 parts match manifest.json;") ||
+			!strings.Contains(out, "the service holding that key file signed record") {
 			t.Fatalf("verify %s untouched = %d %q", pack, code, out)
 		}
 	}
@@ -328,8 +343,8 @@ func TestReportVerify_refusesAPackWhoseCitationsAreNotInTheChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = db.Close()
-	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "which the chain does not hold") {
-		t.Errorf("verify after the log was rolled back = %d %q", code, out)
+	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "truncated or rolled back") {
+		t.Errorf("verify after the log was rolled back = %d %q, want the signed checkpoint to catch it", code, out)
 	}
 }
 
@@ -423,5 +438,216 @@ func TestReportEvidence_refusesBadOutput(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(existing); string(b) != "x" { //nolint:gosec // the test's own file
 		t.Error("a refused pack changed the existing zip")
+	}
+}
+
+// withCheckpoint is p with its checkpoint replaced by cp, in audit-checkpoint.json and the
+// manifest, and every digest recomputed: what someone who can rewrite a pack produces.
+func withCheckpoint(t *testing.T, p evidencepack.Pack, cp evidencepack.Checkpoint) evidencepack.Pack {
+	t.Helper()
+	out := evidencepack.Pack{}
+	for k, v := range p {
+		out[k] = v
+	}
+	var m evidencepack.Manifest
+	if err := json.Unmarshal(p["manifest.json"], &m); err != nil {
+		t.Fatal(err)
+	}
+	m.Checkpoint = cp
+	out["manifest.json"] = mustIndentJSON(t, m)
+	out["audit-checkpoint.json"] = mustIndentJSON(t, cp)
+	remanifest(t, out)
+	return out
+}
+
+func packCheckpoint(t *testing.T, p evidencepack.Pack) evidencepack.Checkpoint {
+	t.Helper()
+	var cp evidencepack.Checkpoint
+	if err := json.Unmarshal(p["audit-checkpoint.json"], &cp); err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// TestReportVerify_refusesAForgedCheckpoint rewrites the pack's signed checkpoint as someone
+// who can rewrite the whole pack (every digest recomputed) but holds no key of the service.
+func TestReportVerify_refusesAForgedCheckpoint(t *testing.T) {
+	w := newPackWorld(t)
+	tmp := t.TempDir()
+	p := w.writePack(t, filepath.Join(tmp, "pack"))
+	genuine := packCheckpoint(t, p)
+	code, published, _ := runSubcommand(t, newAuditCommand, "audit", "checkpoint", "--public-key", "--key-file", w.svc.KeyPath)
+	if code != ExitOK || !strings.Contains(published, genuine.KeyID+" "+genuine.EncodedPublicKey()) {
+		t.Fatalf("audit checkpoint --public-key = %d %q, want the key the pack embeds (%s)", code, published, genuine.EncodedPublicKey())
+	}
+	_, attackerKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The attacker's own signature over the genuine head, under the genuine key set id.
+	selfSigned := genuine
+	selfSigned.Checkpoint = audit.SignCheckpoint(audit.Record{Seq: genuine.Seq, Hash: genuine.Hash}, genuine.KeyedFrom, genuine.Time, genuine.KeyID, attackerKey)
+	selfSigned.PublicKey = attackerKey.Public().(ed25519.PublicKey)
+	// An earlier record claimed as the head, the signature kept (the pack then covers less).
+	moved := genuine
+	moved.Seq, moved.Hash = genuine.Seq-1, strings.Repeat("0", 64)
+	unsigned := genuine
+	unsigned.Kind = "audit_head"
+	noKey := genuine
+	noKey.PublicKey = nil
+
+	cases := 0
+	for name, c := range map[string]struct {
+		cp   evidencepack.Checkpoint
+		args []string
+		want string
+	}{
+		"seq and hash changed, signature kept":         {moved, nil, "does not verify (a forged or altered checkpoint)"},
+		"seq and hash changed, manifest only":          {moved, []string{"--manifest-only"}, "does not verify (a forged or altered checkpoint)"},
+		"not a signed checkpoint":                      {unsigned, nil, "not a signed checkpoint"},
+		"no public key":                                {noKey, []string{"--manifest-only"}, "embeds no Ed25519 public key"},
+		"self-signed, checked with the key file":       {selfSigned, nil, "does not verify (a forged or altered checkpoint)"},
+		"self-signed, checked with the published key":  {selfSigned, []string{"--manifest-only", "--checkpoint-key", published}, "does not verify"},
+		"self-signed, published key, no key file":      {selfSigned, []string{"--manifest-only", "--key-file", "", "--checkpoint-key", genuine.EncodedPublicKey()}, "does not verify"},
+		"genuine signature, other embedded public key": {func() evidencepack.Checkpoint { c := genuine; c.PublicKey = selfSigned.PublicKey; return c }(), nil, "other than key set"},
+	} {
+		cases++
+		dir := filepath.Join(tmp, fmt.Sprintf("forged-%d", cases))
+		copyPack(t, withCheckpoint(t, p, c.cp), dir)
+		code, out, errs := runSubcommand(t, w.report(), append([]string{"report", "verify", dir}, c.args...)...)
+		if code != ExitFindings || !strings.Contains(out+errs, c.want) {
+			t.Errorf("%s: verify = %d %q, want exit 1 saying %q", name, code, out+errs, c.want)
+		}
+	}
+	// What the embedded key alone proves: the self-signed pack passes --manifest-only without
+	// any key of the service, and the output says that this proves nothing about who signed.
+	dir := filepath.Join(tmp, "self-signed")
+	copyPack(t, withCheckpoint(t, p, selfSigned), dir)
+	t.Setenv("TOKENGUARD_KEY_FILE", "")
+	code, out, errs := runSubcommand(t, w.report(), "report", "verify", "--manifest-only", dir)
+	if code != ExitOK || !strings.Contains(out, "NOT that the service signed it") || !strings.Contains(out, "NOT checked") {
+		t.Errorf("--manifest-only with only the embedded key = %d %q %q, want a pass that says what it does not prove", code, out, errs)
+	}
+	t.Setenv("TOKENGUARD_KEY_FILE", w.svc.KeyPath)
+	// The same pack against the service: the chain's record has the genuine hash but the
+	// signature is not the service's.
+	if code, out := w.verify(t, dir); code != ExitFindings {
+		t.Errorf("full verify of the self-signed pack = %d %q", code, out)
+	}
+	t.Logf("%d forged checkpoints, each refused", cases+1)
+}
+
+// TestReportVerify_refusesACheckpointOfAnotherChain puts into the pack a genuine checkpoint of
+// another service: one with its own key file, and one sharing this service's key file (a copy
+// of the database restored elsewhere, or a staging service on the production key file).
+func TestReportVerify_refusesACheckpointOfAnotherChain(t *testing.T) {
+	w := newPackWorld(t)
+	tmp := t.TempDir()
+	p := w.writePack(t, filepath.Join(tmp, "pack"))
+	ctx := context.Background()
+
+	otherKeyDir := t.TempDir()
+	sameKeyDir := t.TempDir()
+	key, err := os.ReadFile(w.svc.KeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sameKeyDir, "tokenguard.key"), key, 0o600); err != nil { //nolint:gosec // G703: the test's own temporary directory
+		t.Fatal(err)
+	}
+	// The other chains are longer and shorter than the pack's: a checkpoint past this chain's
+	// head, and one whose record here has another hash.
+	for name, c := range map[string]struct {
+		dir    string
+		tokens int
+	}{"own key file": {otherKeyDir, 12}, "same key file, longer chain": {sameKeyDir, 12}, "same key file, shorter chain": {t.TempDir(), 3}} {
+		dir := c.dir
+		if c.tokens == 3 {
+			if err := os.WriteFile(filepath.Join(dir, "tokenguard.key"), key, 0o600); err != nil { //nolint:gosec // G703: the test's own temporary directory
+				t.Fatal(err)
+			}
+		}
+		other := servertest.Start(t, servertest.Options{Dir: dir, Now: w.clock.Now})
+		oc := other.Client(t)
+		for i := range c.tokens {
+			if _, err := oc.CreateToken(ctx, client.CreateTokenRequest{Name: fmt.Sprintf("other-%d", i), Owner: "team-other@example.com",
+				Purpose: "Reads the order history of customers for the support console", Scopes: []string{"orders:read"},
+				DataCategories: []string{"commercial"}, TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		signed, err := oc.AuditCheckpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := keyring.Load(other.KeyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := keys.CheckpointKey(signed.KeyID)
+		cp := packCheckpoint(t, p)
+		cp.Checkpoint, cp.PublicKey = signed, pub
+		forged := filepath.Join(tmp, strings.ReplaceAll(name, " ", "-"))
+		copyPack(t, withCheckpoint(t, p, cp), forged)
+		code, out := w.verify(t, forged)
+		if code != ExitFindings {
+			t.Errorf("%s: verify of a pack holding another chain's checkpoint = %d %q, want exit 1", name, code, out)
+		}
+		t.Logf("%s: %s", name, out)
+		if name == "own key file" && !strings.Contains(out, "key file does not hold") && !strings.Contains(out, "does not verify (a forged") {
+			t.Errorf("%s: the refusal %q does not name the signature", name, out)
+		}
+		if name == "same key file, longer chain" && !strings.Contains(out, "truncated or rolled back") {
+			t.Errorf("%s: the refusal %q does not name the chain", name, out)
+		}
+		if name == "same key file, shorter chain" && !strings.Contains(out, "differs from the signed checkpoint") {
+			t.Errorf("%s: the refusal %q does not name the chain", name, out)
+		}
+	}
+}
+
+// TestReportEvidence_callsOnlyReadRoutes records every request report evidence, report verify
+// and access make: each is a read (the access request's POST writes only its own audit
+// record), so a credential that may only read can make the pack and answer the request.
+func TestReportEvidence_callsOnlyReadRoutes(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		recording bool
+		calls     = map[string]int{}
+	)
+	w := newPackWorldWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if recording {
+				calls[r.Method+" "+r.URL.Path]++
+			}
+			mu.Unlock()
+			h.ServeHTTP(rw, r)
+		})
+	})
+	mu.Lock()
+	recording = true
+	mu.Unlock()
+	pack := filepath.Join(t.TempDir(), "pack.zip")
+	w.writePack(t, pack)
+	if code, out := w.verify(t, pack); code != ExitOK {
+		t.Fatalf("verify = %d %q", code, out)
+	}
+	if code, out, errs := runSubcommand(t, newAccessCommand, "access", "--subject", "customer:8101", "--format", "json"); code != ExitOK {
+		t.Fatalf("access = %d %q %q", code, out, errs)
+	}
+	reads := map[string]bool{"GET /v1/policy": true, "GET /v1/tokens": true, "GET /v1/deletion-requests": true, "GET /v1/renewals": true,
+		"GET /v1/audit/checkpoint": true, "GET /v1/audit": true, "POST /v1/access-requests": true}
+	mu.Lock()
+	defer mu.Unlock()
+	for call, n := range calls {
+		if !reads[call] {
+			t.Errorf("%s was called %d times: the pack, its verification and the access request must only read", call, n)
+		}
+	}
+	for _, must := range []string{"GET /v1/audit/checkpoint", "GET /v1/audit", "POST /v1/access-requests"} {
+		if calls[must] == 0 {
+			t.Errorf("%s was never called (calls: %v): the recording misses requests", must, calls)
+		}
 	}
 }

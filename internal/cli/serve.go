@@ -10,22 +10,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 )
 
@@ -166,14 +165,6 @@ func servePolicy(ctx context.Context, o serveOptions, now func() time.Time) (ser
 	return cfg, nil
 }
 
-func parseLogLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("--log-level %q: use debug, info, warn or error", s)
-	}
-	return l, nil
-}
-
 // serveGCPercent is the garbage collector target of the service (GOGC=400).
 const serveGCPercent = 400
 
@@ -208,26 +199,15 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 		return withCode(ExitFindings, fmt.Errorf("listening on %s: %w", o.listen, err))
 	}
 	defer func() { _ = ln.Close() }() // for the early returns; Shutdown closes it otherwise
-	st, err := openDatabase(ctx, o.db)
+	st, release, err := openServeStore(ctx, o.db, log)
 	if err != nil {
-		return withCode(ExitFindings, err)
+		return err
 	}
 	// For the early returns; the clean shutdown below closes the store and checks the error.
-	defer func() { _ = st.Close() }()
-	credentials, err := countCredentials(ctx, st)
+	defer release()
+	keys, err := loadServeKeys(ctx, st, keyFile, o.db, log)
 	if err != nil {
-		return withCode(ExitFindings, err)
-	}
-	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && credentials > 0 {
-		// A new key could not read anything in this database: every token would turn inactive.
-		return withCode(ExitFindings, fmt.Errorf("key file %s is missing but the database %s already holds data sealed with a key: restore the key file (or point --key-file at it)", keyFile, databaseLabel(o.db)))
-	}
-	keys, created, err := keyring.LoadOrCreate(keyFile)
-	if err != nil {
-		return withCode(ExitFindings, err)
-	}
-	if created {
-		log.Info("created key file", "path", keyFile)
+		return err
 	}
 	log.Info("policy gate", "enforcement", o.policyEnforcement, "extra_policy_dirs", len(o.policyDirs),
 		"data_files", len(o.policyData), "waivers", len(gate.Waivers), "bundle_digest", bundleDigest(gate.Policy))
@@ -262,6 +242,73 @@ func runServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 	srv.StartTokenPurges(tokenPurgeInterval)
 	return serveUntilStopped(ctx, s, o, set, log, ln, srv, st)
+}
+
+// openServeStore opens the database of serve under the service lock that keeps admin rekey
+// from changing the keys under a running service. release, for the early returns, undoes
+// what was done in reverse order: the PostgreSQL lock, the store, the SQLite lock.
+func openServeStore(ctx context.Context, db string, log *slog.Logger) (st store.Store, release func(), err error) {
+	var undo []func()
+	undoAll := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			undoAll()
+		}
+	}()
+	if !isPostgresURL(db) {
+		// Held from before the database is opened until the process ends: admin rekey refuses
+		// to change the keys under a running service (the OS releases it on any exit).
+		sqliteLock, err := sqlite.HoldAsService(db)
+		if err != nil {
+			return nil, nil, withCode(ExitFindings, err)
+		}
+		undo = append(undo, func() { _ = sqliteLock.Release() })
+	}
+	if st, err = openDatabase(ctx, db); err != nil {
+		return nil, nil, withCode(ExitFindings, err)
+	}
+	undo = append(undo, func() { _ = st.Close() })
+	if pg, ok := st.(*postgres.Store); ok {
+		// Taken before the key file is read (it waits for a running admin rekey), held on a
+		// session of its own until the store closes.
+		pgLock, err := pg.HoldAsService(ctx, func(waitedForRekey bool) {
+			if waitedForRekey {
+				log.Error("an admin command (rekey) held the database while this instance had lost its connection: restart this instance so that it loads the current key file")
+				return
+			}
+			log.Info("service lock taken again after the database connection was lost")
+		})
+		if err != nil {
+			return nil, nil, withCode(ExitFindings, err)
+		}
+		undo = append(undo, func() { _ = pgLock.Release() })
+	}
+	return st, undoAll, nil
+}
+
+// loadServeKeys loads the key file of serve, creating it for a database that holds nothing
+// sealed yet, and refuses to create one for a database that does: a new key could not read
+// anything in it, so every token would turn inactive.
+func loadServeKeys(ctx context.Context, st store.Store, keyFile, db string, log *slog.Logger) (*keyring.Keyring, error) {
+	credentials, err := countCredentials(ctx, st)
+	if err != nil {
+		return nil, withCode(ExitFindings, err)
+	}
+	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && credentials > 0 {
+		return nil, withCode(ExitFindings, fmt.Errorf("key file %s is missing but the database %s already holds data sealed with a key: restore the key file (or point --key-file at it)", keyFile, databaseLabel(db)))
+	}
+	keys, created, err := keyring.LoadOrCreate(keyFile)
+	if err != nil {
+		return nil, withCode(ExitFindings, err)
+	}
+	if created {
+		log.Info("created key file", "path", keyFile)
+	}
+	return keys, nil
 }
 
 // newServeServer builds the service of serve on the opened store and key file.
@@ -355,89 +402,6 @@ serving:
 	return nil
 }
 
-// serveSettings are the serve options parsed and checked, before anything is opened or bound.
-type serveSettings struct {
-	defaultTTL, maxTTL, idemRetention, tokenRetention, checkpointInterval time.Duration
-	proxies                                                               []netip.Prefix
-	level                                                                 slog.Level
-	tlsConfig                                                             *tls.Config // nil: plain HTTP
-}
-
-// parseServeOptions checks the options of serve and parses their values: every usage error
-// is found here, before a port is bound or a file written.
-func parseServeOptions(o serveOptions) (set serveSettings, err error) {
-	usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
-	if isPostgresURL(o.db) && o.keyFile == "" {
-		// The URL is not echoed: it may hold a password.
-		return set, usage("--key-file is required with a PostgreSQL --db: every instance on the database must use the same key file")
-	}
-	if strings.TrimSpace(o.db) == "" {
-		return set, usage("--db is empty: give the path of the SQLite database file")
-	}
-	if !isPostgresURL(o.db) {
-		if fi, err := os.Stat(filepath.Dir(o.db)); err != nil || !fi.IsDir() {
-			return set, usage("--db %s: the directory %s does not exist: create it or choose another path", o.db, filepath.Dir(o.db))
-		}
-	}
-	set.defaultTTL, err = token.ParseDuration(o.defaultTTL)
-	if err != nil {
-		return set, usage("--default-ttl: %v", err)
-	}
-	set.maxTTL, err = token.ParseDuration(o.maxTTL)
-	if err != nil {
-		return set, usage("--max-ttl: %v", err)
-	}
-	if set.defaultTTL > set.maxTTL {
-		return set, usage("--default-ttl %s is longer than --max-ttl %s", o.defaultTTL, o.maxTTL)
-	}
-	set.idemRetention, err = token.ParseDuration(o.idempotencyRetention)
-	if err != nil {
-		return set, usage("--idempotency-retention: %v", err)
-	}
-	set.tokenRetention, err = token.ParseDuration(o.tokenRetention)
-	if err != nil {
-		return set, usage("--token-retention: %v", err)
-	}
-	if set.tokenRetention <= 0 {
-		return set, usage("--token-retention %s: give a positive duration, e.g. 90d", o.tokenRetention)
-	}
-	if set.proxies, err = parseTrustedProxies(o.trustedProxies); err != nil {
-		return set, err
-	}
-	if set.level, err = parseLogLevel(o.logs); err != nil {
-		return set, withCode(ExitUsage, err)
-	}
-	if o.authFailuresPerMinute == 0 || o.authFailuresPerMinute < -1 {
-		return set, usage("--auth-failures-per-minute %d: give a positive number, or -1 to disable the limit", o.authFailuresPerMinute)
-	}
-	if o.requestTimeout <= 0 {
-		return set, usage("--request-timeout %s: give a positive duration, e.g. 10s", o.requestTimeout)
-	}
-	set.checkpointInterval, err = token.ParseDuration(o.auditCheckpointInterval)
-	if err != nil {
-		return set, usage("--audit-checkpoint-interval %s: give a positive duration, e.g. 1m: %v", o.auditCheckpointInterval, err)
-	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return set, usage("--tls-cert and --tls-key go together: give both or neither")
-	}
-	useTLS := o.tlsCert != ""
-	host, _, err := net.SplitHostPort(o.listen)
-	if err != nil {
-		return set, usage("--listen %q: use host:port, e.g. 127.0.0.1:8790: %v", o.listen, err)
-	}
-	if !useTLS && !o.insecureHTTP && !client.IsLoopbackHost(host) {
-		return set, usage("--listen %s is not a loopback address: serve TLS with --tls-cert and --tls-key, or accept plain HTTP with --insecure-http", o.listen)
-	}
-	if useTLS {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-		if err != nil {
-			return set, usage("loading --tls-cert/--tls-key: %v", err)
-		}
-		set.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	return set, nil
-}
-
 // reloadServePolicy is what serve does on SIGHUP: it reads the --policy directories, the
 // --policy-data files and the --waivers file again, compiles them, and puts them in force
 // for the requests that begin afterwards, logging the new bundle's digest. On any error it
@@ -509,27 +473,4 @@ func (w syncedFile) Write(p []byte) (int, error) {
 		err = w.f.Sync()
 	}
 	return n, err
-}
-
-// parseTrustedProxies reads --trusted-proxy values: CIDR prefixes, or single addresses.
-func parseTrustedProxies(values []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			if p, err := netip.ParsePrefix(part); err == nil {
-				out = append(out, p.Masked())
-				continue
-			}
-			a, err := netip.ParseAddr(part)
-			if err != nil {
-				return nil, withCode(ExitUsage, fmt.Errorf("--trusted-proxy %q: give a CIDR such as 10.0.0.0/8 or an address such as 10.0.0.5", part))
-			}
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-		}
-	}
-	return out, nil
 }

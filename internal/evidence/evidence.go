@@ -150,10 +150,10 @@ func Build(in Input) (Report, error) {
 		rep.Since = &s
 	}
 
-	rotations := map[string][]audit.Record{}
+	rotations := map[string][]RotationRecord{}
 	for _, r := range in.Records {
-		if r.Action == audit.ActionRotate && r.Outcome == "ok" && r.TokenID != "" {
-			rotations[r.TokenID] = append(rotations[r.TokenID], r)
+		if rot, ok := RotationOf(r); ok {
+			rotations[r.TokenID] = append(rotations[r.TokenID], rot)
 		}
 	}
 
@@ -187,9 +187,31 @@ func Build(in Input) (Report, error) {
 	return rep, nil
 }
 
-// buildToken measures one token's rotations; include is false when its timeline ended
-// before since.
-func buildToken(t wire.Token, recs []audit.Record, now, since time.Time) (TokenReport, bool, error) {
+// RotationRecord is what the report needs of one rotation the audit log records: far
+// smaller than the audit.Record, so a caller can hold every rotation of a large service.
+type RotationRecord struct {
+	Seq           int64
+	At            time.Time
+	Actor         string
+	SecretVersion int
+}
+
+// RotationOf is r as the report counts it: ok is false unless r is a successful rotation of
+// a token (a token.rotate record with outcome "ok").
+func RotationOf(r audit.Record) (RotationRecord, bool) {
+	if r.Action != audit.ActionRotate || r.Outcome != "ok" || r.TokenID == "" {
+		return RotationRecord{}, false
+	}
+	rot := RotationRecord{Seq: r.Seq, At: r.Time.UTC(), Actor: r.Actor}
+	if v, err := strconv.Atoi(r.Details["secret_version"]); err == nil {
+		rot.SecretVersion = v
+	}
+	return rot, true
+}
+
+// buildToken measures one token's rotations (recs, in sequence order); include is false
+// when its timeline ended before since.
+func buildToken(t wire.Token, recs []RotationRecord, now, since time.Time) (TokenReport, bool, error) {
 	tr := TokenReport{
 		ID: t.ID, Name: t.Name, Owner: t.Owner, Status: t.Status, CreatedAt: t.CreatedAt.UTC(),
 		Schedule: ScheduleNone, Rotations: []Rotation{},
@@ -229,12 +251,9 @@ func buildToken(t wire.Token, recs []audit.Record, now, since time.Time) (TokenR
 
 	prev := tr.CreatedAt
 	for _, r := range recs {
-		at := r.Time.UTC()
-		rot := Rotation{At: at, Seq: r.Seq, Actor: r.Actor, Previous: prev, gap: at.Sub(prev)}
+		at := r.At.UTC()
+		rot := Rotation{At: at, Seq: r.Seq, Actor: r.Actor, SecretVersion: r.SecretVersion, Previous: prev, gap: at.Sub(prev)}
 		rot.SincePrevious, rot.SincePreviousSeconds = Human(rot.gap), int64(rot.gap/time.Second)
-		if v, err := strconv.Atoi(r.Details["secret_version"]); err == nil {
-			rot.SecretVersion = v
-		}
 		if tr.intervalDur > 0 {
 			due := prev.Add(tr.intervalDur)
 			rot.DueAt = &due

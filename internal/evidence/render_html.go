@@ -92,7 +92,28 @@ func renderHTML(w io.Writer, rep Report) error {
 	for _, t := range rep.Tokens {
 		page.Tokens = append(page.Tokens, htmlToken{TokenReport: t, Timeline: buildTimeline(t)})
 	}
-	return htmlTemplate.Execute(w, page)
+	if err := htmlTemplate.ExecuteTemplate(w, "head", page); err != nil {
+		return err
+	}
+	if len(page.Tokens) > 0 {
+		if err := htmlTemplate.ExecuteTemplate(w, "table-open", page); err != nil {
+			return err
+		}
+		for _, t := range page.Tokens {
+			if err := htmlTemplate.ExecuteTemplate(w, "row", t); err != nil {
+				return err
+			}
+		}
+		if err := htmlTemplate.ExecuteTemplate(w, "table-close", page); err != nil {
+			return err
+		}
+	}
+	for _, t := range page.Tokens {
+		if err := htmlTemplate.ExecuteTemplate(w, "section", t); err != nil {
+			return err
+		}
+	}
+	return htmlTemplate.ExecuteTemplate(w, "foot", page)
 }
 
 // buildTimeline lays out t's gaps on a horizontal axis from the first drawn instant to the

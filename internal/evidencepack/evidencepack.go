@@ -5,9 +5,12 @@
 // with a manifest of SHA-256 digests and an index.html that opens offline and links every
 // part.
 //
-// Build and Check are pure; Write and Read move a pack between memory and a directory or a
-// .zip file. Checking that the audit records a pack cites are in the verified chain needs
-// the service and is the caller's (tokenguard report verify).
+// A Writer writes a pack part by part as the caller reads the service, each part hashed on
+// its way to disk; Open and Check read a pack back part by part. Neither holds a whole part
+// in memory, so a pack of a service with 100k tokens and 1M audit records costs what one of
+// ten tokens does, but for the rotations (see evidence.Stream). Checking that the audit
+// records a pack cites are in the verified chain needs the service and is the caller's
+// (tokenguard report verify, which walks Citations beside the chain).
 package evidencepack
 
 import (
@@ -17,11 +20,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
@@ -43,21 +44,23 @@ const (
 	CitationsName  = "citations.json"
 )
 
-// Checkpoint kinds: the audit head read and verified through the API, or (once the service
-// signs them) a signed checkpoint.
-const (
-	CheckpointHead = "audit_head"
-)
+// CheckpointSigned is the kind of a pack's checkpoint: an Ed25519-signed checkpoint of the
+// audit chain, as GET /v1/audit/checkpoint signs one.
+const CheckpointSigned = "signed_checkpoint"
 
-// Checkpoint is the state of the audit chain the pack rests on.
+// Checkpoint is the state of the audit chain the pack rests on: a checkpoint the service
+// signed (sequence number, hash, time, first keyed record, key id and signature) with the
+// public key that checks its signature, and the result of verifying the chain up to it.
 type Checkpoint struct {
 	Kind string `json:"kind"`
-	// Seq and Hash are the last record of the chain when the pack was made.
-	Seq  int64     `json:"seq"`
-	Hash string    `json:"hash"`
-	Time time.Time `json:"time"`
-	// ChainVerified says whether every record up to Seq verified when the pack was made;
-	// Problem names the first broken record when not.
+	audit.Checkpoint
+	// PublicKey is the Ed25519 public checkpoint key of key set KeyID, derived from the
+	// service's key file when the pack was made. Checking the signature with it proves only
+	// that the checkpoint was not changed after the holder of that key signed it: see
+	// VerifyCheckpoint for keys that prove who signed it.
+	PublicKey []byte `json:"public_key"`
+	// ChainVerified says whether every record up to Seq verified, the record of Seq with
+	// Hash, when the pack was made; Problem names the first broken record when not.
 	ChainVerified bool   `json:"chain_verified"`
 	Records       int64  `json:"records_verified"`
 	Problem       string `json:"problem,omitempty"`
@@ -100,18 +103,37 @@ func InventoryOf(t wire.Token) InventoryToken {
 		RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt, LastUsedAt: t.LastUsedAt}
 }
 
-// Input is what Build packs.
-type Input struct {
+// Token is t as a wire.Token holding what the inventory keeps (the rotation report reads
+// the inventory back this way).
+func (t InventoryToken) Token() wire.Token {
+	return wire.Token{ID: t.ID, Name: t.Name, Owner: t.Owner, Purpose: t.Purpose, Scopes: t.Scopes,
+		DataCategories: t.DataCategories, Audiences: t.Audiences, Status: t.Status, Rotation: t.Rotation,
+		SecretVersion: t.SecretVersion, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt,
+		RevokedAt: t.RevokedAt, LastUsedAt: t.LastUsedAt}
+}
+
+// Summary is what index.html says of the pack, gathered while its parts were written: the
+// counts, the first rows of the deletion requests and renewals (the parts hold them all),
+// the policy in force and the checkpoint.
+type Summary struct {
 	GeneratedAt time.Time
 	Endpoint    string // the service the pack was read from
-	Inventory   []InventoryToken
-	Rotation    evidence.Report
-	Deletions   []wire.DeletionEvidence
-	Renewals    []wire.Renewal
-	Policy      wire.PolicyInForce
 	Checkpoint  Checkpoint
-	Citations   []Citation
+	Policy      wire.PolicyInForce
+	Tokens      int
+	Statuses    map[string]int
+	Rotation    evidence.Summary
+	// Deletions and Renewals are the first IndexRows of their parts; DeletionCount and
+	// RenewalCount count them all.
+	Deletions     []wire.DeletionEvidence
+	DeletionCount int
+	Renewals      []wire.Renewal
+	RenewalCount  int
+	Citations     int
 }
+
+// IndexRows is the most rows a table of index.html shows; the rest is in the part it links.
+const IndexRows = 1000
 
 // File is one part of a pack as the manifest lists it.
 type File struct {
@@ -132,9 +154,6 @@ type Manifest struct {
 	Digest      string     `json:"digest"`
 }
 
-// Pack is a pack in memory: its parts by name, the manifest included.
-type Pack map[string][]byte
-
 func sum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -150,59 +169,6 @@ func encodeJSON(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Build renders every part of in and the manifest over them.
-func Build(in Input) (Pack, error) {
-	p := Pack{}
-	parts := []struct {
-		name string
-		v    any
-	}{
-		{InventoryName, struct {
-			Tokens []InventoryToken `json:"tokens"`
-		}{nonNil(in.Inventory)}},
-		{RotationJSON, in.Rotation},
-		{DeletionsName, struct {
-			DeletionRequests []wire.DeletionEvidence `json:"deletion_requests"`
-		}{nonNil(in.Deletions)}},
-		{RenewalsName, struct {
-			Renewals []wire.Renewal `json:"renewals"`
-		}{nonNil(in.Renewals)}},
-		{PolicyName, in.Policy},
-		{CheckpointName, in.Checkpoint},
-		{CitationsName, struct {
-			Citations []Citation `json:"citations"`
-		}{nonNil(in.Citations)}},
-	}
-	for _, part := range parts {
-		b, err := encodeJSON(part.v)
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s: %w", part.name, err)
-		}
-		p[part.name] = b
-	}
-	var rot bytes.Buffer
-	if err := evidence.Render(&rot, in.Rotation, evidence.FormatHTML); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", RotationHTML, err)
-	}
-	p[RotationHTML] = rot.Bytes()
-	var index bytes.Buffer
-	if err := renderIndex(&index, in, p); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", IndexName, err)
-	}
-	p[IndexName] = index.Bytes()
-
-	m := Manifest{Format: Format, GeneratedAt: in.GeneratedAt.UTC(), Endpoint: in.Endpoint, Checkpoint: in.Checkpoint}
-	for _, name := range slices.Sorted(maps.Keys(p)) {
-		m.Files = append(m.Files, File{Path: name, SHA256: sum(p[name]), Bytes: len(p[name])})
-	}
-	raw, err := encodeManifest(m)
-	if err != nil {
-		return nil, err
-	}
-	p[ManifestName] = raw
-	return p, nil
-}
-
 // encodeManifest is the canonical encoding of m with its Digest computed.
 func encodeManifest(m Manifest) ([]byte, error) {
 	m.Digest = ""
@@ -214,66 +180,5 @@ func encodeManifest(m Manifest) ([]byte, error) {
 	return encodeJSON(m)
 }
 
-// ErrTampered is wrapped by Check's errors about a pack that is not as it was made.
+// ErrTampered is wrapped by the errors about a pack that is not as it was made.
 var ErrTampered = errors.New("evidence pack does not verify")
-
-// Check verifies p against its manifest: the manifest is exactly its canonical encoding with
-// a matching digest, every part it lists is present with its SHA-256 and size, and nothing
-// else is in the pack. It returns the manifest and the citations, which the caller checks
-// against the audit chain.
-func Check(p Pack) (Manifest, []Citation, error) {
-	var m Manifest
-	raw, ok := p[ManifestName]
-	if !ok {
-		return m, nil, fmt.Errorf("%w: no %s: is this an evidence pack (tokenguard report evidence)?", ErrTampered, ManifestName)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return m, nil, fmt.Errorf("%w: %s is not a manifest: %w", ErrTampered, ManifestName, err)
-	}
-	if m.Format != Format {
-		return m, nil, fmt.Errorf("%w: %s has format %q, want %q", ErrTampered, ManifestName, m.Format, Format)
-	}
-	want, err := encodeManifest(m)
-	if err != nil {
-		return m, nil, err
-	}
-	if !bytes.Equal(want, raw) {
-		return m, nil, fmt.Errorf("%w: %s was changed (its digest or encoding does not match its content)", ErrTampered, ManifestName)
-	}
-	listed := map[string]bool{ManifestName: true}
-	var problems []string
-	for _, f := range m.Files {
-		listed[f.Path] = true
-		b, ok := p[f.Path]
-		switch {
-		case !ok:
-			problems = append(problems, f.Path+" is missing")
-		case len(b) != f.Bytes || sum(b) != f.SHA256:
-			problems = append(problems, fmt.Sprintf("%s was changed (SHA-256 %s, manifest says %s)", f.Path, sum(b), f.SHA256))
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(p)) {
-		if !listed[name] {
-			problems = append(problems, name+" is not in the manifest")
-		}
-	}
-	if len(problems) > 0 {
-		return m, nil, fmt.Errorf("%w: %s", ErrTampered, strings.Join(problems, "; "))
-	}
-	var cites struct {
-		Citations []Citation `json:"citations"`
-	}
-	if err := json.Unmarshal(p[CitationsName], &cites); err != nil {
-		return m, nil, fmt.Errorf("%w: %s: %w", ErrTampered, CitationsName, err)
-	}
-	return m, cites.Citations, nil
-}
-
-func nonNil[T any](v []T) []T {
-	if v == nil {
-		return []T{}
-	}
-	return v
-}

@@ -3,49 +3,145 @@ package evidencepack
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 )
 
-func smallPack(t *testing.T) Pack {
+var packAt = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// writeSmall writes a small pack to dest: two tokens, three citations, every other part.
+func writeSmall(t *testing.T, dest string) Manifest {
 	t.Helper()
-	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	p, err := Build(Input{GeneratedAt: at, Endpoint: "https://tokens.example.com",
-		Checkpoint: Checkpoint{Kind: CheckpointHead, Seq: 7, Hash: strings.Repeat("a", 64), Time: at, ChainVerified: true, Records: 7},
-		Citations:  []Citation{{Seq: 7, Hash: strings.Repeat("a", 64), What: "audit checkpoint"}}})
+	w, err := Create(dest, packAt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	sum := Summary{GeneratedAt: packAt, Endpoint: "https://tokens.example.com", Statuses: map[string]int{"active": 2},
+		Checkpoint: Checkpoint{Kind: CheckpointSigned, Checkpoint: audit.Checkpoint{Seq: 7, Hash: strings.Repeat("a", 64), Time: packAt},
+			ChainVerified: true, Records: 7}}
+	inv, err := w.List(InventoryName, "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"tok_a", "tok_b"} {
+		if err := inv.Add(InventoryToken{ID: id, Status: "active"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum.Tokens = inv.Len()
+	cites, err := w.List(CitationsName, "citations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []int64{2, 5, 7} {
+		if err := cites.Add(Citation{Seq: seq, Hash: strings.Repeat("a", 64), What: "record"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []interface{ Close() error }{inv, cites} {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{DeletionsName, RenewalsName, RotationJSON, RotationHTML, PolicyName} {
+		if err := w.WriteJSON(name, map[string]string{"part": name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteJSON(CheckpointName, sum.Checkpoint); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Finish(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func checkPath(t *testing.T, path string) (Manifest, []Citation, error) {
+	t.Helper()
+	o, err := Open(path)
+	if err != nil {
+		return Manifest{}, nil, err
+	}
+	defer func() { _ = o.Close() }()
+	m, err := o.Check()
+	if err != nil {
+		return m, nil, err
+	}
+	r, err := o.Citations()
+	if err != nil {
+		return m, nil, err
+	}
+	defer func() { _ = r.Close() }()
+	var cites []Citation
+	for {
+		c, ok, err := r.Next()
+		if err != nil || !ok {
+			return m, cites, err
+		}
+		cites = append(cites, c)
+	}
 }
 
 func TestCheck_roundTripsThroughZipAndDirectory(t *testing.T) {
-	p := smallPack(t)
 	tmp := t.TempDir()
 	for _, dest := range []string{filepath.Join(tmp, "p.zip"), filepath.Join(tmp, "dir")} {
-		if err := Write(p, dest, time.Unix(0, 0)); err != nil {
-			t.Fatal(err)
-		}
-		back, err := Read(dest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, cites, err := Check(back)
-		if err != nil || len(m.Files) != 9 || len(cites) != 1 || m.Checkpoint.Seq != 7 {
+		writeSmall(t, dest)
+		m, cites, err := checkPath(t, dest)
+		if err != nil || len(m.Files) != 9 || len(cites) != 3 || m.Checkpoint.Seq != 7 {
 			t.Errorf("%s: Check = %d files, %v citations, %v", dest, len(m.Files), cites, err)
 		}
 	}
-	if err := Write(p, filepath.Join(tmp, "p.zip"), time.Unix(0, 0)); err == nil {
-		t.Error("Write over an existing zip succeeded")
+	if left, _ := filepath.Glob(filepath.Join(tmp, ".*")); len(left) != 0 {
+		t.Errorf("staging or scratch directories left behind: %v", left)
+	}
+	if _, err := Create(filepath.Join(tmp, "p.zip"), packAt); err == nil {
+		t.Error("Create over an existing zip succeeded")
+	}
+	if _, err := Create(filepath.Join(tmp, "dir"), packAt); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("Create over a non-empty directory = %v", err)
+	}
+}
+
+// TestWriter_abortLeavesNothing: a pack abandoned half-way leaves no file behind.
+func TestWriter_abortLeavesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	for _, dest := range []string{filepath.Join(tmp, "p.zip"), filepath.Join(tmp, "dir")} {
+		w, err := Create(dest, packAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := w.List(InventoryName, "tokens")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = l.Add(InventoryToken{ID: "tok_a"})
+		if err := w.WriteJSON(PolicyName, map[string]string{}); err != nil {
+			t.Fatal(err)
+		}
+		w.Abort()
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("Abort left %d entries, e.g. %s", len(left), left[0].Name())
 	}
 }
 
 // TestCheck_refusesAnEquivalentButChangedManifest: JSON-equivalent whitespace or a
 // re-encoded manifest is still a changed byte.
 func TestCheck_refusesAnEquivalentButChangedManifest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pack")
+	writeSmall(t, dir)
+	raw, err := os.ReadFile(filepath.Join(dir, ManifestName)) //nolint:gosec // the test's own pack
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, change := range map[string]func([]byte) []byte{
 		"indentation":     func(b []byte) []byte { return bytes.Replace(b, []byte("\n  "), []byte("\n   "), 1) },
 		"trailing space":  func(b []byte) []byte { return append(bytes.TrimRight(b, "\n"), ' ', '\n') },
@@ -54,28 +150,61 @@ func TestCheck_refusesAnEquivalentButChangedManifest(t *testing.T) {
 		"unknown field":   func(b []byte) []byte { return bytes.Replace(b, []byte(`{`), []byte(`{"signed": true,`), 1) },
 		"not json at all": func([]byte) []byte { return []byte("hello") },
 	} {
-		p := smallPack(t)
-		p[ManifestName] = change(bytes.Clone(p[ManifestName]))
-		if _, _, err := Check(p); !errors.Is(err, ErrTampered) {
+		if err := os.WriteFile(filepath.Join(dir, ManifestName), change(bytes.Clone(raw)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := checkPath(t, dir); !errors.Is(err, ErrTampered) {
 			t.Errorf("%s: Check = %v, want ErrTampered", name, err)
 		}
 	}
-	if _, _, err := Check(Pack{"index.html": []byte("x")}); err == nil || !strings.Contains(err.Error(), "no manifest.json") {
+	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := checkPath(t, dir); err == nil || !strings.Contains(err.Error(), "no manifest.json") {
 		t.Errorf("Check without a manifest = %v", err)
 	}
 }
 
-func TestRead_refusesNestedAndDuplicateEntries(t *testing.T) {
+// TestCitations_refusesOutOfOrderAndMalformedLists: the citations are walked beside the
+// chain, so they must come in sequence order, as one well-formed list.
+func TestCitations_refusesOutOfOrderAndMalformedLists(t *testing.T) {
+	for name, body := range map[string]string{
+		"out of order":      `{"citations": [{"seq": 5}, {"seq": 3}]}`,
+		"another list":      `{"tokens": []}`,
+		"content after":     `{"citations": []} {}`,
+		"not closed":        `{"citations": [{"seq": 1}`,
+		"not a list":        `{"citations": {}}`,
+		"an item not cited": `{"citations": ["x"]}`,
+	} {
+		r, err := NewListReader[Citation](strings.NewReader(body), "citations")
+		if err != nil {
+			continue // refused at the start
+		}
+		cr := &CitationReader{rc: io.NopCloser(nil), list: r}
+		for {
+			_, ok, err := cr.Next()
+			if err != nil {
+				break
+			}
+			if !ok {
+				t.Errorf("%s: read to the end without an error", name)
+				break
+			}
+		}
+	}
+}
+
+func TestOpen_refusesNestedEntriesAndNonZips(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-		t.Errorf("Read of a directory with a sub-directory = %v", err)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Open of a directory with a sub-directory = %v", err)
 	}
 	notZip := filepath.Join(t.TempDir(), "x.zip")
 	_ = os.WriteFile(notZip, []byte("not a zip"), 0o600)
-	if _, err := Read(notZip); err == nil || !strings.Contains(err.Error(), "neither a directory nor a zip") {
-		t.Errorf("Read of a non-zip file = %v", err)
+	if _, err := Open(notZip); err == nil || !strings.Contains(err.Error(), "neither a directory nor a zip") {
+		t.Errorf("Open of a non-zip file = %v", err)
 	}
 }

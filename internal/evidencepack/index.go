@@ -2,6 +2,7 @@ package evidencepack
 
 import (
 	_ "embed"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
@@ -9,8 +10,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 //go:embed index.html.tmpl
@@ -32,10 +31,8 @@ var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{
 		return h
 	},
 	"threshold": func(v any) string { return fmt.Sprint(v) },
+	"b64":       func(b []byte) string { return base64.StdEncoding.EncodeToString(b) },
 }).Parse(indexSource))
-
-// indexRows is the most rows a table of index.html shows; the rest is in the part it links.
-const indexRows = 1000
 
 type indexFile struct {
 	Name, SHA256 string
@@ -48,16 +45,11 @@ type indexThreshold struct {
 }
 
 type indexView struct {
-	Input
-	Statuses          map[string]int
-	Deletions         []wire.DeletionEvidence
+	Summary
 	MoreDeletions     int
-	Renewals          []wire.Renewal
 	MoreRenewals      int
 	Thresholds        []indexThreshold
 	Files             []indexFile
-	CitationCount     int
-	InventoryCount    int
 	InventoryName     string
 	RotationHTMLName  string
 	RotationJSONName  string
@@ -67,31 +59,30 @@ type indexView struct {
 	CheckpointName    string
 	CitationsName     string
 	ManifestName      string
-	CheckpointIsHead  bool
 	PolicyEnforcement string
 }
 
-func renderIndex(w io.Writer, in Input, parts Pack) error {
-	v := indexView{Input: in, Statuses: map[string]int{}, InventoryCount: len(in.Inventory),
+// renderIndex writes index.html over sum and the parts written before it (files).
+func renderIndex(w io.Writer, sum Summary, files []File) error {
+	if sum.Statuses == nil {
+		sum.Statuses = map[string]int{}
+	}
+	v := indexView{Summary: sum,
 		InventoryName: InventoryName, RotationHTMLName: RotationHTML, RotationJSONName: RotationJSON,
 		DeletionsName: DeletionsName, RenewalsName: RenewalsName, PolicyName: PolicyName,
 		CheckpointName: CheckpointName, CitationsName: CitationsName, ManifestName: ManifestName,
-		CheckpointIsHead: in.Checkpoint.Kind == CheckpointHead, CitationCount: len(in.Citations),
-		PolicyEnforcement: in.Policy.Enforcement}
-	for _, t := range in.Inventory {
-		v.Statuses[t.Status]++
-	}
-	v.Deletions = in.Deletions[:min(len(in.Deletions), indexRows)]
-	v.MoreDeletions = len(in.Deletions) - len(v.Deletions)
-	v.Renewals = in.Renewals[:min(len(in.Renewals), indexRows)]
-	v.MoreRenewals = len(in.Renewals) - len(v.Renewals)
-	if in.Policy.Bundle != nil {
-		for _, k := range slices.Sorted(maps.Keys(in.Policy.Bundle.Thresholds)) {
-			v.Thresholds = append(v.Thresholds, indexThreshold{Name: k, Value: in.Policy.Bundle.Thresholds[k]})
+		PolicyEnforcement: sum.Policy.Enforcement}
+	v.Deletions = sum.Deletions[:min(len(sum.Deletions), IndexRows)]
+	v.MoreDeletions = sum.DeletionCount - len(v.Deletions)
+	v.Renewals = sum.Renewals[:min(len(sum.Renewals), IndexRows)]
+	v.MoreRenewals = sum.RenewalCount - len(v.Renewals)
+	if sum.Policy.Bundle != nil {
+		for _, k := range slices.Sorted(maps.Keys(sum.Policy.Bundle.Thresholds)) {
+			v.Thresholds = append(v.Thresholds, indexThreshold{Name: k, Value: sum.Policy.Bundle.Thresholds[k]})
 		}
 	}
-	for name, b := range parts {
-		v.Files = append(v.Files, indexFile{Name: name, SHA256: sum(b), Bytes: len(b)})
+	for _, f := range files {
+		v.Files = append(v.Files, indexFile{Name: f.Path, SHA256: f.SHA256, Bytes: f.Bytes})
 	}
 	sort.Slice(v.Files, func(i, j int) bool { return v.Files[i].Name < v.Files[j].Name })
 	return indexTemplate.Execute(w, v)

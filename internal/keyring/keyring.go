@@ -29,10 +29,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
@@ -58,6 +61,32 @@ type keySet struct {
 	Seal        []byte    `json:"seal"`        // AES-256-GCM for personal fields and stored responses
 	BlindIndex  []byte    `json:"blind_index"` // HMAC-SHA256 for equality lookups of personal values
 	Fingerprint []byte    `json:"fingerprint"` // HMAC-SHA256 for log-safe references to secrets
+
+	// The HMAC states of SecretHMAC, BlindIndex and Fingerprint, prepared by fromFile.
+	secretMAC, blindIndexMAC, fingerprintMAC *keyedMAC
+}
+
+// keyedMAC computes HMAC-SHA256 under one key. Building an HMAC hashes the key into its
+// inner and outer states; a pool keeps prepared ones, and Reset restores the keyed state
+// without hashing the key again, so a secret's HMAC costs the hashing of the secret only
+// (one key schedule fewer per call: about a third of the HMAC of a short secret).
+type keyedMAC struct{ pool sync.Pool }
+
+// newKeyedMAC prepares HMAC-SHA256 under key (which the caller no longer changes).
+func newKeyedMAC(key []byte) *keyedMAC {
+	m := &keyedMAC{}
+	m.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return m
+}
+
+// sum returns HMAC-SHA256(key, value) in a fresh slice.
+func (m *keyedMAC) sum(value string) []byte {
+	h := m.pool.Get().(hash.Hash)
+	h.Reset()
+	_, _ = io.WriteString(h, value) // hash.Hash.Write never returns an error
+	out := h.Sum(make([]byte, 0, sha256.Size))
+	m.pool.Put(h)
+	return out
 }
 
 // file is the on-disk shape of a key file.
@@ -259,6 +288,7 @@ func fromFile(f file) (*Keyring, error) {
 		if err != nil {
 			return nil, fmt.Errorf("key set %q: %w", ks.ID, err)
 		}
+		ks.secretMAC, ks.blindIndexMAC, ks.fingerprintMAC = newKeyedMAC(ks.SecretHMAC), newKeyedMAC(ks.BlindIndex), newKeyedMAC(ks.Fingerprint)
 		k.byID[ks.ID] = ks
 		k.aeads[ks.ID] = aead
 		auditSecret, err := derive(ks.SecretHMAC, auditKeyLabel)
@@ -312,17 +342,17 @@ func (k *Keyring) SignCheckpoint(head audit.Record, keyedFrom int64, at time.Tim
 
 // HashSecret returns HMAC-SHA256 of secret under the current key, and that key's id.
 func (k *Keyring) HashSecret(secret string) (hash []byte, keyID string) {
-	return mac(k.current.SecretHMAC, secret), k.current.ID
+	return k.current.secretMAC.sum(secret), k.current.ID
 }
 
 // SecretHashes returns the HMAC of secret under every key set, the current one first and
 // then the others in id order, for lookups that must also find secrets hashed before a key
 // rotation.
 func (k *Keyring) SecretHashes(secret string) [][]byte {
-	out := [][]byte{mac(k.current.SecretHMAC, secret)}
+	out := [][]byte{k.current.secretMAC.sum(secret)}
 	for _, id := range k.KeyIDs() {
 		if id != k.current.ID {
-			out = append(out, mac(k.byID[id].SecretHMAC, secret))
+			out = append(out, k.byID[id].secretMAC.sum(secret))
 		}
 	}
 	return out
@@ -354,14 +384,14 @@ func (k *Keyring) EnvelopeKeyID(envelope []byte) (string, error) {
 // Fingerprint returns a keyed, non-reversible reference to secret that is safe to log:
 // "fp_" followed by 16 hex characters.
 func (k *Keyring) Fingerprint(secret string) string {
-	return "fp_" + hex.EncodeToString(mac(k.current.Fingerprint, secret)[:8])
+	return "fp_" + hex.EncodeToString(k.current.fingerprintMAC.sum(secret)[:8])
 }
 
 // BlindIndex returns a keyed hash of value (64 hex characters) for equality lookups of
 // personal values stored encrypted. Callers normalise value first (e.g. lower case) when
 // lookups should ignore such differences.
 func (k *Keyring) BlindIndex(value string) string {
-	return hex.EncodeToString(mac(k.current.BlindIndex, value))
+	return hex.EncodeToString(k.current.blindIndexMAC.sum(value))
 }
 
 // Seal encrypts plaintext with AES-256-GCM under the current key. The envelope is
@@ -404,10 +434,4 @@ func (k *Keyring) Open(envelope []byte) ([]byte, error) {
 		return nil, errors.New("opening sealed value: authentication failed (altered data or wrong key file)")
 	}
 	return plain, nil
-}
-
-func mac(key []byte, value string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(value))
-	return h.Sum(nil)
 }

@@ -104,12 +104,12 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 	}
 	for _, managedBy := range []string{"tokenguard", "external"} {
 		var whole []Rule
-		var views []*viewRule
+		var readsRules []*readsRule
 		for _, r := range active {
 			if r.Scope != ScopeToken || len(r.AppliesTo) > 0 && !slices.Contains(r.AppliesTo, managedBy) {
 				continue
 			}
-			if r.view == nil {
+			if r.reads == nil {
 				whole = append(whole, r)
 				continue
 			}
@@ -118,14 +118,14 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 				return nil, err
 			}
 			p.constants = constants
-			views = append(views, &viewRule{view: r.view, prepared: p})
+			readsRules = append(readsRules, &readsRule{reads: r.reads, prepared: p})
 		}
 		if e.token[managedBy], err = prepare(ctx, compiler, store, whole, o.viaRego); err != nil {
 			return nil, err
 		}
 		e.token[managedBy].constants = constants
-		e.token[managedBy].views = views
-		e.token[managedBy].raw = len(whole) > 0 || slices.ContainsFunc(views, func(v *viewRule) bool { return v.view.readsRaw() })
+		e.token[managedBy].readsRules = readsRules
+		e.token[managedBy].raw = len(whole) > 0 || slices.ContainsFunc(readsRules, func(v *readsRule) bool { return v.reads.readsRaw() })
 	}
 	var planRules []Rule
 	for _, r := range active {

@@ -14,18 +14,18 @@ import (
 //
 //	reads: [fields.purpose]
 //
-// Such a rule is evaluated on a view of the token that holds only those paths plus the
+// Such a rule is evaluated on a projection of the token that holds only those paths plus the
 // token's kind and change (managed_by, type, actions) and its unknown and sensitive paths.
-// Because that view is the rule's whole input, the rule's findings are a function of it:
+// Because that projection is the rule's whole input, the rule's findings are a function of it:
 // within one evaluation call (one plan, or one batch of tokens with the same plan facts) the
-// engine evaluates the rule once per distinct view and reuses the findings for every other
-// token with the same view. A rule that reads a path it did not declare sees it absent,
+// engine evaluates the rule once per distinct projection and reuses the findings for every
+// other token with the same projection. A rule that reads a path it did not declare sees it absent,
 // in every gate alike; rules without custom.reads see the whole token.
 //
 // Real estates repeat themselves (modules instantiated with for_each, the same ttl, scopes
 // and rotation on hundreds of tokens), so most tokens evaluate most rules from the table.
 
-// alwaysRead are the token keys in every view.
+// alwaysRead are the token keys in every projection.
 var alwaysRead = []string{"managed_by", "type", "actions", "unknown", "sensitive"}
 
 // tokenKeys are the top-level keys of a normalised token (input.token) and tokenFields the
@@ -47,14 +47,14 @@ var tokenKeys, tokenFields = func() (keys, fields []string) {
 	return keys, fields
 }()
 
-// tokenView is the set of token paths a rule reads.
-type tokenView struct {
+// readSet is the set of token paths a rule declares it reads (custom.reads, plus alwaysRead).
+type readSet struct {
 	keys   []*ast.Term // top-level keys other than fields
 	fields []*ast.Term // keys of fields
 	paths  []int       // the keys', then the fields' indexes in pathTerms
 }
 
-// pathTerms are the paths a view may hold: tokenKeys, then tokenFields.
+// pathTerms are the paths a projection may hold: tokenKeys, then tokenFields.
 var pathTerms = func() []*ast.Term {
 	var out []*ast.Term
 	for _, k := range tokenKeys {
@@ -66,8 +66,8 @@ var pathTerms = func() []*ast.Term {
 	return out
 }()
 
-// tokenPaths reads the values of one token at the view paths, each once with its hash, for
-// all the views evaluated on that token.
+// tokenPaths reads the values of one token at the declared paths, each once with its hash,
+// for all the rules with declared reads evaluated on that token.
 type tokenPaths struct {
 	token  ast.Object
 	fields ast.Object
@@ -102,8 +102,8 @@ func (p *tokenPaths) at(i int) (*ast.Term, int) {
 }
 
 // parseReads validates the custom.reads entries of a rule: "fields.<name>" or a top-level key.
-func parseReads(file, id string, entries []string) (*tokenView, error) {
-	v := &tokenView{}
+func parseReads(file, id string, entries []string) (*readSet, error) {
+	v := &readSet{}
 	seen := map[string]bool{}
 	add := func(dst *[]*ast.Term, key string) {
 		if !seen[key] {
@@ -141,9 +141,9 @@ func parseReads(file, id string, entries []string) (*tokenView, error) {
 	return v, nil
 }
 
-// values appends to buf the token's values at the view's paths, in a fixed order (nil where
+// values appends to buf the token's values at the set's paths, in a fixed order (nil where
 // the token has no value), and returns them with a hash of them.
-func (v *tokenView) values(p *tokenPaths, buf []*ast.Term) ([]*ast.Term, int) {
+func (v *readSet) values(p *tokenPaths, buf []*ast.Term) ([]*ast.Term, int) {
 	h := len(v.paths)
 	for _, i := range v.paths {
 		x, xh := p.at(i)
@@ -153,9 +153,9 @@ func (v *tokenView) values(p *tokenPaths, buf []*ast.Term) ([]*ast.Term, int) {
 	return buf, h
 }
 
-// object builds the view from values returned by values: the declared keys present in the
+// projection builds the token reduced to the set from values returned by values: the declared keys present in the
 // token, and fields reduced to the declared fields.
-func (v *tokenView) object(values []*ast.Term) ast.Object {
+func (v *readSet) projection(values []*ast.Term) ast.Object {
 	out := ast.NewObject()
 	for i, k := range v.keys {
 		if values[i] != nil {
@@ -174,53 +174,60 @@ func (v *tokenView) object(values []*ast.Term) ast.Object {
 	return out
 }
 
-// readsRaw is true when the view holds the token's raw before or after values.
-func (v *tokenView) readsRaw() bool {
+// readsAny is true when the set holds one of these keys of input.token.fields.
+func (v *readSet) readsAny(fields []string) bool {
+	return slices.ContainsFunc(v.fields, func(k *ast.Term) bool { return slices.Contains(fields, string(k.Value.(ast.String))) })
+}
+
+// readsRaw is true when the set holds the token's raw before or after values.
+func (v *readSet) readsRaw() bool {
 	return slices.ContainsFunc(v.keys, func(k *ast.Term) bool { return k.Equal(keyBefore) || k.Equal(keyAfter) })
 }
 
-// viewRule is a token rule with declared reads, prepared on its own.
-type viewRule struct {
-	view     *tokenView
+// readsRule is a token rule with declared reads, prepared on its own.
+type readsRule struct {
+	reads    *readSet
 	prepared *preparedRules
 }
 
-// maxViews bounds the findings kept per rule and evaluation call; beyond it, new views are
+// maxProjections bounds the findings kept per rule and evaluation call; beyond it, new projections are
 // evaluated without being kept, so memory stays bounded.
-const maxViews = 1 << 14
+const maxProjections = 1 << 14
 
 // A table goes cold, and is dropped, when fewer than one lookup in coldRatio has hit after
 // coldAfter lookups: the rule reads a field that differs on (nearly) every token, such as a
-// purpose or an address, and keeping its views would cost memory and time for nothing.
+// purpose or an address, and keeping its projections would cost memory and time for nothing.
 const (
 	coldAfter = 2048
 	coldRatio = 4
 )
 
-// viewTable holds the findings of one rule per distinct view, for one evaluation call.
-type viewTable struct {
+// projectionTable holds the findings of one rule per distinct projection, for one evaluation
+// call.
+type projectionTable struct {
 	mu      sync.Mutex
-	entries map[int][]viewEntry
+	entries map[int][]projectionEntry
 	size    int
 	lookups int
 	hits    int
 	cold    bool
 }
 
-type viewEntry struct {
+type projectionEntry struct {
 	values   []*ast.Term
 	findings []Finding // Address is "" where the rule did not name one
 }
 
-// viewTables are the tables of one evaluation call, one per managed_by and view rule.
-type viewTables map[string][]*viewTable
+// projectionTables are the tables of one evaluation call, one per managed_by and rule with
+// declared reads.
+type projectionTables map[string][]*projectionTable
 
-func (e *Engine) newViewTables() viewTables {
-	out := viewTables{}
+func (e *Engine) newProjectionTables() projectionTables {
+	out := projectionTables{}
 	for managedBy, p := range e.token {
-		tables := make([]*viewTable, len(p.views))
+		tables := make([]*projectionTable, len(p.readsRules))
 		for i := range tables {
-			tables[i] = &viewTable{entries: map[int][]viewEntry{}}
+			tables[i] = &projectionTable{entries: map[int][]projectionEntry{}}
 		}
 		out[managedBy] = tables
 	}
@@ -229,7 +236,7 @@ func (e *Engine) newViewTables() viewTables {
 
 // lookup returns the findings kept for these values; ok is false when there are none, and
 // keep is false when the table is cold.
-func (t *viewTable) lookup(values []*ast.Term, hash int) (findings []Finding, ok, keep bool) {
+func (t *projectionTable) lookup(values []*ast.Term, hash int) (findings []Finding, ok, keep bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.cold {
@@ -258,28 +265,29 @@ func equalTerms(a, b []*ast.Term) bool {
 	return true
 }
 
-func (t *viewTable) store(values []*ast.Term, hash int, findings []Finding) {
+func (t *projectionTable) store(values []*ast.Term, hash int, findings []Finding) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.cold || t.size >= maxViews {
+	if t.cold || t.size >= maxProjections {
 		return
 	}
-	t.entries[hash] = append(t.entries[hash], viewEntry{values: values, findings: findings})
+	t.entries[hash] = append(t.entries[hash], projectionEntry{values: values, findings: findings})
 	t.size++
 }
 
-// evaluateViews evaluates the view rules of p on the token: from the table where this view
-// was seen before, else by evaluating the rule on the view.
-func (p *preparedRules) evaluateViews(ctx context.Context, call *evalCall, tables []*viewTable, token ast.Object, planTerm *ast.Term, address string) ([]Finding, error) {
+// evaluateReadsRules evaluates the rules of p with declared reads on the token: from the table
+// where this projection was seen before, else by evaluating the rule on the projection.
+func (p *preparedRules) evaluateReadsRules(ctx context.Context, call *evalCall, tables []*projectionTable, token ast.Object, planTerm *ast.Term, t *Token) ([]Finding, error) {
+	address := t.Address
 	var out []Finding
 	var buf []*ast.Term
 	paths := newTokenPaths(token)
-	for i, r := range p.views {
-		values, hash := r.view.values(paths, buf[:0])
+	for i, r := range p.readsRules {
+		values, hash := r.reads.values(paths, buf[:0])
 		findings, ok, keep := tables[i].lookup(values, hash)
 		if !ok {
 			input := ast.NewObject(
-				[2]*ast.Term{ast.StringTerm("token"), ast.NewTerm(r.view.object(values))},
+				[2]*ast.Term{ast.StringTerm("token"), ast.NewTerm(r.reads.projection(values))},
 				[2]*ast.Term{ast.StringTerm("plan"), planTerm},
 			)
 			var err error
@@ -297,11 +305,15 @@ func (p *preparedRules) evaluateViews(ctx context.Context, call *evalCall, table
 				buf = nil // the table holds values now
 			}
 		}
+		first := len(out)
 		for _, f := range findings {
 			if f.Address == "" {
 				f.Address = address
 			}
 			out = append(out, f)
+		}
+		if r.reads.readsAny(t.tainted) {
+			withholdMessages(out[first:], *t)
 		}
 	}
 	return out, nil

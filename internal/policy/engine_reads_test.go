@@ -40,11 +40,11 @@ func withoutReads(t *testing.T) fs.FS {
 	return out
 }
 
-// TestViews_sameFindingsAsWholeTokens: for every gate, the engine (rules on their declared
-// views, findings reused across tokens with equal views) finds exactly what the same bundle
+// TestProjections_sameFindingsAsWholeTokens: for every gate, the engine (rules on their declared
+// projections, findings reused across tokens with equal projections) finds exactly what the same bundle
 // finds with every rule on the whole token, on thousands of random tokens built to hit every
 // branch of the rules, and on each token alone (no reuse).
-func TestViews_sameFindingsAsWholeTokens(t *testing.T) {
+func TestProjections_sameFindingsAsWholeTokens(t *testing.T) {
 	ctx := context.Background()
 	data := filepath.Join(t.TempDir(), "erased.json")
 	if err := os.WriteFile(data, []byte(`{"tokenguard": {"erased_subjects": ["subject-erased"]}}`), 0o600); err != nil {
@@ -58,7 +58,7 @@ func TestViews_sameFindingsAsWholeTokens(t *testing.T) {
 	}}
 	for _, gate := range []string{GateCheck, GateProvider, GateService} {
 		t.Run(gate, func(t *testing.T) {
-			views, err := NewEngine(ctx, Options{Gate: gate, DataFiles: []string{data}, Now: fixedNow})
+			withReads, err := NewEngine(ctx, Options{Gate: gate, DataFiles: []string{data}, Now: fixedNow})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +67,7 @@ func TestViews_sameFindingsAsWholeTokens(t *testing.T) {
 				t.Fatal(err)
 			}
 			declared := 0
-			for _, r := range views.Rules() {
+			for _, r := range withReads.Rules() {
 				if r.Reads != nil {
 					declared++
 				}
@@ -80,7 +80,7 @@ func TestViews_sameFindingsAsWholeTokens(t *testing.T) {
 			if declared < 15 {
 				t.Fatalf("only %d rules declare reads; the bundle's token rules should", declared)
 			}
-			got, err := views.EvaluateTokens(ctx, tokens, facts)
+			got, err := withReads.EvaluateTokens(ctx, tokens, facts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,15 +96,15 @@ func TestViews_sameFindingsAsWholeTokens(t *testing.T) {
 			for _, f := range want {
 				ids[f.RuleID]++
 			}
-			for _, r := range views.Rules() {
+			for _, r := range withReads.Rules() {
 				if r.Scope == ScopeToken && ids[r.ID] == 0 && slices.Contains(r.Gates, gate) {
 					t.Errorf("rule %s never fired on the random tokens: extend randomTokens so it is compared", r.ID)
 				}
 			}
-			// One token at a time: the first evaluation of every view.
+			// One token at a time: the first evaluation of every projection.
 			var alone []Finding
 			for _, tok := range tokens[:300] {
-				fs, err := views.EvaluateTokens(ctx, []Token{tok}, facts)
+				fs, err := withReads.EvaluateTokens(ctx, []Token{tok}, facts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -132,9 +132,9 @@ func compareFindings(t *testing.T, got, want []Finding) {
 	}
 }
 
-// TestViews_coldTableStillFindsEverything: a rule whose read field differs on every token
-// (purpose) stops keeping views after coldAfter lookups and keeps finding.
-func TestViews_coldTableStillFindsEverything(t *testing.T) {
+// TestProjections_coldTableStillFindsEverything: a rule whose read field differs on every token
+// (purpose) stops keeping projections after coldAfter lookups and keeps finding.
+func TestProjections_coldTableStillFindsEverything(t *testing.T) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, Options{Now: fixedNow})
 	if err != nil {
@@ -278,7 +278,7 @@ func randomTokens(r *rand.Rand, n int) []Token {
 }
 
 // TestReads_rawValuesReachRulesThatDeclareThem: a rule that declares after sees the raw planned
-// values; one that does not sees them absent, in its view.
+// values; one that does not sees them absent, in its projection.
 func TestReads_rawValuesReachRulesThatDeclareThem(t *testing.T) {
 	rule := func(id, reads string) string {
 		return `# METADATA
@@ -306,6 +306,6 @@ deny contains "label cost_centre is missing" if not input.token.after.labels.cos
 		t.Fatal(err)
 	}
 	if len(fs) != 1 || fs[0].RuleID != "ACME-2" {
-		t.Fatalf("findings %+v, want only ACME-2 (its view has no after)", fs)
+		t.Fatalf("findings %+v, want only ACME-2 (its projection has no after)", fs)
 	}
 }

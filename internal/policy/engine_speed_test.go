@@ -285,7 +285,11 @@ func TestEngine_cancelledContextStopsEvaluation(t *testing.T) {
 	}
 }
 
-func TestToken_termEqualsValue(t *testing.T) {
+// TestToken_jsonIsDerivedFromTheTerm: the JSON form of a token (MarshalJSON, what
+// `tokenguard policy` tooling and tests print) is derived from the one representation the
+// engine evaluates (term): it decodes back to the same OPA value for every fixture token, and
+// pins the input.token contract (nil is null, empty is [], times in RFC 3339) exactly.
+func TestToken_jsonIsDerivedFromTheTerm(t *testing.T) {
 	p, err := ReadPlan(bytes.NewReader(readFixture(t, "tokenguard.json")))
 	if err != nil {
 		t.Fatal(err)
@@ -304,17 +308,28 @@ func TestToken_termEqualsValue(t *testing.T) {
 	if len(tokens) != 6 {
 		t.Fatalf("%d tokens, want 6", len(tokens))
 	}
+	golden := map[string]string{
+		"x.full":  `{"actions":[],"address":"x.full","after":{"nested":{"l":[true,null,"s"]},"ttl":30},"before":null,"fields":{"age_seconds":null,"audiences":null,"data_categories":[],"data_subjects":null,"expires_at":"2026-11-27T12:00:00Z","expires_in_seconds":86400,"last_used_at":"2026-11-27T12:00:00Z","name":"n","never_expires":true,"owner":"o","purpose":"p","renewal":{"reason":"r","reviewed_by":null},"renewal_requested":true,"rotation_configured":true,"rotation_interval_seconds":86400,"rotation_overlap_seconds":86400,"scopes":["a:read"],"status":"active","ttl_seconds":86400,"unused_seconds":86400},"managed_by":"","module":"","name":"","provider":"","sensitive":null,"type":"","unknown":[]}`,
+		"x.empty": `{"actions":null,"address":"x.empty","after":null,"before":null,"fields":{"age_seconds":null,"audiences":null,"data_categories":null,"data_subjects":null,"expires_at":null,"expires_in_seconds":null,"last_used_at":null,"name":null,"never_expires":false,"owner":null,"purpose":null,"renewal":null,"renewal_requested":false,"rotation_configured":false,"rotation_interval_seconds":null,"rotation_overlap_seconds":null,"scopes":null,"status":null,"ttl_seconds":null,"unused_seconds":null},"managed_by":"","module":"","name":"","provider":"","sensitive":null,"type":"","unknown":null}`,
+	}
 	for _, tok := range tokens {
-		want, err := ast.InterfaceToValue(tok.value())
+		b, err := json.Marshal(tok)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := tok.term()
+		if want, ok := golden[tok.Address]; ok && string(b) != want {
+			t.Errorf("%s: JSON\n%s\nwant\n%s", tok.Address, b, want)
+		}
+		decoded, err := ast.ValueFromReader(bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Value.Compare(want) != 0 {
-			t.Errorf("%s: term\n%v\nwant\n%v", tok.Address, got, want)
+		term, err := tok.term()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if term.Value.Compare(decoded) != 0 {
+			t.Errorf("%s: JSON decodes to\n%v\nwant the term\n%v", tok.Address, decoded, term)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // preparedRules is one prepared query that evaluates the deny set of several rule packages;
-// binding "r<i>" holds the findings of rules[i]. For token rules, views holds the rules that
+// binding "r<i>" holds the findings of rules[i]. For token rules, readsRules holds the rules that
 // declare their reads, each prepared on its own (see engine_reads.go); rules holds the others.
 type preparedRules struct {
 	// query is the compiled query for the direct path (topdown without the rego package).
@@ -22,9 +22,9 @@ type preparedRules struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	// public is the same query prepared through OPA's public rego API.
-	public *rego.PreparedEvalQuery
-	rules  []Rule
-	views  []*viewRule
+	public     *rego.PreparedEvalQuery
+	rules      []Rule
+	readsRules []*readsRule
 	// raw is true when a rule reads the token's raw before and after values (every rule
 	// without declared reads does): only then are they converted to OPA values.
 	raw bool
@@ -67,24 +67,24 @@ type evalCall struct {
 	now time.Time
 	// cancel stops every evaluation of the call, mid-rule, once the caller's context ends.
 	cancel topdown.Cancel
-	// tables hold the findings of rules with declared reads, per distinct view.
-	tables viewTables
+	// tables hold the findings of rules with declared reads, per distinct projection.
+	tables projectionTables
 	stop   func() bool
 }
 
 // newCall starts an Engine call at now; end must be called when it returns.
 func (e *Engine) newCall(ctx context.Context, now time.Time) *evalCall {
 	c := topdown.NewCancel()
-	return &evalCall{now: now, cancel: c, tables: e.newViewTables(), stop: context.AfterFunc(ctx, c.Cancel)}
+	return &evalCall{now: now, cancel: c, tables: e.newProjectionTables(), stop: context.AfterFunc(ctx, c.Cancel)}
 }
 
 func (c *evalCall) end() { c.stop() }
 
 // evaluateToken evaluates the token rules on t: the rules without declared reads on the whole
-// token, the others on their views, through tables (those of the current evaluation call).
+// token, the others on their projections, through tables (those of the current evaluation call).
 func (e *Engine) evaluateToken(ctx context.Context, call *evalCall, t Token, planTerm *ast.Term) ([]Finding, error) {
 	p := e.token[t.ManagedBy]
-	if p == nil || len(p.rules) == 0 && len(p.views) == 0 {
+	if p == nil || len(p.rules) == 0 && len(p.readsRules) == 0 {
 		return nil, nil
 	}
 	tv, err := t.termWith(p.raw)
@@ -100,19 +100,21 @@ func (e *Engine) evaluateToken(ctx context.Context, call *evalCall, t Token, pla
 		if out, err = p.eval(ctx, call, input, t.Address); err != nil {
 			return nil, err
 		}
+		if len(t.tainted) > 0 { // these rules see every field
+			withholdMessages(out, t)
+		}
 	}
-	if len(p.views) > 0 {
+	if len(p.readsRules) > 0 {
 		token, ok := tv.Value.(ast.Object)
 		if !ok {
 			return nil, fmt.Errorf("%s: normalised token is not an object", t.Address)
 		}
-		viewFindings, err := p.evaluateViews(ctx, call, call.tables[t.ManagedBy], token, planTerm, t.Address)
+		readsFindings, err := p.evaluateReadsRules(ctx, call, call.tables[t.ManagedBy], token, planTerm, &t)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, viewFindings...)
+		out = append(out, readsFindings...)
 	}
-	withholdMessages(out, t)
 	return out, nil
 }
 

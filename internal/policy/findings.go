@@ -31,9 +31,10 @@ type Finding struct {
 	WaiverApprovedBy string `json:"waiver_approved_by,omitempty"`
 }
 
-// withholdMessages replaces the messages of t's findings when t had sensitive values other
-// than its secret: rules judged them, and a message may quote them ("ttl of 400 days"), so
-// the message says which attributes were withheld and nothing of their values.
+// withholdMessages replaces the messages of findings of a rule that could see a value
+// derived from t's sensitive values other than its secret (t.tainted): rules judged them, and
+// a message may quote them ("ttl of 400 days"), so the message says which attributes were
+// withheld and nothing of their values.
 func withholdMessages(fs []Finding, t Token) {
 	if len(t.withheld) == 0 {
 		return

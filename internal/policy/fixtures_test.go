@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // planTime is the timestamp of every fixture plan.
@@ -98,4 +100,13 @@ func readFixture(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// value is the Go form of the fields' term, for comparisons with golden JSON.
+func (f Fields) value() map[string]any {
+	v, err := ast.JSON(f.term().Value)
+	if err != nil {
+		panic(err) // the fields' term holds only strings, numbers, booleans and null
+	}
+	return v.(map[string]any)
 }

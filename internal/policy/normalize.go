@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // Token is one normalised token-like resource change: the value of input.token in the policy
@@ -25,14 +27,19 @@ type Token struct {
 	Fields    Fields
 
 	// withheld are the sensitive paths, other than secrets, that held a value: rules judged
-	// them, and the messages of the token's findings are withheld (see withholdMessages).
+	// them, and the messages of the findings of rules that could see them are withheld (see
+	// withholdMessages).
 	withheld []string
+	// tainted are the keys of Fields (input.token.fields) whose value depends on a withheld
+	// value: a rule that reads one may quote it, so its messages are withheld; a rule that
+	// reads none of them cannot see a withheld value (the raw values are stripped of them).
+	tainted []string
 	// problems are values of the wrong type (a scope that is a number); the check gate
 	// refuses a plan with any.
 	problems []string
 }
 
-// Fields is the provider-independent view of a token (input.token.fields). A nil pointer or
+// Fields are the provider-independent fields of a token (input.token.fields). A nil pointer or
 // nil slice is JSON null: not set, or unknown until apply (see Token.Unknown).
 type Fields struct {
 	Name, Purpose, Owner                            *string
@@ -251,8 +258,9 @@ func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 	if c.Type == TokenguardType {
 		t.ManagedBy = "tokenguard"
 	}
-	if m, ok := mappers[c.Type]; ok {
-		v := view{before: before, after: after, unknown: unknown, now: now, actions: t.Actions, problems: &t.problems}
+	m, mapped := mappers[c.Type]
+	if mapped {
+		v := attributeReader{before: before, after: after, unknown: unknown, now: now, actions: t.Actions, problems: &t.problems}
 		t.Fields = m(v)
 	}
 	for _, p := range sensitive {
@@ -260,8 +268,27 @@ func normalizeToken(c TokenChange, now time.Time, owned bool) Token {
 			t.withheld = append(t.withheld, p)
 		}
 	}
+	if mapped && len(t.withheld) > 0 {
+		// Map again without the withheld values: the fields that change depend on them.
+		clean := m(attributeReader{before: stripPaths(before, t.withheld), after: stripPaths(after, t.withheld), unknown: unknown, now: now, actions: t.Actions})
+		t.tainted = changedFields(t.Fields, clean)
+	}
 	t.Before, t.After = stripPathsInPlace(before, sensitive), stripPathsInPlace(after, sensitive)
 	return t
+}
+
+// changedFields are the keys of input.token.fields whose values differ between a and b.
+func changedFields(a, b Fields) []string {
+	x, _ := a.term().Value.(ast.Object)
+	y, _ := b.term().Value.(ast.Object)
+	var out []string
+	for _, k := range x.Keys() {
+		if !x.Get(k).Equal(y.Get(k)) {
+			out = append(out, string(k.Value.(ast.String)))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func hasValue(m map[string]any, attr string) bool {

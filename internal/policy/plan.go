@@ -465,6 +465,10 @@ func (rc *ResourceChange) decodeChange() error {
 		if errors.As(err, &ce) {
 			return invalidf("plan resource change %s: %s at byte %d; %s", rc.Address, ce.msg, rc.offset+ce.at+1, regenerateAdvice)
 		}
+		var le *limitError
+		if errors.As(err, &le) {
+			return invalidf("plan resource change %s: %s, at byte %d: no token needs that many; if the plan is genuine, split the resource or report the case", rc.Address, le.msg, rc.offset+le.at+1)
+		}
 		return invalidf("plan resource change %s: change is not valid JSON: %v", rc.Address, describeSyntax(err))
 	}
 	rc.Actions, rc.Before, rc.After, rc.AfterUnknown = c.actions, c.before, c.after, c.afterUnknown

@@ -104,3 +104,29 @@ func (p PlanFacts) term() (*ast.Term, error) {
 	}
 	return ast.NewTerm(v), nil
 }
+
+func strValue(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+func timeValue(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// stringsValue keeps the nil/empty distinction: nil is null, an empty slice is [].
+func stringsValue(s []string) any {
+	if s == nil {
+		return nil
+	}
+	out := make([]any, len(s))
+	for i, e := range s {
+		out[i] = e
+	}
+	return out
+}

@@ -52,7 +52,33 @@ type changeDecoder struct {
 	// names holds the member names seen so far, so that the same attribute name in thousands
 	// of changes is one string, not one allocation each.
 	names map[string]string
+	// values counts the values decoded from the current change object (MaxChangeValues).
+	values int
 }
+
+// Limits of one resource change, so that a plan cannot make the checker build values far
+// larger than the plan (a token with three million scopes took 826 MB for a plan of 51 MB
+// before; each decoded value costs tens of bytes more than its JSON, again as a policy
+// value, and rules iterate over them). Real tokens hold a few dozen values; a change over a
+// limit is an input error (exit 2) that names the limit. docs/security.md lists them.
+const (
+	// MaxListValues is the most elements one JSON array of a token-like resource change may
+	// hold (a token's scopes, audiences, data categories, ...).
+	MaxListValues = 10_000
+	// MaxChangeValues is the most values (every string, number, boolean, null, object and
+	// array, at any depth) one token-like resource change may hold, over its before, after,
+	// after_unknown and sensitivity values together.
+	MaxChangeValues = 25_000
+)
+
+// limitError is a change over MaxListValues or MaxChangeValues; at is where the offending
+// value starts in the change object (bytes from 0).
+type limitError struct {
+	msg string
+	at  int64
+}
+
+func (e *limitError) Error() string { return e.msg }
 
 // Bounds of changeDecoder.names: names are attribute names, a few hundred in a plan.
 const (
@@ -92,6 +118,7 @@ func (d *changeDecoder) reset(raw []byte) {
 	clear(d.members) // left over by a failed decode; they must not keep values alive
 	clear(d.elements)
 	d.members, d.elements = d.members[:0], d.elements[:0]
+	d.values = 0
 	if raw == nil {
 		d.dec.Reset(emptyReader, planDecoderOptions...)
 		return
@@ -362,6 +389,11 @@ func expectObject(dec *jsontext.Decoder, name string) error {
 // recursion is bounded.
 func (d *changeDecoder) decodeAny() (any, error) {
 	dec := d.dec
+	if d.values++; d.values > MaxChangeValues {
+		dec.PeekKind()
+		return nil, &limitError{at: nextOffset(dec), msg: fmt.Sprintf(
+			"the change holds more than %d values (the most tokenguard check reads of one resource change, so that a plan cannot exhaust its memory)", MaxChangeValues)}
+	}
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, err
@@ -402,8 +434,12 @@ func (d *changeDecoder) decodeAny() (any, error) {
 		d.members = d.members[:start]
 		return m, nil
 	case '[':
-		start := len(d.elements)
+		start, at := len(d.elements), dec.InputOffset()-1 // where the '[' is
 		for dec.PeekKind() != ']' {
+			if len(d.elements)-start == MaxListValues {
+				return nil, &limitError{at: at, msg: fmt.Sprintf(
+					"a list holds more than %d values (the most tokenguard check reads in one list of a resource change, so that a plan cannot exhaust its memory)", MaxListValues)}
+			}
 			v, err := d.decodeAny()
 			if err != nil {
 				return nil, err

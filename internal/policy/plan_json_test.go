@@ -165,3 +165,107 @@ func TestReadPlan_nullSectionsAreMissingSections(t *testing.T) {
 		t.Errorf("plan = %+v", p)
 	}
 }
+
+// TestReadPlan_listAndChangeLimitsNameTheLimitAndTheByte proves the limits of one resource
+// change: a list of MaxListValues values and a change of MaxChangeValues values are read; one
+// more value in either is refused as an input error that names the resource, the limit and
+// the byte where the list (or the value over the limit) starts, whichever of the change's
+// values holds it.
+func TestReadPlan_listAndChangeLimitsNameTheLimitAndTheByte(t *testing.T) {
+	list := func(n int) string {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`"s"`)
+		}
+		b.WriteByte(']')
+		return b.String()
+	}
+	plan := func(change string) string {
+		return `{"format_version":"1.2","resource_changes":[{"address":"tokenguard_api_token.big","mode":"managed","type":"tokenguard_api_token","name":"big","change":` + change + `}]}`
+	}
+	// Values of a change: the after object, and each list and its elements (member names are
+	// not values).
+	perList := func(lists int) int { return (MaxChangeValues - 1 - lists) / lists }
+	fits := (MaxChangeValues - 2) / (MaxListValues + 1)  // full lists that fit in one change with another
+	rest := MaxChangeValues - 2 - fits*(MaxListValues+1) // the elements of a last list that reach the limit
+	var under []string
+	for i := range fits {
+		under = append(under, fmt.Sprintf(`"l%d":%s`, i, list(MaxListValues)))
+	}
+	cases := []struct {
+		name, change string
+		want         string // "" reads
+	}{
+		{"list at the limit", `{"actions":["create"],"after":{"scopes":` + list(MaxListValues) + `}}`, ""},
+		{"list over the limit", `{"actions":["create"],"after":{"scopes":` + list(MaxListValues+1) + `}}`,
+			fmt.Sprintf("a list holds more than %d values", MaxListValues)},
+		{"list over the limit in after_unknown", `{"actions":["create"],"after":{},"after_unknown":{"scopes":` + list(MaxListValues+1) + `}}`,
+			fmt.Sprintf("a list holds more than %d values", MaxListValues)},
+		{"change at the limit", `{"actions":["create"],"after":{` + strings.Join(under, ",") + `,"rest":` +
+			list(rest) + `}}`, ""},
+		{"change over the limit", `{"actions":["create"],"after":{` + strings.Join(under, ",") + `,"rest":` +
+			list(rest+1) + `}}`,
+			fmt.Sprintf("the change holds more than %d values", MaxChangeValues)},
+		{"change over the limit in small lists", `{"actions":["create"],"after":{"a":` + list(perList(20)) + `},"before_sensitive":` +
+			list(MaxListValues) + `,"after_sensitive":` + strings.Repeat(`[`+list(MaxListValues)+`,`, 9) + `[]` + strings.Repeat(`]`, 9) + `}`,
+			fmt.Sprintf("the change holds more than %d values", MaxChangeValues)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := plan(tc.change)
+			_, err := ReadPlan(strings.NewReader(in))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("a change within the limits is refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidPlan) || !strings.Contains(err.Error(), tc.want) ||
+				!strings.Contains(err.Error(), "tokenguard_api_token.big") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error = %v; want an input error naming the resource and %q on one line", err, tc.want)
+			}
+			var at int
+			if _, scanErr := fmt.Sscanf(err.Error()[strings.LastIndex(err.Error(), "at byte ")+len("at byte "):], "%d", &at); scanErr != nil || at < 1 || at > len(in) {
+				t.Fatalf("error %q names no byte of the plan", err)
+			}
+			if c := in[at-1]; c != '[' && c != '"' {
+				t.Fatalf("error names byte %d (%q), not the start of a value", at, c)
+			}
+		})
+	}
+}
+
+// TestReadPlan_limitsHoldForEveryTokenTypeAndOnlyForTokens attacks the limits from the
+// sides: another provider's token over the list limit is refused like a tokenguard token; a
+// huge list in a resource the checker does not decode (an ordinary resource, a deposed
+// token) is skipped without building values, so it neither trips the limit nor costs memory.
+func TestReadPlan_limitsHoldForEveryTokenTypeAndOnlyForTokens(t *testing.T) {
+	huge := `[` + strings.TrimSuffix(strings.Repeat(`"s",`, MaxListValues+1), ",") + `]`
+	resource := func(typ, extra string) string {
+		return `{"format_version":"1.2","resource_changes":[{"address":"` + typ + `.x","mode":"managed","type":"` + typ + `","name":"x"` + extra +
+			`,"change":{"actions":["create"],"after":{"scopes":` + huge + `}}}]}`
+	}
+	for _, tc := range []struct {
+		name, plan string
+		refused    bool
+	}{
+		{"gitlab personal access token", resource("gitlab_personal_access_token", ""), true},
+		{"cloudflare api token", resource("cloudflare_api_token", ""), true},
+		{"ordinary resource", resource("aws_instance", ""), false},
+		{"deposed tokenguard token", resource(TokenguardType, `,"deposed":"00000001"`), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadPlan(strings.NewReader(tc.plan))
+			if refused := err != nil; refused != tc.refused {
+				t.Fatalf("refused = %v (%v), want %v", refused, err, tc.refused)
+			}
+			if tc.refused && (!errors.Is(err, ErrInvalidPlan) || !strings.Contains(err.Error(), "a list holds more than 10000 values")) {
+				t.Fatalf("error = %v, want the list limit named", err)
+			}
+		})
+	}
+}

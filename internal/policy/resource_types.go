@@ -15,7 +15,7 @@ import (
 const TokenguardType = "tokenguard_api_token"
 
 // mapper maps one resource type's attributes onto the provider-independent Fields.
-type mapper func(v view) Fields
+type mapper func(v attributeReader) Fields
 
 // mappers knows every token-like resource type: tokenguard's own and other providers'
 // tokens and keys. Each maps only what its schema states; what it cannot know stays null.
@@ -82,7 +82,7 @@ func TokenTypes() []string {
 	return out
 }
 
-func tokenguardFields(v view) Fields {
+func tokenguardFields(v attributeReader) Fields {
 	f := Fields{
 		Name: v.str("name"), Purpose: v.str("purpose"), Owner: v.str("owner"),
 		Scopes: v.strings("scopes"), DataCategories: v.strings("data_categories"),
@@ -125,7 +125,7 @@ func tokenguardFields(v view) Fields {
 // Only a type whose service records every use may pass created: there, no last use means
 // never used. Other providers' tokens pass nil, so that no idle time is invented from a
 // creation date when the provider does not expose the last use (gitlab, for one).
-func unused(v view, status *string, lastUsed, created *time.Time) *int64 {
+func unused(v attributeReader, status *string, lastUsed, created *time.Time) *int64 {
 	if !v.existing() || v.now.IsZero() || status == nil || *status != "active" {
 		return nil
 	}
@@ -159,7 +159,7 @@ func durationSeconds(x any) *int64 {
 	return seconds(d)
 }
 
-func gitlabFields(v view) Fields {
+func gitlabFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("name"), Purpose: v.nonEmpty("description"), Scopes: v.strings("scopes")}
 	f.ExpiresAt = v.time("expires_at")
 	if days := v.number("rotation_configuration.expiration_days"); days != nil {
@@ -180,7 +180,7 @@ func gitlabFields(v view) Fields {
 	return f
 }
 
-func cloudflareFields(v view) Fields {
+func cloudflareFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("name")}
 	f.Scopes = cloudflarePermissionGroups(v.get("policies"))
 	if f.Scopes == nil {
@@ -257,7 +257,7 @@ func cloudflareWildcardResources(x any) []string {
 	return out
 }
 
-func tfeFields(v view) Fields {
+func tfeFields(v attributeReader) Fields {
 	f := Fields{Purpose: v.nonEmpty("description")}
 	f.ExpiresAt = v.time("expired_at")
 	f.NeverExpires = v.knownUnset("expired_at")
@@ -269,7 +269,7 @@ func tfeFields(v view) Fields {
 	return f
 }
 
-func grafanaCloudFields(v view) Fields {
+func grafanaCloudFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("name")}
 	if dn := v.nonEmpty("display_name"); dn != nil {
 		f.Purpose = dn
@@ -280,7 +280,7 @@ func grafanaCloudFields(v view) Fields {
 	return f
 }
 
-func grafanaServiceAccountFields(v view) Fields {
+func grafanaServiceAccountFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("name")}
 	if ttl := v.number("seconds_to_live"); ttl != nil && *ttl > 0 {
 		f.TTLSeconds = ttl
@@ -296,7 +296,7 @@ func grafanaServiceAccountFields(v view) Fields {
 	return f
 }
 
-func vaultFields(v view) Fields {
+func vaultFields(v attributeReader) Fields {
 	f := Fields{Name: v.nonEmpty("display_name"), Scopes: v.strings("policies")}
 	maxTTL := durationSeconds(v.get("explicit_max_ttl"))
 	if maxTTL != nil && *maxTTL == 0 {
@@ -328,7 +328,7 @@ func vaultFields(v view) Fields {
 	return f
 }
 
-func awsAccessKeyFields(v view) Fields {
+func awsAccessKeyFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("user"), NeverExpires: true}
 	f.Status = awsStatus(v.str("status"))
 	f.AgeSeconds = age(v, v.time("create_date"))
@@ -352,7 +352,7 @@ func awsStatus(s *string) *string {
 }
 
 // age is the time since creation of a token that already exists (nil for a new one).
-func age(v view, created *time.Time) *int64 {
+func age(v attributeReader, created *time.Time) *int64 {
 	if !v.existing() || v.now.IsZero() || created == nil {
 		return nil
 	}
@@ -363,7 +363,7 @@ func age(v view, created *time.Time) *int64 {
 // service (CodeCommit, Keyspaces) or a Bedrock / CloudWatch Logs API key. It expires only
 // when credential_age_days is set (Bedrock and CloudWatch Logs keys); then expiration_date
 // is known once it exists.
-func awsServiceCredentialFields(v view) Fields {
+func awsServiceCredentialFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("user_name")}
 	if svc := v.nonEmpty("service_name"); svc != nil {
 		f.Scopes = []string{*svc}
@@ -383,7 +383,7 @@ func awsServiceCredentialFields(v view) Fields {
 // farFuture is the year Google uses as "no expiry" for user-managed keys (9999-12-31).
 const farFuture = 9999
 
-func googleKeyFields(v view) Fields {
+func googleKeyFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("service_account_id")}
 	if vb := v.time("valid_before"); vb != nil {
 		if vb.Year() >= farFuture {
@@ -409,7 +409,7 @@ const azureadDefaultLifetime = 2 * 365 * token.Day
 
 // azureadPasswordFields maps azuread_application_password and
 // azuread_service_principal_password, which share their schema.
-func azureadPasswordFields(v view) Fields {
+func azureadPasswordFields(v attributeReader) Fields {
 	f := Fields{Name: v.nonEmpty("display_name")}
 	f.ExpiresAt = v.time("end_date")
 	if rel := v.nonEmpty("end_date_relative"); rel != nil {
@@ -425,18 +425,18 @@ func azureadPasswordFields(v view) Fields {
 	return f
 }
 
-func datadogKeyFields(v view) Fields {
+func datadogKeyFields(v attributeReader) Fields {
 	return Fields{Name: v.str("name"), Scopes: v.strings("scopes"), NeverExpires: true}
 }
 
 // datadogAPIKeyFields maps datadog_api_key: an organisation-wide key without scopes or expiry.
-func datadogAPIKeyFields(v view) Fields {
+func datadogAPIKeyFields(v attributeReader) Fields {
 	return Fields{Name: v.str("name"), NeverExpires: true}
 }
 
 // gitlabDeployTokenFields maps gitlab_deploy_token: a project or group token with scopes
 // and an optional expires_at; without one it never expires.
-func gitlabDeployTokenFields(v view) Fields {
+func gitlabDeployTokenFields(v attributeReader) Fields {
 	f := Fields{Name: v.str("name"), Scopes: v.strings("scopes")}
 	f.ExpiresAt = v.time("expires_at")
 	f.NeverExpires = v.knownUnset("expires_at")
@@ -447,7 +447,7 @@ func gitlabDeployTokenFields(v view) Fields {
 // googleAPIKeyFields maps google_apikeys_key. API keys have no expiry. The APIs a key may
 // call (restrictions.api_targets) are its scopes; a key without API targets may call every
 // API enabled in its project, which is the scope "*".
-func googleAPIKeyFields(v view) Fields {
+func googleAPIKeyFields(v attributeReader) Fields {
 	f := Fields{Name: v.nonEmpty("display_name"), NeverExpires: true}
 	if f.Name == nil {
 		f.Name = v.str("name")

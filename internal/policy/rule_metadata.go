@@ -61,7 +61,7 @@ type Rule struct {
 	// Reads are the token paths a token rule declares it reads (custom.reads); nil when it
 	// does not declare them and sees the whole token.
 	Reads []string `json:"reads,omitempty"`
-	view  *tokenView
+	reads *readSet
 }
 
 func compile(modules map[string]*ast.Module) (*ast.Compiler, error) {
@@ -193,11 +193,11 @@ func ruleFromAnnotations(a *ast.Annotations, pkg, file string) (*Rule, error) {
 		if r.Reads == nil {
 			r.Reads = []string{}
 		}
-		view, err := parseReads(file, id, r.Reads)
+		reads, err := parseReads(file, id, r.Reads)
 		if err != nil {
 			return nil, err
 		}
-		r.view = view
+		r.reads = reads
 	}
 	return r, nil
 }

@@ -7,93 +7,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// value renders the token as the input.token value of the policy input contract.
-func (t Token) value() map[string]any {
-	return map[string]any{
-		"address":    t.Address,
-		"module":     t.Module,
-		"type":       t.Type,
-		"name":       t.Name,
-		"provider":   t.Provider,
-		"managed_by": t.ManagedBy,
-		"actions":    stringsValue(t.Actions),
-		"before":     mapValue(t.Before),
-		"after":      mapValue(t.After),
-		"unknown":    stringsValue(t.Unknown),
-		"sensitive":  stringsValue(t.Sensitive),
-		"fields":     t.Fields.value(),
-	}
-}
-
-func (f Fields) value() map[string]any {
-	var renewal any
-	if f.Renewal != nil {
-		renewal = map[string]any{"reason": strValue(f.Renewal.Reason), "reviewed_by": strValue(f.Renewal.ReviewedBy)}
-	}
-	return map[string]any{
-		"name":                      strValue(f.Name),
-		"purpose":                   strValue(f.Purpose),
-		"owner":                     strValue(f.Owner),
-		"scopes":                    stringsValue(f.Scopes),
-		"data_categories":           stringsValue(f.DataCategories),
-		"data_subjects":             stringsValue(f.DataSubjects),
-		"audiences":                 stringsValue(f.Audiences),
-		"ttl_seconds":               intValue(f.TTLSeconds),
-		"expires_at":                timeValue(f.ExpiresAt),
-		"expires_in_seconds":        intValue(f.ExpiresInSeconds),
-		"never_expires":             f.NeverExpires,
-		"rotation_interval_seconds": intValue(f.RotationIntervalSeconds),
-		"rotation_overlap_seconds":  intValue(f.RotationOverlapSeconds),
-		"rotation_configured":       f.RotationConfigured,
-		"renewal":                   renewal,
-		"renewal_requested":         f.RenewalRequested,
-		"status":                    strValue(f.Status),
-		"last_used_at":              timeValue(f.LastUsedAt),
-		"unused_seconds":            intValue(f.UnusedSeconds),
-		"age_seconds":               intValue(f.AgeSeconds),
-	}
-}
-
-func mapValue(m map[string]any) any {
-	if m == nil {
-		return nil
-	}
-	return m
-}
-
-func strValue(s *string) any {
-	if s == nil {
-		return nil
-	}
-	return *s
-}
-
-func intValue(i *int64) any {
-	if i == nil {
-		return nil
-	}
-	return *i
-}
-
-func timeValue(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// stringsValue keeps the nil/empty distinction: nil is null, an empty slice is [].
-func stringsValue(s []string) any {
-	if s == nil {
-		return nil
-	}
-	out := make([]any, len(s))
-	for i, e := range s {
-		out[i] = e
-	}
-	return out
-}
-
 // The member names of input.token, made once: ast.InternedTerm makes a new term for every
 // string OPA has not interned itself, and terms are never modified once built.
 var (
@@ -132,9 +45,10 @@ var (
 	keyFields                  = ast.StringTerm("fields")
 )
 
-// term builds the OPA value of input.token directly, without the intermediate Go maps of
-// value (which the tests keep as the reference: both must render the same value). Before
-// and After hold plan values of any shape and go through ast.InterfaceToValue.
+// term is the one representation of a token as policies see it: the OPA value of
+// input.token, built directly from the Go fields (no intermediate Go maps). Its JSON form
+// (MarshalJSON) is derived from it. Before and After hold plan values of any shape and go
+// through ast.InterfaceToValue.
 func (t Token) term() (*ast.Term, error) { return t.termWith(true) }
 
 // termWith is term, with before and after left out unless raw: converting the raw planned
@@ -150,7 +64,26 @@ func (t Token) termWith(raw bool) (*ast.Term, error) {
 			return nil, err
 		}
 	}
-	f := t.Fields
+	kvs := [][2]*ast.Term{
+		{keyAddress, ast.StringTerm(t.Address)},
+		{keyModule, ast.StringTerm(t.Module)},
+		{keyType, ast.StringTerm(t.Type)},
+		{keyName, ast.StringTerm(t.Name)},
+		{keyProvider, ast.StringTerm(t.Provider)},
+		{keyManagedBy, ast.StringTerm(t.ManagedBy)},
+		{keyActions, stringsTerm(t.Actions)},
+		{keyUnknown, stringsTerm(t.Unknown)},
+		{keySensitive, stringsTerm(t.Sensitive)},
+		{keyFields, t.Fields.term()},
+	}
+	if raw {
+		kvs = append(kvs, [2]*ast.Term{keyBefore, before}, [2]*ast.Term{keyAfter, after})
+	}
+	return ast.ObjectTerm(kvs...), nil
+}
+
+// term is the OPA value of input.token.fields.
+func (f Fields) term() *ast.Term {
 	renewal := ast.InternedNullTerm
 	if f.Renewal != nil {
 		renewal = ast.ObjectTerm(
@@ -158,7 +91,7 @@ func (t Token) termWith(raw bool) (*ast.Term, error) {
 			[2]*ast.Term{keyReviewedBy, strTerm(f.Renewal.ReviewedBy)},
 		)
 	}
-	fields := ast.ObjectTerm(
+	return ast.ObjectTerm(
 		[2]*ast.Term{keyName, strTerm(f.Name)},
 		[2]*ast.Term{keyPurpose, strTerm(f.Purpose)},
 		[2]*ast.Term{keyOwner, strTerm(f.Owner)},
@@ -180,22 +113,6 @@ func (t Token) termWith(raw bool) (*ast.Term, error) {
 		[2]*ast.Term{keyUnusedSeconds, intTerm(f.UnusedSeconds)},
 		[2]*ast.Term{keyAgeSeconds, intTerm(f.AgeSeconds)},
 	)
-	kvs := [][2]*ast.Term{
-		{keyAddress, ast.StringTerm(t.Address)},
-		{keyModule, ast.StringTerm(t.Module)},
-		{keyType, ast.StringTerm(t.Type)},
-		{keyName, ast.StringTerm(t.Name)},
-		{keyProvider, ast.StringTerm(t.Provider)},
-		{keyManagedBy, ast.StringTerm(t.ManagedBy)},
-		{keyActions, stringsTerm(t.Actions)},
-		{keyUnknown, stringsTerm(t.Unknown)},
-		{keySensitive, stringsTerm(t.Sensitive)},
-		{keyFields, fields},
-	}
-	if raw {
-		kvs = append(kvs, [2]*ast.Term{keyBefore, before}, [2]*ast.Term{keyAfter, after})
-	}
-	return ast.ObjectTerm(kvs...), nil
 }
 
 func anyTerm(v any) (*ast.Term, error) {
@@ -230,7 +147,7 @@ func timeTerm(t *time.Time) *ast.Term {
 	return ast.StringTerm(t.UTC().Format(time.RFC3339))
 }
 
-// stringsTerm keeps the nil/empty distinction, like stringsValue.
+// stringsTerm keeps the nil/empty distinction: nil is null, an empty slice is [].
 func stringsTerm(s []string) *ast.Term {
 	if s == nil {
 		return ast.InternedNullTerm
@@ -244,5 +161,23 @@ func stringsTerm(s []string) *ast.Term {
 	return ast.ArrayTerm(terms...)
 }
 
-// MarshalJSON renders the token exactly as policies see it in input.token.
-func (t Token) MarshalJSON() ([]byte, error) { return json.Marshal(t.value()) }
+// MarshalJSON renders the token exactly as policies see it in input.token: the JSON form of
+// its term.
+func (t Token) MarshalJSON() ([]byte, error) {
+	term, err := t.term()
+	if err != nil {
+		return nil, err
+	}
+	v, err := ast.JSON(term.Value)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func mapValue(m map[string]any) any {
+	if m == nil {
+		return nil
+	}
+	return m
+}

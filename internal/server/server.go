@@ -131,6 +131,7 @@ type Server struct {
 	store             store.Store
 	keys              *keyring.Keyring
 	now               func() time.Time
+	writeProbes       writeProbes // the /readyz write probe, at most one a second
 	defaultTTL        time.Duration
 	maxTTL            time.Duration
 	env               string
@@ -472,12 +473,30 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyTimeout bounds /readyz: a database that does not answer a ping and a write probe
+// within it is not ready (a paused server must not hold the probe for long).
+const readyTimeout = 2 * time.Second
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Error("readiness check failed", "error", err.Error())
 		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: wire.CodeNotReady, message: "the database does not answer"})
+		return
+	}
+	if err := s.writeProbes.check(ctx, s.now(), s.store.ProbeWrite); err != nil {
+		s.log.Error("readiness write probe failed", "error", err.Error())
+		msg := "the database does not accept a write"
+		switch {
+		case errors.Is(err, store.ErrStorageFull):
+			msg += ": its storage is full"
+		case errors.Is(err, store.ErrBusy):
+			msg += ": its write lock or a statement timed out"
+		case ctx.Err() != nil:
+			msg += fmt.Sprintf(" within %s", readyTimeout)
+		}
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: msg})
 		return
 	}
 	if ok, pending := s.verifications.healthy(); !ok {

@@ -278,6 +278,11 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
+	// ProbeWrite reports whether the database accepts a write now (for /readyz): it takes
+	// the write lock and makes a small write of no meaning to the data (each implementation
+	// says which), so that a full disk, a read-only database or a lock nobody releases fail
+	// it, classified like the errors of Update.
+	ProbeWrite(ctx context.Context) error
 	// SetAuditKey chains every audit record appended from now on under key (see
 	// audit.ChainKeyed). Without a key records are unkeyed; once the chain holds a keyed
 	// record, appending an unkeyed one is refused, so a process that lacks the key cannot

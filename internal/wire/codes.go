@@ -8,7 +8,7 @@ const (
 	CodeInvalidRequest = "invalid_request"
 	// CodeUnauthenticated (401): no credential, or one the service does not know.
 	CodeUnauthenticated = "unauthenticated"
-	// CodeForbidden (403): the credential's role or owner restriction does not allow the call.
+	// CodeForbidden (403): the credential lacks the right the call needs.
 	CodeForbidden = "forbidden"
 	// CodeOwnerRestricted (403): the credential is restricted to one owner's tokens, and the
 	// call concerns another owner (a token created for it) or every owner (audit, evidence).

@@ -41,7 +41,7 @@ type config struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: bench check|serve|provider|access|all|gen [flags] (bench <cmd> -h for flags)")
+		fmt.Fprintln(stderr, "usage: bench check|hostile|serve|provider|access|all|gen [flags] (bench <cmd> -h for flags)")
 		return 2
 	}
 	cmd, args := args[0], args[1:]
@@ -96,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = genOne(c, co)
 	case "check":
 		err = benchCheck(ctx, c, co)
+	case "hostile":
+		err = benchHostile(ctx, c)
 	case "serve":
 		err = benchServe(ctx, c, so)
 	case "provider":
@@ -103,9 +105,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "access":
 		err = benchAccess(ctx, c, ao)
 	case "all":
-		err = errors.Join(benchCheck(ctx, c, co), benchServe(ctx, c, so), benchProvider(ctx, c, po), benchAccess(ctx, c, ao))
+		err = errors.Join(benchCheck(ctx, c, co), benchHostile(ctx, c), benchServe(ctx, c, so), benchProvider(ctx, c, po), benchAccess(ctx, c, ao))
 	default:
-		fmt.Fprintf(stderr, "bench: unknown command %q: use check, serve, provider, access, all or gen\n", cmd)
+		fmt.Fprintf(stderr, "bench: unknown command %q: use check, hostile, serve, provider, access, all or gen\n", cmd)
 		return 2
 	}
 	if err != nil {

@@ -41,17 +41,21 @@ func (o *serveOptions) flags(fs *flag.FlagSet) {
 
 // LoadResult is one load phase against one server.
 type LoadResult struct {
-	Server      string         `json:"server"`
-	Phase       string         `json:"phase"`
-	Rate        float64        `json:"offered_rate"` // requests/s asked for; 0 is as fast as possible
-	Requests    uint64         `json:"requests"`
-	Throughput  float64        `json:"throughput"` // successful requests/s
-	Success     float64        `json:"success_ratio"`
-	P50Millis   float64        `json:"p50_ms"`
-	P99Millis   float64        `json:"p99_ms"`
-	MaxMillis   float64        `json:"max_ms"`
-	StatusCodes map[string]int `json:"status_codes"`
-	Errors      []string       `json:"errors,omitempty"`
+	Server     string  `json:"server"`
+	Phase      string  `json:"phase"`
+	Rate       float64 `json:"offered_rate"` // requests/s asked for; 0 is as fast as possible
+	Requests   uint64  `json:"requests"`
+	Throughput float64 `json:"throughput"` // successful requests/s
+	Success    float64 `json:"success_ratio"`
+	P50Millis  float64 `json:"p50_ms"`
+	P99Millis  float64 `json:"p99_ms"`
+	MaxMillis  float64 `json:"max_ms"`
+	// CPUMicrosPerRequest is the server process's CPU time (user + system, from
+	// /proc/<pid>/stat) during the phase divided by its requests: less sensitive to the load
+	// of a shared machine than throughput. It does not include PostgreSQL's processes.
+	CPUMicrosPerRequest float64        `json:"cpu_us_per_request,omitempty"`
+	StatusCodes         map[string]int `json:"status_codes"`
+	Errors              []string       `json:"errors,omitempty"`
 }
 
 // serveResult is the whole serve benchmark.
@@ -79,8 +83,12 @@ func benchServe(ctx context.Context, c config, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	plainPeak := attack(ctx, "plain net/http", "peak", staticTargeter(plain.url+"/v1/introspect", "", []string{"x"}), 0, o)
-	plainHalf := attack(ctx, "plain net/http", "half of peak", staticTargeter(plain.url+"/v1/introspect", "", []string{"x"}), plainPeak.Throughput/2, o)
+	plainPeak := plain.measured(func() LoadResult {
+		return attack(ctx, "plain net/http", "peak", staticTargeter(plain.url+"/v1/introspect", "", []string{"x"}), 0, o)
+	})
+	plainHalf := plain.measured(func() LoadResult {
+		return attack(ctx, "plain net/http", "half of peak", staticTargeter(plain.url+"/v1/introspect", "", []string{"x"}), plainPeak.Throughput/2, o)
+	})
 	plain.stop()
 	res.Phases = append(res.Phases, plainPeak, plainHalf)
 
@@ -162,7 +170,7 @@ func benchTokenguard(ctx context.Context, tg, name, db, dir string, o serveOptio
 		return nil, nil, fmt.Errorf("%s: no token was created: %v %v", name, creates.StatusCodes, creates.Errors)
 	}
 	url := srv.url + "/v1/introspect"
-	peak := attack(ctx, name, "peak", staticTargeter(url, cred.Secret, secrets), 0, o)
+	peak := srv.measured(func() LoadResult { return attack(ctx, name, "peak", staticTargeter(url, cred.Secret, secrets), 0, o) })
 
 	// Instant revocation under load: revoke a token in the middle of the half-load phase and
 	// introspect it as soon as the revoke call returns.
@@ -185,7 +193,9 @@ func benchTokenguard(ctx context.Context, tg, name, db, dir string, o serveOptio
 		}
 		checks <- fmt.Sprintf("%s: instant revocation under half load %s (before revoke: %s; revoke error: %v; first introspection after revoke returned: %s)", name, verdict, before, err, after)
 	}()
-	half := attack(ctx, name, "half of peak", staticTargeter(url, cred.Secret, secrets), peak.Throughput/2, o)
+	half := srv.measured(func() LoadResult {
+		return attack(ctx, name, "half of peak", staticTargeter(url, cred.Secret, secrets), peak.Throughput/2, o)
+	})
 	return []LoadResult{creates, peak, half}, []string{<-checks}, nil
 }
 
@@ -358,6 +368,44 @@ func startServer(ctx context.Context, label string, env []string, name string, a
 	}
 }
 
+// measured runs phase and sets its CPU per request from the server's CPU time around it.
+func (s *server) measured(phase func() LoadResult) LoadResult {
+	before, errBefore := processCPU(s.cmd.Process.Pid)
+	r := phase()
+	after, errAfter := processCPU(s.cmd.Process.Pid)
+	if errBefore == nil && errAfter == nil && r.Requests > 0 {
+		r.CPUMicrosPerRequest = float64((after - before).Microseconds()) / float64(r.Requests)
+	}
+	return r
+}
+
+// processCPU is the user + system CPU time of process pid so far (Linux: /proc/<pid>/stat,
+// in clock ticks of 10 ms).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc/<pid>/stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("unexpected /proc/<pid>/stat")
+	}
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11], &utime); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(f[12], &stime); err != nil {
+		return 0, err
+	}
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return time.Duration(utime+stime) * tick, nil
+}
+
 func (s *server) stop() {
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {
@@ -464,7 +512,7 @@ func serveTargets(r serveResult) []Target {
 		}
 		out = append(out,
 			atLeast(name+": introspection throughput >= 50% of the plain net/http handler", peak.Throughput/plain.Throughput*100, 50, "%"),
-			atMost(name+": introspection p99 < 5 ms at half of peak load", half.P99Millis, 5, " ms"))
+			p99Target(name, half, find("plain net/http", "half of peak")))
 	}
 	for _, c := range r.Revocation {
 		out = append(out, Target{Goal: "instant revocation still holds", Measured: c, Met: strings.Contains(c, "HOLDS")})
@@ -472,16 +520,33 @@ func serveTargets(r serveResult) []Target {
 	return out
 }
 
+// p99Target is issue 17's latency target: p99 at half of peak under 5 ms, or within 1.3x of
+// the plain handler's p99 at its half of peak in the same run.
+func p99Target(name string, half, plainHalf *LoadResult) Target {
+	t := atMost(name+": introspection p99 at half of peak < 5 ms, or within 1.3x of the plain handler's", half.P99Millis, 5, " ms")
+	if plainHalf != nil && plainHalf.P99Millis > 0 {
+		ratio := half.P99Millis / plainHalf.P99Millis
+		t.Measured += fmt.Sprintf(" (%.2fx the plain handler's %.2f ms)", ratio, plainHalf.P99Millis)
+		if !t.Met && ratio <= 1.3 {
+			t.Met, t.Miss = true, ""
+		}
+		if !t.Met {
+			t.Miss += fmt.Sprintf("; %.2fx the plain handler's p99, 1.3x allowed", ratio)
+		}
+	}
+	return t
+}
+
 func printServe(c config, r serveResult) {
 	fmt.Fprintln(c.stdout)
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "server\tphase\toffered req/s\trequests\tok req/s\tsuccess\tp50 ms\tp99 ms\tmax ms\t")
+	fmt.Fprintln(w, "server\tphase\toffered req/s\trequests\tok req/s\tsuccess\tp50 ms\tp99 ms\tmax ms\tserver CPU µs/req\t")
 	for _, p := range r.Phases {
 		offered := "max"
 		if p.Rate > 0 {
 			offered = fmt.Sprintf("%.0f", p.Rate)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%.0f\t%.1f%%\t%.2f\t%.2f\t%.2f\t\n", p.Server, p.Phase, offered, p.Requests, p.Throughput, p.Success*100, p.P50Millis, p.P99Millis, p.MaxMillis)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%.0f\t%.1f%%\t%.2f\t%.2f\t%.2f\t%.1f\t\n", p.Server, p.Phase, offered, p.Requests, p.Throughput, p.Success*100, p.P50Millis, p.P99Millis, p.MaxMillis, p.CPUMicrosPerRequest)
 	}
 	_ = w.Flush()
 	for _, p := range r.Phases {
@@ -491,6 +556,16 @@ func printServe(c config, r serveResult) {
 	}
 	for _, p := range r.Pending {
 		fmt.Fprintln(c.stdout, "PENDING", p)
+	}
+	for _, p := range r.Phases {
+		if p.Phase == "peak" && p.Server != "plain net/http" {
+			for _, q := range r.Phases {
+				if q.Server == "plain net/http" && q.Phase == "peak" && q.CPUMicrosPerRequest > 0 {
+					fmt.Fprintf(c.stdout, "%s: %.1f µs of server CPU per introspection at peak, %.1fx the plain handler's %.1f µs (PostgreSQL's own processes not counted)\n",
+						p.Server, p.CPUMicrosPerRequest, p.CPUMicrosPerRequest/q.CPUMicrosPerRequest, q.CPUMicrosPerRequest)
+				}
+			}
+		}
 	}
 	printTargets(c, r.Targets)
 }

@@ -143,7 +143,8 @@ func TestFaults_stoppedServerIsUnavailable(t *testing.T) {
 }
 
 // TestConnectionBudget_poolMaxConnsBoundsEveryConnectionOfTheInstance opens a store with
-// pool_max_conns=6 and a unique application_name, drives 24 concurrent readers, writers and
+// pool_max_conns=6 and a unique application_name, holds its service lock (as serve does),
+// drives 24 concurrent readers, writers and
 // introspection lookups, and counts the store's sessions in pg_stat_activity while they run
 // (sampled after each round): never more than 6. A budget too small for the fixed pools is
 // refused at Open with an error naming pool_max_conns.
@@ -154,8 +155,8 @@ func TestConnectionBudget_poolMaxConnsBoundsEveryConnectionOfTheInstance(t *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, small); err == nil || !strings.Contains(err.Error(), "pool_max_conns=4 is too small") {
-		t.Fatalf("Open with pool_max_conns=4: %v, want a refusal naming pool_max_conns", err)
+	if _, err := Open(ctx, small); err == nil || !strings.Contains(err.Error(), "pool_max_conns=4 is too small") || !strings.Contains(err.Error(), "give at least 6") {
+		t.Fatalf("Open with pool_max_conns=4: %v, want a refusal naming pool_max_conns and the least budget, 6", err)
 	}
 	app := "tg_budget_" + randomName("")
 	budgeted, err := withParams(raw, "", map[string]string{"pool_max_conns": "6", "application_name": app})
@@ -167,6 +168,12 @@ func TestConnectionBudget_poolMaxConnsBoundsEveryConnectionOfTheInstance(t *test
 		t.Fatal(err)
 	}
 	defer func() { _ = st.Close() }()
+	// A serving instance also holds the service lock on a session of its own: in the budget.
+	lock, err := st.HoldAsService(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Release() }()
 	observer, err := pgx.Connect(ctx, raw)
 	if err != nil {
 		t.Fatal(err)

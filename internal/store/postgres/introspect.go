@@ -140,7 +140,12 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 	for i, l := range batch {
 		credentialHashes[i], tokenHashes[i] = l.credentialHash, l.tokenHash
 	}
-	rows, err := s.lookup.Query(ctx, readForIntrospectionQuery, credentialHashes, tokenHashes)
+	conn, err := acquire(ctx, s.lookup)
+	if err != nil {
+		return fmt.Errorf("postgres: reading for introspection: %w", err)
+	}
+	defer conn.Release() // after rows.Close (deferred calls run last first)
+	rows, err := conn.Query(ctx, readForIntrospectionQuery, credentialHashes, tokenHashes)
 	if err != nil {
 		return fmt.Errorf("postgres: reading for introspection: %w", err)
 	}

@@ -53,6 +53,10 @@ import (
 // so the next writer of this process starts as soon as the lock is released.
 const WriteConns = 2
 
+// ServiceLockConns is the connection a running service keeps for its service lock
+// (HoldAsService), outside the pools but inside the pool_max_conns budget.
+const ServiceLockConns = 1
+
 // Session timeouts every connection sets, unless the database URL gives its own
 // (?statement_timeout=...&lock_timeout=..., in milliseconds or with a unit such as 2s). Both
 // are below the service's default request timeout (10 s), so a stuck database is answered
@@ -66,8 +70,9 @@ const (
 // several Stores (in one process or many) may share one database.
 //
 // Connection budget: an instance opens at most pool_max_conns connections in all (the URL
-// parameter; WriteConns + introspectionQueriesInFlight of them are reserved, at least one
-// more is needed for reads), or pgx's default read pool size max(4, CPUs) + 4 without it. N
+// parameter; WriteConns + introspectionQueriesInFlight + ServiceLockConns of them are
+// reserved, at least one more is needed for reads), or pgx's default read pool size
+// max(4, CPUs) + 5 without it. N
 // instances need N × pool_max_conns <= max_connections − superuser_reserved_connections.
 //
 // It has two connection pools, as the SQLite store does: WriteConns connections for Update,
@@ -141,11 +146,11 @@ func connect(ctx context.Context, databaseURL string) (*Store, error) {
 	// pool_max_conns is the instance's whole connection budget: the write and lookup pools
 	// take their fixed shares and the read pool the rest. Without it, the read pool keeps
 	// pgx's default size and the budget is that plus the fixed shares.
-	fixed := int32(WriteConns + introspectionQueriesInFlight)
+	fixed := int32(WriteConns + introspectionQueriesInFlight + ServiceLockConns)
 	if strings.Contains(databaseURL, "pool_max_conns") {
 		if cfg.MaxConns < fixed+1 {
-			return nil, fmt.Errorf("postgres: pool_max_conns=%d is too small: it bounds all of an instance's connections (%d for writes, %d for introspection lookups, the rest for reads): give at least %d",
-				cfg.MaxConns, WriteConns, introspectionQueriesInFlight, fixed+1)
+			return nil, fmt.Errorf("postgres: pool_max_conns=%d is too small: it bounds all of an instance's connections (%d for writes, %d for introspection lookups, %d for the service lock, the rest for reads): give at least %d",
+				cfg.MaxConns, WriteConns, introspectionQueriesInFlight, ServiceLockConns, fixed+1)
 		}
 		cfg.MaxConns -= fixed
 	}
@@ -231,7 +236,12 @@ func checkDurable(ctx context.Context, pool *pgxpool.Pool) error {
 // taken without waiting for writers. A panic in fn is recovered and returned as an error.
 func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err error) {
 	defer func() { err = classify(err) }()
-	pgTx, err := s.read.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	conn, err := acquire(ctx, s.read)
+	if err != nil {
+		return fmt.Errorf("postgres: beginning read transaction: %w", err)
+	}
+	defer conn.Release() // after the transaction has ended (deferred calls run last first)
+	pgTx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("postgres: beginning read transaction: %w", err)
 	}
@@ -262,7 +272,12 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) (err erro
 // the lock the outer one holds, for ever.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error) {
 	defer func() { err = classify(err) }()
-	pgTx, err := s.write.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	conn, err := acquire(ctx, s.write)
+	if err != nil {
+		return fmt.Errorf("postgres: beginning write transaction: %w", err)
+	}
+	defer conn.Release() // after the transaction has ended (deferred calls run last first)
+	pgTx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return fmt.Errorf("postgres: beginning write transaction: %w", err)
 	}
@@ -320,8 +335,13 @@ func panicError(r any) error {
 // does not make the store look unavailable.
 func (s *Store) Ping(ctx context.Context) (err error) {
 	defer func() { err = classify(err) }()
+	conn, err := acquire(ctx, s.read)
+	if err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	defer conn.Release()
 	var one int
-	if err := s.read.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil

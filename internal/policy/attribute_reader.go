@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// view reads attributes of one change for a type mapper.
-type view struct {
+// attributeReader reads the attributes of one change for a type mapper.
+type attributeReader struct {
 	before, after map[string]any
 	unknown       []string
 	now           time.Time
@@ -19,7 +19,7 @@ type view struct {
 }
 
 // isUnknown reports whether the value at path, or anything inside it, is unknown.
-func (v view) isUnknown(path string) bool {
+func (v attributeReader) isUnknown(path string) bool {
 	for _, u := range v.unknown {
 		if u == path || isPathPrefix(path, u) || isPathPrefix(u, path) {
 			return true
@@ -35,7 +35,7 @@ func isPathPrefix(p, prefix string) bool {
 
 // get returns the known after-value at a dotted path (nil when unset or unknown). A single
 // element list on the way (a nested block) is looked through.
-func (v view) get(path string) any {
+func (v attributeReader) get(path string) any {
 	if v.isUnknown(path) {
 		return nil
 	}
@@ -43,7 +43,7 @@ func (v view) get(path string) any {
 }
 
 // getBefore returns the before-value at a dotted path.
-func (v view) getBefore(path string) any { return lookup(v.before, path) }
+func (v attributeReader) getBefore(path string) any { return lookup(v.before, path) }
 
 func lookup(m map[string]any, path string) any {
 	var cur any = m
@@ -62,7 +62,7 @@ func lookup(m map[string]any, path string) any {
 	return cur
 }
 
-func (v view) str(path string) *string {
+func (v attributeReader) str(path string) *string {
 	x := v.get(path)
 	s := asString(x)
 	if s == nil && x != nil {
@@ -73,7 +73,7 @@ func (v view) str(path string) *string {
 
 // problem records a value of the wrong type: the check gate refuses such a plan (exit 2),
 // since judging it would guess what the writer meant.
-func (v view) problem(format string, args ...any) {
+func (v attributeReader) problem(format string, args ...any) {
 	if v.problems != nil {
 		*v.problems = append(*v.problems, fmt.Sprintf(format, args...))
 	}
@@ -104,7 +104,7 @@ func asString(x any) *string {
 }
 
 // nonEmpty is str that also treats "" as not set.
-func (v view) nonEmpty(path string) *string {
+func (v attributeReader) nonEmpty(path string) *string {
 	if s := v.str(path); s != nil && *s != "" {
 		return s
 	}
@@ -113,7 +113,7 @@ func (v view) nonEmpty(path string) *string {
 
 // strings returns a known list or set of strings; nil when unset or unknown. Non-string
 // elements are recorded as problems and rendered as JSON.
-func (v view) strings(path string) []string {
+func (v attributeReader) strings(path string) []string {
 	x := v.get(path)
 	l, ok := x.([]any)
 	if !ok {
@@ -137,7 +137,7 @@ func (v view) strings(path string) []string {
 	return out
 }
 
-func (v view) number(path string) *int64 { return asInt(v.get(path)) }
+func (v attributeReader) number(path string) *int64 { return asInt(v.get(path)) }
 
 func asInt(x any) *int64 {
 	switch n := x.(type) {
@@ -161,13 +161,13 @@ func asInt(x any) *int64 {
 	return nil
 }
 
-func (v view) boolean(path string) (value, known bool) {
+func (v attributeReader) boolean(path string) (value, known bool) {
 	b, ok := v.get(path).(bool)
 	return b, ok
 }
 
 // time parses a known RFC 3339 timestamp or a YYYY-MM-DD date at path.
-func (v view) time(path string) *time.Time { return parseTime(v.get(path)) }
+func (v attributeReader) time(path string) *time.Time { return parseTime(v.get(path)) }
 
 func parseTime(x any) *time.Time {
 	s, ok := x.(string)
@@ -184,7 +184,7 @@ func parseTime(x any) *time.Time {
 }
 
 // knownUnset reports whether the attribute is known to be absent (null, "", empty) after apply.
-func (v view) knownUnset(path string) bool {
+func (v attributeReader) knownUnset(path string) bool {
 	if v.isUnknown(path) {
 		return false
 	}
@@ -201,7 +201,9 @@ func (v view) knownUnset(path string) bool {
 	return false
 }
 
-func (v view) existing() bool { return v.before != nil && !slices.Contains(v.actions, "create") }
+func (v attributeReader) existing() bool {
+	return v.before != nil && !slices.Contains(v.actions, "create")
+}
 
 func seconds(d time.Duration) *int64 {
 	s := int64(d / time.Second)
