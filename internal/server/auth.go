@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -230,8 +231,14 @@ func credentialOf(r *http.Request) (presented, error) {
 //
 // claimedID is the credential id the request names ("" when it names none): a secret
 // presented under another credential's id does not authenticate.
-func authorize(cred store.Credential, found bool, matched []byte, now time.Time, claimedID string, need access) (*caller, error) {
+func (s *Server) authorize(cred store.Credential, found bool, matched []byte, now time.Time, claimedID string, need access) (*caller, error) {
 	if !found || cred.RevokedAt != nil || (claimedID != "" && subtle.ConstantTimeCompare([]byte(claimedID), []byte(cred.ID)) != 1) {
+		return nil, unauthenticated("credential not recognised")
+	}
+	if subtle.ConstantTimeCompare([]byte(cred.GrantMAC), []byte(s.grantMAC(cred))) != 1 {
+		// Someone changed the row without the key file: its role, restriction, secrets or
+		// overlap are not what the service wrote.
+		s.log.Error("credential refused: its stored grant does not match its MAC (edited outside the service?)", "credential", cred.ID)
 		return nil, unauthenticated("credential not recognised")
 	}
 	if subtle.ConstantTimeCompare(matched, cred.SecretHash) != 1 && (cred.PrevValidUntil == nil || !now.Before(*cred.PrevValidUntil)) {
@@ -285,7 +292,7 @@ func (s *Server) authenticate(r *http.Request, need access, inView func(store.Re
 			cred, found, matched = got, true, h
 			break
 		}
-		c, authErr = authorize(cred, found, matched, s.clock(), p.claimedID, need)
+		c, authErr = s.authorize(cred, found, matched, s.clock(), p.claimedID, need)
 		if authErr == nil && inView != nil {
 			inViewErr = inView(rd, c)
 		}
@@ -321,6 +328,54 @@ func newCredentialID() (string, error) {
 	return "cred_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// grantMAC is the keyed MAC of what cred may do: its id, role, owner restriction and secret
+// hashes (with the previous one's end), under the key file's blind-index key. The service
+// writes it with every credential and checks it on every request.
+func (s *Server) grantMAC(cred store.Credential) string {
+	until := ""
+	if cred.PrevValidUntil != nil {
+		until = cred.PrevValidUntil.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
+	}
+	return s.keys.BlindIndex(strings.Join([]string{"credential-grant", cred.ID, strings.Join(cred.Rights, ","), cred.OwnerIndex,
+		hex.EncodeToString(cred.SecretHash), hex.EncodeToString(cred.PrevSecretHash), until}, "\x00"))
+}
+
+// adoptCredentials gives every credential without a grant MAC (written before it existed)
+// its MAC, each with a credential.adopt audit record naming its role, so that from this start
+// on an edit of the row outside the service is refused.
+func (s *Server) adoptCredentials(ctx context.Context) error {
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		after := ""
+		for {
+			page, err := tx.ListCredentials(ctx, after, store.MaxListLimit)
+			if err != nil {
+				return err
+			}
+			for _, cred := range page {
+				after = cred.ID
+				if cred.GrantMAC != "" {
+					continue
+				}
+				if err := tx.SetCredentialGrantMAC(ctx, cred.ID, s.grantMAC(cred)); err != nil {
+					return err
+				}
+				if _, err := tx.AppendAudit(ctx, audit.Event{Time: s.clock(), Actor: "system", Action: actionCredentialAdopt,
+					Outcome: "ok", Details: map[string]string{"credential": cred.ID, "role": roleOf(cred.Rights),
+						"owner_restricted": strconv.FormatBool(cred.OwnerIndex != "")}}); err != nil {
+					return err
+				}
+			}
+			if len(page) < store.MaxListLimit {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("sealing the grants of credentials written before grant MACs: %w", err)
+	}
+	return nil
+}
+
 // Bootstrap installs adminSecret as the admin credential when the store holds no credential
 // yet, and reports whether it did. It never installs a second credential: once any credential
 // exists it returns false and changes nothing.
@@ -342,8 +397,9 @@ func (s *Server) Bootstrap(ctx context.Context, adminSecret string) (created boo
 			return nil
 		}
 		now := s.clock()
-		if err := tx.InsertCredential(ctx, store.Credential{ID: id, Name: "bootstrap admin", SecretHash: hash,
-			Rights: []string{RoleAdmin}, CreatedAt: now}); err != nil {
+		cred := store.Credential{ID: id, Name: "bootstrap admin", SecretHash: hash, Rights: []string{RoleAdmin}, CreatedAt: now}
+		cred.GrantMAC = s.grantMAC(cred)
+		if err := tx.InsertCredential(ctx, cred); err != nil {
 			return err
 		}
 		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: "system", Action: audit.ActionBootstrap,
@@ -355,6 +411,9 @@ func (s *Server) Bootstrap(ctx context.Context, adminSecret string) (created boo
 	})
 	if err != nil {
 		return false, fmt.Errorf("installing the admin credential: %w", err)
+	}
+	if err := s.adoptCredentials(ctx); err != nil {
+		return created, err
 	}
 	return created, nil
 }

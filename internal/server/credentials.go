@@ -18,6 +18,7 @@ const (
 	actionCredentialCreate = "credential.create" //nolint:gosec // G101: an audit action name, not a credential
 	actionCredentialRevoke = "credential.revoke" //nolint:gosec // G101: an audit action name, not a credential
 	actionCredentialRotate = "credential.rotate" //nolint:gosec // G101: an audit action name, not a credential
+	actionCredentialAdopt  = "credential.adopt"  //nolint:gosec // G101: an audit action name, not a credential
 )
 
 // Overlap of a credential rotation: the previous secret keeps working this long unless the
@@ -101,6 +102,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *cal
 		hash, _ := s.keys.HashSecret(secret)
 		cred := store.Credential{ID: id, Name: req.Name, SecretHash: hash, Rights: []string{role},
 			OwnerIndex: ownerIdx, OwnerCipher: ownerCipher, CreatedAt: now}
+		cred.GrantMAC = s.grantMAC(cred)
 		if err := tx.InsertCredential(r.Context(), cred); err != nil {
 			return 0, nil, err
 		}
@@ -205,7 +207,9 @@ func (s *Server) rotateCredential(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		hash, _ := s.keys.HashSecret(secret)
 		until := now.Add(overlap)
-		if cred, err = tx.RotateCredential(ctx, id, hash, until, now); err != nil {
+		next := cred
+		next.SecretHash, next.PrevSecretHash, next.PrevValidUntil = hash, cred.SecretHash, &until
+		if cred, err = tx.RotateCredential(ctx, id, hash, until, now, s.grantMAC(next)); err != nil {
 			return 0, nil, err
 		}
 		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: c.id, Action: actionCredentialRotate, Outcome: "ok",

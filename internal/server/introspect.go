@@ -150,7 +150,7 @@ func (s *Server) authenticateIntrospection(r *http.Request, presented string, se
 			return err
 		})
 	}
-	c, err := authorize(got.Credential, got.CredentialFound, credentialHash, s.clock(), p.claimedID, accessIntrospect)
+	c, err := s.authorize(got.Credential, got.CredentialFound, credentialHash, s.clock(), p.claimedID, accessIntrospect)
 	noteCaller(r, c)
 	if err != nil {
 		return nil, err

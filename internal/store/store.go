@@ -91,6 +91,10 @@ type Credential struct {
 	RotatedAt      *time.Time
 	PrevSecretHash []byte
 	PrevValidUntil *time.Time
+	// GrantMAC is the service's keyed MAC over ID, Rights, OwnerIndex and the secret hashes
+	// (see the server's grant check); "" for a credential written before it existed. The
+	// store keeps it as opaque text.
+	GrantMAC string
 }
 
 // Idempotency is the stored first result of a request sent with an Idempotency-Key.
@@ -192,11 +196,13 @@ type Tx interface {
 	// call (false: it was revoked already and nothing changed); ErrNotFound when no
 	// credential has this id.
 	RevokeCredential(ctx context.Context, id string, at time.Time) (cred Credential, wasActive bool, err error)
-	// RotateCredential gives the credential id the secret hash newHash at instant at: its
-	// current hash becomes the previous one, valid until prevValidUntil (a previous hash
-	// before it is dropped). It returns the credential as stored afterwards; ErrNotFound when
+	// RotateCredential gives the credential id the secret hash newHash and the GrantMAC
+	// grantMAC at instant at: its current hash becomes the previous one, valid until
+	// prevValidUntil (a previous hash before it is dropped). It returns the credential as stored afterwards; ErrNotFound when
 	// no credential has this id, ErrConflict when newHash is another credential's.
-	RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time) (Credential, error)
+	RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time, grantMAC string) (Credential, error)
+	// SetCredentialGrantMAC replaces the GrantMAC of the credential id; ErrNotFound when none.
+	SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error
 	PutIdempotency(ctx context.Context, rec Idempotency) error // ErrConflict when the key exists
 	// SetIdempotencyResponse replaces the stored response of the record with this key (the
 	// rest of the record stays); ErrNotFound when there is none.
@@ -249,7 +255,8 @@ type TokenUse struct {
 type IntrospectionRead struct {
 	// Credential is the credential whose current or previous secret hash matched (a current
 	// match first), revoked or not, with only the fields authentication decides on: ID,
-	// Rights, OwnerIndex, RevokedAt, SecretHash and PrevValidUntil. CredentialFound is false
+	// Rights, OwnerIndex, RevokedAt, SecretHash, PrevSecretHash, PrevValidUntil and GrantMAC.
+	// CredentialFound is false
 	// when none matched.
 	Credential      Credential
 	CredentialFound bool

@@ -19,9 +19,9 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 	}
 	tag, err := x.q.Exec(ctx,
 		`INSERT INTO credentials (`+credentialColumns+`)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 		c.ID, c.Name, c.SecretHash, textArray(c.Rights), c.OwnerIndex, bytesOrNull(c.OwnerCipher), pgTime(c.CreatedAt),
-		optPGTime(c.RevokedAt), optPGTime(c.RotatedAt), bytesOrNull(c.PrevSecretHash), optPGTime(c.PrevValidUntil))
+		optPGTime(c.RevokedAt), optPGTime(c.RotatedAt), bytesOrNull(c.PrevSecretHash), optPGTime(c.PrevValidUntil), c.GrantMAC)
 	if err != nil {
 		return fmt.Errorf("postgres: inserting credential %q: %w", c.ID, err)
 	}
@@ -32,7 +32,7 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 }
 
 // credentialColumns lists the credentials columns in the order scanCredential reads them.
-const credentialColumns = "id, name, secret_hash, rights, owner_index, owner_cipher, created_at, revoked_at, rotated_at, prev_secret_hash, prev_valid_until"
+const credentialColumns = "id, name, secret_hash, rights, owner_index, owner_cipher, created_at, revoked_at, rotated_at, prev_secret_hash, prev_valid_until, grant_mac"
 
 // scanCredential reads one row of credentialColumns.
 func scanCredential(row pgx.Row) (store.Credential, error) {
@@ -41,7 +41,7 @@ func scanCredential(row pgx.Row) (store.Credential, error) {
 		revokedAt, rotatedAt, prevValidUntil *time.Time
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Rights, &c.OwnerIndex, &c.OwnerCipher, &c.CreatedAt, &revokedAt,
-		&rotatedAt, &c.PrevSecretHash, &prevValidUntil); err != nil {
+		&rotatedAt, &c.PrevSecretHash, &prevValidUntil, &c.GrantMAC); err != nil {
 		return store.Credential{}, err
 	}
 	c.CreatedAt = c.CreatedAt.UTC()
@@ -103,7 +103,7 @@ func (x *tx) ListCredentials(ctx context.Context, afterID string, limit int) ([]
 
 // RotateCredential makes newHash the secret hash of credential id; the current one becomes
 // the previous one, valid until prevValidUntil. A conflict leaves the transaction usable.
-func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time) (store.Credential, error) {
+func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time, grantMAC string) (store.Credential, error) {
 	if len(newHash) == 0 {
 		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: secret hash is empty", id)
 	}
@@ -115,7 +115,7 @@ func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, pr
 		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: another credential has this secret: %w", id, store.ErrConflict)
 	}
 	tag, err := x.q.Exec(ctx, `UPDATE credentials SET prev_secret_hash = secret_hash, secret_hash = $2,
-		prev_valid_until = $3, rotated_at = $4 WHERE id = $1`, id, newHash, pgTime(prevValidUntil), pgTime(at))
+		prev_valid_until = $3, rotated_at = $4, grant_mac = $5 WHERE id = $1`, id, newHash, pgTime(prevValidUntil), pgTime(at), grantMAC)
 	if err != nil {
 		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: %w", id, err)
 	}
@@ -123,6 +123,18 @@ func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, pr
 		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: credential %w", id, store.ErrNotFound)
 	}
 	return x.GetCredential(ctx, id)
+}
+
+// SetCredentialGrantMAC replaces the grant MAC of credential id.
+func (x *tx) SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error {
+	tag, err := x.q.Exec(ctx, "UPDATE credentials SET grant_mac = $2 WHERE id = $1", id, grantMAC)
+	if err != nil {
+		return fmt.Errorf("postgres: setting the grant MAC of credential %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: setting the grant MAC of credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // RevokeCredential sets the revocation instant of credential id to at unless it is revoked

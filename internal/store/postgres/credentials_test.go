@@ -57,7 +57,7 @@ func TestMigration0006_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate(t 
 				return err
 			}
 			if got.ID != id || got.OwnerIndex != "" || got.OwnerCipher != nil || got.RotatedAt != nil ||
-				got.PrevSecretHash != nil || got.PrevValidUntil != nil || len(got.Rights) != 1 || !got.CreatedAt.Equal(created) {
+				got.PrevSecretHash != nil || got.PrevValidUntil != nil || got.GrantMAC != "" || len(got.Rights) != 1 || !got.CreatedAt.Equal(created) {
 				t.Errorf("credential %s after the upgrade = %+v", id, got)
 			}
 		}
@@ -67,7 +67,7 @@ func TestMigration0006_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate(t 
 	}
 	rotatedAt := created.Add(time.Hour)
 	if err := s.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.RotateCredential(ctx, "cred_admin", hash("admin v2"), rotatedAt.Add(time.Hour), rotatedAt)
+		_, err := tx.RotateCredential(ctx, "cred_admin", hash("admin v2"), rotatedAt.Add(time.Hour), rotatedAt, "mac")
 		return err
 	}); err != nil {
 		t.Fatalf("rotating the upgraded admin credential: %v", err)

@@ -18,7 +18,7 @@ import (
 const readForIntrospectionQuery = `SELECT l.i, c.id, c.rights, c.revoked_at,
 	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
 	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at,
-	c.owner_index, c.secret_hash, c.prev_valid_until
+	c.owner_index, c.secret_hash, c.prev_valid_until, c.prev_secret_hash, c.grant_mac
 FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS l(credential_hash, token_hash, i)
 LEFT JOIN credentials AS c ON c.id = coalesce(
 	(SELECT id FROM credentials WHERE secret_hash = l.credential_hash),
@@ -157,13 +157,13 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 			got                                              store.IntrospectionRead
 			credID, tokID, status                            *string
 			credRevoked, tokCreated, expires, prevU, rotated *time.Time
-			credOwner                                        *string
+			credOwner, credMAC                               *string
 			credPrevU                                        *time.Time
 			c, t                                             = &got.Credential, &got.Token
 		)
 		if err := rows.Scan(&i, &credID, &c.Rights, &credRevoked,
 			&tokID, &status, &tokCreated, &expires, &t.OwnerCipher, &t.Scopes, &t.Audiences,
-			&t.SecretHash, &t.PrevSecretHash, &prevU, &rotated, &credOwner, &c.SecretHash, &credPrevU); err != nil {
+			&t.SecretHash, &t.PrevSecretHash, &prevU, &rotated, &credOwner, &c.SecretHash, &credPrevU, &c.PrevSecretHash, &credMAC); err != nil {
 			return fmt.Errorf("postgres: reading for introspection: %w", err)
 		}
 		if i < 1 || i > int64(len(batch)) {
@@ -174,6 +174,9 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 			c.ID, c.RevokedAt, c.PrevValidUntil = *credID, utc(credRevoked), utc(credPrevU)
 			if credOwner != nil {
 				c.OwnerIndex = *credOwner
+			}
+			if credMAC != nil {
+				c.GrantMAC = *credMAC
 			}
 		} else {
 			got.Credential = store.Credential{}

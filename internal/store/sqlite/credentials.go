@@ -15,7 +15,7 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 	var e encoder
 	args := []any{c.ID, c.Name, blob(c.SecretHash), e.json("rights", c.Rights), c.OwnerIndex, blob(c.OwnerCipher),
 		e.time("created_at", c.CreatedAt), e.optTime("revoked_at", c.RevokedAt), e.optTime("rotated_at", c.RotatedAt),
-		blob(c.PrevSecretHash), e.optTime("prev_valid_until", c.PrevValidUntil)}
+		blob(c.PrevSecretHash), e.optTime("prev_valid_until", c.PrevValidUntil), c.GrantMAC}
 	if e.err != nil {
 		return fmt.Errorf("sqlite: inserting credential %q: %w", c.ID, e.err)
 	}
@@ -23,7 +23,7 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 		return fmt.Errorf("sqlite: inserting credential %q: secret hash is empty", c.ID)
 	}
 	_, err := x.q.ExecContext(ctx,
-		"INSERT INTO credentials ("+credentialColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO credentials ("+credentialColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		args...)
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -35,7 +35,7 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 }
 
 // credentialColumns lists the credentials columns in the order scanCredential reads them.
-const credentialColumns = "id, name, secret_hash, rights, owner_index, owner_cipher, created_at, revoked_at, rotated_at, prev_secret_hash, prev_valid_until"
+const credentialColumns = "id, name, secret_hash, rights, owner_index, owner_cipher, created_at, revoked_at, rotated_at, prev_secret_hash, prev_valid_until, grant_mac"
 
 // scanCredential reads one row of credentialColumns.
 func scanCredential(r rowScanner) (store.Credential, error) {
@@ -45,7 +45,7 @@ func scanCredential(r rowScanner) (store.Credential, error) {
 		revokedAt, rotatedAt, prevValidUntil sql.NullString
 	)
 	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &rights, &c.OwnerIndex, &c.OwnerCipher, &createdAt, &revokedAt,
-		&rotatedAt, &c.PrevSecretHash, &prevValidUntil); err != nil {
+		&rotatedAt, &c.PrevSecretHash, &prevValidUntil, &c.GrantMAC); err != nil {
 		return store.Credential{}, err
 	}
 	var d decoder
@@ -120,7 +120,7 @@ func (x *tx) ListCredentials(ctx context.Context, afterID string, limit int) ([]
 
 // RotateCredential makes newHash the secret hash of credential id; the current one becomes
 // the previous one, valid until prevValidUntil.
-func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time) (store.Credential, error) {
+func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time, grantMAC string) (store.Credential, error) {
 	if len(newHash) == 0 {
 		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: secret hash is empty", id)
 	}
@@ -137,7 +137,7 @@ func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, pr
 		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: another credential has this secret: %w", id, store.ErrConflict)
 	}
 	res, err := x.q.ExecContext(ctx, `UPDATE credentials SET prev_secret_hash = secret_hash, secret_hash = ?,
-		prev_valid_until = ?, rotated_at = ? WHERE id = ?`, newHash, until, rotated, id)
+		prev_valid_until = ?, rotated_at = ?, grant_mac = ? WHERE id = ?`, newHash, until, rotated, grantMAC, id)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: another credential has this secret: %w", id, store.ErrConflict)
@@ -150,6 +150,20 @@ func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, pr
 		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: credential %w", id, store.ErrNotFound)
 	}
 	return x.GetCredential(ctx, id)
+}
+
+// SetCredentialGrantMAC replaces the grant MAC of credential id.
+func (x *tx) SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error {
+	res, err := x.q.ExecContext(ctx, "UPDATE credentials SET grant_mac = ? WHERE id = ?", grantMAC, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: setting the grant MAC of credential %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: setting the grant MAC of credential %q: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: setting the grant MAC of credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // RevokeCredential sets the revocation instant of credential id to at unless it is revoked

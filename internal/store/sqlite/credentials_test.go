@@ -49,7 +49,7 @@ func TestMigration0005_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate(t 
 				return err
 			}
 			if got.ID != w.ID || got.OwnerIndex != "" || got.OwnerCipher != nil || got.RotatedAt != nil ||
-				got.PrevSecretHash != nil || got.PrevValidUntil != nil || len(got.Rights) != 1 || got.Rights[0] != w.Rights[0] ||
+				got.PrevSecretHash != nil || got.PrevValidUntil != nil || got.GrantMAC != "" || len(got.Rights) != 1 || got.Rights[0] != w.Rights[0] ||
 				!got.CreatedAt.Equal(created) {
 				t.Errorf("credential %s after the upgrade = %+v, want %+v", w.ID, got, w)
 			}
@@ -67,7 +67,7 @@ func TestMigration0005_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate(t 
 	}
 	rotatedAt := created.Add(time.Hour)
 	if err := s.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.RotateCredential(ctx, "cred_admin", hash("admin v2"), rotatedAt.Add(time.Hour), rotatedAt)
+		_, err := tx.RotateCredential(ctx, "cred_admin", hash("admin v2"), rotatedAt.Add(time.Hour), rotatedAt, "mac")
 		return err
 	}); err != nil {
 		t.Fatalf("rotating the upgraded admin credential: %v", err)

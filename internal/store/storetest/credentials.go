@@ -28,7 +28,8 @@ func fullCredential(n int) store.Credential {
 		SecretHash: hashOf(fmt.Sprint("full credential", n)), Rights: []string{"issuer"},
 		OwnerIndex: fmt.Sprintf("owner-index-%d", n), OwnerCipher: []byte(fmt.Sprintf("owner-cipher-%d", n)),
 		CreatedAt: at(time.Duration(n) * time.Minute), RotatedAt: ptr(at(time.Hour)),
-		PrevSecretHash: hashOf(fmt.Sprint("full credential before", n)), PrevValidUntil: ptr(at(2 * time.Hour))}
+		PrevSecretHash: hashOf(fmt.Sprint("full credential before", n)), PrevValidUntil: ptr(at(2 * time.Hour)),
+		GrantMAC: fmt.Sprintf("grant-mac-%d", n)}
 }
 
 func testCredentialRoundTrip(t *testing.T, f Factory) {
@@ -118,7 +119,7 @@ func testRotateCredential(t *testing.T, f Factory) {
 			rotErr error
 		)
 		update(t, s, func(tx store.Tx) error {
-			c, rotErr = tx.RotateCredential(ctx, id, hash, until, when)
+			c, rotErr = tx.RotateCredential(ctx, id, hash, until, when, "mac after "+id)
 			return nil // a refused rotation leaves the transaction usable
 		})
 		return c, rotErr
@@ -126,6 +127,7 @@ func testRotateCredential(t *testing.T, f Factory) {
 	want := admin
 	want.SecretHash, want.PrevSecretHash = hashOf("admin v2"), admin.SecretHash
 	want.RotatedAt, want.PrevValidUntil = ptr(at(time.Hour)), ptr(at(2*time.Hour))
+	want.GrantMAC = "mac after " + admin.ID
 	got, err := rotate(admin.ID, hashOf("admin v2"), at(2*time.Hour), at(time.Hour))
 	if err != nil {
 		t.Fatalf("RotateCredential: %v", err)
@@ -160,7 +162,7 @@ func testRotateCredential(t *testing.T, f Factory) {
 	// A rotation rolled back with its transaction leaves the credential as it was.
 	boom := errors.New("boom")
 	if err := s.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.RotateCredential(ctx, other.ID, hashOf("other v2"), at(time.Hour), at(0)); err != nil {
+		if _, err := tx.RotateCredential(ctx, other.ID, hashOf("other v2"), at(time.Hour), at(0), "x"); err != nil {
 			return err
 		}
 		return boom
@@ -168,6 +170,15 @@ func testRotateCredential(t *testing.T, f Factory) {
 		t.Fatalf("Update = %v, want the fn's error", err)
 	}
 	expectSame(t, "credential after a rolled-back rotation", other, getCredential(t, s, other.SecretHash))
+
+	// SetCredentialGrantMAC replaces the MAC and nothing else.
+	update(t, s, func(tx store.Tx) error { return tx.SetCredentialGrantMAC(ctx, other.ID, "adopted") })
+	want = other
+	want.GrantMAC = "adopted"
+	expectSame(t, "credential after SetCredentialGrantMAC", want, getCredential(t, s, other.SecretHash))
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.SetCredentialGrantMAC(ctx, "cred_nobody", "x") }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetCredentialGrantMAC(unknown) = %v, want store.ErrNotFound", err)
+	}
 }
 
 func testReadForIntrospectionPreviousCredential(t *testing.T, f Factory) {
