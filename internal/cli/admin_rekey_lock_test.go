@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -161,15 +162,28 @@ func testRekeyRefusedWhileInstancesRun(t *testing.T, bin string) {
 	}
 	defer func() { _ = observer.Close(ctx) }()
 	started := make(chan *serveProcess, 1)
-	go func() { started <- startServeProcess(t, bin, db) }()
+	go func() {
+		// startServeProcess fails the test with runtime.Goexit on error: the deferred send
+		// still unblocks the test goroutine, which then fails instead of hanging.
+		var p *serveProcess
+		defer func() { started <- p }()
+		p = startServeProcess(t, bin, db)
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
 	for waiting := 0; waiting == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the starting instance never waited on the service lock within 2 minutes")
+		}
 		err := observer.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = 'ShareLock'
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case <-started:
+		case p := <-started:
+			if p == nil {
+				t.Fatal("the instance started while an admin command held the service lock failed to start")
+			}
 			t.Fatal("serve became ready while an admin command held the service lock")
 		default:
 		}
@@ -178,6 +192,9 @@ func testRekeyRefusedWhileInstancesRun(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	waited := <-started
+	if waited == nil {
+		t.Fatal("the instance that waited for the lock failed to start once it was released")
+	}
 	if !strings.Contains(waited.stderr.String(), "waiting for an admin command (admin rekey)") {
 		t.Fatalf("the instance that waited for the lock did not log why:\n%s", waited.stderr.String())
 	}
