@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -102,7 +103,8 @@ func TestAdminRekey_refusesWhileAServeProcessHoldsTheSQLiteDatabase(t *testing.T
 // --new-key refuses while instances hold the service lock, saying how many, and changes
 // nothing; after one is SIGKILLed it still refuses (one left); after both are, it runs. An
 // instance started while a rekey holds the lock waits for it (its lock request shows as
-// waiting in pg_locks) and becomes ready once the rekey ends, with the new key.
+// waiting in pg_locks, and it logs why) and becomes ready once the rekey ends, with the new
+// key.
 func testRekeyRefusedWhileInstancesRun(t *testing.T, bin string) {
 	ctx := context.Background()
 	db, a, b := twoInstances(t, bin)
@@ -160,15 +162,28 @@ func testRekeyRefusedWhileInstancesRun(t *testing.T, bin string) {
 	}
 	defer func() { _ = observer.Close(ctx) }()
 	started := make(chan *serveProcess, 1)
-	go func() { started <- startServeProcess(t, bin, db) }()
+	go func() {
+		// startServeProcess fails the test with runtime.Goexit on error: the deferred send
+		// still unblocks the test goroutine, which then fails instead of hanging.
+		var p *serveProcess
+		defer func() { started <- p }()
+		p = startServeProcess(t, bin, db)
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
 	for waiting := 0; waiting == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the starting instance never waited on the service lock within 2 minutes")
+		}
 		err := observer.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = 'ShareLock'
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case <-started:
+		case p := <-started:
+			if p == nil {
+				t.Fatal("the instance started while an admin command held the service lock failed to start")
+			}
 			t.Fatal("serve became ready while an admin command held the service lock")
 		default:
 		}
@@ -176,7 +191,14 @@ func testRekeyRefusedWhileInstancesRun(t *testing.T, bin string) {
 	if err := lock.Release(); err != nil {
 		t.Fatal(err)
 	}
-	c := (<-started).client(t)
+	waited := <-started
+	if waited == nil {
+		t.Fatal("the instance that waited for the lock failed to start once it was released")
+	}
+	if !strings.Contains(waited.stderr.String(), "waiting for an admin command (admin rekey)") {
+		t.Fatalf("the instance that waited for the lock did not log why:\n%s", waited.stderr.String())
+	}
+	c := waited.client(t)
 	if in, err := c.Introspect(ctx, tok.Secret); err != nil || !in.Active {
 		t.Fatalf("introspection on an instance started after the rekey: active %v, %v", in.Active, err)
 	}

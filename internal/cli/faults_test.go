@@ -321,7 +321,8 @@ func faultServer(t *testing.T) (string, func(args ...string)) {
 // processes on a PostgreSQL of the test's own under a workload of creates, rotations,
 // revocations and introspections, and meanwhile restarts the server (fast, then immediate),
 // stops it (1 s; 10 s with TOKENGUARD_FAULTS=1) and pauses it with SIGSTOP (as long). Every
-// answer is a success or 503/507/409-overlap (never 500); after the faults both instances
+// answer is a success or 503/507/409-overlap (never 500); /readyz answers 503 while the server
+// is stopped and while it is paused; after the faults both instances
 // hold their service lock again (admin rekey refuses, naming 2 instances); then
 // checkFaultLedger: no acknowledged loss, no duplicate, the chain verifies, every active
 // answer has its audit record.
@@ -345,8 +346,18 @@ func TestFaultSuite_postgresRestartsStopAndPauseUnderLoadWithTwoInstances(t *tes
 	}{
 		{"a fast restart", func() { ctl("halt", "fast"); ctl("resume") }},
 		{"an immediate restart", func() { ctl("halt", "immediate"); ctl("resume") }},
-		{fmt.Sprintf("a %s stop", plan.stop), func() { ctl("halt", "fast"); time.Sleep(plan.stop); ctl("resume") }},
-		{fmt.Sprintf("a %s pause (SIGSTOP)", plan.pause), func() { ctl("pause"); time.Sleep(plan.pause); ctl("unpause") }},
+		{fmt.Sprintf("a %s stop", plan.stop), func() {
+			ctl("halt", "fast")
+			notReady(t, a, "stopped")
+			time.Sleep(plan.stop)
+			ctl("resume")
+		}},
+		{fmt.Sprintf("a %s pause (SIGSTOP)", plan.pause), func() {
+			ctl("pause")
+			notReady(t, b, "paused")
+			time.Sleep(plan.pause)
+			ctl("unpause")
+		}},
 	}
 	for _, p := range phases {
 		before, began := l.acked.Load(), time.Now()
@@ -388,6 +399,19 @@ func TestFaultSuite_postgresRestartsStopAndPauseUnderLoadWithTwoInstances(t *tes
 	defer func() { _ = st.Close() }()
 	checker := startServeProcess(t, bin, db)
 	checkFaultLedger(t, bin, db, st, checker.client(t), l)
+}
+
+// notReady checks that p's /readyz answers 503 (not a hang: the probe is bounded by 2 s; the
+// client's 10 s is a hang guard) while PostgreSQL is in the state named.
+func notReady(t *testing.T, p *serveProcess, state string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := p.client(t).Ready(ctx)
+	var re *client.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 503 {
+		t.Errorf("/readyz with PostgreSQL %s: %v, want 503", state, err)
+	}
 }
 
 // TestFaultSuite_sqliteDiskFullUnderLoad runs a real serve process on a SQLite database in a

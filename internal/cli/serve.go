@@ -281,7 +281,9 @@ func openServeStore(ctx context.Context, db string, log *slog.Logger) (st store.
 	if pg, ok := st.(*postgres.Store); ok {
 		// Taken before the key file is read (it waits for a running admin rekey), held on a
 		// session of its own until the store closes.
-		pgLock, err := pg.HoldAsService(ctx, func(waitedForRekey bool) {
+		pgLock, err := pg.HoldAsService(ctx, func() {
+			log.Warn("waiting for an admin command (admin rekey) to release the database's service lock before loading the key file")
+		}, func(waitedForRekey bool) {
 			if waitedForRekey {
 				log.Error("an admin command (rekey) held the database while this instance had lost its connection: restart this instance so that it loads the current key file")
 				return

@@ -17,6 +17,8 @@
 //	func (c *Client) AuditCheckpoint(ctx) (audit.Checkpoint, error)
 //	func (c *Client) CreateCredential(ctx, req wire.CreateCredentialRequest, idempotencyKey string) (wire.Credential, error)
 //	func (c *Client) RevokeCredential(ctx, id string) (wire.Credential, error)  // idempotent; ErrNotFound
+//	func (c *Client) ListCredentials(ctx) ([]wire.Credential, error)
+//	func (c *Client) RotateCredential(ctx, id string, req wire.RotateCredentialRequest, idempotencyKey string) (wire.Credential, error)
 //	func (c *Client) Ready(ctx) error
 //
 // An empty idempotencyKey makes the client generate one per call (kept across its retries).
@@ -509,7 +511,8 @@ func (c *Client) AuditCheckpoint(ctx context.Context) (audit.Checkpoint, error) 
 	return out.Checkpoint, err
 }
 
-// CreateCredential creates an introspect-only credential; the answer holds its secret, once.
+// CreateCredential creates a credential of req.Role (introspect when empty); the answer
+// holds its secret, once.
 func (c *Client) CreateCredential(ctx context.Context, req wire.CreateCredentialRequest, idempotencyKey string) (wire.Credential, error) {
 	var out wire.Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials", nil, req, &out, keyOrNew(idempotencyKey))
@@ -522,6 +525,22 @@ func (c *Client) CreateCredential(ctx context.Context, req wire.CreateCredential
 func (c *Client) RevokeCredential(ctx context.Context, id string) (wire.Credential, error) {
 	var out wire.Credential
 	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/revoke", nil, struct{}{}, &out, "")
+	return out, err
+}
+
+// ListCredentials lists every credential, revoked ones included, without secrets
+// (GET /v1/credentials, admin).
+func (c *Client) ListCredentials(ctx context.Context) ([]wire.Credential, error) {
+	var out wire.CredentialList
+	err := c.do(ctx, http.MethodGet, "/v1/credentials", nil, nil, &out, "")
+	return out.Credentials, err
+}
+
+// RotateCredential gives credential id a new secret (POST /v1/credentials/{id}/rotate,
+// admin); the answer holds it, once. The previous secret keeps working for req.Overlap.
+func (c *Client) RotateCredential(ctx context.Context, id string, req wire.RotateCredentialRequest, idempotencyKey string) (wire.Credential, error) {
+	var out wire.Credential
+	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/rotate", nil, req, &out, keyOrNew(idempotencyKey))
 	return out, err
 }
 

@@ -24,6 +24,8 @@ type (
 	Finding                 = wire.Finding
 	CreateCredentialRequest = wire.CreateCredentialRequest
 	Credential              = wire.Credential
+	RotateCredentialRequest = wire.RotateCredentialRequest
+	CredentialList          = wire.CredentialList
 	AccessRequest           = wire.AccessRequest
 	AccessAnswer            = wire.AccessAnswer
 	AccessErasure           = wire.AccessErasure

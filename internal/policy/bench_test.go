@@ -23,33 +23,21 @@ func benchPlan(b *testing.B) []byte {
 	return planJSON(b, changes...)
 }
 
-// evalPaths are the two ways an Engine can run a prepared query: topdown directly, and OPA's
-// public rego API (PreparedEvalQuery with EvalParsedInput, EvalMetrics(metrics.NoOp()),
-// EvalExternalCancel, EvalVirtualCache and EvalTime).
-var evalPaths = []struct {
-	name    string
-	viaRego bool
-}{{"direct", false}, {"rego", true}}
-
 // BenchmarkEvaluatePlan reads, normalises and checks a plan of 1000 tokenguard tokens and
 // 1000 unrelated resources against the embedded bundle (go test -bench EvaluatePlan).
 func BenchmarkEvaluatePlan(b *testing.B) {
 	plan := benchPlan(b)
-	for _, path := range evalPaths {
-		b.Run(path.name, func(b *testing.B) {
-			e, err := NewEngine(context.Background(), Options{Now: fixedNow, viaRego: path.viaRego})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(plan)))
-			b.ResetTimer()
-			for b.Loop() {
-				res, err := e.EvaluatePlan(context.Background(), bytes.NewReader(plan))
-				if err != nil || res.ResourcesChecked != 1000 {
-					b.Fatalf("%v, %d resources", err, res.ResourcesChecked)
-				}
-			}
-		})
+	e, err := NewEngine(context.Background(), Options{Now: fixedNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(plan)))
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := e.EvaluatePlan(context.Background(), bytes.NewReader(plan))
+		if err != nil || res.ResourcesChecked != 1000 {
+			b.Fatalf("%v, %d resources", err, res.ResourcesChecked)
+		}
 	}
 }
 
@@ -62,19 +50,15 @@ func BenchmarkEvaluateTokens(b *testing.B) {
 	}
 	now := fixedNow()
 	tokens := Normalize(p, now)
-	for _, path := range evalPaths {
-		b.Run(path.name, func(b *testing.B) {
-			e, err := NewEngine(context.Background(), Options{Now: fixedNow, Gate: GateProvider, viaRego: path.viaRego})
-			if err != nil {
-				b.Fatal(err)
-			}
-			i := 0
-			for b.Loop() {
-				if _, err := e.EvaluateTokens(context.Background(), tokens[i%len(tokens):i%len(tokens)+1], PlanFacts{Timestamp: &now}); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-		})
+	e, err := NewEngine(context.Background(), Options{Now: fixedNow, Gate: GateProvider})
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := e.EvaluateTokens(context.Background(), tokens[i%len(tokens):i%len(tokens)+1], PlanFacts{Timestamp: &now}); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -144,24 +145,12 @@ func constantRules(ctx context.Context, c *ast.Compiler, store storage.Store) []
 // rule is not cached, so each evaluation meets it, and reports it, exactly as without the
 // cache.
 func constantValueOf(ctx context.Context, c *ast.Compiler, store storage.Store, path ast.Ref) *ast.Term {
-	result := ast.Var("__tokenguard_constant__")
-	body, err := c.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.NewTerm(result), ast.NewTerm(path))))
-	if err != nil {
+	result := ast.Var("constant")
+	body := ast.NewBody(ast.Equality.Expr(ast.NewTerm(result), ast.NewTerm(path)))
+	rs, err := rego.New(rego.ParsedQuery(body), rego.Compiler(c), rego.Store(store), rego.GenerateJSON(keepTerm)).Eval(ctx)
+	if err != nil || len(rs) == 0 {
 		return nil
 	}
-	txn, err := store.NewTransaction(ctx)
-	if err != nil {
-		return nil
-	}
-	defer store.Abort(ctx, txn)
-	var value *ast.Term
-	err = topdown.NewQuery(body).WithCompiler(c).WithStore(store).WithTransaction(txn).
-		Iter(ctx, func(qr topdown.QueryResult) error {
-			value = qr[result]
-			return nil
-		})
-	if err != nil {
-		return nil
-	}
+	value, _ := rs[0].Bindings[string(result)].(*ast.Term)
 	return value
 }

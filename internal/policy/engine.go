@@ -32,8 +32,6 @@ type Options struct {
 	Now func() time.Time
 	// Gate selects the rules that declare this gate; "" means GateCheck.
 	Gate string
-	// viaRego evaluates through OPA's public rego API instead of topdown directly.
-	viaRego bool
 }
 
 // Result is the outcome of checking one plan.
@@ -113,14 +111,14 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 				whole = append(whole, r)
 				continue
 			}
-			p, err := prepare(ctx, compiler, store, []Rule{r}, o.viaRego)
+			p, err := prepare(ctx, compiler, store, []Rule{r})
 			if err != nil {
 				return nil, err
 			}
 			p.constants = constants
 			readsRules = append(readsRules, &readsRule{reads: r.reads, prepared: p})
 		}
-		if e.token[managedBy], err = prepare(ctx, compiler, store, whole, o.viaRego); err != nil {
+		if e.token[managedBy], err = prepare(ctx, compiler, store, whole); err != nil {
 			return nil, err
 		}
 		e.token[managedBy].constants = constants
@@ -133,7 +131,7 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 			planRules = append(planRules, r)
 		}
 	}
-	if e.plan, err = prepare(ctx, compiler, store, planRules, o.viaRego); err != nil {
+	if e.plan, err = prepare(ctx, compiler, store, planRules); err != nil {
 		return nil, err
 	}
 	e.plan.constants = constants

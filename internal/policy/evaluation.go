@@ -17,12 +17,8 @@ import (
 // binding "r<i>" holds the findings of rules[i]. For token rules, readsRules holds the rules that
 // declare their reads, each prepared on its own (see engine_reads.go); rules holds the others.
 type preparedRules struct {
-	// query is the compiled query for the direct path (topdown without the rego package).
-	query    ast.Body
-	compiler *ast.Compiler
-	store    storage.Store
-	// public is the same query prepared through OPA's public rego API.
-	public     *rego.PreparedEvalQuery
+	// query is prepared once through OPA's public rego API; nil when rules is empty.
+	query      *rego.PreparedEvalQuery
 	rules      []Rule
 	readsRules []*readsRule
 	// raw is true when a rule reads the token's raw before and after values (every rule
@@ -32,7 +28,7 @@ type preparedRules struct {
 	constants []constantValue
 }
 
-func prepare(ctx context.Context, c *ast.Compiler, store storage.Store, rules []Rule, viaRego bool) (*preparedRules, error) {
+func prepare(ctx context.Context, c *ast.Compiler, store storage.Store, rules []Rule) (*preparedRules, error) {
 	p := &preparedRules{rules: rules}
 	if len(rules) == 0 {
 		return p, nil
@@ -45,19 +41,11 @@ func prepare(ctx context.Context, c *ast.Compiler, store storage.Store, rules []
 		}
 		body = append(body, ast.Equality.Expr(ast.VarTerm("r"+strconv.Itoa(i)), ast.NewTerm(ref)))
 	}
-	if viaRego {
-		pq, err := rego.New(rego.ParsedQuery(body), rego.Compiler(c), rego.Store(store)).PrepareForEval(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("preparing policies: %s", oneLine(err))
-		}
-		p.public = &pq
-		return p, nil
-	}
-	q, err := c.QueryCompiler().Compile(body)
+	q, err := rego.New(rego.ParsedQuery(body), rego.Compiler(c), rego.Store(store)).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("preparing policies: %s", oneLine(err))
 	}
-	p.query, p.compiler, p.store = q, c, store
+	p.query = &q
 	return p, nil
 }
 
@@ -142,44 +130,21 @@ func (p *preparedRules) eval(ctx context.Context, call *evalCall, input ast.Valu
 		return fmt.Errorf("evaluating policies on %s: %s", where, oneLine(err))
 	}
 	cache := &constantCache{shared: p.constants, inner: topdown.NewVirtualCache()}
-	var result topdown.QueryResult
-	if p.public != nil {
-		rs, err := p.public.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(metrics.NoOp()),
-			rego.EvalExternalCancel(call.cancel), rego.EvalVirtualCache(cache), rego.EvalTime(call.now),
-			rego.EvalGenerateJSON(keepTerm))
-		if err != nil {
-			return nil, fail(err)
-		}
-		if len(rs) == 0 {
-			return nil, nil
-		}
-		result = topdown.QueryResult{}
-		for k, v := range rs[0].Bindings {
-			result[ast.Var(k)] = v.(*ast.Term)
-		}
-	} else {
-		txn, err := p.store.NewTransaction(ctx)
-		if err != nil {
-			return nil, fail(err)
-		}
-		defer p.store.Abort(ctx, txn)
-		err = topdown.NewQuery(p.query).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(txn).
-			WithInput(ast.NewTerm(input)).WithVirtualCache(cache).WithIndexing(true).WithEarlyExit(true).
-			WithTime(call.now).WithCancel(call.cancel).
-			Iter(ctx, func(qr topdown.QueryResult) error {
-				result = qr
-				return nil
-			})
-		if err != nil {
-			return nil, fail(err)
-		}
+	// Metrics off, the call's Cancel instead of a goroutine per evaluation, and results kept
+	// as OPA terms: what the rego package would otherwise add to every evaluation.
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(metrics.NoOp()),
+		rego.EvalExternalCancel(call.cancel), rego.EvalVirtualCache(cache), rego.EvalTime(call.now),
+		rego.EvalGenerateJSON(keepTerm))
+	if err != nil {
+		return nil, fail(err)
 	}
-	if result == nil {
+	if len(rs) == 0 {
 		return nil, nil
 	}
+	result := rs[0].Bindings
 	var out []Finding
 	for i, r := range p.rules {
-		set, ok := result[ast.Var("r"+strconv.Itoa(i))]
+		set, ok := result["r"+strconv.Itoa(i)].(*ast.Term)
 		if !ok {
 			continue
 		}

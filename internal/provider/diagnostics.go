@@ -48,7 +48,7 @@ func clientErrorDetail(doing string, err error) string {
 	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized:
 		return statusText(re) + ": authentication failed " + doing + ". The token service did not accept the provider's " +
 			"credential: it is wrong, revoked or rotated. Set " + envToken + " (or the provider's token attribute) to a valid " +
-			"admin credential of the service at the provider's endpoint, and run Terraform again."
+			"admin or issuer credential of the service at the provider's endpoint, and run Terraform again."
 	case errors.As(err, &re) && re.StatusCode == http.StatusForbidden:
 		return "Permission denied " + doing + ": the provider's credential (" + envToken + " or the provider's token attribute) " +
 			"is valid but may not do this (" + statusText(re) + "). Use an admin credential, or one whose owner restriction " +

@@ -103,8 +103,10 @@ func (p *tokenguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				Optional: true,
 			},
 			"token": schema.StringAttribute{
-				Description: "Admin credential of the token service's management API. Read from `" + envToken +
-					"` when not set; prefer the environment variable so the credential stays out of configuration files.",
+				Description: "Credential of the token service's management API: an `issuer` credential (made with " +
+					"`tokenguard credential create --role issuer`, optionally `--owner` to manage one owner's tokens only) " +
+					"or an admin credential. Read from `" + envToken + "` when not set; prefer the environment variable so " +
+					"the credential stays out of configuration files.",
 				Optional:  true,
 				Sensitive: true,
 			},
@@ -220,7 +222,7 @@ func (p *tokenguardProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	if secret == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("token"), "Missing Token Service Credential",
-			"Set the "+envToken+" environment variable (or the provider's token attribute) to an admin credential of the tokenguard service.")
+			"Set the "+envToken+" environment variable (or the provider's token attribute) to an issuer or admin credential of the tokenguard service.")
 	}
 	if resp.Diagnostics.HasError() {
 		return

@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,32 +26,30 @@ const CredentialPrefix = "tgc_"
 // MinAdminSecretLength is the shortest admin secret Bootstrap accepts.
 const MinAdminSecretLength = 32
 
-// actionCredentialCreate is the audit action of POST /v1/credentials.
-const actionCredentialCreate = "credential.create" //nolint:gosec // G101: an audit action name, not a credential
-
 // caller is the authenticated credential of a request.
 type caller struct {
-	id     string
-	rights []string
+	id         string
+	role       string // one of Roles; "" for the callers that are no credential (a token holder, a report)
+	ownerIndex string // the owner the credential is restricted to, "" when it is not
 }
 
 // handlerFunc is an API handler: it returns an error instead of writing one.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *caller) error
 
-// authed wraps h so it runs only for a credential holding right (or admin), and writes the
+// authed wraps h so it runs only for a credential whose role allows need, and writes the
 // error h returns in the API's shape.
-func (s *Server) authed(right string, h handlerFunc) http.Handler {
+func (s *Server) authed(need access, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveAuthed(w, r, right, nil, h)
+		s.serveAuthed(w, r, need, nil, h)
 	})
 }
 
-// serveAuthed answers r with h if r carries a credential holding right (or admin). A non-nil
-// inView runs inside the read transaction that found the credential, once the right is
+// serveAuthed answers r with h if r carries a credential whose role allows need. A non-nil
+// inView runs inside the read transaction that found the credential, once the role is
 // checked, so a handler's reads and the authentication share one transaction; an error it
 // returns is answered like an error of h.
-func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, right string, inView func(store.Reader, *caller) error, h handlerFunc) {
-	s.serveAuthedBy(w, r, func() (*caller, error) { return s.authenticate(r, right, inView) }, h)
+func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, need access, inView func(store.Reader, *caller) error, h handlerFunc) {
+	s.serveAuthedBy(w, r, func() (*caller, error) { return s.authenticate(r, need, inView) }, h)
 }
 
 // serveAuthedBy answers r with h once authenticate (which reads r's credential) accepts the
@@ -77,6 +75,7 @@ func (s *Server) serveAuthedBy(w http.ResponseWriter, r *http.Request, authentic
 		s.limiter.fail(src)
 	}
 	if err == nil {
+		r = withCaller(r, c)
 		err = h(w, r, c)
 		s.auditRefusal(r, c, err)
 	}
@@ -224,20 +223,30 @@ func credentialOf(r *http.Request) (presented, error) {
 	return presented{secret: value}, nil
 }
 
-// authorize judges the credential a bearer secret matched (found false: none did). It
-// returns the caller when the credential is valid, even if it lacks right (then with a 403),
-// and the error to answer when it does not authenticate or authorise.
+// authorize judges the credential whose current or previous secret hash is matched (found
+// false: none matched) at instant now. It returns the caller when the credential is valid,
+// even if its role does not allow need (then with a 403), and the error to answer when it
+// does not authenticate or authorise. A previous secret authenticates until the
+// PrevValidUntil its rotation announced, and not from that instant on.
 //
 // claimedID is the credential id the request names ("" when it names none): a secret
 // presented under another credential's id does not authenticate.
-func authorize(cred store.Credential, found bool, claimedID, right string) (*caller, error) {
+func (s *Server) authorize(cred store.Credential, found bool, matched []byte, now time.Time, claimedID string, need access) (*caller, error) {
 	if !found || cred.RevokedAt != nil || (claimedID != "" && subtle.ConstantTimeCompare([]byte(claimedID), []byte(cred.ID)) != 1) {
 		return nil, unauthenticated("credential not recognised")
 	}
-	c := &caller{id: cred.ID, rights: cred.Rights}
-	if !slices.Contains(c.rights, RightAdmin) && !slices.Contains(c.rights, right) {
-		return c, &apiError{status: http.StatusForbidden, code: wire.CodeForbidden,
-			message: fmt.Sprintf("this credential lacks the %q right needed here", right)}
+	if subtle.ConstantTimeCompare([]byte(cred.GrantMAC), []byte(s.grantMAC(cred))) != 1 {
+		// Someone changed the row without the key file: its role, restriction, secrets or
+		// overlap are not what the service wrote.
+		s.log.Error("credential refused: its stored grant does not match its MAC (edited outside the service?)", "credential", cred.ID)
+		return nil, unauthenticated("credential not recognised")
+	}
+	if subtle.ConstantTimeCompare(matched, cred.SecretHash) != 1 && (cred.PrevValidUntil == nil || !now.Before(*cred.PrevValidUntil)) {
+		return nil, unauthenticated("credential not recognised")
+	}
+	c := &caller{id: cred.ID, role: roleOf(cred.Rights), ownerIndex: cred.OwnerIndex}
+	if err := c.allow(need); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -252,9 +261,9 @@ func noteCaller(r *http.Request, c *caller) {
 	}
 }
 
-// authenticate finds the credential of r's bearer secret and checks that it holds right (or
-// admin). inView, if not nil, then runs in the same read transaction (see serveAuthed).
-func (s *Server) authenticate(r *http.Request, right string, inView func(store.Reader, *caller) error) (*caller, error) {
+// authenticate finds the credential of r's bearer secret and checks that its role allows
+// need. inView, if not nil, then runs in the same read transaction (see serveAuthed).
+func (s *Server) authenticate(r *http.Request, need access, inView func(store.Reader, *caller) error) (*caller, error) {
 	p, err := credentialOf(r)
 	if err != nil {
 		return nil, err
@@ -267,7 +276,10 @@ func (s *Server) authenticate(r *http.Request, right string, inView func(store.R
 	)
 	err = s.store.View(r.Context(), func(rd store.Reader) error {
 		c, authErr, inViewErr = nil, nil, nil
-		var cred store.Credential
+		var (
+			cred    store.Credential
+			matched []byte
+		)
 		found := false
 		for _, h := range s.keys.SecretHashes(secret) {
 			got, err := rd.GetCredentialByHash(r.Context(), h)
@@ -277,10 +289,10 @@ func (s *Server) authenticate(r *http.Request, right string, inView func(store.R
 			if err != nil {
 				return err
 			}
-			cred, found = got, true
+			cred, found, matched = got, true, h
 			break
 		}
-		c, authErr = authorize(cred, found, p.claimedID, right)
+		c, authErr = s.authorize(cred, found, matched, s.clock(), p.claimedID, need)
 		if authErr == nil && inView != nil {
 			inViewErr = inView(rd, c)
 		}
@@ -316,6 +328,54 @@ func newCredentialID() (string, error) {
 	return "cred_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// grantMAC is the keyed MAC of what cred may do: its id, role, owner restriction and secret
+// hashes (with the previous one's end), under the key file's blind-index key. The service
+// writes it with every credential and checks it on every request.
+func (s *Server) grantMAC(cred store.Credential) string {
+	until := ""
+	if cred.PrevValidUntil != nil {
+		until = cred.PrevValidUntil.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
+	}
+	return s.keys.BlindIndex(strings.Join([]string{"credential-grant", cred.ID, strings.Join(cred.Rights, ","), cred.OwnerIndex,
+		hex.EncodeToString(cred.SecretHash), hex.EncodeToString(cred.PrevSecretHash), until}, "\x00"))
+}
+
+// adoptCredentials gives every credential without a grant MAC (written before it existed)
+// its MAC, each with a credential.adopt audit record naming its role, so that from this start
+// on an edit of the row outside the service is refused.
+func (s *Server) adoptCredentials(ctx context.Context) error {
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		after := ""
+		for {
+			page, err := tx.ListCredentials(ctx, after, store.MaxListLimit)
+			if err != nil {
+				return err
+			}
+			for _, cred := range page {
+				after = cred.ID
+				if cred.GrantMAC != "" {
+					continue
+				}
+				if err := tx.SetCredentialGrantMAC(ctx, cred.ID, s.grantMAC(cred)); err != nil {
+					return err
+				}
+				if _, err := tx.AppendAudit(ctx, audit.Event{Time: s.clock(), Actor: "system", Action: actionCredentialAdopt,
+					Outcome: "ok", Details: map[string]string{"credential": cred.ID, "role": roleOf(cred.Rights),
+						"owner_restricted": strconv.FormatBool(cred.OwnerIndex != "")}}); err != nil {
+					return err
+				}
+			}
+			if len(page) < store.MaxListLimit {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("sealing the grants of credentials written before grant MACs: %w", err)
+	}
+	return nil
+}
+
 // Bootstrap installs adminSecret as the admin credential when the store holds no credential
 // yet, and reports whether it did. It never installs a second credential: once any credential
 // exists it returns false and changes nothing.
@@ -337,12 +397,13 @@ func (s *Server) Bootstrap(ctx context.Context, adminSecret string) (created boo
 			return nil
 		}
 		now := s.clock()
-		if err := tx.InsertCredential(ctx, store.Credential{ID: id, Name: "bootstrap admin", SecretHash: hash,
-			Rights: []string{RightAdmin}, CreatedAt: now}); err != nil {
+		cred := store.Credential{ID: id, Name: "bootstrap admin", SecretHash: hash, Rights: []string{RoleAdmin}, CreatedAt: now}
+		cred.GrantMAC = s.grantMAC(cred)
+		if err := tx.InsertCredential(ctx, cred); err != nil {
 			return err
 		}
 		if _, err := tx.AppendAudit(ctx, audit.Event{Time: now, Actor: "system", Action: audit.ActionBootstrap,
-			Outcome: "ok", Details: map[string]string{"credential": id, "rights": RightAdmin}}); err != nil {
+			Outcome: "ok", Details: map[string]string{"credential": id, "rights": RoleAdmin, "role": RoleAdmin}}); err != nil {
 			return err
 		}
 		created = true
@@ -351,49 +412,8 @@ func (s *Server) Bootstrap(ctx context.Context, adminSecret string) (created boo
 	if err != nil {
 		return false, fmt.Errorf("installing the admin credential: %w", err)
 	}
+	if err := s.adoptCredentials(ctx); err != nil {
+		return created, err
+	}
 	return created, nil
-}
-
-// createCredential mints an introspect-only credential (POST /v1/credentials). The secret is
-// in this response only.
-func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body, err := s.readBody(w, r, false)
-	if err != nil {
-		return err
-	}
-	var req wire.CreateCredentialRequest
-	if err := decodeStrict(body, &req); err != nil {
-		return err
-	}
-	if req.Name, err = requiredText("name", req.Name, maxNameLength, "say which resource server will use this credential"); err != nil {
-		return err
-	}
-	if err := checkIdentifier("name", req.Name); err != nil {
-		return err
-	}
-	for _, right := range req.Rights {
-		if right != RightIntrospect {
-			return invalid("rights", "right %q cannot be granted here: only %q credentials are created through the API", right, RightIntrospect)
-		}
-	}
-	return s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
-		secret, err := NewCredentialSecret()
-		if err != nil {
-			return 0, nil, err
-		}
-		id, err := newCredentialID()
-		if err != nil {
-			return 0, nil, err
-		}
-		hash, _ := s.keys.HashSecret(secret)
-		cred := store.Credential{ID: id, Name: req.Name, SecretHash: hash, Rights: []string{RightIntrospect}, CreatedAt: now}
-		if err := tx.InsertCredential(r.Context(), cred); err != nil {
-			return 0, nil, err
-		}
-		if _, err := tx.AppendAudit(r.Context(), audit.Event{Time: now, Actor: c.id, Action: actionCredentialCreate,
-			Outcome: "ok", Details: map[string]string{"credential": id, "rights": RightIntrospect}}); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, wire.Credential{ID: id, Name: req.Name, Rights: cred.Rights, CreatedAt: now, Secret: secret}, nil
-	})
 }

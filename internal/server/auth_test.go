@@ -50,6 +50,8 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 		"POST /v1/revoke":                  {"/v1/revoke", `{"token":"tg_test_not_a_live_secret"}`},
 		"POST /v1/credentials":             {"/v1/credentials", `{"name":"matrix-server"}`},
 		"POST /v1/credentials/{id}/revoke": {"/v1/credentials/" + credentialID + "/revoke", `{}`},
+		"GET /v1/credentials":              {"/v1/credentials", ""},
+		"POST /v1/credentials/{id}/rotate": {"/v1/credentials/" + credentialID + "/rotate", `{"overlap":"1h"}`},
 		"GET /v1/audit":                    {"/v1/audit", ""},
 		"GET /v1/audit/checkpoint":         {"/v1/audit/checkpoint", ""},
 		// The dry run keeps the positive control from revoking the matrix token.
@@ -119,8 +121,8 @@ func TestAuth_everyRouteRefusesMissingWrongMalformedRevokedAndUnderprivilegedCre
 		method, _, _ := strings.Cut(p, " ")
 		for _, k := range kinds {
 			wantStatus, wantCode := k.status, k.code
-			if p == "POST /v1/introspect" && k.status == 403 {
-				wantStatus, wantCode = 200, "" // the one route an introspect-only credential may call
+			if (p == "POST /v1/introspect" || p == "POST /v1/revoke") && k.status == 403 {
+				wantStatus, wantCode = 200, "" // the routes an introspect credential may call
 			}
 			status, body, hdr := rawDo(t, method, svc.URL+rq.path, "", rq.body, "Authorization", k.header)
 			trials++

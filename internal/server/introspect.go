@@ -44,7 +44,7 @@ func (s *Server) introspect() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		presented, bodyErr := s.readTokenParam(w, r, "introspect")
 		if bodyErr != nil {
-			s.serveAuthed(w, r, RightIntrospect, nil, func(http.ResponseWriter, *http.Request, *caller) error {
+			s.serveAuthed(w, r, accessIntrospect, nil, func(http.ResponseWriter, *http.Request, *caller) error {
 				return bodyErr
 			})
 			return
@@ -52,7 +52,7 @@ func (s *Server) introspect() http.Handler {
 		sec, err := token.ParseSecret(presented)
 		if err != nil || sec.Env != s.env {
 			// RFC 7662: a token that does not parse is answered inactive, not as an error.
-			s.serveAuthed(w, r, RightIntrospect, nil, func(w http.ResponseWriter, _ *http.Request, _ *caller) error {
+			s.serveAuthed(w, r, accessIntrospect, nil, func(w http.ResponseWriter, _ *http.Request, _ *caller) error {
 				writeRaw(w, http.StatusOK, inactiveBody)
 				return nil
 			})
@@ -123,7 +123,7 @@ type introspection struct {
 	event  audit.Event
 }
 
-// authenticateIntrospection authenticates r's credential for RightIntrospect and decides on
+// authenticateIntrospection authenticates r's credential for accessIntrospect and decides on
 // presented (parsed as sec) into decided, with one ReadForIntrospection of the credential
 // and the token under the current key set: one statement, no explicit transaction. When
 // either is not found and the keyring holds older key sets, it falls back to authenticate
@@ -144,13 +144,13 @@ func (s *Server) authenticateIntrospection(r *http.Request, presented string, se
 		return nil, fmt.Errorf("looking up credential: %w", err)
 	}
 	if (!got.CredentialFound || !got.TokenFound) && len(s.keys.KeyIDs()) > 1 {
-		return s.authenticate(r, RightIntrospect, func(rd store.Reader, c *caller) error {
+		return s.authenticate(r, accessIntrospect, func(rd store.Reader, c *caller) error {
 			var err error
 			*decided, err = s.decide(r.Context(), rd, c, presented, sec)
 			return err
 		})
 	}
-	c, err := authorize(got.Credential, got.CredentialFound, p.claimedID, RightIntrospect)
+	c, err := s.authorize(got.Credential, got.CredentialFound, credentialHash, s.clock(), p.claimedID, accessIntrospect)
 	noteCaller(r, c)
 	if err != nil {
 		return nil, err

@@ -34,7 +34,11 @@ func parseLimit(q string) (int, error) {
 
 // listTokens answers GET /v1/tokens with the filters owner, status, data_category, subject,
 // unused_for, limit and page_token.
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *caller) error {
+//
+// A caller restricted to one owner lists that owner's tokens only: without an owner filter
+// its own owner is the filter, and with another owner's the page is empty, as if that owner
+// held no token.
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := s.flushForRead(r.Context()); err != nil {
 		return err
 	}
@@ -54,6 +58,11 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *caller) e
 	f := store.TokenFilter{Limit: limit}
 	if v := strings.TrimSpace(q.Get("owner")); v != "" {
 		f.OwnerIndex = s.ownerIndex(v)
+	}
+	restrictedElsewhere := false
+	if c.ownerIndex != "" {
+		restrictedElsewhere = f.OwnerIndex != "" && f.OwnerIndex != c.ownerIndex
+		f.OwnerIndex = c.ownerIndex
 	}
 	wantStatus := q.Get("status")
 	switch wantStatus {
@@ -97,6 +106,10 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *caller) e
 	}
 
 	out := wire.TokenList{Tokens: []wire.Token{}}
+	if restrictedElsewhere {
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	more := false
 	err = s.store.View(r.Context(), func(rd store.Reader) error {
 		// "active" and "expired" share a stored status, so a page may need several reads.

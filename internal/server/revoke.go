@@ -20,8 +20,8 @@ const actorTokenHolder = "token-holder"
 // form (or JSON object) with token and an optional token_type_hint (ignored: every tg_
 // secret is an access token).
 //
-// Two callers may revoke: a credential holding the admin right (Bearer,
-// client_secret_basic or client_secret_post), and the token's holder, who authenticates
+// Two callers may revoke: a credential of a role allowed to (admin, issuer or introspect;
+// Bearer, client_secret_basic or client_secret_post), and the token's holder, who authenticates
 // with Authorization: Bearer <the very secret being revoked>; any other tg_ secret as
 // credential is refused 401. As RFC 7009 section 2.2 says, a secret that identifies no live
 // token is answered 200 as well, so the answer tells nothing about the secret. A live
@@ -39,11 +39,11 @@ func (s *Server) revokeByValue() http.Handler {
 					return nil, bodyErr
 				}
 				if subtle.ConstantTimeCompare([]byte(p.secret), []byte(presented)) != 1 {
-					return nil, unauthenticated("a token secret as credential may revoke only itself: send it as the token parameter too, or use a credential with the admin right")
+					return nil, unauthenticated("a token secret as credential may revoke only itself: send it as the token parameter too, or use an admin, issuer or introspect credential")
 				}
 				return &caller{id: actorTokenHolder}, nil
 			}
-			return s.authenticate(r, RightAdmin, nil)
+			return s.authenticate(r, accessRevokeByValue, nil)
 		}, func(w http.ResponseWriter, r *http.Request, c *caller) error {
 			if bodyErr != nil {
 				return bodyErr

@@ -51,7 +51,9 @@ func formPost(t *testing.T, svc *servertest.Service, path, authz, body string) (
 // token's own holder; the next introspection answers inactive; the revocation is audited
 // with the caller, the token id and the secret's fingerprint, never the secret; unknown,
 // malformed and dead secrets answer 200 and change nothing; a token secret cannot revoke
-// another token, nor an introspect-only credential anything.
+// another token, nor a reader credential anything. Issue 16 point 5 lets an introspect
+// credential revoke by value (a resource server that sees a leaked secret may end it, as
+// the secret's holder could).
 func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 	ctx := context.Background()
 	clock := servertest.NewClock(t0)
@@ -75,6 +77,11 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 		return tok
 	}
 	byAdmin, byBasic, byHolder, bystander, rotated := mk("revoke-admin"), mk("revoke-basic"), mk("revoke-holder"), mk("revoke-bystander"), mk("revoke-rotated")
+	byIntrospect := mk("revoke-introspect")
+	reader, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "auditor", Role: "reader"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := func(tok string) string {
 		return url.Values{"token": {tok}, "token_type_hint": {"access_token"}}.Encode()
 	}
@@ -88,7 +95,8 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 		{"admin again (already revoked)", adminBearer, form(byAdmin.Secret), 200},
 		{"unknown secret", adminBearer, form("tg_test_AAAAAAAAAAAAAAAA_nosuchsecret"), 200},
 		{"malformed secret", adminBearer, form("hello"), 200},
-		{"introspect-only credential", "Bearer " + verifier, form(bystander.Secret), 403},
+		{"introspect credential", "Bearer " + verifier, form(byIntrospect.Secret), 200},
+		{"reader credential", "Bearer " + reader.Secret, form(bystander.Secret), 403},
 		{"another token's secret", "Bearer " + byHolder.Secret, form(bystander.Secret), 401},
 		{"holder revokes itself", "Bearer " + byHolder.Secret, form(byHolder.Secret), 200},
 		{"repeated token", adminBearer, "token=x&token=" + url.QueryEscape(bystander.Secret), 400},
@@ -105,7 +113,7 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 			}
 		}
 	}
-	if active(byAdmin.Secret) || active(byHolder.Secret) {
+	if active(byAdmin.Secret) || active(byHolder.Secret) || active(byIntrospect.Secret) {
 		t.Fatal("a secret revoked by value still introspects active")
 	}
 	if !active(bystander.Secret) {
@@ -115,10 +123,10 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An introspect-only credential with client_secret_basic is refused as with Bearer.
+	// An introspect credential with client_secret_basic revokes as with Bearer.
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(cred.ID+":"+cred.Secret))
-	if status, body := formPost(t, svc, "/v1/revoke", basic, form(byBasic.Secret)); status != 403 || !active(byBasic.Secret) {
-		t.Fatalf("introspect-only credential with Basic: %d %s", status, body)
+	if status, body := formPost(t, svc, "/v1/revoke", basic, form(byBasic.Secret)); status != 200 || active(byBasic.Secret) {
+		t.Fatalf("introspect credential with Basic: %d %s, still active %v", status, body, active(byBasic.Secret))
 	}
 
 	// A dead secret (the previous one after its overlap) is no authority over the live one.
@@ -160,7 +168,8 @@ func runRevokeByValue(t *testing.T, wrap func(store.Store) store.Store) {
 			revokedBy[rec.TokenID] = rec.Actor
 		}
 	}
-	want := map[string]string{byAdmin.ID: "", byHolder.ID: "token-holder", rotated.ID: "token-holder"}
+	want := map[string]string{byAdmin.ID: "", byHolder.ID: "token-holder", rotated.ID: "token-holder",
+		byIntrospect.ID: "", byBasic.ID: cred.ID}
 	if len(revokedBy) != len(want) {
 		t.Fatalf("revocation records %v, want one each for %v", revokedBy, want)
 	}

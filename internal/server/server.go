@@ -44,11 +44,11 @@ const (
 	DefaultMaxBodyBytes = 1 << 20
 )
 
-// Rights a credential can hold. RightAdmin allows everything; RightIntrospect allows only
-// POST /v1/introspect.
+// Rights of the first versions, kept for callers that name them: a credential's stored
+// rights are its role (see RoleAdmin and the other roles in roles.go).
 const (
-	RightAdmin      = "admin"
-	RightIntrospect = "introspect"
+	RightAdmin      = RoleAdmin
+	RightIntrospect = RoleIntrospect
 )
 
 // Config configures a Server. Store and Keyring are required; zero values of the other
@@ -318,28 +318,30 @@ func (s *Server) routes() {
 	handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
 	handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
 
-	handle("POST /v1/tokens", s.authed(RightAdmin, s.createToken))
-	handle("GET /v1/tokens", s.authed(RightAdmin, s.listTokens))
-	handle("GET /v1/tokens/{id}", s.authed(RightAdmin, s.getToken))
-	handle("PATCH /v1/tokens/{id}", s.authed(RightAdmin, s.updateToken))
-	handle("DELETE /v1/tokens/{id}", s.authed(RightAdmin, s.revokeToken))
-	handle("POST /v1/tokens/{id}/revoke", s.authed(RightAdmin, s.revokeToken))
-	handle("POST /v1/tokens/{id}/rotate", s.authed(RightAdmin, s.rotateToken))
-	handle("POST /v1/tokens/{id}/renew", s.authed(RightAdmin, s.renewToken))
+	handle("POST /v1/tokens", s.authed(accessTokenWrite, s.createToken))
+	handle("GET /v1/tokens", s.authed(accessTokenRead, s.listTokens))
+	handle("GET /v1/tokens/{id}", s.authed(accessTokenRead, s.getToken))
+	handle("PATCH /v1/tokens/{id}", s.authed(accessTokenWrite, s.updateToken))
+	handle("DELETE /v1/tokens/{id}", s.authed(accessTokenWrite, s.revokeToken))
+	handle("POST /v1/tokens/{id}/revoke", s.authed(accessTokenWrite, s.revokeToken))
+	handle("POST /v1/tokens/{id}/rotate", s.authed(accessTokenWrite, s.rotateToken))
+	handle("POST /v1/tokens/{id}/renew", s.authed(accessTokenWrite, s.renewToken))
 	handle("POST /v1/introspect", s.introspect())
 	handle("POST /v1/revoke", s.revokeByValue())
 	handle("POST /v1/secret-scanning/reports", s.secretScanningReport())
-	handle("POST /v1/credentials", s.authed(RightAdmin, s.createCredential))
-	handle("POST /v1/credentials/{id}/revoke", s.authed(RightAdmin, s.revokeCredential))
-	handle("GET /v1/audit", s.authed(RightAdmin, s.listAudit))
-	handle("GET /v1/audit/checkpoint", s.authed(RightAdmin, s.auditCheckpoint))
-	handle("POST /v1/deletion-requests", s.authed(RightAdmin, s.createDeletionRequest))
-	handle("GET /v1/deletion-requests/erased-subjects", s.authed(RightAdmin, s.listErasedSubjects))
-	handle("GET /v1/deletion-requests/{id}", s.authed(RightAdmin, s.getDeletionRequest))
-	handle("POST /v1/access-requests", s.authed(RightAdmin, s.createAccessRequest))
-	handle("GET /v1/deletion-requests", s.authed(RightAdmin, s.listDeletionEvidence))
-	handle("GET /v1/renewals", s.authed(RightAdmin, s.listRenewals))
-	handle("GET /v1/policy", s.authed(RightAdmin, s.policyInForce))
+	handle("POST /v1/credentials", s.authed(accessAdmin, s.createCredential))
+	handle("GET /v1/credentials", s.authed(accessAdmin, s.listCredentials))
+	handle("POST /v1/credentials/{id}/rotate", s.authed(accessAdmin, s.rotateCredential))
+	handle("POST /v1/credentials/{id}/revoke", s.authed(accessAdmin, s.revokeCredential))
+	handle("GET /v1/audit", s.authed(accessRead, s.listAudit))
+	handle("GET /v1/audit/checkpoint", s.authed(accessRead, s.auditCheckpoint))
+	handle("POST /v1/deletion-requests", s.authed(accessAdmin, s.createDeletionRequest))
+	handle("GET /v1/deletion-requests/erased-subjects", s.authed(accessGateData, s.listErasedSubjects))
+	handle("GET /v1/deletion-requests/{id}", s.authed(accessRead, s.getDeletionRequest))
+	handle("POST /v1/access-requests", s.authed(accessRead, s.createAccessRequest))
+	handle("GET /v1/deletion-requests", s.authed(accessRead, s.listDeletionEvidence))
+	handle("GET /v1/renewals", s.authed(accessRead, s.listRenewals))
+	handle("GET /v1/policy", s.authed(accessGateData, s.policyInForce))
 	s.mux = m
 }
 

@@ -135,6 +135,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return s.answerPolicyRefusal(w, r, c, s.gate.refusalOnValidation(r.Context(), createInput(req, s.defaultTTL), s.clock(), err))
 	}
+	if err := c.mayCreateFor(s.ownerIndex(sp.owner)); err != nil {
+		return err
+	}
 	rcpt, err := checkRecipient(req.Recipient)
 	if err != nil {
 		return err
@@ -231,11 +234,12 @@ func decodeBody[T any](s *Server, w http.ResponseWriter, r *http.Request, option
 	return body, req, nil
 }
 
-// pathToken reads the token named by the request path, answering 404 when there is none.
+// pathToken reads the token named by the request path, answering 404 when there is none or
+// when the caller's owner restriction does not reach it (as if it did not exist).
 func pathToken(r *http.Request, rd store.Reader) (store.Token, error) {
 	t, err := rd.GetToken(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return t, notFound("token")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !callerOf(r).reaches(t.OwnerIndex)) {
+		return store.Token{}, notFound("token")
 	}
 	return t, err
 }

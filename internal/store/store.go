@@ -79,10 +79,22 @@ type TokenFilter struct {
 type Credential struct {
 	ID         string
 	Name       string
-	SecretHash []byte // HMAC-SHA256(server key, credential secret)
-	Rights     []string
-	CreatedAt  time.Time
-	RevokedAt  *time.Time
+	SecretHash []byte   // HMAC-SHA256(server key, credential secret)
+	Rights     []string // the credential's role, as a one-element set
+	// OwnerIndex is the keyed blind index of the owner whose tokens alone the credential may
+	// reach, "" when it is not restricted; OwnerCipher is that owner, encrypted.
+	OwnerIndex  string
+	OwnerCipher []byte
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+	// After a rotation the previous secret works until PrevValidUntil; nil when none.
+	RotatedAt      *time.Time
+	PrevSecretHash []byte
+	PrevValidUntil *time.Time
+	// GrantMAC is the service's keyed MAC over ID, Rights, OwnerIndex and the secret hashes
+	// (see the server's grant check); "" for a credential written before it existed. The
+	// store keeps it as opaque text.
+	GrantMAC string
 }
 
 // Idempotency is the stored first result of a request sent with an Idempotency-Key.
@@ -124,7 +136,15 @@ type Reader interface {
 	FindTokenByName(ctx context.Context, ownerIndex, name string) (Token, error)
 	// ListTokens returns tokens in byte order of id (PostgreSQL needs COLLATE "C").
 	ListTokens(ctx context.Context, f TokenFilter) ([]Token, error)
+	// GetCredentialByHash returns the credential whose current or previous secret hash is
+	// hash (a current match first), revoked or not. It does not check PrevValidUntil: whether
+	// a previous secret still works is the caller's decision.
 	GetCredentialByHash(ctx context.Context, hash []byte) (Credential, error)
+	// GetCredential returns the credential with this id, or ErrNotFound.
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	// ListCredentials returns up to limit credentials with ids strictly greater than afterID,
+	// in byte order of id (limit <= 0 means 100; capped at 1000), revoked ones included.
+	ListCredentials(ctx context.Context, afterID string, limit int) ([]Credential, error)
 	CountCredentials(ctx context.Context) (int, error)
 	GetIdempotency(ctx context.Context, key string) (Idempotency, error)
 	// ListIdempotency returns up to limit idempotency records with keys strictly greater than
@@ -176,6 +196,13 @@ type Tx interface {
 	// call (false: it was revoked already and nothing changed); ErrNotFound when no
 	// credential has this id.
 	RevokeCredential(ctx context.Context, id string, at time.Time) (cred Credential, wasActive bool, err error)
+	// RotateCredential gives the credential id the secret hash newHash and the GrantMAC
+	// grantMAC at instant at: its current hash becomes the previous one, valid until
+	// prevValidUntil (a previous hash before it is dropped). It returns the credential as stored afterwards; ErrNotFound when
+	// no credential has this id, ErrConflict when newHash is another credential's.
+	RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time, grantMAC string) (Credential, error)
+	// SetCredentialGrantMAC replaces the GrantMAC of the credential id; ErrNotFound when none.
+	SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error
 	PutIdempotency(ctx context.Context, rec Idempotency) error // ErrConflict when the key exists
 	// SetIdempotencyResponse replaces the stored response of the record with this key (the
 	// rest of the record stays); ErrNotFound when there is none.
@@ -226,8 +253,10 @@ type TokenUse struct {
 
 // IntrospectionRead is what ReadForIntrospection found.
 type IntrospectionRead struct {
-	// Credential is the credential whose secret hash matched, revoked or not, with only the
-	// fields authentication decides on: ID, Rights and RevokedAt. CredentialFound is false
+	// Credential is the credential whose current or previous secret hash matched (a current
+	// match first), revoked or not, with only the fields authentication decides on: ID,
+	// Rights, OwnerIndex, RevokedAt, SecretHash, PrevSecretHash, PrevValidUntil and GrantMAC.
+	// CredentialFound is false
 	// when none matched.
 	Credential      Credential
 	CredentialFound bool

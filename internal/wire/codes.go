@@ -10,6 +10,9 @@ const (
 	CodeUnauthenticated = "unauthenticated"
 	// CodeForbidden (403): the credential lacks the right the call needs.
 	CodeForbidden = "forbidden"
+	// CodeOwnerRestricted (403): the credential is restricted to one owner's tokens, and the
+	// call concerns another owner (a token created for it) or every owner (audit, evidence).
+	CodeOwnerRestricted = "owner_restricted"
 	// CodeNotFound (404): no such token, credential, deletion request or route.
 	CodeNotFound = "not_found"
 	// CodeMethodNotAllowed (405): the route exists for other methods.
@@ -42,6 +45,11 @@ const (
 	CodeCannotRevokeSelf = "cannot_revoke_self"
 	// CodeRotationOverlapRunning (409): the previous rotation's overlap has not ended.
 	CodeRotationOverlapRunning = "rotation_overlap_running"
+	// CodeCredentialRevoked (409): the credential is revoked; it cannot be rotated.
+	CodeCredentialRevoked = "credential_revoked" //nolint:gosec // G101: an error code, not a credential
+	// CodeCredentialOverlapRunning (409): the previous rotation's overlap of the credential
+	// has not ended.
+	CodeCredentialOverlapRunning = "credential_overlap_running" //nolint:gosec // G101: an error code, not a credential
 	// CodeRenewalReviewUsed (409): the renewal's review already approved an earlier renewal
 	// of the token.
 	CodeRenewalReviewUsed = "renewal_review_used"

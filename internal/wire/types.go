@@ -214,23 +214,46 @@ type Finding struct {
 	Blocking         bool    `json:"blocking"`
 }
 
-// CreateCredentialRequest is the body of POST /v1/credentials (admin only): a credential for a
-// resource server that may only call POST /v1/introspect. Rights may be omitted; when given it
-// may only hold "introspect".
+// CreateCredentialRequest is the body of POST /v1/credentials (admin only). Role is admin,
+// issuer, reader or introspect (empty means introspect, what the first versions made); Owner,
+// for an issuer or reader, restricts the credential to the tokens of that owner. Rights is
+// the first versions' way to ask for an introspect credential: it may only hold
+// "introspect".
 type CreateCredentialRequest struct {
 	Name   string   `json:"name"`
+	Role   string   `json:"role,omitempty"`
+	Owner  string   `json:"owner,omitempty"`
 	Rights []string `json:"rights,omitempty"`
 }
 
-// Credential is a credential as the API returns it. Secret is set only in the response of
-// its creation.
+// RotateCredentialRequest is the optional body of POST /v1/credentials/{id}/rotate: how long
+// the previous secret keeps working (a duration such as "1h"; empty means one hour, "0s"
+// ends it at once).
+type RotateCredentialRequest struct {
+	Overlap string `json:"overlap,omitempty"`
+}
+
+// Credential is a credential as the API returns it. Secret is set only in the answer of its
+// creation or rotation; the API never returns a secret's hash.
 type Credential struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Rights    []string   `json:"rights"`
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Role   string   `json:"role"`
+	Rights []string `json:"rights"`
+	// Owner is the owner whose tokens alone the credential reaches; empty when unrestricted.
+	Owner     string     `json:"owner,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	Secret    string     `json:"secret,omitempty"`
+	RotatedAt *time.Time `json:"rotated_at,omitempty"`
+	// PreviousValidUntil is when the secret before the last rotation stops working.
+	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
+	Secret             string     `json:"secret,omitempty"`
+}
+
+// CredentialList is the answer of GET /v1/credentials: every credential, revoked ones
+// included, in id order.
+type CredentialList struct {
+	Credentials []Credential `json:"credentials"`
 }
 
 // IntrospectRequest is the body of POST /v1/introspect.

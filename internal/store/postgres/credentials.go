@@ -18,9 +18,10 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 		return fmt.Errorf("postgres: inserting credential %q: secret hash is empty", c.ID)
 	}
 	tag, err := x.q.Exec(ctx,
-		`INSERT INTO credentials (id, name, secret_hash, rights, created_at, revoked_at)
-		 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		c.ID, c.Name, c.SecretHash, textArray(c.Rights), pgTime(c.CreatedAt), optPGTime(c.RevokedAt))
+		`INSERT INTO credentials (`+credentialColumns+`)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+		c.ID, c.Name, c.SecretHash, textArray(c.Rights), c.OwnerIndex, bytesOrNull(c.OwnerCipher), pgTime(c.CreatedAt),
+		optPGTime(c.RevokedAt), optPGTime(c.RotatedAt), bytesOrNull(c.PrevSecretHash), optPGTime(c.PrevValidUntil), c.GrantMAC)
 	if err != nil {
 		return fmt.Errorf("postgres: inserting credential %q: %w", c.ID, err)
 	}
@@ -31,26 +32,32 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 }
 
 // credentialColumns lists the credentials columns in the order scanCredential reads them.
-const credentialColumns = "id, name, secret_hash, rights, created_at, revoked_at"
+const credentialColumns = "id, name, secret_hash, rights, owner_index, owner_cipher, created_at, revoked_at, rotated_at, prev_secret_hash, prev_valid_until, grant_mac"
 
 // scanCredential reads one row of credentialColumns.
 func scanCredential(row pgx.Row) (store.Credential, error) {
 	var (
-		c         store.Credential
-		revokedAt *time.Time
+		c                                    store.Credential
+		revokedAt, rotatedAt, prevValidUntil *time.Time
 	)
-	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Rights, &c.CreatedAt, &revokedAt); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Rights, &c.OwnerIndex, &c.OwnerCipher, &c.CreatedAt, &revokedAt,
+		&rotatedAt, &c.PrevSecretHash, &prevValidUntil, &c.GrantMAC); err != nil {
 		return store.Credential{}, err
 	}
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.RevokedAt = utc(revokedAt)
+	c.RotatedAt = utc(rotatedAt)
+	c.PrevValidUntil = utc(prevValidUntil)
 	return c, nil
 }
 
-// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
+// GetCredentialByHash returns the credential whose current or previous secret hash is hash
+// (a current match first), revoked or not.
 func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
 	c, err := scanCredential(x.q.QueryRow(ctx,
-		"SELECT "+credentialColumns+" FROM credentials WHERE secret_hash = $1", hash))
+		"SELECT "+credentialColumns+` FROM credentials WHERE id = coalesce(
+			(SELECT id FROM credentials WHERE secret_hash = $1),
+			(SELECT id FROM credentials WHERE prev_secret_hash = $1))`, hash))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return store.Credential{}, fmt.Errorf("postgres: getting credential by secret hash: credential %w", store.ErrNotFound)
@@ -58,6 +65,76 @@ func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Creden
 		return store.Credential{}, fmt.Errorf("postgres: getting credential by secret hash: %w", err)
 	}
 	return c, nil
+}
+
+// GetCredential returns the credential with this id, or store.ErrNotFound.
+func (x *tx) GetCredential(ctx context.Context, id string) (store.Credential, error) {
+	c, err := scanCredential(x.q.QueryRow(ctx, "SELECT "+credentialColumns+" FROM credentials WHERE id = $1", id))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Credential{}, fmt.Errorf("postgres: getting credential %q: credential %w", id, store.ErrNotFound)
+	case err != nil:
+		return store.Credential{}, fmt.Errorf("postgres: getting credential %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListCredentials returns up to limit credentials with ids after afterID, in byte order of id.
+func (x *tx) ListCredentials(ctx context.Context, afterID string, limit int) ([]store.Credential, error) {
+	rows, err := x.q.Query(ctx, "SELECT "+credentialColumns+` FROM credentials WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`,
+		afterID, store.ClampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing credentials: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: listing credentials: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: listing credentials: %w", err)
+	}
+	return out, nil
+}
+
+// RotateCredential makes newHash the secret hash of credential id; the current one becomes
+// the previous one, valid until prevValidUntil. A conflict leaves the transaction usable.
+func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time, grantMAC string) (store.Credential, error) {
+	if len(newHash) == 0 {
+		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: secret hash is empty", id)
+	}
+	var taken bool
+	if err := x.q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM credentials WHERE secret_hash = $1 OR prev_secret_hash = $1)", newHash).Scan(&taken); err != nil {
+		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: %w", id, err)
+	}
+	if taken {
+		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: another credential has this secret: %w", id, store.ErrConflict)
+	}
+	tag, err := x.q.Exec(ctx, `UPDATE credentials SET prev_secret_hash = secret_hash, secret_hash = $2,
+		prev_valid_until = $3, rotated_at = $4, grant_mac = $5 WHERE id = $1`, id, newHash, pgTime(prevValidUntil), pgTime(at), grantMAC)
+	if err != nil {
+		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.Credential{}, fmt.Errorf("postgres: rotating credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return x.GetCredential(ctx, id)
+}
+
+// SetCredentialGrantMAC replaces the grant MAC of credential id.
+func (x *tx) SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error {
+	tag, err := x.q.Exec(ctx, "UPDATE credentials SET grant_mac = $2 WHERE id = $1", id, grantMAC)
+	if err != nil {
+		return fmt.Errorf("postgres: setting the grant MAC of credential %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: setting the grant MAC of credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // RevokeCredential sets the revocation instant of credential id to at unless it is revoked

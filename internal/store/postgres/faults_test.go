@@ -169,7 +169,7 @@ func TestConnectionBudget_poolMaxConnsBoundsEveryConnectionOfTheInstance(t *test
 	}
 	defer func() { _ = st.Close() }()
 	// A serving instance also holds the service lock on a session of its own: in the budget.
-	lock, err := st.HoldAsService(ctx, nil)
+	lock, err := st.HoldAsService(ctx, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,15 +11,18 @@ import (
 )
 
 // readForIntrospectionQuery reads, for each pair of hashes $1[i] (a credential's) and $2[i]
-// (a token secret's), the credential and the token (current secret first, then previous) as
-// row i; the columns of what is not found are NULL. credentials.secret_hash is unique and
-// the token is joined by its primary key, so each pair gives exactly one row. coalesce
+// (a token secret's), the credential and the token (each by its current secret first, then
+// the previous one) as row i; the columns of what is not found are NULL. Both are joined by
+// their primary keys, so each pair gives exactly one row. coalesce
 // evaluates its second lookup only when the first finds nothing.
 const readForIntrospectionQuery = `SELECT l.i, c.id, c.rights, c.revoked_at,
 	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
-	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at
+	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at,
+	c.owner_index, c.secret_hash, c.prev_valid_until, c.prev_secret_hash, c.grant_mac
 FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS l(credential_hash, token_hash, i)
-LEFT JOIN credentials AS c ON c.secret_hash = l.credential_hash
+LEFT JOIN credentials AS c ON c.id = coalesce(
+	(SELECT id FROM credentials WHERE secret_hash = l.credential_hash),
+	(SELECT id FROM credentials WHERE prev_secret_hash = l.credential_hash))
 LEFT JOIN LATERAL (
 	SELECT * FROM tokens WHERE id = coalesce(
 		(SELECT id FROM tokens WHERE secret_hash = l.token_hash LIMIT 1),
@@ -154,11 +157,13 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 			got                                              store.IntrospectionRead
 			credID, tokID, status                            *string
 			credRevoked, tokCreated, expires, prevU, rotated *time.Time
+			credOwner, credMAC                               *string
+			credPrevU                                        *time.Time
 			c, t                                             = &got.Credential, &got.Token
 		)
 		if err := rows.Scan(&i, &credID, &c.Rights, &credRevoked,
 			&tokID, &status, &tokCreated, &expires, &t.OwnerCipher, &t.Scopes, &t.Audiences,
-			&t.SecretHash, &t.PrevSecretHash, &prevU, &rotated); err != nil {
+			&t.SecretHash, &t.PrevSecretHash, &prevU, &rotated, &credOwner, &c.SecretHash, &credPrevU, &c.PrevSecretHash, &credMAC); err != nil {
 			return fmt.Errorf("postgres: reading for introspection: %w", err)
 		}
 		if i < 1 || i > int64(len(batch)) {
@@ -166,7 +171,13 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 		}
 		if credID != nil {
 			got.CredentialFound = true
-			c.ID, c.RevokedAt = *credID, utc(credRevoked)
+			c.ID, c.RevokedAt, c.PrevValidUntil = *credID, utc(credRevoked), utc(credPrevU)
+			if credOwner != nil {
+				c.OwnerIndex = *credOwner
+			}
+			if credMAC != nil {
+				c.GrantMAC = *credMAC
+			}
 		} else {
 			got.Credential = store.Credential{}
 		}

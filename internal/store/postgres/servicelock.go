@@ -38,11 +38,12 @@ type ServiceLock struct {
 // HoldAsService takes the shared service lock on a session of its own and keeps it until
 // Release: while an admin rekey holds the exclusive lock, it waits for the rekey to end (or
 // ctx). If the session is lost (the server restarts, the connection is cut), the lock is
-// taken again on a new session as soon as the server answers; onRetaken, if not nil, is
+// taken again on a new session as soon as the server answers. onWaiting, if not nil, is told
+// when the first take has to wait for an admin command; onRetaken, if not nil, is
 // told each time, with whether a rekey ran meanwhile (the lock was held exclusively when
 // the new session asked for it).
-func (s *Store) HoldAsService(ctx context.Context, onRetaken func(waitedForRekey bool)) (*ServiceLock, error) {
-	conn, _, err := s.takeServiceLock(ctx)
+func (s *Store) HoldAsService(ctx context.Context, onWaiting func(), onRetaken func(waitedForRekey bool)) (*ServiceLock, error) {
+	conn, _, err := s.takeServiceLock(ctx, onWaiting)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +102,7 @@ func (l *ServiceLock) keep(ctx context.Context, s *Store, conn *pgx.Conn, onReta
 			l.mu.Unlock()
 		}
 		for conn == nil {
-			c, waited, err := s.takeServiceLock(ctx)
+			c, waited, err := s.takeServiceLock(ctx, nil)
 			if err == nil {
 				conn, wait = c, reconnectFirstWait
 				l.mu.Lock()
@@ -124,7 +125,7 @@ func (l *ServiceLock) keep(ctx context.Context, s *Store, conn *pgx.Conn, onReta
 
 // takeServiceLock opens a session and takes the shared service lock on it, waiting while
 // an admin command holds it exclusively; waited says whether it had to.
-func (s *Store) takeServiceLock(ctx context.Context) (*pgx.Conn, bool, error) {
+func (s *Store) takeServiceLock(ctx context.Context, onWaiting func()) (*pgx.Conn, bool, error) {
 	cfg := s.write.Config().ConnConfig.Copy()
 	// The wait for a running rekey may be longer than any statement timeout.
 	cfg.RuntimeParams["statement_timeout"] = "0"
@@ -139,6 +140,9 @@ func (s *Store) takeServiceLock(ctx context.Context) (*pgx.Conn, bool, error) {
 	}
 	if ok {
 		return conn, false, nil
+	}
+	if onWaiting != nil {
+		onWaiting()
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1, hashtext(current_schema()))", serviceLockClass); err != nil {
 		_ = conn.Close(context.Background())

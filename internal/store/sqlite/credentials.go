@@ -13,8 +13,9 @@ import (
 // InsertCredential adds c; store.ErrConflict when its id or secret hash exists.
 func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 	var e encoder
-	args := []any{c.ID, c.Name, blob(c.SecretHash), e.json("rights", c.Rights),
-		e.time("created_at", c.CreatedAt), e.optTime("revoked_at", c.RevokedAt)}
+	args := []any{c.ID, c.Name, blob(c.SecretHash), e.json("rights", c.Rights), c.OwnerIndex, blob(c.OwnerCipher),
+		e.time("created_at", c.CreatedAt), e.optTime("revoked_at", c.RevokedAt), e.optTime("rotated_at", c.RotatedAt),
+		blob(c.PrevSecretHash), e.optTime("prev_valid_until", c.PrevValidUntil), c.GrantMAC}
 	if e.err != nil {
 		return fmt.Errorf("sqlite: inserting credential %q: %w", c.ID, e.err)
 	}
@@ -22,7 +23,7 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 		return fmt.Errorf("sqlite: inserting credential %q: secret hash is empty", c.ID)
 	}
 	_, err := x.q.ExecContext(ctx,
-		"INSERT INTO credentials (id, name, secret_hash, rights, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+		"INSERT INTO credentials ("+credentialColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		args...)
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -34,29 +35,33 @@ func (x *tx) InsertCredential(ctx context.Context, c store.Credential) error {
 }
 
 // credentialColumns lists the credentials columns in the order scanCredential reads them.
-const credentialColumns = "id, name, secret_hash, rights, created_at, revoked_at"
+const credentialColumns = "id, name, secret_hash, rights, owner_index, owner_cipher, created_at, revoked_at, rotated_at, prev_secret_hash, prev_valid_until, grant_mac"
 
 // scanCredential reads one row of credentialColumns.
 func scanCredential(r rowScanner) (store.Credential, error) {
 	var (
-		c                 store.Credential
-		rights, createdAt string
-		revokedAt         sql.NullString
+		c                                    store.Credential
+		rights, createdAt                    string
+		revokedAt, rotatedAt, prevValidUntil sql.NullString
 	)
-	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &rights, &createdAt, &revokedAt); err != nil {
+	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &rights, &c.OwnerIndex, &c.OwnerCipher, &createdAt, &revokedAt,
+		&rotatedAt, &c.PrevSecretHash, &prevValidUntil, &c.GrantMAC); err != nil {
 		return store.Credential{}, err
 	}
 	var d decoder
 	c.Rights = d.strings("rights", rights)
 	c.CreatedAt = d.time("created_at", createdAt)
 	c.RevokedAt = d.optTime("revoked_at", revokedAt)
+	c.RotatedAt = d.optTime("rotated_at", rotatedAt)
+	c.PrevValidUntil = d.optTime("prev_valid_until", prevValidUntil)
 	if d.err != nil {
 		return store.Credential{}, fmt.Errorf("credential %q: %w", c.ID, d.err)
 	}
 	return c, nil
 }
 
-// GetCredentialByHash returns the credential whose secret hash is hash, revoked or not.
+// GetCredentialByHash returns the credential whose current or previous secret hash is hash
+// (a current match first), revoked or not.
 func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Credential, error) {
 	var row *sql.Row
 	if st := x.prepared(ctx, x.hot.getCredentialByHash); st != nil {
@@ -74,8 +79,92 @@ func (x *tx) GetCredentialByHash(ctx context.Context, hash []byte) (store.Creden
 	return c, nil
 }
 
-// getCredentialByHashQuery is GetCredentialByHash's query (prepared once on the read pool).
-const getCredentialByHashQuery = "SELECT " + credentialColumns + " FROM credentials WHERE secret_hash = ?"
+// getCredentialByHashQuery is GetCredentialByHash's query (prepared once on the read pool):
+// the current hash first, then the previous one, each by its unique index.
+const getCredentialByHashQuery = "SELECT " + credentialColumns + " FROM credentials WHERE id = coalesce(" +
+	"(SELECT id FROM credentials WHERE secret_hash = ?1), (SELECT id FROM credentials WHERE prev_secret_hash = ?1))"
+
+// GetCredential returns the credential with this id, or store.ErrNotFound.
+func (x *tx) GetCredential(ctx context.Context, id string) (store.Credential, error) {
+	c, err := scanCredential(x.q.QueryRowContext(ctx, "SELECT "+credentialColumns+" FROM credentials WHERE id = ?", id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Credential{}, fmt.Errorf("sqlite: getting credential %q: credential %w", id, store.ErrNotFound)
+	case err != nil:
+		return store.Credential{}, fmt.Errorf("sqlite: getting credential %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListCredentials returns up to limit credentials with ids after afterID, in byte order of id.
+func (x *tx) ListCredentials(ctx context.Context, afterID string, limit int) ([]store.Credential, error) {
+	rows, err := x.q.QueryContext(ctx, "SELECT "+credentialColumns+" FROM credentials WHERE id > ? ORDER BY id LIMIT ?",
+		afterID, store.ClampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing credentials: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []store.Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: listing credentials: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: listing credentials: %w", err)
+	}
+	return out, nil
+}
+
+// RotateCredential makes newHash the secret hash of credential id; the current one becomes
+// the previous one, valid until prevValidUntil.
+func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time, grantMAC string) (store.Credential, error) {
+	if len(newHash) == 0 {
+		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: secret hash is empty", id)
+	}
+	var e encoder
+	until, rotated := e.time("prev_valid_until", prevValidUntil), e.time("rotated_at", at)
+	if e.err != nil {
+		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: %w", id, e.err)
+	}
+	var taken bool
+	if err := x.q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM credentials WHERE secret_hash = ?1 OR prev_secret_hash = ?1)", newHash).Scan(&taken); err != nil {
+		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: %w", id, err)
+	}
+	if taken {
+		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: another credential has this secret: %w", id, store.ErrConflict)
+	}
+	res, err := x.q.ExecContext(ctx, `UPDATE credentials SET prev_secret_hash = secret_hash, secret_hash = ?,
+		prev_valid_until = ?, rotated_at = ?, grant_mac = ? WHERE id = ?`, newHash, until, rotated, grantMAC, id)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: another credential has this secret: %w", id, store.ErrConflict)
+		}
+		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: %w", id, err)
+	} else if n == 0 {
+		return store.Credential{}, fmt.Errorf("sqlite: rotating credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return x.GetCredential(ctx, id)
+}
+
+// SetCredentialGrantMAC replaces the grant MAC of credential id.
+func (x *tx) SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error {
+	res, err := x.q.ExecContext(ctx, "UPDATE credentials SET grant_mac = ? WHERE id = ?", grantMAC, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: setting the grant MAC of credential %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: setting the grant MAC of credential %q: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: setting the grant MAC of credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return nil
+}
 
 // RevokeCredential sets the revocation instant of credential id to at unless it is revoked
 // already, and returns the credential as stored afterwards and whether it was active before.

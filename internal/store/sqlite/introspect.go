@@ -13,21 +13,23 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
 
-// readForIntrospectionQuery reads the credential of ?1 and the token of ?2 (current secret
-// first, then previous) as one row; the columns of what is not found are NULL. credentials
-// .secret_hash is unique and the token is joined by its primary key, so there is exactly one
-// row. coalesce evaluates its second lookup only when the first finds nothing.
+// readForIntrospectionQuery reads the credential of ?1 and the token of ?2 (each by its
+// current secret first, then the previous one) as one row; the columns of what is not found
+// are NULL. Both are joined by their primary keys, so there is exactly one row. coalesce evaluates its second lookup only when the first finds nothing.
 const readForIntrospectionQuery = `SELECT c.id, c.rights, c.revoked_at,
 	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
-	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at
+	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at,
+	c.owner_index, c.secret_hash, c.prev_valid_until, c.prev_secret_hash, c.grant_mac
 FROM (SELECT 1) AS one
-LEFT JOIN credentials AS c ON c.secret_hash = ?1
+LEFT JOIN credentials AS c ON c.id = coalesce(
+	(SELECT id FROM credentials WHERE secret_hash = ?1),
+	(SELECT id FROM credentials WHERE prev_secret_hash = ?1))
 LEFT JOIN tokens AS t ON t.id = coalesce(
 	(SELECT id FROM tokens WHERE secret_hash = ?2 LIMIT 1),
 	(SELECT id FROM tokens WHERE prev_secret_hash = ?2 LIMIT 1))`
 
 // readForIntrospectionColumns is how many columns readForIntrospectionQuery returns.
-const readForIntrospectionColumns = 14
+const readForIntrospectionColumns = 19
 
 // introspectionReader is one read-only driver connection of its own with
 // readForIntrospectionQuery prepared on it, used by one ReadForIntrospection at a time.
@@ -160,6 +162,11 @@ func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenH
 		rights, _ := col.text(row[1])
 		c.Rights = d.strings("rights", rights)
 		c.RevokedAt = d.optTime("revoked_at", col.nullText(row[2]))
+		c.OwnerIndex, _ = col.text(row[14])
+		c.SecretHash = col.blob(row[15])
+		c.PrevValidUntil = d.optTime("prev_valid_until", col.nullText(row[16]))
+		c.PrevSecretHash = col.blob(row[17])
+		c.GrantMAC, _ = col.text(row[18])
 		if err := errors.Join(col.err, d.err); err != nil {
 			return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: credential %q: %w", c.ID, err)
 		}

@@ -28,7 +28,7 @@ func HoldAsService(path string) (*ServiceLock, error) {
 	f := flock.New(ServiceLockPath(path))
 	ok, err := f.TryRLock()
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: locking %s: %w", ServiceLockPath(path), err)
+		return nil, lockFileError(path, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("sqlite: %s is locked by an admin command (admin rekey) changing the keys of %s: start the service again when it has finished", ServiceLockPath(path), path)
@@ -44,10 +44,16 @@ func HoldForMaintenance(path string) (*ServiceLock, error) {
 	f := flock.New(ServiceLockPath(path))
 	ok, err := f.TryLock()
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: locking %s: %w", ServiceLockPath(path), err)
+		return nil, lockFileError(path, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: a tokenguard serve process (or another admin command) holds the lock on %s", store.ErrServiceRunning, ServiceLockPath(path))
 	}
 	return &ServiceLock{f: f}, nil
+}
+
+// lockFileError says what to do when the lock file cannot be opened or locked.
+func lockFileError(path string, err error) error {
+	return fmt.Errorf("sqlite: cannot lock %s (%w): it must be a regular file tokenguard can create and write beside the database; remove whatever is in its place",
+		ServiceLockPath(path), err)
 }

@@ -35,7 +35,8 @@ func introspectionFields(t store.Token) store.Token {
 
 // credentialFields is c with only the fields ReadForIntrospection returns of a credential.
 func credentialFields(c store.Credential) store.Credential {
-	return store.Credential{ID: c.ID, Rights: c.Rights, RevokedAt: c.RevokedAt}
+	return store.Credential{ID: c.ID, Rights: c.Rights, OwnerIndex: c.OwnerIndex, RevokedAt: c.RevokedAt,
+		SecretHash: c.SecretHash, PrevSecretHash: c.PrevSecretHash, PrevValidUntil: c.PrevValidUntil, GrantMAC: c.GrantMAC}
 }
 
 func readForIntrospection(t *testing.T, s store.Store, credentialHash, tokenHash []byte) store.IntrospectionRead {

@@ -93,6 +93,7 @@ func Run(t *testing.T, f Factory) {
 	tests = append(tests, deletionTests...)
 	tests = append(tests, accessTests...)
 	tests = append(tests, maintenanceTests...)
+	tests = append(tests, credentialTests...)
 	tests = append(tests, idempotencyTests...)
 	tests = append(tests, hotPathTests...)
 	tests = append(tests, auditKeyTests...)
