@@ -55,43 +55,7 @@ chained under its audit key).`,
 			if err := applyEnv(cmd, map[string]string{"db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
-			retention, err := token.ParseDuration(olderThan)
-			if err != nil {
-				return usage("--older-than: %v", err)
-			}
-			if retention <= 0 {
-				return usage("--older-than %s: give a positive duration, e.g. 90d", olderThan)
-			}
-			keyFile, err := adminKeyFile(s, db, keyFile)
-			if err != nil {
-				return err
-			}
-			keys, err := keyring.Load(keyFile)
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			st, err := openDatabase(cmd.Context(), db)
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			// For the early return; the success path closes the store and checks the error.
-			defer func() { _ = st.Close() }()
-			st.SetAuditKey(keys.CurrentAuditKey())
-			res, err := server.PurgeRetiredTokens(cmd.Context(), st, retention, time.Now(), "admin-cli", true, dryRun)
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if err := st.Close(); err != nil {
-				return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
-			}
-			verb := "purged"
-			if dryRun {
-				verb = "dry run, nothing deleted: would purge"
-			}
-			_, _ = fmt.Fprintf(s.out, "tokenguard: %s %d tokens revoked or expired before %s (older than %s)\n",
-				verb, res.Purged, res.Cutoff.Format(time.RFC3339), token.FormatDuration(retention))
-			return nil
+			return runAdminPurge(cmd.Context(), s, adminPurgeOptions{db: db, keyFile: keyFile, olderThan: olderThan, dryRun: dryRun})
 		},
 	}
 	f := cmd.Flags()
@@ -100,6 +64,54 @@ chained under its audit key).`,
 	f.StringVar(&olderThan, "older-than", "90d", "purge tokens revoked or expired longer ago than this, e.g. 90d or 2160h")
 	f.BoolVar(&dryRun, "dry-run", false, "count the tokens that would be purged; delete nothing")
 	return cmd
+}
+
+type adminPurgeOptions struct {
+	db        string
+	keyFile   string
+	olderThan string
+	dryRun    bool
+}
+
+// runAdminPurge deletes the tokens retired longer ago than o.olderThan from the database o.db.
+func runAdminPurge(ctx context.Context, s *streams, o adminPurgeOptions) error {
+	usage := func(format string, args ...any) error { return withCode(ExitUsage, fmt.Errorf(format, args...)) }
+	retention, err := token.ParseDuration(o.olderThan)
+	if err != nil {
+		return usage("--older-than: %v", err)
+	}
+	if retention <= 0 {
+		return usage("--older-than %s: give a positive duration, e.g. 90d", o.olderThan)
+	}
+	o.keyFile, err = adminKeyFile(s, o.db, o.keyFile)
+	if err != nil {
+		return err
+	}
+	keys, err := keyring.Load(o.keyFile)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	st, err := openDatabase(ctx, o.db)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	// For the early return; the success path closes the store and checks the error.
+	defer func() { _ = st.Close() }()
+	st.SetAuditKey(keys.CurrentAuditKey())
+	res, err := server.PurgeRetiredTokens(ctx, st, retention, time.Now(), "admin-cli", true, o.dryRun)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if err := st.Close(); err != nil {
+		return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
+	}
+	verb := "purged"
+	if o.dryRun {
+		verb = "dry run, nothing deleted: would purge"
+	}
+	_, _ = fmt.Fprintf(s.out, "tokenguard: %s %d tokens revoked or expired before %s (older than %s)\n",
+		verb, res.Purged, res.Cutoff.Format(time.RFC3339), token.FormatDuration(retention))
+	return nil
 }
 
 // adminKeyFile checks --db and returns the key file of an admin command: --key-file, or the
@@ -162,83 +174,7 @@ owner or data subject and audit references stay valid.`,
 			if err := applyEnv(cmd, map[string]string{"db": "TOKENGUARD_DB", "key-file": "TOKENGUARD_KEY_FILE"}); err != nil {
 				return err
 			}
-			keyFile, err := adminKeyFile(s, db, keyFile)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			// The lock comes before the database is opened and the key file touched: a refusal
-			// changes nothing.
-			release := func() {}
-			if !isPostgresURL(db) {
-				lock, err := sqlite.HoldForMaintenance(db)
-				switch {
-				case errors.Is(err, store.ErrServiceRunning) && force:
-					_, _ = fmt.Fprintf(s.err, "warning: --force: %v; rekeying anyway: restart it afterwards\n", err)
-				case errors.Is(err, store.ErrServiceRunning):
-					return withCode(ExitFindings, fmt.Errorf("admin rekey: %w: stop the service, run rekey, then start it again (or pass --force and restart the service right after)", err))
-				case err != nil:
-					return withCode(ExitFindings, err)
-				default:
-					release = func() { _ = lock.Release() }
-				}
-			}
-			defer func() { release() }()
-			var st store.Store
-			if isPostgresURL(db) {
-				pg, err := postgres.Open(ctx, db)
-				if err != nil {
-					return withCode(ExitFindings, err)
-				}
-				st = pg
-				// For the early return; the success path closes the store and checks the error.
-				defer func() { _ = pg.Close() }()
-				lock, err := pg.HoldForMaintenance(ctx)
-				switch {
-				case errors.Is(err, store.ErrServiceRunning) && force:
-					_, _ = fmt.Fprintf(s.err, "warning: --force: %v; rekeying anyway: restart them afterwards\n", err)
-				case errors.Is(err, store.ErrServiceRunning):
-					return withCode(ExitFindings, fmt.Errorf("admin rekey: %w: stop every instance, run rekey, copy the key file to every instance and start them again (or pass --force and restart every instance right after)", err))
-				case err != nil:
-					return withCode(ExitFindings, err)
-				default:
-					release = func() { _ = lock.Release() }
-				}
-			}
-			if newKey {
-				id, err := keyring.AddKey(keyFile, time.Now())
-				if err != nil {
-					return withCode(ExitFindings, err)
-				}
-				// The key is added; failing the command now would invite a retry that adds another.
-				_, _ = fmt.Fprintf(s.out, "tokenguard: added key %s to %s and made it current\n", id, keyFile)
-			}
-			keys, err := keyring.Load(keyFile)
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if st == nil { // SQLite: opened once the key file is known to be good
-				if st, err = sqlite.Open(ctx, db); err != nil {
-					return withCode(ExitFindings, err)
-				}
-				defer func() { _ = st.Close() }()
-			}
-			res, err := server.Rekey(ctx, st, keys, time.Now())
-			if err != nil {
-				return withCode(ExitFindings, err)
-			}
-			if err := st.Close(); err != nil {
-				return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
-			}
-			_, _ = fmt.Fprintf(s.out, "tokenguard: re-encrypted under key %s: %d tokens read, %d personal-field values re-encrypted, "+
-				"%d stored responses re-encrypted, %d deletion-request subjects re-encrypted\n",
-				res.KeyID, res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.SubjectsResealed)
-			if force {
-				_, _ = fmt.Fprintln(s.out, "tokenguard: --force: restart running services now so they load the key file")
-			} else if newKey {
-				_, _ = fmt.Fprintln(s.out, "tokenguard: no service held the database; services started from now on load the new key (copy the key file to every instance first)")
-			}
-			return nil
+			return runAdminRekey(cmd.Context(), s, adminRekeyOptions{db: db, keyFile: keyFile, newKey: newKey, force: force})
 		},
 	}
 	f := cmd.Flags()
@@ -247,6 +183,94 @@ owner or data subject and audit references stay valid.`,
 	f.BoolVar(&newKey, "new-key", false, "add a new key set to the key file and make it current before re-encrypting")
 	f.BoolVar(&force, "force", false, "rekey even while a service holds the database; restart every service right after")
 	return cmd
+}
+
+type adminRekeyOptions struct {
+	db      string
+	keyFile string
+	newKey  bool
+	force   bool
+}
+
+// runAdminRekey re-encrypts the values of the database o.db sealed under an older key (after adding a key with o.newKey).
+func runAdminRekey(ctx context.Context, s *streams, o adminRekeyOptions) error {
+	var err error
+	o.keyFile, err = adminKeyFile(s, o.db, o.keyFile)
+	if err != nil {
+		return err
+	}
+	// The lock comes before the database is opened and the key file touched: a refusal
+	// changes nothing.
+	release := func() {}
+	if !isPostgresURL(o.db) {
+		lock, err := sqlite.HoldForMaintenance(o.db)
+		switch {
+		case errors.Is(err, store.ErrServiceRunning) && o.force:
+			_, _ = fmt.Fprintf(s.err, "warning: --force: %v; rekeying anyway: restart it afterwards\n", err)
+		case errors.Is(err, store.ErrServiceRunning):
+			return withCode(ExitFindings, fmt.Errorf("admin rekey: %w: stop the service, run rekey, then start it again (or pass --force and restart the service right after)", err))
+		case err != nil:
+			return withCode(ExitFindings, err)
+		default:
+			release = func() { _ = lock.Release() }
+		}
+	}
+	defer func() { release() }()
+	var st store.Store
+	if isPostgresURL(o.db) {
+		pg, err := postgres.Open(ctx, o.db)
+		if err != nil {
+			return withCode(ExitFindings, err)
+		}
+		st = pg
+		// For the early return; the success path closes the store and checks the error.
+		defer func() { _ = pg.Close() }()
+		lock, err := pg.HoldForMaintenance(ctx)
+		switch {
+		case errors.Is(err, store.ErrServiceRunning) && o.force:
+			_, _ = fmt.Fprintf(s.err, "warning: --force: %v; rekeying anyway: restart them afterwards\n", err)
+		case errors.Is(err, store.ErrServiceRunning):
+			return withCode(ExitFindings, fmt.Errorf("admin rekey: %w: stop every instance, run rekey, copy the key file to every instance and start them again (or pass --force and restart every instance right after)", err))
+		case err != nil:
+			return withCode(ExitFindings, err)
+		default:
+			release = func() { _ = lock.Release() }
+		}
+	}
+	if o.newKey {
+		id, err := keyring.AddKey(o.keyFile, time.Now())
+		if err != nil {
+			return withCode(ExitFindings, err)
+		}
+		// The key is added; failing the command now would invite a retry that adds another.
+		_, _ = fmt.Fprintf(s.out, "tokenguard: added key %s to %s and made it current\n", id, o.keyFile)
+	}
+	keys, err := keyring.Load(o.keyFile)
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if st == nil { // SQLite: opened once the key file is known to be good
+		if st, err = sqlite.Open(ctx, o.db); err != nil {
+			return withCode(ExitFindings, err)
+		}
+		defer func() { _ = st.Close() }()
+	}
+	res, err := server.Rekey(ctx, st, keys, time.Now())
+	if err != nil {
+		return withCode(ExitFindings, err)
+	}
+	if err := st.Close(); err != nil {
+		return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
+	}
+	_, _ = fmt.Fprintf(s.out, "tokenguard: re-encrypted under key %s: %d tokens read, %d personal-field values re-encrypted, "+
+		"%d stored responses re-encrypted, %d deletion-request subjects re-encrypted\n",
+		res.KeyID, res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.SubjectsResealed)
+	if o.force {
+		_, _ = fmt.Fprintln(s.out, "tokenguard: --force: restart running services now so they load the key file")
+	} else if o.newKey {
+		_, _ = fmt.Fprintln(s.out, "tokenguard: no service held the database; services started from now on load the new key (copy the key file to every instance first)")
+	}
+	return nil
 }
 
 // isPostgresURL reports whether db names a PostgreSQL database (a postgres:// or

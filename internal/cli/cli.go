@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 )
 
 // Exit codes shared by every subcommand.
@@ -167,14 +166,4 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		}
 		return withCode(ExitUsage, fmt.Errorf("unknown command %q for %q: run '%s --help' for the list", args[0], cmd.CommandPath(), cmd.CommandPath()))
 	}
-}
-
-// connectFunc builds the API client of a command from its client flags and the environment;
-// commands call it after their own checks, so a usage error is reported before a missing
-// credential.
-type connectFunc func() (*client.Client, error)
-
-// connector is the connectFunc of the client flags f of cmd.
-func (f *clientFlags) connector(cmd *cobra.Command) connectFunc {
-	return func() (*client.Client, error) { return f.newClient(cmd) }
 }

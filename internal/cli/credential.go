@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -42,18 +43,7 @@ func newCredentialCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "Create a credential of a role and print its secret once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			cred, err := c.CreateCredential(cmd.Context(), req, idemKey)
-			if err != nil {
-				return apiFailure(err)
-			}
-			if asJSON {
-				return writeJSONOut(s.out, cred)
-			}
-			return printCredentialSecret(s, cred, "SECRET (shown only this once; store it now, it cannot be retrieved again):")
+			return runCredentialCreate(cmd.Context(), s, credentialCreateOptions{req: req, idemKey: idemKey, asJSON: asJSON, connect: cf.connector(cmd)})
 		},
 	}
 	f := create.Flags()
@@ -63,6 +53,29 @@ func newCredentialCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
 	f.StringVar(&idemKey, "idempotency-key", "", "Idempotency-Key to send (default: a new random key)")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return create
+}
+
+type credentialCreateOptions struct {
+	req     client.CreateCredentialRequest
+	idemKey string
+	asJSON  bool
+	connect connectFunc
+}
+
+// runCredentialCreate creates the credential o.req and prints its secret once.
+func runCredentialCreate(ctx context.Context, s *streams, o credentialCreateOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	cred, err := c.CreateCredential(ctx, o.req, o.idemKey)
+	if err != nil {
+		return apiFailure(err)
+	}
+	if o.asJSON {
+		return writeJSONOut(s.out, cred)
+	}
+	return printCredentialSecret(s, cred, "SECRET (shown only this once; store it now, it cannot be retrieved again):")
 }
 
 // printCredentialSecret prints cred and, after heading, its secret.
@@ -89,35 +102,45 @@ func newCredentialListCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "List credentials: id, name, role, owner restriction, created, rotated, revoked (never a secret)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			creds, err := c.ListCredentials(cmd.Context())
-			if err != nil {
-				return apiFailure(err)
-			}
-			if asJSON {
-				if creds == nil {
-					creds = []client.Credential{}
-				}
-				return writeJSONOut(s.out, creds)
-			}
-			tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-			_, _ = fmt.Fprintln(tw, "ID\tNAME\tROLE\tOWNER\tCREATED\tROTATED\tREVOKED")
-			for _, cr := range creds {
-				owner := cr.Owner
-				if owner == "" {
-					owner = "-"
-				}
-				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cr.ID, cr.Name, cr.Role, owner,
-					fmtTime(&cr.CreatedAt), fmtTime(cr.RotatedAt), fmtTime(cr.RevokedAt))
-			}
-			return tw.Flush()
+			return runCredentialList(cmd.Context(), s, credentialListOptions{asJSON: asJSON, connect: cf.connector(cmd)})
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return list
+}
+
+type credentialListOptions struct {
+	asJSON  bool
+	connect connectFunc
+}
+
+// runCredentialList lists the credentials, never a secret.
+func runCredentialList(ctx context.Context, s *streams, o credentialListOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	creds, err := c.ListCredentials(ctx)
+	if err != nil {
+		return apiFailure(err)
+	}
+	if o.asJSON {
+		if creds == nil {
+			creds = []client.Credential{}
+		}
+		return writeJSONOut(s.out, creds)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	_, _ = fmt.Fprintln(tw, "ID\tNAME\tROLE\tOWNER\tCREATED\tROTATED\tREVOKED")
+	for _, cr := range creds {
+		owner := cr.Owner
+		if owner == "" {
+			owner = "-"
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cr.ID, cr.Name, cr.Role, owner,
+			fmtTime(&cr.CreatedAt), fmtTime(cr.RotatedAt), fmtTime(cr.RevokedAt))
+	}
+	return tw.Flush()
 }
 
 func newCredentialRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
@@ -132,18 +155,7 @@ func newCredentialRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
 Works for every credential, the bootstrap admin credential and the one you call with included.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			cred, err := c.RotateCredential(cmd.Context(), args[0], req, idemKey)
-			if err != nil {
-				return apiFailure(err)
-			}
-			if asJSON {
-				return writeJSONOut(s.out, cred)
-			}
-			return printCredentialSecret(s, cred, "NEW SECRET (shown only this once; switch your clients to it before the previous one stops working):")
+			return runCredentialRotate(cmd.Context(), s, credentialRotateOptions{req: req, idemKey: idemKey, asJSON: asJSON, id: args[0], connect: cf.connector(cmd)})
 		},
 	}
 	f := rotate.Flags()
@@ -153,22 +165,56 @@ Works for every credential, the bootstrap admin credential and the one you call 
 	return rotate
 }
 
+type credentialRotateOptions struct {
+	id      string
+	req     client.RotateCredentialRequest
+	idemKey string
+	asJSON  bool
+	connect connectFunc
+}
+
+// runCredentialRotate gives the credential o.id a new secret and prints it once.
+func runCredentialRotate(ctx context.Context, s *streams, o credentialRotateOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	cred, err := c.RotateCredential(ctx, o.id, o.req, o.idemKey)
+	if err != nil {
+		return apiFailure(err)
+	}
+	if o.asJSON {
+		return writeJSONOut(s.out, cred)
+	}
+	return printCredentialSecret(s, cred, "NEW SECRET (shown only this once; switch your clients to it before the previous one stops working):")
+}
+
 func newCredentialRevokeCommand(s *streams, cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a credential at once: its next request is refused with 401",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			cred, err := c.RevokeCredential(cmd.Context(), args[0])
-			if err != nil {
-				return apiFailure(err)
-			}
-			_, err = fmt.Fprintf(s.out, "revoked credential %s (%s)\n", cred.ID, cred.Name)
-			return err
+			return runCredentialRevoke(cmd.Context(), s, credentialRevokeOptions{id: args[0], connect: cf.connector(cmd)})
 		},
 	}
+}
+
+type credentialRevokeOptions struct {
+	id      string
+	connect connectFunc
+}
+
+// runCredentialRevoke revokes the credential o.id.
+func runCredentialRevoke(ctx context.Context, s *streams, o credentialRevokeOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	cred, err := c.RevokeCredential(ctx, o.id)
+	if err != nil {
+		return apiFailure(err)
+	}
+	_, err = fmt.Fprintf(s.out, "revoked credential %s (%s)\n", cred.ID, cred.Name)
+	return err
 }

@@ -3,70 +3,18 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 )
-
-// clientFlags are the flags of every command that talks to a running service.
-type clientFlags struct {
-	endpoint, token, caCert string
-	insecureHTTP            bool
-}
-
-func (f *clientFlags) register(cmd *cobra.Command) {
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.endpoint, "endpoint", "http://127.0.0.1:8790", "token service URL (env TOKENGUARD_ENDPOINT)")
-	pf.StringVar(&f.token, "token", "", "API credential; prefer the environment variable, flags show in process lists (env TOKENGUARD_TOKEN)")
-	pf.StringVar(&f.caCert, "ca-cert", "", "PEM file of a CA to trust for the endpoint (env TOKENGUARD_CA_CERT)")
-	pf.BoolVar(&f.insecureHTTP, "insecure-http", false, "allow plain HTTP to a non-loopback endpoint (env TOKENGUARD_INSECURE_HTTP)")
-}
-
-// newClient builds the API client from the flags, falling back to the environment.
-func (f *clientFlags) newClient(cmd *cobra.Command) (*client.Client, error) {
-	if err := applyEnv(cmd, map[string]string{
-		"endpoint": "TOKENGUARD_ENDPOINT", "token": "TOKENGUARD_TOKEN", "ca-cert": "TOKENGUARD_CA_CERT",
-		"insecure-http": "TOKENGUARD_INSECURE_HTTP",
-	}); err != nil {
-		return nil, err
-	}
-	if f.token == "" {
-		return nil, withCode(ExitUsage, errors.New("no API credential: set TOKENGUARD_TOKEN (or --token)"))
-	}
-	cfg := client.Config{Endpoint: f.endpoint, Token: f.token, InsecureHTTP: f.insecureHTTP, UserAgent: "tokenguard-cli/" + Version}
-	if f.caCert != "" {
-		pem, err := os.ReadFile(f.caCert)
-		if err != nil {
-			return nil, withCode(ExitUsage, fmt.Errorf("--ca-cert: %w", err))
-		}
-		cfg.CACertPEM = string(pem)
-	}
-	c, err := client.New(cfg)
-	if err != nil {
-		return nil, withCode(ExitUsage, err)
-	}
-	return c, nil
-}
-
-// apiFailure gives an API error its exit code: a refused request (4xx) is an input error,
-// anything else (5xx, network) a failure.
-func apiFailure(err error) error {
-	var re *client.ResponseError
-	if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
-		return withCode(ExitUsage, err)
-	}
-	return withCode(ExitFindings, err)
-}
 
 func newTokenCommand(s *streams) *cobra.Command {
 	var cf clientFlags
@@ -97,37 +45,7 @@ func newTokenCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "Create a token and print its secret once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if noPersonal && len(req.DataCategories) > 0 {
-				return withCode(ExitUsage, errors.New("--no-personal-data and --data-category contradict each other: give one"))
-			}
-			if !noPersonal && len(req.DataCategories) == 0 {
-				return withCode(ExitUsage, errors.New("declare the personal data the token reaches: --data-category CATEGORY (repeatable), or --no-personal-data"))
-			}
-			if noPersonal {
-				req.DataCategories = []string{}
-			}
-			if len(labels) > 0 {
-				req.Labels = map[string]string{}
-				for _, kv := range labels {
-					k, v, ok := strings.Cut(kv, "=")
-					if !ok {
-						return withCode(ExitUsage, fmt.Errorf("--label %q: use key=value", kv))
-					}
-					req.Labels[k] = v
-				}
-			}
-			if interval != "" || overlap != "" {
-				req.Rotation = &client.Rotation{Interval: interval, Overlap: overlap}
-			}
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			tok, err := c.CreateToken(cmd.Context(), req, idemKey)
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printToken(s.out, tok, asJSON)
+			return runTokenCreate(cmd.Context(), s, tokenCreateOptions{req: req, labels: labels, noPersonal: noPersonal, asJSON: asJSON, interval: interval, overlap: overlap, idemKey: idemKey, connect: cf.connector(cmd)})
 		},
 	}
 	f := cmd.Flags()
@@ -149,6 +67,52 @@ func newTokenCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
+type tokenCreateOptions struct {
+	req        client.CreateTokenRequest
+	labels     []string
+	noPersonal bool
+	asJSON     bool
+	interval   string
+	overlap    string
+	idemKey    string
+	connect    connectFunc
+}
+
+// runTokenCreate creates a token from o.req and the flags around it, and prints it with its secret.
+func runTokenCreate(ctx context.Context, s *streams, o tokenCreateOptions) error {
+	if o.noPersonal && len(o.req.DataCategories) > 0 {
+		return withCode(ExitUsage, errors.New("--no-personal-data and --data-category contradict each other: give one"))
+	}
+	if !o.noPersonal && len(o.req.DataCategories) == 0 {
+		return withCode(ExitUsage, errors.New("declare the personal data the token reaches: --data-category CATEGORY (repeatable), or --no-personal-data"))
+	}
+	if o.noPersonal {
+		o.req.DataCategories = []string{}
+	}
+	if len(o.labels) > 0 {
+		o.req.Labels = map[string]string{}
+		for _, kv := range o.labels {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return withCode(ExitUsage, fmt.Errorf("--label %q: use key=value", kv))
+			}
+			o.req.Labels[k] = v
+		}
+	}
+	if o.interval != "" || o.overlap != "" {
+		o.req.Rotation = &client.Rotation{Interval: o.interval, Overlap: o.overlap}
+	}
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	tok, err := c.CreateToken(ctx, o.req, o.idemKey)
+	if err != nil {
+		return apiFailure(err)
+	}
+	return printToken(s.out, tok, o.asJSON)
+}
+
 func newTokenListCommand(s *streams, cf *clientFlags) *cobra.Command {
 	var opts client.ListTokensOptions
 	var all, asJSON bool
@@ -157,42 +121,7 @@ func newTokenListCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "List tokens, optionally filtered",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			var out client.TokenList
-			for {
-				page, err := c.ListTokens(cmd.Context(), opts)
-				if err != nil {
-					return apiFailure(err)
-				}
-				out.Tokens = append(out.Tokens, page.Tokens...)
-				out.NextPageToken = page.NextPageToken
-				if !all || page.NextPageToken == "" {
-					break
-				}
-				opts.PageToken = page.NextPageToken
-			}
-			if out.Tokens == nil {
-				out.Tokens = []client.Token{}
-			}
-			if asJSON {
-				return writeJSONOut(s.out, out)
-			}
-			var rows bytes.Buffer
-			fmt.Fprintln(&rows, "ID\tNAME\tSTATUS\tOWNER\tEXPIRES\tLAST USED")
-			for _, t := range out.Tokens {
-				fmt.Fprintf(&rows, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Status, t.Owner, fmtTime(&t.ExpiresAt), fmtTime(t.LastUsedAt))
-			}
-			if err := writeTable(s.out, &rows); err != nil {
-				return err
-			}
-			if out.NextPageToken != "" {
-				// A hint after the listing was written: if stderr fails there is nowhere left to say so.
-				_, _ = fmt.Fprintf(s.err, "more tokens: run again with --page-token %s (or --all)\n", out.NextPageToken)
-			}
-			return nil
+			return runTokenList(cmd.Context(), s, tokenListOptions{opts: opts, all: all, asJSON: asJSON, connect: cf.connector(cmd)})
 		},
 	}
 	f := cmd.Flags()
@@ -208,6 +137,53 @@ func newTokenListCommand(s *streams, cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
+type tokenListOptions struct {
+	opts    client.ListTokensOptions
+	all     bool
+	asJSON  bool
+	connect connectFunc
+}
+
+// runTokenList lists the tokens o.opts selects: one page, or every page with o.all.
+func runTokenList(ctx context.Context, s *streams, o tokenListOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	var out client.TokenList
+	for {
+		page, err := c.ListTokens(ctx, o.opts)
+		if err != nil {
+			return apiFailure(err)
+		}
+		out.Tokens = append(out.Tokens, page.Tokens...)
+		out.NextPageToken = page.NextPageToken
+		if !o.all || page.NextPageToken == "" {
+			break
+		}
+		o.opts.PageToken = page.NextPageToken
+	}
+	if out.Tokens == nil {
+		out.Tokens = []client.Token{}
+	}
+	if o.asJSON {
+		return writeJSONOut(s.out, out)
+	}
+	var rows bytes.Buffer
+	fmt.Fprintln(&rows, "ID\tNAME\tSTATUS\tOWNER\tEXPIRES\tLAST USED")
+	for _, t := range out.Tokens {
+		fmt.Fprintf(&rows, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Status, t.Owner, fmtTime(&t.ExpiresAt), fmtTime(t.LastUsedAt))
+	}
+	if err := writeTable(s.out, &rows); err != nil {
+		return err
+	}
+	if out.NextPageToken != "" {
+		// A hint after the listing was written: if stderr fails there is nowhere left to say so.
+		_, _ = fmt.Fprintf(s.err, "more tokens: run again with --page-token %s (or --all)\n", out.NextPageToken)
+	}
+	return nil
+}
+
 func newTokenShowCommand(s *streams, cf *clientFlags) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -215,19 +191,30 @@ func newTokenShowCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "Show one token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			tok, err := c.GetToken(cmd.Context(), args[0])
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printToken(s.out, tok, asJSON)
+			return runTokenShow(cmd.Context(), s, tokenShowOptions{asJSON: asJSON, id: args[0], connect: cf.connector(cmd)})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
+}
+
+type tokenShowOptions struct {
+	id      string
+	asJSON  bool
+	connect connectFunc
+}
+
+// runTokenShow prints the token o.id.
+func runTokenShow(ctx context.Context, s *streams, o tokenShowOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	tok, err := c.GetToken(ctx, o.id)
+	if err != nil {
+		return apiFailure(err)
+	}
+	return printToken(s.out, tok, o.asJSON)
 }
 
 func newTokenRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
@@ -239,15 +226,7 @@ func newTokenRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "Rotate a token's secret and print the new secret once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			tok, err := c.RotateToken(cmd.Context(), args[0], req, idemKey)
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printToken(s.out, tok, asJSON)
+			return runTokenRotate(cmd.Context(), s, tokenRotateOptions{req: req, idemKey: idemKey, asJSON: asJSON, id: args[0], connect: cf.connector(cmd)})
 		},
 	}
 	f := cmd.Flags()
@@ -256,6 +235,27 @@ func newTokenRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
 	f.StringVar(&req.Recipient, "recipient", "", recipientFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
+}
+
+type tokenRotateOptions struct {
+	id      string
+	req     client.RotateRequest
+	idemKey string
+	asJSON  bool
+	connect connectFunc
+}
+
+// runTokenRotate rotates the token o.id and prints it with its new secret.
+func runTokenRotate(ctx context.Context, s *streams, o tokenRotateOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	tok, err := c.RotateToken(ctx, o.id, o.req, o.idemKey)
+	if err != nil {
+		return apiFailure(err)
+	}
+	return printToken(s.out, tok, o.asJSON)
 }
 
 // recipientFlagHelp is the help of --recipient on token create and token rotate.
@@ -270,15 +270,7 @@ func newTokenRenewCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "Move a token's expiry later, with a reason and a reviewer other than the owner",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			tok, err := c.RenewToken(cmd.Context(), args[0], req, idemKey)
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printToken(s.out, tok, asJSON)
+			return runTokenRenew(cmd.Context(), s, tokenRenewOptions{req: req, idemKey: idemKey, asJSON: asJSON, id: args[0], connect: cf.connector(cmd)})
 		},
 	}
 	f := cmd.Flags()
@@ -290,6 +282,27 @@ func newTokenRenewCommand(s *streams, cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
+type tokenRenewOptions struct {
+	id      string
+	req     client.RenewRequest
+	idemKey string
+	asJSON  bool
+	connect connectFunc
+}
+
+// runTokenRenew renews the token o.id and prints it.
+func runTokenRenew(ctx context.Context, s *streams, o tokenRenewOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	tok, err := c.RenewToken(ctx, o.id, o.req, o.idemKey)
+	if err != nil {
+		return apiFailure(err)
+	}
+	return printToken(s.out, tok, o.asJSON)
+}
+
 func newTokenRevokeCommand(s *streams, cf *clientFlags) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -297,19 +310,30 @@ func newTokenRevokeCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Short: "Revoke a token at once (revoking a revoked token succeeds)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			tok, err := c.RevokeToken(cmd.Context(), args[0])
-			if err != nil {
-				return apiFailure(err)
-			}
-			return printToken(s.out, tok, asJSON)
+			return runTokenRevoke(cmd.Context(), s, tokenRevokeOptions{asJSON: asJSON, id: args[0], connect: cf.connector(cmd)})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
+}
+
+type tokenRevokeOptions struct {
+	id      string
+	asJSON  bool
+	connect connectFunc
+}
+
+// runTokenRevoke revokes the token o.id and prints it.
+func runTokenRevoke(ctx context.Context, s *streams, o tokenRevokeOptions) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	tok, err := c.RevokeToken(ctx, o.id)
+	if err != nil {
+		return apiFailure(err)
+	}
+	return printToken(s.out, tok, o.asJSON)
 }
 
 func newTokenIntrospectCommand(s *streams, cf *clientFlags) *cobra.Command {
@@ -323,73 +347,52 @@ The secret is read from standard input, never from an argument, so it does not s
 process lists or shell history. Exit 0 when active, 1 when not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			line, err := bufio.NewReader(io.LimitReader(s.in, 4096)).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return withCode(ExitUsage, fmt.Errorf("reading the secret from standard input: %w", err))
-			}
-			secret := strings.TrimSpace(line)
-			if secret == "" {
-				return withCode(ExitUsage, errors.New("no secret on standard input: pipe the secret in, e.g. tokenguard token introspect < secret.txt"))
-			}
-			c, err := cf.newClient(cmd)
-			if err != nil {
-				return err
-			}
-			in, err := c.Introspect(cmd.Context(), secret)
-			if err != nil {
-				return apiFailure(err)
-			}
-			if asJSON {
-				if err := writeJSONOut(s.out, in); err != nil {
-					return err
-				}
-			} else if in.Active {
-				if _, err := fmt.Fprintf(s.out, "active: true\ntoken id: %s\nscope: %s\nexpires: %s\n", in.TokenID, in.Scope,
-					time.Unix(in.ExpiresAt, 0).UTC().Format(time.RFC3339)); err != nil {
-					return err
-				}
-			} else if _, err := fmt.Fprintln(s.out, "active: false"); err != nil {
-				return err
-			}
-			if !in.Active {
-				return withCode(ExitFindings, errors.New(""))
-			}
-			return nil
+			return runTokenIntrospect(cmd.Context(), s, tokenIntrospectOptions{asJSON: asJSON, connect: cf.connector(cmd)})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the introspection answer as JSON")
 	return cmd
 }
 
-func writeJSONOut(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+type tokenIntrospectOptions struct {
+	asJSON  bool
+	connect connectFunc
 }
 
-// writeTable writes rows, lines of tab-separated cells, to w as aligned columns in one piece
-// and returns the write error. Printing into a bytes.Buffer cannot fail, so callers fill rows
-// freely and check only this write.
-func writeTable(w io.Writer, rows *bytes.Buffer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if _, err := tw.Write(rows.Bytes()); err != nil {
+// runTokenIntrospect introspects the secret on the first line of standard input; exit 1 when it is not active.
+func runTokenIntrospect(ctx context.Context, s *streams, o tokenIntrospectOptions) error {
+	line, err := bufio.NewReader(io.LimitReader(s.in, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return withCode(ExitUsage, fmt.Errorf("reading the secret from standard input: %w", err))
+	}
+	secret := strings.TrimSpace(line)
+	if secret == "" {
+		return withCode(ExitUsage, errors.New("no secret on standard input: pipe the secret in, e.g. tokenguard token introspect < secret.txt"))
+	}
+	c, err := o.connect()
+	if err != nil {
 		return err
 	}
-	return tw.Flush()
-}
-
-func fmtTime(t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return "-"
+	in, err := c.Introspect(ctx, secret)
+	if err != nil {
+		return apiFailure(err)
 	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func joinOrDash(v []string) string {
-	if len(v) == 0 {
-		return "-"
+	if o.asJSON {
+		if err := writeJSONOut(s.out, in); err != nil {
+			return err
+		}
+	} else if in.Active {
+		if _, err := fmt.Fprintf(s.out, "active: true\ntoken id: %s\nscope: %s\nexpires: %s\n", in.TokenID, in.Scope,
+			time.Unix(in.ExpiresAt, 0).UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+	} else if _, err := fmt.Fprintln(s.out, "active: false"); err != nil {
+		return err
 	}
-	return strings.Join(v, ", ")
+	if !in.Active {
+		return withCode(ExitFindings, errors.New(""))
+	}
+	return nil
 }
 
 // printToken prints a token as text (or JSON). A secret, present only right after create or
