@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/accessreport"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 type accessOptions struct {
@@ -72,7 +72,7 @@ func runAccess(ctx context.Context, s *streams, o accessOptions) error {
 	if err != nil {
 		return err
 	}
-	answer, err := c.CreateAccessRequest(ctx, client.AccessRequest{Subject: o.subject})
+	answer, err := c.CreateAccessRequest(ctx, wire.AccessRequest{Subject: o.subject})
 	if err != nil {
 		return apiFailure(err)
 	}

@@ -9,24 +9,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // accessFixture starts a service with two tokens bound to customer:5150 (one shared with two
 // other subjects, one renewed) and one bound to another subject; it returns the service, the
 // two bound tokens and every secret minted.
-func accessFixture(t *testing.T) (*servertest.Service, []client.Token, []string) {
+func accessFixture(t *testing.T) (*servertest.Service, []wire.Token, []string) {
 	t.Helper()
 	ctx := context.Background()
 	clock := servertest.NewClock(time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC))
 	svc := servertest.Start(t, servertest.Options{Now: clock.Now})
 	admin := svc.Client(t)
-	mk := func(name string, subjects ...string) client.Token {
-		tok, err := admin.CreateToken(ctx, client.CreateTokenRequest{
+	mk := func(name string, subjects ...string) wire.Token {
+		tok, err := admin.CreateToken(ctx, wire.CreateTokenRequest{
 			Name: name, Owner: "team-orders@example.com", Purpose: "Reads the order history of customers for the support console",
 			Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"}, DataSubjects: subjects,
-			Audiences: []string{"support-console"}, TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"},
+			Audiences: []string{"support-console"}, TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"},
 		}, "")
 		if err != nil {
 			t.Fatalf("creating %s: %v", name, err)
@@ -37,10 +37,10 @@ func accessFixture(t *testing.T) (*servertest.Service, []client.Token, []string)
 	b := mk("shared-<script>|lookup", "customer:7001", "customer:5150", "customer:7002")
 	other := mk("other-console", "customer:7001")
 	clock.Advance(time.Hour)
-	if _, err := admin.RenewToken(ctx, b.ID, client.RenewRequest{TTL: "30d", Reason: "support contract renewed", ReviewedBy: "privacy-officer@example.com"}, ""); err != nil {
+	if _, err := admin.RenewToken(ctx, b.ID, wire.RenewRequest{TTL: "30d", Reason: "support contract renewed", ReviewedBy: "privacy-officer@example.com"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	return svc, []client.Token{a, b}, []string{a.Secret, b.Secret, other.Secret, svc.AdminToken}
+	return svc, []wire.Token{a, b}, []string{a.Secret, b.Secret, other.Secret, svc.AdminToken}
 }
 
 func TestAccess_answersInEveryFormatWithoutSecretsOrOtherSubjects(t *testing.T) {
@@ -61,7 +61,7 @@ func TestAccess_answersInEveryFormatWithoutSecretsOrOtherSubjects(t *testing.T) 
 		raw, _ := os.ReadFile(path) //nolint:gosec // the test's own file
 		outputs[format] = string(raw)
 	}
-	var answer client.AccessAnswer
+	var answer wire.AccessAnswer
 	if err := json.Unmarshal([]byte(outputs["json"]), &answer); err != nil {
 		t.Fatalf("json answer: %v", err)
 	}

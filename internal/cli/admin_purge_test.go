@@ -14,6 +14,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestAdminPurge_dryRunCountsThenPurgeDeletesRetiredTokensAndTheChainVerifies runs
@@ -32,7 +33,7 @@ func TestAdminPurge_dryRunCountsThenPurgeDeletesRetiredTokensAndTheChainVerifies
 	}
 	var ids []string
 	for _, name := range []string{"old-revoked", "recent-revoked", "live"} {
-		tok, err := c.CreateToken(ctx, client.CreateTokenRequest{Name: name, Owner: "team-purge", Purpose: "prove that retired tokens are purged",
+		tok, err := c.CreateToken(ctx, wire.CreateTokenRequest{Name: name, Owner: "team-purge", Purpose: "prove that retired tokens are purged",
 			Scopes: []string{"orders:read"}, DataCategories: []string{"identifiers"}, DataSubjects: []string{"customer:7"}, TTL: "7d"}, "")
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // runAdmin runs "tokenguard admin ARGS" and returns the exit code, stdout and stderr the way
@@ -47,7 +48,7 @@ func TestAdminRekey_newKeyReencryptsAndTheServiceKeepsEveryTokenValid(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := client.CreateTokenRequest{Name: "rekeyed", Owner: "team-keys", Purpose: "prove tokens survive a key rotation",
+	req := wire.CreateTokenRequest{Name: "rekeyed", Owner: "team-keys", Purpose: "prove tokens survive a key rotation",
 		Scopes: []string{"orders:read"}, DataCategories: []string{"identifiers"}, DataSubjects: []string{"customer:9"}}
 	tok, err := c.CreateToken(ctx, req, "")
 	if err != nil {
@@ -96,7 +97,7 @@ func TestAdminRekey_newKeyReencryptsAndTheServiceKeepsEveryTokenValid(t *testing
 	if in, err := c.Introspect(ctx, tok.Secret); err != nil || !in.Active {
 		t.Fatalf("secret hashed under the old key after rekey: active %v, %v", in.Active, err)
 	}
-	list, err := c.ListTokens(ctx, client.ListTokensOptions{Subject: "customer:9"})
+	list, err := c.ListTokens(ctx, wire.ListTokensOptions{Subject: "customer:9"})
 	if err != nil || len(list.Tokens) != 1 {
 		t.Fatalf("lookup by data subject after rekey = %d tokens, %v", len(list.Tokens), err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // checkpointWorld is a database written by a real "tokenguard serve" with
@@ -61,7 +62,7 @@ func newCheckpointWorld(t *testing.T, w *checkpointWorld) {
 	if in, err := c.Introspect(ctx, a.Secret); err != nil || !in.Active { // 3
 		t.Fatalf("introspect: %v %v", in, err)
 	}
-	if _, err := c.RotateToken(ctx, a.ID, client.RotateRequest{}, ""); err != nil { // 4
+	if _, err := c.RotateToken(ctx, a.ID, wire.RotateRequest{}, ""); err != nil { // 4
 		t.Fatal(err)
 	}
 	b, err := c.CreateToken(ctx, multiCreateRequest("checkpoint-b"), "") // 5

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // crashAdminToken is the admin credential the crash test installs through the environment.
@@ -120,8 +121,8 @@ func (p *serveProcess) kill() {
 // crashLedger records what the workload asked for and what the service acknowledged.
 type crashLedger struct {
 	mu            sync.Mutex
-	ackedCreates  map[string]client.Token // idempotency key -> acknowledged token
-	pendingCreate map[string]client.CreateTokenRequest
+	ackedCreates  map[string]wire.Token // idempotency key -> acknowledged token
+	pendingCreate map[string]wire.CreateTokenRequest
 	tokens        []string            // ids of acknowledged tokens, for rotate/revoke targets
 	secrets       map[string][]string // token id -> every secret acknowledged for it
 	ackedVersion  map[string]int      // token id -> highest acknowledged secret version
@@ -132,15 +133,15 @@ type crashLedger struct {
 }
 
 func newCrashLedger() *crashLedger {
-	return &crashLedger{ackedCreates: map[string]client.Token{}, pendingCreate: map[string]client.CreateTokenRequest{},
+	return &crashLedger{ackedCreates: map[string]wire.Token{}, pendingCreate: map[string]wire.CreateTokenRequest{},
 		secrets: map[string][]string{}, ackedVersion: map[string]int{}, rotations: map[string]int{},
 		pendingRotate: map[string]string{}, ackedRevoke: map[string]bool{}}
 }
 
-func crashCreateRequest(name string) client.CreateTokenRequest {
-	return client.CreateTokenRequest{Name: name, Owner: "team-crash", Purpose: "crash safety test of the durable token store",
+func crashCreateRequest(name string) wire.CreateTokenRequest {
+	return wire.CreateTokenRequest{Name: name, Owner: "team-crash", Purpose: "crash safety test of the durable token store",
 		Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"}, DataSubjects: []string{"customer:" + name},
-		TTL: "30d", Rotation: &client.Rotation{Overlap: "1h"}}
+		TTL: "30d", Rotation: &wire.Rotation{Overlap: "1h"}}
 }
 
 // TestCrashSafety_sigkillDuringConcurrentMutationsLosesNothingAcknowledged runs the real
@@ -234,7 +235,7 @@ func crashTrial(t *testing.T, bin string, seed uint64) crashFigures {
 					led.mu.Lock()
 					led.pendingCreate[key] = req
 					led.mu.Unlock()
-					var tok client.Token
+					var tok wire.Token
 					if tok, err = c.CreateToken(ctx, req, key); err == nil {
 						led.mu.Lock()
 						delete(led.pendingCreate, key)
@@ -250,8 +251,8 @@ func crashTrial(t *testing.T, bin string, seed uint64) crashFigures {
 					led.rotations[target]++
 					led.pendingRotate[key] = target
 					led.mu.Unlock()
-					var tok client.Token
-					tok, err = c.RotateToken(ctx, target, client.RotateRequest{}, key)
+					var tok wire.Token
+					tok, err = c.RotateToken(ctx, target, wire.RotateRequest{}, key)
 					var re *client.ResponseError
 					if errors.As(err, &re) && re.StatusCode == 409 { // revoked meanwhile: a refusal, acknowledged as such
 						led.mu.Lock()
@@ -349,7 +350,7 @@ func crashTrial(t *testing.T, bin string, seed uint64) crashFigures {
 		}
 	}
 	for key, id := range led.pendingRotate {
-		if _, err := c.RotateToken(ctx, id, client.RotateRequest{}, key); err != nil {
+		if _, err := c.RotateToken(ctx, id, wire.RotateRequest{}, key); err != nil {
 			var re *client.ResponseError
 			if !errors.As(err, &re) || re.StatusCode != 409 { // 409: the token was revoked since
 				t.Fatalf("retrying unacknowledged rotation %s of %s: %v", key, id, err)
@@ -380,7 +381,7 @@ func crashNames(ctx context.Context, t *testing.T, c *client.Client) map[string]
 	t.Helper()
 	names := map[string]int{}
 	for page := ""; ; {
-		list, err := c.ListTokens(ctx, client.ListTokensOptions{Owner: "team-crash", Limit: 1000, PageToken: page})
+		list, err := c.ListTokens(ctx, wire.ListTokensOptions{Owner: "team-crash", Limit: 1000, PageToken: page})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,8 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // newCredentialCommand is "tokenguard credential": management and resource-server
@@ -35,7 +34,7 @@ tokens are then answered as absent, and routes about every owner are refused.`,
 }
 
 func newCredentialCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var req client.CreateCredentialRequest
+	var req wire.CreateCredentialRequest
 	var idemKey string
 	var asJSON bool
 	create := &cobra.Command{
@@ -56,7 +55,7 @@ func newCredentialCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
 }
 
 type credentialCreateOptions struct {
-	req     client.CreateCredentialRequest
+	req     wire.CreateCredentialRequest
 	idemKey string
 	asJSON  bool
 	connect connectFunc
@@ -79,7 +78,7 @@ func runCredentialCreate(ctx context.Context, s *streams, o credentialCreateOpti
 }
 
 // printCredentialSecret prints cred and, after heading, its secret.
-func printCredentialSecret(s *streams, cred client.Credential, heading string) error {
+func printCredentialSecret(s *streams, cred wire.Credential, heading string) error {
 	owner := cred.Owner
 	if owner == "" {
 		owner = "(any)"
@@ -126,7 +125,7 @@ func runCredentialList(ctx context.Context, s *streams, o credentialListOptions)
 	}
 	if o.asJSON {
 		if creds == nil {
-			creds = []client.Credential{}
+			creds = []wire.Credential{}
 		}
 		return writeJSONOut(s.out, creds)
 	}
@@ -144,7 +143,7 @@ func runCredentialList(ctx context.Context, s *streams, o credentialListOptions)
 }
 
 func newCredentialRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var req client.RotateCredentialRequest
+	var req wire.RotateCredentialRequest
 	var idemKey string
 	var asJSON bool
 	rotate := &cobra.Command{
@@ -167,7 +166,7 @@ Works for every credential, the bootstrap admin credential and the one you call 
 
 type credentialRotateOptions struct {
 	id      string
-	req     client.RotateCredentialRequest
+	req     wire.RotateCredentialRequest
 	idemKey string
 	asJSON  bool
 	connect connectFunc

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // erasedSubjectsData is the policy data document of the erased subjects, the shape
@@ -102,7 +103,7 @@ func runErase(ctx context.Context, s *streams, o eraseOptions) error {
 		}
 	}
 	if o.subject != "" {
-		res, err := c.CreateDeletionRequest(ctx, client.DeletionRequest{
+		res, err := c.CreateDeletionRequest(ctx, wire.DeletionRequest{
 			Subject: o.subject, Categories: o.categories, DryRun: o.dryRun, Reference: o.reference,
 		}, o.idemKey)
 		if err != nil {
@@ -143,7 +144,7 @@ func runErase(ctx context.Context, s *streams, o eraseOptions) error {
 // no earlier request: the request is recorded for 24 months and blocks the subject at every
 // gate, so a typo must not become one silently. A dry run tells whether any token matches.
 func confirmUnknownSubject(ctx context.Context, c *client.Client, o eraseOptions) error {
-	dry, err := c.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: o.subject, Categories: o.categories, DryRun: true}, "")
+	dry, err := c.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: o.subject, Categories: o.categories, DryRun: true}, "")
 	if err != nil {
 		return apiFailure(err)
 	}
@@ -163,7 +164,7 @@ func confirmUnknownSubject(ctx context.Context, c *client.Client, o eraseOptions
 
 // printDeletion prints a deletion result as two tables: the tokens revoked, and the token
 // holders to notify.
-func printDeletion(w io.Writer, res client.DeletionResult) error {
+func printDeletion(w io.Writer, res wire.DeletionResult) error {
 	// Built in memory (printing into a bytes.Buffer cannot fail) and written once.
 	var out, revoked, notify bytes.Buffer
 	cats := strings.Join(res.Categories, ", ")

@@ -18,6 +18,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // runWithErase runs the CLI like Run, with the erase command registered even before cli.go
@@ -50,11 +51,11 @@ const eraseSubject = "customer:4411"
 // eraseFixture creates, through the API, three tokens bound to eraseSubject, two other
 // tokens reaching commercial or identifiers, and one reaching neither; it returns the bound
 // tokens' ids and secrets and the ids to notify, both sorted.
-func eraseFixture(t *testing.T, admin *client.Client) (bound []client.Token, notify []string) {
+func eraseFixture(t *testing.T, admin *client.Client) (bound []wire.Token, notify []string) {
 	t.Helper()
 	ctx := context.Background()
-	mk := func(name string, cats, subjects []string) client.Token {
-		tok, err := admin.CreateToken(ctx, client.CreateTokenRequest{
+	mk := func(name string, cats, subjects []string) wire.Token {
+		tok, err := admin.CreateToken(ctx, wire.CreateTokenRequest{
 			Name: name, Owner: "team-orders@example.com", Purpose: "Reads the order history of customers for the support console",
 			Scopes: []string{"orders:read"}, DataCategories: cats, DataSubjects: subjects, Audiences: []string{"support-console"}, TTL: "30d",
 		}, "")
@@ -63,19 +64,19 @@ func eraseFixture(t *testing.T, admin *client.Client) (bound []client.Token, not
 		}
 		return tok
 	}
-	bound = []client.Token{
+	bound = []wire.Token{
 		mk("bound-1", []string{"commercial"}, []string{eraseSubject}),
 		mk("bound-2", []string{"identifiers"}, []string{"customer:9", eraseSubject}),
 		mk("bound-3", []string{"geolocation"}, []string{eraseSubject}),
 	}
-	slices.SortFunc(bound, func(a, b client.Token) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(bound, func(a, b wire.Token) int { return strings.Compare(a.ID, b.ID) })
 	notify = []string{mk("reach-1", []string{"commercial"}, nil).ID, mk("reach-2", []string{"identifiers", "health"}, []string{"customer:77"}).ID}
 	slices.Sort(notify)
 	mk("unrelated", []string{"health"}, nil)
 	return bound, notify
 }
 
-func ids(toks []client.Token) []string {
+func ids(toks []wire.Token) []string {
 	var out []string
 	for _, t := range toks {
 		out = append(out, t.ID)
@@ -93,7 +94,7 @@ func TestErase_revokesTheBoundTokensReportsTheOthersExportsAndCheckBlocksReissue
 	t.Setenv("TOKENGUARD_TOKEN", svc.AdminToken)
 	t.Setenv("TOKENGUARD_CA_CERT", "")
 	bound, notify := eraseFixture(t, admin)
-	cred, err := admin.CreateCredential(ctx, client.CreateCredentialRequest{Name: "orders-api"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "orders-api"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestErase_revokesTheBoundTokensReportsTheOthersExportsAndCheckBlocksReissue
 	if code != ExitOK {
 		t.Fatalf("erase --dry-run = %d\n%s%s", code, out, errOut)
 	}
-	var dry client.DeletionResult
+	var dry wire.DeletionResult
 	if err := json.Unmarshal([]byte(out), &dry); err != nil {
 		t.Fatalf("erase --json output: %v\n%s", err, out)
 	}
@@ -277,11 +278,11 @@ func TestErase_usageErrorsExitTwoAndWriteNothing(t *testing.T) {
 func TestPrintDeletion_exactTables(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	until := at.Add(730 * 24 * time.Hour)
-	res := client.DeletionResult{
-		ID: "del_0123", Status: client.DeletionComplete, RequestedAt: at, RetainUntil: &until,
+	res := wire.DeletionResult{
+		ID: "del_0123", Status: wire.DeletionComplete, RequestedAt: at, RetainUntil: &until,
 		Categories: []string{"commercial", "identifiers"},
-		Revoked:    []client.DeletionRevoked{{TokenID: "tok_a", Name: "orders", Fingerprint: "fp_a", OtherSubjects: 2}},
-		Notify: []client.DeletionNotify{{TokenID: "tok_b", Name: "billing-export", Owner: "team-billing",
+		Revoked:    []wire.DeletionRevoked{{TokenID: "tok_a", Name: "orders", Fingerprint: "fp_a", OtherSubjects: 2}},
+		Notify: []wire.DeletionNotify{{TokenID: "tok_b", Name: "billing-export", Owner: "team-billing",
 			DataCategories: []string{"commercial"}, Audiences: []string{}}},
 	}
 	var b bytes.Buffer
@@ -303,8 +304,8 @@ tok_b  billing-export  team-billing  commercial       -
 		t.Errorf("output:\n%s\nwant:\n%s", b.String(), want)
 	}
 
-	res.DryRun, res.ID, res.RetainUntil, res.Status = true, "", nil, client.DeletionDryRun
-	res.Revoked, res.Notify = []client.DeletionRevoked{}, []client.DeletionNotify{}
+	res.DryRun, res.ID, res.RetainUntil, res.Status = true, "", nil, wire.DeletionDryRun
+	res.Revoked, res.Notify = []wire.DeletionRevoked{}, []wire.DeletionNotify{}
 	b.Reset()
 	if err := printDeletion(&b, res); err != nil {
 		t.Fatal(err)
@@ -337,7 +338,7 @@ func TestErase_typoNeedsYesAndDryRunNamesSharedTokens(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("dry run = %d %s", code, errOut)
 	}
-	var dry client.DeletionResult
+	var dry wire.DeletionResult
 	if err := json.Unmarshal([]byte(out), &dry); err != nil {
 		t.Fatal(err)
 	}

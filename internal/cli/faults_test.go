@@ -21,6 +21,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // The fault suite (issue 22): real service processes under database faults. The short
@@ -45,13 +46,13 @@ func faultPlan() faultDurations {
 // faultLedger is what a workload asked for and what the services acknowledged.
 type faultLedger struct {
 	mu       sync.Mutex
-	requests map[string]client.CreateTokenRequest // idempotency key -> every create sent
-	created  map[string]string                    // idempotency key -> id of an acknowledged create
-	live     []client.Token                       // acknowledged, not revoked: targets (latest secret)
-	revoked  map[string]bool                      // acknowledged revocations
-	version  map[string]int                       // token id -> highest acknowledged secret version
-	statuses map[string]int                       // "op status" -> answers (status 0: no answer)
-	bad      []string                             // answers no fault may give (500, unexpected 4xx)
+	requests map[string]wire.CreateTokenRequest // idempotency key -> every create sent
+	created  map[string]string                  // idempotency key -> id of an acknowledged create
+	live     []wire.Token                       // acknowledged, not revoked: targets (latest secret)
+	revoked  map[string]bool                    // acknowledged revocations
+	version  map[string]int                     // token id -> highest acknowledged secret version
+	statuses map[string]int                     // "op status" -> answers (status 0: no answer)
+	bad      []string                           // answers no fault may give (500, unexpected 4xx)
 
 	acked        atomic.Int64 // acknowledged operations (introspections included)
 	activeAnswer atomic.Int64 // introspections answered 200 active
@@ -59,7 +60,7 @@ type faultLedger struct {
 }
 
 func newFaultLedger() *faultLedger {
-	return &faultLedger{requests: map[string]client.CreateTokenRequest{}, created: map[string]string{},
+	return &faultLedger{requests: map[string]wire.CreateTokenRequest{}, created: map[string]string{},
 		revoked: map[string]bool{}, version: map[string]int{}, statuses: map[string]int{}}
 }
 
@@ -121,7 +122,7 @@ func runFaultLoad(ctx context.Context, l *faultLedger, clients []*client.Client)
 func (l *faultLedger) step(ctx context.Context, c *client.Client, key string, i int) {
 	l.mu.Lock()
 	n := len(l.live)
-	var target client.Token
+	var target wire.Token
 	if n > 0 {
 		target = l.live[(i*7)%n]
 	}
@@ -144,7 +145,7 @@ func (l *faultLedger) step(ctx context.Context, c *client.Client, key string, i 
 			l.mu.Unlock()
 		}
 	case i%8 == 3:
-		tok, err := c.RotateToken(opCtx, target.ID, client.RotateRequest{}, "rotate-"+key)
+		tok, err := c.RotateToken(opCtx, target.ID, wire.RotateRequest{}, "rotate-"+key)
 		if l.answer("rotate", err) {
 			l.mu.Lock()
 			l.version[tok.ID] = max(l.version[tok.ID], tok.SecretVersion)
@@ -169,7 +170,7 @@ func (l *faultLedger) step(ctx context.Context, c *client.Client, key string, i 
 	}
 }
 
-func removeToken(list []client.Token, id string) []client.Token {
+func removeToken(list []wire.Token, id string) []wire.Token {
 	out := list[:0]
 	for _, t := range list {
 		if t.ID != id {

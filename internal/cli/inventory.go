@@ -24,6 +24,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // tokenResourceType is the Terraform resource type of a tokenguard token.
@@ -41,18 +42,18 @@ const (
 
 // inventoryToken is one row of the inventory.
 type inventoryToken struct {
-	ID               string           `json:"id"`
-	Name             string           `json:"name"`
-	Owner            string           `json:"owner"`
-	Purpose          string           `json:"purpose"`
-	DataCategories   []string         `json:"data_categories"`
-	Status           string           `json:"status"`
-	ExpiresAt        time.Time        `json:"expires_at"`
-	LastUsedAt       *time.Time       `json:"last_used_at,omitempty"`
-	Rotation         *client.Rotation `json:"rotation,omitempty"`
-	Managed          string           `json:"managed"`                     // yes, no or unknown
-	TerraformAddress string           `json:"terraform_address,omitempty"` // when managed
-	TerraformRoot    string           `json:"terraform_root,omitempty"`    // when managed: the --state or --dir that manages it
+	ID               string         `json:"id"`
+	Name             string         `json:"name"`
+	Owner            string         `json:"owner"`
+	Purpose          string         `json:"purpose"`
+	DataCategories   []string       `json:"data_categories"`
+	Status           string         `json:"status"`
+	ExpiresAt        time.Time      `json:"expires_at"`
+	LastUsedAt       *time.Time     `json:"last_used_at,omitempty"`
+	Rotation         *wire.Rotation `json:"rotation,omitempty"`
+	Managed          string         `json:"managed"`                     // yes, no or unknown
+	TerraformAddress string         `json:"terraform_address,omitempty"` // when managed
+	TerraformRoot    string         `json:"terraform_root,omitempty"`    // when managed: the --state or --dir that manages it
 }
 
 // stateToken is a tokenguard_api_token instance found in Terraform state.
@@ -83,7 +84,7 @@ type terraformState struct {
 }
 
 type inventoryOptions struct {
-	list             client.ListTokensOptions // the filters: --unused-for, --status, --owner
+	list             wire.ListTokensOptions // the filters: --unused-for, --status, --owner
 	statePaths, dirs []string
 	importsPath      string
 	asJSON, force    bool
@@ -167,7 +168,7 @@ func runInventory(ctx context.Context, s *streams, o inventoryOptions) error {
 		return err
 	}
 	inv := buildInventory(tokens, state)
-	filtered := o.list != (client.ListTokensOptions{})
+	filtered := o.list != (wire.ListTokensOptions{})
 	if state != nil && !filtered {
 		inv.MissingFromService = missingFromService(tokens, state)
 	}
@@ -227,8 +228,8 @@ func readStates(ctx context.Context, statePaths, dirs []string) (*terraformState
 }
 
 // listAllTokens pages through GET /v1/tokens with opts (PageToken is overwritten).
-func listAllTokens(ctx context.Context, c *client.Client, opts client.ListTokensOptions) ([]client.Token, error) {
-	out := []client.Token{}
+func listAllTokens(ctx context.Context, c *client.Client, opts wire.ListTokensOptions) ([]wire.Token, error) {
+	out := []wire.Token{}
 	opts.PageToken = ""
 	for {
 		page, err := c.ListTokens(ctx, opts)
@@ -244,7 +245,7 @@ func listAllTokens(ctx context.Context, c *client.Client, opts client.ListTokens
 }
 
 // buildInventory joins the service's tokens with the state, in the service's order.
-func buildInventory(tokens []client.Token, state *terraformState) inventory {
+func buildInventory(tokens []wire.Token, state *terraformState) inventory {
 	inv := inventory{Tokens: make([]inventoryToken, 0, len(tokens))}
 	if state != nil {
 		inv.TerraformState = state.source
@@ -268,7 +269,7 @@ func buildInventory(tokens []client.Token, state *terraformState) inventory {
 	return inv
 }
 
-func missingFromService(tokens []client.Token, state *terraformState) []stateToken {
+func missingFromService(tokens []wire.Token, state *terraformState) []stateToken {
 	known := make(map[string]bool, len(tokens))
 	for _, t := range tokens {
 		known[t.ID] = true
@@ -443,14 +444,14 @@ func (ts *terraformState) rootsOf(id string) []string {
 // writeImports writes an import block for every active token the state does not manage,
 // sorted by name, owner and id, each to a unique valid resource name. Unmanaged tokens that are
 // not active are listed as comments. The file is created exclusively unless force.
-func writeImports(path string, force bool, tokens []client.Token, state *terraformState) (written, skipped int, err error) {
-	var unmanaged []client.Token
+func writeImports(path string, force bool, tokens []wire.Token, state *terraformState) (written, skipped int, err error) {
+	var unmanaged []wire.Token
 	for _, t := range tokens {
 		if _, ok := state.byID[t.ID]; !ok {
 			unmanaged = append(unmanaged, t)
 		}
 	}
-	slices.SortFunc(unmanaged, func(a, b client.Token) int {
+	slices.SortFunc(unmanaged, func(a, b wire.Token) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.ID, b.ID))
 	})
 

@@ -18,9 +18,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/spf13/cobra"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // runSubcommand runs the command newCmd builds under a bare root, as cli.Run would once the
@@ -76,7 +76,7 @@ func newInventoryWorld(t *testing.T) *inventoryWorld {
 		{"AUDIT_READER", "audit-reader", "team-security", "read the audit trail for the quarterly review"},
 		{"REPORTING", "reporting", "team-bi", "build the weekly sales dashboard from orders"},
 	} {
-		tok, err := c.CreateToken(context.Background(), client.CreateTokenRequest{
+		tok, err := c.CreateToken(context.Background(), wire.CreateTokenRequest{
 			Name: tk.name, Owner: tk.owner, Purpose: tk.purpose, Scopes: []string{"orders:read"},
 			DataCategories: []string{"commercial", "identifiers"}, TTL: "60d",
 		}, "")
@@ -309,7 +309,7 @@ func TestInventory_pagesThroughEveryToken(t *testing.T) {
 	c := svc.Client(t)
 	const n = 105 // more than the service's default page of 100
 	for i := range n {
-		if _, err := c.CreateToken(context.Background(), client.CreateTokenRequest{
+		if _, err := c.CreateToken(context.Background(), wire.CreateTokenRequest{
 			Name: "batch-" + strings.Repeat("x", i%3) + time.Duration(i).String(), Owner: "team-batch",
 			Purpose: "load the nightly batch of partner orders", Scopes: []string{"orders:read"}, DataCategories: []string{},
 		}, ""); err != nil {
@@ -559,10 +559,10 @@ provider "tokenguard" {}
 	// Two shapes: every optional attribute unset, and every one set (with an empty category
 	// list and a lifetime that is not whole days), so the generated HCL must round-trip both
 	// null and empty collections and the ttl derived at import.
-	for _, req := range []client.CreateTokenRequest{
+	for _, req := range []wire.CreateTokenRequest{
 		{Name: "orders-sync", Owner: "team-orders", Purpose: "sync paid orders to the warehouse system",
 			Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"},
-			TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}},
+			TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}},
 		{Name: "Billing Export (EU)!", Owner: "team-orders", Purpose: "export invoice totals to the EU accounting system",
 			Scopes: []string{"invoices:read", "credit-notes:read"}, DataCategories: []string{}, DataSubjects: []string{"tenant:eu-1"},
 			Audiences: []string{"accounting"}, Labels: map[string]string{"env": "prod"}, TTL: "36h"},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // leakAdminToken is the admin credential of the leak scan's service.
@@ -259,7 +260,7 @@ func TestAccLeakScan_noSecretInDatabaseLogsAuditOrOutputsAfterAFullLifecycle(t *
 	if err != nil {
 		t.Fatal(err)
 	}
-	toks, err := admin.ListTokens(ctx, client.ListTokensOptions{Owner: "team-leak@example.com"})
+	toks, err := admin.ListTokens(ctx, wire.ListTokensOptions{Owner: "team-leak@example.com"})
 	if err != nil || len(toks.Tokens) != 1 || toks.Tokens[0].SecretVersion != 2 {
 		t.Fatalf("after create, rotate and renew: %+v, %v; want one token at secret version 2", toks, err)
 	}
@@ -269,7 +270,7 @@ func TestAccLeakScan_noSecretInDatabaseLogsAuditOrOutputsAfterAFullLifecycle(t *
 	t.Setenv("TOKENGUARD_ENDPOINT", svc.url)
 	t.Setenv("TOKENGUARD_TOKEN", leakAdminToken)
 	t.Setenv("TOKENGUARD_KEY_FILE", key) // audit verify and the rotation report check the chain's HMACs with it
-	var cliTok client.Token
+	var cliTok wire.Token
 	out := runOK(t, "token", "create", "--name", "leak-scan-cli", "--owner", "team-leak@example.com",
 		"--purpose", "Nightly export of invoice totals to the finance data warehouse", "--scope", "invoices:read",
 		"--data-category", "commercial", "--subject", "customer:4411", "--audience", "warehouse", "--ttl", "30d",
@@ -281,7 +282,7 @@ func TestAccLeakScan_noSecretInDatabaseLogsAuditOrOutputsAfterAFullLifecycle(t *
 	s.secret(cliTok.Secret, "tokenguard token create")
 	out = runOK(t, "token", "rotate", cliTok.ID, "--json")
 	legit["token rotate --json"] = []byte(out)
-	var cliRotated client.Token
+	var cliRotated wire.Token
 	if err := json.Unmarshal([]byte(out), &cliRotated); err != nil {
 		t.Fatalf("token rotate --json: %v\n%s", err, out)
 	}
@@ -351,7 +352,7 @@ func TestAccLeakScan_noSecretInDatabaseLogsAuditOrOutputsAfterAFullLifecycle(t *
 			t.Fatalf("GET /v1/audit: %d %v\n%s", resp.StatusCode, err, body)
 		}
 		export.Write(body)
-		var page client.AuditPage
+		var page wire.AuditPage
 		if err := json.Unmarshal(body, &page); err != nil {
 			t.Fatal(err)
 		}

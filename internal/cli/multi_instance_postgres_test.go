@@ -24,6 +24,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // freshPostgresDatabase creates an empty database on the PostgreSQL server named by
@@ -93,9 +94,9 @@ func TestTwoInstancesOnPostgreSQL(t *testing.T) {
 	t.Run("AdminRekeyRefusesWhileInstancesHoldTheDatabase", func(t *testing.T) { testRekeyRefusedWhileInstancesRun(t, bin) })
 }
 
-func multiCreateRequest(name string) client.CreateTokenRequest {
-	return client.CreateTokenRequest{Name: name, Owner: "team-multi", Purpose: "two service instances sharing one PostgreSQL database",
-		Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"}, TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}}
+func multiCreateRequest(name string) wire.CreateTokenRequest {
+	return wire.CreateTokenRequest{Name: name, Owner: "team-multi", Purpose: "two service instances sharing one PostgreSQL database",
+		Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"}, TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}}
 }
 
 // testRevocationAcrossInstances: no instance caches
@@ -125,7 +126,7 @@ func testRevocationAcrossInstances(t *testing.T, bin string) {
 		}
 	}
 
-	cred, err := a.client(t).CreateCredential(ctx, client.CreateCredentialRequest{Name: "gateway"}, "")
+	cred, err := a.client(t).CreateCredential(ctx, wire.CreateCredentialRequest{Name: "gateway"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func testIdempotencyAcrossInstances(t *testing.T, bin string) {
 	for i := range rounds {
 		key := fmt.Sprintf("multi-idem-%d", i)
 		req := multiCreateRequest(fmt.Sprintf("idem-%d", i))
-		var got [2]client.Token
+		var got [2]wire.Token
 		var errs [2]error
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -181,7 +182,7 @@ func testIdempotencyAcrossInstances(t *testing.T, bin string) {
 	}
 	names := map[string]int{}
 	for page := ""; ; {
-		list, err := clients[1].ListTokens(ctx, client.ListTokensOptions{Owner: "team-multi", Limit: 1000, PageToken: page})
+		list, err := clients[1].ListTokens(ctx, wire.ListTokensOptions{Owner: "team-multi", Limit: 1000, PageToken: page})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,14 +253,14 @@ func testAuditAcrossInstances(t *testing.T, bin string) {
 					var err error
 					switch op := i % 3; {
 					case op == 0 || n == 0: // create
-						var tok client.Token
+						var tok wire.Token
 						if tok, err = c.CreateToken(ctx, multiCreateRequest(fmt.Sprintf("load-%d-%d-%d", inst, w, i)), ""); err == nil {
 							mu.Lock()
 							tokens = append(tokens, held{tok.ID, tok.Secret})
 							mu.Unlock()
 						}
 					case op == 1: // rotate
-						_, err = c.RotateToken(ctx, target.id, client.RotateRequest{}, "")
+						_, err = c.RotateToken(ctx, target.id, wire.RotateRequest{}, "")
 						// Inside the last rotation's overlap the service refuses (409, the token
 						// unchanged, the refusal audited): a rotation keeps its word.
 						var re *client.ResponseError
@@ -315,7 +316,7 @@ func testRekeyOnPostgreSQL(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.client(t).CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:88", Reference: "TICKET-88"}, ""); err != nil {
+	if _, err := b.client(t).CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:88", Reference: "TICKET-88"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	a.kill()

@@ -13,6 +13,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func newReportCommand(s *streams) *cobra.Command {
@@ -108,7 +109,7 @@ func runReportRotation(ctx context.Context, s *streams, o reportRotationOptions)
 	if err != nil {
 		return err
 	}
-	tokens, err := listAllTokens(ctx, c, client.ListTokensOptions{})
+	tokens, err := listAllTokens(ctx, c, wire.ListTokensOptions{})
 	if err != nil {
 		return err
 	}

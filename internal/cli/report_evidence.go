@@ -17,6 +17,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidence"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidencepack"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // actionDeletionRequest is the audit action of a deletion request (the service's).
@@ -227,7 +228,7 @@ func writeInventory(ctx context.Context, w *evidencepack.Writer, c *client.Clien
 	if err != nil {
 		return err
 	}
-	opts := client.ListTokensOptions{Limit: 1000}
+	opts := wire.ListTokensOptions{Limit: 1000}
 	for {
 		page, err := c.ListTokens(ctx, opts)
 		if err != nil {

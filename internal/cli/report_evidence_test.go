@@ -23,12 +23,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidencepack"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var packT0 = time.Date(2030, 4, 1, 9, 0, 0, 0, time.UTC)
@@ -60,11 +60,11 @@ func newPackWorldWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *pa
 		Rule: "CPRA-ROT-001", Address: "tokenguard_api_token.legacy-*", Reason: w.waiverWhy, ApprovedBy: "ciso@example.com",
 		Expires: time.Date(2030, 9, 30, 0, 0, 0, 0, time.UTC)}}, WaiversFile: "waivers.json"})
 	c := w.svc.Client(t)
-	mk := func(name string, subjects ...string) client.Token {
-		tok, err := c.CreateToken(ctx, client.CreateTokenRequest{Name: name, Owner: "team-orders@example.com",
+	mk := func(name string, subjects ...string) wire.Token {
+		tok, err := c.CreateToken(ctx, wire.CreateTokenRequest{Name: name, Owner: "team-orders@example.com",
 			Purpose: "Reads the order history of customers for the support console", Scopes: []string{"orders:read"},
 			DataCategories: []string{"commercial"}, DataSubjects: subjects, Audiences: []string{"support-console"}, TTL: "30d",
-			Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}}, "")
+			Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}}, "")
 		if err != nil {
 			t.Fatalf("creating %s: %v", name, err)
 		}
@@ -76,15 +76,15 @@ func newPackWorldWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *pa
 	mk("erased-sync", "customer:8102")
 	w.rotated, w.renewed = rot.ID, ren.ID
 	w.clock.Advance(time.Hour)
-	r, err := c.RotateToken(ctx, rot.ID, client.RotateRequest{}, "")
+	r, err := c.RotateToken(ctx, rot.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.secrets = append(w.secrets, r.Secret)
-	if _, err := c.RenewToken(ctx, ren.ID, client.RenewRequest{TTL: "30d", Reason: "support contract renewed for a year", ReviewedBy: w.reviewer}, ""); err != nil {
+	if _, err := c.RenewToken(ctx, ren.ID, wire.RenewRequest{TTL: "30d", Reason: "support contract renewed for a year", ReviewedBy: w.reviewer}, ""); err != nil {
 		t.Fatal(err)
 	}
-	cred, err := c.CreateCredential(ctx, client.CreateCredentialRequest{Name: "orders-api"}, "")
+	cred, err := c.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "orders-api"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +93,12 @@ func newPackWorldWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *pa
 		t.Fatal(err)
 	}
 	w.clock.Advance(time.Hour)
-	del, err := c.CreateDeletionRequest(ctx, client.DeletionRequest{Subject: "customer:8102", Reference: "DSR-2030-0007"}, "")
+	del, err := c.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:8102", Reference: "DSR-2030-0007"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.deletion = del.ID
-	if _, err := c.CreateAccessRequest(ctx, client.AccessRequest{Subject: "customer:8101"}); err != nil {
+	if _, err := c.CreateAccessRequest(ctx, wire.AccessRequest{Subject: "customer:8101"}); err != nil {
 		t.Fatal(err)
 	}
 	w.clock.Advance(time.Hour)
@@ -169,12 +169,12 @@ func TestReportEvidence_packHoldsEveryPartAndNoSecret(t *testing.T) {
 			t.Errorf("%s holds something shaped like a secret: %q", name, m)
 		}
 	}
-	var renewals struct{ Renewals []client.Renewal }
+	var renewals struct{ Renewals []wire.Renewal }
 	if err := json.Unmarshal(p["renewals.json"], &renewals); err != nil || len(renewals.Renewals) != 1 ||
 		renewals.Renewals[0].Reviewer != w.reviewer || renewals.Renewals[0].TokenID != w.renewed || renewals.Renewals[0].Reason != "support contract renewed for a year" {
 		t.Errorf("renewals.json = %s (%v), want the one renewal with its reason and reviewer", p["renewals.json"], err)
 	}
-	var pol client.PolicyInForce
+	var pol wire.PolicyInForce
 	if err := json.Unmarshal(p["policy.json"], &pol); err != nil || pol.Enforcement != "mandatory" || pol.Bundle == nil ||
 		len(pol.Bundle.Digest) != 64 || len(pol.Rules) == 0 || len(pol.Waivers) != 1 || pol.Waivers[0].Reason != w.waiverWhy ||
 		pol.Bundle.Thresholds["ttl_max_days"] == nil {
@@ -570,9 +570,9 @@ func TestReportVerify_refusesACheckpointOfAnotherChain(t *testing.T) {
 		other := servertest.Start(t, servertest.Options{Dir: dir, Now: w.clock.Now})
 		oc := other.Client(t)
 		for i := range c.tokens {
-			if _, err := oc.CreateToken(ctx, client.CreateTokenRequest{Name: fmt.Sprintf("other-%d", i), Owner: "team-other@example.com",
+			if _, err := oc.CreateToken(ctx, wire.CreateTokenRequest{Name: fmt.Sprintf("other-%d", i), Owner: "team-other@example.com",
 				Purpose: "Reads the order history of customers for the support console", Scopes: []string{"orders:read"},
-				DataCategories: []string{"commercial"}, TTL: "30d", Rotation: &client.Rotation{Interval: "7d", Overlap: "1h"}}, ""); err != nil {
+				DataCategories: []string{"commercial"}, TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}

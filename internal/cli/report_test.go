@@ -15,10 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 var rotT0 = time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -42,8 +42,8 @@ func newRotationWorld(t *testing.T) *rotationWorld {
 	w.svc = servertest.Start(t, servertest.Options{Now: w.clock.Now, PolicyEnforcement: server.PolicyOff})
 	c := w.svc.Client(t)
 	ctx := context.Background()
-	create := func(name string, rot *client.Rotation) string {
-		tok, err := c.CreateToken(ctx, client.CreateTokenRequest{Name: name, Owner: "team-" + name, Purpose: "sync paid orders to the warehouse system",
+	create := func(name string, rot *wire.Rotation) string {
+		tok, err := c.CreateToken(ctx, wire.CreateTokenRequest{Name: name, Owner: "team-" + name, Purpose: "sync paid orders to the warehouse system",
 			Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"}, Rotation: rot, TTL: "60d"}, "")
 		if err != nil {
 			t.Fatalf("create %s: %v", name, err)
@@ -51,12 +51,12 @@ func newRotationWorld(t *testing.T) *rotationWorld {
 		w.secrets = append(w.secrets, tok.Secret)
 		return tok.ID
 	}
-	weekly := &client.Rotation{Interval: "7d", Overlap: "1h"}
+	weekly := &wire.Rotation{Interval: "7d", Overlap: "1h"}
 	w.onTime = create("orders-sync", weekly)
 	w.late = create("billing-export", weekly)
 	w.noSched = create("reporting", nil)
 	rotate := func(id string) {
-		tok, err := c.RotateToken(ctx, id, client.RotateRequest{}, "")
+		tok, err := c.RotateToken(ctx, id, wire.RotateRequest{}, "")
 		if err != nil {
 			t.Fatalf("rotate: %v", err)
 		}

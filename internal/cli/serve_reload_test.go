@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 const reloadWaiver = "  - rule: CPRA-MIN-002\n    address: tokenguard_api_token.legacy_%d\n    reason: vendor scope\n    approved_by: privacy-office@example.com\n    expires: 2030-06-30\n"
@@ -73,7 +74,7 @@ func TestServe_sighupReloadsPoliciesDataAndWaiversAndKeepsThemOnError(t *testing
 		t.Fatalf("policy at start = %+v, %v", first, err)
 	}
 	create := func(name string) error {
-		_, err := c.CreateToken(ctx, client.CreateTokenRequest{Name: name, Owner: "team-reload", Purpose: "prove that SIGHUP reloads the policy gate",
+		_, err := c.CreateToken(ctx, wire.CreateTokenRequest{Name: name, Owner: "team-reload", Purpose: "prove that SIGHUP reloads the policy gate",
 			Scopes: []string{"orders:read"}, DataCategories: []string{"identifiers"}, TTL: "30d"}, "")
 		return err
 	}

@@ -15,8 +15,8 @@ import (
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to tamper with the audit table
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // startServe runs "tokenguard serve" on a free loopback port until the test ends and returns
@@ -111,7 +111,7 @@ func TestServeTokenAudit_fullLifecycleThroughTheCLIAndTamperDetection(t *testing
 	if code != 0 {
 		t.Fatalf("token create = %d\n%s%s", code, out, errs)
 	}
-	var tok client.Token
+	var tok wire.Token
 	if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.Secret == "" {
 		t.Fatalf("token create --json output %q: %v", out, err)
 	}
@@ -269,7 +269,7 @@ func TestCredentialCreate_printsSecretOnceAndItCanIntrospect(t *testing.T) {
 	if err := cmd.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("credential create: %v %s", err, errb.String())
 	}
-	var cred client.Credential
+	var cred wire.Credential
 	if err := json.Unmarshal(out.Bytes(), &cred); err != nil || !strings.HasPrefix(cred.Secret, "tgc_") || strings.Join(cred.Rights, ",") != "introspect" {
 		t.Fatalf("credential = %+v, %v", cred, err)
 	}

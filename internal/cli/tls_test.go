@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // selfSignedCert writes a self-signed certificate for 127.0.0.1 and its key to dir and
@@ -74,7 +75,7 @@ func TestServeTLS_clientWithTheCAConnectsOthersAndPlainHTTPAreRefused(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := c.CreateToken(ctx, client.CreateTokenRequest{Name: "over-tls", Owner: "team-tls",
+	tok, err := c.CreateToken(ctx, wire.CreateTokenRequest{Name: "over-tls", Owner: "team-tls",
 		Purpose: "prove the service answers over TLS", Scopes: []string{"orders:read"}, DataCategories: []string{}}, "")
 	if err != nil {
 		t.Fatalf("create over TLS: %v", err)

@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func newTokenCommand(s *streams) *cobra.Command {
@@ -36,7 +35,7 @@ func newTokenCommand(s *streams) *cobra.Command {
 }
 
 func newTokenCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var req client.CreateTokenRequest
+	var req wire.CreateTokenRequest
 	var labels []string
 	var noPersonal, asJSON bool
 	var interval, overlap, idemKey string
@@ -68,7 +67,7 @@ func newTokenCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
 }
 
 type tokenCreateOptions struct {
-	req        client.CreateTokenRequest
+	req        wire.CreateTokenRequest
 	labels     []string
 	noPersonal bool
 	asJSON     bool
@@ -100,7 +99,7 @@ func runTokenCreate(ctx context.Context, s *streams, o tokenCreateOptions) error
 		}
 	}
 	if o.interval != "" || o.overlap != "" {
-		o.req.Rotation = &client.Rotation{Interval: o.interval, Overlap: o.overlap}
+		o.req.Rotation = &wire.Rotation{Interval: o.interval, Overlap: o.overlap}
 	}
 	c, err := o.connect()
 	if err != nil {
@@ -114,7 +113,7 @@ func runTokenCreate(ctx context.Context, s *streams, o tokenCreateOptions) error
 }
 
 func newTokenListCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var opts client.ListTokensOptions
+	var opts wire.ListTokensOptions
 	var all, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -138,7 +137,7 @@ func newTokenListCommand(s *streams, cf *clientFlags) *cobra.Command {
 }
 
 type tokenListOptions struct {
-	opts    client.ListTokensOptions
+	opts    wire.ListTokensOptions
 	all     bool
 	asJSON  bool
 	connect connectFunc
@@ -150,7 +149,7 @@ func runTokenList(ctx context.Context, s *streams, o tokenListOptions) error {
 	if err != nil {
 		return err
 	}
-	var out client.TokenList
+	var out wire.TokenList
 	for {
 		page, err := c.ListTokens(ctx, o.opts)
 		if err != nil {
@@ -164,7 +163,7 @@ func runTokenList(ctx context.Context, s *streams, o tokenListOptions) error {
 		o.opts.PageToken = page.NextPageToken
 	}
 	if out.Tokens == nil {
-		out.Tokens = []client.Token{}
+		out.Tokens = []wire.Token{}
 	}
 	if o.asJSON {
 		return writeJSONOut(s.out, out)
@@ -218,7 +217,7 @@ func runTokenShow(ctx context.Context, s *streams, o tokenShowOptions) error {
 }
 
 func newTokenRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var req client.RotateRequest
+	var req wire.RotateRequest
 	var idemKey string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -239,7 +238,7 @@ func newTokenRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
 
 type tokenRotateOptions struct {
 	id      string
-	req     client.RotateRequest
+	req     wire.RotateRequest
 	idemKey string
 	asJSON  bool
 	connect connectFunc
@@ -262,7 +261,7 @@ func runTokenRotate(ctx context.Context, s *streams, o tokenRotateOptions) error
 const recipientFlagHelp = "age X25519 public key (age1…, from age-keygen): the service seals the secret to it and prints only the sealed file; decrypt with age -d -i key.txt"
 
 func newTokenRenewCommand(s *streams, cf *clientFlags) *cobra.Command {
-	var req client.RenewRequest
+	var req wire.RenewRequest
 	var idemKey string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -284,7 +283,7 @@ func newTokenRenewCommand(s *streams, cf *clientFlags) *cobra.Command {
 
 type tokenRenewOptions struct {
 	id      string
-	req     client.RenewRequest
+	req     wire.RenewRequest
 	idemKey string
 	asJSON  bool
 	connect connectFunc
@@ -397,7 +396,7 @@ func runTokenIntrospect(ctx context.Context, s *streams, o tokenIntrospectOption
 
 // printToken prints a token as text (or JSON). A secret, present only right after create or
 // rotate, is printed once with a label saying so.
-func printToken(w io.Writer, t client.Token, asJSON bool) error {
+func printToken(w io.Writer, t wire.Token, asJSON bool) error {
 	if asJSON {
 		return writeJSONOut(w, t)
 	}

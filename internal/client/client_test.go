@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func fastClient(t *testing.T, url string, mod ...func(*Config)) *Client {
@@ -81,7 +83,7 @@ func TestCreateToken_retriesOn5xxAnd429WithTheSameGeneratedIdempotencyKey(t *tes
 		}
 	}))
 	defer srv.Close()
-	tok, err := fastClient(t, srv.URL).CreateToken(context.Background(), CreateTokenRequest{Name: "n1", DataCategories: []string{}}, "")
+	tok, err := fastClient(t, srv.URL).CreateToken(context.Background(), wire.CreateTokenRequest{Name: "n1", DataCategories: []string{}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +105,8 @@ func TestCreateToken_retriesOn5xxAnd429WithTheSameGeneratedIdempotencyKey(t *tes
 	keys = nil
 	answers = []int{201, 201}
 	c := fastClient(t, srv.URL)
-	_, _ = c.CreateToken(context.Background(), CreateTokenRequest{Name: "n1"}, "")
-	_, _ = c.CreateToken(context.Background(), CreateTokenRequest{Name: "n1"}, "caller-key")
+	_, _ = c.CreateToken(context.Background(), wire.CreateTokenRequest{Name: "n1"}, "")
+	_, _ = c.CreateToken(context.Background(), wire.CreateTokenRequest{Name: "n1"}, "caller-key")
 	if keys[1] != "caller-key" || keys[0] == "" || keys[0] == "caller-key" {
 		t.Fatalf("keys = %q", keys)
 	}
@@ -135,7 +137,7 @@ func TestErrors_notFoundAndResponseErrorWithoutRetryingClientErrors(t *testing.T
 		t.Fatalf("GetToken missing = %v after %d calls; want ErrNotFound after 1", err, calls)
 	}
 	calls = 0
-	_, err = c.RenewToken(ctx, "tok_bad", RenewRequest{}, "")
+	_, err = c.RenewToken(ctx, "tok_bad", wire.RenewRequest{}, "")
 	var re *ResponseError
 	if !errors.As(err, &re) || re.StatusCode != 422 || re.Code != "reviewer_is_owner" || re.Field != "reviewed_by" || calls != 1 {
 		t.Fatalf("RenewToken = %#v after %d calls", err, calls)
@@ -165,7 +167,7 @@ func TestLogger_neverSeesCredentialQueryOrSecrets(t *testing.T) {
 	c := fastClient(t, srv.URL, func(cfg *Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	if _, err := c.ListTokens(context.Background(), ListTokensOptions{Subject: "customer:4411"}); err != nil {
+	if _, err := c.ListTokens(context.Background(), wire.ListTokensOptions{Subject: "customer:4411"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "retrying request") {
@@ -201,7 +203,7 @@ func TestConnectionErrors_doNotEchoTheQuery(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens any more
 	c := fastClient(t, url, func(cfg *Config) { cfg.RetryMax = 1 })
-	_, err := c.ListTokens(context.Background(), ListTokensOptions{Subject: "customer:4411"})
+	_, err := c.ListTokens(context.Background(), wire.ListTokensOptions{Subject: "customer:4411"})
 	if err == nil {
 		t.Fatal("ListTokens against a closed port succeeded")
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 func TestRevokeCredential_postsToTheRevokeRouteAndDecodesTheCredential(t *testing.T) {
@@ -64,7 +66,7 @@ func TestRetry_tooManyFailedAttemptsFailsFastButOther429sAreRetried(t *testing.T
 			}))
 			defer srv.Close()
 			c := fastClient(t, srv.URL, func(cfg *Config) { cfg.RetryMax = 3 })
-			_, err := c.ListTokens(context.Background(), ListTokensOptions{})
+			_, err := c.ListTokens(context.Background(), wire.ListTokensOptions{})
 			var re *ResponseError
 			if !errors.As(err, &re) || re.StatusCode != http.StatusTooManyRequests || re.Code != tc.wantCode {
 				t.Fatalf("error = %v, want a 429 ResponseError with code %q", err, tc.wantCode)

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestPolicyGate_existingWarnJudgesUnchangedAttributesAsWarnings proves issue 21, point 4 at
@@ -39,13 +39,13 @@ func TestPolicyGate_existingWarnJudgesUnchangedAttributesAsWarnings(t *testing.T
 	clock.Advance(2 * time.Hour)
 
 	strict := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now, PolicyDataFiles: []string{tight}})
-	_, err = strict.Client(t).UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{Purpose: &purpose})
+	_, err = strict.Client(t).UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{Purpose: &purpose})
 	wantRefusedRules(t, "patch under block", err, "CPRA-RET-002")
 	strict.Close()
 
 	svc := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now, PolicyDataFiles: []string{tight}, PolicyExisting: policy.ExistingWarn})
 	admin := svc.Client(t)
-	wantExisting := func(step string, got []client.Finding) {
+	wantExisting := func(step string, got []wire.Finding) {
 		t.Helper()
 		for _, f := range got {
 			if f.RuleID == "CPRA-RET-002" && !f.Blocking && f.Severity == policy.SeverityWarning && strings.HasPrefix(f.Message, policy.ExistingNote) {
@@ -54,12 +54,12 @@ func TestPolicyGate_existingWarnJudgesUnchangedAttributesAsWarnings(t *testing.T
 		}
 		t.Fatalf("%s: warnings %+v, want CPRA-RET-002 as an existing warning", step, got)
 	}
-	patched, err := admin.UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{Purpose: &purpose})
+	patched, err := admin.UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{Purpose: &purpose})
 	if err != nil {
 		t.Fatalf("patch of the untouched 60-day token under --existing warn: %v", err)
 	}
 	wantExisting("patch", patched.Warnings)
-	rotated, err := admin.RotateToken(ctx, tok.ID, client.RotateRequest{}, "")
+	rotated, err := admin.RotateToken(ctx, tok.ID, wire.RotateRequest{}, "")
 	if err != nil {
 		t.Fatalf("rotation of the untouched 60-day token under --existing warn: %v", err)
 	}
@@ -67,11 +67,11 @@ func TestPolicyGate_existingWarnJudgesUnchangedAttributesAsWarnings(t *testing.T
 
 	_, err = admin.CreateToken(ctx, compliantRequestWithTTL("new-export", "60d"), "")
 	wantRefusedRules(t, "create of a new 60-day token", err, "CPRA-RET-002")
-	_, err = admin.RenewToken(ctx, tok.ID, client.RenewRequest{TTL: "60d", Reason: "quarter-end close", ReviewedBy: "security@example.com"}, "")
+	_, err = admin.RenewToken(ctx, tok.ID, wire.RenewRequest{TTL: "60d", Reason: "quarter-end close", ReviewedBy: "security@example.com"}, "")
 	wantRefusedRules(t, "renewal to 60 days", err, "CPRA-RET-002")
 }
 
-func compliantRequestWithTTL(name, ttl string) client.CreateTokenRequest {
+func compliantRequestWithTTL(name, ttl string) wire.CreateTokenRequest {
 	r := compliantRequest(name)
 	r.TTL = ttl
 	return r

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestReadyz_writeProbeFailsOnAFullDiskWithNoTrafficAndRecovers fills the file system of an
@@ -31,7 +31,7 @@ func TestReadyz_writeProbeFailsOnAFullDiskWithNoTrafficAndRecovers(t *testing.T)
 	filler := fillDisk(t, dir)
 	clock.Advance(time.Second) // past the passed probe's standing (writeProbeEvery)
 	status, body, _ := rawDo(t, "GET", svc.URL+"/readyz", "", "")
-	var eb client.ErrorBody
+	var eb wire.ErrorBody
 	if status != 503 || json.Unmarshal(body, &eb) != nil || eb.Error.Code != "not_ready" || !strings.Contains(eb.Error.Message, "storage is full") {
 		t.Fatalf("/readyz with the disk full and no traffic: %d %s, want 503 not_ready saying the storage is full", status, body)
 	}

@@ -87,13 +87,13 @@ func TestRequestWaivers_honouredUnderTheServiceWaiverPolicy(t *testing.T) {
 		t.Fatalf("create answered warnings %+v, want the waived CPRA-MIN-002", tok.Warnings)
 	}
 	purpose := "nightly export of every invoice field to the accounting system"
-	if _, err := admin.UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{Purpose: &purpose}); err == nil {
+	if _, err := admin.UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{Purpose: &purpose}); err == nil {
 		t.Fatal("a patch without the waiver was admitted although the token still has a wildcard scope")
 	}
-	if _, err := admin.UpdateToken(ctx, tok.ID, client.UpdateTokenRequest{Purpose: &purpose, Waivers: req.Waivers}); err != nil {
+	if _, err := admin.UpdateToken(ctx, tok.ID, wire.UpdateTokenRequest{Purpose: &purpose, Waivers: req.Waivers}); err != nil {
 		t.Fatalf("patch with the waiver: %v", err)
 	}
-	if _, err := admin.RotateToken(ctx, tok.ID, client.RotateRequest{Waivers: req.Waivers}, ""); err != nil {
+	if _, err := admin.RotateToken(ctx, tok.ID, wire.RotateRequest{Waivers: req.Waivers}, ""); err != nil {
 		t.Fatalf("rotate with the waiver: %v", err)
 	}
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // openSealed decrypts an armored age file with id, failing t when it does not decrypt.
@@ -78,7 +79,7 @@ func TestSealedSecret_decryptsToAnActiveSecretAlsoAfterRotation(t *testing.T) {
 	}
 
 	clock.Advance(time.Hour)
-	rotated, err := admin.RotateToken(ctx, created.ID, client.RotateRequest{Recipient: recipient}, "")
+	rotated, err := admin.RotateToken(ctx, created.ID, wire.RotateRequest{Recipient: recipient}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,10 +171,10 @@ func TestSealedSecret_invalidRecipientIsRefusedAndIssuesNothing(t *testing.T) {
 		if !strings.Contains(re.Message, "age-keygen") {
 			t.Fatalf("%s: the refusal does not say what to give: %q", name, re.Message)
 		}
-		_, err = admin.RotateToken(ctx, existing.ID, client.RotateRequest{Recipient: value}, "")
+		_, err = admin.RotateToken(ctx, existing.ID, wire.RotateRequest{Recipient: value}, "")
 		wantAPIError(t, err, http.StatusBadRequest, "invalid_request", "recipient")
 	}
-	list, err := admin.ListTokens(ctx, client.ListTokensOptions{})
+	list, err := admin.ListTokens(ctx, wire.ListTokensOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
