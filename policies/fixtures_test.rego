@@ -43,6 +43,7 @@ token := {
 		"last_used_at": null,
 		"unused_seconds": null,
 		"age_seconds": null,
+		"recipient": null,
 	},
 }
 

@@ -318,6 +318,7 @@ func TestCLI_badFlagsAndEnvironmentExitTwoAndWriteNothing(t *testing.T) {
 		{"serve max ttl from env", serve(), map[string]string{"TOKENGUARD_MAX_TTL": "soon"}, 2, `--max-ttl: invalid duration "soon"`},
 		{"serve unknown flag", serve("--port", "8790"), nil, 2, "unknown flag: --port"},
 		{"serve policy enforcement", serve("--policy-enforcement", "strict"), nil, 2, `--policy-enforcement "strict": use mandatory, advisory or off`},
+		{"serve existing", serve("--existing", "ratchet"), nil, 2, `--existing "ratchet": use block or warn`},
 		{"serve auth failures not a number", serve("--auth-failures-per-minute", "ten"), nil, 2, `invalid argument "ten" for "--auth-failures-per-minute"`},
 		{"serve stray argument", serve("extra"), nil, 2, `unknown command "extra" for "tokenguard serve"`},
 		{"token without a credential", []string{"token", "list", "--endpoint", endpoint}, nil, 2, "no API credential: set TOKENGUARD_TOKEN (or --token)"},

@@ -46,6 +46,7 @@ type serveOptions struct {
 	insecureHTTP               bool
 	authFailuresPerMinute      int
 	policyEnforcement, waivers string
+	existing                   string
 	policyDirs, policyData     []string
 	idempotencyRetention       string
 	tokenRetention             string
@@ -90,7 +91,7 @@ and hourly (tokenguard admin purge does it on demand).`,
 				"tls-cert": "TOKENGUARD_TLS_CERT", "tls-key": "TOKENGUARD_TLS_KEY",
 				"insecure-http": "TOKENGUARD_INSECURE_HTTP", "env": "TOKENGUARD_ENV", "log-level": "TOKENGUARD_LOG_LEVEL",
 				"auth-failures-per-minute": "TOKENGUARD_AUTH_FAILURES_PER_MINUTE",
-				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY",
+				"policy-enforcement":       "TOKENGUARD_POLICY_ENFORCEMENT", "policy": "TOKENGUARD_POLICY", "existing": "TOKENGUARD_EXISTING",
 				"policy-data": "TOKENGUARD_POLICY_DATA", "waivers": "TOKENGUARD_WAIVERS",
 				"idempotency-retention": "TOKENGUARD_IDEMPOTENCY_RETENTION", "token-retention": "TOKENGUARD_TOKEN_RETENTION", "trusted-proxy": "TOKENGUARD_TRUSTED_PROXY",
 				"audit-checkpoint": "TOKENGUARD_AUDIT_CHECKPOINT", "audit-checkpoint-interval": "TOKENGUARD_AUDIT_CHECKPOINT_INTERVAL",
@@ -116,6 +117,8 @@ and hourly (tokenguard admin purge does it on demand).`,
 		"failed authentications allowed per source address per minute before 429; -1 disables (env TOKENGUARD_AUTH_FAILURES_PER_MINUTE)")
 	f.StringVar(&o.policyEnforcement, "policy-enforcement", server.PolicyMandatory,
 		"CPRA policy gate on create, patch, renew and rotate: mandatory (violations answer 422), advisory (returned as warnings) or off (env TOKENGUARD_POLICY_ENFORCEMENT)")
+	f.StringVar(&o.existing, "existing", policy.ExistingBlock,
+		"findings on what a patch, renew or rotate leaves as it was: block (default), or warn (the ratchet, as tokenguard check --existing warn: such an error finding is a warning; creates and changed attributes still block) (env TOKENGUARD_EXISTING)")
 	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of extra Rego policies, as tokenguard check --policy (repeatable; env TOKENGUARD_POLICY)")
 	f.StringArrayVar(&o.policyData, "policy-data", nil, "JSON or YAML file merged over the policy data, as tokenguard check --data (repeatable; env TOKENGUARD_POLICY_DATA)")
 	f.StringVar(&o.idempotencyRetention, "idempotency-retention", "24h",
@@ -142,7 +145,10 @@ and hourly (tokenguard admin purge does it on demand).`,
 // the service gate, with the extra policies, data and waivers of the flags. Off compiles
 // nothing.
 func servePolicy(ctx context.Context, o serveOptions, now func() time.Time) (server.Config, error) {
-	cfg := server.Config{PolicyEnforcement: o.policyEnforcement}
+	cfg := server.Config{PolicyEnforcement: o.policyEnforcement, PolicyExisting: o.existing}
+	if o.existing != "" && o.existing != policy.ExistingBlock && o.existing != policy.ExistingWarn {
+		return cfg, withCode(ExitUsage, fmt.Errorf("--existing %q: use block or warn", o.existing))
+	}
 	switch o.policyEnforcement {
 	case server.PolicyMandatory, server.PolicyAdvisory:
 	case server.PolicyOff:
@@ -329,7 +335,7 @@ func newServeServer(o serveOptions, set serveSettings, gate server.Config, st st
 	}
 	srv, err := server.New(server.Config{Store: st, Keyring: keys, DefaultTTL: set.defaultTTL, MaxTTL: set.maxTTL, Env: o.env, Logger: log,
 		AuthFailuresPerMinute: o.authFailuresPerMinute, IdempotencyRetention: set.idemRetention, TrustedProxies: set.proxies,
-		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
+		Policy: gate.Policy, PolicyEnforcement: gate.PolicyEnforcement, PolicyExisting: gate.PolicyExisting, Waivers: gate.Waivers, WaiversFile: gate.WaiversFile,
 		AuditCheckpoint: checkpoints, AuditCheckpointInterval: set.checkpointInterval, RequestTimeout: o.requestTimeout,
 		TokenRetention: set.tokenRetention, Issuer: o.issuer, SecretScanningKeys: scanKeys})
 	if err != nil {

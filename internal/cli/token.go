@@ -144,6 +144,7 @@ func newTokenCreateCommand(s *streams, cf *clientFlags) *cobra.Command {
 	f.StringVar(&interval, "rotation-interval", "", "rotate when this much time has passed since the last rotation, e.g. 7d")
 	f.StringVar(&overlap, "rotation-overlap", "", "how long the previous secret keeps working after a rotation, e.g. 1h")
 	f.StringVar(&idemKey, "idempotency-key", "", "Idempotency-Key to send (default: a new random key)")
+	f.StringVar(&req.Recipient, "recipient", "", recipientFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
 }
@@ -252,9 +253,13 @@ func newTokenRotateCommand(s *streams, cf *clientFlags) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&req.Overlap, "overlap", "", "how long the previous secret keeps working (default: the token's rotation overlap)")
 	f.StringVar(&idemKey, "idempotency-key", "", "Idempotency-Key to send (default: a new random key)")
+	f.StringVar(&req.Recipient, "recipient", "", recipientFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
 }
+
+// recipientFlagHelp is the help of --recipient on token create and token rotate.
+const recipientFlagHelp = "age X25519 public key (age1…, from age-keygen): the service seals the secret to it and prints only the sealed file; decrypt with age -d -i key.txt"
 
 func newTokenRenewCommand(s *streams, cf *clientFlags) *cobra.Command {
 	var req client.RenewRequest
@@ -434,6 +439,10 @@ func printToken(w io.Writer, t client.Token, asJSON bool) error {
 	}
 	if t.Secret != "" {
 		_, err := fmt.Fprintf(w, "\nSECRET (shown only this once; store it now, it cannot be retrieved again):\n%s\n", t.Secret)
+		return err
+	}
+	if t.SealedSecret != "" {
+		_, err := fmt.Fprintf(w, "\nSEALED SECRET (shown only this once; save it to a file and decrypt with age -d -i key.txt):\n%s", t.SealedSecret)
 		return err
 	}
 	return nil

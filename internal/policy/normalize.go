@@ -59,6 +59,9 @@ type Fields struct {
 	// AgeSeconds is the time since an existing token was created, where the provider
 	// records its creation (aws create_date); nil for a new token.
 	AgeSeconds *int64
+	// Recipient is the age public key a tokenguard token's secret is sealed to (issue 21);
+	// nil when the secret is stored in clear, or when it is unknown until apply.
+	Recipient *string
 }
 
 // Renewal is the justification of a renewal (input.token.fields.renewal).

@@ -29,7 +29,7 @@ func TestNormalize_tokenguardFields(t *testing.T) {
 	}
 	existing := toks["tokenguard_api_token.existing"]
 	got, _ := json.Marshal(existing.Fields.value())
-	want := `{"age_seconds":null,"audiences":["billing-api"],"data_categories":["commercial"],"data_subjects":[],"expires_at":"2026-10-01T00:00:00Z","expires_in_seconds":-4968000,"last_used_at":"2026-09-20T00:00:00Z","name":"legacy-export","never_expires":false,"owner":"team-billing","purpose":"Exports customer records to the CRM nightly for support lookups","renewal":null,"renewal_requested":false,"rotation_configured":true,"rotation_interval_seconds":604800,"rotation_overlap_seconds":3600,"scopes":["invoices:read"],"status":"active","ttl_seconds":2592000,"unused_seconds":5918400}`
+	want := `{"age_seconds":null,"audiences":["billing-api"],"data_categories":["commercial"],"data_subjects":[],"expires_at":"2026-10-01T00:00:00Z","expires_in_seconds":-4968000,"last_used_at":"2026-09-20T00:00:00Z","name":"legacy-export","never_expires":false,"owner":"team-billing","purpose":"Exports customer records to the CRM nightly for support lookups","recipient":null,"renewal":null,"renewal_requested":false,"rotation_configured":true,"rotation_interval_seconds":604800,"rotation_overlap_seconds":3600,"scopes":["invoices:read"],"status":"active","ttl_seconds":2592000,"unused_seconds":5918400}`
 	if string(got) != want {
 		t.Errorf("existing fields:\n%s\nwant\n%s", got, want)
 	}

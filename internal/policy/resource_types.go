@@ -91,6 +91,7 @@ func tokenguardFields(v attributeReader) Fields {
 		Status:     v.str("status"), LastUsedAt: v.time("last_used_at"),
 		RotationIntervalSeconds: durationSeconds(v.get("rotation.interval")),
 		RotationOverlapSeconds:  durationSeconds(v.get("rotation.overlap")),
+		Recipient:               v.str("recipient"),
 	}
 	f.ExpiresAt = v.time("expires_at")
 	if f.ExpiresAt == nil && slices.Contains(v.actions, "no-op") {

@@ -32,6 +32,7 @@ var (
 	keyLastUsedAt              = ast.StringTerm("last_used_at")
 	keyUnusedSeconds           = ast.StringTerm("unused_seconds")
 	keyAgeSeconds              = ast.StringTerm("age_seconds")
+	keyRecipient               = ast.StringTerm("recipient")
 	keyAddress                 = ast.StringTerm("address")
 	keyModule                  = ast.StringTerm("module")
 	keyType                    = ast.StringTerm("type")
@@ -112,6 +113,7 @@ func (f Fields) term() *ast.Term {
 		[2]*ast.Term{keyLastUsedAt, timeTerm(f.LastUsedAt)},
 		[2]*ast.Term{keyUnusedSeconds, intTerm(f.UnusedSeconds)},
 		[2]*ast.Term{keyAgeSeconds, intTerm(f.AgeSeconds)},
+		[2]*ast.Term{keyRecipient, strTerm(f.Recipient)},
 	)
 }
 

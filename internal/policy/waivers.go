@@ -218,6 +218,9 @@ func (w Waiver) Expired(now time.Time) bool {
 	return w.Expires.Before(time.Date(y, m, d, 0, 0, 0, 0, time.UTC))
 }
 
+// WaiverMatchesRule reports whether w's rule pattern covers rule id.
+func WaiverMatchesRule(w Waiver, id string) bool { return globMatch(w.Rule, id) }
+
 // Matches reports whether the waiver covers finding f.
 func (w Waiver) Matches(f Finding) bool {
 	return globMatch(w.Rule, f.RuleID) && globMatch(w.Address, f.Address)
@@ -296,6 +299,56 @@ type WaiverPolicy struct {
 	// NonWaivable are the rule ids no waiver may cover (a waiver whose rule pattern matches
 	// one of them is refused).
 	NonWaivable []string
+	// RefuseRequestWaivers makes the service gate refuse the waivers a request carries (the
+	// ones the provider applied at plan), so that only its own --waivers file waives; data
+	// key request_waivers: "refuse" (default "accept").
+	RefuseRequestWaivers bool
+}
+
+// Waivable reports whether a waiver may cover rule id: false for the non-waivable rules.
+func (p WaiverPolicy) Waivable(id string) bool {
+	return !slices.Contains(p.NonWaivable, id)
+}
+
+// NewWaiver is one waiver from its fields, checked as ParseWaivers checks an entry of the
+// waivers file: every field required, expires a date (YYYY-MM-DD). index numbers it in
+// messages. The error names the field and what to write.
+func NewWaiver(rule, address, reason, approvedBy, expires string, index int) (Waiver, error) {
+	for _, f := range []struct{ name, value string }{
+		{"rule", rule}, {"address", address}, {"reason", reason}, {"approved_by", approvedBy}, {"expires", expires},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			return Waiver{}, fmt.Errorf("waiver %d: %s is required", index, f.name)
+		}
+	}
+	exp, err := parseDate(expires)
+	if err != nil {
+		return Waiver{}, fmt.Errorf("waiver %d: expires is not a date: write it as YYYY-MM-DD", index)
+	}
+	return Waiver{Rule: strings.TrimSpace(rule), Address: strings.TrimSpace(address), Reason: strings.TrimSpace(reason),
+		ApprovedBy: strings.TrimSpace(approvedBy), Expires: exp, Index: index}, nil
+}
+
+// UsedWaivers are the waivers of ws that waived one of findings (the result of
+// ApplyGovernedWaiversToToken for the token at addresses, owned by owner): current, accepted
+// by p, naming the token, and covering a waived finding's rule. The provider sends them with
+// its requests so that the service gate can honour them too.
+func UsedWaivers(findings []Finding, ws []Waiver, now time.Time, addresses []string, p WaiverPolicy, owner string) []Waiver {
+	owners := map[string]string{}
+	for _, a := range addresses {
+		owners[a] = owner
+	}
+	var out []Waiver
+	for _, w := range ws {
+		if w.Expired(now) || p.Refusal(w, now, owners) != "" ||
+			!slices.ContainsFunc(addresses, func(a string) bool { return globMatch(w.Address, a) }) {
+			continue
+		}
+		if slices.ContainsFunc(findings, func(f Finding) bool { return f.Waived && globMatch(w.Rule, f.RuleID) }) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // DefaultWaiverPolicy is the policy of the shipped data.json: waivers expire within 90 days;
@@ -322,6 +375,15 @@ func waiverPolicyOf(data map[string]any) (WaiverPolicy, error) {
 		}
 		p.MaxDays = int(*n)
 	}
+	if v, ok := w["request_waivers"]; ok {
+		switch v {
+		case "accept":
+		case "refuse":
+			p.RefuseRequestWaivers = true
+		default:
+			return p, fmt.Errorf(`policy data: tokenguard.waivers.request_waivers is %v: use "accept" or "refuse"`, v)
+		}
+	}
 	if v, ok := w["non_waivable"]; ok {
 		l, ok := v.([]any)
 		if !ok {
@@ -341,7 +403,8 @@ func waiverPolicyOf(data map[string]any) (WaiverPolicy, error) {
 
 // WaiverPolicy returns the engine's waiver policy (its data's tokenguard.waivers).
 func (e *Engine) WaiverPolicy() WaiverPolicy {
-	return WaiverPolicy{MaxDays: e.waiverPolicy.MaxDays, NonWaivable: slices.Clone(e.waiverPolicy.NonWaivable)}
+	return WaiverPolicy{MaxDays: e.waiverPolicy.MaxDays, NonWaivable: slices.Clone(e.waiverPolicy.NonWaivable),
+		RefuseRequestWaivers: e.waiverPolicy.RefuseRequestWaivers}
 }
 
 // Refusal says why the waiver policy refuses a waiver; "" when it is accepted. owners maps

@@ -194,3 +194,25 @@ func TestLoadWaivers_errorsNameFileAndLine(t *testing.T) {
 		t.Errorf("line = %+v, %v", ws, err)
 	}
 }
+
+// TestWaiverPolicy_requestWaiversSetting reads data.tokenguard.waivers.request_waivers:
+// "accept" (the default) or "refuse"; anything else is an error naming the key.
+func TestWaiverPolicy_requestWaiversSetting(t *testing.T) {
+	for _, c := range []struct {
+		value   any
+		refuse  bool
+		wantErr bool
+	}{{nil, false, false}, {"accept", false, false}, {"refuse", true, false}, {"Refuse", false, true}, {true, false, true}} {
+		w := map[string]any{}
+		if c.value != nil {
+			w["request_waivers"] = c.value
+		}
+		p, err := waiverPolicyOf(map[string]any{"tokenguard": map[string]any{"waivers": w}})
+		if (err != nil) != c.wantErr || (err == nil && p.RefuseRequestWaivers != c.refuse) {
+			t.Errorf("request_waivers %v: policy %+v, error %v", c.value, p, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "request_waivers") {
+			t.Errorf("request_waivers %v: error %q does not name the key", c.value, err)
+		}
+	}
+}

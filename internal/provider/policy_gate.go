@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // Policy enforcement modes of the provider's policy block.
@@ -196,16 +197,18 @@ type plannedToken struct {
 	after   tftypes.Value // the planned state
 }
 
-// check evaluates the bundle on the change and adds one diagnostic per finding.
-func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken, stage gateStage, diags *diag.Diagnostics) {
+// check evaluates the bundle on the change and adds one diagnostic per finding. It returns
+// the waivers that waived a finding, for the request to the service (one verdict across
+// gates: the service honours them under its own waiver policy).
+func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken, stage gateStage, diags *diag.Diagnostics) []wire.Waiver {
 	if g == nil || g.mode == enforcementOff || g.engine == nil {
-		return
+		return nil
 	}
 	tc, err := tokenChange(c)
 	if err != nil {
 		diags.AddError("Policy Input Not Built",
 			"The planned token could not be converted to the policy input: "+err.Error()+". This is a bug in the tokenguard provider: please report it.")
-		return
+		return nil
 	}
 	now := g.now().UTC()
 	tok := policy.NormalizeToken(tc, now)
@@ -214,7 +217,7 @@ func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken,
 		diags.AddError("Policy Evaluation Failed",
 			"The CPRA policies could not be evaluated on this token: "+err.Error()+". Fix the policies in policy.paths, "+
 				"or set policy.enforcement = \"off\" while they are repaired.")
-		return
+		return nil
 	}
 	name := ""
 	if n, ok := tc.After["name"].(string); ok {
@@ -224,10 +227,17 @@ func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken,
 	for i := range findings {
 		findings[i].Address = addrs[0]
 	}
-	findings = policy.ApplyGovernedWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs, g.engine.WaiverPolicy(), policy.TokenOwner(tc.After))
+	wp := g.engine.WaiverPolicy()
+	findings = policy.ApplyGovernedWaiversToToken(findings, g.waivers, now, g.waiversFile, addrs, wp, policy.TokenOwner(tc.After))
 	for _, f := range findings {
 		g.report(ctx, s, f, stage, g.existingWarn && policy.OnUnchanged(tc, f), diags)
 	}
+	var used []wire.Waiver
+	for _, w := range policy.UsedWaivers(findings, g.waivers, now, addrs, wp, policy.TokenOwner(tc.After)) {
+		used = append(used, wire.Waiver{Rule: w.Rule, Address: w.Address, Reason: w.Reason, ApprovedBy: w.ApprovedBy,
+			Expires: w.Expires.Format("2006-01-02")})
+	}
+	return used
 }
 
 // report adds the diagnostic of one finding, on the attribute the finding names.
@@ -241,9 +251,10 @@ func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Findi
 	if stage == atPlanUndeclared {
 		blocking = false // warned now, blocked at apply: see atPlanUndeclared
 	}
-	summary, detail := findingText(f, g.mode, stage, g.serviceRules[f.RuleID])
+	waivable := g.engine.WaiverPolicy().Waivable(f.RuleID)
+	summary, detail := findingText(f, g.mode, stage, g.serviceRules[f.RuleID], waivable)
 	if existing && g.mode == enforcementMandatory && f.Severity == policy.SeverityError && !f.Waived {
-		detail = existingText(f, detail)
+		detail = existingText(f, detail, waivable)
 	}
 	p, onAttribute := findingPath(ctx, s, f.Field)
 	switch {
@@ -261,7 +272,7 @@ func (g *policyGate) report(ctx context.Context, s schema.Schema, f policy.Findi
 // findingText renders a finding as a diagnostic: a static summary, and a detail with rule id,
 // title, message, citation, remediation and what to do next. Policy messages never contain a
 // secret (policies/README.md), and the waiver text is the practitioner's own.
-func findingText(f policy.Finding, mode string, stage gateStage, serviceJudges bool) (summary, detail string) {
+func findingText(f policy.Finding, mode string, stage gateStage, serviceJudges, waivable bool) (summary, detail string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %s.", f.RuleID, f.Title, strings.TrimSuffix(f.Message, "."))
 	if f.Citation != "" {
@@ -274,20 +285,23 @@ func findingText(f policy.Finding, mode string, stage gateStage, serviceJudges b
 	switch {
 	case f.Waived:
 		summary = "CPRA Policy Finding Waived"
-		fmt.Fprintf(&b, "Waived by policy.waivers_file (approved by %s: %s). Fix it before the waiver expires.", f.WaiverApprovedBy, f.WaiverReason)
+		fmt.Fprintf(&b, "Waived by policy.waivers_file (approved by %s: %s). The provider sends this waiver with its request, and the "+
+			"token service honours it under its own waiver policy, so the apply goes ahead too (unless the service's waiver policy "+
+			"refuses it: then the apply fails with 422 TOKENGUARD-WAIVER-REFUSED before anything changes). Fix it before the waiver expires.",
+			f.WaiverApprovedBy, f.WaiverReason)
 	case f.RuleID == policy.RuleWaiverExpired:
 		summary = "CPRA Policy Waiver Expired"
-		b.WriteString(nextStep(f, mode, stage, serviceJudges))
+		b.WriteString(nextStep(f, mode, stage, serviceJudges, true))
 	default:
 		summary = "CPRA Policy Violation"
-		b.WriteString(nextStep(f, mode, stage, serviceJudges))
+		b.WriteString(nextStep(f, mode, stage, serviceJudges, waivable))
 	}
 	return summary, b.String()
 }
 
 // existingText is the detail of a finding the ratchet (policy.existing = "warn") turned into a
 // warning: the rule text, then what happens at apply instead of the mandatory next step.
-func existingText(f policy.Finding, detail string) string {
+func existingText(f policy.Finding, detail string, waivable bool) string {
 	head, _, _ := strings.Cut(detail, "\n\nPolicy enforcement is mandatory")
 	head, _, _ = strings.Cut(head, "\n\nThe token's configuration did not change")
 	what := "this token's " + f.Field
@@ -296,14 +310,13 @@ func existingText(f policy.Finding, detail string) string {
 	}
 	return head + "\n\nThe plan does not change " + what + " and policy.existing is \"warn\", so this existing finding " +
 		"only warns: the provider does not block the apply (the token service still judges any change it is sent with its " +
-		"own policies). A new token, or a change to " + what + ", that breaks " + f.RuleID + " is blocked. Fix it, or " +
-		"record a reviewed waiver for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."
+		"own policies). A new token, or a change to " + what + ", that breaks " + f.RuleID + " is blocked. Fix it" + orWaiver(f, waivable, true)
 }
 
 // nextStep says what happens at apply. serviceJudges is true when the token service's gate
 // judges the rule too: then an advisory provider does not make the apply go through (issue
 // 21: one verdict across gates).
-func nextStep(f policy.Finding, mode string, stage gateStage, serviceJudges bool) string {
+func nextStep(f policy.Finding, mode string, stage gateStage, serviceJudges, waivable bool) string {
 	if f.Severity != policy.SeverityError {
 		return "This rule advises and does not block. `tokenguard check` reports it too."
 	}
@@ -311,13 +324,12 @@ func nextStep(f policy.Finding, mode string, stage gateStage, serviceJudges bool
 		return "Policy enforcement is advisory in the provider, so the plan goes on, but the apply will not unless the token " +
 			"service lets it: the service judges " + f.RuleID + " on every create, update, renew and rotate, and under its " +
 			"default mandatory enforcement refuses the change with 422 policy_violation unless the finding is fixed or waived " +
-			"in the service's waivers. `tokenguard check` in CI blocks on this rule too. Fix the configuration, or record a " +
-			"waiver for " + f.RuleID + "."
+			"in the service's waivers. `tokenguard check` in CI blocks on this rule too. Fix the configuration" + orWaiver(f, waivable, false)
 	}
 	if mode == enforcementAdvisory {
 		return "Policy enforcement is advisory and the token service does not judge " + f.RuleID + ", so Terraform continues " +
 			"and the apply goes ahead; `tokenguard check` in CI still blocks on this rule. " +
-			"Fix the configuration, or record a waiver for " + f.RuleID + "."
+			"Fix the configuration" + orWaiver(f, waivable, false)
 	}
 	when := "Terraform stops here"
 	switch stage {
@@ -326,11 +338,22 @@ func nextStep(f policy.Finding, mode string, stage gateStage, serviceJudges bool
 	case atPlanUndeclared:
 		return "The token's configuration did not change, so this plan only warns (it never blocks `terraform destroy`); " +
 			"policy enforcement is mandatory, so applying a change to this token fails before anything is issued or changed. " +
-			"Fix the configuration, remove the resource, or record a reviewed waiver for rule " + f.RuleID + " on " + f.Address +
-			" in the provider's policy.waivers_file."
+			"Fix the configuration, or remove the resource" + orWaiver(f, waivable, true)
 	}
-	return "Policy enforcement is mandatory, so " + when + ". Fix the configuration, or record a reviewed waiver " +
-		"for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."
+	return "Policy enforcement is mandatory, so " + when + ". Fix the configuration" + orWaiver(f, waivable, true)
+}
+
+// orWaiver ends the advice on a finding: the waiver that would accept it, or, for a rule the
+// waiver policy lists as non-waivable, that no waiver can (issue 21: such rules say so).
+func orWaiver(f policy.Finding, waivable, long bool) string {
+	switch {
+	case !waivable:
+		return ". " + f.RuleID + " cannot be waived: the waiver policy lists it in data.tokenguard.waivers.non_waivable, so " +
+			"no gate (provider, tokenguard check, token service) accepts a waiver for it."
+	case long:
+		return ", or record a reviewed waiver for rule " + f.RuleID + " on " + f.Address + " in the provider's policy.waivers_file."
+	}
+	return ", or record a waiver for " + f.RuleID + "."
 }
 
 // findingPath maps a finding's dotted field ("ttl", "rotation.interval") to the resource

@@ -175,6 +175,7 @@ const gateToken = `resource "tokenguard_api_token" "billing_export" {
   audiences       = ["billing"]
   ttl             = "60d"
   rotation        = { interval = "5d", overlap = "1h" }
+  recipient       = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 }
 `
 

@@ -109,5 +109,5 @@ func renewalBlockRemovedOnly(ctx context.Context, config tfsdk.Config, state, pl
 	var configured types.Object
 	diags.Append(config.GetAttribute(ctx, path.Root("renewal"), &configured)...)
 	return configured.IsNull() && !state.Renewal.IsNull() && planStage(state, plan) == atPlanUndeclared &&
-		plan.Timeouts.Equal(state.Timeouts) && !plan.Secret.IsUnknown() && !plan.ExpiresAt.IsUnknown()
+		plan.Timeouts.Equal(state.Timeouts) && !plan.Secret.IsUnknown() && !plan.SealedSecret.IsUnknown() && !plan.ExpiresAt.IsUnknown()
 }

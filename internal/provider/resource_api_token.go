@@ -103,7 +103,17 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		if flag, d := req.Private.GetKey(ctx, undeclaredReplacementKey); !d.HasError() && len(flag) > 0 {
 			stage = atPlanUndeclared
 		}
-		r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: req.State.Raw, after: req.Plan.Raw}, stage, &resp.Diagnostics)
+		var plan apiTokenModel
+		resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		planSecretShape(&plan)
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: req.State.Raw, after: resp.Plan.Raw}, stage, &resp.Diagnostics)
 		return
 	}
 	var plan, state apiTokenModel
@@ -172,6 +182,8 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 
 	if why := rotationReason(ctx, state, plan, basis, timed, &resp.Diagnostics); why != "" {
 		plan.Secret = types.StringUnknown()
+		plan.SealedSecret = types.StringUnknown()
+		planSecretShape(&plan)
 		plan.Fingerprint = types.StringUnknown()
 		plan.RotatedAt = types.StringUnknown()
 		plan.SecretVersion = types.Int64Unknown()
@@ -201,6 +213,23 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	r.checkPolicy(ctx, plannedToken{actions: actions, before: req.State.Raw, after: resp.Plan.Raw}, stage, &resp.Diagnostics)
 }
 
+// planSecretShape plans which of secret and sealed_secret a new secret fills: with a known
+// recipient only sealed_secret (secret stays null), without one only secret; while the
+// recipient is unknown both stay unknown. A secret that is not being issued is left alone.
+func planSecretShape(plan *apiTokenModel) {
+	switch {
+	case plan.Recipient.IsUnknown():
+	case plan.Recipient.IsNull():
+		if plan.SealedSecret.IsUnknown() {
+			plan.SealedSecret = types.StringNull()
+		}
+	default:
+		if plan.Secret.IsUnknown() {
+			plan.Secret = types.StringNull()
+		}
+	}
+}
+
 // undeclaredReplacementKey marks, in the private state of a plan, a replacement that the
 // configuration did not ask for (expired, revoked outside Terraform, inside replace_before).
 const undeclaredReplacementKey = "undeclared_replacement"
@@ -210,17 +239,18 @@ const undeclaredReplacementKey = "undeclared_replacement"
 // findings on the first, so each is shown once.
 var replaceActions = []string{"delete", "create"}
 
-// checkPolicy runs the provider's policy gate on a planned change.
-func (r *apiTokenResource) checkPolicy(ctx context.Context, c plannedToken, stage gateStage, diags *diag.Diagnostics) {
+// checkPolicy runs the provider's policy gate on a planned change; it returns the waivers
+// that waived a finding, which the apply sends to the service.
+func (r *apiTokenResource) checkPolicy(ctx context.Context, c plannedToken, stage gateStage, diags *diag.Diagnostics) []wire.Waiver {
 	if r.data == nil || r.data.gate == nil {
-		return // not configured yet: the values are checked at apply
+		return nil // not configured yet: the values are checked at apply
 	}
 	r.schemaOnce.Do(func() {
 		var sr resource.SchemaResponse
 		r.Schema(ctx, resource.SchemaRequest{}, &sr)
 		r.schema = sr.Schema
 	})
-	r.data.gate.check(ctx, r.schema, c, stage, diags)
+	return r.data.gate.check(ctx, r.schema, c, stage, diags)
 }
 
 func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -238,7 +268,7 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	defer cancel()
 	defer timeoutNote(ctx, &resp.Diagnostics, "create", limit)
 	// Values unknown at plan time are known now: check them before anything is issued.
-	r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: tftypes.NewValue(req.Plan.Raw.Type(), nil), after: req.Plan.Raw}, atApply, &resp.Diagnostics)
+	waivers := r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: tftypes.NewValue(req.Plan.Raw.Type(), nil), after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -252,6 +282,8 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 		createReq.Name = plan.NamePrefix.ValueString() + suffix
 	}
 	createReq.TTL = plan.TTL.ValueString()
+	createReq.Recipient = plan.Recipient.ValueString()
+	createReq.Waivers = waivers
 	createReq.Rotation = rotationRequest(ctx, plan.Rotation, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -269,7 +301,7 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 		addClientError(&resp.Diagnostics, "Unable To Create Token", "creating token "+strconv.Quote(createReq.Name), err)
 		return
 	}
-	plan.Secret = types.StringValue(tok.Secret)
+	setSecret(&plan, tok, &resp.Diagnostics)
 	applyToken(ctx, &plan, tok, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	planBasis{RefreshedAt: r.now()}.save(ctx, resp.Private, &resp.Diagnostics)
@@ -314,7 +346,7 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	basis, _ := loadPlanBasis(ctx, req.Private, &resp.Diagnostics)
 	basis.RefreshedAt = r.now()
-	priorVersion, hadSecret := state.SecretVersion, knownString(state.Secret)
+	priorVersion, hadSecret := state.SecretVersion, knownString(state.Secret) || knownString(state.SealedSecret)
 	applyToken(ctx, &state, tok, &resp.Diagnostics)
 	if hadSecret && basis.StaleVersion == 0 && !priorVersion.IsNull() && priorVersion.ValueInt64() != int64(tok.SecretVersion) {
 		// The service rotated the secret without Terraform: the secret in state is stale. The
@@ -354,7 +386,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	defer timeoutNote(ctx, &resp.Diagnostics, "update", limit)
-	r.checkPolicy(ctx, plannedToken{actions: []string{"update"}, before: req.State.Raw, after: req.Plan.Raw}, atApply, &resp.Diagnostics)
+	waivers := r.checkPolicy(ctx, plannedToken{actions: []string{"update"}, before: req.State.Raw, after: req.Plan.Raw}, atApply, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -363,6 +395,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	called := false
 
 	if upd, changed := r.updateRequest(ctx, plan, state, &resp.Diagnostics); changed && !resp.Diagnostics.HasError() {
+		upd.Waivers = waivers
 		t, err := r.data.client.UpdateToken(ctx, id, upd)
 		if err != nil {
 			addClientError(&resp.Diagnostics, "Unable To Update Token", "updating token "+id, err)
@@ -388,6 +421,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 			TTL:        plan.TTL.ValueString(),
 			Reason:     renewal.Reason.ValueString(),
 			ReviewedBy: renewal.ReviewedBy.ValueString(),
+			Waivers:    waivers,
 		}, "")
 		if err != nil {
 			addClientError(&resp.Diagnostics, "Unable To Renew Token", "renewing token "+id, err)
@@ -397,8 +431,10 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 		tok, called = t, true
 	}
 
-	if plan.Secret.IsUnknown() {
-		rotate := wire.RotateRequest{}
+	if plan.Secret.IsUnknown() || plan.SealedSecret.IsUnknown() {
+		// Every rotation (scheduled, triggered, a stale secret's catch-up, a new recipient)
+		// seals the new secret to the configured recipient.
+		rotate := wire.RotateRequest{Recipient: plan.Recipient.ValueString(), Waivers: waivers}
 		if rot, ok := rotationOf(ctx, plan.Rotation, &resp.Diagnostics); ok && knownString(rot.Overlap) {
 			rotate.Overlap = rot.Overlap.ValueString()
 		}
@@ -408,7 +444,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 			return
 		}
 		tok, called = t, true
-		plan.Secret = types.StringValue(t.Secret)
+		setSecret(&plan, t, &resp.Diagnostics)
 	}
 
 	if !called {

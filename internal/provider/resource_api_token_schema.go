@@ -26,7 +26,7 @@ import (
 
 // apiTokenSchemaVersion is the version of the resource's state. Raise it with every change of
 // the state's shape, and add an upgrader from the previous version to UpgradeState.
-const apiTokenSchemaVersion = 1
+const apiTokenSchemaVersion = 2
 
 func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
@@ -202,9 +202,26 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					mapvalidator.ValueStringsAre(textValidator{keepSpace: true}),
 				},
 			},
+			"recipient": schema.StringAttribute{
+				Description: "An age X25519 public key (`age1…`, from `age-keygen`). When set, the token service encrypts " +
+					"each new secret to it and returns only `sealed_secret`: `secret` stays null, so state never holds the " +
+					"secret in clear. Decrypt with `terraform output -raw <output of sealed_secret> | age -d -i key.txt`. " +
+					"Changing, adding or removing it rotates the secret in place (the service cannot re-seal a secret it " +
+					"does not keep). Recommended for every token reaching sensitive categories (CPRA-SEC-003).",
+				Optional:   true,
+				Validators: []validator.String{recipientValidator{}},
+			},
+			"sealed_secret": schema.StringAttribute{
+				Description: "The token secret encrypted to `recipient`, as an ASCII-armored age file; set at create and at " +
+					"each rotation when `recipient` is set, null otherwise. Not sensitive: only the holder of the identity of " +
+					"`recipient` can read it.",
+				Computed:      true,
+				PlanModifiers: keep,
+			},
 			"secret": schema.StringAttribute{
 				Description: "The token secret (`tg_…`). Sensitive. Set at create and at each rotation; null after import, " +
-					"because the service stores only a keyed hash and cannot return it again.",
+					"because the service stores only a keyed hash and cannot return it again, and null when `recipient` is " +
+					"set (see `sealed_secret`).",
 				Computed:      true,
 				Sensitive:     true,
 				PlanModifiers: keep,
@@ -251,19 +268,22 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 
 // UpgradeState upgrades states of earlier schema versions. Version 0 (before versions were
 // kept) has the shape of version 1: its values carry over as they are; the next refresh
-// records the plan basis that version 1 keeps in private state.
+// records the plan basis that version 1 keeps in private state. Version 2 adds recipient and
+// sealed_secret: a version 0 or 1 state has neither, and they are null after the upgrade.
 func (r *apiTokenResource) UpgradeState(ctx context.Context) map[int64]resource.StateUpgrader {
 	var current resource.SchemaResponse
 	r.Schema(ctx, resource.SchemaRequest{}, &current)
 	v0 := current.Schema
 	v0.Version = 0
+	// The current schema reads an older state: the attributes it lacks decode as null.
+	carry := func(_ context.Context, req resource.UpgradeStateRequest, resp *resource.UpgradeStateResponse) {
+		resp.State.Raw = req.State.Raw.Copy()
+	}
+	v1 := current.Schema
+	v1.Version = 1
 	return map[int64]resource.StateUpgrader{
-		0: {
-			PriorSchema: &v0,
-			StateUpgrader: func(_ context.Context, req resource.UpgradeStateRequest, resp *resource.UpgradeStateResponse) {
-				resp.State.Raw = req.State.Raw.Copy()
-			},
-		},
+		0: {PriorSchema: &v0, StateUpgrader: carry},
+		1: {PriorSchema: &v1, StateUpgrader: carry},
 	}
 }
 

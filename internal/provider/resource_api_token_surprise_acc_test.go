@@ -446,8 +446,8 @@ func TestAccAPIToken_stateVersioned(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst := st["resources"].([]any)[0].(map[string]any)["instances"].([]any)[0].(map[string]any)
-	if inst["schema_version"] != float64(1) {
-		t.Fatalf("state schema_version = %v, want 1", inst["schema_version"])
+	if inst["schema_version"] != float64(apiTokenSchemaVersion) {
+		t.Fatalf("state schema_version = %v, want %d", inst["schema_version"], apiTokenSchemaVersion)
 	}
 	inst["schema_version"] = 0
 	delete(inst, "private")                                    // a version-0 state has no plan basis

@@ -31,7 +31,7 @@ func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req wire
 	if found && holder.Status == "active" {
 		if full, getErr := r.data.client.GetToken(ctx, holder.ID); getErr == nil {
 			if age, ok := orphanOf(full, req, r.now()); ok {
-				return r.adoptOrphan(ctx, full, age, diags)
+				return r.adoptOrphan(ctx, full, age, req.Recipient, diags)
 			}
 		}
 		diags.AddAttributeError(path.Root("name"), "Token Name In Use",
@@ -57,10 +57,11 @@ func (r *apiTokenResource) createOverExpiredHolder(ctx context.Context, req wire
 }
 
 // adoptOrphan takes over the orphan t of an interrupted create and rotates it: the secret it
-// was issued with went to the apply that was interrupted and is lost, so state gets a new one.
-func (r *apiTokenResource) adoptOrphan(ctx context.Context, t wire.Token, age time.Duration, diags *diag.Diagnostics) (wire.Token, bool, error) {
+// was issued with went to the apply that was interrupted and is lost, so state gets a new one,
+// sealed to recipient when there is one.
+func (r *apiTokenResource) adoptOrphan(ctx context.Context, t wire.Token, age time.Duration, recipient string, diags *diag.Diagnostics) (wire.Token, bool, error) {
 	// The service allows no zero overlap override: the lost secret ends with the token's own.
-	rotated, err := r.data.client.RotateToken(ctx, t.ID, wire.RotateRequest{}, "")
+	rotated, err := r.data.client.RotateToken(ctx, t.ID, wire.RotateRequest{Recipient: recipient}, "")
 	if err != nil {
 		addClientError(diags, "Unable To Create Token", "rotating the token "+t.ID+" left by an interrupted apply", err)
 		return wire.Token{}, false, nil

@@ -32,7 +32,8 @@ func planStage(state, plan apiTokenModel) gateStage {
 		plan.Scopes.Equal(state.Scopes) && plan.DataCategories.Equal(state.DataCategories) &&
 		plan.DataSubjects.Equal(state.DataSubjects) && plan.Audiences.Equal(state.Audiences) && plan.Labels.Equal(state.Labels) &&
 		plan.TTL.Equal(state.TTL) && plan.ReplaceBefore.Equal(state.ReplaceBefore) && plan.Rotation.Equal(state.Rotation) &&
-		plan.Renewal.Equal(state.Renewal) && sameTriggers(state.RotationTriggers, plan.RotationTriggers) {
+		plan.Renewal.Equal(state.Renewal) && sameTriggers(state.RotationTriggers, plan.RotationTriggers) &&
+		plan.Recipient.Equal(state.Recipient) {
 		return atPlanUndeclared
 	}
 	return atPlan
@@ -128,9 +129,23 @@ func rotationReason(ctx context.Context, state, plan apiTokenModel, basis planBa
 	}
 	// Right after an import the state has neither triggers nor secret: the first triggers
 	// are recorded without rotating, so an import never rotates a secret by surprise.
-	imported := state.RotationTriggers.IsNull() && state.Secret.IsNull()
+	// The same holds for a recipient configured after an import.
+	imported := state.RotationTriggers.IsNull() && state.Secret.IsNull() && state.SealedSecret.IsNull()
 	if !imported && !sameTriggers(state.RotationTriggers, plan.RotationTriggers) {
 		return "rotation_triggers changed."
+	}
+	if !imported && !plan.Recipient.Equal(state.Recipient) {
+		// The service keeps only a keyed hash of the secret: it cannot seal the current one
+		// again, so a new recipient (or none) takes a new secret.
+		switch {
+		case plan.Recipient.IsUnknown():
+			return "recipient is not known until apply, and each recipient takes a new secret sealed to it."
+		case plan.Recipient.IsNull():
+			return "recipient was removed: the new secret is stored in state in clear (sensitive), and sealed_secret becomes null."
+		case state.Recipient.IsNull():
+			return "recipient was set: the new secret is sealed to it and the secret in state, which was in clear, becomes null."
+		}
+		return "recipient changed: the new secret is sealed to the new recipient."
 	}
 	rot, ok := rotationOf(ctx, plan.Rotation, diags)
 	if !ok || !timed {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
@@ -398,6 +399,8 @@ type apiTokenModel struct {
 	RotationTriggers types.Map      `tfsdk:"rotation_triggers"`
 	Renewal          types.Object   `tfsdk:"renewal"`
 	Secret           types.String   `tfsdk:"secret"`
+	Recipient        types.String   `tfsdk:"recipient"`
+	SealedSecret     types.String   `tfsdk:"sealed_secret"`
 	Timeouts         timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -436,8 +439,29 @@ func applyToken(ctx context.Context, m *apiTokenModel, t wire.Token, diags *diag
 	if m.Secret.IsUnknown() {
 		m.Secret = types.StringNull()
 	}
+	if m.SealedSecret.IsUnknown() {
+		m.SealedSecret = types.StringNull()
+	}
 	if m.RotationTriggers.IsUnknown() {
 		m.RotationTriggers = types.MapNull(types.StringType)
+	}
+}
+
+// setSecret records the secret of a create or rotate answer: sealed_secret (and a null secret)
+// when the service sealed it, else the secret in clear (and a null sealed_secret). It refuses
+// to record a clear secret when the configuration named a recipient: the secret would sit in
+// state in clear, which recipient exists to prevent.
+func setSecret(m *apiTokenModel, t wire.Token, diags *diag.Diagnostics) {
+	switch {
+	case t.SealedSecret != "":
+		m.Secret, m.SealedSecret = types.StringNull(), types.StringValue(t.SealedSecret)
+	case knownString(m.Recipient):
+		m.Secret, m.SealedSecret = types.StringNull(), types.StringNull()
+		diags.AddAttributeError(path.Root("recipient"), "Secret Not Sealed",
+			"The token service answered token "+t.ID+"'s new secret in clear although recipient is set, so it was not "+
+				"stored in state. Upgrade the token service to one that seals secrets (issue 21), then rotate the token.")
+	default:
+		m.Secret, m.SealedSecret = types.StringValue(t.Secret), types.StringNull()
 	}
 }
 

@@ -134,3 +134,22 @@ func textProblem(s string, noSpace, keepSpace bool) string {
 	}
 	return ""
 }
+
+// recipientValidator accepts an age X25519 public key (age1…), parsed as the service parses it.
+type recipientValidator struct{}
+
+func (recipientValidator) Description(context.Context) string {
+	return "an age X25519 public key (age1…), as printed by age-keygen"
+}
+func (v recipientValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (recipientValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := token.ParseRecipient(req.ConfigValue.ValueString()); err != nil {
+		// The error never repeats the value: it may be a pasted private key.
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Recipient", err.Error()+".")
+	}
+}

@@ -392,7 +392,8 @@ func (s *Server) refuseErasedSubjects(ctx context.Context, rd store.Reader, subj
 		}
 		if erased {
 			return unprocessable(RuleErasedSubject, "data_subjects",
-				"data_subjects[%d] has a pending or completed deletion request (Cal. Civ. Code 1798.105(c)): a token must not act for that subject; remove it from data_subjects", i)
+				"data_subjects[%d] has a pending or completed deletion request (Cal. Civ. Code 1798.105(c)): a token must not act for that subject; remove it from data_subjects. "+
+					"CPRA-DEL-001 cannot be waived: no waiver, in a file or sent with the request, is accepted for it", i)
 		}
 	}
 	return nil

@@ -60,7 +60,9 @@ const (
 // evaluates with the ones in force when it began.
 type policyGate struct {
 	mode string
-	cur  atomic.Pointer[gatePolicy]
+	// existingWarn is the ratchet (Config.PolicyExisting = policy.ExistingWarn).
+	existingWarn bool
+	cur          atomic.Pointer[gatePolicy]
 }
 
 // gatePolicy is the bundle and the waivers a policy gate evaluates with.
@@ -84,10 +86,15 @@ func newPolicyGate(cfg Config) (*policyGate, error) {
 	default:
 		return nil, fmt.Errorf("server: policy enforcement %q is not one of mandatory, advisory, off", cfg.PolicyEnforcement)
 	}
+	switch cfg.PolicyExisting {
+	case "", policy.ExistingBlock, policy.ExistingWarn:
+	default:
+		return nil, fmt.Errorf("server: policy existing %q is not one of block, warn", cfg.PolicyExisting)
+	}
 	if cfg.Policy == nil || mode == PolicyOff {
 		return nil, nil
 	}
-	g := &policyGate{mode: mode}
+	g := &policyGate{mode: mode, existingWarn: cfg.PolicyExisting == policy.ExistingWarn}
 	g.cur.Store(&gatePolicy{engine: cfg.Policy, waivers: cfg.Waivers, waiversFile: cfg.WaiversFile})
 	return g, nil
 }
@@ -116,6 +123,8 @@ type gateInput struct {
 	unknown []string
 	// renewal marks a renew request: fields.renewal_requested is set whatever the ttls are.
 	renewal bool
+	// waivers are the waivers the request carried (see request_waivers.go).
+	waivers []policy.Waiver
 }
 
 // policyRefusal is returned from inside a mutation when the mandatory gate refuses it, so the
@@ -157,13 +166,19 @@ func (g *policyGate) evaluate(ctx context.Context, in gateInput, now time.Time) 
 	for i := range findings {
 		findings[i].Address = addrs[0]
 	}
+	if g.existingWarn {
+		// The ratchet: what this change leaves as it was warns, as in the other gates.
+		policy.MarkExisting(tc, findings)
+	}
 	// A refused waiver's message names file:line; the file's base name only, since the
 	// waivers file's path is the server's business (see clientFindings).
 	source := ""
 	if p.waiversFile != "" {
 		source = filepath.Base(p.waiversFile)
 	}
-	return policy.ApplyGovernedWaiversToToken(findings, p.waivers, now, source, addrs, p.engine.WaiverPolicy(), policy.TokenOwner(in.after)), nil
+	wp := p.engine.WaiverPolicy()
+	findings = policy.ApplyGovernedWaiversToToken(findings, p.waivers, now, source, addrs, wp, policy.TokenOwner(in.after))
+	return applyRequestWaivers(findings, in.waivers, in, now, wp, addrs), nil
 }
 
 // admit evaluates in. Under mandatory a blocking finding returns a *policyRefusal; otherwise
@@ -238,11 +253,30 @@ func (s *Server) answerPolicyRefusal(w http.ResponseWriter, r *http.Request, c *
 	body.Error.Code = wire.CodePolicyViolation
 	body.Error.Field = field
 	body.Error.Message = fmt.Sprintf("the token breaks %d CPRA policy rule(s) (%s); nothing was changed. "+
-		"The findings say what to fix; an accepted exception needs a reviewed waiver in the service's --waivers file",
+		"The findings say what to fix; an accepted exception needs a reviewed waiver, in the service's --waivers file or sent "+
+		"with the request (the provider sends the waivers of its policy.waivers_file), under the service's waiver policy",
 		len(ids), strings.Join(ids, ", "))
+	if fixed := s.nonWaivable(ids); len(fixed) > 0 {
+		body.Error.Message += fmt.Sprintf("; %s cannot be waived (data.tokenguard.waivers.non_waivable): fix it", strings.Join(fixed, ", "))
+	}
 	body.Findings = clientFindings(pr.findings, PolicyMandatory)
 	writeJSON(w, http.StatusUnprocessableEntity, body)
 	return nil
+}
+
+// nonWaivable are the rule ids of ids that the gate's waiver policy lets no waiver cover.
+func (s *Server) nonWaivable(ids []string) []string {
+	if s.gate == nil {
+		return nil
+	}
+	wp := s.gate.policy().engine.WaiverPolicy()
+	var out []string
+	for _, id := range ids {
+		if !wp.Waivable(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // withPolicyFindings records the rule ids of the findings a request proceeded with in the
@@ -317,6 +351,9 @@ func createInput(req wire.CreateTokenRequest, defaultTTL time.Duration) gateInpu
 		"name": req.Name, "owner": req.Owner, "purpose": req.Purpose,
 		"scopes": anyList(req.Scopes), "data_categories": anyList(req.DataCategories),
 		"data_subjects": anyList(req.DataSubjects), "audiences": anyList(req.Audiences),
+	}
+	if req.Recipient != "" {
+		after["recipient"] = req.Recipient
 	}
 	var unknown []string
 	after["ttl"] = effectiveTTL(req.TTL, defaultTTL)

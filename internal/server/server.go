@@ -92,6 +92,11 @@ type Config struct {
 	// PolicyAdvisory (the request proceeds; findings are returned as warnings and audited) or
 	// PolicyOff; empty means PolicyMandatory. It is ignored when Policy is nil.
 	PolicyEnforcement string
+	// PolicyExisting is the ratchet of the service gate, as `tokenguard check --existing`:
+	// policy.ExistingBlock (the default, also when empty) or policy.ExistingWarn, which makes
+	// an error finding on an attribute a patch, renew or rotate leaves as it was (policy.
+	// OnUnchanged) a warning; creates and changed attributes still block.
+	PolicyExisting string
 	// Waivers accept findings of the service gate, with the format and expiry semantics of
 	// `tokenguard check --waivers`; WaiversFile names their file in expired-waiver findings.
 	Waivers     []policy.Waiver

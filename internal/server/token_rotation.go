@@ -29,6 +29,14 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		}
 		overlapOverride = &d
 	}
+	rcpt, err := checkRecipient(req.Recipient)
+	if err != nil {
+		return err
+	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "rotated", false)
@@ -49,6 +57,10 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if err != nil {
 			return 0, nil, err
 		}
+		if req.Recipient != "" {
+			in.after["recipient"] = req.Recipient
+		}
+		in.waivers = waivers
 		findings, err := s.gate.admit(ctx, in, now)
 		if err != nil {
 			return 0, nil, err
@@ -73,14 +85,18 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		if overlap > 0 {
 			details["overlap"] = token.FormatDuration(overlap)
 		}
-		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRotate, t, now, withPolicyFindings(details, findings))); err != nil {
+		plain, sealed, err := secretAnswer(secret, rcpt, details)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRotate, t, now, withRequestWaivers(withPolicyFindings(details, findings), waivers))); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.answerToken(t, now, findings)
 		if err != nil {
 			return 0, nil, err
 		}
-		out.Secret = secret
+		out.Secret, out.SealedSecret = plain, sealed
 		return http.StatusOK, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
@@ -121,6 +137,10 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := checkIdentifier("reviewed_by", reviewer); err != nil {
 		return err
 	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		t, err := loadMutable(r, tx, now, "renewed", false)
@@ -150,6 +170,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		in.after["ttl"] = effectiveTTL(req.TTL, s.defaultTTL)
 		in.after["renewal"] = map[string]any{"reason": reason, "reviewed_by": reviewer}
 		in.renewal = true
+		in.waivers = waivers
 		findings, err := s.gate.admit(ctx, in, now)
 		if err != nil {
 			return 0, nil, err
@@ -167,7 +188,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, c *caller) e
 		if details[renewalReviewerSealed], err = s.sealReviewer(reviewer); err != nil {
 			return 0, nil, err
 		}
-		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRenew, t, now, withPolicyFindings(details, findings))); err != nil {
+		if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionRenew, t, now, withRequestWaivers(withPolicyFindings(details, findings), waivers))); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.answerToken(t, now, findings)

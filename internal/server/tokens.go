@@ -127,6 +127,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	sp, err := s.validateCreate(req)
 	if err != nil {
 		return s.answerPolicyRefusal(w, r, c, s.gate.refusalOnValidation(r.Context(), createInput(req, s.defaultTTL), s.clock(), err))
@@ -134,12 +138,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err := c.mayCreateFor(s.ownerIndex(sp.owner)); err != nil {
 		return err
 	}
+	rcpt, err := checkRecipient(req.Recipient)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	err = s.mutate(w, r, c, body, func(tx store.Tx, now time.Time) (int, any, error) {
 		if err := s.refuseErasedSubjects(ctx, tx, sp.subjects); err != nil {
 			return 0, nil, err
 		}
-		findings, err := s.gate.admit(ctx, createInput(req, s.defaultTTL), now)
+		in := createInput(req, s.defaultTTL)
+		in.waivers = waivers
+		findings, err := s.gate.admit(ctx, in, now)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -193,14 +203,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			"data_categories": strings.Join(sp.categories, ","),
 			"secret_version":  "1",
 		}
-		if _, err := tx.AppendAudit(ctx, tokenEvent(c, audit.ActionCreate, t, now, withPolicyFindings(details, findings))); err != nil {
+		plain, sealed, err := secretAnswer(secret, rcpt, details)
+		if err != nil {
+			return 0, nil, err
+		}
+		if _, err := tx.AppendAudit(ctx, tokenEvent(c, audit.ActionCreate, t, now, withRequestWaivers(withPolicyFindings(details, findings), waivers))); err != nil {
 			return 0, nil, err
 		}
 		out, err := s.answerToken(t, now, findings)
 		if err != nil {
 			return 0, nil, err
 		}
-		out.Secret = secret
+		out.Secret, out.SealedSecret = plain, sealed
 		return http.StatusCreated, out, nil
 	})
 	return s.answerPolicyRefusal(w, r, c, err)
@@ -351,6 +365,10 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
+	waivers, err := requestWaivers(req.Waivers)
+	if err != nil {
+		return err
+	}
 	var purpose string
 	var scopes, cats, auds []string
 	var labels map[string]string
@@ -431,11 +449,12 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, c *caller) 
 			if err != nil {
 				return err
 			}
+			in.waivers = waivers
 			if findings, err = s.gate.admit(ctx, in, now); err != nil {
 				return err
 			}
 			t.UpdatedAt = now
-			details := withPolicyFindings(map[string]string{"fields": strings.Join(changed, ",")}, findings)
+			details := withRequestWaivers(withPolicyFindings(map[string]string{"fields": strings.Join(changed, ",")}, findings), waivers)
 			if err := saveChange(ctx, tx, t, tokenEvent(c, audit.ActionUpdate, t, now, details)); err != nil {
 				return err
 			}

@@ -7,7 +7,8 @@ import (
 )
 
 // Token is a token as the API returns it. Secret is set only in the response that minted it
-// (create and rotate); every other response leaves it empty.
+// (create and rotate); every other response leaves it empty. When that request named a
+// recipient, Secret is empty and SealedSecret holds the secret encrypted to the recipient.
 type Token struct {
 	ID               string            `json:"id"`
 	Name             string            `json:"name"`
@@ -29,6 +30,9 @@ type Token struct {
 	Fingerprint      string            `json:"fingerprint"`
 	PreviousValidTil *time.Time        `json:"previous_valid_until,omitempty"`
 	Secret           string            `json:"secret,omitempty"`
+	// SealedSecret is the new secret as an ASCII-armored age file encrypted to the request's
+	// recipient (`age -d -i key.txt` decrypts it); set instead of Secret, and only then.
+	SealedSecret string `json:"sealed_secret,omitempty"`
 	// Warnings are the policy findings that did not block this request: warning-severity and
 	// waived findings, and under advisory enforcement every finding (see docs/policy-gates.md).
 	Warnings []Finding `json:"warnings,omitempty"`
@@ -54,6 +58,25 @@ type CreateTokenRequest struct {
 	Labels         map[string]string `json:"labels,omitempty"`
 	TTL            string            `json:"ttl,omitempty"`
 	Rotation       *Rotation         `json:"rotation,omitempty"`
+	// Recipient is an age X25519 public key (age1…): the service encrypts the new secret to
+	// it and answers sealed_secret instead of secret. Empty: the secret is answered in clear.
+	Recipient string `json:"recipient,omitempty"`
+	// Waivers are the waivers the caller's own gate applied to this token (see Waiver).
+	Waivers []Waiver `json:"waivers,omitempty"`
+}
+
+// Waiver is a waiver the caller's gate (the provider at plan) applied to the token of a
+// request, sent so that the service's gate gives the same verdict (issue 21, one verdict
+// across gates). The service checks it against its own waiver policy (non-waivable rules,
+// maximum expiry, approver other than the owner, and whether it accepts waivers sent with
+// requests at all) exactly as a waiver of its --waivers file, and records it in the audit
+// log. Fields as in the waivers file; Expires is a date, YYYY-MM-DD.
+type Waiver struct {
+	Rule       string `json:"rule"`
+	Address    string `json:"address"`
+	Reason     string `json:"reason"`
+	ApprovedBy string `json:"approved_by"`
+	Expires    string `json:"expires"`
 }
 
 // UpdateTokenRequest is the body of PATCH /v1/tokens/{id}: metadata that may change in place.
@@ -65,12 +88,18 @@ type UpdateTokenRequest struct {
 	Audiences      *[]string          `json:"audiences,omitempty"`
 	Labels         *map[string]string `json:"labels,omitempty"`
 	Rotation       *Rotation          `json:"rotation,omitempty"` // Interval "" with Overlap "" clears the policy
+	Waivers        []Waiver           `json:"waivers,omitempty"`  // as in CreateTokenRequest
 }
 
 // RotateRequest is the body of POST /v1/tokens/{id}/rotate. Overlap overrides the token's
 // rotation overlap for this rotation; empty uses the token's policy (zero when none).
 type RotateRequest struct {
 	Overlap string `json:"overlap,omitempty"`
+	// Recipient seals the new secret as in CreateTokenRequest.Recipient. A token keeps no
+	// recipient: each rotation that should be sealed names it.
+	Recipient string `json:"recipient,omitempty"`
+	// Waivers as in CreateTokenRequest.
+	Waivers []Waiver `json:"waivers,omitempty"`
 }
 
 // RenewRequest is the body of POST /v1/tokens/{id}/renew: the new TTL counted from now, and
@@ -79,6 +108,8 @@ type RenewRequest struct {
 	TTL        string `json:"ttl"`
 	Reason     string `json:"reason"`
 	ReviewedBy string `json:"reviewed_by"`
+	// Waivers as in CreateTokenRequest.
+	Waivers []Waiver `json:"waivers,omitempty"`
 }
 
 // ListTokensOptions filters GET /v1/tokens. Zero fields do not filter.

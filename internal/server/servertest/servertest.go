@@ -81,6 +81,8 @@ type Options struct {
 	// default, as in production), advisory or off. The embedded bundle is compiled for the
 	// service gate once per test binary and shared.
 	PolicyEnforcement string
+	// PolicyExisting is the gate's ratchet as in server.Config (default block).
+	PolicyExisting string
 	// PolicyDataFiles are merged over the bundle's data (as serve --policy-data); with any,
 	// the bundle is compiled for this service alone.
 	PolicyDataFiles []string
@@ -176,7 +178,7 @@ func Start(tb testing.TB, opts Options) *Service {
 		Store: used, Keyring: keys, Now: opts.Now, DefaultTTL: opts.DefaultTTL, MaxTTL: opts.MaxTTL,
 		Logger:                slog.New(slog.NewJSONHandler(svc.Logs, nil)),
 		AuthFailuresPerMinute: opts.AuthFailuresPerMinute,
-		Policy:                engine, PolicyEnforcement: opts.PolicyEnforcement,
+		Policy:                engine, PolicyEnforcement: opts.PolicyEnforcement, PolicyExisting: opts.PolicyExisting,
 		Waivers: opts.Waivers, WaiversFile: opts.WaiversFile, IdempotencyRetention: opts.IdempotencyRetention,
 		TrustedProxies: opts.TrustedProxies, RequestTimeout: opts.RequestTimeout, SecretScanningKeys: opts.SecretScanningKeys,
 	})
