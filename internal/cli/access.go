@@ -39,7 +39,8 @@ token is bound to only their number. After a completed deletion request for the 
 answer is the erasure notice and nothing else.
 
 The service audits every access request with the subject's keyed blind index (never the
-subject). An admin credential is needed (the service has no reader role yet).
+subject). A reader credential is enough (an admin one works too); one restricted to an
+owner is refused, as the answer is about every owner.
 
 The answer holds personal data: --output writes it with mode 0600.
 

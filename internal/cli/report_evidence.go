@@ -47,6 +47,9 @@ from the pack.
 --output names a new directory (or an empty one) or a FILE.zip that does not exist yet.
 The pack names token owners and renewal reviewers: its files are written 0600.
 
+A reader credential is enough (it only reads; one restricted to an owner is refused, as the
+pack is about every owner).
+
 Check a pack with: tokenguard report verify PACK`,
 		Example: `  tokenguard report evidence --output evidence-2030-q1.zip
   tokenguard report verify evidence-2030-q1.zip`,

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -650,4 +651,84 @@ func TestReportEvidence_callsOnlyReadRoutes(t *testing.T) {
 			t.Errorf("%s was never called (calls: %v): the recording misses requests", must, calls)
 		}
 	}
+}
+
+// TestReportEvidence_readerCredentialMakesThePackAndAnswersAccessButCannotWrite: issue 19
+// wants the pack and the access request read with a reader credential. A reader makes and
+// verifies the pack and answers an access request; it is refused every write, and an
+// owner-restricted reader and an introspect credential cannot make the pack (it answers
+// about every owner).
+func TestReportEvidence_readerCredentialMakesThePackAndAnswersAccessButCannotWrite(t *testing.T) {
+	w := newPackWorld(t)
+	ctx := context.Background()
+	admin := w.svc.Client(t)
+	mint := func(req wire.CreateCredentialRequest) string {
+		cred, err := admin.CreateCredential(ctx, req, "")
+		if err != nil {
+			t.Fatalf("creating credential %s: %v", req.Name, err)
+		}
+		return cred.Secret
+	}
+	reader := mint(wire.CreateCredentialRequest{Name: "auditor", Role: "reader"})
+	t.Setenv("TOKENGUARD_TOKEN", reader)
+	pack := filepath.Join(t.TempDir(), "pack.zip")
+	w.writePack(t, pack)
+	if code, out := w.verify(t, pack); code != ExitOK || !strings.Contains(out, "evidence pack verified") {
+		t.Fatalf("verify with a reader credential = %d %q", code, out)
+	}
+	code, out, errs := runSubcommand(t, newAccessCommand, "access", "--subject", "customer:8101", "--format", "json")
+	if code != ExitOK || !strings.Contains(out, w.rotated) {
+		t.Fatalf("access with a reader credential = %d %q %q", code, out, errs)
+	}
+
+	// The reader cannot write: every mutating route answers 403.
+	rc := w.svc.ClientWithToken(t, reader)
+	writes := map[string]func() error{
+		"create token": func() error {
+			_, err := rc.CreateToken(ctx, wire.CreateTokenRequest{Name: "reader-made", Owner: "team-orders@example.com",
+				Purpose: "Reads the order history of customers for the support console", Scopes: []string{"orders:read"},
+				DataCategories: []string{"commercial"}, TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}}, "")
+			return err
+		},
+		"rotate": func() error { _, err := rc.RotateToken(ctx, w.rotated, wire.RotateRequest{}, ""); return err },
+		"renew": func() error {
+			_, err := rc.RenewToken(ctx, w.renewed, wire.RenewRequest{TTL: "30d", Reason: "more time", ReviewedBy: "x@example.com"}, "")
+			return err
+		},
+		"revoke": func() error { _, err := rc.RevokeToken(ctx, w.rotated); return err },
+		"deletion request": func() error {
+			_, err := rc.CreateDeletionRequest(ctx, wire.DeletionRequest{Subject: "customer:8101"}, "")
+			return err
+		},
+		"create credential": func() error {
+			_, err := rc.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "escalate", Role: "admin"}, "")
+			return err
+		},
+	}
+	for name, write := range writes {
+		var re *client.ResponseError
+		if err := write(); !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+			t.Errorf("%s with a reader credential = %v, want 403", name, err)
+		}
+	}
+	if tok, err := admin.GetToken(ctx, w.rotated); err != nil || tok.Status != "active" {
+		t.Errorf("after the refused writes the rotated token is %v (%v), want still active", tok.Status, err)
+	}
+
+	// Credentials that may not read every owner's records cannot make the pack.
+	for name, secret := range map[string]string{
+		"owner-restricted reader": mint(wire.CreateCredentialRequest{Name: "team-reader", Role: "reader", Owner: "team-orders@example.com"}),
+		"introspect credential":   mint(wire.CreateCredentialRequest{Name: "rs", Role: "introspect"}),
+	} {
+		t.Setenv("TOKENGUARD_TOKEN", secret)
+		dest := filepath.Join(t.TempDir(), "pack.zip")
+		code, out, errs := runSubcommand(t, w.report(), "report", "evidence", "--output", dest)
+		if code == ExitOK || !strings.Contains(errs, "403") {
+			t.Errorf("report evidence with an %s = %d %q %q, want refused", name, code, out, errs)
+		}
+		if _, err := os.Stat(dest); err == nil {
+			t.Errorf("report evidence with an %s left a pack behind", name)
+		}
+	}
+	t.Logf("%d writes refused to a reader, 2 narrower credentials refused the pack", len(writes))
 }

@@ -29,8 +29,8 @@ import (
 // when, the subject's blind index, never the subject) before the answer is sent. The reads
 // walk the audit log once per 1000 tokens (it has no token_id index: appends stay cheap).
 //
-// It needs an admin credential: the service has no reader role yet (roles are admin and
-// introspect); the route moves to the reader role when one exists.
+// A reader credential (or an admin one) without an owner restriction may ask: the answer is
+// about every owner.
 
 // actionAccessRequest is the audit action of an access request.
 const actionAccessRequest = "access.request"

@@ -17,8 +17,8 @@ import (
 // Reads the auditor's evidence pack (tokenguard report evidence) needs beyond the token
 // listing and the audit log: every deletion request's evidence within retention, the
 // renewals with their reasons and reviewers (opened from the audit records), and the policy
-// gate in force (bundle digest, rules, thresholds, waivers). Each needs an admin credential:
-// the service has no reader role yet.
+// gate in force (bundle digest, rules, thresholds, waivers). A reader credential (or an admin
+// one) reads them; the routes' roles are in server.go.
 
 // renewalScanRecords bounds how many audit records one GET /v1/renewals reads, so a page
 // answers in bounded time on a log of millions of records; the caller goes on from
