@@ -98,9 +98,8 @@ func (e *apiTokenEphemeralResource) Schema(_ context.Context, _ ephemeral.Schema
 				Validators:  []validator.Set{setvalidator.ValueStringsAre(categoryValidator{})},
 			},
 			"data_subjects": schema.SetAttribute{
-				Description: "Consumers or tenants the token acts for. Sensitive: never printed by Terraform (personal information).",
+				Description: "Consumers or tenants the token acts for.",
 				Optional:    true,
-				Sensitive:   true,
 				ElementType: types.StringType,
 				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 			},

@@ -103,11 +103,8 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			},
 			"data_subjects": schema.SetAttribute{
 				Description: "Consumers or tenants the token acts for, for example `customer:4411`; used to find the " +
-					"token when a subject asks for deletion. Encrypted at rest by the service. Changing it replaces the token. " +
-					"Sensitive: plans and `terraform show` print `(sensitive value)` instead of the subjects (they are personal " +
-					"information); the policy checks still judge them (CPRA-DEL-001).",
+					"token when a subject asks for deletion. Encrypted at rest by the service. Changing it replaces the token.",
 				Optional:      true,
-				Sensitive:     true,
 				ElementType:   types.StringType,
 				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
