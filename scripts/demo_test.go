@@ -161,7 +161,7 @@ func TestDemo_tellsTheWholeStory(t *testing.T) {
 		}},
 		{"4. The same plan in CI: tokenguard check blocks it", []string{
 			"ERROR   CPRA-MIN-002", "ERROR   CPRA-RET-002", "ERROR   CPRA-ROT-001", "ERROR   CPRA-SPI-001",
-			"1 resource checked: 4 findings (4 errors, 0 warnings, 0 waived); 4 blocking",
+			"1 resource checked: 5 findings (4 errors, 1 warning, 0 waived); 4 blocking",
 		}},
 		{"5. Compliant tokens: terraform apply", []string{"Apply complete! Resources: 2 added, 0 changed, 0 destroyed.", ", secret_version 1, fingerprint fp_"}},
 		{"6. A new release changes a rotation trigger", []string{"Apply complete! Resources: 0 added, 1 changed, 0 destroyed.", "(same id), secret_version 1 -> 2, fingerprint fp_"}},

@@ -70,7 +70,7 @@ output "health_export_secret" {
 
 // realPlanWant is the exact set of rule ids per address of realPlanNonCompliant.
 const realPlanWant = `provider.tokenguard.legacy: CPRA-SEC-002
-tokenguard_api_token.health_export: CPRA-RET-002, CPRA-SEC-001, CPRA-SPI-001
+tokenguard_api_token.health_export: CPRA-RET-002, CPRA-SEC-001, CPRA-SEC-003, CPRA-SPI-001
 tokenguard_api_token.legacy: CPRA-ROT-001
 tokenguard_api_token.wildcard: CPRA-MIN-002`
 
