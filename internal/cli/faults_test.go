@@ -21,6 +21,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -422,7 +423,7 @@ func notReady(t *testing.T, p *serveProcess, state string) {
 // chain verifies, every active answer has its audit record).
 func TestFaultSuite_sqliteDiskFullUnderLoad(t *testing.T) {
 	plan := faultPlan()
-	dir := mountSmallFileSystem(t, 8)
+	dir := testenv.SmallFileSystem(t, 8)
 	db := filepath.Join(dir, "tg.db")
 	bin := tokenguardBinary(t)
 	p := startServeProcess(t, bin, db, "--request-timeout", plan.requestTimeout)
@@ -431,7 +432,7 @@ func TestFaultSuite_sqliteDiskFullUnderLoad(t *testing.T) {
 	defer stopLoad()
 	load := runFaultLoad(ctx, l, []*client.Client{p.client(t)})
 	l.waitForAcks(t, "the start", plan.opsAfter)
-	filler := fillFileSystem(t, dir)
+	filler := testenv.FillFileSystem(t, dir)
 	time.Sleep(plan.diskFull)
 	readyCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	readyErr := p.client(t).Ready(readyCtx)
@@ -460,53 +461,4 @@ func TestFaultSuite_sqliteDiskFullUnderLoad(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("nothing was refused while the disk was full: the fault did not bite")
 	}
-}
-
-// mountSmallFileSystem mounts a tmpfs of sizeMB megabytes in a new temporary directory,
-// unmounted when the test ends; it skips, saying why, where the machine does not allow it.
-func mountSmallFileSystem(t *testing.T, sizeMB int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "small")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	mount, err := exec.LookPath("mount")
-	if err != nil {
-		t.Skip("no mount command: a size-limited file system cannot be made here")
-	}
-	if out, err := exec.Command(mount, "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", sizeMB), "tmpfs", dir).CombinedOutput(); err != nil { //nolint:gosec // G204: mount of a tmpfs on the test's own directory
-		t.Skipf("mounting a %d MB tmpfs was refused (%v: %s): the disk-full test needs root and mount permission", sizeMB, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil { //nolint:gosec // G204: unmounts the test's own tmpfs
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillFileSystem writes a file in dir until the file system is full and returns its path.
-func fillFileSystem(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path) //nolint:gosec // G304: a file in the test's own tmpfs
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			t.Fatalf("filling the disk: %v", err)
-		}
-	}
-	for {
-		if _, err := f.Write([]byte{0}); err != nil {
-			break
-		}
-	}
-	return path
 }

@@ -9,11 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,59 +19,9 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
-
-// smallFileSystem mounts a tmpfs of sizeMB megabytes in a new temporary directory and
-// returns it; it is unmounted when the test ends. The test is skipped, saying why, where the
-// machine does not allow the mount (not root, or no mount permission in the container).
-func smallFileSystem(t *testing.T, sizeMB int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "small")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	mount, err := exec.LookPath("mount")
-	if err != nil {
-		t.Skip("no mount command: a size-limited file system cannot be made here")
-	}
-	if out, err := exec.Command(mount, "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", sizeMB), "tmpfs", dir).CombinedOutput(); err != nil { //nolint:gosec // G204: mount of a tmpfs on the test's own directory
-		t.Skipf("mounting a %d MB tmpfs was refused (%v: %s): the disk-full test needs root and mount permission", sizeMB, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil { //nolint:gosec // G204: unmounts the test's own tmpfs
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes a file in dir until the file system is full and returns its path.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path) //nolint:gosec // G304: a file in the test's own tmpfs
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeOrFail(t, "the filler", f)
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			t.Fatalf("filling the disk: %v", err)
-		}
-	}
-	// Single bytes, so that no block is left free.
-	for {
-		if _, err := f.Write([]byte{0}); err != nil {
-			break
-		}
-	}
-	return path
-}
 
 // TestDiskFull_mutationsAnswer507WithRetryAfterAndRecover fills the file system of a SQLite
 // service's database (a real 8 MB tmpfs) and creates tokens: each answer is 201 (the write
@@ -82,14 +29,14 @@ func fillDisk(t *testing.T, dir string) string {
 // least one is 507. Every 201 token is there afterwards and no 507 one is; once space is
 // freed, creation works again and the audit chain verifies.
 func TestDiskFull_mutationsAnswer507WithRetryAfterAndRecover(t *testing.T) {
-	dir := smallFileSystem(t, 8)
+	dir := testenv.SmallFileSystem(t, 8)
 	svc := servertest.Start(t, servertest.Options{Dir: dir, PolicyEnforcement: "off"})
 	ctx := context.Background()
 	admin := svc.Client(t)
 	if _, err := admin.CreateToken(ctx, compliantRequest("before-full"), ""); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, dir)
+	filler := testenv.FillFileSystem(t, dir)
 	created, full := map[string]bool{}, 0
 	for i := range 300 {
 		name := fmt.Sprintf("while-full-%03d", i)
@@ -230,7 +177,7 @@ func TestRequestDeadline_lockedDatabaseAnswersJSON503(t *testing.T) {
 // crash bound) and /readyz answers 503; once space is freed, every active answer has its
 // audit record (none was dropped), /readyz answers 200 and the chain verifies.
 func TestDiskFull_noActiveAnswerWithoutItsAuditRecordBeyondTheBound(t *testing.T) {
-	dir := smallFileSystem(t, 8)
+	dir := testenv.SmallFileSystem(t, 8)
 	svc := servertest.Start(t, servertest.Options{Dir: dir, PolicyEnforcement: "off"})
 	ctx := context.Background()
 	admin := svc.Client(t)
@@ -245,7 +192,7 @@ func TestDiskFull_noActiveAnswerWithoutItsAuditRecordBeyondTheBound(t *testing.T
 	}
 	svc.Flush(t)
 	before := verifyChain(t, svc)["active"]
-	filler := fillDisk(t, dir)
+	filler := testenv.FillFileSystem(t, dir)
 
 	const workers, perWorker = 8, 400
 	var mu sync.Mutex

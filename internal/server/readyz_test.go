@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -22,13 +23,13 @@ import (
 // full, from the write probe alone. Once space is freed it answers 200 again, and it leaves no
 // probe file behind.
 func TestReadyz_writeProbeFailsOnAFullDiskWithNoTrafficAndRecovers(t *testing.T) {
-	dir := smallFileSystem(t, 8)
+	dir := testenv.SmallFileSystem(t, 8)
 	clock := servertest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	svc := servertest.Start(t, servertest.Options{Dir: dir, PolicyEnforcement: "off", Now: clock.Now})
 	if status, body, _ := rawDo(t, "GET", svc.URL+"/readyz", "", ""); status != 200 {
 		t.Fatalf("/readyz with room: %d %s", status, body)
 	}
-	filler := fillDisk(t, dir)
+	filler := testenv.FillFileSystem(t, dir)
 	clock.Advance(time.Second) // past the passed probe's standing (writeProbeEvery)
 	status, body, _ := rawDo(t, "GET", svc.URL+"/readyz", "", "")
 	var eb wire.ErrorBody
