@@ -39,25 +39,8 @@ func scanAudit(r rowScanner) (audit.Record, error) {
 // ListAudit returns the records with Seq > afterSeq in sequence order, at most
 // store.ClampLimit(limit) of them.
 func (x *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error) {
-	rows, err := x.q.QueryContext(ctx,
+	return listRows(ctx, x, "listing audit records", scanAudit,
 		"SELECT "+auditColumns+" FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, store.ClampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing audit records: %w", err)
-	}
-	// rows.Err below reports any failure of the read; Close only releases the cursor.
-	defer func() { _ = rows.Close() }()
-	var out []audit.Record
-	for rows.Next() {
-		rec, err := scanAudit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: listing audit records: %w", err)
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing audit records: %w", err)
-	}
-	return out, nil
 }
 
 // AuditHead returns the last audit record and the sequence number of the first keyed one

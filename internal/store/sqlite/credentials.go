@@ -98,24 +98,8 @@ func (x *tx) GetCredential(ctx context.Context, id string) (store.Credential, er
 
 // ListCredentials returns up to limit credentials with ids after afterID, in byte order of id.
 func (x *tx) ListCredentials(ctx context.Context, afterID string, limit int) ([]store.Credential, error) {
-	rows, err := x.q.QueryContext(ctx, "SELECT "+credentialColumns+" FROM credentials WHERE id > ? ORDER BY id LIMIT ?",
-		afterID, store.ClampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing credentials: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	var out []store.Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: listing credentials: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing credentials: %w", err)
-	}
-	return out, nil
+	return listRows(ctx, x, "listing credentials", scanCredential,
+		"SELECT "+credentialColumns+" FROM credentials WHERE id > ? ORDER BY id LIMIT ?", afterID, store.ClampLimit(limit))
 }
 
 // RotateCredential makes newHash the secret hash of credential id; the current one becomes

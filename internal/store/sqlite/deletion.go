@@ -91,25 +91,8 @@ func (x *tx) GetDeletionRequest(ctx context.Context, id string) (store.DeletionR
 // ListDeletionRequests returns the deletion requests with ids greater than afterID, in id
 // order, at most store.ClampLimit(limit) of them.
 func (x *tx) ListDeletionRequests(ctx context.Context, afterID string, limit int) ([]store.DeletionRequest, error) {
-	rows, err := x.q.QueryContext(ctx,
+	return listRows(ctx, x, "listing deletion requests", scanDeletion,
 		"SELECT "+deletionColumns+" FROM deletion_requests WHERE id > ? ORDER BY id LIMIT ?", afterID, store.ClampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing deletion requests: %w", err)
-	}
-	// rows.Err below reports any failure of the read; Close only releases the cursor.
-	defer func() { _ = rows.Close() }()
-	var out []store.DeletionRequest
-	for rows.Next() {
-		d, err := scanDeletion(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: listing deletion requests: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing deletion requests: %w", err)
-	}
-	return out, nil
 }
 
 // IsSubjectErased reports whether a deletion request names the subject with this blind index.

@@ -65,24 +65,8 @@ func (x *tx) GetIdempotency(ctx context.Context, key string) (store.Idempotency,
 // ListIdempotency returns the records with keys greater than afterKey, in byte order of key
 // (SQLite compares TEXT with memcmp), at most store.ClampLimit(limit) of them.
 func (x *tx) ListIdempotency(ctx context.Context, afterKey string, limit int) ([]store.Idempotency, error) {
-	rows, err := x.q.QueryContext(ctx,
+	return listRows(ctx, x, "listing idempotency records", scanIdempotency,
 		"SELECT "+idempotencyColumns+" FROM idempotency WHERE key > ? ORDER BY key LIMIT ?", afterKey, store.ClampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing idempotency records: %w", err)
-	}
-	defer func() { _ = rows.Close() }() // Err below reports what matters
-	var out []store.Idempotency
-	for rows.Next() {
-		rec, err := scanIdempotency(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: listing idempotency records: %w", err)
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing idempotency records: %w", err)
-	}
-	return out, nil
 }
 
 // SetIdempotencyResponse replaces the stored response of key; store.ErrNotFound when no

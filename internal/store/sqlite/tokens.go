@@ -167,24 +167,7 @@ func (x *tx) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.Token
 	query += " ORDER BY id LIMIT ?"
 	args = append(args, store.ClampLimit(f.Limit))
 
-	rows, err := x.q.QueryContext(ctx, query, args...) //nolint:gosec // query is built from constant fragments; values are bound parameters
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing tokens: %w", err)
-	}
-	// rows.Err below reports any failure of the read; Close only releases the cursor.
-	defer func() { _ = rows.Close() }()
-	var out []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: listing tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing tokens: %w", err)
-	}
-	return out, nil
+	return listRows(ctx, x, "listing tokens", scanToken, query, args...)
 }
 
 // InsertToken adds t; store.ErrConflict when its id, or its owner index and name, exist.

@@ -40,3 +40,26 @@ func expectOneRow(res sql.Result) error {
 	}
 	return nil
 }
+
+// listRows runs query and scans each row with scan. what names the rows in errors, for
+// example "listing tokens".
+func listRows[T any](ctx context.Context, x *tx, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := x.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	// rows.Err below reports any failure of the read; Close only releases the cursor.
+	defer func() { _ = rows.Close() }()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return out, nil
+}
