@@ -24,6 +24,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -33,13 +34,7 @@ import (
 // or fails when TOKENGUARD_REQUIRE_POSTGRES=1 (CI), so a missing server cannot pass as green.
 func freshPostgresDatabase(t *testing.T) string {
 	t.Helper()
-	serverURL := os.Getenv("TOKENGUARD_TEST_POSTGRES_URL")
-	if serverURL == "" {
-		if os.Getenv("TOKENGUARD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("TOKENGUARD_REQUIRE_POSTGRES=1 but TOKENGUARD_TEST_POSTGRES_URL is not set: start a server with scripts/pg-test-server.sh start")
-		}
-		t.Skip("needs PostgreSQL: set TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh start prints one)")
-	}
+	serverURL := testenv.PostgresURL(t)
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		t.Fatal("TOKENGUARD_TEST_POSTGRES_URL is not a URL")

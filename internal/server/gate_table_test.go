@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -189,13 +189,7 @@ func TestPolicyGate_oneVerdictForEveryWrite_PostgreSQL(t *testing.T) {
 // (failing under TOKENGUARD_REQUIRE_POSTGRES=1).
 func postgresWrap(t *testing.T) func(store.Store) store.Store {
 	t.Helper()
-	serverURL := os.Getenv("TOKENGUARD_TEST_POSTGRES_URL")
-	if serverURL == "" {
-		if os.Getenv("TOKENGUARD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("TOKENGUARD_REQUIRE_POSTGRES=1 but TOKENGUARD_TEST_POSTGRES_URL is not set")
-		}
-		t.Skip("set TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh run -- go test ...)")
-	}
+	serverURL := testenv.PostgresURL(t)
 	pg := openPostgres(serverURL)(t)
 	return func(store.Store) store.Store { return pg }
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -25,13 +25,7 @@ func TestRevocationEvidence_SQLite(t *testing.T) {
 }
 
 func TestRevocationEvidence_PostgreSQL(t *testing.T) {
-	serverURL := os.Getenv("TOKENGUARD_TEST_POSTGRES_URL")
-	if serverURL == "" {
-		if os.Getenv("TOKENGUARD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("TOKENGUARD_REQUIRE_POSTGRES=1 but TOKENGUARD_TEST_POSTGRES_URL is not set: start a server with scripts/pg-test-server.sh start")
-		}
-		t.Skip("set TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh start prints one)")
-	}
+	serverURL := testenv.PostgresURL(t)
 	runRevocationEvidence(t, openPostgres(serverURL), revocationTrials())
 }
 

@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 // TestRevocationRace_PostgreSQL runs runRevocationRace on the PostgreSQL store, in a fresh
@@ -19,13 +19,7 @@ import (
 // prints one). It is skipped without that variable, and fails instead when
 // TOKENGUARD_REQUIRE_POSTGRES=1 (CI), so a missing server cannot pass as green.
 func TestRevocationRace_PostgreSQL(t *testing.T) {
-	serverURL := os.Getenv("TOKENGUARD_TEST_POSTGRES_URL")
-	if serverURL == "" {
-		if os.Getenv("TOKENGUARD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("TOKENGUARD_REQUIRE_POSTGRES=1 but TOKENGUARD_TEST_POSTGRES_URL is not set: start a server with scripts/pg-test-server.sh start")
-		}
-		t.Skip("set TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh start prints one)")
-	}
+	serverURL := testenv.PostgresURL(t)
 	runRevocationRace(t, openPostgres(serverURL), revocationTrials())
 }
 
