@@ -3,19 +3,13 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
 // TestRevocationEvidence_SQLite: see runRevocationEvidence.
@@ -41,38 +35,9 @@ func TestRevocationEvidence_PostgreSQL(t *testing.T) {
 // without exercising the race.
 func runRevocationEvidence(t *testing.T, open storeFactory, trials int) {
 	ctx := context.Background()
-	keys, err := keyring.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := open(t)
-	srv, err := server.New(server.Config{Store: st, Keyring: keys, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(context.Background()); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
-	const adminSecret = "tgc_race-test-admin-credential-0123456789abcdef" //nolint:gosec // G101: a test service's credential
-	if _, err := srv.Bootstrap(ctx, adminSecret); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	admin, err := client.New(client.Config{Endpoint: hs.URL, Token: adminSecret, RetryMax: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "evidence-introspector"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ic, err := client.New(client.Config{Endpoint: hs.URL, Token: cred.Secret, RetryMax: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := startRaceService(t, st, "evidence-introspector")
+	srv, keys, admin, ic := rs.srv, rs.keys, rs.admin, rs.ic
 
 	const introspectors, inactiveEach = 4, 2
 	ids := make([]string, 0, trials)

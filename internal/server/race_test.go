@@ -46,20 +46,23 @@ func TestRevocationRace_SQLite(t *testing.T) {
 	runRevocationRace(t, openSQLite, revocationTrials())
 }
 
-// runRevocationRace checks "revocation is instant" under concurrency: for each trial, a
-// fresh token is introspected by several goroutines in a loop; once some of them have seen it
-// active, it is revoked through the API. Every introspection is stamped with a sequence number
-// when it starts, and the revoke with one when it returns; an introspection that started
-// after the revoke returned must answer inactive. Across all trials that count must be zero.
-// The test also requires each trial to have seen the token active before the revoke and
-// several introspections after it, so it cannot pass without exercising the race.
-func runRevocationRace(t *testing.T, open storeFactory, trials int) {
+// raceService is a service on st behind a loopback HTTP server, with an admin client and
+// a client holding an introspect-only credential named credName; the server is closed, and
+// its pending verification records written, before st's own cleanup runs.
+type raceService struct {
+	srv       *server.Server
+	keys      *keyring.Keyring
+	admin, ic *client.Client
+}
+
+func startRaceService(t *testing.T, st store.Store, credName string) raceService {
+	t.Helper()
 	ctx := context.Background()
 	keys, err := keyring.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: open(t), Keyring: keys, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Store: st, Keyring: keys, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,7 @@ func runRevocationRace(t *testing.T, open storeFactory, trials int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "race-introspector"}, "")
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: credName}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +91,20 @@ func runRevocationRace(t *testing.T, open storeFactory, trials int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return raceService{srv: srv, keys: keys, admin: admin, ic: ic}
+}
+
+// runRevocationRace checks "revocation is instant" under concurrency: for each trial, a
+// fresh token is introspected by several goroutines in a loop; once some of them have seen it
+// active, it is revoked through the API. Every introspection is stamped with a sequence number
+// when it starts, and the revoke with one when it returns; an introspection that started
+// after the revoke returned must answer inactive. Across all trials that count must be zero.
+// The test also requires each trial to have seen the token active before the revoke and
+// several introspections after it, so it cannot pass without exercising the race.
+func runRevocationRace(t *testing.T, open storeFactory, trials int) {
+	ctx := context.Background()
+	rs := startRaceService(t, open(t), "race-introspector")
+	admin, ic := rs.admin, rs.ic
 
 	const introspectors = 4
 	const afterEach = 3 // introspections each goroutine starts after the revoke returned
