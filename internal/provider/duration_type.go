@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
@@ -21,8 +23,9 @@ var (
 // durationType is the type of the duration attributes (ttl, replace_before, rotation.interval,
 // rotation.overlap): a string holding a Go duration or whole days, where two spellings of the
 // same time span are semantically equal ("30d" = "720h" = "720h0m0s"). The framework keeps the
-// spelling already in state when the configuration says the same span differently, so tidying
-// a duration never plans a change.
+// spelling already in state when a read or an apply returns the same span differently, and
+// spellingKept keeps it in the plan when the configuration respells it, so tidying a duration
+// plans nothing.
 type durationType struct {
 	basetypes.StringType
 }
@@ -95,4 +98,33 @@ func (v durationValue) span() (time.Duration, bool) {
 	}
 	d, err := token.ParseDuration(v.ValueString())
 	return d, err == nil
+}
+
+// spellingKept is the plan modifier of every duration attribute of the resource: when the
+// configuration spells the time span already in state differently ("480h" for "20d"), the plan
+// keeps the state's spelling, so a respelling plans nothing. Terraform accepts a planned value
+// equal to the prior state's when prior and configuration are both set: the provider declares
+// the configured value equivalent. A ttl derived at import is not kept: the plan records the
+// configured ttl in its place (see ttlLowered).
+type spellingKept struct{}
+
+func (spellingKept) Description(context.Context) string {
+	return "keeps the spelling in state when the configuration spells the same time span differently"
+}
+func (m spellingKept) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+func (spellingKept) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if !knownString(req.ConfigValue) || !knownString(req.StateValue) || !knownString(req.PlanValue) ||
+		req.PlanValue.Equal(req.StateValue) {
+		return
+	}
+	if req.Path.Equal(path.Root("ttl")) {
+		if basis, _ := loadPlanBasis(ctx, req.Private, &resp.Diagnostics); basis.TTLDerived {
+			return
+		}
+	}
+	same, d := durationFrom(req.StateValue).StringSemanticEquals(ctx, durationFrom(req.PlanValue))
+	resp.Diagnostics.Append(d...)
+	if same {
+		resp.PlanValue = req.StateValue
+	}
 }

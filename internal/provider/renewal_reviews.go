@@ -8,9 +8,7 @@ import (
 	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
@@ -101,13 +99,4 @@ func (renewalKept) PlanModifyObject(_ context.Context, req planmodifier.ObjectRe
 		return
 	}
 	resp.PlanValue = req.StateValue
-}
-
-// renewalBlockRemovedOnly reports whether the configuration differs from state only by a
-// removed renewal block: no declared attribute, timeout, secret or expiry changes.
-func renewalBlockRemovedOnly(ctx context.Context, config tfsdk.Config, state, plan apiTokenModel, diags *diag.Diagnostics) bool {
-	var configured types.Object
-	diags.Append(config.GetAttribute(ctx, path.Root("renewal"), &configured)...)
-	return configured.IsNull() && !state.Renewal.IsNull() && planStage(state, plan) == atPlanUndeclared &&
-		plan.Timeouts.Equal(state.Timeouts) && !plan.Secret.IsUnknown() && !plan.SealedSecret.IsUnknown() && !plan.ExpiresAt.IsUnknown()
 }

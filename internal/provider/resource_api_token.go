@@ -190,9 +190,11 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		resp.Diagnostics.AddWarning("Secret Will Rotate", name+": "+why+" Apply rotates the secret in place: id stays, "+
 			"secret, fingerprint, rotated_at and secret_version change"+overlapNote(ctx, plan.Rotation, &resp.Diagnostics)+".")
 	}
-	if renewalBlockRemovedOnly(ctx, req.Config, state, plan, &resp.Diagnostics) {
-		// Removing the renewal block changes nothing (see renewalKept); last_used_at, which
-		// the framework plans unknown on any difference from configuration, stays as it is.
+	if declaresNothingNew(state, plan) {
+		// The configuration differs from state only in what plans nothing: a removed renewal
+		// block (see renewalKept) or a respelled duration (see spellingKept). last_used_at,
+		// which the framework plans unknown on any difference from state, stays as it is, so
+		// the plan is empty.
 		plan.LastUsedAt = state.LastUsedAt
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)

@@ -120,22 +120,23 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"service's default maximum; a service configured with a lower maximum rejects longer values at apply). " +
 					"Raising `ttl` is a renewal: it needs a `renewal` block, and apply moves expiry to now + `ttl`. " +
 					"Lowering `ttl` replaces the token, and so does a `ttl` not known until apply (it could turn out lower). " +
-					"Spellings of the same span are equal (`20d`, `480h`, `480h0m0s`): changing the spelling updates it in state " +
-					"only, renewing nothing. After import, `ttl` is derived from `expires_at - created_at` until the next apply " +
+					"Spellings of the same span are equal (`20d`, `480h`, `480h0m0s`): changing only the spelling plans nothing, " +
+					"and state keeps the spelling it has (so do `replace_before` and `rotation`). After import, `ttl` is derived from `expires_at - created_at` until the next apply " +
 					"records the configured `ttl` in its place, without renewal or replacement.",
 				Required:   true,
 				CustomType: durationType{},
 				Validators: []validator.String{durationValidator{max: defaultMaxTTL}},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(ttlLowered,
+				PlanModifiers: []planmodifier.String{spellingKept{}, stringplanmodifier.RequiresReplaceIf(ttlLowered,
 					"Lowering ttl replaces the token.", "Lowering `ttl` replaces the token.")},
 			},
 			"replace_before": schema.StringAttribute{
 				Description: "Plan a replacement of the token once it is within this duration of `expires_at` (Go duration " +
 					"or whole days), so a new token is issued before the old one expires. Provider-side only. Judged at the instant " +
 					"of the plan's refresh, so a saved plan applies as planned; a `replace_before` not known until apply replaces the token.",
-				Optional:   true,
-				CustomType: durationType{},
-				Validators: []validator.String{durationValidator{}},
+				Optional:      true,
+				CustomType:    durationType{},
+				Validators:    []validator.String{durationValidator{}},
+				PlanModifiers: []planmodifier.String{spellingKept{}},
 			},
 			"rotation": schema.SingleNestedAttribute{
 				Description: "Rotation schedule. When `interval` has elapsed since the last rotation (or since creation) at the " +
@@ -147,17 +148,19 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				Optional: true,
 				Attributes: map[string]schema.Attribute{
 					"interval": schema.StringAttribute{
-						Description: "Rotate the secret when this much time has passed since the last rotation (Go duration or whole days).",
-						Required:    true,
-						CustomType:  durationType{},
-						Validators:  []validator.String{durationValidator{}},
+						Description:   "Rotate the secret when this much time has passed since the last rotation (Go duration or whole days).",
+						Required:      true,
+						CustomType:    durationType{},
+						Validators:    []validator.String{durationValidator{}},
+						PlanModifiers: []planmodifier.String{spellingKept{}},
 					},
 					"overlap": schema.StringAttribute{
 						Description: "How long the previous secret keeps working after a rotation, for a zero-downtime " +
 							"hand-over (Go duration or whole days). Omit for no overlap.",
-						Optional:   true,
-						CustomType: durationType{},
-						Validators: []validator.String{durationValidator{}},
+						Optional:      true,
+						CustomType:    durationType{},
+						Validators:    []validator.String{durationValidator{}},
+						PlanModifiers: []planmodifier.String{spellingKept{}},
 					},
 				},
 			},

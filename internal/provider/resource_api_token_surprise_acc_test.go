@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -345,48 +346,83 @@ resource "terraform_data" "interval" { input = var.interval }
 }
 
 // TestAccAPIToken_durationsCompareByTimeSpan: "20d", "480h" and "480h0m0s" are one ttl, and
-// "14d" and "336h" one interval. Terraform requires a planned value to equal its configured
-// value, so a new spelling shows as an in-place update of the spelling; it renews nothing,
-// rotates nothing and replaces nothing, and the next plan is empty.
+// "14d" and "336h" one interval. A respelling plans nothing (issue 14: "20d vs 480h empty
+// plan"): the plan keeps the spelling in state, which Terraform accepts when configuration and
+// prior state are both set. With a real change in the same plan (a label, a longer interval),
+// the apply succeeds and state keeps the prior spelling of what was only respelled. Nothing is
+// renewed, rotated or replaced.
 func TestAccAPIToken_durationsCompareByTimeSpan(t *testing.T) {
 	ts := newTestService(t)
 	t0 := ts.Clock.Now()
-	respelled := func(ttl, interval, overlap string) resource.TestStep {
-		return resource.TestStep{
-			Config: ts.config(tokenHCL(ttl, `  rotation = { interval = "`+interval+`", overlap = "`+overlap+`" }`)),
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionUpdate),
-				plancheck.ExpectKnownValue(testAddr, at("expires_at"), knownvalue.StringExact(rfc3339(t0.Add(20*day)))),
-				plancheck.ExpectKnownValue(testAddr, at("secret_version"), knownvalue.Int64Exact(1)),
-			}},
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(testAddr, at("ttl"), knownvalue.StringExact(ttl)),
-				statecheck.ExpectKnownValue(testAddr, at("expires_at"), knownvalue.StringExact(rfc3339(t0.Add(20*day)))),
-				statecheck.ExpectKnownValue(testAddr, at("secret_version"), knownvalue.Int64Exact(1)),
-			},
+	hcl := func(ttl, before, interval, overlap, extra string) string {
+		return ts.config(tokenHCL(ttl, `  replace_before = "`+before+`"
+  rotation = { interval = "`+interval+`", overlap = "`+overlap+`" }
+`+extra))
+	}
+	kept := func(ttl, before, interval, overlap string) []statecheck.StateCheck {
+		return []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(testAddr, at("ttl"), knownvalue.StringExact(ttl)),
+			statecheck.ExpectKnownValue(testAddr, at("replace_before"), knownvalue.StringExact(before)),
+			statecheck.ExpectKnownValue(testAddr, at("rotation"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+				"interval": knownvalue.StringExact(interval), "overlap": knownvalue.StringExact(overlap),
+			})),
+			statecheck.ExpectKnownValue(testAddr, at("expires_at"), knownvalue.StringExact(rfc3339(t0.Add(20*day)))),
+			statecheck.ExpectKnownValue(testAddr, at("secret_version"), knownvalue.Int64Exact(1)),
 		}
 	}
-	unchanged := func(ttl, interval, overlap string) resource.TestStep {
+	respelled := func(ttl, before, interval, overlap string) resource.TestStep {
 		return resource.TestStep{
-			Config:           ts.config(tokenHCL(ttl, `  rotation = { interval = "`+interval+`", overlap = "`+overlap+`" }`)),
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			Config:            hcl(ttl, before, interval, overlap, ""),
+			ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			ConfigStateChecks: kept("20d", "3d", "14d", "1h"),
 		}
 	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: ts.factories(),
 		CheckDestroy:             ts.checkAllRevoked(t, testOwner, 1),
 		Steps: []resource.TestStep{
-			{Config: ts.config(tokenHCL("20d", `  rotation = { interval = "14d", overlap = "1h" }`))},
-			respelled("480h", "336h", "60m"),
-			unchanged("480h", "336h", "60m"),
-			respelled("480h0m0s", "14d", "3600s"),
-			unchanged("480h0m0s", "14d", "3600s"),
+			{Config: hcl("20d", "3d", "14d", "1h", ""), ConfigStateChecks: kept("20d", "3d", "14d", "1h")},
+			respelled("480h", "72h", "336h", "60m"),
+			respelled("480h0m0s", "4320m", "14d", "3600s"),
+			respelled("1728000s", "259200s", "20160m", "1h0m0s"),
+			{
+				// A respelling beside a real change: the label is updated, every duration keeps
+				// its spelling in state, and the apply's result matches the plan.
+				Config: hcl("480h", "72h", "336h", "60m", `  labels = { env = "prod" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(testAddr, at("ttl"), knownvalue.StringExact("20d")),
+					plancheck.ExpectKnownValue(testAddr, at("replace_before"), knownvalue.StringExact("3d")),
+					plancheck.ExpectKnownValue(testAddr, at("expires_at"), knownvalue.StringExact(rfc3339(t0.Add(20*day)))),
+					plancheck.ExpectKnownValue(testAddr, at("secret_version"), knownvalue.Int64Exact(1)),
+				}},
+				ConfigStateChecks: append(kept("20d", "3d", "14d", "1h"),
+					statecheck.ExpectKnownValue(testAddr, at("labels"), knownvalue.MapExact(map[string]knownvalue.Check{"env": knownvalue.StringExact("prod")}))),
+			},
+			{
+				// Inside one nested attribute: the interval changes for real, the overlap is only
+				// respelled and keeps its spelling.
+				Config: hcl("480h", "72h", "15d", "60m", `  labels = { env = "prod" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(testAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: kept("20d", "3d", "15d", "1h"),
+			},
+			{
+				Config:           hcl("480h", "72h", "15d", "60m", `  labels = { env = "prod" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
 		},
 	})
-	// No renewal and no rotation reached the service: the only mutation is the creation.
+	// No renewal and no rotation reached the service: the token is at its first secret and
+	// expires when it was created to, and its rotation policy took the one real change.
 	tok := ts.tokensOf(t, testOwner)
-	if len(tok) != 1 || tok[0].SecretVersion != 1 || !tok[0].ExpiresAt.Equal(t0.Add(20*day)) {
+	if len(tok) != 1 || tok[0].SecretVersion != 1 || !tok[0].ExpiresAt.Equal(t0.Add(20*day)) ||
+		tok[0].Rotation == nil || tok[0].Rotation.Interval == "" {
 		t.Fatalf("after respelling durations the service holds %+v, want one token at version 1 expiring at creation + 20d", tok)
+	}
+	if d, err := token.ParseDuration(tok[0].Rotation.Interval); err != nil || d != 15*day {
+		t.Fatalf("the service's rotation interval is %q, want 15d", tok[0].Rotation.Interval)
 	}
 }
 

@@ -39,6 +39,13 @@ func planStage(state, plan apiTokenModel) gateStage {
 	return atPlan
 }
 
+// declaresNothingNew reports whether the plan of an existing token changes nothing: no
+// declared attribute, timeout, secret or expiry.
+func declaresNothingNew(state, plan apiTokenModel) bool {
+	return planStage(state, plan) == atPlanUndeclared && plan.Timeouts.Equal(state.Timeouts) &&
+		!plan.Secret.IsUnknown() && !plan.SealedSecret.IsUnknown() && !plan.ExpiresAt.IsUnknown()
+}
+
 // overlapNote says how long the previous secret keeps working after the planned rotation.
 func overlapNote(ctx context.Context, rotation types.Object, diags *diag.Diagnostics) string {
 	if rot, ok := rotationOf(ctx, rotation, diags); ok && knownString(rot.Overlap) {
