@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -87,6 +89,7 @@ type inventoryOptions struct {
 	list             wire.ListTokensOptions // the filters: --unused-for, --status, --owner
 	statePaths, dirs []string
 	importsPath      string
+	configPath       string // --generate-config-out: resource blocks for the imported tokens
 	asJSON, force    bool
 	connect          connectFunc
 }
@@ -110,10 +113,19 @@ values, token secrets among them: keep a --state file private, or prefer --dir, 
 the output in memory. Only resource addresses and ids are read from it.
 
 --generate-imports FILE writes an import block for every active token Terraform does not
-manage yet; then "terraform plan -generate-config-out=generated.tf" writes their HCL.
-Revoked and expired tokens are listed in the file as comments, not imported: Terraform would
-plan to replace them.`,
+manage yet. Revoked and expired tokens are listed in the file as comments, not imported:
+Terraform would plan to replace them.
+
+--generate-config-out FILE (with --generate-imports) writes the resource block of every
+imported token beside them, with the token's data_subjects and a ttl spelling its lifetime, so
+that terraform plan imports each token and changes nothing. Use it rather than Terraform's own
+"terraform plan -generate-config-out": data_subjects is sensitive, and Terraform writes a
+sensitive attribute as null, which the provider refuses for a token with data subjects (the
+plan would replace it with a token bound to none). Like Terraform's flag it never overwrites
+a file. The file holds the tokens' data subjects, which are personal information: review it
+like the rest of your configuration.`,
 		Example: `  tokenguard inventory --unused-for 30d
+  tokenguard inventory --dir . --generate-imports imports.tf --generate-config-out tokens.tf
   terraform show -json > state.json && tokenguard inventory --state state.json --generate-imports imports.tf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -129,7 +141,8 @@ plan to replace them.`,
 	f.StringVar(&o.list.Status, "status", "", "only tokens with this status: active, expired or revoked")
 	f.StringVar(&o.list.Owner, "owner", "", "only tokens of this owner")
 	f.StringVar(&o.importsPath, "generate-imports", "", "write import blocks for the active tokens Terraform does not manage to this file")
-	f.BoolVar(&o.force, "force", false, "overwrite the --generate-imports file if it exists")
+	f.StringVar(&o.configPath, "generate-config-out", "", "with --generate-imports: write the resource blocks of the imported tokens to this new file")
+	f.BoolVar(&o.force, "force", false, "overwrite the --generate-imports file if it exists (never the --generate-config-out file)")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
 	return cmd
 }
@@ -142,6 +155,17 @@ func runInventory(ctx context.Context, s *streams, o inventoryOptions) error {
 	}
 	if o.importsPath == "" && o.force {
 		return withCode(ExitUsage, errors.New("--force only applies to --generate-imports"))
+	}
+	if o.configPath != "" {
+		switch {
+		case o.importsPath == "":
+			return withCode(ExitUsage, errors.New("--generate-config-out needs --generate-imports: it writes the resource blocks that those import blocks import into"))
+		case samePath(o.configPath, o.importsPath):
+			return withCode(ExitUsage, errors.New("--generate-config-out and --generate-imports name the same file: give each its own, for example imports.tf and tokens.tf"))
+		}
+		if _, err := os.Stat(o.configPath); err == nil {
+			return withCode(ExitUsage, fmt.Errorf("--generate-config-out: %s already exists, and it is never overwritten: choose a new file", o.configPath))
+		}
 	}
 	if o.list.UnusedFor != "" {
 		if _, err := token.ParseDuration(o.list.UnusedFor); err != nil {
@@ -174,16 +198,23 @@ func runInventory(ctx context.Context, s *streams, o inventoryOptions) error {
 	}
 
 	if o.importsPath != "" {
-		n, skipped, err := writeImports(o.importsPath, o.force, tokens, state)
+		n, skipped, err := writeImports(o.importsPath, o.configPath, o.force, tokens, state)
 		if err != nil {
 			return withCode(ExitUsage, err)
 		}
 		note := fmt.Sprintf("wrote %d import block(s) to %s", n, o.importsPath)
+		if o.configPath != "" {
+			note += fmt.Sprintf(" and their resource blocks to %s", o.configPath)
+		}
 		if skipped > 0 {
 			note += fmt.Sprintf(" (%d revoked or expired token(s) listed as comments, not imported)", skipped)
 		}
+		next := "terraform plan (it should import every token and change nothing), then terraform apply"
+		if o.configPath == "" {
+			next = "write their resource blocks with --generate-config-out FILE (Terraform's -generate-config-out writes data_subjects as null, which the provider refuses for a token with data subjects)"
+		}
 		// A note on stderr about a file already written: if stderr fails there is nowhere to say so.
-		_, _ = fmt.Fprintf(s.err, "%s; next: terraform plan -generate-config-out=generated.tf\n", note)
+		_, _ = fmt.Fprintf(s.err, "%s; next: %s\n", note, next)
 	}
 	if state != nil {
 		for _, id := range state.twice {
@@ -443,8 +474,10 @@ func (ts *terraformState) rootsOf(id string) []string {
 
 // writeImports writes an import block for every active token the state does not manage,
 // sorted by name, owner and id, each to a unique valid resource name. Unmanaged tokens that are
-// not active are listed as comments. The file is created exclusively unless force.
-func writeImports(path string, force bool, tokens []wire.Token, state *terraformState) (written, skipped int, err error) {
+// not active are listed as comments. The file is created exclusively unless force. With a
+// configPath, the resource block of every imported token goes to that file, which is always
+// created exclusively (and removed again if the import file cannot be written).
+func writeImports(path, configPath string, force bool, tokens []wire.Token, state *terraformState) (written, skipped int, err error) {
 	var unmanaged []wire.Token
 	for _, t := range tokens {
 		if _, ok := state.byID[t.ID]; !ok {
@@ -455,9 +488,15 @@ func writeImports(path string, force bool, tokens []wire.Token, state *terraform
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.ID, b.ID))
 	})
 
-	var b bytes.Buffer
+	var b, cfg bytes.Buffer
 	b.WriteString("# Import blocks for tokenguard tokens Terraform does not manage yet, written by tokenguard inventory.\n")
-	b.WriteString("# Next: terraform plan -generate-config-out=generated.tf, review generated.tf, then terraform apply.\n")
+	if configPath != "" {
+		b.WriteString("# Their resource blocks are in " + comment(filepath.Base(configPath)) + ". Next: terraform plan (it imports and changes nothing), then terraform apply.\n")
+		cfg.WriteString("# Resource blocks for the tokens " + comment(filepath.Base(path)) + " imports, written by tokenguard inventory from the token service.\n")
+		cfg.WriteString("# ttl spells each token's lifetime (expires_at - created_at); data_subjects are personal information.\n")
+	} else {
+		b.WriteString("# Next: write their resource blocks with tokenguard inventory --generate-config-out FILE, then terraform plan and apply.\n")
+	}
 	b.WriteString("# An import cannot recover a token's secret: secret is null in state until the next rotation.\n")
 	taken := map[string]bool{}
 	for name := range state.rootNames {
@@ -477,28 +516,125 @@ func writeImports(path string, force bool, tokens []wire.Token, state *terraform
 		blk.SetAttributeValue("id", cty.StringVal(t.ID))
 		fmt.Fprintf(&b, "\n# %s, owner %s\n", comment(t.Name), comment(t.Owner))
 		b.Write(hclwrite.Format(f.Bytes()))
+		if configPath != "" {
+			fmt.Fprintf(&cfg, "\n# %s: %s, owner %s\n", comment(t.ID), comment(t.Name), comment(t.Owner))
+			cfg.Write(resourceBlock(name, t))
+		}
 		written++
 	}
 
+	if configPath != "" {
+		if err := writeNewFile(configPath, cfg.Bytes(), false, "--generate-config-out", "it is never overwritten: choose a new file"); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := writeNewFile(path, b.Bytes(), force, "--generate-imports", "pass --force to overwrite it, or choose another file"); err != nil {
+		if configPath != "" {
+			// No half-written pair: the resource blocks without their imports would create tokens.
+			_ = os.Remove(configPath)
+		}
+		return 0, 0, err
+	}
+	return written, skipped, nil
+}
+
+// writeNewFile writes data to path, created exclusively unless force; flag and advice name the
+// option and what to do in the error of an existing file.
+func writeNewFile(path string, data []byte, force bool, flag, advice string) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if force {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	}
-	out, err := os.OpenFile(path, flags, 0o644) //nolint:gosec // import blocks hold no secret; the file is meant to be committed
+	out, err := os.OpenFile(path, flags, 0o644) //nolint:gosec // configuration meant to be committed: import and resource blocks, no secret
 	if errors.Is(err, os.ErrExist) {
-		return 0, 0, fmt.Errorf("--generate-imports: %s already exists: pass --force to overwrite it, or choose another file", path)
+		return fmt.Errorf("%s: %s already exists: %s", flag, path, advice)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("--generate-imports: %w", err)
+		return fmt.Errorf("%s: %w", flag, err)
 	}
-	if _, err := out.Write(append(bytes.TrimRight(b.Bytes(), "\n"), '\n')); err != nil {
+	if _, err := out.Write(append(bytes.TrimRight(data, "\n"), '\n')); err != nil {
 		_ = out.Close()
-		return 0, 0, fmt.Errorf("--generate-imports: writing %s: %w", path, err)
+		return fmt.Errorf("%s: writing %s: %w", flag, path, err)
 	}
 	if err := out.Close(); err != nil {
-		return 0, 0, fmt.Errorf("--generate-imports: writing %s: %w", path, err)
+		return fmt.Errorf("%s: writing %s: %w", flag, path, err)
 	}
-	return written, skipped, nil
+	return nil
+}
+
+// samePath reports whether a and b name the same file, as far as can be told before either
+// exists.
+func samePath(a, b string) bool {
+	if ia, err := os.Stat(a); err == nil {
+		if ib, err := os.Stat(b); err == nil {
+			return os.SameFile(ia, ib)
+		}
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
+}
+
+// resourceBlock is the tokenguard_api_token resource block that imports t and plans no change:
+// every attribute the provider reads from the service, as the provider records it at import
+// (empty data_subjects, audiences and labels are left out, as they are null in state; ttl is
+// the token's lifetime, as the import derives it). Every string goes through hclwrite, which
+// escapes quotes, backslashes, line breaks, template sequences ("${", "%{") and characters
+// that are not printable, so Terraform reads back exactly the service's text.
+func resourceBlock(name string, t wire.Token) []byte {
+	f := hclwrite.NewEmptyFile()
+	body := f.Body().AppendNewBlock("resource", []string{tokenResourceType, name}).Body()
+	body.SetAttributeValue("name", cty.StringVal(t.Name))
+	body.SetAttributeValue("owner", cty.StringVal(t.Owner))
+	body.SetAttributeValue("purpose", cty.StringVal(t.Purpose))
+	body.SetAttributeValue("scopes", stringList(t.Scopes))
+	body.SetAttributeValue("data_categories", stringList(t.DataCategories))
+	if len(t.DataSubjects) > 0 {
+		body.SetAttributeValue("data_subjects", stringList(t.DataSubjects))
+	}
+	if len(t.Audiences) > 0 {
+		body.SetAttributeValue("audiences", stringList(t.Audiences))
+	}
+	if len(t.Labels) > 0 {
+		// Keys are always quoted: a bare key such as null, true or for would not read back as
+		// the label's name.
+		keys := slices.Sorted(maps.Keys(t.Labels))
+		attrs := make([]hclwrite.ObjectAttrTokens, 0, len(keys))
+		for _, k := range keys {
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{
+				Name: hclwrite.TokensForValue(cty.StringVal(k)), Value: hclwrite.TokensForValue(cty.StringVal(t.Labels[k])),
+			})
+		}
+		body.SetAttributeRaw("labels", hclwrite.TokensForObject(attrs))
+	}
+	body.SetAttributeValue("ttl", cty.StringVal(token.LifetimeTTL(t.CreatedAt, t.ExpiresAt)))
+	if t.Rotation != nil && t.Rotation.Interval != "" {
+		rot := map[string]cty.Value{"interval": cty.StringVal(tidyDuration(t.Rotation.Interval))}
+		if d, err := token.ParseDuration(t.Rotation.Overlap); err == nil && d > 0 {
+			rot["overlap"] = cty.StringVal(token.FormatDuration(d))
+		}
+		body.SetAttributeValue("rotation", cty.ObjectVal(rot))
+	}
+	return hclwrite.Format(f.Bytes())
+}
+
+// stringList is values, sorted, as an HCL list; [] when there are none.
+func stringList(values []string) cty.Value {
+	if len(values) == 0 {
+		return cty.ListValEmpty(cty.String)
+	}
+	vs := make([]cty.Value, 0, len(values))
+	for _, v := range slices.Sorted(slices.Values(values)) {
+		vs = append(vs, cty.StringVal(v))
+	}
+	return cty.ListVal(vs)
+}
+
+// tidyDuration spells a duration of the service in the shortest exact form; text it cannot
+// read is kept as it is (the provider's validators report it).
+func tidyDuration(s string) string {
+	if d, err := token.ParseDuration(s); err == nil && d > 0 {
+		return token.FormatDuration(d)
+	}
+	return s
 }
 
 // hclName turns a token name into a Terraform resource name: lower-case letters, digits and
@@ -536,12 +672,21 @@ func uniqueName(base string, taken map[string]bool) string {
 	return name
 }
 
-// comment keeps service text inside a one-line HCL comment.
+// comment keeps service text inside a one-line HCL comment, and visible: control characters
+// (line breaks among them) become spaces, and invisible format characters (zero-width
+// spaces, bidirectional overrides that reorder what an editor shows) are written as \u
+// escapes.
 func comment(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			b.WriteByte(' ')
+		case unicode.Is(unicode.Cf, r) || (!unicode.IsPrint(r) && r != ' '):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
 		}
-		return r
-	}, s)
+	}
+	return b.String()
 }

@@ -379,7 +379,7 @@ func TestInventory_generateImportsForExactlyTheUnmanagedActiveTokens(t *testing.
 	if code != 0 {
 		t.Fatalf("--generate-imports = %d %s", code, errs)
 	}
-	if !strings.Contains(errs, "wrote 3 import block(s) to "+path+" (1 revoked or expired token(s) listed as comments, not imported); next: terraform plan -generate-config-out=generated.tf") {
+	if !strings.Contains(errs, "wrote 3 import block(s) to "+path+" (1 revoked or expired token(s) listed as comments, not imported); next: write their resource blocks with --generate-config-out FILE") {
 		t.Errorf("stderr = %q", errs)
 	}
 	blocks := parseImports(t, path)

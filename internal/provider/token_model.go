@@ -199,13 +199,9 @@ func (f tokenFilterModel) options() wire.ListTokensOptions {
 	}
 }
 
-// derivedTTL is the lifetime of a token as whole days when exact, else as a Go duration.
+// derivedTTL is the ttl an import records: the token's lifetime in the largest exact unit (see token.LifetimeTTL).
 func derivedTTL(created, expires time.Time) string {
-	d := expires.Sub(created).Round(time.Second)
-	if d <= 0 {
-		d = time.Second
-	}
-	return compactDuration(d)
+	return token.LifetimeTTL(created, expires)
 }
 
 func timeValue(t *time.Time) types.String {

@@ -59,3 +59,14 @@ func FormatDuration(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// LifetimeTTL spells a token's lifetime (expires - created), to the second and at least one
+// second, in the form FormatDuration gives: the ttl an import records, since the service keeps
+// no requested ttl ("30d" for a token issued for 30 days and never renewed).
+func LifetimeTTL(created, expires time.Time) string {
+	d := expires.Sub(created).Round(time.Second)
+	if d <= 0 {
+		d = time.Second
+	}
+	return FormatDuration(d)
+}
