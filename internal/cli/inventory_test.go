@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -539,9 +540,12 @@ func TestHCLName(t *testing.T) {
 
 // TestAccInventory_generatedImportsLetTerraformWriteTheConfig drives the real Terraform CLI
 // (TF_ACC=1): tokens created through the API are unmanaged for inventory --dir on an empty
-// working directory; terraform plan -generate-config-out turns the generated import blocks
-// into HCL; after apply, inventory shows them managed at the generated addresses and a second
-// plan is empty.
+// working directory. Terraform's own plan -generate-config-out writes data_subjects (sensitive)
+// as null, so the provider refuses the plan of the token with subjects rather than replace it,
+// naming the fix and never the subjects. inventory --generate-config-out then writes the
+// resource blocks itself: the plan imports both tokens and changes nothing, shows data_subjects
+// only as a sensitive value, and after apply inventory shows them managed at the generated
+// addresses and a second plan is empty.
 func TestAccInventory_generatedImportsLetTerraformWriteTheConfig(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 to run it with the terraform CLI on PATH (it builds the provider)")
@@ -557,14 +561,15 @@ provider "tokenguard" {}
 	c := svc.Client(t)
 	var ids []string
 	// Two shapes: every optional attribute unset, and every one set (with an empty category
-	// list and a lifetime that is not whole days), so the generated HCL must round-trip both
-	// null and empty collections and the ttl derived at import.
+	// list, a lifetime that is not whole days and a data subject), so the generated HCL must
+	// round-trip both null and empty collections, the ttl derived at import and the subjects.
+	const subject = "tenant:eu-1"
 	for _, req := range []wire.CreateTokenRequest{
 		{Name: "orders-sync", Owner: "team-orders", Purpose: "sync paid orders to the warehouse system",
 			Scopes: []string{"orders:read"}, DataCategories: []string{"commercial"},
 			TTL: "30d", Rotation: &wire.Rotation{Interval: "7d", Overlap: "1h"}},
 		{Name: "Billing Export (EU)!", Owner: "team-orders", Purpose: "export invoice totals to the EU accounting system",
-			Scopes: []string{"invoices:read", "credit-notes:read"}, DataCategories: []string{}, DataSubjects: []string{"tenant:eu-1"},
+			Scopes: []string{"invoices:read", "credit-notes:read"}, DataCategories: []string{}, DataSubjects: []string{subject},
 			Audiences: []string{"accounting"}, Labels: map[string]string{"env": "prod"}, TTL: "36h"},
 	} {
 		tok, err := c.CreateToken(context.Background(), req, "")
@@ -576,6 +581,12 @@ provider "tokenguard" {}
 	tf.setenv()
 	t.Setenv("PATH", filepath.Dir(tf.bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	work := tf.dir
+	terraform := func(args ...string) (string, error) {
+		cmd := exec.Command(tf.bin, args...) //nolint:gosec // G204: the Terraform CLI of the acceptance tests
+		cmd.Dir = work
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
 	code, out, errs := runSubcommand(t, newInventoryCommand, "inventory", "--dir", work, "--generate-imports", filepath.Join(work, "imports.tf"), "--json")
 	if code != 0 {
 		t.Fatalf("inventory --dir --generate-imports = %d %s", code, errs)
@@ -585,40 +596,103 @@ provider "tokenguard" {}
 			t.Errorf("token %s managed = %q in an empty working directory, want no", tk.ID, tk.Managed)
 		}
 	}
+	if !strings.Contains(errs, "next: write their resource blocks with --generate-config-out FILE") {
+		t.Errorf("inventory --generate-imports does not point to --generate-config-out: %s", errs)
+	}
 
-	plan := exec.Command(tf.bin, "plan", "-input=false", "-no-color", "-generate-config-out=generated.tf") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
-	plan.Dir = work
-	planOut, err := plan.CombinedOutput()
-	if err != nil {
-		t.Fatalf("terraform plan -generate-config-out: %v\n%s", err, planOut)
+	// Terraform's -generate-config-out: the token with a subject is refused, not replaced.
+	planOut, err := terraform("plan", "-input=false", "-no-color", "-generate-config-out=generated.tf")
+	if err == nil {
+		t.Fatalf("terraform plan -generate-config-out succeeded; want the import of the token with data subjects refused:\n%s", planOut)
 	}
-	if !strings.Contains(string(planOut), "Plan: 2 to import, 0 to add, 0 to change, 0 to destroy.") {
-		t.Errorf("plan does not import exactly the two tokens:\n%s", planOut)
+	for _, want := range []string{"Imported Token's Data Subjects Missing From Configuration", ids[1], "tokenguard inventory",
+		"--generate-config-out", "tokenguard token show " + ids[1], "data_subjects = []"} {
+		if !strings.Contains(strings.Join(strings.Fields(planOut), " "), want) {
+			t.Errorf("the refused plan does not say %q:\n%s", want, planOut)
+		}
 	}
+	if strings.Contains(planOut, "forces replacement") || strings.Contains(planOut, subject) {
+		t.Errorf("the refused plan plans a replacement or prints the subject:\n%s", planOut)
+	}
+	t.Logf("the refused plan:\n%s", planOut)
 	generated, err := os.ReadFile(filepath.Join(work, "generated.tf")) //nolint:gosec // G304: terraform's output in the test's working directory
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`resource "tokenguard_api_token" "orders_sync" {`, `resource "tokenguard_api_token" "billing_export_eu" {`,
-		`name +\= "Billing Export \(EU\)!"`, `from "` + ids[0] + `"`, `from "` + ids[1] + `"`} {
-		if !regexp.MustCompile(want).Match(generated) {
-			t.Errorf("generated.tf does not match %q:\n%s", want, generated)
+	if !regexp.MustCompile(`data_subjects +\= null # sensitive`).Match(generated) || !strings.Contains(string(generated), `resource "tokenguard_api_token" "billing_export_eu" {`) {
+		t.Errorf("generated.tf does not write data_subjects as null (what the guard is for):\n%s", generated)
+	}
+	for _, f := range []string{"generated.tf", "imports.tf"} {
+		if err := os.Remove(filepath.Join(work, f)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Logf("generated.tf:\n%s", generated)
+
+	// inventory --generate-config-out writes the resource blocks with the subjects.
+	code, _, errs = runSubcommand(t, newInventoryCommand, "inventory", "--dir", work, "--generate-imports", filepath.Join(work, "imports.tf"),
+		"--generate-config-out", filepath.Join(work, "tokens.tf"))
+	if code != 0 {
+		t.Fatalf("inventory --generate-config-out = %d %s", code, errs)
+	}
+	config, err := os.ReadFile(filepath.Join(work, "tokens.tf")) //nolint:gosec // G304: the file inventory wrote in the test's working directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`resource "tokenguard_api_token" "orders_sync" {`, `resource "tokenguard_api_token" "billing_export_eu" {`,
+		`name +\= "Billing Export \(EU\)!"`, `data_subjects +\= \["tenant:eu-1"\]`, `ttl +\= "36h"`, `ttl +\= "30d"`} {
+		if !regexp.MustCompile(want).Match(config) {
+			t.Errorf("tokens.tf does not match %q:\n%s", want, config)
+		}
+	}
+	t.Logf("tokens.tf:\n%s", config)
 	if t.Failed() {
 		return
 	}
+	planOut, err = terraform("plan", "-input=false", "-no-color", "-out=import.tfplan")
+	if err != nil {
+		t.Fatalf("terraform plan with the written configuration: %v\n%s", err, planOut)
+	}
+	if !strings.Contains(planOut, "Plan: 2 to import, 0 to add, 0 to change, 0 to destroy.") {
+		t.Errorf("plan does not import exactly the two tokens without changing them:\n%s", planOut)
+	}
+	if !regexp.MustCompile(`data_subjects +\= \(sensitive value\)`).MatchString(planOut) || strings.Contains(planOut, subject) {
+		t.Errorf("the plan does not show data_subjects as a sensitive value, or prints the subject:\n%s", planOut)
+	}
+	// The JSON plan holds the subjects for tools that judge them (tokenguard check), marked
+	// sensitive, which is what keeps them out of every human rendering.
+	planJSON, err := terraform("show", "-json", "import.tfplan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan struct {
+		ResourceChanges []struct {
+			Address string `json:"address"`
+			Change  struct {
+				After          map[string]any `json:"after"`
+				AfterSensitive map[string]any `json:"after_sensitive"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(planJSON), &plan); err != nil {
+		t.Fatal(err)
+	}
+	marked := false
+	for _, rc := range plan.ResourceChanges {
+		if rc.Address == "tokenguard_api_token.billing_export_eu" {
+			marked = rc.Change.AfterSensitive["data_subjects"] == true && fmt.Sprint(rc.Change.After["data_subjects"]) == "["+subject+"]"
+		}
+	}
+	if !marked {
+		t.Errorf("the JSON plan does not mark data_subjects sensitive:\n%s", planJSON)
+	}
 
-	// Apply the imports with the generated configuration, unchanged.
-	apply := exec.Command(tf.bin, "apply", "-input=false", "-no-color", "-auto-approve") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
-	apply.Dir = work
-	applyOut, err := apply.CombinedOutput()
+	// Apply the imports with the written configuration, unchanged.
+	applyOut, err := terraform("apply", "-input=false", "-no-color", "import.tfplan")
 	if err != nil {
 		t.Fatalf("terraform apply of the imports: %v\n%s", err, applyOut)
 	}
-	if !strings.Contains(string(applyOut), "Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed.") {
-		t.Errorf("apply did not import exactly the two tokens without changing them:\n%s", applyOut)
+	if !strings.Contains(applyOut, "Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed.") || strings.Contains(applyOut, subject) {
+		t.Errorf("apply did not import exactly the two tokens without changing them, or printed the subject:\n%s", applyOut)
 	}
 
 	// Inventory now finds both tokens in the state, at the generated addresses.
@@ -636,13 +710,11 @@ provider "tokenguard" {}
 	}
 
 	// A second plan finds nothing to do: exit code 0 of -detailed-exitcode (2 means changes).
-	second := exec.Command(tf.bin, "plan", "-input=false", "-no-color", "-detailed-exitcode") //nolint:gosec // G204: the Terraform CLI of the acceptance tests
-	second.Dir = work
-	secondOut, err := second.CombinedOutput()
+	secondOut, err := terraform("plan", "-input=false", "-no-color", "-detailed-exitcode")
 	if err != nil {
 		t.Fatalf("the second plan is not empty (%v):\n%s", err, secondOut)
 	}
-	if !strings.Contains(string(secondOut), "No changes.") {
+	if !strings.Contains(secondOut, "No changes.") {
 		t.Errorf("the second plan does not report No changes:\n%s", secondOut)
 	}
 	for _, tok := range []string{ids[0], ids[1]} {
@@ -650,6 +722,9 @@ provider "tokenguard" {}
 		if err != nil || got.Status != "active" || got.SecretVersion != 1 {
 			t.Errorf("token %s after import and apply = %+v, %v; want active with its first secret (an import never rotates)", tok, got, err)
 		}
+	}
+	if got, err := c.GetToken(context.Background(), ids[1]); err != nil || !slices.Equal(got.DataSubjects, []string{subject}) {
+		t.Errorf("token %s holds data subjects %v (%v) after the import, want [%s]", ids[1], got.DataSubjects, err, subject)
 	}
 }
 

@@ -38,13 +38,16 @@ func tokenInfoAttributes(except ...string) map[string]schema.Attribute {
 		return schema.SetAttribute{Description: d, Computed: true, ElementType: types.StringType}
 	}
 	attrs := map[string]schema.Attribute{
-		"id":                str("Token id (`tok_…`), stable across rotations."),
-		"name":              str("Human name of the token, unique per owner."),
-		"owner":             str("Accountable team or person."),
-		"purpose":           str("Declared purpose of the token."),
-		"scopes":            set("Permissions the token grants."),
-		"data_categories":   set("CPRA data categories the token reaches; empty means no personal information."),
-		"data_subjects":     set("Consumers or tenants the token acts for."),
+		"id":              str("Token id (`tok_…`), stable across rotations."),
+		"name":            str("Human name of the token, unique per owner."),
+		"owner":           str("Accountable team or person."),
+		"purpose":         str("Declared purpose of the token."),
+		"scopes":          set("Permissions the token grants."),
+		"data_categories": set("CPRA data categories the token reaches; empty means no personal information."),
+		"data_subjects": schema.SetAttribute{
+			Description: "Consumers or tenants the token acts for. Sensitive: never printed by Terraform (personal information).",
+			Computed:    true, Sensitive: true, ElementType: types.StringType,
+		},
 		"audiences":         set("Systems the token is valid for."),
 		"labels":            schema.MapAttribute{Description: "Free-form labels.", Computed: true, ElementType: types.StringType},
 		"rotation_interval": str("Rotation interval of the token's rotation policy; null when it has none."),

@@ -98,8 +98,9 @@ func (e *apiTokenEphemeralResource) Schema(_ context.Context, _ ephemeral.Schema
 				Validators:  []validator.Set{setvalidator.ValueStringsAre(categoryValidator{})},
 			},
 			"data_subjects": schema.SetAttribute{
-				Description: "Consumers or tenants the token acts for.",
+				Description: "Consumers or tenants the token acts for. Sensitive: never printed by Terraform (personal information).",
 				Optional:    true,
+				Sensitive:   true,
 				ElementType: types.StringType,
 				Validators:  []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 			},

@@ -357,7 +357,8 @@ func orWaiver(f policy.Finding, waivable, long bool) string {
 }
 
 // findingPath maps a finding's dotted field ("ttl", "rotation.interval") to the resource
-// attribute; ok is false for "" and for fields that are not attributes of the resource.
+// attribute; ok is false for "", for fields that are not attributes of the resource, and for
+// sensitive attributes (data_subjects), whose findings go on the resource.
 func findingPath(ctx context.Context, s schema.Schema, field string) (path.Path, bool) {
 	if field == "" {
 		return path.Empty(), false
@@ -367,7 +368,13 @@ func findingPath(ctx context.Context, s schema.Schema, field string) (path.Path,
 	for _, part := range parts[1:] {
 		p = p.AtName(part)
 	}
-	if _, d := s.AttributeAtPath(ctx, p); d.HasError() {
+	a, d := s.AttributeAtPath(ctx, p)
+	if d.HasError() {
+		return path.Empty(), false
+	}
+	if a.IsSensitive() {
+		// On the attribute, Terraform would print its configuration line, value included,
+		// under the diagnostic: a sensitive attribute's finding goes on the resource.
 		return path.Empty(), false
 	}
 	return p, true

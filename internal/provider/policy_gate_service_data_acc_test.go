@@ -65,13 +65,15 @@ func TestAccPolicyGate_erasedSubjectBlocksReissue(t *testing.T) {
 	// The refresh finds the token revoked, so the plan replaces it: a new token for the erased
 	// subject. The configuration did not change, so the plan warns (a refresh before
 	// `terraform destroy` is such a plan, and must not fail) and the apply blocks.
+	// data_subjects is sensitive (issue 14): the finding is on the resource, not on the
+	// attribute, so Terraform does not print the configuration line that holds the subject.
 	diags, ok := w.diagnostics("plan")
-	want := []string{`warning CPRA Policy Violation tokenguard_api_token.orders_sync CPRA-DEL-001 [data_subjects   = ["customer:4411"]]`}
+	want := []string{`warning CPRA Policy Violation tokenguard_api_token.orders_sync CPRA-DEL-001 [resource "tokenguard_api_token" "orders_sync" {]`}
 	if got := policyDiagnostics(diags); !ok || !slices.Equal(got, want) {
 		t.Fatalf("plan after the erase succeeded=%v with policy diagnostics %q, want success with %q\nall: %v", ok, got, want, diags)
 	}
 	applyDiags, ok := w.diagnostics("apply", "-auto-approve")
-	want = []string{`error CPRA Policy Violation tokenguard_api_token.orders_sync CPRA-DEL-001 [data_subjects   = ["customer:4411"]]`}
+	want = []string{`error CPRA Policy Violation tokenguard_api_token.orders_sync CPRA-DEL-001 [resource "tokenguard_api_token" "orders_sync" {]`}
 	if got := policyDiagnostics(applyDiags); ok || !slices.Contains(got, want[0]) {
 		t.Fatalf("apply after the erase succeeded=%v with policy diagnostics %q, want failure with %q\nall: %v", ok, got, want, applyDiags)
 	}
@@ -87,6 +89,25 @@ func TestAccPolicyGate_erasedSubjectBlocksReissue(t *testing.T) {
 	if n := len(activeTokens(ts.tokensOf(t, owner))); n != 0 {
 		t.Fatalf("the blocked apply left %d active tokens, want 0", n)
 	}
+	// What people read: the human plan and apply (the blocked apply took the revoked token out
+	// of the state, so the plan now creates a token for the erased subject) are refused by
+	// CPRA-DEL-001 and print no subject.
+	planOut, planErr, err := w.execSplit("plan", "-input=false", "-no-color")
+	if err == nil || !strings.Contains(planOut+planErr, "CPRA-DEL-001") {
+		t.Fatalf("terraform plan after the erase (%v) was not refused by CPRA-DEL-001:\n%s%s", err, planOut, planErr)
+	}
+	applyOut, applyErr, err := w.execSplit("apply", "-auto-approve", "-input=false", "-no-color")
+	if err == nil || !strings.Contains(applyOut+applyErr, "CPRA-DEL-001") {
+		t.Fatalf("terraform apply after the erase (%v) was not refused by CPRA-DEL-001:\n%s%s", err, applyOut, applyErr)
+	}
+	for name, out := range map[string]string{"plan": planOut + planErr, "apply": applyOut + applyErr} {
+		if strings.Contains(out, "4411") {
+			t.Errorf("terraform %s prints the erased subject:\n%s", name, out)
+		}
+	}
+	if n := len(activeTokens(ts.tokensOf(t, owner))); n != 0 {
+		t.Fatalf("the refused apply left %d active tokens, want 0", n)
+	}
 
 	// The service's own gate refuses the same token.
 	_, err = ts.Client.CreateToken(ctx, wire.CreateTokenRequest{
@@ -99,8 +120,14 @@ func TestAccPolicyGate_erasedSubjectBlocksReissue(t *testing.T) {
 		t.Fatalf("creating a token for the erased subject through the API: %v, want 422 CPRA-DEL-001 on data_subjects", err)
 	}
 
-	// A replacement for another subject is not blocked.
+	// A replacement for another subject is not blocked, and its plan shows data_subjects as a
+	// sensitive value, never the subject.
 	w.write(ts, "", strings.Replace(erasedToken, "customer:4411", "customer:4412", 1))
+	planOut, planErr, err = w.execSplit("plan", "-input=false", "-no-color")
+	if err != nil || !strings.Contains(planOut, "data_subjects") || !strings.Contains(planOut, "(sensitive value)") ||
+		strings.Contains(planOut+planErr, "4412") {
+		t.Fatalf("terraform plan for customer:4412 (%v) does not show data_subjects as a sensitive value, or prints the subject:\n%s%s", err, planOut, planErr)
+	}
 	if diags, ok := w.diagnostics("apply", "-auto-approve"); !ok || len(policyDiagnostics(diags)) != 0 {
 		t.Fatalf("apply for a subject without a deletion request: succeeded=%v, %v", ok, diags)
 	}

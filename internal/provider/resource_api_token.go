@@ -124,6 +124,9 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 	basis, timed := loadPlanBasis(ctx, req.Private, &resp.Diagnostics)
 	name := "tokenguard_api_token " + strconv.Quote(state.Name.ValueString()) + " (" + state.ID.ValueString() + ")"
+	if subjectsDroppedAtImport(ctx, req.Private, state, plan, name, &resp.Diagnostics) {
+		return
+	}
 
 	if reason := replacementReason(state, plan, basis, timed); reason != "" {
 		// status is planned unknown and listed as requiring replacement, so Terraform shows
@@ -232,6 +235,36 @@ func planSecretShape(plan *apiTokenModel) {
 	}
 }
 
+// importedSubjectsKey marks, in private state, a token just imported that the token service
+// binds to data subjects. ImportState sets it; the import's own Read keeps it only when the
+// token has subjects, and every later Read, Create and Update clears it.
+const importedSubjectsKey = "imported_subjects"
+
+// subjectsDroppedAtImport refuses the plan of a token just imported with data subjects when the
+// configuration sets data_subjects to null: the plan would replace the token with one bound to
+// no subject, and deletion requests of those subjects would no longer find it. Terraform's
+// -generate-config-out writes a sensitive attribute as null, so a generated configuration
+// always says so. The error never names the subjects. Outside an import a null data_subjects
+// keeps its meaning (a replacement without subjects).
+func subjectsDroppedAtImport(ctx context.Context, private privateState, state, plan apiTokenModel, name string, diags *diag.Diagnostics) bool {
+	mark, d := private.GetKey(ctx, importedSubjectsKey)
+	diags.Append(d...)
+	if len(mark) == 0 || !plan.DataSubjects.IsNull() || state.DataSubjects.IsNull() || state.DataSubjects.IsUnknown() ||
+		len(state.DataSubjects.Elements()) == 0 {
+		return false
+	}
+	diags.AddAttributeError(path.Root("data_subjects"), "Imported Token's Data Subjects Missing From Configuration",
+		name+" is bound to "+strconv.Itoa(len(state.DataSubjects.Elements()))+" data subject(s) at the token service, but "+
+			"the configuration sets data_subjects to null: the plan would replace the token with one bound to no subject, "+
+			"and deletion requests of those subjects would no longer find it. terraform plan -generate-config-out writes "+
+			"data_subjects (a sensitive attribute) as null, so a generated configuration always says so.\n\n"+
+			"Set data_subjects to the token's subjects: copy the resource block from the file that "+
+			"\"tokenguard inventory --generate-imports FILE --generate-config-out FILE\" wrote, or list them with "+
+			"\"tokenguard token show "+state.ID.ValueString()+"\". To replace the token with one bound to no subject, "+
+			"set data_subjects = [].")
+	return true
+}
+
 // undeclaredReplacementKey marks, in the private state of a plan, a replacement that the
 // configuration did not ask for (expired, revoked outside Terraform, inside replace_before).
 const undeclaredReplacementKey = "undeclared_replacement"
@@ -308,6 +341,7 @@ func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateReques
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	planBasis{RefreshedAt: r.now()}.save(ctx, resp.Private, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, undeclaredReplacementKey, nil)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedSubjectsKey, nil)...)
 	// A new token starts with no used review but the one configured: a renewal block present
 	// at create (or carried into a replacement) approves no later ttl increase of this token.
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, usedReviewsKey, nil)...)
@@ -362,11 +396,15 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if basis.StaleUntil != nil && !basis.RefreshedAt.Before(*basis.StaleUntil) {
 		basis.StaleUntil = nil // it has stopped working since
 	}
-	if state.TTL.IsNull() {
+	importing := state.TTL.IsNull() // the read that follows ImportState: only id is set
+	if importing {
 		// Import: ttl is required but not stored by the service; derive it from the lifetime.
 		// The configured ttl replaces it at the next apply, without renewal or replacement.
 		state.TTL = durationOf(derivedTTL(tok.CreatedAt, tok.ExpiresAt))
 		basis.TTLDerived = true
+	}
+	if mark, _ := resp.Private.GetKey(ctx, importedSubjectsKey); len(mark) > 0 && (!importing || len(tok.DataSubjects) == 0) {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedSubjectsKey, nil)...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	basis.save(ctx, resp.Private, &resp.Diagnostics)
@@ -461,6 +499,7 @@ func (r *apiTokenResource) Update(ctx context.Context, req resource.UpdateReques
 	applyToken(ctx, &plan, tok, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	planBasis{RefreshedAt: r.now()}.save(ctx, resp.Private, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedSubjectsKey, nil)...)
 	setIdentity(ctx, resp.Identity, id, &resp.Diagnostics)
 }
 
@@ -492,6 +531,8 @@ func (r *apiTokenResource) Delete(ctx context.Context, req resource.DeleteReques
 
 func (r *apiTokenResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resource.ImportStatePassthroughWithIdentity(ctx, path.Root("id"), path.Root("id"), req, resp)
+	// The import's Read keeps the mark when the token has data subjects (see importedSubjectsKey).
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedSubjectsKey, []byte("true"))...)
 }
 
 // ready reports whether the provider was configured, adding an error when it was not.

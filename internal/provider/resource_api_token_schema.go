@@ -103,8 +103,15 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			},
 			"data_subjects": schema.SetAttribute{
 				Description: "Consumers or tenants the token acts for, for example `customer:4411`; used to find the " +
-					"token when a subject asks for deletion. Encrypted at rest by the service. Changing it replaces the token.",
+					"token when a subject asks for deletion. Encrypted at rest by the service. Changing it replaces the token. " +
+					"Sensitive: plans and `terraform show` print `(sensitive value)` instead of the subjects (they are personal " +
+					"information); the policy checks still judge them (CPRA-DEL-001). Terraform's `plan -generate-config-out` " +
+					"writes a sensitive attribute as `null`, so the plan of an import block for a token bound to subjects is refused " +
+					"while the configuration sets no `data_subjects` (it would replace the token with one bound to none): write the " +
+					"resource blocks with `tokenguard inventory --generate-imports imports.tf --generate-config-out tokens.tf`, or copy " +
+					"the subjects from `tokenguard token show ID`.",
 				Optional:      true,
+				Sensitive:     true,
 				ElementType:   types.StringType,
 				Validators:    []validator.Set{setvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1), textValidator{})},
 				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},

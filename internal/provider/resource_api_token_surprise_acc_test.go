@@ -766,3 +766,49 @@ func TestAccAPIToken_createTimeoutThenTakeover(t *testing.T) {
 	}
 	w.mustRun("destroy", "-input=false", "-no-color", "-auto-approve")
 }
+
+// TestAccAPIToken_importKeepsDataSubjects: data_subjects is sensitive (issue 14 point 10), and
+// Terraform writes a sensitive attribute as null in the configuration -generate-config-out
+// produces. The import of a token bound to subjects under a configuration without
+// data_subjects is refused at plan, with the fix and without the subjects, rather than planned
+// as a replacement that drops them. With the subjects configured the import plans no change
+// and shows them only as a sensitive value. After the import, removing data_subjects keeps its
+// meaning: a replacement by a token bound to no subject.
+func TestAccAPIToken_importKeepsDataSubjects(t *testing.T) {
+	skipUnlessAcc(t)
+	ts := newTestService(t)
+	existing, err := ts.Client.CreateToken(context.Background(), wire.CreateTokenRequest{
+		Name: "billing-export", Owner: testOwner, Purpose: "Nightly export of invoice totals to the finance data warehouse",
+		Scopes: []string{"invoices:read"}, DataCategories: []string{"commercial"}, DataSubjects: []string{"customer:4411"}, TTL: "20d",
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importBlock := "import {\n  to = tokenguard_api_token.t\n  id = \"" + existing.ID + "\"\n}\n"
+	w := newGateWorkdir(t, ts, ts.serveForCLI(t), "", importBlock+surpriseToken("20d", ""))
+	out, err := w.exec("plan", "-input=false", "-no-color")
+	flat := strings.Join(strings.Fields(out), " ")
+	if err == nil || !strings.Contains(flat, "Imported Token's Data Subjects Missing From Configuration") ||
+		!strings.Contains(flat, "tokenguard token show "+existing.ID) || strings.Contains(out, "4411") {
+		t.Fatalf("the import without data_subjects (%v) was not refused with the fix, or printed the subject:\n%s", err, out)
+	}
+
+	w.write(ts, "", importBlock+surpriseToken("20d", `  data_subjects = ["customer:4411"]`))
+	out = w.mustRun("plan", "-input=false", "-no-color", "-out=import.tfplan")
+	if !strings.Contains(out, "Plan: 1 to import, 0 to add, 0 to change, 0 to destroy.") ||
+		!regexp.MustCompile(`data_subjects +\= \(sensitive value\)`).MatchString(out) || strings.Contains(out, "4411") {
+		t.Fatalf("the import with data_subjects does not plan an import alone with data_subjects sensitive, or prints the subject:\n%s", out)
+	}
+	w.mustRun("apply", "-input=false", "-no-color", "import.tfplan")
+	if out, err := w.exec("plan", "-input=false", "-no-color", "-detailed-exitcode"); err != nil {
+		t.Fatalf("plan after the import is not empty: %v\n%s", err, out)
+	}
+
+	// Outside an import, a configuration without data_subjects replaces the token.
+	w.write(ts, "", surpriseToken("20d", ""))
+	out = w.mustRun("plan", "-input=false", "-no-color", "-out=drop.tfplan")
+	if got := w.planActions("drop.tfplan", "tokenguard_api_token.t"); got != "delete,create" || strings.Contains(out, "4411") {
+		t.Fatalf("removing data_subjects after the import planned %q (want delete,create), or printed the subject:\n%s", got, out)
+	}
+	w.mustRun("destroy", "-input=false", "-no-color", "-auto-approve")
+}
