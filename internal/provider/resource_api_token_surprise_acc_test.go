@@ -772,8 +772,9 @@ func TestAccAPIToken_createTimeoutThenTakeover(t *testing.T) {
 // produces. The import of a token bound to subjects under a configuration without
 // data_subjects is refused at plan, with the fix and without the subjects, rather than planned
 // as a replacement that drops them. With the subjects configured the import plans no change
-// and shows them only as a sensitive value. After the import, removing data_subjects keeps its
-// meaning: a replacement by a token bound to no subject.
+// and shows them only as a sensitive value; data_subjects = [] plans the replacement the error
+// offers. After the import, removing data_subjects keeps its meaning: a replacement by a token
+// bound to no subject.
 func TestAccAPIToken_importKeepsDataSubjects(t *testing.T) {
 	skipUnlessAcc(t)
 	ts := newTestService(t)
@@ -791,6 +792,13 @@ func TestAccAPIToken_importKeepsDataSubjects(t *testing.T) {
 	if err == nil || !strings.Contains(flat, "Imported Token's Data Subjects Missing From Configuration") ||
 		!strings.Contains(flat, "tokenguard token show "+existing.ID) || strings.Contains(out, "4411") {
 		t.Fatalf("the import without data_subjects (%v) was not refused with the fix, or printed the subject:\n%s", err, out)
+	}
+
+	// data_subjects = [], which the error offers, says "bound to no subject": a replacement.
+	w.write(ts, "", importBlock+surpriseToken("20d", `  data_subjects = []`))
+	out = w.mustRun("plan", "-input=false", "-no-color", "-out=none.tfplan")
+	if got := w.planActions("none.tfplan", "tokenguard_api_token.t"); got != "delete,create" || strings.Contains(out, "4411") {
+		t.Fatalf("the import with data_subjects = [] planned %q (want delete,create), or printed the subject:\n%s", got, out)
 	}
 
 	w.write(ts, "", importBlock+surpriseToken("20d", `  data_subjects = ["customer:4411"]`))
