@@ -129,7 +129,8 @@ func (r *apiTokenResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"Lowering `ttl` replaces the token, and so does a `ttl` not known until apply (it could turn out lower). " +
 					"Spellings of the same span are equal (`20d`, `480h`, `480h0m0s`): changing only the spelling plans nothing, " +
 					"and state keeps the spelling it has (so do `replace_before` and `rotation`). After import, `ttl` is derived from `expires_at - created_at` until the next apply " +
-					"records the configured `ttl` in its place, without renewal or replacement.",
+					"records the configured `ttl` in its place, without renewal or replacement, when the token could have that ttl (at least " +
+					"its remaining life); a shorter `ttl` replaces the token, so it never outlives the configured one.",
 				Required:   true,
 				CustomType: durationType{},
 				Validators: []validator.String{durationValidator{max: defaultMaxTTL}},

@@ -820,3 +820,38 @@ func TestAccAPIToken_importKeepsDataSubjects(t *testing.T) {
 	}
 	w.mustRun("destroy", "-input=false", "-no-color", "-auto-approve")
 }
+
+// TestAccAPIToken_importedTTLBelowRemainingLifeReplaces: after an import the ttl in state is
+// derived from the token's lifetime, and a configured ttl takes its place without replacement
+// when it could be the token's (from its remaining life up to its lifetime). A ttl shorter than
+// the remaining life replaces the token, at the import and also after an import that planned
+// no change (issue 14 point 8: the token must not outlive its configured ttl); inventory's
+// --generate-config-out writes the derived ttl, so such no-change imports are the common case.
+func TestAccAPIToken_importedTTLBelowRemainingLifeReplaces(t *testing.T) {
+	skipUnlessAcc(t)
+	ts := newTestService(t)
+	existing, err := ts.Client.CreateToken(context.Background(), wire.CreateTokenRequest{
+		Name: "billing-export", Owner: testOwner, Purpose: "Nightly export of invoice totals to the finance data warehouse",
+		Scopes: []string{"invoices:read"}, DataCategories: []string{"commercial"}, TTL: "20d",
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Clock.Advance(5 * day) // 15 days of its 20 remain
+	importBlock := "import {\n  to = tokenguard_api_token.t\n  id = \"" + existing.ID + "\"\n}\n"
+	w := newGateWorkdir(t, ts, ts.serveForCLI(t), "", importBlock+surpriseToken("10d", ""))
+	w.mustRun("plan", "-input=false", "-no-color", "-out=short.tfplan")
+	if got := w.planActions("short.tfplan", "tokenguard_api_token.t"); got != "delete,create" {
+		t.Fatalf("importing with a ttl shorter than the remaining life planned %q, want delete,create", got)
+	}
+	w.write(ts, "", importBlock+surpriseToken("20d", ""))
+	w.mustRun("apply", "-input=false", "-no-color", "-auto-approve") // imports, no change
+	for ttl, want := range map[string]string{"10d": "delete,create", "16d": "update"} {
+		w.write(ts, "", surpriseToken(ttl, ""))
+		w.mustRun("plan", "-input=false", "-no-color", "-out=after.tfplan")
+		if got := w.planActions("after.tfplan", "tokenguard_api_token.t"); got != want {
+			t.Errorf("ttl %s after an import that changed nothing planned %q, want %s", ttl, got, want)
+		}
+	}
+	w.mustRun("destroy", "-input=false", "-no-color", "-auto-approve")
+}

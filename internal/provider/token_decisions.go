@@ -232,13 +232,24 @@ func ttlRaised(stateTTL, planTTL durationValue) (raised, ok bool) {
 
 // ttlLowered is the RequiresReplaceIf condition of ttl: a shorter lifetime is a new token, and
 // so is a ttl not known until apply (it may turn out shorter; the apply must not change an
-// update into a replacement). A ttl derived at import is replaced by the configured one as is.
+// update into a replacement). A ttl derived at import is replaced by the configured one as is
+// when the configured one could be the token's: a renewal sets expiry to its time + ttl, so
+// any ttl from the token's remaining life (at the refresh) up to its whole lifetime could be.
+// A ttl shorter than the remaining life would leave the token living longer than configured,
+// so it replaces the token, also when the import itself planned no change (the mark of a
+// derived ttl then stays in private state until the next apply).
 func ttlLowered(ctx context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
 	if !knownString(req.StateValue) || req.PlanValue.IsNull() {
 		return
 	}
-	if basis, _ := loadPlanBasis(ctx, req.Private, &resp.Diagnostics); basis.TTLDerived {
-		return
+	if basis, timed := loadPlanBasis(ctx, req.Private, &resp.Diagnostics); basis.TTLDerived {
+		var expiresAt types.String
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("expires_at"), &expiresAt)...)
+		expires, ok := parseTime(expiresAt)
+		planned, known := durationFrom(req.PlanValue).span()
+		if !timed || !ok || !known || planned >= expires.Sub(basis.RefreshedAt) {
+			return
+		}
 	}
 	if req.PlanValue.IsUnknown() {
 		resp.RequiresReplace = true
