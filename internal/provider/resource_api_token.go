@@ -399,7 +399,8 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	importing := state.TTL.IsNull() // the read that follows ImportState: only id is set
 	if importing {
 		// Import: ttl is required but not stored by the service; derive it from the lifetime.
-		// The configured ttl replaces it at the next apply, without renewal or replacement.
+		// The configured ttl replaces it at the next apply, without renewal or replacement
+		// when the token could have it (see ttlLowered).
 		state.TTL = durationOf(derivedTTL(tok.CreatedAt, tok.ExpiresAt))
 		basis.TTLDerived = true
 	}
