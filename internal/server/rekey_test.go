@@ -150,7 +150,8 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 	// a and b each had an owner and a subjects envelope under the old key; c was new. The
 	// responses of the creates of a and b and of the deletion request were sealed under the
 	// old key (those of c's create and a's rotation under the new one).
-	want := server.RekeyResult{KeyID: newID, TokensSeen: 3, EnvelopesResealed: 4, ResponsesResealed: 3, DeletionsSeen: 1, SubjectsResealed: 1}
+	want := server.RekeyResult{KeyID: newID, TokensSeen: 3, EnvelopesResealed: 4, ResponsesResealed: 3, DeletionsSeen: 1, SubjectsResealed: 1,
+		CredentialsSeen: 1} // the bootstrap admin, restricted to no owner
 	if res != want {
 		t.Fatalf("rekey = %+v, want %+v", res, want)
 	}
