@@ -501,7 +501,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		case ctx.Err() != nil:
 			msg += fmt.Sprintf(" within %s", readyTimeout)
 		}
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: msg})
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: wire.CodeNotReady, message: msg})
 		return
 	}
 	if ok, pending := s.verifications.healthy(); !ok {
