@@ -339,6 +339,7 @@ func (s *Server) routes() {
 	handle("GET /v1/deletion-requests/erased-subjects", s.authed(accessGateData, s.listErasedSubjects))
 	handle("GET /v1/deletion-requests/{id}", s.authed(accessRead, s.getDeletionRequest))
 	handle("POST /v1/access-requests", s.authed(accessRead, s.createAccessRequest))
+	handle("POST /v1/evidence-packs", s.authed(accessRead, s.issueEvidence))
 	handle("GET /v1/deletion-requests", s.authed(accessRead, s.listDeletionEvidence))
 	handle("GET /v1/renewals", s.authed(accessRead, s.listRenewals))
 	handle("GET /v1/policy", s.authed(accessGateData, s.policyInForce))
