@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
@@ -128,4 +129,47 @@ func mapValues(m map[string]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// TestEvidenceIssue_PostgreSQL: the record of a pack's issue on PostgreSQL: a reader's
+// record holds the digest and checkpoint and chains where the answer says; a checkpoint the
+// log does not hold is refused and not recorded.
+func TestEvidenceIssue_PostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	pg := openPostgres(testenv.PostgresURL(t))(t)
+	svc := servertest.Start(t, servertest.Options{WrapStore: func(store.Store) store.Store { return pg }})
+	admin := svc.Client(t)
+	if _, err := admin.CreateToken(ctx, compliantRequest("evidence-pg"), ""); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "auditor", Role: "reader"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := svc.ClientWithToken(t, reader.Secret)
+	cp, err := rc.AuditCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := strings.Repeat("7c", 32)
+	_, err = rc.IssueEvidence(ctx, wire.EvidenceIssueRequest{ManifestDigest: digest, CheckpointSeq: cp.Seq, CheckpointHash: strings.Repeat("0", 64)})
+	wantAPIError(t, err, 400, "invalid_request", "checkpoint_hash")
+	issued, err := rc.IssueEvidence(ctx, wire.EvidenceIssueRequest{ManifestDigest: digest, CheckpointSeq: cp.Seq, CheckpointHash: cp.Hash})
+	if err != nil || issued.AuditSeq != cp.Seq+1 {
+		t.Fatalf("issue = %+v, %v; want the record right after the checkpoint %d", issued, err, cp.Seq)
+	}
+	err = pg.View(ctx, func(r store.Reader) error {
+		recs, err := r.ListAudit(ctx, cp.Seq, 10)
+		if err != nil {
+			return err
+		}
+		if len(recs) != 1 || recs[0].Hash != issued.AuditHash || recs[0].Action != "evidence.issued" || recs[0].Actor != reader.ID ||
+			recs[0].Details["manifest_digest"] != digest || recs[0].Details["checkpoint_hash"] != cp.Hash || recs[0].Details["scope"] != "service" {
+			t.Errorf("records after the checkpoint = %+v, want the one evidence.issued record", recs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
