@@ -180,8 +180,8 @@ func issueEvidence(ctx context.Context, c *client.Client, keys *keyring.Keyring,
 		if rec.Seq == issued.AuditSeq {
 			found = rec.Hash == issued.AuditHash && rec.Action == actionEvidenceIssued && rec.Details["manifest_digest"] == m.Digest
 		}
-		if rec.Action == actionEvidenceIssued && rec.Seq < issued.AuditSeq && sameCheckpoint(rec, m.Checkpoint) {
-			return withCode(ExitFindings, fmt.Errorf("another evidence pack was recorded on the same audit checkpoint %d (audit record %d, by credential %s) before this one: "+
+		if rec.Action == actionEvidenceIssued && rec.Seq < issued.AuditSeq && otherPackOn(rec, m) {
+			return withCode(ExitFindings, fmt.Errorf("another evidence pack (another manifest digest) was recorded on the same audit checkpoint %d (audit record %d, by credential %s) before this one: "+
 				"a checkpoint seals one pack; run tokenguard report evidence again", m.Checkpoint.Seq, rec.Seq, rec.Actor))
 		}
 		if rec.Seq == signed.Seq && rec.Hash != signed.Hash {
@@ -509,8 +509,8 @@ func newReportVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
      that chain, at or before the pack's checkpoint, with the hash the pack records. The
      chain's records are HMACs under the audit key: this step needs the key file (--key-file);
   4. the record evidence-issued.json names is the evidence.issued record of this manifest's
-     digest and this pack's checkpoint, and the first such record on that checkpoint: a
-     pack rewritten after its issue, its manifest recomputed, is refused.
+     digest and this pack's checkpoint, and no earlier record on that checkpoint holds
+     another digest: a pack rewritten after its issue, its manifest recomputed, is refused.
 
 --manifest-only does steps 1 and 2 alone, without the service (say so to whoever relies on it).
 
@@ -651,8 +651,8 @@ func verifyCitations(ctx context.Context, c *client.Client, keys *keyring.Keyrin
 		if rec.Seq == iss.RecordSeq {
 			issue = &rec
 		}
-		if rec.Action == actionEvidenceIssued && rec.Seq < iss.RecordSeq && issue == nil && sameCheckpoint(rec, cp) {
-			return withCode(ExitFindings, fmt.Errorf("%w: audit record %d (by credential %s) recorded a pack on this pack's checkpoint %d before record %d did: "+
+		if rec.Action == actionEvidenceIssued && rec.Seq < iss.RecordSeq && issue == nil && otherPackOn(rec, m) {
+			return withCode(ExitFindings, fmt.Errorf("%w: audit record %d (by credential %s) recorded another manifest digest on this pack's checkpoint %d before record %d did: "+
 				"a checkpoint seals one pack, the first recorded; this one was made again or rewritten on it", evidencepack.ErrTampered, rec.Seq, rec.Actor, cp.Seq, iss.RecordSeq))
 		}
 		return nil
@@ -682,10 +682,12 @@ func verifyCitations(ctx context.Context, c *client.Client, keys *keyring.Keyrin
 	return res, nil
 }
 
-// sameCheckpoint reports whether rec, an evidence.issued record, recorded a pack resting on
-// the checkpoint cp.
-func sameCheckpoint(rec audit.Record, cp evidencepack.Checkpoint) bool {
-	return rec.Details["checkpoint_seq"] == strconv.FormatInt(cp.Seq, 10) && rec.Details["checkpoint_hash"] == cp.Hash
+// otherPackOn reports whether rec, an evidence.issued record, recorded another pack than
+// m's (another manifest digest) resting on m's checkpoint. A checkpoint seals one pack, the
+// first recorded on it; the same digest recorded twice (a retried request) is one pack.
+func otherPackOn(rec audit.Record, m evidencepack.Manifest) bool {
+	return rec.Details["checkpoint_seq"] == strconv.FormatInt(m.Checkpoint.Seq, 10) && rec.Details["checkpoint_hash"] == m.Checkpoint.Hash &&
+		rec.Details["manifest_digest"] != m.Digest
 }
 
 // checkIssueRecord checks that rec, the verified audit record iss names, is the record of

@@ -162,7 +162,7 @@ func TestReportVerify_refusesARewrittenPackWhoseManifestDigestIsNotTheRecordedOn
 	dir = filepath.Join(tmp, "second-record")
 	copyPack(t, p, dir)
 	cases++
-	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "a checkpoint seals one pack, the first recorded") {
+	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "recorded another manifest digest on this pack's checkpoint") {
 		t.Errorf("a rewritten pack sealed by a second record on its checkpoint: verify = %d %q, want exit 1", code, out)
 	}
 	t.Logf("%d rewritten packs, each refused", cases)
@@ -176,36 +176,57 @@ func TestReportVerify_refusesARewrittenPackWhoseManifestDigestIsNotTheRecordedOn
 
 // TestReportEvidence_refusesToSealWhenAnotherPackWasRecordedOnItsCheckpoint: a checkpoint
 // seals one pack, so report evidence must not write a pack that report verify would refuse.
-// A second pack recorded on the same checkpoint just before this one's record (a concurrent
-// run, or someone racing it) makes report evidence fail, naming the other record, and leave
-// nothing behind.
+// Another manifest digest recorded on the same checkpoint just before this pack's record (a
+// concurrent run, or someone racing it) makes report evidence fail, naming the other record,
+// and leave nothing behind. The same digest recorded twice (a request retried after a lost
+// answer) is one pack: the pack is written and verifies.
 func TestReportEvidence_refusesToSealWhenAnotherPackWasRecordedOnItsCheckpoint(t *testing.T) {
-	var once sync.Once
-	w := newPackWorldWrapped(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost && r.URL.Path == "/v1/evidence-packs" {
-				once.Do(func() {
-					body, _ := io.ReadAll(r.Body)
-					var req wire.EvidenceIssueRequest
-					_ = json.Unmarshal(body, &req)
-					req.ManifestDigest = strings.Repeat("0", 64)
-					racing, _ := json.Marshal(req)
-					first := r.Clone(r.Context())
-					first.Body = io.NopCloser(bytes.NewReader(racing))
-					first.ContentLength = int64(len(racing))
-					h.ServeHTTP(httptest.NewRecorder(), first)
-					r.Body = io.NopCloser(bytes.NewReader(body))
+	for _, c := range []struct {
+		name    string
+		digest  func(string) string // the digest of the record made first
+		refused bool
+	}{
+		{"another pack first", func(string) string { return strings.Repeat("0", 64) }, true},
+		{"the same digest first (a retry)", func(d string) string { return d }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var once sync.Once
+			w := newPackWorldWrapped(t, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodPost && r.URL.Path == "/v1/evidence-packs" {
+						once.Do(func() {
+							body, _ := io.ReadAll(r.Body)
+							var req wire.EvidenceIssueRequest
+							_ = json.Unmarshal(body, &req)
+							req.ManifestDigest = c.digest(req.ManifestDigest)
+							first, _ := json.Marshal(req)
+							early := r.Clone(r.Context())
+							early.Body = io.NopCloser(bytes.NewReader(first))
+							early.ContentLength = int64(len(first))
+							h.ServeHTTP(httptest.NewRecorder(), early)
+							r.Body = io.NopCloser(bytes.NewReader(body))
+						})
+					}
+					h.ServeHTTP(rw, r)
 				})
+			})
+			dest := filepath.Join(t.TempDir(), "pack.zip")
+			code, out, errs := runSubcommand(t, w.report(), "report", "evidence", "--output", dest)
+			if !c.refused {
+				if code != ExitOK {
+					t.Fatalf("report evidence after a retried record = %d %q %q, want a pack", code, out, errs)
+				}
+				if code, out := w.verify(t, dest); code != ExitOK {
+					t.Fatalf("verify of a pack whose digest was recorded twice = %d %q", code, out)
+				}
+				return
 			}
-			h.ServeHTTP(rw, r)
+			if code != ExitFindings || !strings.Contains(errs, "another evidence pack (another manifest digest) was recorded on the same audit checkpoint") {
+				t.Fatalf("report evidence after a racing record = %d %q %q, want exit 1 naming the other record", code, out, errs)
+			}
+			if left, _ := os.ReadDir(filepath.Dir(dest)); len(left) != 0 {
+				t.Errorf("a refused pack left %d entries, e.g. %s", len(left), left[0].Name())
+			}
 		})
-	})
-	dest := filepath.Join(t.TempDir(), "pack.zip")
-	code, out, errs := runSubcommand(t, w.report(), "report", "evidence", "--output", dest)
-	if code != ExitFindings || !strings.Contains(errs, "another evidence pack was recorded on the same audit checkpoint") {
-		t.Fatalf("report evidence after a racing record = %d %q %q, want exit 1 naming the other record", code, out, errs)
-	}
-	if left, _ := os.ReadDir(filepath.Dir(dest)); len(left) != 0 {
-		t.Errorf("a refused pack left %d entries, e.g. %s", len(left), left[0].Name())
 	}
 }
