@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidencepack"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
@@ -165,6 +168,34 @@ func TestReportVerify_refusesARewrittenPackWhoseManifestDigestIsNotTheRecordedOn
 	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "recorded another manifest digest on this pack's checkpoint") {
 		t.Errorf("a rewritten pack sealed by a second record on its checkpoint: verify = %d %q, want exit 1", code, out)
 	}
+	// The issuance pointed at a genuine record of another kind (an access request made after
+	// the pack), with a fresh signed checkpoint covering it: refused (the genuine record of
+	// the issue on the same checkpoint comes first).
+	answer, err := rc.CreateAccessRequest(ctx, wire.AccessRequest{Subject: "customer:8101"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := rc.ListAudit(ctx, answer.AuditSeq-1, 1)
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("reading the access request's record: %v", err)
+	}
+	if signed, err = rc.AuditCheckpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p = clonePack(genuine)
+	rewrites["inventory owner changed"](p)
+	remanifest(t, p)
+	if err := json.Unmarshal(p[evidencepack.IssuanceName], &iss); err != nil {
+		t.Fatal(err)
+	}
+	iss.RecordSeq, iss.RecordHash, iss.Checkpoint = page.Records[0].Seq, page.Records[0].Hash, signed
+	p[evidencepack.IssuanceName] = mustIndentJSON(t, iss)
+	dir = filepath.Join(tmp, "another-kind-of-record")
+	copyPack(t, p, dir)
+	cases++
+	if code, out := w.verify(t, dir); code != ExitFindings || !strings.Contains(out, "does not verify") {
+		t.Errorf("a rewritten pack sealed by an access request's record: verify = %d %q, want exit 1", code, out)
+	}
 	t.Logf("%d rewritten packs, each refused", cases)
 
 	// The genuine pack still verifies, and says which record holds its digest, by whom.
@@ -228,5 +259,35 @@ func TestReportEvidence_refusesToSealWhenAnotherPackWasRecordedOnItsCheckpoint(t
 				t.Errorf("a refused pack left %d entries, e.g. %s", len(left), left[0].Name())
 			}
 		})
+	}
+}
+
+// TestCheckIssueRecord_refusesAnotherKindDigestOrCheckpoint: the record an issuance names must
+// be the evidence.issued record of this manifest's digest and this pack's checkpoint, with the
+// hash the issuance names.
+func TestCheckIssueRecord_refusesAnotherKindDigestOrCheckpoint(t *testing.T) {
+	m := evidencepack.Manifest{Digest: strings.Repeat("d", 64)}
+	m.Checkpoint.Seq, m.Checkpoint.Hash = 11, strings.Repeat("c", 64)
+	good := audit.Record{Seq: 12, Hash: strings.Repeat("e", 64), Event: audit.Event{Action: actionEvidenceIssued, Details: map[string]string{
+		"manifest_digest": m.Digest, "checkpoint_seq": "11", "checkpoint_hash": m.Checkpoint.Hash, "scope": "service"}}}
+	iss := evidencepack.Issuance{ManifestDigest: m.Digest, RecordSeq: 12, RecordHash: good.Hash}
+	if err := checkIssueRecord(good, m, iss); err != nil {
+		t.Fatalf("the genuine record: %v", err)
+	}
+	bad := map[string]func(*audit.Record){
+		"another hash":       func(r *audit.Record) { r.Hash = strings.Repeat("f", 64) },
+		"another kind":       func(r *audit.Record) { r.Action = "access.request" },
+		"another digest":     func(r *audit.Record) { r.Details["manifest_digest"] = strings.Repeat("0", 64) },
+		"no digest":          func(r *audit.Record) { delete(r.Details, "manifest_digest") },
+		"another checkpoint": func(r *audit.Record) { r.Details["checkpoint_seq"] = "10" },
+		"another hash of it": func(r *audit.Record) { r.Details["checkpoint_hash"] = strings.Repeat("0", 64) },
+	}
+	for name, change := range bad {
+		rec := good
+		rec.Details = maps.Clone(good.Details)
+		change(&rec)
+		if err := checkIssueRecord(rec, m, iss); !errors.Is(err, evidencepack.ErrTampered) {
+			t.Errorf("%s: checkIssueRecord = %v, want ErrTampered", name, err)
+		}
 	}
 }
