@@ -151,9 +151,10 @@ func newAdminRekeyCommand(s *streams) *cobra.Command {
 		Use:   "rekey",
 		Short: "Re-encrypt personal fields and stored responses under the current key (--new-key adds one first)",
 		Long: `Re-encrypt, in one transaction, every value sealed under an older key: each token's
-owner and data subjects, the stored idempotent responses (they hold the secrets minted then)
-and the data subject of each deletion-request evidence record. With --new-key, first add a
-new key set to the key file and make it current.
+owner and data subjects, the stored idempotent responses (they hold the secrets minted then),
+the data subject of each deletion-request evidence record and the owner of each
+owner-restricted credential. With --new-key, first add a new key set to the key file and
+make it current.
 
 --db is the SQLite database file or the postgres:// URL the service uses (the URL may also
 come from TOKENGUARD_DB); with PostgreSQL, --key-file is required.
@@ -166,8 +167,8 @@ while rekey runs wait for it (PostgreSQL) or refuse to start (SQLite). --force r
 then restart every running service at once, and copy the key file to every instance first.
 
 Older key sets stay in the key file: secret hashes cannot be recomputed without the secrets,
-so live tokens keep verifying under the key their hash was made with until their next
-rotation. Blind indexes and fingerprints keep their key (it is carried over), so lookups by
+so live tokens and credentials keep verifying under the key their hash was made with until
+their next rotation (rotate them before removing an older key set). Blind indexes and fingerprints keep their key (it is carried over), so lookups by
 owner or data subject and audit references stay valid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -263,8 +264,10 @@ func runAdminRekey(ctx context.Context, s *streams, o adminRekeyOptions) error {
 		return withCode(ExitFindings, fmt.Errorf("closing the database: %w", err))
 	}
 	_, _ = fmt.Fprintf(s.out, "tokenguard: re-encrypted under key %s: %d tokens read, %d personal-field values re-encrypted, "+
-		"%d stored responses re-encrypted, %d deletion-request subjects re-encrypted\n",
-		res.KeyID, res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.SubjectsResealed)
+		"%d stored responses re-encrypted, %d deletion-request subjects re-encrypted, "+
+		"%d credentials read, %d credential owners re-encrypted\n",
+		res.KeyID, res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.SubjectsResealed,
+		res.CredentialsSeen, res.OwnersResealed)
 	if o.force {
 		_, _ = fmt.Fprintln(s.out, "tokenguard: --force: restart running services now so they load the key file")
 	} else if o.newKey {

@@ -270,7 +270,11 @@ func verifyService(ctx context.Context, c *client.Client, v *audit.Verifier) err
 // what a broken chain means: audit verify stops at it, the rotation report notes it and
 // reads on.
 func eachAuditRecord(ctx context.Context, c *client.Client, pageSize int, fn func(audit.Record) error) error {
-	var after int64
+	return eachAuditRecordAfter(ctx, c, 0, pageSize, fn)
+}
+
+// eachAuditRecordAfter is eachAuditRecord from the record after sequence number after on.
+func eachAuditRecordAfter(ctx context.Context, c *client.Client, after int64, pageSize int, fn func(audit.Record) error) error {
 	for {
 		page, err := c.ListAudit(ctx, after, pageSize)
 		if err != nil {

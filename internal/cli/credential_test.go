@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/evidencepack"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server/servertest"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
@@ -120,8 +121,9 @@ func TestCredential_readerProducesTheEvidencePackAndAnAccessAnswer(t *testing.T)
 	}
 	t.Setenv("TOKENGUARD_TOKEN", reader.Secret)
 	p := w.writePack(t, filepath.Join(t.TempDir(), "pack"))
-	if len(p) != 10 {
-		t.Fatalf("the reader's pack holds %d parts, want 10", len(p))
+	// 11: the 10 parts and evidence-issued.json, the record of its issue the reader made.
+	if len(p) != 11 || p[evidencepack.IssuanceName] == nil {
+		t.Fatalf("the reader's pack holds %d parts, want 11 with %s", len(p), evidencepack.IssuanceName)
 	}
 	if code, out, errs := run(t, "", "access", "--subject", "customer:8101", "--format", "json"); code != ExitOK || !strings.Contains(out, w.rotated) {
 		t.Fatalf("access by a reader = %d %q %q", code, out, errs)

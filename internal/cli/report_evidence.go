@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,8 +21,11 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
-// actionDeletionRequest is the audit action of a deletion request (the service's).
-const actionDeletionRequest = "deletion.request"
+// Audit actions of the service that the evidence pack reads.
+const (
+	actionDeletionRequest = "deletion.request" // a deletion request
+	actionEvidenceIssued  = "evidence.issued"  // an evidence pack's manifest digest, recorded
+)
 
 func newReportEvidenceCommand(s *streams, cf *clientFlags, now func() time.Time) *cobra.Command {
 	o := reportEvidenceOptions{now: now}
@@ -35,7 +39,10 @@ thresholds and waivers in force, and the signed audit checkpoint everything rest
 service signs its chain's head (sequence number, hash, time) with the Ed25519 checkpoint
 key of its key file after every other part was read, and the pack holds that checkpoint
 with its public key. manifest.json lists every part with its SHA-256; index.html opens
-offline and links every part.
+offline and links every part. Then the manifest's digest is recorded in the audit chain
+(POST /v1/evidence-packs, an evidence.issued record naming the credential) and the service
+signs a second checkpoint, after that record: evidence-issued.json holds both, so a pack
+rewritten afterwards, every hash recomputed, no longer has the digest the service recorded.
 
 The audit chain is read and verified through the API up to the checkpoint; its records are
 HMACs under the audit key, so the key file is needed to verify them and the checkpoint's
@@ -47,8 +54,8 @@ from the pack.
 --output names a new directory (or an empty one) or a FILE.zip that does not exist yet.
 The pack names token owners and renewal reviewers: its files are written 0600.
 
-A reader credential is enough (it only reads; one restricted to an owner is refused, as the
-pack is about every owner).
+A reader credential is enough (it reads, and records the pack's issue, which changes no
+token; one restricted to an owner is refused, as the pack is about every owner).
 
 Check a pack with: tokenguard report verify PACK`,
 		Example: `  tokenguard report evidence --output evidence-2030-q1.zip
@@ -96,7 +103,7 @@ func runReportEvidence(ctx context.Context, s *streams, o reportEvidenceOptions)
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
 	}
-	sum, err := writeEvidence(ctx, w, c, keys, at)
+	sum, v, err := writeEvidence(ctx, w, c, keys, at)
 	if err != nil {
 		w.Abort()
 		return err
@@ -106,13 +113,93 @@ func runReportEvidence(ctx context.Context, s *streams, o reportEvidenceOptions)
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
 	}
+	iss, chain, err := issueEvidence(ctx, c, keys, v, m, sum.Checkpoint.ChainVerified)
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.Seal(iss); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--output: %w", err))
+	}
 	// A note on stderr about a pack already written: if stderr fails there is nowhere to say so.
-	_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\nmanifest digest %s: keep it where the pack's readers cannot write\n",
-		len(m.Files)+1, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), o.output, m.Digest)
+	_, _ = fmt.Fprintf(s.err, "wrote the evidence pack (%d parts, %d tokens, %d deletion requests, %d renewals, signed audit checkpoint of record %d, key set %s, public key %s) to %s\n"+
+		"manifest digest %s, recorded in audit record %d (evidence.issued), covered by the signed audit checkpoint of record %d\n",
+		len(m.Files)+2, sum.Tokens, sum.DeletionCount, sum.RenewalCount, sum.Checkpoint.Seq, sum.Checkpoint.KeyID, sum.Checkpoint.EncodedPublicKey(), o.output,
+		m.Digest, iss.RecordSeq, iss.Checkpoint.Seq)
 	if !sum.Checkpoint.ChainVerified {
 		return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify: %s", sum.Checkpoint.Problem))
 	}
+	if !chain.Verified {
+		return withCode(ExitFindings, fmt.Errorf("the audit chain does not verify after the pack's checkpoint: %s", chain.Problem))
+	}
 	return nil
+}
+
+// issueEvidence records the digest of the manifest m in the audit chain of the service at c
+// (POST /v1/evidence-packs, an evidence.issued record), then asks the service to sign a
+// checkpoint, which comes after that record and so covers it, and returns the pack's
+// issuance. With the key file (keys), the new checkpoint's signature is checked, and when
+// the chain verified up to the pack's checkpoint (verified; v then stands at it), the
+// records after it are verified up to the new checkpoint: the record of the issue must hold
+// the digest.
+func issueEvidence(ctx context.Context, c *client.Client, keys *keyring.Keyring, v *audit.Verifier, m evidencepack.Manifest, verified bool) (evidencepack.Issuance, evidence.Chain, error) {
+	issued, err := c.IssueEvidence(ctx, wire.EvidenceIssueRequest{ManifestDigest: m.Digest, CheckpointSeq: m.Checkpoint.Seq, CheckpointHash: m.Checkpoint.Hash})
+	if err != nil {
+		return evidencepack.Issuance{}, evidence.Chain{}, apiFailure(err)
+	}
+	signed, err := c.AuditCheckpoint(ctx)
+	if err != nil {
+		return evidencepack.Issuance{}, evidence.Chain{}, apiFailure(err)
+	}
+	iss := evidencepack.Issuance{ManifestDigest: m.Digest, RecordSeq: issued.AuditSeq, RecordHash: issued.AuditHash,
+		Checkpoint: signed, PublicKey: m.Checkpoint.PublicKey}
+	chain := evidence.Chain{Verified: verified}
+	if keys == nil || !verified {
+		return iss, chain, nil
+	}
+	pub, ok := keys.CheckpointKey(signed.KeyID)
+	if !ok {
+		return iss, chain, withCode(ExitFindings, fmt.Errorf("the service signed its audit checkpoint with key set %q, which the key file does not hold: give the service's own key file", signed.KeyID))
+	}
+	iss.PublicKey = pub
+	if err := signed.Verify(keys); err != nil {
+		return iss, chain, withCode(ExitFindings, err)
+	}
+	found := false
+	err = eachAuditRecordAfter(ctx, c, v.Head().Seq, auditPageSize, func(rec audit.Record) error {
+		if rec.Seq > signed.Seq {
+			return errWalkDone
+		}
+		if err := v.Add(rec); err != nil {
+			if !errors.Is(err, audit.ErrBroken) && !errors.Is(err, audit.ErrNoKey) {
+				return withCode(ExitFindings, err)
+			}
+			chain.Verified, chain.Problem = false, err.Error()
+			return errWalkDone
+		}
+		if rec.Seq == issued.AuditSeq {
+			found = rec.Hash == issued.AuditHash && rec.Action == actionEvidenceIssued && rec.Details["manifest_digest"] == m.Digest
+		}
+		if rec.Action == actionEvidenceIssued && rec.Seq < issued.AuditSeq && otherPackOn(rec, m) {
+			return withCode(ExitFindings, fmt.Errorf("another evidence pack (another manifest digest) was recorded on the same audit checkpoint %d (audit record %d, by credential %s) before this one: "+
+				"a checkpoint seals one pack; run tokenguard report evidence again", m.Checkpoint.Seq, rec.Seq, rec.Actor))
+		}
+		if rec.Seq == signed.Seq && rec.Hash != signed.Hash {
+			chain.Verified, chain.Problem = false, fmt.Sprintf("record %d has another hash than the checkpoint the service just signed", rec.Seq)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errWalkDone) {
+		return iss, chain, err
+	}
+	if chain.Verified && v.Head().Seq < signed.Seq {
+		chain.Verified, chain.Problem = false, fmt.Sprintf("the chain ends at record %d, before the checkpoint the service just signed (record %d)", v.Head().Seq, signed.Seq)
+	}
+	if chain.Verified && !found {
+		return iss, chain, withCode(ExitFindings, fmt.Errorf("the service answered audit record %d as the record of the pack's issue, but the verified chain does not hold it with the manifest digest", issued.AuditSeq))
+	}
+	chain.Records = v.Count()
+	return iss, chain, nil
 }
 
 // writeEvidence reads every part of a pack from the service at c and writes it to w as it is
@@ -122,45 +209,46 @@ func runReportEvidence(ctx context.Context, s *streams, o reportEvidenceOptions)
 // The checkpoint is signed after every other part was read, so it covers every record they
 // cite; the chain is then read and verified up to it, and the rotation report is built from
 // it and the inventory read back from disk.
-func writeEvidence(ctx context.Context, w *evidencepack.Writer, c *client.Client, keys *keyring.Keyring, at time.Time) (evidencepack.Summary, error) {
-	sum := evidencepack.Summary{GeneratedAt: at, Statuses: map[string]int{}}
-	var err error
+//
+// It returns the verifier of the chain, standing at the checkpoint when the chain verified.
+func writeEvidence(ctx context.Context, w *evidencepack.Writer, c *client.Client, keys *keyring.Keyring, at time.Time) (sum evidencepack.Summary, v *audit.Verifier, err error) {
+	sum = evidencepack.Summary{GeneratedAt: at, Statuses: map[string]int{}}
 	if sum.Policy, err = c.Policy(ctx); err != nil {
-		return sum, apiFailure(err)
+		return sum, v, apiFailure(err)
 	}
 	if err := w.WriteJSON(evidencepack.PolicyName, sum.Policy); err != nil {
-		return sum, err
+		return sum, v, err
 	}
 	if err := writeInventory(ctx, w, c, &sum); err != nil {
-		return sum, err
+		return sum, v, err
 	}
 	deletions, err := writeDeletions(ctx, w, c, &sum)
 	if err != nil {
-		return sum, err
+		return sum, v, err
 	}
 	renewalCites, err := writeRenewals(ctx, w, c, &sum)
 	if err != nil {
-		return sum, err
+		return sum, v, err
 	}
 
 	signed, err := c.AuditCheckpoint(ctx)
 	if err != nil {
-		return sum, apiFailure(err)
+		return sum, v, apiFailure(err)
 	}
 	sum.Checkpoint = evidencepack.Checkpoint{Kind: evidencepack.CheckpointSigned, Checkpoint: signed}
-	v := &audit.Verifier{}
+	v = &audit.Verifier{}
 	if keys != nil {
 		pub, ok := keys.CheckpointKey(signed.KeyID)
 		if !ok {
-			return sum, withCode(ExitFindings, fmt.Errorf("the service signed its audit checkpoint with key set %q, which the key file does not hold: give the service's own key file", signed.KeyID))
+			return sum, v, withCode(ExitFindings, fmt.Errorf("the service signed its audit checkpoint with key set %q, which the key file does not hold: give the service's own key file", signed.KeyID))
 		}
 		sum.Checkpoint.PublicKey = pub
 		if err := signed.Verify(keys); err != nil {
-			return sum, withCode(ExitFindings, err)
+			return sum, v, withCode(ExitFindings, err)
 		}
 		v = audit.NewVerifier(keys)
 		if err := v.Expect([]audit.Checkpoint{signed}, keys); err != nil {
-			return sum, withCode(ExitFindings, err)
+			return sum, v, withCode(ExitFindings, err)
 		}
 	}
 
@@ -168,7 +256,7 @@ func writeEvidence(ctx context.Context, w *evidencepack.Writer, c *client.Client
 	// with the rotations and deletion requests the walk meets, then the checkpoint.
 	cites, err := w.List(evidencepack.CitationsName, "citations")
 	if err != nil {
-		return sum, err
+		return sum, v, err
 	}
 	cite := func(ct evidencepack.Citation) error { return cites.Add(ct) }
 	rotations := map[string][]evidence.RotationRecord{}
@@ -201,28 +289,28 @@ func writeEvidence(ctx context.Context, w *evidencepack.Writer, c *client.Client
 		return nil
 	})
 	if err != nil {
-		return sum, err
+		return sum, v, err
 	}
 	for _, ct := range renewalCites { // past the chain's end: verify refuses them
 		if err := cite(ct); err != nil {
-			return sum, err
+			return sum, v, err
 		}
 	}
 	if signed.Seq > 0 {
 		if err := cite(evidencepack.Citation{Seq: signed.Seq, Hash: signed.Hash, What: "audit checkpoint"}); err != nil {
-			return sum, err
+			return sum, v, err
 		}
 	}
 	sum.Citations = cites.Len()
 	if err := cites.Close(); err != nil {
-		return sum, err
+		return sum, v, err
 	}
 	sum.Checkpoint.ChainVerified, sum.Checkpoint.Records, sum.Checkpoint.Problem = chain.Verified, chain.Records, chain.Problem
 	if err := w.WriteJSON(evidencepack.CheckpointName, sum.Checkpoint); err != nil {
-		return sum, err
+		return sum, v, err
 	}
 	sum.Rotation, err = writeRotation(w, chain, rotations, at)
-	return sum, err
+	return sum, v, err
 }
 
 // writeInventory writes inventory.json a page of tokens at a time.
@@ -407,17 +495,22 @@ func newReportVerifyCommand(s *streams, cf *clientFlags) *cobra.Command {
 		Long: `Check an evidence pack written by tokenguard report evidence (a directory or a .zip):
 
   1. manifest.json is intact (its own digest) and every part it lists is present with the
-     SHA-256 and size it lists; no part is missing and none was added;
-  2. the signature of the pack's audit checkpoint verifies: with --checkpoint-key (the
-     service's public checkpoint key, as tokenguard audit checkpoint --public-key prints
-     it) it proves the holder of that key signed it; with --key-file, that the service
-     holding that key file did; with neither, only that the checkpoint was not changed after
-     the holder of the key embedded in the pack signed it (the output says so);
+     SHA-256 and size it lists; no part is missing and none was added but
+     evidence-issued.json, which must name the manifest's digest;
+  2. the signatures of the pack's audit checkpoint and of the one in evidence-issued.json
+     verify: with --checkpoint-key (the service's public checkpoint key, as tokenguard audit
+     checkpoint --public-key prints it) it proves the holder of that key signed them; with
+     --key-file, that the service holding that key file did; with neither, only that the
+     checkpoints were not changed after the holder of the key embedded in the pack signed
+     them (the output says so);
   3. the audit chain of the service at --endpoint verifies from the first record up to the
-     checkpoint, the checkpoint's record has the signed hash, and every audit record the pack
-     cites (each rotation, renewal and deletion request) is in that chain, at or before the
-     checkpoint, with the hash the pack records. The chain's records are HMACs under the
-     audit key: this step needs the key file (--key-file).
+     checkpoint of evidence-issued.json, each checkpoint's record has the signed hash, and
+     every audit record the pack cites (each rotation, renewal and deletion request) is in
+     that chain, at or before the pack's checkpoint, with the hash the pack records. The
+     chain's records are HMACs under the audit key: this step needs the key file (--key-file);
+  4. the record evidence-issued.json names is the evidence.issued record of this manifest's
+     digest and this pack's checkpoint, and no earlier record on that checkpoint holds
+     another digest: a pack rewritten after its issue, its manifest recomputed, is refused.
 
 --manifest-only does steps 1 and 2 alone, without the service (say so to whoever relies on it).
 
@@ -476,74 +569,141 @@ func runReportVerify(ctx context.Context, s *streams, o reportVerifyOptions) err
 	if err != nil {
 		return withCode(ExitFindings, err)
 	}
+	iss := pack.Issuance()
+	if _, err := evidencepack.VerifyCheckpoint(iss.SignedCheckpoint(), given, checkKeys); err != nil {
+		return withCode(ExitFindings, fmt.Errorf("%s: %w", evidencepack.IssuanceName, err))
+	}
 	if o.manifestOnly {
-		_, err := fmt.Fprintf(s.out, "evidence pack manifest verified: %d parts match manifest.json\n%s\nthe audit chain and the records the pack cites were NOT checked (--manifest-only)\n", len(m.Files), proof)
+		if err := iss.Covers(m); err != nil {
+			return withCode(ExitFindings, err)
+		}
+		_, err := fmt.Fprintf(s.out, "evidence pack manifest verified: %d parts match manifest.json, whose digest %s names as recorded in audit record %d\n%s\n"+
+			"the audit chain, the records the pack cites and the record of its issue were NOT checked (--manifest-only)\n",
+			len(m.Files), evidencepack.IssuanceName, iss.RecordSeq, proof)
 		return err
 	}
 	c, err := o.connect()
 	if err != nil {
 		return err
 	}
-	cited, chain, err := verifyCitations(ctx, c, keys, pack, m.Checkpoint)
+	res, err := verifyCitations(ctx, c, keys, pack, m, iss)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(s.out, "evidence pack verified: %d parts match manifest.json; %d cited audit records are in the verified chain of %d records up to the signed checkpoint %d\n%s\n",
-		len(m.Files), cited, chain.Records, m.Checkpoint.Seq, proof)
+	_, err = fmt.Fprintf(s.out, "evidence pack verified: %d parts match manifest.json; %d cited audit records are in the verified chain of %d records up to the signed checkpoint %d\n"+
+		"the manifest digest %s is the one audit record %d holds (evidence.issued by credential %s at %s), covered by the signed checkpoint %d\n%s\n",
+		len(m.Files), res.cited, res.chain.Records, m.Checkpoint.Seq,
+		m.Digest, iss.RecordSeq, res.issuedBy, res.issuedAt.UTC().Format(time.RFC3339), iss.Checkpoint.Seq, proof)
 	return err
 }
 
-// verifyCitations walks the audit chain of the service at c up to the pack's checkpoint cp,
-// verifying it with keys and requiring the record of cp's sequence number to have its hash,
-// and beside it the pack's citations (both in sequence order, neither held): every cited
-// record must be in the verified chain, at or before the checkpoint, with the hash cited.
-// It returns the number of citations checked.
-func verifyCitations(ctx context.Context, c *client.Client, keys *keyring.Keyring, pack *evidencepack.Opened, cp evidencepack.Checkpoint) (int, evidence.Chain, error) {
+// citationsChecked is what verifyCitations found.
+type citationsChecked struct {
+	cited    int            // citations checked
+	chain    evidence.Chain // the chain's verdict up to the issuance's checkpoint
+	issuedBy string         // the credential id of the record of the pack's issue
+	issuedAt time.Time      // and its time
+}
+
+// verifyCitations walks the audit chain of the service at c up to the checkpoint of the
+// pack's issuance iss, verifying it with keys and requiring the records of the pack's
+// checkpoint (m.Checkpoint) and of the issuance's to have their hashes, and beside it the
+// pack's citations (both in sequence order, neither held): every cited record must be in
+// the verified chain, at or before the pack's checkpoint, with the hash cited. The record of
+// the issue must be an evidence.issued record holding m's digest and m's checkpoint.
+func verifyCitations(ctx context.Context, c *client.Client, keys *keyring.Keyring, pack *evidencepack.Opened, m evidencepack.Manifest, iss evidencepack.Issuance) (citationsChecked, error) {
+	var res citationsChecked
+	cp := m.Checkpoint
 	v := &audit.Verifier{}
 	if keys != nil {
 		v = audit.NewVerifier(keys)
 	}
-	if err := v.Expect([]audit.Checkpoint{cp.Checkpoint}, cp.CheckpointKeys()); err != nil {
-		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+	if err := v.Expect([]audit.Checkpoint{cp.Checkpoint, iss.Checkpoint}, evidencepack.PackCheckpointKeys(cp, iss)); err != nil {
+		return res, withCode(ExitFindings, err)
 	}
 	cites, err := pack.Citations()
 	if err != nil {
-		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+		return res, withCode(ExitFindings, err)
 	}
 	// Only read: closing cannot change the verdict.
 	defer func() { _ = cites.Close() }()
-	checked := 0
 	next, more, err := cites.Next()
 	if err != nil {
-		return 0, evidence.Chain{}, withCode(ExitFindings, err)
+		return res, withCode(ExitFindings, err)
 	}
-	chain, err := walkVerifiedChain(ctx, c, v, cp.Seq, func(rec audit.Record) error {
-		for more && next.Seq <= rec.Seq {
+	var issue *audit.Record // the record iss names, checked once the chain verified
+	res.chain, err = walkVerifiedChain(ctx, c, v, iss.Checkpoint.Seq, func(rec audit.Record) error {
+		// Citations past the pack's checkpoint are left for the end: the checkpoint does not
+		// cover them.
+		for more && next.Seq <= rec.Seq && next.Seq <= cp.Seq {
 			switch {
 			case next.Seq < rec.Seq:
 				return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", next.Seq, next.What))
 			case next.Hash != rec.Hash:
 				return withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s) with hash %s, the verified chain has %s", next.Seq, next.What, next.Hash, rec.Hash))
 			}
-			checked++
+			res.cited++
 			var err error
 			if next, more, err = cites.Next(); err != nil {
 				return withCode(ExitFindings, err)
 			}
 		}
+		if rec.Seq == iss.RecordSeq {
+			issue = &rec
+		}
+		if rec.Action == actionEvidenceIssued && rec.Seq < iss.RecordSeq && issue == nil && otherPackOn(rec, m) {
+			return withCode(ExitFindings, fmt.Errorf("%w: audit record %d (by credential %s) recorded another manifest digest on this pack's checkpoint %d before record %d did: "+
+				"a checkpoint seals one pack, the first recorded; this one was made again or rewritten on it", evidencepack.ErrTampered, rec.Seq, rec.Actor, cp.Seq, iss.RecordSeq))
+		}
 		return nil
 	})
 	if err != nil {
-		return checked, chain, err
+		return res, err
 	}
-	if !chain.Verified {
-		return checked, chain, withCode(ExitFindings, fmt.Errorf("the audit chain of the service does not verify up to the pack's checkpoint: %s", chain.Problem))
+	if !res.chain.Verified {
+		return res, withCode(ExitFindings, fmt.Errorf("the audit chain of the service does not verify up to the pack's checkpoints: %s", res.chain.Problem))
 	}
 	if more {
 		if next.Seq > cp.Seq {
-			return checked, chain, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), after its checkpoint %d: the checkpoint does not cover it", next.Seq, next.What, cp.Seq))
+			return res, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), after its checkpoint %d: the checkpoint does not cover it", next.Seq, next.What, cp.Seq))
 		}
-		return checked, chain, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", next.Seq, next.What))
+		return res, withCode(ExitFindings, fmt.Errorf("the pack cites audit record %d (%s), which the chain does not hold", next.Seq, next.What))
 	}
-	return checked, chain, nil
+	if err := iss.Covers(m); err != nil {
+		return res, withCode(ExitFindings, err)
+	}
+	if issue == nil { // the chain verified up to the issuance's checkpoint, at or after the record
+		return res, withCode(ExitFindings, fmt.Errorf("%w: the chain does not hold audit record %d, the record of the pack's issue", evidencepack.ErrTampered, iss.RecordSeq))
+	}
+	if err := checkIssueRecord(*issue, m, iss); err != nil {
+		return res, withCode(ExitFindings, err)
+	}
+	res.issuedBy, res.issuedAt = issue.Actor, issue.Time
+	return res, nil
+}
+
+// otherPackOn reports whether rec, an evidence.issued record, recorded another pack than
+// m's (another manifest digest) resting on m's checkpoint. A checkpoint seals one pack, the
+// first recorded on it; the same digest recorded twice (a retried request) is one pack.
+func otherPackOn(rec audit.Record, m evidencepack.Manifest) bool {
+	return rec.Details["checkpoint_seq"] == strconv.FormatInt(m.Checkpoint.Seq, 10) && rec.Details["checkpoint_hash"] == m.Checkpoint.Hash &&
+		rec.Details["manifest_digest"] != m.Digest
+}
+
+// checkIssueRecord checks that rec, the verified audit record iss names, is the record of
+// the issue of the pack with manifest m.
+func checkIssueRecord(rec audit.Record, m evidencepack.Manifest, iss evidencepack.Issuance) error {
+	switch {
+	case rec.Hash != iss.RecordHash:
+		return fmt.Errorf("%w: %s names audit record %d with hash %s, the verified chain has %s", evidencepack.ErrTampered, evidencepack.IssuanceName, rec.Seq, iss.RecordHash, rec.Hash)
+	case rec.Action != actionEvidenceIssued:
+		return fmt.Errorf("%w: audit record %d, which %s names, is a %s record, not the record of an issued pack (%s)", evidencepack.ErrTampered, rec.Seq, evidencepack.IssuanceName, rec.Action, actionEvidenceIssued)
+	case rec.Details["manifest_digest"] != m.Digest:
+		return fmt.Errorf("%w: the manifest's digest is %s, but audit record %d recorded %s when the pack was issued (the pack was rewritten since)",
+			evidencepack.ErrTampered, m.Digest, rec.Seq, rec.Details["manifest_digest"])
+	case rec.Details["checkpoint_seq"] != strconv.FormatInt(m.Checkpoint.Seq, 10) || rec.Details["checkpoint_hash"] != m.Checkpoint.Hash:
+		return fmt.Errorf("%w: audit record %d recorded a pack resting on checkpoint %s (hash %s), this pack rests on %d (hash %s)",
+			evidencepack.ErrTampered, rec.Seq, rec.Details["checkpoint_seq"], rec.Details["checkpoint_hash"], m.Checkpoint.Seq, m.Checkpoint.Hash)
+	}
+	return nil
 }

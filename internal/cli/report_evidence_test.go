@@ -118,8 +118,9 @@ func (w *packWorld) report() func(*streams) *cobra.Command {
 func (w *packWorld) writePack(t *testing.T, dest string) evidencepack.Pack {
 	t.Helper()
 	code, out, errs := runSubcommand(t, w.report(), "report", "evidence", "--output", dest)
-	if code != ExitOK || out != "" || !strings.Contains(errs, "wrote the evidence pack (10 parts, 3 tokens, 1 deletion requests, 1 renewals") ||
-		!regexp.MustCompile(`manifest digest [0-9a-f]{64}:`).MatchString(errs) {
+	// 11 parts: the manifest, the 9 parts it lists and the issuance, which records its digest.
+	if code != ExitOK || out != "" || !strings.Contains(errs, "wrote the evidence pack (11 parts, 3 tokens, 1 deletion requests, 1 renewals") ||
+		!regexp.MustCompile(`manifest digest [0-9a-f]{64}, recorded in audit record \d+ \(evidence.issued\), covered by the signed audit checkpoint of record \d+\n`).MatchString(errs) {
 		t.Fatalf("report evidence --output %s = %d, stdout %q, stderr %q", dest, code, out, errs)
 	}
 	p, err := evidencepack.Read(dest)
@@ -142,7 +143,7 @@ func TestReportEvidence_packHoldsEveryPartAndNoSecret(t *testing.T) {
 	w := newPackWorld(t)
 	dir := filepath.Join(t.TempDir(), "pack")
 	p := w.writePack(t, dir)
-	want := []string{"audit-checkpoint.json", "citations.json", "deletion-requests.json", "index.html", "inventory.json",
+	want := []string{"audit-checkpoint.json", "citations.json", "deletion-requests.json", "evidence-issued.json", "index.html", "inventory.json",
 		"manifest.json", "policy.json", "renewals.json", "rotation.html", "rotation.json"}
 	var got []string
 	for name := range p {
@@ -384,7 +385,8 @@ func mustIndentJSON(t *testing.T, v any) []byte {
 	return buf.Bytes()
 }
 
-// remanifest rewrites p's manifest over its parts as they are now, digest included.
+// remanifest rewrites p's manifest over its parts as they are now, digest included, and the
+// digest its issuance records, as someone rewriting a pack would.
 func remanifest(t *testing.T, p evidencepack.Pack) {
 	t.Helper()
 	var m evidencepack.Manifest
@@ -399,6 +401,12 @@ func remanifest(t *testing.T, p evidencepack.Pack) {
 	s := sha256.Sum256(mustIndentJSON(t, m))
 	m.Digest = hex.EncodeToString(s[:])
 	p["manifest.json"] = mustIndentJSON(t, m)
+	var iss evidencepack.Issuance
+	if err := json.Unmarshal(p[evidencepack.IssuanceName], &iss); err != nil {
+		t.Fatal(err)
+	}
+	iss.ManifestDigest = m.Digest
+	p[evidencepack.IssuanceName] = mustIndentJSON(t, iss)
 }
 
 func copyPack(t *testing.T, p evidencepack.Pack, dir string) {
@@ -638,14 +646,22 @@ func TestReportEvidence_callsOnlyReadRoutes(t *testing.T) {
 	if code, out, errs := runSubcommand(t, newAccessCommand, "access", "--subject", "customer:8101", "--format", "json"); code != ExitOK {
 		t.Fatalf("access = %d %q %q", code, out, errs)
 	}
+	// POST /v1/evidence-packs is the one call that is not a read, and it is no token write
+	// either: it appends an evidence.issued audit record holding the pack's manifest digest
+	// (as POST /v1/access-requests appends an access.request record), and changes no token,
+	// credential or deletion request; TestEvidenceIssue_recordsTheDigestAndChangesNothingElse
+	// proves that of the route.
 	reads := map[string]bool{"GET /v1/policy": true, "GET /v1/tokens": true, "GET /v1/deletion-requests": true, "GET /v1/renewals": true,
-		"GET /v1/audit/checkpoint": true, "GET /v1/audit": true, "POST /v1/access-requests": true}
+		"GET /v1/audit/checkpoint": true, "GET /v1/audit": true, "POST /v1/access-requests": true, "POST /v1/evidence-packs": true}
 	mu.Lock()
 	defer mu.Unlock()
 	for call, n := range calls {
 		if !reads[call] {
 			t.Errorf("%s was called %d times: the pack, its verification and the access request must only read", call, n)
 		}
+	}
+	if n := calls["POST /v1/evidence-packs"]; n != 1 {
+		t.Errorf("POST /v1/evidence-packs was called %d times, want once: the pack's one record of issue", n)
 	}
 	for _, must := range []string{"GET /v1/audit/checkpoint", "GET /v1/audit", "POST /v1/access-requests"} {
 		if calls[must] == 0 {

@@ -15,6 +15,7 @@
 //	func (c *Client) Introspect(ctx, secret string) (wire.Introspection, error)
 //	func (c *Client) ListAudit(ctx, after int64, limit int) (wire.AuditPage, error)
 //	func (c *Client) AuditCheckpoint(ctx) (audit.Checkpoint, error)
+//	func (c *Client) IssueEvidence(ctx, req wire.EvidenceIssueRequest) (wire.EvidenceIssued, error)
 //	func (c *Client) CreateCredential(ctx, req wire.CreateCredentialRequest, idempotencyKey string) (wire.Credential, error)
 //	func (c *Client) RevokeCredential(ctx, id string) (wire.Credential, error)  // idempotent; ErrNotFound
 //	func (c *Client) ListCredentials(ctx) ([]wire.Credential, error)

@@ -94,3 +94,19 @@ func (c Checkpoint) CheckpointKeys() audit.CheckpointKeys {
 
 // EncodedPublicKey is the checkpoint's public key as ParsePublicKey reads it.
 func (c Checkpoint) EncodedPublicKey() string { return base64.StdEncoding.EncodeToString(c.PublicKey) }
+
+// checkpointKeys is the public checkpoint keys of a pack's two checkpoints, by key set id.
+type checkpointKeys map[string]ed25519.PublicKey
+
+func (k checkpointKeys) CheckpointKey(id string) (ed25519.PublicKey, bool) {
+	pub, ok := k[id]
+	return pub, ok
+}
+
+// PackCheckpointKeys is the keys the checkpoints of a pack, its own (c) and its issuance's
+// (i), are checked against in the chain (audit.Verifier.Expect), once VerifyCheckpoint
+// accepted both. Both name their key set; when they name the same one, they must embed the
+// same key (else the checkpoint of issuance is checked against c's and fails).
+func PackCheckpointKeys(c Checkpoint, i Issuance) audit.CheckpointKeys {
+	return checkpointKeys{i.Checkpoint.KeyID: ed25519.PublicKey(i.PublicKey), c.KeyID: ed25519.PublicKey(c.PublicKey)}
+}

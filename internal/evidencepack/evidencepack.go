@@ -27,8 +27,15 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
 
-// Format names the pack layout in its manifest.
-const Format = "tokenguard-evidence-pack/1"
+// Format names the pack layout in its manifest. Version 2 added the issuance part
+// (IssuanceName): packs of version 1 carry no record of their issue and are refused.
+const Format = "tokenguard-evidence-pack/2"
+
+// formatV1 is the layout before the issuance part.
+const formatV1 = "tokenguard-evidence-pack/1"
+
+// IssuanceFormat names the layout of the issuance part.
+const IssuanceFormat = "tokenguard-evidence-issued/1"
 
 // Names of the parts of a pack.
 const (
@@ -42,6 +49,9 @@ const (
 	PolicyName     = "policy.json"
 	CheckpointName = "audit-checkpoint.json"
 	CitationsName  = "citations.json"
+	// IssuanceName is the one part the manifest does not list: it is written after the
+	// manifest, whose digest it records (see Issuance).
+	IssuanceName = "evidence-issued.json"
 )
 
 // CheckpointSigned is the kind of a pack's checkpoint: an Ed25519-signed checkpoint of the
@@ -64,6 +74,29 @@ type Checkpoint struct {
 	ChainVerified bool   `json:"chain_verified"`
 	Records       int64  `json:"records_verified"`
 	Problem       string `json:"problem,omitempty"`
+}
+
+// Issuance is the issuance part of a pack: the audit record in which the service recorded
+// the manifest's digest (POST /v1/evidence-packs, action evidence.issued), and the checkpoint
+// the service signed after it, which covers it. The manifest cannot list this part (it is
+// made from the manifest's digest); every field of it is checked instead: the digest against
+// the manifest, the checkpoint's signature, and (report verify, with the service) the record
+// against the verified chain. It holds nothing else, so no byte of it goes unchecked.
+type Issuance struct {
+	Format         string `json:"format"`
+	ManifestDigest string `json:"manifest_digest"`
+	// RecordSeq and RecordHash are the evidence.issued audit record.
+	RecordSeq  int64            `json:"evidence_issued_seq"`
+	RecordHash string           `json:"evidence_issued_hash"`
+	Checkpoint audit.Checkpoint `json:"audit_checkpoint"`
+	// PublicKey is the Ed25519 public checkpoint key of Checkpoint's key set, as the pack's
+	// own checkpoint embeds its key.
+	PublicKey []byte `json:"checkpoint_public_key"`
+}
+
+// SignedCheckpoint is the issuance's checkpoint in the shape VerifyCheckpoint checks.
+func (i Issuance) SignedCheckpoint() Checkpoint {
+	return Checkpoint{Kind: CheckpointSigned, Checkpoint: i.Checkpoint, PublicKey: i.PublicKey}
 }
 
 // Citation is one audit record the pack cites: a rotation, a renewal, a deletion request or

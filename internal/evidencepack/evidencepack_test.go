@@ -61,6 +61,10 @@ func writeSmall(t *testing.T, dest string) Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := w.Seal(Issuance{ManifestDigest: m.Digest, RecordSeq: 8, RecordHash: strings.Repeat("b", 64),
+		Checkpoint: audit.Checkpoint{Seq: 9, Hash: strings.Repeat("c", 64), Time: packAt}}); err != nil {
+		t.Fatal(err)
+	}
 	return m
 }
 
@@ -206,5 +210,89 @@ func TestOpen_refusesNestedEntriesAndNonZips(t *testing.T) {
 	_ = os.WriteFile(notZip, []byte("not a zip"), 0o600)
 	if _, err := Open(notZip); err == nil || !strings.Contains(err.Error(), "neither a directory nor a zip") {
 		t.Errorf("Open of a non-zip file = %v", err)
+	}
+}
+
+// TestCheck_refusesAnIssuanceThatDoesNotSealTheManifest: the issuance part is the one part
+// the manifest cannot list; Check requires it, byte for byte in its canonical encoding,
+// naming the manifest's digest, a record after the pack's checkpoint and a checkpoint that
+// covers that record.
+func TestCheck_refusesAnIssuanceThatDoesNotSealTheManifest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pack")
+	m := writeSmall(t, dir)
+	if _, _, err := checkPath(t, dir); err != nil {
+		t.Fatalf("Check of the untouched pack = %v", err)
+	}
+	path := filepath.Join(dir, IssuanceName)
+	raw, err := os.ReadFile(path) //nolint:gosec // the test's own pack
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace := func(from, to string) func([]byte) []byte {
+		return func(b []byte) []byte { return bytes.Replace(b, []byte(from), []byte(to), 1) }
+	}
+	cases := map[string]func([]byte) []byte{
+		"another manifest digest": replace(m.Digest, strings.Repeat("0", 64)),
+		"another format":          replace(IssuanceFormat, "tokenguard-evidence-issued/9"),
+		"re-indented":             replace("\n  ", "\n   "),
+		"unknown field":           replace("{", `{"signed": true,`),
+		"not json":                func([]byte) []byte { return []byte("sealed") },
+	}
+	for name, change := range cases {
+		if err := os.WriteFile(path, change(bytes.Clone(raw)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := checkPath(t, dir); !errors.Is(err, ErrTampered) {
+			t.Errorf("%s: Check = %v, want ErrTampered", name, err)
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := checkPath(t, dir); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), IssuanceName+" (the record of the pack's issue in the audit chain) is missing") {
+		t.Errorf("Check without the issuance = %v", err)
+	}
+	t.Logf("%d rewrites of the issuance and its removal, each refused", len(cases))
+
+	// The order of the records: the issue after the pack's checkpoint, the issuance's
+	// checkpoint at or after the issue.
+	iss := Issuance{ManifestDigest: m.Digest, RecordSeq: 8, Checkpoint: audit.Checkpoint{Seq: 9}}
+	if err := iss.Covers(m); err != nil {
+		t.Errorf("Covers of the pack as written = %v", err)
+	}
+	for name, bad := range map[string]Issuance{
+		"record at the pack's checkpoint": {RecordSeq: 7, Checkpoint: audit.Checkpoint{Seq: 9}},
+		"checkpoint before the record":    {RecordSeq: 8, Checkpoint: audit.Checkpoint{Seq: 6}},
+	} {
+		if err := bad.Covers(m); !errors.Is(err, ErrTampered) {
+			t.Errorf("%s: Covers = %v, want ErrTampered", name, err)
+		}
+	}
+}
+
+// TestSeal_refusesAnIssuanceOfAnotherManifest: the writer seals only the manifest it wrote,
+// and a refused seal leaves nothing behind.
+func TestSeal_refusesAnIssuanceOfAnotherManifest(t *testing.T) {
+	tmp := t.TempDir()
+	dest := filepath.Join(tmp, "p.zip")
+	w, err := Create(dest, packAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Seal(Issuance{ManifestDigest: strings.Repeat("0", 64)}); err == nil {
+		t.Fatal("Seal before Finish succeeded")
+	}
+	w, err = Create(dest, packAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish(Summary{GeneratedAt: packAt}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Seal(Issuance{ManifestDigest: strings.Repeat("0", 64)}); err == nil || !strings.Contains(err.Error(), "the manifest has") {
+		t.Fatalf("Seal of another manifest's digest = %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("a refused Seal left %d entries, e.g. %s", len(left), left[0].Name())
 	}
 }

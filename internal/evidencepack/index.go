@@ -59,6 +59,7 @@ type indexView struct {
 	CheckpointName    string
 	CitationsName     string
 	ManifestName      string
+	IssuanceName      string
 	PolicyEnforcement string
 }
 
@@ -70,7 +71,7 @@ func renderIndex(w io.Writer, sum Summary, files []File) error {
 	v := indexView{Summary: sum,
 		InventoryName: InventoryName, RotationHTMLName: RotationHTML, RotationJSONName: RotationJSON,
 		DeletionsName: DeletionsName, RenewalsName: RenewalsName, PolicyName: PolicyName,
-		CheckpointName: CheckpointName, CitationsName: CitationsName, ManifestName: ManifestName,
+		CheckpointName: CheckpointName, CitationsName: CitationsName, ManifestName: ManifestName, IssuanceName: IssuanceName,
 		PolicyEnforcement: sum.Policy.Enforcement}
 	v.Deletions = sum.Deletions[:min(len(sum.Deletions), IndexRows)]
 	v.MoreDeletions = sum.DeletionCount - len(v.Deletions)

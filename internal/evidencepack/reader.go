@@ -22,9 +22,10 @@ const maxManifestBytes = 16 << 20
 // Opened is a pack opened for checking, part by part, without reading it into memory: a
 // directory or a .zip file. Close it when done.
 type Opened struct {
-	path  string
-	zr    *zip.ReadCloser
-	parts map[string]*zip.File // of a zip; nil entries for a directory
+	path     string
+	zr       *zip.ReadCloser
+	parts    map[string]*zip.File // of a zip; nil entries for a directory
+	issuance Issuance             // read by Check
 }
 
 // Open opens the pack at path: a .zip file or a directory. Every regular file is a part;
@@ -126,9 +127,12 @@ func (o *Opened) digest(name string, limit int64) (string, int64, error) {
 
 // Check verifies the pack against its manifest, reading each part as a stream: the
 // manifest is exactly its canonical encoding with a matching digest, every part it lists is
-// present with its SHA-256 and size, nothing else is in the pack, and the checkpoint part is
-// the checkpoint the manifest names. The citations are then read with Citations, and checked
-// against the audit chain by the caller.
+// present with its SHA-256 and size, nothing else is in the pack but the issuance part, and
+// the checkpoint part is the checkpoint the manifest names. The issuance part must be
+// exactly its canonical encoding and record the manifest's digest (Issuance returns it; its
+// signature, its order (Issuance.Covers) and its record are the caller's to check, with
+// VerifyCheckpoint and against the chain). The citations are then read with Citations, and
+// checked against the audit chain by the caller.
 func (o *Opened) Check() (Manifest, error) {
 	var m Manifest
 	if _, ok := o.parts[ManifestName]; !ok {
@@ -143,6 +147,9 @@ func (o *Opened) Check() (Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return m, fmt.Errorf("%w: %s is not a manifest: %w", ErrTampered, ManifestName, err)
 	}
+	if m.Format == formatV1 {
+		return m, fmt.Errorf("%s has format %q: the pack was made before packs recorded their issue in the audit chain, so nothing proves it was not rewritten since; make a new pack with tokenguard report evidence", ManifestName, m.Format)
+	}
 	if m.Format != Format {
 		return m, fmt.Errorf("%w: %s has format %q, want %q", ErrTampered, ManifestName, m.Format, Format)
 	}
@@ -153,8 +160,11 @@ func (o *Opened) Check() (Manifest, error) {
 	if !bytes.Equal(want, raw) {
 		return m, fmt.Errorf("%w: %s was changed (its digest or encoding does not match its content)", ErrTampered, ManifestName)
 	}
-	listed := map[string]bool{ManifestName: true}
+	listed := map[string]bool{ManifestName: true, IssuanceName: true}
 	var problems []string
+	if _, ok := o.parts[IssuanceName]; !ok {
+		problems = append(problems, IssuanceName+" (the record of the pack's issue in the audit chain) is missing")
+	}
 	for _, f := range m.Files {
 		listed[f.Path] = true
 		if _, ok := o.parts[f.Path]; !ok {
@@ -184,8 +194,53 @@ func (o *Opened) Check() (Manifest, error) {
 	if cp, err := encodeJSON(m.Checkpoint); err != nil || !bytes.Equal(cp, part) {
 		return m, fmt.Errorf("%w: %s is not the checkpoint %s names", ErrTampered, CheckpointName, ManifestName)
 	}
+	if o.issuance, err = o.readIssuance(m); err != nil {
+		return m, err
+	}
 	return m, nil
 }
+
+// readIssuance reads and checks the issuance part against the manifest m (see Check).
+func (o *Opened) readIssuance(m Manifest) (Issuance, error) {
+	var iss Issuance
+	raw, err := o.readSmall(IssuanceName)
+	if err != nil {
+		return iss, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&iss); err != nil {
+		return iss, fmt.Errorf("%w: %s is not the record of the pack's issue: %w", ErrTampered, IssuanceName, err)
+	}
+	if want, err := encodeJSON(iss); err != nil || !bytes.Equal(want, raw) {
+		return iss, fmt.Errorf("%w: %s was changed (its encoding does not match its content)", ErrTampered, IssuanceName)
+	}
+	switch {
+	case iss.Format != IssuanceFormat:
+		return iss, fmt.Errorf("%w: %s has format %q, want %q", ErrTampered, IssuanceName, iss.Format, IssuanceFormat)
+	case iss.ManifestDigest != m.Digest:
+		return iss, fmt.Errorf("%w: %s records manifest digest %s, but %s has digest %s (the manifest was rewritten after the pack was issued)",
+			ErrTampered, IssuanceName, iss.ManifestDigest, ManifestName, m.Digest)
+	}
+	return iss, nil
+}
+
+// Covers checks the order of the pack's records: the record of the issue comes after the
+// pack's checkpoint (m's), and the issuance's checkpoint at or after that record, so it
+// covers it. Check it once both checkpoints' signatures, and with the service the chain,
+// verified: their own errors say more.
+func (i Issuance) Covers(m Manifest) error {
+	switch {
+	case i.RecordSeq <= m.Checkpoint.Seq:
+		return fmt.Errorf("%w: %s names audit record %d, not after the pack's checkpoint %d", ErrTampered, IssuanceName, i.RecordSeq, m.Checkpoint.Seq)
+	case i.Checkpoint.Seq < i.RecordSeq:
+		return fmt.Errorf("%w: %s holds a checkpoint of record %d, before the record of the issue %d: it does not cover it", ErrTampered, IssuanceName, i.Checkpoint.Seq, i.RecordSeq)
+	}
+	return nil
+}
+
+// Issuance is the pack's issuance part, as Check read it (call Check first).
+func (o *Opened) Issuance() Issuance { return o.issuance }
 
 // Citations reads the citations of the pack one at a time, in the order the pack holds
 // them: by sequence number (Next refuses a pack whose citations are out of order, so a

@@ -35,6 +35,7 @@ type Writer struct {
 	modified time.Time
 	files    []File
 	writing  map[string]bool // parts created and not yet closed
+	manifest string          // the digest of the manifest Finish wrote ("" before)
 }
 
 // Create starts a pack at dest; modified is the time the zip entries carry.
@@ -195,9 +196,10 @@ func (w *Writer) Open(name string) (io.ReadCloser, error) {
 	return os.Open(filepath.Join(w.dir, name)) //nolint:gosec // a part this writer wrote
 }
 
-// Finish writes index.html over sum and the parts written, then the manifest, and for a
-// .zip the zip file itself; the staging and scratch directories are removed. It returns the
-// manifest. When it fails, everything written is removed.
+// Finish writes index.html over sum and the parts written, then the manifest, and returns
+// the manifest. The pack is complete once Seal has written its issuance (which records the
+// manifest's digest); until then Abort removes it. When Finish fails, everything written is
+// removed.
 func (w *Writer) Finish(sum Summary) (m Manifest, err error) {
 	defer func() {
 		if err != nil {
@@ -231,15 +233,38 @@ func (w *Writer) Finish(sum Summary) (m Manifest, err error) {
 	if err := os.WriteFile(filepath.Join(w.dir, ManifestName), raw, 0o600); err != nil {
 		return m, fmt.Errorf("writing %s: %w", ManifestName, err)
 	}
+	w.manifest = m.Digest
+	return m, nil
+}
+
+// Seal writes the issuance part, iss, which must record the digest of the manifest Finish
+// wrote, and for a .zip the zip file itself; the staging and scratch directories are
+// removed. When it fails, everything written is removed.
+func (w *Writer) Seal(iss Issuance) (err error) {
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	if w.manifest == "" {
+		return errors.New("evidence pack: Seal before Finish wrote the manifest")
+	}
+	if iss.ManifestDigest != w.manifest {
+		return fmt.Errorf("evidence pack: the issuance records manifest digest %s, the manifest has %s", iss.ManifestDigest, w.manifest)
+	}
+	iss.Format = IssuanceFormat
+	if err := w.WriteJSON(IssuanceName, iss); err != nil {
+		return err
+	}
 	if IsZip(w.dest) {
-		if err := w.zip(append([]string{ManifestName}, names(m.Files)...)); err != nil {
-			return m, err
+		if err := w.zip(append([]string{ManifestName}, names(w.files)...)); err != nil {
+			return err
 		}
 		if err := os.RemoveAll(w.dir); err != nil {
-			return m, err
+			return err
 		}
 	}
-	return m, os.RemoveAll(w.spool)
+	return os.RemoveAll(w.spool)
 }
 
 func names(files []File) []string {

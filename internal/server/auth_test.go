@@ -59,9 +59,11 @@ func concreteRequests(t *testing.T, tokenID, tokenSecret, credentialID string) m
 		"GET /v1/deletion-requests/erased-subjects": {"/v1/deletion-requests/erased-subjects", ""},
 		"GET /v1/deletion-requests/{id}":            {"/v1/deletion-requests/del_000000000000000000000000", ""},
 		"POST /v1/access-requests":                  {"/v1/access-requests", `{"subject":"customer:matrix"}`},
-		"GET /v1/deletion-requests":                 {"/v1/deletion-requests", ""},
-		"GET /v1/renewals":                          {"/v1/renewals", ""},
-		"GET /v1/policy":                            {"/v1/policy", ""},
+		// A checkpoint the log does not hold: the admin's positive control is a 400.
+		"POST /v1/evidence-packs":   {"/v1/evidence-packs", `{"manifest_digest":"` + strings.Repeat("ab", 32) + `","checkpoint_seq":1,"checkpoint_hash":"` + strings.Repeat("0", 64) + `"}`},
+		"GET /v1/deletion-requests": {"/v1/deletion-requests", ""},
+		"GET /v1/renewals":          {"/v1/renewals", ""},
+		"GET /v1/policy":            {"/v1/policy", ""},
 	}
 }
 

@@ -123,6 +123,7 @@ var notJudged = map[string]string{ //nolint:gosec // G101: route patterns and re
 	"POST /v1/deletion-requests":       "a deletion request only revokes tokens and removes a subject from them",
 	"POST /v1/introspect":              "introspection changes no token field a rule reads (last_used_at only moves MIN-003 towards a warning)",
 	"POST /v1/access-requests":         "an access request reads tokens and writes only its own audit record",
+	"POST /v1/evidence-packs":          "recording an evidence pack changes no token: it writes only its own audit record",
 	"POST /v1/revoke":                  "revocation by value ends a token: no rule reads a revoked token",
 	"POST /v1/secret-scanning/reports": "a leaked-secret report only revokes tokens: no rule reads a revoked token",
 }

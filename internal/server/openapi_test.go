@@ -3,8 +3,14 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,4 +147,170 @@ func lookupPointer(root map[string]any, ref string) (any, bool) {
 		}
 	}
 	return cur, true
+}
+
+// wireCode is one exported Code* constant of the wire package.
+type wireCode struct {
+	name, value string
+	status      string // the HTTP status its doc comment names, e.g. "409"
+}
+
+// wireCodes reads every exported Code* string constant declared in the wire package's
+// source (not a hand-kept list: a constant added there is seen here), with the HTTP status
+// its doc comment starts with ("CodeNameTaken (409): ...").
+func wireCodes(t *testing.T) []wireCode {
+	t.Helper()
+	files, err := filepath.Glob("../wire/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusOf := regexp.MustCompile(`^Code\w+ \((\d{3})\)`)
+	var out []wireCode
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !name.IsExported() || !strings.HasPrefix(name.Name, "Code") {
+						continue
+					}
+					if i >= len(vs.Values) {
+						t.Fatalf("%s: %s has no value of its own", file, name.Name)
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("%s: %s is not a string literal: keep error codes literal so this test can read them", file, name.Name)
+					}
+					value, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m := statusOf.FindStringSubmatch(vs.Doc.Text())
+					if m == nil {
+						t.Fatalf("%s: the doc comment of %s does not start with \"%s (NNN):\" naming its HTTP status", file, name.Name, name.Name)
+					}
+					out = append(out, wireCode{name: name.Name, value: value, status: m[1]})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestOpenAPI_listsEveryErrorCodeAndNoOther keeps the ErrorCode schema of docs/openapi.json
+// equal to the wire package's Code* constants: every code listed with a description naming
+// the status the constant's doc names, no code the service does not have, and every status a
+// code comes with declared by some operation.
+func TestOpenAPI_listsEveryErrorCodeAndNoOther(t *testing.T) {
+	codes := wireCodes(t)
+	if len(codes) < 20 {
+		t.Fatalf("read only %d Code* constants from internal/wire: the reader lost them", len(codes))
+	}
+	raw, doc := readOpenAPI(t, "../../docs/openapi.json")
+	var root struct {
+		Components struct {
+			Schemas struct {
+				ErrorCode struct {
+					Enum         []string          `json:"enum"`
+					Descriptions map[string]string `json:"x-enumDescriptions"`
+				}
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Ref string `json:"$ref"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				}
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &root); err != nil {
+		t.Fatal(err)
+	}
+	if ref := root.Components.Schemas.Error.Properties.Error.Properties.Code.Ref; ref != "#/components/schemas/ErrorCode" {
+		t.Errorf("Error.error.code is %q, want a $ref to #/components/schemas/ErrorCode", ref)
+	}
+	schema := root.Components.Schemas.ErrorCode
+	listed := map[string]bool{}
+	for _, c := range schema.Enum {
+		if listed[c] {
+			t.Errorf("ErrorCode lists %q twice", c)
+		}
+		listed[c] = true
+	}
+	statuses := map[string]bool{}
+	for _, item := range doc.Paths {
+		for key, op := range item {
+			if !slices.Contains(httpMethods, key) {
+				continue
+			}
+			var o struct {
+				Responses map[string]json.RawMessage `json:"responses"`
+			}
+			if err := json.Unmarshal(op, &o); err != nil {
+				t.Fatal(err)
+			}
+			for status := range o.Responses {
+				statuses[status] = true
+			}
+		}
+	}
+	known := map[string]bool{}
+	for _, c := range codes {
+		known[c.value] = true
+		if !listed[c.value] {
+			t.Errorf("wire.%s = %q is missing from components.schemas.ErrorCode.enum in docs/openapi.json", c.name, c.value)
+		}
+		desc := schema.Descriptions[c.value]
+		if !strings.HasPrefix(desc, c.status+": ") || len(desc) < len(c.status)+20 {
+			t.Errorf("x-enumDescriptions[%q] = %q, want a description starting %q (the status wire.%s names)", c.value, desc, c.status+": ", c.name)
+		}
+		// 405 is answered by the router for any route and any method it does not serve;
+		// no operation can declare the methods it lacks.
+		if c.status != "405" && !statuses[c.status] {
+			t.Errorf("wire.%s comes with %s, which no operation in docs/openapi.json declares", c.name, c.status)
+		}
+	}
+	// The guide's table of codes by status says the same.
+	guide, err := os.ReadFile("../../templates/guides/token-api-reference.md.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(guide), "\n") {
+		if m := regexp.MustCompile(`^\| (\d{3}) \| (.*)\|$`).FindStringSubmatch(line); m != nil {
+			rows[m[1]] = m[2]
+		}
+	}
+	for _, c := range codes {
+		if !strings.Contains(rows[c.status], "`"+c.value+"`") {
+			t.Errorf("the error table of templates/guides/token-api-reference.md.tmpl lacks `%s` on its %s row", c.value, c.status)
+		}
+	}
+	for _, c := range schema.Enum {
+		if !known[c] {
+			t.Errorf("docs/openapi.json lists error code %q, which the wire package does not define", c)
+		}
+	}
+	for c := range schema.Descriptions {
+		if !known[c] {
+			t.Errorf("x-enumDescriptions describes %q, which the wire package does not define", c)
+		}
+	}
 }

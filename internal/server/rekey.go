@@ -22,18 +22,23 @@ type RekeyResult struct {
 	ResponsesResealed int    // stored idempotent responses re-encrypted
 	DeletionsSeen     int    // deletion-request evidence records read
 	SubjectsResealed  int    // deletion-request subjects re-encrypted
+	CredentialsSeen   int    // credentials read
+	OwnersResealed    int    // owners of owner-restricted credentials re-encrypted
 }
 
 // Rekey re-encrypts, in one write transaction, every sealed value in st that is not sealed
 // under keys' current key: each token's owner and data subjects, each stored idempotent
-// response (it holds the secret minted then) and the subject of each deletion-request
-// evidence record. The transaction also appends a keys.rekey audit record, so either
-// everything is re-encrypted and recorded or nothing is.
+// response (it holds the secret minted then), the subject of each deletion-request evidence
+// record and the owner of each owner-restricted credential. The transaction also appends a
+// keys.rekey audit record, so either everything is re-encrypted and recorded or nothing is.
 //
 // Secret hashes are not touched: a secret cannot be rehashed without the secret, so every
 // token keeps the hash and HashKeyID it was given and verifies under that key (which must
-// stay in the key file) until its next rotation hashes the new secret under the current key.
-// Blind indexes are not touched either: keyring.AddKey carries the blind-index key over.
+// stay in the key file) until its next rotation hashes the new secret under the current key;
+// a credential likewise until its next rotation. Blind indexes are not touched either:
+// keyring.AddKey carries the blind-index key over, and with it every credential's grant MAC
+// (a MAC under that key of the id, role, owner index and secret hashes, not of the owner's
+// ciphertext), so a credential whose owner is re-encrypted keeps its MAC.
 func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.Time) (RekeyResult, error) {
 	res := RekeyResult{KeyID: keys.KeyID()}
 	// Its audit record is chained under the current key set's audit key, as the service's are.
@@ -58,6 +63,7 @@ func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.
 	}
 	err := st.Update(ctx, func(tx store.Tx) error {
 		res.TokensSeen, res.EnvelopesResealed, res.ResponsesResealed, res.DeletionsSeen, res.SubjectsResealed = 0, 0, 0, 0, 0
+		res.CredentialsSeen, res.OwnersResealed = 0, 0
 		after := ""
 		for {
 			page, err := tx.ListTokens(ctx, store.TokenFilter{Limit: 1000, AfterID: after})
@@ -139,14 +145,40 @@ func Rekey(ctx context.Context, st store.Store, keys *keyring.Keyring, now time.
 			}
 			after = page[len(page)-1].ID
 		}
+		after = ""
+		for {
+			page, err := tx.ListCredentials(ctx, after, store.MaxListLimit)
+			if err != nil {
+				return fmt.Errorf("listing credentials: %w", err)
+			}
+			for _, c := range page {
+				res.CredentialsSeen++
+				out, changed, err := reseal(c.OwnerCipher)
+				if err != nil {
+					return fmt.Errorf("credential %s: owner: %w", c.ID, err)
+				}
+				if changed {
+					if err := tx.SetCredentialOwnerCipher(ctx, c.ID, out); err != nil {
+						return fmt.Errorf("credential %s: %w", c.ID, err)
+					}
+					res.OwnersResealed++
+				}
+			}
+			if len(page) < store.MaxListLimit {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
 		_, err := tx.AppendAudit(ctx, audit.Event{Time: now.UTC().Truncate(time.Microsecond), Actor: "system",
 			Action: actionRekey, Outcome: "ok", Details: map[string]string{
-				"key_id":             res.KeyID,
-				"tokens":             strconv.Itoa(res.TokensSeen),
-				"envelopes_resealed": strconv.Itoa(res.EnvelopesResealed),
-				"responses_resealed": strconv.Itoa(res.ResponsesResealed),
-				"deletion_requests":  strconv.Itoa(res.DeletionsSeen),
-				"subjects_resealed":  strconv.Itoa(res.SubjectsResealed),
+				"key_id":                     res.KeyID,
+				"tokens":                     strconv.Itoa(res.TokensSeen),
+				"envelopes_resealed":         strconv.Itoa(res.EnvelopesResealed),
+				"responses_resealed":         strconv.Itoa(res.ResponsesResealed),
+				"deletion_requests":          strconv.Itoa(res.DeletionsSeen),
+				"subjects_resealed":          strconv.Itoa(res.SubjectsResealed),
+				"credentials":                strconv.Itoa(res.CredentialsSeen),
+				"credential_owners_resealed": strconv.Itoa(res.OwnersResealed),
 			}})
 		return err
 	})

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,8 @@ func TestKeyRotation_newKeyServesOldDataAndRekeyReencryptsEverythingInOneTransac
 	// a and b each had an owner and a subjects envelope under the old key; c was new. The
 	// responses of the creates of a and b and of the deletion request were sealed under the
 	// old key (those of c's create and a's rotation under the new one).
-	want := server.RekeyResult{KeyID: newID, TokensSeen: 3, EnvelopesResealed: 4, ResponsesResealed: 3, DeletionsSeen: 1, SubjectsResealed: 1}
+	want := server.RekeyResult{KeyID: newID, TokensSeen: 3, EnvelopesResealed: 4, ResponsesResealed: 3, DeletionsSeen: 1, SubjectsResealed: 1,
+		CredentialsSeen: 1} // the bootstrap admin, restricted to no owner
 	if res != want {
 		t.Fatalf("rekey = %+v, want %+v", res, want)
 	}
@@ -214,4 +216,104 @@ func sealedUnder(t *testing.T, keys *keyring.Keyring, st store.Store) map[string
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestRekey_reencryptsRestrictedCredentialOwnersAllOrNothing: rekey re-encrypts the owner of
+// an owner-restricted credential with the tokens' envelopes, in the same transaction: a
+// credential owner it cannot open (sealed under a key the key file lacks, as after a row was
+// copied from another service) fails the whole rekey, naming the credential, with no token
+// envelope re-encrypted either; once the row is restored, one rekey re-encrypts both and
+// the credential keeps its grant MAC (the blind-index key is carried over).
+func TestRekey_reencryptsRestrictedCredentialOwnersAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	clock := servertest.NewClock(t0)
+	dir := t.TempDir()
+	svc := servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now})
+	admin := svc.Client(t)
+	tok, err := admin.CreateToken(ctx, compliantRequest("owned"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := admin.CreateCredential(ctx, wire.CreateCredentialRequest{Name: "team-reader", Role: "reader", Owner: tok.Owner}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKeys, err := keyring.Load(svc.KeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyring.AddKey(svc.KeyPath, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	newKeys, err := keyring.Load(svc.KeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() store.Credential {
+		t.Helper()
+		var c store.Credential
+		if err := svc.Store.View(ctx, func(r store.Reader) (err error) { c, err = r.GetCredential(ctx, cred.ID); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	genuine := stored()
+	if k := envelopeKey(t, newKeys, genuine.OwnerCipher); k != oldKeys.KeyID() {
+		t.Fatalf("credential owner sealed under %s, want the old key %s", k, oldKeys.KeyID())
+	}
+	stranger, _ := keyring.New()
+	foreign, err := stranger.Seal([]byte(tok.Owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setOwnerCipher := func(cipher []byte) {
+		t.Helper()
+		if err := svc.Store.Update(ctx, func(tx store.Tx) error { return tx.SetCredentialOwnerCipher(ctx, cred.ID, cipher) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setOwnerCipher(foreign)
+	if _, err := server.Rekey(ctx, svc.Store, newKeys, clock.Now()); err == nil || !strings.Contains(err.Error(), "credential "+cred.ID) ||
+		!strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("rekey with a credential owner it cannot open = %v, want an error naming the credential and saying nothing changed", err)
+	}
+	if k := envelopeKey(t, newKeys, storedTokens(t, svc.Store)[tok.ID].OwnerCipher); k != oldKeys.KeyID() {
+		t.Fatalf("a failed rekey re-encrypted a token's owner (now under %s)", k)
+	}
+	setOwnerCipher(genuine.OwnerCipher)
+	res, err := server.Rekey(ctx, svc.Store, newKeys, clock.Now())
+	if err != nil || res.CredentialsSeen != 2 || res.OwnersResealed != 1 {
+		t.Fatalf("rekey = %+v, %v; want 2 credentials read (bootstrap admin, reader) and 1 owner re-encrypted", res, err)
+	}
+	after := stored()
+	if k := envelopeKey(t, newKeys, after.OwnerCipher); k != newKeys.KeyID() {
+		t.Fatalf("credential owner after rekey under %s, want %s", k, newKeys.KeyID())
+	}
+	if owner, err := newKeys.Open(after.OwnerCipher); err != nil || string(owner) != tok.Owner {
+		t.Fatalf("credential owner after rekey opens to %q, %v", owner, err)
+	}
+	genuine.OwnerCipher = after.OwnerCipher
+	if !reflect.DeepEqual(after, genuine) {
+		t.Fatalf("rekey changed more of the credential than its owner envelope:\n%+v\n%+v", after, genuine)
+	}
+	if again, err := server.Rekey(ctx, svc.Store, newKeys, clock.Now()); err != nil || again.OwnersResealed != 0 {
+		t.Fatalf("second rekey = %+v, %v; want nothing left to re-encrypt", again, err)
+	}
+	// Restarted with the new key file (as after admin rekey), the grant MAC still matches:
+	// the credential authenticates and stays restricted.
+	svc.Close()
+	svc = servertest.Start(t, servertest.Options{Dir: dir, Now: clock.Now})
+	admin = svc.Client(t)
+	reader := svc.ClientWithToken(t, cred.Secret)
+	if got, err := reader.GetToken(ctx, tok.ID); err != nil || got.ID != tok.ID {
+		t.Fatalf("restricted reader after rekey: %+v, %v", got, err)
+	}
+	other := compliantRequest("someone-else")
+	other.Owner = "team-elsewhere"
+	theirs, err := admin.CreateToken(ctx, other, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = reader.GetToken(ctx, theirs.ID)
+	wantAPIError(t, err, 404, "not_found", "")
 }

@@ -22,7 +22,8 @@ const (
 	// policy in force).
 	RoleIssuer = "issuer"
 	// RoleReader reads: tokens, the audit log and its checkpoint, access requests, deletion
-	// evidence, renewals, erased subjects and the policy in force.
+	// evidence, renewals, erased subjects and the policy in force; and records the issue of
+	// an evidence pack (an audit record, no change of tokens).
 	RoleReader = "reader"
 	// RoleIntrospect calls POST /v1/introspect and POST /v1/revoke only.
 	RoleIntrospect = "introspect"
@@ -41,7 +42,7 @@ const (
 	accessIntrospect                  // POST /v1/introspect
 	accessRevokeByValue               // POST /v1/revoke
 	accessGateData                    // erased subjects and the policy in force: what the provider's gate reads
-	accessRead                        // audit, access requests, evidence: answers about every owner
+	accessRead                        // audit, access requests, evidence (and its issue): answers about every owner
 )
 
 // rolesFor lists the roles allowed each access, for the checks and the 403 messages.

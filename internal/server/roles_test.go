@@ -45,6 +45,7 @@ var routeNeeds = map[string]string{
 	"GET /v1/deletion-requests/erased-subjects": "gate",
 	"GET /v1/deletion-requests/{id}":            "read",
 	"POST /v1/access-requests":                  "read",
+	"POST /v1/evidence-packs":                   "read",
 	"GET /v1/deletion-requests":                 "read",
 	"GET /v1/renewals":                          "read",
 	"GET /v1/policy":                            "gate",
@@ -171,6 +172,13 @@ func runRoleMatrix(t *testing.T, wrap func(store.Store) store.Store) {
 			return "/v1/deletion-requests/" + gone.ID, "", nil
 		case "POST /v1/access-requests":
 			return "/v1/access-requests", `{"subject":"customer:4411"}`, nil
+		case "POST /v1/evidence-packs":
+			cp, err := admin.AuditCheckpoint(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(wire.EvidenceIssueRequest{ManifestDigest: strings.Repeat("ab", 32), CheckpointSeq: cp.Seq, CheckpointHash: cp.Hash})
+			return "/v1/evidence-packs", string(b), nil
 		case "GET /v1/deletion-requests":
 			return "/v1/deletion-requests", "", nil
 		case "GET /v1/renewals":

@@ -339,6 +339,7 @@ func (s *Server) routes() {
 	handle("GET /v1/deletion-requests/erased-subjects", s.authed(accessGateData, s.listErasedSubjects))
 	handle("GET /v1/deletion-requests/{id}", s.authed(accessRead, s.getDeletionRequest))
 	handle("POST /v1/access-requests", s.authed(accessRead, s.createAccessRequest))
+	handle("POST /v1/evidence-packs", s.authed(accessRead, s.issueEvidence))
 	handle("GET /v1/deletion-requests", s.authed(accessRead, s.listDeletionEvidence))
 	handle("GET /v1/renewals", s.authed(accessRead, s.listRenewals))
 	handle("GET /v1/policy", s.authed(accessGateData, s.policyInForce))
@@ -501,7 +502,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		case ctx.Err() != nil:
 			msg += fmt.Sprintf(" within %s", readyTimeout)
 		}
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "not_ready", message: msg})
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: wire.CodeNotReady, message: msg})
 		return
 	}
 	if ok, pending := s.verifications.healthy(); !ok {

@@ -203,6 +203,10 @@ type Tx interface {
 	RotateCredential(ctx context.Context, id string, newHash []byte, prevValidUntil, at time.Time, grantMAC string) (Credential, error)
 	// SetCredentialGrantMAC replaces the GrantMAC of the credential id; ErrNotFound when none.
 	SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error
+	// SetCredentialOwnerCipher replaces the OwnerCipher of the credential id (the rest of the
+	// row, its OwnerIndex and GrantMAC included, stays): rekey re-encrypts the owner of an
+	// owner-restricted credential under the current key. ErrNotFound when none.
+	SetCredentialOwnerCipher(ctx context.Context, id string, cipher []byte) error
 	PutIdempotency(ctx context.Context, rec Idempotency) error // ErrConflict when the key exists
 	// SetIdempotencyResponse replaces the stored response of the record with this key (the
 	// rest of the record stays); ErrNotFound when there is none.

@@ -70,3 +70,26 @@ type WaiverInForce struct {
 	Expires    string `json:"expires"` // YYYY-MM-DD, the last day it applies
 	Expired    bool   `json:"expired"`
 }
+
+// EvidenceIssueRequest is the body of POST /v1/evidence-packs: tokenguard report evidence
+// records in the audit chain the digest of the manifest of a pack it wrote, and the signed
+// checkpoint the pack's content rests on, so that a pack rewritten afterwards (its manifest
+// recomputed) no longer matches a record the service signed.
+type EvidenceIssueRequest struct {
+	// ManifestDigest is the pack's manifest digest (64 lower-case hex characters): the
+	// SHA-256 of manifest.json as written with its digest empty.
+	ManifestDigest string `json:"manifest_digest"`
+	// CheckpointSeq and CheckpointHash are the audit record of the signed checkpoint the
+	// manifest holds; the service checks that its chain has that record with that hash.
+	CheckpointSeq  int64  `json:"checkpoint_seq"`
+	CheckpointHash string `json:"checkpoint_hash"`
+}
+
+// EvidenceIssued is the answer of POST /v1/evidence-packs: the evidence.issued audit record
+// that holds the manifest digest.
+type EvidenceIssued struct {
+	ManifestDigest string    `json:"manifest_digest"`
+	IssuedAt       time.Time `json:"issued_at"`
+	AuditSeq       int64     `json:"audit_seq"`
+	AuditHash      string    `json:"audit_hash"`
+}

@@ -125,6 +125,18 @@ func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, pr
 	return x.GetCredential(ctx, id)
 }
 
+// SetCredentialOwnerCipher replaces the encrypted owner of credential id.
+func (x *tx) SetCredentialOwnerCipher(ctx context.Context, id string, cipher []byte) error {
+	tag, err := x.q.Exec(ctx, "UPDATE credentials SET owner_cipher = $2 WHERE id = $1", id, bytesOrNull(cipher))
+	if err != nil {
+		return fmt.Errorf("postgres: setting the owner of credential %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: setting the owner of credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // SetCredentialGrantMAC replaces the grant MAC of credential id.
 func (x *tx) SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error {
 	tag, err := x.q.Exec(ctx, "UPDATE credentials SET grant_mac = $2 WHERE id = $1", id, grantMAC)

@@ -136,6 +136,20 @@ func (x *tx) RotateCredential(ctx context.Context, id string, newHash []byte, pr
 	return x.GetCredential(ctx, id)
 }
 
+// SetCredentialOwnerCipher replaces the encrypted owner of credential id.
+func (x *tx) SetCredentialOwnerCipher(ctx context.Context, id string, cipher []byte) error {
+	res, err := x.q.ExecContext(ctx, "UPDATE credentials SET owner_cipher = ? WHERE id = ?", blob(cipher), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: setting the owner of credential %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: setting the owner of credential %q: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: setting the owner of credential %q: credential %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // SetCredentialGrantMAC replaces the grant MAC of credential id.
 func (x *tx) SetCredentialGrantMAC(ctx context.Context, id, grantMAC string) error {
 	res, err := x.q.ExecContext(ctx, "UPDATE credentials SET grant_mac = ? WHERE id = ?", grantMAC, id)

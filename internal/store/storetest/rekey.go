@@ -22,6 +22,7 @@ var maintenanceTests = []struct {
 	{"ListIdempotencyLimitDefaultsTo100AndCapsAt1000", testListIdempotencyLimits},
 	{"SetIdempotencyResponseReplacesOnlyTheResponse", testSetIdempotencyResponse},
 	{"SetDeletionSubjectCipherReplacesOnlyTheCipher", testSetDeletionSubjectCipher},
+	{"SetCredentialOwnerCipherReplacesOnlyTheCipher", testSetCredentialOwnerCipher},
 }
 
 func getCredential(t *testing.T, s store.Store, hash []byte) store.Credential {
@@ -232,5 +233,38 @@ func testSetDeletionSubjectCipher(t *testing.T, f Factory) {
 	err := s.Update(ctx, func(tx store.Tx) error { return tx.SetDeletionSubjectCipher(ctx, "del_missing", []byte("x")) })
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SetDeletionSubjectCipher(unknown id) error = %v, want store.ErrNotFound", err)
+	}
+}
+
+func testSetCredentialOwnerCipher(t *testing.T, f Factory) {
+	s := f.Open(t)
+	ctx := t.Context()
+	first, other := fullCredential(1), fullCredential(2)
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.InsertCredential(ctx, first); err != nil {
+			return err
+		}
+		return tx.InsertCredential(ctx, other)
+	})
+	update(t, s, func(tx store.Tx) error { return tx.SetCredentialOwnerCipher(ctx, first.ID, []byte("resealed owner")) })
+	want := first
+	want.OwnerCipher = []byte("resealed owner")
+	expectSame(t, "credential after SetCredentialOwnerCipher", want, getCredential(t, s, first.SecretHash))
+	expectSame(t, "the other credential", other, getCredential(t, s, other.SecretHash))
+	// Rolled back with its transaction, it leaves the row as it was.
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.SetCredentialOwnerCipher(ctx, other.ID, []byte("lost")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the error of fn", err)
+	}
+	expectSame(t, "credential after a rolled-back SetCredentialOwnerCipher", other, getCredential(t, s, other.SecretHash))
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.SetCredentialOwnerCipher(ctx, "cred_missing", []byte("x")) })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetCredentialOwnerCipher(unknown id) error = %v, want store.ErrNotFound", err)
 	}
 }
