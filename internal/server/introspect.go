@@ -139,7 +139,7 @@ func (s *Server) authenticateIntrospection(r *http.Request, presented string, se
 	}
 	credentialHash, _ := s.keys.HashSecret(p.secret)
 	tokenHash, _ := s.keys.HashSecret(presented)
-	got, err := s.store.ReadForIntrospection(r.Context(), credentialHash, tokenHash)
+	got, err := s.introspections.ReadForIntrospection(r.Context(), credentialHash, tokenHash)
 	if err != nil {
 		return nil, fmt.Errorf("looking up credential: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	moderncsqlite "modernc.org/sqlite"
 
@@ -15,11 +16,14 @@ import (
 
 // readForIntrospectionQuery reads the credential of ?1 and the token of ?2 (each by its
 // current secret first, then the previous one) as one row; the columns of what is not found
-// are NULL. Both are joined by their primary keys, so there is exactly one row. coalesce evaluates its second lookup only when the first finds nothing.
+// are NULL, and the introspection revision of the same snapshot. Both are joined by their
+// primary keys, so there is exactly one row. coalesce evaluates its second lookup only when
+// the first finds nothing.
 const readForIntrospectionQuery = `SELECT c.id, c.rights, c.revoked_at,
 	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
 	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at,
-	c.owner_index, c.secret_hash, c.prev_valid_until, c.prev_secret_hash, c.grant_mac
+	c.owner_index, c.secret_hash, c.prev_valid_until, c.prev_secret_hash, c.grant_mac,
+	(SELECT revision FROM introspection_revision)
 FROM (SELECT 1) AS one
 LEFT JOIN credentials AS c ON c.id = coalesce(
 	(SELECT id FROM credentials WHERE secret_hash = ?1),
@@ -29,14 +33,19 @@ LEFT JOIN tokens AS t ON t.id = coalesce(
 	(SELECT id FROM tokens WHERE prev_secret_hash = ?2 LIMIT 1))`
 
 // readForIntrospectionColumns is how many columns readForIntrospectionQuery returns.
-const readForIntrospectionColumns = 19
+const readForIntrospectionColumns = 20
+
+// readRevisionQuery reads the introspection revision (store.Revision).
+const readRevisionQuery = `SELECT revision FROM introspection_revision`
 
 // introspectionReader is one read-only driver connection of its own with
-// readForIntrospectionQuery prepared on it, used by one ReadForIntrospection at a time.
+// readForIntrospectionQuery and readRevisionQuery prepared on it, used by one
+// ReadForIntrospection or ReadRevision at a time.
 type introspectionReader struct {
-	conn driver.Conn
-	stmt driver.Stmt
-	dest []driver.Value // one row of readForIntrospectionQuery, reused
+	conn    driver.Conn
+	stmt    driver.Stmt
+	revStmt driver.Stmt
+	dest    []driver.Value // one row of readForIntrospectionQuery, reused
 }
 
 // introspectionReaders are the connections ReadForIntrospection reads on. They are driver
@@ -64,6 +73,9 @@ func openIntrospectionReaders(ctx context.Context, path string, n int) (*introsp
 		if r.stmt, err = prepareOn(ctx, conn, readForIntrospectionQuery); err != nil {
 			return nil, errors.Join(err, conn.Close(), rs.close())
 		}
+		if r.revStmt, err = prepareOn(ctx, conn, readRevisionQuery); err != nil {
+			return nil, errors.Join(err, r.stmt.Close(), conn.Close(), rs.close())
+		}
 		rs.all = append(rs.all, r)
 		rs.free <- r
 	}
@@ -85,7 +97,7 @@ func (rs *introspectionReaders) close() error {
 	var errs []error
 	for range rs.all {
 		r := <-rs.free
-		errs = append(errs, r.stmt.Close(), r.conn.Close())
+		errs = append(errs, r.stmt.Close(), r.revStmt.Close(), r.conn.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -99,40 +111,122 @@ var errStoreClosed = errors.New("the store is closed")
 // reads one row by index lookups, and a WAL reader waits for a lock only in rare cases (WAL
 // recovery), for at most BusyTimeoutMillis.
 func (rs *introspectionReaders) read(ctx context.Context, credentialHash, tokenHash []byte) ([]driver.Value, error) {
-	var r *introspectionReader
+	r, err := rs.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { rs.free <- r }()
+	if err := queryRow(r.stmt, []driver.NamedValue{{Ordinal: 1, Value: credentialHash}, {Ordinal: 2, Value: tokenHash}}, r.dest); err != nil {
+		return nil, err
+	}
+	return append([]driver.Value(nil), r.dest...), nil
+}
+
+// readRevision runs readRevisionQuery on a free reader (see read).
+func (rs *introspectionReaders) readRevision(ctx context.Context) (store.Revision, error) {
+	r, err := rs.take(ctx)
+	if err != nil {
+		return store.Revision{}, err
+	}
+	defer func() { rs.free <- r }()
+	var dest [1]driver.Value
+	if err := queryRow(r.revStmt, nil, dest[:]); err != nil {
+		return store.Revision{}, err
+	}
+	return revisionOf(dest[0])
+}
+
+// take waits for a free reader, until ctx ends or the readers are closed.
+func (rs *introspectionReaders) take(ctx context.Context) (*introspectionReader, error) {
 	select {
 	case <-rs.closed:
 		return nil, errStoreClosed
 	default:
 	}
 	select {
-	case r = <-rs.free:
+	case r := <-rs.free:
+		if err := ctx.Err(); err != nil {
+			rs.free <- r
+			return nil, err
+		}
+		return r, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-rs.closed:
 		return nil, errStoreClosed
 	}
-	defer func() { rs.free <- r }()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	rows, err := r.stmt.(driver.StmtQueryContext).QueryContext(context.Background(), []driver.NamedValue{
-		{Ordinal: 1, Value: credentialHash}, {Ordinal: 2, Value: tokenHash}})
+}
+
+// queryRow runs stmt with args and reads its one row into dest.
+func queryRow(stmt driver.Stmt, args []driver.NamedValue, dest []driver.Value) error {
+	rows, err := stmt.(driver.StmtQueryContext).QueryContext(context.Background(), args)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	clear(r.dest)
-	err = rows.Next(r.dest)
+	clear(dest)
+	err = rows.Next(dest)
 	if errors.Is(err, io.EOF) {
 		err = errors.New("the statement returned no row")
 	}
 	if closeErr := rows.Close(); err == nil {
 		err = closeErr
 	}
-	if err != nil {
-		return nil, err
+	return err
+}
+
+// revisionOf is the store.Revision in the column value v.
+func revisionOf(v driver.Value) (store.Revision, error) {
+	var rev store.Revision
+	b, ok := v.([]byte)
+	if !ok || len(b) != len(rev) {
+		return rev, fmt.Errorf("the introspection revision is %T of %d bytes, want %d bytes (has introspection_revision been changed by hand?)", v, len(b), len(rev))
 	}
-	return append([]driver.Value(nil), r.dest...), nil
+	copy(rev[:], b)
+	return rev, nil
+}
+
+// ReadRevision reads the introspection revision (store.Store) on a connection of
+// introspectionReaders, in a statement of its own: it reads the last committed state when it
+// starts.
+func (s *Store) ReadRevision(ctx context.Context) (_ store.Revision, err error) {
+	defer func() { err = classify(err) }()
+	rev, err := s.introspection.readRevision(ctx)
+	if err != nil {
+		return store.Revision{}, fmt.Errorf("sqlite: reading the introspection revision: %w", err)
+	}
+	return rev, nil
+}
+
+// revisionTriggers are the triggers of migration 0007 that change the introspection
+// revision, by table.
+var revisionTriggers = []struct{ name, table string }{
+	{"tokens_revision_insert", "tokens"}, {"tokens_revision_delete", "tokens"}, {"tokens_revision_update", "tokens"},
+	{"credentials_revision_insert", "credentials"}, {"credentials_revision_delete", "credentials"},
+	{"credentials_revision_update", "credentials"},
+}
+
+// CheckRevisionTriggers (store.Store) finds every trigger of revisionTriggers on its table,
+// and introspection_revision with its one row.
+func (s *Store) CheckRevisionTriggers(ctx context.Context) error {
+	var missing []string
+	for _, tr := range revisionTriggers {
+		var n int
+		if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ? AND tbl_name = ?",
+			tr.name, tr.table).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: checking the introspection revision triggers: %w", err)
+		}
+		if n != 1 {
+			missing = append(missing, tr.name+" on "+tr.table)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("sqlite: %s: the trigger(s) %s that record every change of a token or credential are missing (dropped by hand?): without them a revocation made outside the service could go unseen; restore them from migration 0007_introspection_revision.sql and check the tokens and credentials for other changes",
+			s.path, strings.Join(missing, ", "))
+	}
+	if _, err := s.ReadRevision(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // ReadForIntrospection reads the credential whose secret hash is credentialHash and the
@@ -170,6 +264,9 @@ func (s *Store) ReadForIntrospection(ctx context.Context, credentialHash, tokenH
 		if err := errors.Join(col.err, d.err); err != nil {
 			return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: credential %q: %w", c.ID, err)
 		}
+	}
+	if got.Revision, err = revisionOf(row[19]); err != nil {
+		return store.IntrospectionRead{}, fmt.Errorf("sqlite: reading for introspection: %w", err)
 	}
 	if t.ID, valid = col.text(row[3]); valid {
 		got.TokenFound = true
