@@ -90,6 +90,10 @@ func BenchmarkIntrospect_handler(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 	b.ReportMetric(float64((processCPU(b)-cpuStart).Microseconds())/float64(b.N), "cpu-µs/op")
+	if st := srv.IntrospectionCacheStats(); st.RevisionReads > 0 {
+		b.ReportMetric(float64(st.Hits)/float64(st.RevisionReads), "hits/revision-read")
+		b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-ratio")
+	}
 }
 
 // processCPU is the CPU time (user and system) this process has used so far: per operation,

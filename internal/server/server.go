@@ -527,3 +527,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
+
+// IntrospectionCacheStats returns the counts of the introspection cache (zero when
+// Config.IntrospectionCacheEntries turned it off): how often a kept read answered, and how
+// many revision reads those answers shared.
+func (s *Server) IntrospectionCacheStats() introspectcache.Stats {
+	if c, ok := s.introspections.(*introspectcache.Cache); ok {
+		return c.Stats()
+	}
+	return introspectcache.Stats{}
+}

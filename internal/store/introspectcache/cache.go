@@ -121,8 +121,11 @@ func (c *Cache) Len() int {
 }
 
 // Stats are the calls of ReadForIntrospection answered with a kept read (Hits) and with a read
-// of the database (Misses), since New.
-type Stats struct{ Hits, Misses uint64 }
+// of the database (Misses), and the revision reads made for them (RevisionReads; fewer than
+// the calls that found a kept read when calls share reads), since New.
+type Stats struct{ Hits, Misses, RevisionReads uint64 }
 
 // Stats returns the counts so far.
-func (c *Cache) Stats() Stats { return Stats{Hits: c.hits.Load(), Misses: c.misses.Load()} }
+func (c *Cache) Stats() Stats {
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), RevisionReads: c.revisions.reads.Load()}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
@@ -23,6 +24,8 @@ type revisionReads struct {
 	readRevision func(context.Context) (store.Revision, error)
 	// joined, when set (by tests), is called by each caller once it has joined a round.
 	joined func()
+
+	reads atomic.Uint64 // revision reads started
 
 	mu      sync.Mutex
 	running *revisionRound // the round whose read runs, or is about to; nil when none
@@ -84,6 +87,7 @@ func (r *revisionReads) run(ctx context.Context, round *revisionRound) {
 	}()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revisionReadTimeout)
 	defer cancel()
+	r.reads.Add(1)
 	round.err = errors.New("reading the introspection revision: the read panicked")
 	round.rev, round.err = r.readRevision(ctx)
 }
