@@ -16,20 +16,26 @@ import (
 const revisionReadTimeout = 30 * time.Second
 
 // revisionReads coalesces revision reads. Each caller of read gets the result of a read that
-// started after the caller arrived, never of one already running, and at most one read runs
-// at a time: callers that arrive while a read runs share the next one, which starts when the
-// running one ends. Under load one cheap statement so serves every request that arrived
-// during the statement before it.
+// started after the caller arrived, never of one already running, and at most inFlight reads
+// run at a time: callers that arrive while no slot is free share the next read, which starts
+// as soon as one is. Under load one cheap statement so serves every request that arrived
+// while the statements before it ran.
 type revisionReads struct {
 	readRevision func(context.Context) (store.Revision, error)
+	// slots holds a token per running read; its capacity is how many may run at once.
+	slots chan struct{}
 	// joined, when set (by tests), is called by each caller once it has joined a round.
 	joined func()
 
 	reads atomic.Uint64 // revision reads started
 
-	mu      sync.Mutex
-	running *revisionRound // the round whose read runs, or is about to; nil when none
-	next    *revisionRound // the round that starts after running ends; nil when nobody waits for it
+	mu   sync.Mutex
+	next *revisionRound // the round not started yet that arriving callers join; nil when none
+}
+
+// newRevisionReads returns coalesced reads of readRevision, at most inFlight at a time.
+func newRevisionReads(readRevision func(context.Context) (store.Revision, error), inFlight int) *revisionReads {
+	return &revisionReads{readRevision: readRevision, slots: make(chan struct{}, max(1, inFlight))}
 }
 
 // revisionRound is one revision read and the callers that share it. Its first caller runs it.
@@ -42,17 +48,8 @@ type revisionRound struct {
 // read returns the result of a revision read that started after the call.
 func (r *revisionReads) read(ctx context.Context) (store.Revision, error) {
 	r.mu.Lock()
-	if r.running == nil {
-		// Nothing runs: this caller starts a read now.
-		round := &revisionRound{done: make(chan struct{})}
-		r.running = round
-		r.mu.Unlock()
-		r.hook()
-		r.run(ctx, round)
-		return round.rev, round.err
-	}
 	if round := r.next; round != nil {
-		// A read runs and the next one, not started yet, has callers: share it.
+		// A read that has not started yet has callers: share it.
 		r.mu.Unlock()
 		r.hook()
 		select {
@@ -62,27 +59,25 @@ func (r *revisionReads) read(ctx context.Context) (store.Revision, error) {
 			return store.Revision{}, fmt.Errorf("reading the introspection revision: %w", ctx.Err())
 		}
 	}
-	// A read runs that started before this caller arrived: this caller runs the next one once
-	// it ends (and must, even if its own context ends, for the callers who join it).
+	// This caller opens a round and runs it once a slot is free (and must, even if its own
+	// context ends, for the callers who join it meanwhile).
 	round := &revisionRound{done: make(chan struct{})}
 	r.next = round
-	before := r.running
 	r.mu.Unlock()
 	r.hook()
-	<-before.done
+	r.slots <- struct{}{}
+	r.mu.Lock()
+	r.next = nil // from now on nobody joins this round: its read starts after all who did arrived
+	r.mu.Unlock()
 	r.run(ctx, round)
 	return round.rev, round.err
 }
 
-// run reads the revision into round, makes the next round (if anyone waits for it) the running
-// one, and releases round's callers. The read is not cancelled with ctx: other callers share
-// it.
+// run reads the revision into round, frees its slot and releases round's callers. The read is
+// not cancelled with ctx: other callers share it.
 func (r *revisionReads) run(ctx context.Context, round *revisionRound) {
 	defer func() { // also when read panics (net/http recovers a handler's panic)
-		r.mu.Lock()
-		// The next round's runner waits for round.done; from now on nobody may join that round.
-		r.running, r.next = r.next, nil
-		r.mu.Unlock()
+		<-r.slots
 		close(round.done)
 	}()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revisionReadTimeout)

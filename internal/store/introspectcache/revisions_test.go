@@ -68,7 +68,8 @@ func expectNothing[T any](t *testing.T, c <-chan T, what string) {
 func TestRevisionReads_aCallerIsNeverServedByAReadThatStartedBeforeItArrived(t *testing.T) {
 	g := newGatedReads()
 	joined := make(chan struct{}, 16)
-	r := &revisionReads{readRevision: g.read, joined: func() { joined <- struct{}{} }}
+	r := newRevisionReads(g.read, 1)
+	r.joined = func() { joined <- struct{}{} }
 	ctx := t.Context()
 	call := func() <-chan result {
 		out := make(chan result, 1)
@@ -113,7 +114,8 @@ func TestRevisionReads_aCallerIsNeverServedByAReadThatStartedBeforeItArrived(t *
 func TestRevisionReads_aWaiterWhoseContextEndsLeavesTheOthersTheirRead(t *testing.T) {
 	g := newGatedReads()
 	joined := make(chan struct{}, 16)
-	r := &revisionReads{readRevision: g.read, joined: func() { joined <- struct{}{} }}
+	r := newRevisionReads(g.read, 1)
+	r.joined = func() { joined <- struct{}{} }
 	call := func(ctx context.Context) <-chan result {
 		out := make(chan result, 1)
 		go func() {
@@ -154,13 +156,13 @@ func TestRevisionReads_aWaiterWhoseContextEndsLeavesTheOthersTheirRead(t *testin
 // caller gets a read of its own instead of waiting forever.
 func TestRevisionReads_aReadThatPanicsReleasesItsCallers(t *testing.T) {
 	calls := 0
-	r := &revisionReads{readRevision: func(context.Context) (store.Revision, error) {
+	r := newRevisionReads(func(context.Context) (store.Revision, error) {
 		calls++
 		if calls == 1 {
 			panic("boom")
 		}
 		return store.Revision{7}, nil
-	}}
+	}, 1)
 	func() {
 		defer func() {
 			if recover() == nil {
@@ -181,5 +183,41 @@ func TestRevisionReads_aReadThatPanicsReleasesItsCallers(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a read after a panicking read still waits after 10 s")
+	}
+}
+
+// TestRevisionReads_twoInFlightStillServeOnlyLaterArrivals: with two reads allowed at once, A
+// and B each start one (B arrived while A's ran, and a slot was free), C arrives while both
+// run and gets read 3, which starts only when a slot frees, after C arrived.
+func TestRevisionReads_twoInFlightStillServeOnlyLaterArrivals(t *testing.T) {
+	g := newGatedReads()
+	joined := make(chan struct{}, 16)
+	r := newRevisionReads(g.read, 2)
+	r.joined = func() { joined <- struct{}{} }
+	call := func() <-chan result {
+		out := make(chan result, 1)
+		go func() {
+			rev, err := r.read(t.Context())
+			out <- result{rev, err}
+		}()
+		<-joined
+		return out
+	}
+	a := call()
+	g.waitStarted(t, 1)
+	b := call()
+	g.waitStarted(t, 2)
+	c := call()
+	expectNothing(t, g.started, "a third read started while two run")
+	g.release <- struct{}{} // one of reads 1 and 2 ends
+	g.waitStarted(t, 3)
+	g.release <- struct{}{}
+	g.release <- struct{}{}
+	got := map[string]result{"A": <-a, "B": <-b, "C": <-c}
+	if got["C"].rev != (store.Revision{3}) {
+		t.Errorf("C (arrived while reads 1 and 2 ran) = %v; want read 3", got["C"].rev)
+	}
+	if got["A"].rev == (store.Revision{3}) || got["B"].rev == (store.Revision{3}) || got["A"].rev == got["B"].rev {
+		t.Errorf("A = %v, B = %v; want reads 1 and 2, one each", got["A"].rev, got["B"].rev)
 	}
 }
