@@ -2,8 +2,10 @@
 // credentials and the audit log, on the standard library's method-pattern router.
 //
 // Every mutation and its audit record commit in one store transaction before the response is
-// written, introspection reads the store on every call (no cache, so a revocation is visible
-// to the very next call), and no secret is ever logged, audited, listed or stored in clear.
+// written, introspection sees every change committed before the call (it reads the store, or
+// uses a kept read only while the database's revision, read after the call arrived, is
+// unchanged: see package introspectcache), so a revocation is visible to the very next call,
+// and no secret is ever logged, audited, listed or stored in clear.
 //
 // Verification records are group-committed: an introspection answers from one read of the
 // committed credential and token (Store.ReadForIntrospection) and hands its audit record and last_used_at update to a writer that commits

@@ -291,7 +291,9 @@ type Store interface {
 	// FindTokenByHash in one View, at a fraction of the cost.
 	ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (IntrospectionRead, error)
 	// ReadRevision reads the current Revision in one statement that starts after the call
-	// began, so it reflects every change committed before the call, on any instance.
+	// began, so it reflects every change committed before the call, on any instance. It fails
+	// when that statement finds a trigger that changes the Revision missing (see
+	// CheckRevisionTriggers), so that no read kept under a Revision is trusted then.
 	ReadRevision(ctx context.Context) (Revision, error)
 	// CheckRevisionTriggers returns an error naming what is missing when a trigger that
 	// changes the Revision is not in place (dropped or disabled by someone with write access

@@ -212,13 +212,38 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 
 // ReadRevision reads the introspection revision (store.Store) on the read pool, in a
 // statement of its own: under READ COMMITTED it reads the last committed state when it starts.
+//
+// The same statement counts the triggers of revisionTriggers in place (on their tables, enabled
+// ALWAYS), and ReadRevision fails when one is not (dropped or disabled by hand while the
+// service runs), so that no kept read is trusted.
 func (s *Store) ReadRevision(ctx context.Context) (_ store.Revision, err error) {
 	defer func() { err = classify(err) }()
-	var rev [16]byte
-	if err := s.read.QueryRow(ctx, "SELECT revision FROM introspection_revision").Scan(&rev); err != nil {
+	var (
+		rev      [16]byte
+		triggers int
+	)
+	if err := s.read.QueryRow(ctx, readRevisionQuery).Scan(&rev, &triggers); err != nil {
 		return store.Revision{}, fmt.Errorf("postgres: reading the introspection revision: %w", err)
 	}
+	if triggers != len(revisionTriggers) {
+		return store.Revision{}, errors.New("postgres: a trigger that records changes of tokens and credentials is missing or not enabled ALWAYS: kept introspection reads cannot be trusted (restore it as migration 0008_introspection_revision.sql creates it)")
+	}
 	return rev, nil
+}
+
+// readRevisionQuery reads the introspection revision and counts the triggers of
+// revisionTriggers in place, on their tables of the search_path, enabled ALWAYS.
+var readRevisionQuery = `SELECT r.revision, (SELECT count(*) FROM pg_trigger AS t
+	WHERE NOT t.tgisinternal AND t.tgenabled = 'A' AND (t.tgrelid, t.tgname) IN (` + revisionTriggerPairs() + `))
+FROM introspection_revision AS r`
+
+// revisionTriggerPairs is revisionTriggers as SQL row values (table oid, 'name'), ...
+func revisionTriggerPairs() string {
+	pairs := make([]string, len(revisionTriggers))
+	for i, tr := range revisionTriggers {
+		pairs[i] = "(to_regclass('" + tr.table + "')::oid, '" + tr.name + "'::name)"
+	}
+	return strings.Join(pairs, ", ")
 }
 
 // revisionTriggers are the triggers of migration 0008 that change the introspection

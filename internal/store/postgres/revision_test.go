@@ -112,6 +112,9 @@ func TestCheckRevisionTriggers_namesEachDroppedOrDisabledTrigger(t *testing.T) {
 			if err := s.CheckRevisionTriggers(ctx); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("after %s: %v; want an error naming %q", c.sql, err, c.want)
 			}
+			if _, err := s.ReadForIntrospection(ctx, []byte("credential"), []byte("token")); err == nil && c.name == "revision row deleted" {
+				t.Error("ReadForIntrospection with no revision row: no error, want it to fail closed")
+			}
 		})
 	}
 }
@@ -167,5 +170,17 @@ func TestMigration0008_anExistingSchemaGetsItsRevisionAndTriggers(t *testing.T) 
 	}
 	if again, err := s.ReadRevision(ctx); err != nil || again == rev {
 		t.Errorf("revision after revoking the upgraded credential = %x, %v; want a new one", again, err)
+	}
+}
+
+// TestIntrospectionCache_noticesATriggerDroppedOrDisabledWhileRunning: see
+// storetest.TamperedTriggerWhileRunningIsNoticed, with the trigger dropped and disabled.
+func TestIntrospectionCache_noticesATriggerDroppedOrDisabledWhileRunning(t *testing.T) {
+	for _, tamper := range []string{"DROP TRIGGER tokens_revision_update ON tokens", "ALTER TABLE tokens DISABLE TRIGGER tokens_revision_update"} {
+		t.Run(tamper, func(t *testing.T) {
+			u := freshSchemaURL(t)
+			s := openStore(t, u)
+			storetest.TamperedTriggerWhileRunningIsNoticed(t, s, openRawSQL(t, u), tamper)
+		})
 	}
 }

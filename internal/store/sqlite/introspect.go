@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	moderncsqlite "modernc.org/sqlite"
 
@@ -35,8 +36,28 @@ LEFT JOIN tokens AS t ON t.id = coalesce(
 // readForIntrospectionColumns is how many columns readForIntrospectionQuery returns.
 const readForIntrospectionColumns = 20
 
-// readRevisionQuery reads the introspection revision (store.Revision).
-const readRevisionQuery = `SELECT revision FROM introspection_revision`
+// readRevisionQuery reads the introspection revision (store.Revision) and the schema
+// version (which SQLite changes with every change of the schema, such as a dropped trigger),
+// and, unless the schema version is ?1 (the last one whose triggers were found in place),
+// counts the revisionTriggers in place in the same snapshot (-1 when not counted).
+var readRevisionQuery = `SELECT r.revision, s.schema_version,
+	CASE WHEN s.schema_version = ?1 THEN -1 ELSE (SELECT count(*) FROM sqlite_schema
+		WHERE type = 'trigger' AND (name, tbl_name) IN (VALUES ` + revisionTriggerPairs() + `)
+		AND instr(sql, 'UPDATE introspection_revision SET revision = randomblob(16);') > 0) END
+FROM introspection_revision AS r, pragma_schema_version AS s`
+
+// revisionTriggerPairs is revisionTriggers as SQL row values ('name', 'table'), ...
+func revisionTriggerPairs() string {
+	pairs := make([]string, len(revisionTriggers))
+	for i, tr := range revisionTriggers {
+		pairs[i] = "('" + tr.name + "', '" + tr.table + "')"
+	}
+	return strings.Join(pairs, ", ")
+}
+
+// errRevisionTriggers is the error of a revision read that found a trigger of
+// revisionTriggers missing.
+var errRevisionTriggers = errors.New("a trigger that records changes of tokens and credentials is missing: kept introspection reads cannot be trusted (restore it from migration 0007_introspection_revision.sql)")
 
 // introspectionReader is one read-only driver connection of its own with
 // readForIntrospectionQuery and readRevisionQuery prepared on it, used by one
@@ -57,6 +78,9 @@ type introspectionReaders struct {
 	free   chan *introspectionReader
 	all    []*introspectionReader
 	closed chan struct{} // closed by close: no more reads
+	// verifiedSchema is the last schema version a revision read found every trigger of
+	// revisionTriggers in (-1: none yet).
+	verifiedSchema atomic.Int64
 }
 
 // openIntrospectionReaders opens n read-only connections to path (the read pool's pragmas
@@ -70,6 +94,7 @@ type introspectionReaders struct {
 // introspection in BenchmarkIntrospect_handler).
 func openIntrospectionReaders(ctx context.Context, path string, n int) (*introspectionReaders, error) {
 	rs := &introspectionReaders{free: make(chan *introspectionReader, n), closed: make(chan struct{})}
+	rs.verifiedSchema.Store(-1)
 	var drv moderncsqlite.Driver
 	for range n {
 		conn, err := drv.Open(dsnMapped(path, false, 0))
@@ -136,9 +161,21 @@ func (rs *introspectionReaders) readRevision(ctx context.Context) (store.Revisio
 		return store.Revision{}, err
 	}
 	defer func() { rs.free <- r }()
-	var dest [1]driver.Value
-	if err := queryRow(r.revStmt, nil, dest[:]); err != nil {
+	var dest [3]driver.Value
+	verified := rs.verifiedSchema.Load()
+	if err := queryRow(r.revStmt, []driver.NamedValue{{Ordinal: 1, Value: verified}}, dest[:]); err != nil {
 		return store.Revision{}, err
+	}
+	schema, ok1 := dest[1].(int64)
+	triggers, ok2 := dest[2].(int64)
+	switch {
+	case !ok1 || !ok2:
+		return store.Revision{}, fmt.Errorf("unexpected schema version %T and trigger count %T", dest[1], dest[2])
+	case triggers == -1: // the schema is the one verified last
+	case triggers == int64(len(revisionTriggers)):
+		rs.verifiedSchema.CompareAndSwap(verified, schema)
+	default:
+		return store.Revision{}, errRevisionTriggers
 	}
 	return revisionOf(dest[0])
 }
@@ -194,7 +231,9 @@ func revisionOf(v driver.Value) (store.Revision, error) {
 
 // ReadRevision reads the introspection revision (store.Store) on a connection of
 // introspectionReaders, in a statement of its own: it reads the last committed state when it
-// starts.
+// starts. Whenever the schema has changed since the last read, the same statement also checks
+// that every trigger of revisionTriggers is in place, and ReadRevision fails when one is not
+// (dropped or replaced by hand while the service runs), so that no kept read is trusted.
 func (s *Store) ReadRevision(ctx context.Context) (_ store.Revision, err error) {
 	defer func() { err = classify(err) }()
 	rev, err := s.introspection.readRevision(ctx)

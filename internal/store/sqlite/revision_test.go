@@ -131,3 +131,11 @@ func TestMigration0007_anExistingDatabaseGetsItsRevisionAndTriggers(t *testing.T
 		t.Errorf("revision after revoking the upgraded credential = %x, %v; want a new one", again, err)
 	}
 }
+
+// TestIntrospectionCache_noticesATriggerDroppedWhileRunning: see
+// storetest.TamperedTriggerWhileRunningIsNoticed (SQLite notices through its schema version).
+func TestIntrospectionCache_noticesATriggerDroppedWhileRunning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokenguard.db")
+	s := openTemp(t, path)
+	storetest.TamperedTriggerWhileRunningIsNoticed(t, s, openRawSQL(t, path), "DROP TRIGGER tokens_revision_update")
+}

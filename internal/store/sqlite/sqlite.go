@@ -14,6 +14,9 @@
 //     I/O error while reading the map ends the process instead of failing the read, as SQLite
 //     documents for mmap; committed data is not affected.)
 //
+// ReadForIntrospection and ReadRevision run on read-only driver connections of their own,
+// without the memory map (see openIntrospectionReaders).
+//
 // Instants are stored in UTC with nanosecond precision and are returned in UTC, equal
 // (time.Time.Equal, and == when written in UTC) to what was written.
 package sqlite

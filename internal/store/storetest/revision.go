@@ -191,3 +191,41 @@ func DirectSQLChangesReachTheCache(t *testing.T, s store.Store, db SQL) {
 		t.Errorf("cache stats %+v, want 2 hits (the reads between changes) and 3 misses", st)
 	}
 }
+
+// TamperedTriggerWhileRunningIsNoticed keeps the read of a token in an introspectcache.Cache,
+// then, as someone with database access would while the service runs, runs tamper (which
+// drops or disables the trigger on updates of tokens) and revokes the token in plain SQL, which
+// now changes no revision. ReadRevision must fail, and the cache's next read must therefore
+// come from the database and show the revocation.
+func TamperedTriggerWhileRunningIsNoticed(t *testing.T, s store.Store, db SQL, tamper string) {
+	ctx := t.Context()
+	tok := plainToken("tok_tamper", "owner", "tamper")
+	insertTokens(t, s, tok)
+	cred := store.Credential{ID: "cred_tamper", Name: "tamper", SecretHash: hashOf("tamper"), Rights: []string{"introspect"}, CreatedAt: at(0)}
+	update(t, s, func(tx store.Tx) error { return tx.InsertCredential(ctx, cred) })
+	c := introspectcache.New(s, 0)
+	for range 2 {
+		if _, err := c.ReadForIntrospection(ctx, cred.SecretHash, tok.SecretHash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); st.Hits != 1 {
+		t.Fatalf("cache stats %+v before the tampering, want one hit", st)
+	}
+	if err := db.Exec(ctx, tamper); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(ctx, "UPDATE tokens SET status = 'revoked' WHERE id = 'tok_tamper'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadRevision(ctx); err == nil {
+		t.Errorf("ReadRevision after %q: no error, want one naming the missing trigger", tamper)
+	}
+	got, err := c.ReadForIntrospection(ctx, cred.SecretHash, tok.SecretHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Token.Status != store.StatusRevoked {
+		t.Errorf("after %q and a revocation in plain SQL, the cache answered status %q (%+v), want revoked", tamper, got.Token.Status, c.Stats())
+	}
+}
