@@ -99,8 +99,17 @@ func (c *Cache) ReadForIntrospection(ctx context.Context, credentialHash, tokenH
 	// would only push out the reads of real callers.
 	if got.CredentialFound && got.TokenFound {
 		c.keep(k, got)
+	} else if ok {
+		c.drop(k)
 	}
 	return got, nil
+}
+
+// drop forgets the read kept under k.
+func (c *Cache) drop(k entryKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, k)
 }
 
 // keep stores got under k, first dropping another read when the cache is full.

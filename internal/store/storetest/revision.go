@@ -190,6 +190,9 @@ func DirectSQLChangesReachTheCache(t *testing.T, s store.Store, db SQL) {
 	if st := c.Stats(); st.Hits != 2 || st.Misses != 3 {
 		t.Errorf("cache stats %+v, want 2 hits (the reads between changes) and 3 misses", st)
 	}
+	if n := c.Len(); n != 0 {
+		t.Errorf("the cache keeps %d reads after the credential was deleted, want none", n)
+	}
 }
 
 // TamperedTriggerWhileRunningIsNoticed keeps the read of a token in an introspectcache.Cache,
