@@ -21,12 +21,12 @@ func newGatedReads() *gatedReads {
 	return &gatedReads{started: make(chan int, 16), release: make(chan struct{})}
 }
 
-func (g *gatedReads) read(ctx context.Context) (store.Revision, error) {
+func (g *gatedReads) read(context.Context) (store.Revision, error) {
 	g.calls++
 	n := g.calls
 	g.started <- n
 	<-g.release
-	return store.Revision{byte(n)}, nil
+	return store.Revision{byte(n % 256)}, nil //nolint:gosec // G115: n%256 fits a byte
 }
 
 // waitStarted waits for read n to start; after 10 s it fails the test (a coalescer that
