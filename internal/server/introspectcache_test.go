@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -168,4 +169,52 @@ func TestIntrospectionCache_twoServicesOnOneSQLiteFile(t *testing.T) {
 func TestIntrospectionCache_twoServicesOnOnePostgreSQLSchema(t *testing.T) {
 	u := postgresSchema(t, testenv.PostgresURL(t))
 	runCacheAcrossInstances(t, openPostgresOn(t, u), openPostgresOn(t, u))
+}
+
+// TestIntrospectionCache_seesARevocationMadeInPlainSQL: a service answers a token from its
+// cache (checked by its hit count); someone then revokes the token with plain SQL on the
+// database file, and later the credential: the very next introspection after each answers
+// inactive, then 401.
+func TestIntrospectionCache_seesARevocationMadeInPlainSQL(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "direct.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rs := startRaceService(t, st, "gateway")
+	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	in := cacheInstance{srv: rs.srv}
+	tok, err := rs.admin.CreateToken(ctx, compliantRequest("direct-sql"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.ic.Introspect(ctx, tok.Secret); err != nil {
+		t.Fatal(err)
+	}
+	expectHit(t, in, rs.ic, tok.Secret, "second introspection before the revocation in SQL")
+	if _, err := raw.ExecContext(ctx, "UPDATE tokens SET status = 'revoked', revoked_at = '2000-01-01T00:00:00.000000000Z' WHERE id = ?", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rs.ic.Introspect(ctx, tok.Secret); err != nil || got.Active {
+		t.Fatalf("next introspection after UPDATE tokens SET status = 'revoked' by hand: active %v, %v; want inactive", got.Active, err)
+	}
+	other, err := rs.admin.CreateToken(ctx, compliantRequest("direct-sql-2"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.ic.Introspect(ctx, other.Secret); err != nil {
+		t.Fatal(err)
+	}
+	expectHit(t, in, rs.ic, other.Secret, "second introspection before the credential's revocation in SQL")
+	if _, err := raw.ExecContext(ctx, "UPDATE credentials SET revoked_at = '2000-01-01T00:00:00.000000000Z' WHERE name = 'gateway'"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rs.ic.Introspect(ctx, other.Secret)
+	expect401(t, err, "next introspection with a credential revoked by hand in SQL")
 }
