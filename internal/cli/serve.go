@@ -277,7 +277,13 @@ func openServeStore(ctx context.Context, db string, log *slog.Logger) (st store.
 	if st, err = openDatabase(ctx, db); err != nil {
 		return nil, nil, withCode(ExitFindings, err)
 	}
-	undo = append(undo, func() { _ = st.Close() })
+	opened := st // the early returns below set st to nil before undoAll runs
+	undo = append(undo, func() { _ = opened.Close() })
+	// The service keeps introspection reads while the database's revision is unchanged; the
+	// triggers that change it on every change of a token or credential must be in place.
+	if err := st.CheckRevisionTriggers(ctx); err != nil {
+		return nil, nil, withCode(ExitFindings, err)
+	}
 	if pg, ok := st.(*postgres.Store); ok {
 		// Taken before the key file is read (it waits for a running admin rekey), held on a
 		// session of its own until the store closes.

@@ -31,10 +31,12 @@ const TokenTypeBearer = "bearer"
 //
 // A malformed secret, a bad checksum or another environment's secret is answered inactive
 // without a token lookup (and without an audit record: such strings identify nothing).
-// Otherwise one read of the store, which starts after the request arrived, finds both the
-// caller's credential and the token of the secret's HMAC (see authenticateIntrospection),
-// so the answer always reflects every revocation committed before the request: there is no
-// cache. The audit record (and the last_used_at update when active) is handed to the
+// Otherwise the caller's credential and the token of the secret's HMAC are read once (see
+// authenticateIntrospection): from the store, or from the introspection cache when a revision
+// read that started after the request arrived shows no token or credential changed since the
+// kept read was made. So the answer always reflects every revocation committed before the
+// request, by any instance or by hand; the verdict itself (expiry, overlap, grants) is judged
+// on every request. The audit record (and the last_used_at update when active) is handed to the
 // verification log, which group-commits it (see verifyLog for the durability bound) before
 // the answer is written.
 //
@@ -125,13 +127,14 @@ type introspection struct {
 
 // authenticateIntrospection authenticates r's credential for accessIntrospect and decides on
 // presented (parsed as sec) into decided, with one ReadForIntrospection of the credential
-// and the token under the current key set: one statement, no explicit transaction. When
+// and the token under the current key set (through the introspection cache). When
 // either is not found and the keyring holds older key sets, it falls back to authenticate
 // and decide, which try the hashes of every key set in one read transaction.
 //
 // Reading the credential and the token in one statement that starts after the request
-// arrived keeps revocation instant: a revocation (of the token or of the credential)
-// committed before the request is seen by it.
+// arrived, or using a kept read of both only while a revision read that started after the
+// request arrived is unchanged (introspectcache), keeps revocation instant: a revocation (of
+// the token or of the credential) committed before the request is seen by it.
 func (s *Server) authenticateIntrospection(r *http.Request, presented string, sec token.Secret, decided *introspection) (*caller, error) {
 	p, err := credentialOf(r)
 	if err != nil {
@@ -139,7 +142,7 @@ func (s *Server) authenticateIntrospection(r *http.Request, presented string, se
 	}
 	credentialHash, _ := s.keys.HashSecret(p.secret)
 	tokenHash, _ := s.keys.HashSecret(presented)
-	got, err := s.store.ReadForIntrospection(r.Context(), credentialHash, tokenHash)
+	got, err := s.introspections.ReadForIntrospection(r.Context(), credentialHash, tokenHash)
 	if err != nil {
 		return nil, fmt.Errorf("looking up credential: %w", err)
 	}

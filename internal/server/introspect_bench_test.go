@@ -7,15 +7,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/client"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/server"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/postgres"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/sqlite"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
@@ -25,18 +32,58 @@ import (
 // log), with the verification log group-committing in the background as it does in
 // production. Profile it with -cpuprofile to see the handler's own cost.
 func BenchmarkIntrospect_handler(b *testing.B) {
-	ctx := context.Background()
-	dir := b.TempDir()
-	keys, _, err := keyring.LoadOrCreate(filepath.Join(dir, "tokenguard.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "tokenguard.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "tokenguard.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { _ = st.Close() }()
-	srv, err := server.New(server.Config{Store: st, Keyring: keys, PolicyEnforcement: server.PolicyOff,
+	benchmarkIntrospect(b, st)
+}
+
+// BenchmarkIntrospect_handlerPostgreSQL is BenchmarkIntrospect_handler on the PostgreSQL
+// store, in a fresh schema of TOKENGUARD_TEST_POSTGRES_URL (skipped without it); cpu-µs/op
+// counts this process only, not PostgreSQL's.
+func BenchmarkIntrospect_handlerPostgreSQL(b *testing.B) {
+	serverURL := os.Getenv("TOKENGUARD_TEST_POSTGRES_URL")
+	if serverURL == "" {
+		b.Skip("set TOKENGUARD_TEST_POSTGRES_URL (scripts/pg-test-server.sh start prints one)")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE") }()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := postgres.Open(ctx, u.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	benchmarkIntrospect(b, st)
+}
+
+// benchmarkIntrospect is BenchmarkIntrospect_handler on st.
+func benchmarkIntrospect(b *testing.B, st store.Store) {
+	ctx := context.Background()
+	keys, _, err := keyring.LoadOrCreate(filepath.Join(b.TempDir(), "tokenguard.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// TOKENGUARD_BENCH_CACHE_ENTRIES=-1 measures without the introspection cache.
+	cacheEntries, _ := strconv.Atoi(os.Getenv("TOKENGUARD_BENCH_CACHE_ENTRIES"))
+	srv, err := server.New(server.Config{Store: st, Keyring: keys, PolicyEnforcement: server.PolicyOff, IntrospectionCacheEntries: cacheEntries,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		b.Fatal(err)
@@ -90,6 +137,10 @@ func BenchmarkIntrospect_handler(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 	b.ReportMetric(float64((processCPU(b)-cpuStart).Microseconds())/float64(b.N), "cpu-µs/op")
+	if st := srv.IntrospectionCacheStats(); st.RevisionReads > 0 {
+		b.ReportMetric(float64(st.Hits)/float64(st.RevisionReads), "hits/revision-read")
+		b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-ratio")
+	}
 }
 
 // processCPU is the CPU time (user and system) this process has used so far: per operation,

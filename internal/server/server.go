@@ -2,8 +2,10 @@
 // credentials and the audit log, on the standard library's method-pattern router.
 //
 // Every mutation and its audit record commit in one store transaction before the response is
-// written, introspection reads the store on every call (no cache, so a revocation is visible
-// to the very next call), and no secret is ever logged, audited, listed or stored in clear.
+// written, introspection sees every change committed before the call (it reads the store, or
+// uses a kept read only while the database's revision, read after the call arrived, is
+// unchanged: see package introspectcache), so a revocation is visible to the very next call,
+// and no secret is ever logged, audited, listed or stored in clear.
 //
 // Verification records are group-committed: an introspection answers from one read of the
 // committed credential and token (Store.ReadForIntrospection) and hands its audit record and last_used_at update to a writer that commits
@@ -32,6 +34,7 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/keyring"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/policy"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/introspectcache"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/token"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/wire"
 )
@@ -126,6 +129,11 @@ type Config struct {
 	// SecretScanningKeys verify the signatures of leaked-secret reports (POST
 	// /v1/secret-scanning/reports); none means the route answers 404.
 	SecretScanningKeys SecretScanningKeys
+	// IntrospectionCacheEntries is how many introspection reads the service keeps between
+	// requests (default introspectcache.DefaultMaxEntries; negative keeps none). A kept read
+	// is used only while the store's revision, read after the request arrived, is unchanged,
+	// so no kept read outlives a revocation (see package introspectcache).
+	IntrospectionCacheEntries int
 }
 
 // DefaultRequestTimeout is the default of Config.RequestTimeout.
@@ -134,6 +142,7 @@ const DefaultRequestTimeout = 10 * time.Second
 // Server serves the tokenguard API. Create it with New; it is safe for concurrent use.
 type Server struct {
 	store             store.Store
+	introspections    introspectionReader // the store, or a cache of its introspection reads
 	keys              *keyring.Keyring
 	now               func() time.Time
 	writeProbes       writeProbes // the /readyz write probe, at most one a second
@@ -159,6 +168,12 @@ type Server struct {
 	patterns          []string
 }
 
+// introspectionReader is what introspection reads the store with: store.Store or an
+// introspectcache.Cache of it.
+type introspectionReader interface {
+	ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (store.IntrospectionRead, error)
+}
+
 // New checks cfg, applies defaults and returns a Server.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
@@ -168,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Keyring is required")
 	}
 	s := &Server{
-		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, defaultTTL: cfg.DefaultTTL,
+		store: cfg.Store, introspections: cfg.Store, keys: cfg.Keyring, now: cfg.Now, defaultTTL: cfg.DefaultTTL,
 		maxTTL: cfg.MaxTTL, env: cfg.Env, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
 		scanKeys: cfg.SecretScanningKeys,
 	}
@@ -195,6 +210,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.env == "" {
 		s.env = DefaultEnv
+	}
+	if cfg.IntrospectionCacheEntries >= 0 {
+		s.introspections = introspectcache.New(cfg.Store, cfg.IntrospectionCacheEntries)
 	}
 	if cfg.Issuer != "" {
 		u, err := url.Parse(cfg.Issuer)
@@ -511,4 +529,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// IntrospectionCacheStats returns the counts of the introspection cache (zero when
+// Config.IntrospectionCacheEntries turned it off): how often a kept read answered, and how
+// many revision reads those answers shared.
+func (s *Server) IntrospectionCacheStats() introspectcache.Stats {
+	if c, ok := s.introspections.(*introspectcache.Cache); ok {
+		return c.Stats()
+	}
+	return introspectcache.Stats{}
 }

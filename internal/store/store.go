@@ -270,7 +270,18 @@ type IntrospectionRead struct {
 	// PrevValidUntil and RotatedAt; the others are zero. TokenFound is false when no token matched.
 	Token      Token
 	TokenFound bool
+	// Revision is the introspection revision read in the same statement, so in the same
+	// snapshot, as Credential and Token (see Revision).
+	Revision Revision
 }
+
+// Revision identifies a state of the tokens and credentials introspection reads: the
+// database gives it a new random value in the transaction of every change of a token or a
+// credential (insert, delete, or update of any column but a token's LastUsedAt), by triggers
+// that also fire for changes made outside tokenguard. Two reads under an equal Revision read
+// the same tokens and credentials, so a read kept under a revision may be used for as long as
+// a fresh ReadRevision returns the same value.
+type Revision [16]byte
 
 // Store is a tokenguard database.
 type Store interface {
@@ -283,6 +294,16 @@ type Store interface {
 	// committed before the call, on any instance. It is GetCredentialByHash and
 	// FindTokenByHash in one View, at a fraction of the cost.
 	ReadForIntrospection(ctx context.Context, credentialHash, tokenHash []byte) (IntrospectionRead, error)
+	// ReadRevision reads the current Revision in one statement that starts after the call
+	// began, so it reflects every change committed before the call, on any instance. It fails
+	// when that statement finds a trigger that changes the Revision missing (see
+	// CheckRevisionTriggers), so that no read kept under a Revision is trusted then.
+	ReadRevision(ctx context.Context) (Revision, error)
+	// CheckRevisionTriggers returns an error naming what is missing when a trigger that
+	// changes the Revision is not in place (dropped or disabled by someone with write access
+	// to the database): kept introspection reads would then outlive changes. The service
+	// refuses to start on it.
+	CheckRevisionTriggers(ctx context.Context) error
 	// Update runs fn in a write transaction and commits it durably before returning;
 	// if fn returns an error or panics, nothing it wrote is kept and the error (or the panic,
 	// as an error) is returned.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 )
@@ -13,12 +16,14 @@ import (
 // readForIntrospectionQuery reads, for each pair of hashes $1[i] (a credential's) and $2[i]
 // (a token secret's), the credential and the token (each by its current secret first, then
 // the previous one) as row i; the columns of what is not found are NULL. Both are joined by
-// their primary keys, so each pair gives exactly one row. coalesce
-// evaluates its second lookup only when the first finds nothing.
+// their primary keys, so each pair gives exactly one row; each row also holds the
+// introspection revision of the statement's snapshot. coalesce evaluates its second lookup
+// only when the first finds nothing.
 const readForIntrospectionQuery = `SELECT l.i, c.id, c.rights, c.revoked_at,
 	t.id, t.status, t.created_at, t.expires_at, t.owner_cipher, t.scopes, t.audiences,
 	t.secret_hash, t.prev_secret_hash, t.prev_valid_until, t.rotated_at,
-	c.owner_index, c.secret_hash, c.prev_valid_until, c.prev_secret_hash, c.grant_mac
+	c.owner_index, c.secret_hash, c.prev_valid_until, c.prev_secret_hash, c.grant_mac,
+	(SELECT revision FROM introspection_revision)
 FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS l(credential_hash, token_hash, i)
 LEFT JOIN credentials AS c ON c.id = coalesce(
 	(SELECT id FROM credentials WHERE secret_hash = l.credential_hash),
@@ -159,16 +164,21 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 			credRevoked, tokCreated, expires, prevU, rotated *time.Time
 			credOwner, credMAC                               *string
 			credPrevU                                        *time.Time
+			rev                                              *[16]byte
 			c, t                                             = &got.Credential, &got.Token
 		)
 		if err := rows.Scan(&i, &credID, &c.Rights, &credRevoked,
 			&tokID, &status, &tokCreated, &expires, &t.OwnerCipher, &t.Scopes, &t.Audiences,
-			&t.SecretHash, &t.PrevSecretHash, &prevU, &rotated, &credOwner, &c.SecretHash, &credPrevU, &c.PrevSecretHash, &credMAC); err != nil {
+			&t.SecretHash, &t.PrevSecretHash, &prevU, &rotated, &credOwner, &c.SecretHash, &credPrevU, &c.PrevSecretHash, &credMAC, &rev); err != nil {
 			return fmt.Errorf("postgres: reading for introspection: %w", err)
 		}
 		if i < 1 || i > int64(len(batch)) {
 			return fmt.Errorf("postgres: reading for introspection: row for lookup %d of %d", i, len(batch))
 		}
+		if rev == nil {
+			return errors.New("postgres: reading for introspection: introspection_revision has no row (deleted by hand?)")
+		}
+		got.Revision = *rev
 		if credID != nil {
 			got.CredentialFound = true
 			c.ID, c.RevokedAt, c.PrevValidUntil = *credID, utc(credRevoked), utc(credPrevU)
@@ -196,6 +206,76 @@ func (s *Store) readForIntrospection(ctx context.Context, batch []*introspection
 	}
 	if seen != len(batch) {
 		return fmt.Errorf("postgres: reading for introspection: %d rows for %d lookups", seen, len(batch))
+	}
+	return nil
+}
+
+// ReadRevision reads the introspection revision (store.Store) on the read pool, in a
+// statement of its own: under READ COMMITTED it reads the last committed state when it starts.
+//
+// The same statement counts the triggers of revisionTriggers in place (on their tables, enabled
+// ALWAYS), and ReadRevision fails when one is not (dropped or disabled by hand while the
+// service runs), so that no kept read is trusted.
+func (s *Store) ReadRevision(ctx context.Context) (_ store.Revision, err error) {
+	defer func() { err = classify(err) }()
+	var (
+		rev      [16]byte
+		triggers int
+	)
+	if err := s.read.QueryRow(ctx, readRevisionQuery).Scan(&rev, &triggers); err != nil {
+		return store.Revision{}, fmt.Errorf("postgres: reading the introspection revision: %w", err)
+	}
+	if triggers != len(revisionTriggers) {
+		return store.Revision{}, errors.New("postgres: a trigger that records changes of tokens and credentials is missing or not enabled ALWAYS: kept introspection reads cannot be trusted (restore it as migration 0008_introspection_revision.sql creates it)")
+	}
+	return rev, nil
+}
+
+// readRevisionQuery reads the introspection revision and counts the triggers of
+// revisionTriggers in place, on their tables of the search_path, enabled ALWAYS.
+var readRevisionQuery = `SELECT r.revision, (SELECT count(*) FROM pg_trigger AS t
+	WHERE NOT t.tgisinternal AND t.tgenabled = 'A' AND (t.tgrelid, t.tgname) IN (` + revisionTriggerPairs() + `))
+FROM introspection_revision AS r`
+
+// revisionTriggerPairs is revisionTriggers as SQL row values (table oid, 'name'), ...
+func revisionTriggerPairs() string {
+	pairs := make([]string, len(revisionTriggers))
+	for i, tr := range revisionTriggers {
+		pairs[i] = "(to_regclass('" + tr.table + "')::oid, '" + tr.name + "'::name)"
+	}
+	return strings.Join(pairs, ", ")
+}
+
+// revisionTriggers are the triggers of migration 0008 that change the introspection
+// revision, by table.
+var revisionTriggers = []struct{ name, table string }{
+	{"tokens_revision_write", "tokens"}, {"tokens_revision_update", "tokens"}, {"credentials_revision_write", "credentials"},
+}
+
+// CheckRevisionTriggers (store.Store) finds every trigger of revisionTriggers on its table
+// of the schema the store uses, enabled ALWAYS (so that it fires in every session, also under
+// session_replication_role = replica), and introspection_revision with its one row.
+func (s *Store) CheckRevisionTriggers(ctx context.Context) error {
+	var missing []string
+	for _, tr := range revisionTriggers {
+		var enabled string
+		err := s.read.QueryRow(ctx, `SELECT t.tgenabled::text FROM pg_trigger AS t
+			WHERE t.tgrelid = to_regclass($1) AND t.tgname = $2 AND NOT t.tgisinternal`, tr.table, tr.name).Scan(&enabled)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			missing = append(missing, tr.name+" on "+tr.table+" (missing)")
+		case err != nil:
+			return fmt.Errorf("postgres: checking the introspection revision triggers: %w", err)
+		case enabled != "A":
+			missing = append(missing, tr.name+" on "+tr.table+" (not enabled ALWAYS)")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("postgres: the trigger(s) %s that record every change of a token or credential are not in place (changed by hand?): without them a revocation made outside the service could go unseen; restore them as migration 0008_introspection_revision.sql creates them and check the tokens and credentials for other changes",
+			strings.Join(missing, ", "))
+	}
+	if _, err := s.ReadRevision(ctx); err != nil {
+		return err
 	}
 	return nil
 }

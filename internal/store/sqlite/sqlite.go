@@ -14,6 +14,9 @@
 //     I/O error while reading the map ends the process instead of failing the read, as SQLite
 //     documents for mmap; committed data is not affected.)
 //
+// ReadForIntrospection and ReadRevision run on read-only driver connections of their own,
+// without the memory map (see openIntrospectionReaders).
+//
 // Instants are stored in UTC with nanosecond precision and are returned in UTC, equal
 // (time.Time.Equal, and == when written in UTC) to what was written.
 package sqlite
@@ -209,6 +212,15 @@ func createFile(path string) error {
 // dsn returns the data source name for path. The pragmas are DSN parameters, so the driver
 // applies them to every connection it opens, including ones the pool opens later.
 func dsn(path string, writer bool) string {
+	mapBytes := 0
+	if !writer {
+		mapBytes = ReadMapBytes
+	}
+	return dsnMapped(path, writer, mapBytes)
+}
+
+// dsnMapped is dsn with a memory map of mapBytes for a reader (none when 0).
+func dsnMapped(path string, writer bool, mapBytes int) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -218,7 +230,7 @@ func dsn(path string, writer bool) string {
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Set("_query_only", "1")
-		q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", ReadMapBytes))
+		q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mapBytes))
 	}
 	return path + "?" + q.Encode()
 }

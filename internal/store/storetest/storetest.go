@@ -98,6 +98,7 @@ func Run(t *testing.T, f Factory) {
 	tests = append(tests, hotPathTests...)
 	tests = append(tests, auditKeyTests...)
 	tests = append(tests, retentionTests...)
+	tests = append(tests, revisionTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}
