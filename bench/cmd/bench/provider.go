@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -16,12 +17,16 @@ type providerOptions struct {
 	resources   int
 	parallelism int
 	runs        int
+	// profile is a directory for CPU profiles of the provider processes: one subdirectory
+	// per run, configuration and phase (run1/tokenguard_api_token/plan/provider-<pid>.pprof).
+	profile string
 }
 
 func (o *providerOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.resources, "resources", 500, "resources per configuration")
 	fs.IntVar(&o.parallelism, "parallelism", 10, "terraform -parallelism for both configurations")
 	fs.IntVar(&o.runs, "provider-runs", 3, "runs of each configuration, each on a fresh service and state; the fastest plan+apply is kept")
+	fs.StringVar(&o.profile, "provider-profile", "", "directory for CPU profiles of every provider process (go tool pprof reads them); empty: none")
 }
 
 // tokenAttributes are the attributes of every benchmark token, also fed to terraform_data
@@ -67,7 +72,11 @@ func benchProvider(ctx context.Context, c config, o providerOptions) error {
 	best := map[string]providerRow{}
 	bestPlan := map[string]Measurement{} // fastest plan and no-op plan of each configuration, over the runs
 	for run := range max(o.runs, 1) {
-		rows, err := providerRun(ctx, c, o, tg, terraform, filepath.Join(c.work, "provider"))
+		profile := ""
+		if o.profile != "" {
+			profile = filepath.Join(o.profile, fmt.Sprintf("run%d", run+1))
+		}
+		rows, err := providerRun(ctx, c, o, tg, terraform, filepath.Join(c.work, "provider"), profile)
 		if err != nil {
 			return err
 		}
@@ -133,7 +142,9 @@ func benchProvider(ctx context.Context, c config, o providerOptions) error {
 
 // providerRun starts a fresh tokenguard serve and runs terraform plan and apply of both
 // configurations in fresh working directories under dir.
-func providerRun(ctx context.Context, c config, o providerOptions, tg, terraform, dir string) ([]providerRow, error) {
+// With profile set, each phase's provider processes write CPU profiles under
+// profile/<configuration>/<phase>.
+func providerRun(ctx context.Context, c config, o providerOptions, tg, terraform, dir, profile string) ([]providerRow, error) {
 	_ = os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -184,15 +195,35 @@ resource "tokenguard_api_token" "t" {
 			return nil, err
 		}
 		par := fmt.Sprintf("-parallelism=%d", o.parallelism)
+		phaseEnv := func(phase string) ([]string, error) {
+			if profile == "" || cfg.name == "terraform_data" {
+				return env, nil
+			}
+			d := filepath.Join(profile, cfg.name, phase)
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+			return append(slices.Clone(env), "TOKENGUARD_PROVIDER_CPUPROFILE="+d), nil
+		}
+		env, err := phaseEnv("plan")
+		if err != nil {
+			return nil, err
+		}
 		plan, err := runMeasured(ctx, "terraform plan", "", env, []int{0}, terraform, "-chdir="+wd, "plan", "-input=false", "-no-color", "-lock=false", par, "-out=tfplan")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.name, err)
+		}
+		if env, err = phaseEnv("apply"); err != nil {
+			return nil, err
 		}
 		apply, err := runMeasured(ctx, "terraform apply", "", env, []int{0}, terraform, "-chdir="+wd, "apply", "-input=false", "-no-color", "-lock=false", par, "-auto-approve", "tfplan")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.name, err)
 		}
 		// -detailed-exitcode: 0 is "no changes", which the configuration just applied must give.
+		if env, err = phaseEnv("noop-plan"); err != nil {
+			return nil, err
+		}
 		noop, err := runMeasured(ctx, "terraform plan (no-op)", "", env, []int{0}, terraform, "-chdir="+wd, "plan", "-input=false", "-no-color", "-lock=false", par, "-detailed-exitcode")
 		if err != nil {
 			return nil, fmt.Errorf("%s: the plan after apply: %w", cfg.name, err)
