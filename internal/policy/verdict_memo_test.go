@@ -196,3 +196,48 @@ func TestKeepVerdicts_planOfSimilarTokens(t *testing.T) {
 		t.Errorf("500 tokens ran %d queries, the first alone %d: want no more after the first", n, first)
 	}
 }
+
+// TestKeepVerdicts_concurrentCalls: calls from parallel workers (Terraform plans ten resources
+// at a time) at instants that keep replacing the memo's epochs find what a fresh engine finds.
+// Run with -race.
+func TestKeepVerdicts_concurrentCalls(t *testing.T) {
+	ctx := context.Background()
+	kept, err := NewEngine(ctx, Options{Gate: GateProvider, KeepVerdicts: true, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := NewEngine(ctx, Options{Gate: GateProvider, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := randomTokens(rand.New(rand.NewPCG(9, 13)), 40) //nolint:gosec // reproducible test data, not a secret
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			for i := range 60 {
+				now := planTime.Add(time.Duration((w+i)%3) * time.Second)
+				tok := tokens[(w*7+i)%len(tokens)]
+				got, err := kept.EvaluateTokens(ctx, []Token{tok}, PlanFacts{Timestamp: &now})
+				if err != nil {
+					errs <- err
+					return
+				}
+				want, err := fresh.EvaluateTokens(ctx, []Token{tok}, PlanFacts{Timestamp: &now})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					errs <- fmt.Errorf("worker %d call %d (%s): kept %+v, want %+v", w, i, tok.Address, got, want)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
