@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -288,5 +289,5 @@ func profiledCPU(profile, config, phase string) (float64, error) {
 			total += float64(s.Value[i]) / 1e9
 		}
 	}
-	return total, nil
+	return math.Round(total*1000) / 1000, nil
 }
