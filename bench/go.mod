@@ -3,6 +3,7 @@ module github.com/tokenguard/terraform-provider-tokenguard/bench
 go 1.26.8
 
 require (
+	github.com/google/pprof v0.0.0-20261016150608-1facf8f91b50
 	github.com/tokenguard/terraform-provider-tokenguard v0.0.0
 	github.com/tsenart/vegeta/v12 v12.13.0
 )

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -32,6 +33,9 @@ type Options struct {
 	Now func() time.Time
 	// Gate selects the rules that declare this gate; "" means GateCheck.
 	Gate string
+	// KeepVerdicts keeps the findings of token rules across EvaluateTokens calls, for a
+	// caller that evaluates one token per call (the provider gate); see verdictMemo.
+	KeepVerdicts bool
 }
 
 // Result is the outcome of checking one plan.
@@ -61,6 +65,11 @@ type Engine struct {
 	// token holds one prepared query per managed_by value ("tokenguard", "external").
 	token map[string]*preparedRules
 	plan  *preparedRules
+	// memo keeps token-rule findings across EvaluateTokens calls; nil unless
+	// Options.KeepVerdicts.
+	memo *verdictMemo
+	// evaluations counts the policy queries evaluated (see Evaluations).
+	evaluations atomic.Int64
 }
 
 // NewEngine loads, compiles and prepares the policies once.
@@ -86,6 +95,9 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{rules: rules, now: o.Now, token: map[string]*preparedRules{}, bundle: src.info()}
+	if o.KeepVerdicts {
+		e.memo = &verdictMemo{}
+	}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -137,6 +149,11 @@ func NewEngine(ctx context.Context, o Options) (*Engine, error) {
 	e.plan.constants = constants
 	return e, nil
 }
+
+// Evaluations is the number of policy queries the engine has evaluated: one per rule group
+// and token, less those answered from kept findings (Options.KeepVerdicts, and within one
+// call the rules with declared reads). For tests and benchmarks.
+func (e *Engine) Evaluations() int64 { return e.evaluations.Load() }
 
 // Rules lists every loaded rule, sorted by id (rules of other gates included).
 func (e *Engine) Rules() []Rule { return slices.Clone(e.rules) }
@@ -275,7 +292,13 @@ func (e *Engine) EvaluateTokens(ctx context.Context, tokens []Token, facts PlanF
 	if facts.Timestamp != nil {
 		now = *facts.Timestamp
 	}
-	call := e.newCall(ctx, now.UTC())
+	now = now.UTC()
+	var call *evalCall
+	if e.memo != nil {
+		call = e.newCallIn(ctx, e.memo.epoch(e, now, planTerm))
+	} else {
+		call = e.newCall(ctx, now)
+	}
 	defer call.end()
 	err = forEach(ctx, len(tokens), func(i int) error {
 		var err error

@@ -203,7 +203,7 @@ const (
 )
 
 // projectionTable holds the findings of one rule per distinct projection, for one evaluation
-// call.
+// call (or, with Options.KeepVerdicts, one epoch of the engine's verdictMemo).
 type projectionTable struct {
 	mu      sync.Mutex
 	entries map[int][]projectionEntry
@@ -211,6 +211,8 @@ type projectionTable struct {
 	lookups int
 	hits    int
 	cold    bool
+	// limit bounds size; 0 means maxProjections.
+	limit int
 }
 
 type projectionEntry struct {
@@ -268,7 +270,11 @@ func equalTerms(a, b []*ast.Term) bool {
 func (t *projectionTable) store(values []*ast.Term, hash int, findings []Finding) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.cold || t.size >= maxProjections {
+	limit := t.limit
+	if limit == 0 {
+		limit = maxProjections
+	}
+	if t.cold || t.size >= limit {
 		return
 	}
 	t.entries[hash] = append(t.entries[hash], projectionEntry{values: values, findings: findings})

@@ -3,7 +3,9 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -57,13 +59,24 @@ type evalCall struct {
 	cancel topdown.Cancel
 	// tables hold the findings of rules with declared reads, per distinct projection.
 	tables projectionTables
-	stop   func() bool
+	// whole holds the findings of the rules without declared reads per distinct token, per
+	// managed_by; nil when they are not kept (only Options.KeepVerdicts keeps them).
+	whole map[string]*projectionTable
+	// evaluations counts the queries evaluated (Engine.Evaluations).
+	evaluations *atomic.Int64
+	stop        func() bool
 }
 
 // newCall starts an Engine call at now; end must be called when it returns.
 func (e *Engine) newCall(ctx context.Context, now time.Time) *evalCall {
+	return e.newCallIn(ctx, &memoEpoch{now: now, tables: e.newProjectionTables()})
+}
+
+// newCallIn starts an Engine call that reads and keeps findings in ep's tables, at ep's instant.
+func (e *Engine) newCallIn(ctx context.Context, ep *memoEpoch) *evalCall {
 	c := topdown.NewCancel()
-	return &evalCall{now: now, cancel: c, tables: e.newProjectionTables(), stop: context.AfterFunc(ctx, c.Cancel)}
+	return &evalCall{now: ep.now, cancel: c, tables: ep.tables, whole: ep.whole, evaluations: &e.evaluations,
+		stop: context.AfterFunc(ctx, c.Cancel)}
 }
 
 func (c *evalCall) end() { c.stop() }
@@ -81,11 +94,7 @@ func (e *Engine) evaluateToken(ctx context.Context, call *evalCall, t Token, pla
 	}
 	var out []Finding
 	if len(p.rules) > 0 {
-		input := ast.NewObject(
-			[2]*ast.Term{ast.StringTerm("token"), tv},
-			[2]*ast.Term{ast.StringTerm("plan"), planTerm},
-		)
-		if out, err = p.eval(ctx, call, input, t.Address); err != nil {
+		if out, err = p.evaluateWhole(ctx, call, call.whole[t.ManagedBy], tv, planTerm, t.Address); err != nil {
 			return nil, err
 		}
 		if len(t.tainted) > 0 { // these rules see every field
@@ -102,6 +111,35 @@ func (e *Engine) evaluateToken(ctx context.Context, call *evalCall, t Token, pla
 			return nil, err
 		}
 		out = append(out, readsFindings...)
+	}
+	return out, nil
+}
+
+// evaluateWhole evaluates the rules of p without declared reads on the whole token tv: from
+// table when it holds the findings of an equal token (table is nil when not kept), else by
+// evaluating them. The findings returned are the caller's to change.
+func (p *preparedRules) evaluateWhole(ctx context.Context, call *evalCall, table *projectionTable, tv, planTerm *ast.Term, address string) ([]Finding, error) {
+	var key []*ast.Term
+	var hash int
+	keep := false
+	if table != nil {
+		key, hash = []*ast.Term{tv}, tv.Hash()
+		var findings []Finding
+		var ok bool
+		if findings, ok, keep = table.lookup(key, hash); ok {
+			return slices.Clone(findings), nil
+		}
+	}
+	input := ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("token"), tv},
+		[2]*ast.Term{ast.StringTerm("plan"), planTerm},
+	)
+	out, err := p.eval(ctx, call, input, address)
+	if err != nil {
+		return nil, err
+	}
+	if keep {
+		table.store(key, hash, slices.Clone(out))
 	}
 	return out, nil
 }
@@ -129,6 +167,7 @@ func (p *preparedRules) eval(ctx context.Context, call *evalCall, input ast.Valu
 		}
 		return fmt.Errorf("evaluating policies on %s: %s", where, oneLine(err))
 	}
+	call.evaluations.Add(1)
 	cache := &constantCache{shared: p.constants, inner: topdown.NewVirtualCache()}
 	// Metrics off, the call's Cancel instead of a goroutine per evaluation, and results kept
 	// as OPA terms: what the rego package would otherwise add to every evaluation.

@@ -85,7 +85,9 @@ func (c *engineCache) getWithSubjects(ctx context.Context, paths []string, dataF
 	if e, ok := c.engines[key]; ok {
 		return e, nil
 	}
-	opts := policy.Options{ExtraPolicyDirs: paths, Now: now, Gate: policy.GateProvider}
+	// The engine keeps its verdicts for the provider process: Terraform plans each token in
+	// its own call, and most tokens of a configuration share most of what the rules read.
+	opts := policy.Options{ExtraPolicyDirs: paths, Now: now, Gate: policy.GateProvider, KeepVerdicts: true}
 	if dataFile != "" {
 		opts.DataFiles = []string{dataFile}
 	}
@@ -210,7 +212,10 @@ func (g *policyGate) check(ctx context.Context, s schema.Schema, c plannedToken,
 			"The planned token could not be converted to the policy input: "+err.Error()+". This is a bug in the tokenguard provider: please report it.")
 		return nil
 	}
-	now := g.now().UTC()
+	// Checked at whole seconds (plan JSON's timestamp has no finer precision, and every rule's
+	// threshold is in seconds or coarser), so the tokens planned within one second share the
+	// engine's kept verdicts (policy.Options.KeepVerdicts).
+	now := g.now().UTC().Truncate(time.Second)
 	tok := policy.NormalizeToken(tc, now)
 	findings, err := g.engine.EvaluateTokens(ctx, []policy.Token{tok}, policy.PlanFacts{Timestamp: &now})
 	if err != nil {

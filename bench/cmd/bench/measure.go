@@ -26,6 +26,10 @@ type Measurement struct {
 	// PeakRSSMB is the maximum resident set size (getrusage ru_maxrss).
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	ExitCode  int     `json:"exit_code"`
+	// ProviderCPUSeconds is the CPU time of the tokenguard provider processes within
+	// CPUSeconds, from their CPU profiles (bench provider -provider-profile); 0 when not
+	// profiled.
+	ProviderCPUSeconds float64 `json:"provider_cpu_seconds,omitempty"`
 }
 
 // runMeasured runs name with args, sending stdout to the file out ("" discards it), and

@@ -5,23 +5,31 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
+
+	pprofile "github.com/google/pprof/profile"
 )
 
 type providerOptions struct {
 	resources   int
 	parallelism int
 	runs        int
+	// profile is a directory for CPU profiles of the provider processes: one subdirectory
+	// per run, configuration and phase (run1/tokenguard_api_token/plan/provider-<pid>.pprof).
+	profile string
 }
 
 func (o *providerOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.resources, "resources", 500, "resources per configuration")
 	fs.IntVar(&o.parallelism, "parallelism", 10, "terraform -parallelism for both configurations")
 	fs.IntVar(&o.runs, "provider-runs", 3, "runs of each configuration, each on a fresh service and state; the fastest plan+apply is kept")
+	fs.StringVar(&o.profile, "provider-profile", "", "directory for CPU profiles of every provider process (go tool pprof reads them); empty: none")
 }
 
 // tokenAttributes are the attributes of every benchmark token, also fed to terraform_data
@@ -67,7 +75,11 @@ func benchProvider(ctx context.Context, c config, o providerOptions) error {
 	best := map[string]providerRow{}
 	bestPlan := map[string]Measurement{} // fastest plan and no-op plan of each configuration, over the runs
 	for run := range max(o.runs, 1) {
-		rows, err := providerRun(ctx, c, o, tg, terraform, filepath.Join(c.work, "provider"))
+		profile := ""
+		if o.profile != "" {
+			profile = filepath.Join(o.profile, fmt.Sprintf("run%d", run+1))
+		}
+		rows, err := providerRun(ctx, c, o, tg, terraform, filepath.Join(c.work, "provider"), profile)
 		if err != nil {
 			return err
 		}
@@ -75,7 +87,12 @@ func benchProvider(ctx context.Context, c config, o providerOptions) error {
 			if b, ok := best[r.Config]; !ok || r.total() < b.total() {
 				best[r.Config] = r
 			}
-			fmt.Fprintf(c.stdout, "provider: run %d %-22s plan %6.2fs  apply %6.2fs  no-op plan %6.2fs\n", run+1, r.Config, r.Plan.WallSeconds, r.Apply.WallSeconds, r.NoopPlan.WallSeconds)
+			fmt.Fprintf(c.stdout, "provider: run %d %-22s plan %6.2fs (CPU %5.2fs)  apply %6.2fs  no-op plan %6.2fs (CPU %5.2fs)  load %s\n", run+1, r.Config,
+				r.Plan.WallSeconds, r.Plan.CPUSeconds, r.Apply.WallSeconds, r.NoopPlan.WallSeconds, r.NoopPlan.CPUSeconds, host().Load1)
+			if r.Plan.ProviderCPUSeconds > 0 {
+				fmt.Fprintf(c.stdout, "provider: run %d %-22s provider CPU: plan %.2fs, no-op plan %.2fs (CPU profiles in %s)\n", run+1, r.Config,
+					r.Plan.ProviderCPUSeconds, r.NoopPlan.ProviderCPUSeconds, filepath.Join(o.profile, fmt.Sprintf("run%d", run+1)))
+			}
 			for _, p := range []*struct {
 				name string
 				m    Measurement
@@ -127,13 +144,28 @@ func benchProvider(ctx context.Context, c config, o providerOptions) error {
 		}
 	}
 	_ = w.Flush()
+	if o.profile != "" {
+		// What Terraform itself spends on 500 provider resources (gRPC, msgpack, schema work a
+		// built-in resource does not need): the part of the ratio no provider can remove.
+		fmt.Fprintln(c.stdout)
+		w = tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(w, "tokenguard_api_token (profiled)	CPU s	provider CPU s	Terraform alone CPU s	Terraform alone / terraform_data	")
+		for _, name := range []string{"plan", "no-op plan"} {
+			m, d := bestPlan["tokenguard_api_token "+name], bestPlan["terraform_data "+name]
+			own := m.CPUSeconds - m.ProviderCPUSeconds
+			fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.2f\t%.2fx\t\n", name, m.CPUSeconds, m.ProviderCPUSeconds, own, own/d.CPUSeconds)
+		}
+		_ = w.Flush()
+	}
 	printTargets(c, targets)
 	return writeJSON(c.results, "provider.json", map[string]any{"host": host(), "resources": o.resources, "parallelism": o.parallelism, "rows": rows, "plans": bestPlan, "targets": targets})
 }
 
 // providerRun starts a fresh tokenguard serve and runs terraform plan and apply of both
 // configurations in fresh working directories under dir.
-func providerRun(ctx context.Context, c config, o providerOptions, tg, terraform, dir string) ([]providerRow, error) {
+// With profile set, each phase's provider processes write CPU profiles under
+// profile/<configuration>/<phase>.
+func providerRun(ctx context.Context, c config, o providerOptions, tg, terraform, dir, profile string) ([]providerRow, error) {
 	_ = os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -184,20 +216,78 @@ resource "tokenguard_api_token" "t" {
 			return nil, err
 		}
 		par := fmt.Sprintf("-parallelism=%d", o.parallelism)
+		phaseEnv := func(phase string) ([]string, error) {
+			if profile == "" || cfg.name == "terraform_data" {
+				return env, nil
+			}
+			d := filepath.Join(profile, cfg.name, phase)
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+			return append(slices.Clone(env), "TOKENGUARD_PROVIDER_CPUPROFILE="+d), nil
+		}
+		env, err := phaseEnv("plan")
+		if err != nil {
+			return nil, err
+		}
 		plan, err := runMeasured(ctx, "terraform plan", "", env, []int{0}, terraform, "-chdir="+wd, "plan", "-input=false", "-no-color", "-lock=false", par, "-out=tfplan")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.name, err)
+		}
+		if plan.ProviderCPUSeconds, err = profiledCPU(profile, cfg.name, "plan"); err != nil {
+			return nil, err
+		}
+		if env, err = phaseEnv("apply"); err != nil {
+			return nil, err
 		}
 		apply, err := runMeasured(ctx, "terraform apply", "", env, []int{0}, terraform, "-chdir="+wd, "apply", "-input=false", "-no-color", "-lock=false", par, "-auto-approve", "tfplan")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.name, err)
 		}
 		// -detailed-exitcode: 0 is "no changes", which the configuration just applied must give.
+		if env, err = phaseEnv("noop-plan"); err != nil {
+			return nil, err
+		}
 		noop, err := runMeasured(ctx, "terraform plan (no-op)", "", env, []int{0}, terraform, "-chdir="+wd, "plan", "-input=false", "-no-color", "-lock=false", par, "-detailed-exitcode")
 		if err != nil {
 			return nil, fmt.Errorf("%s: the plan after apply: %w", cfg.name, err)
 		}
+		if noop.ProviderCPUSeconds, err = profiledCPU(profile, cfg.name, "noop-plan"); err != nil {
+			return nil, err
+		}
 		rows = append(rows, providerRow{Config: cfg.name, Plan: plan, Apply: apply, NoopPlan: noop})
 	}
 	return rows, nil
+}
+
+// profiledCPU sums the CPU time sampled in the provider profiles of one phase
+// (profile/<configuration>/<phase>/*.pprof); 0 without profiles.
+func profiledCPU(profile, config, phase string) (float64, error) {
+	if profile == "" {
+		return 0, nil
+	}
+	files, err := filepath.Glob(filepath.Join(profile, config, phase, "*.pprof"))
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, name := range files {
+		f, err := os.Open(name) //nolint:gosec // a profile this benchmark asked the provider to write
+		if err != nil {
+			return 0, err
+		}
+		p, err := pprofile.Parse(f)
+		_ = f.Close()
+		if err != nil {
+			return 0, fmt.Errorf("CPU profile %s: %w", name, err)
+		}
+		i := slices.IndexFunc(p.SampleType, func(t *pprofile.ValueType) bool { return t.Type == "cpu" && t.Unit == "nanoseconds" })
+		if i < 0 {
+			return 0, fmt.Errorf("CPU profile %s has no cpu/nanoseconds samples", name)
+		}
+		for _, s := range p.Sample {
+			total += float64(s.Value[i]) / 1e9
+		}
+	}
+	return math.Round(total*1000) / 1000, nil
 }
