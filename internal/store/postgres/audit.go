@@ -78,17 +78,18 @@ func (x *tx) AppendAudit(ctx context.Context, event audit.Event) (audit.Record, 
 }
 
 // appendAuditsQuery inserts the records given as one array per column ($1 to $10, details
-// as JSON text or NULL) under the key id $11 and moves audit_head to the last of them, in
-// one statement.
+// as JSON text or NULL) under the key id $11 and moves audit_head to the last of them ($12,
+// $13), in one statement. The arrays are unnested in the select list, in lockstep: a
+// set-returning function there hands its rows on one at a time, where unnest in FROM would
+// first copy each array into a tuplestore of its own (a sixth of the writer's CPU in
+// PostgreSQL). The head is moved to the record AppendAudits computed as the last; the insert
+// runs to completion whatever reads it, and the chain trigger checks every record it adds.
 const appendAuditsQuery = `WITH appended AS (
 		INSERT INTO audit (` + auditColumns + `)
-		SELECT seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details::jsonb, $11::text
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-			$7::text[], $8::text[], $9::text[], $10::text[])
-			AS r(seq, prev_hash, hash, time, actor, action, token_id, fingerprint, outcome, details)
-		RETURNING seq, hash, key_id)
-	UPDATE audit_head SET seq = last.seq, hash = last.hash, key_id = last.key_id
-	FROM (SELECT seq, hash, key_id FROM appended ORDER BY seq DESC LIMIT 1) AS last
+		SELECT unnest($1::bigint[]), unnest($2::text[]), unnest($3::text[]), unnest($4::timestamptz[]),
+			unnest($5::text[]), unnest($6::text[]), unnest($7::text[]), unnest($8::text[]), unnest($9::text[]),
+			unnest($10::text[])::jsonb, $11::text)
+	UPDATE audit_head SET seq = $12, hash = $13, key_id = $11
 	WHERE audit_head.id`
 
 // AppendAudits chains events after the current head, in order, and stores them with one
@@ -147,7 +148,7 @@ func (x *tx) AppendAudits(ctx context.Context, events []audit.Event) ([]audit.Re
 	}
 	first, last := recs[0].Seq, recs[n-1].Seq
 	tag, err := x.q.Exec(ctx, appendAuditsQuery,
-		seqs, prevHashes, hashes, times, actors, actions, tokenIDs, fingerprints, outcomes, details, keyID)
+		seqs, prevHashes, hashes, times, actors, actions, tokenIDs, fingerprints, outcomes, details, keyID, last, recs[n-1].Hash)
 	if err != nil {
 		if state := sqlState(err); state == uniqueViolation || state == integrityConstraintViolation {
 			return nil, fmt.Errorf("postgres: appending audit records %d to %d: the chain would fork: %w", first, last, store.ErrConflict)
