@@ -349,3 +349,50 @@ func TestModelRoundTrip_sameRawValue(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeModel_sameAsFrameworkGet: Read decodes state with decodeModel rather than the
+// framework's Get. Over 300 varied tokens, as state (all known), as configuration (computed
+// attributes null) and as proposed plan (some unknown), decodeModel gives what Get gives,
+// value for value, and declines (ok false) nothing Get decodes without diagnostics.
+func TestDecodeModel_sameAsFrameworkGet(t *testing.T) {
+	ctx := context.Background()
+	var sr resource.SchemaResponse
+	(&apiTokenResource{}).Schema(ctx, resource.SchemaRequest{}, &sr)
+	sch := map[string]computedOnly{}
+	for name, a := range sr.Schema.Attributes {
+		sch[name] = computedOnly{a.IsComputed() && !a.IsOptional() && !a.IsRequired()}
+	}
+	r := &apiTokenResource{}
+	rng := rand.New(rand.NewPCG(5, 11)) //nolint:gosec // reproducible test cases, not secrets
+	decoded := 0
+	for i := range 300 {
+		c := randomShortcutCase(t, rng, sch, newFakeClock().Now())
+		for _, raw := range []tftypes.Value{c.prior, c.config, c.proposed} {
+			var want apiTokenModel
+			d := tfsdk.State{Schema: sr.Schema, Raw: raw}.Get(ctx, &want)
+			got, ok := r.decodeModel(ctx, raw)
+			switch {
+			case ok && !reflect.DeepEqual(got, want):
+				t.Fatalf("case %d: decodeModel differs from Get:\ngot  %+v\nwant %+v", i, got, want)
+			case ok && len(d) > 0:
+				t.Fatalf("case %d: Get said %v, decodeModel nothing", i, d)
+			case !ok && len(d) == 0:
+				t.Fatalf("case %d: decodeModel declined what Get decodes: %v", i, raw)
+			}
+			if ok {
+				decoded++
+			}
+		}
+	}
+	if decoded != 900 {
+		t.Errorf("decoded %d of 900", decoded)
+	}
+	// A value of another type, or missing an attribute, is declined (Get reports it).
+	if _, ok := r.decodeModel(ctx, tftypes.NewValue(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"id": tftypes.String}},
+		map[string]tftypes.Value{"id": tfString("tok_1")})); ok {
+		t.Error("decodeModel decoded an object without the resource's attributes")
+	}
+	if _, ok := r.decodeModel(ctx, tftypes.NewValue(tokenType(t), nil)); ok {
+		t.Error("decodeModel decoded a null value")
+	}
+}

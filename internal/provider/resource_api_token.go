@@ -402,8 +402,10 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if !r.ready(&resp.Diagnostics) {
 		return
 	}
-	var state apiTokenModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	state, decoded := r.decodeModel(ctx, req.State.Raw)
+	if r.fullPlanOnly || !decoded {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
