@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,10 @@ type apiTokenResource struct {
 
 	schemaOnce sync.Once
 	schema     schema.Schema // the resource schema, for the attribute paths of policy findings
+
+	// fullPlanOnly turns off the shortcuts of ModifyPlan (unchangedPlan) and Read (an
+	// unchanged state is not written back); the tests that prove them equivalent set it.
+	fullPlanOnly bool
 }
 
 func (r *apiTokenResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -145,13 +150,21 @@ func (r *apiTokenResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		r.checkPolicy(ctx, plannedToken{actions: []string{"create"}, before: req.State.Raw, after: resp.Plan.Raw}, stage, &resp.Diagnostics)
 		return
 	}
+	var basisDiags diag.Diagnostics
+	basis, timed := loadPlanBasis(ctx, req.Private, &basisDiags)
+	if !r.fullPlanOnly && len(basisDiags) == 0 && r.unchangedPlan(ctx, req.Plan.Raw, req.State.Raw, basis, timed) {
+		// Nothing to decide: the plan stays as Terraform proposed it, which the full path
+		// below would decode and write back unchanged, a no-op the gate judges as such.
+		r.checkPolicy(ctx, plannedToken{actions: []string{"no-op"}, before: req.State.Raw, after: req.Plan.Raw}, atPlanUndeclared, &resp.Diagnostics)
+		return
+	}
 	var plan, state apiTokenModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	basis, timed := loadPlanBasis(ctx, req.Private, &resp.Diagnostics)
+	resp.Diagnostics.Append(basisDiags...)
 	name := "tokenguard_api_token " + strconv.Quote(state.Name.ValueString()) + " (" + state.ID.ValueString() + ")"
 	if subjectsDroppedAtImport(ctx, req.Private, state, plan, name, &resp.Diagnostics) {
 		return
@@ -309,12 +322,17 @@ func (r *apiTokenResource) checkPolicy(ctx context.Context, c plannedToken, stag
 	if r.data == nil || r.data.gate == nil {
 		return nil // not configured yet: the values are checked at apply
 	}
+	return r.data.gate.check(ctx, r.resourceSchema(ctx), c, stage, diags)
+}
+
+// resourceSchema is the resource's schema, built once.
+func (r *apiTokenResource) resourceSchema(ctx context.Context) schema.Schema {
 	r.schemaOnce.Do(func() {
 		var sr resource.SchemaResponse
 		r.Schema(ctx, resource.SchemaRequest{}, &sr)
 		r.schema = sr.Schema
 	})
-	return r.data.gate.check(ctx, r.schema, c, stage, diags)
+	return r.schema
 }
 
 func (r *apiTokenResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -384,8 +402,10 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if !r.ready(&resp.Diagnostics) {
 		return
 	}
-	var state apiTokenModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	state, decoded := r.decodeModel(ctx, req.State.Raw)
+	if r.fullPlanOnly || !decoded {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -411,6 +431,7 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	basis, _ := loadPlanBasis(ctx, req.Private, &resp.Diagnostics)
 	basis.RefreshedAt = r.now()
+	prior := state
 	priorVersion, hadSecret := state.SecretVersion, knownString(state.Secret) || knownString(state.SealedSecret)
 	applyToken(ctx, &state, tok, &resp.Diagnostics)
 	if hadSecret && basis.StaleVersion == 0 && !priorVersion.IsNull() && priorVersion.ValueInt64() != int64(tok.SecretVersion) {
@@ -436,7 +457,12 @@ func (r *apiTokenResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if mark, _ := resp.Private.GetKey(ctx, importedSubjectsKey); len(mark) > 0 && (!importing || len(tok.DataSubjects) == 0) {
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedSubjectsKey, nil)...)
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	// The framework starts resp.State as the prior state: when the token is what state
+	// already holds, field for field, writing it back through the framework's reflection
+	// would give the same value.
+	if r.fullPlanOnly || !reflect.DeepEqual(prior, state) {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	}
 	basis.save(ctx, resp.Private, &resp.Diagnostics)
 	setIdentity(ctx, resp.Identity, tok.ID, &resp.Diagnostics)
 }
