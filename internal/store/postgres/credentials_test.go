@@ -14,30 +14,7 @@ import (
 // unrestricted and without a previous secret, and the admin one can then be rotated.
 func TestMigration0006_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate(t *testing.T) {
 	ctx := t.Context()
-	migrations, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := freshSchemaURL(t)
-	old, err := openPoolOnly(t, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.write.Exec(ctx, `CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,
-		name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migrations {
-		if m.Version >= 6 {
-			break
-		}
-		if _, err := old.write.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("applying %s: %v", m.Name, err)
-		}
-		if _, err := old.write.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	u, old := schemaMigratedBefore(t, 6)
 	hash := func(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, row := range [][]any{

@@ -453,6 +453,38 @@ func TestMigrate_concurrentStartsApplyEachMigrationOnce(t *testing.T) {
 	mustUpdate(t, s, func(tx store.Tx) error { return tx.InsertToken(t.Context(), plainToken("tok_a", "o", "a")) })
 }
 
+// schemaMigratedBefore creates a fresh schema holding every migration before version, as a
+// service of that release left it, and returns its URL and a pool on it that does not migrate.
+func schemaMigratedBefore(t *testing.T, version int) (string, *Store) {
+	t.Helper()
+	ctx := t.Context()
+	migrations, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := freshSchemaURL(t)
+	old, err := openPoolOnly(t, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.write.Exec(ctx, `CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,
+		name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations {
+		if m.Version >= version {
+			break
+		}
+		if _, err := old.write.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("applying %s: %v", m.Name, err)
+		}
+		if _, err := old.write.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return u, old
+}
+
 // openPoolOnly connects without migrating.
 func openPoolOnly(t *testing.T, u string) (*Store, error) {
 	t.Helper()

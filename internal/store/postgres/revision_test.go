@@ -124,53 +124,13 @@ func TestCheckRevisionTriggers_namesEachDroppedOrDisabledTrigger(t *testing.T) {
 // read with the revision of its snapshot, and revoking it changes the revision.
 func TestMigration0008_anExistingSchemaGetsItsRevisionAndTriggers(t *testing.T) {
 	ctx := t.Context()
-	migrations, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := freshSchemaURL(t)
-	old, err := openPoolOnly(t, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.write.Exec(ctx, `CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,
-		name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migrations {
-		if m.Version >= 8 {
-			break
-		}
-		if _, err := old.write.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("applying %s: %v", m.Name, err)
-		}
-		if _, err := old.write.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	u, old := schemaMigratedBefore(t, 8)
 	h := sha256.Sum256([]byte("gateway"))
 	if _, err := old.write.Exec(ctx, "INSERT INTO credentials (id, name, secret_hash, rights, created_at) VALUES ($1, $2, $3, $4, $5)",
 		"cred_gateway", "gateway", h[:], []string{"introspect"}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	s := openStore(t, u)
-	if err := s.CheckRevisionTriggers(ctx); err != nil {
-		t.Fatalf("after the upgrade: %v", err)
-	}
-	got, err := s.ReadForIntrospection(ctx, h[:], []byte("no token"))
-	if err != nil || !got.CredentialFound || got.Credential.ID != "cred_gateway" {
-		t.Fatalf("ReadForIntrospection after the upgrade = %+v, %v", got, err)
-	}
-	rev, err := s.ReadRevision(ctx)
-	if err != nil || rev != got.Revision || rev == (store.Revision{}) {
-		t.Fatalf("ReadRevision after the upgrade = %x, %v; want %x, not zero", rev, err, got.Revision)
-	}
-	if err := s.Update(ctx, func(tx store.Tx) error { _, _, err := tx.RevokeCredential(ctx, "cred_gateway", time.Now()); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if again, err := s.ReadRevision(ctx); err != nil || again == rev {
-		t.Errorf("revision after revoking the upgraded credential = %x, %v; want a new one", again, err)
-	}
+	storetest.UpgradedCredentialHasARevision(t, openStore(t, u), h[:], "cred_gateway")
 }
 
 // TestIntrospectionCache_noticesATriggerDroppedOrDisabledWhileRunning: see

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/storetest"
 )
 
@@ -112,24 +111,7 @@ func TestMigration0007_anExistingDatabaseGetsItsRevisionAndTriggers(t *testing.T
 		"cred_gateway", "gateway", h[:], `["introspect"]`, formatTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))); err != nil {
 		t.Fatal(err)
 	}
-	s := openTemp(t, path)
-	if err := s.CheckRevisionTriggers(ctx); err != nil {
-		t.Fatalf("after the upgrade: %v", err)
-	}
-	got, err := s.ReadForIntrospection(ctx, h[:], []byte("no token"))
-	if err != nil || !got.CredentialFound || got.Credential.ID != "cred_gateway" {
-		t.Fatalf("ReadForIntrospection after the upgrade = %+v, %v", got, err)
-	}
-	rev, err := s.ReadRevision(ctx)
-	if err != nil || rev != got.Revision || rev == (store.Revision{}) {
-		t.Fatalf("ReadRevision after the upgrade = %x, %v; want %x, not zero", rev, err, got.Revision)
-	}
-	if err := s.Update(ctx, func(tx store.Tx) error { _, _, err := tx.RevokeCredential(ctx, "cred_gateway", time.Now()); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if again, err := s.ReadRevision(ctx); err != nil || again == rev {
-		t.Errorf("revision after revoking the upgraded credential = %x, %v; want a new one", again, err)
-	}
+	storetest.UpgradedCredentialHasARevision(t, openTemp(t, path), h[:], "cred_gateway")
 }
 
 // TestIntrospectionCache_noticesATriggerDroppedWhileRunning: see

@@ -232,3 +232,29 @@ func TamperedTriggerWhileRunningIsNoticed(t *testing.T, s store.Store, db SQL, t
 		t.Errorf("after %q and a revocation in plain SQL, the cache answered status %q (%+v), want revoked", tamper, got.Token.Status, c.Stats())
 	}
 }
+
+// UpgradedCredentialHasARevision checks a store just opened on a database that an upgrade
+// gave the introspection revision: its triggers are in place, the credential id (whose secret
+// hash is secretHash) is read with the revision of its snapshot, and revoking it changes the
+// revision.
+func UpgradedCredentialHasARevision(t *testing.T, s store.Store, secretHash []byte, id string) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.CheckRevisionTriggers(ctx); err != nil {
+		t.Fatalf("after the upgrade: %v", err)
+	}
+	got, err := s.ReadForIntrospection(ctx, secretHash, []byte("no token"))
+	if err != nil || !got.CredentialFound || got.Credential.ID != id {
+		t.Fatalf("ReadForIntrospection after the upgrade = %+v, %v", got, err)
+	}
+	rev := readRevision(t, s)
+	if rev != got.Revision || rev == (store.Revision{}) {
+		t.Fatalf("ReadRevision after the upgrade = %x; want %x, not zero", rev, got.Revision)
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { _, _, err := tx.RevokeCredential(ctx, id, time.Now()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if again := readRevision(t, s); again == rev {
+		t.Errorf("revision after revoking the upgraded credential = %x; want a new one", again)
+	}
+}
