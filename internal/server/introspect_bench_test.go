@@ -91,7 +91,7 @@ func postgresCPU(b *testing.B, conn *pgx.Conn) time.Duration {
 	}
 	var ticks int64
 	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)) //nolint:gosec // G703: pid is an integer (a PostgreSQL backend's process id), which cannot leave /proc
 		if err != nil {
 			continue // not on this machine, or ended since
 		}
