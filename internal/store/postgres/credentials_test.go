@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/storetest"
 )
 
 // TestMigration0006_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate is the SQLite
@@ -26,33 +26,5 @@ func TestMigration0006_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate(t 
 		}
 	}
 
-	s := openStore(t, u)
-	if err := s.View(ctx, func(r store.Reader) error {
-		for secret, id := range map[string]string{"admin": "cred_admin", "gateway": "cred_gateway"} {
-			got, err := r.GetCredentialByHash(ctx, hash(secret))
-			if err != nil {
-				return err
-			}
-			if got.ID != id || got.OwnerIndex != "" || got.OwnerCipher != nil || got.RotatedAt != nil ||
-				got.PrevSecretHash != nil || got.PrevValidUntil != nil || got.GrantMAC != "" || len(got.Rights) != 1 || !got.CreatedAt.Equal(created) {
-				t.Errorf("credential %s after the upgrade = %+v", id, got)
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	rotatedAt := created.Add(time.Hour)
-	if err := s.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.RotateCredential(ctx, "cred_admin", hash("admin v2"), rotatedAt.Add(time.Hour), rotatedAt, "mac")
-		return err
-	}); err != nil {
-		t.Fatalf("rotating the upgraded admin credential: %v", err)
-	}
-	for _, secret := range []string{"admin", "admin v2"} {
-		got, err := s.ReadForIntrospection(ctx, hash(secret), hash("no token"))
-		if err != nil || !got.CredentialFound || got.Credential.ID != "cred_admin" {
-			t.Errorf("ReadForIntrospection with the admin secret %q after the rotation = %+v, %v; want cred_admin", secret, got, err)
-		}
-	}
+	storetest.UpgradedCredentialsKeepWorking(t, openStore(t, u), hash, created)
 }

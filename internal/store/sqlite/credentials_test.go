@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/storetest"
 )
 
 // TestMigration0005_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate opens a database
@@ -37,45 +37,5 @@ func TestMigration0005_credentialsOfAnExistingDatabaseKeepWorkingAndCanRotate(t 
 		t.Fatal(err)
 	}
 
-	s := openTemp(t, path)
-	want := map[string]store.Credential{
-		"admin":   {ID: "cred_admin", Name: "bootstrap admin", SecretHash: hash("admin"), Rights: []string{"admin"}, CreatedAt: created},
-		"gateway": {ID: "cred_gateway", Name: "gateway", SecretHash: hash("gateway"), Rights: []string{"introspect"}, CreatedAt: created},
-	}
-	if err := s.View(ctx, func(r store.Reader) error {
-		for secret, w := range want {
-			got, err := r.GetCredentialByHash(ctx, hash(secret))
-			if err != nil {
-				return err
-			}
-			if got.ID != w.ID || got.OwnerIndex != "" || got.OwnerCipher != nil || got.RotatedAt != nil ||
-				got.PrevSecretHash != nil || got.PrevValidUntil != nil || got.GrantMAC != "" || len(got.Rights) != 1 || got.Rights[0] != w.Rights[0] ||
-				!got.CreatedAt.Equal(created) {
-				t.Errorf("credential %s after the upgrade = %+v, want %+v", w.ID, got, w)
-			}
-		}
-		list, err := r.ListCredentials(ctx, "", 0)
-		if err != nil {
-			return err
-		}
-		if len(list) != 2 {
-			t.Errorf("ListCredentials after the upgrade = %d credentials, want 2", len(list))
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	rotatedAt := created.Add(time.Hour)
-	if err := s.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.RotateCredential(ctx, "cred_admin", hash("admin v2"), rotatedAt.Add(time.Hour), rotatedAt, "mac")
-		return err
-	}); err != nil {
-		t.Fatalf("rotating the upgraded admin credential: %v", err)
-	}
-	for _, secret := range []string{"admin", "admin v2"} {
-		got, err := s.ReadForIntrospection(ctx, hash(secret), hash("no token"))
-		if err != nil || !got.CredentialFound || got.Credential.ID != "cred_admin" {
-			t.Errorf("ReadForIntrospection with the admin secret %q after the rotation = %+v, %v; want cred_admin", secret, got, err)
-		}
-	}
+	storetest.UpgradedCredentialsKeepWorking(t, openTemp(t, path), hash, created)
 }
