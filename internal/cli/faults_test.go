@@ -289,36 +289,6 @@ func checkFaultLedger(t *testing.T, bin, db string, st store.Store, c *client.Cl
 		len(l.requests), len(l.created), len(l.revoked))
 }
 
-// faultServer starts a PostgreSQL of the test's own with scripts/pg-test-server.sh (its own
-// state file), so the test may stop, restart and pause it; stopped when the test ends. It
-// skips, or fails under TOKENGUARD_REQUIRE_POSTGRES=1, like freshPostgresDatabase.
-func faultServer(t *testing.T) (string, func(args ...string)) {
-	t.Helper()
-	if os.Getenv("TOKENGUARD_TEST_POSTGRES_URL") == "" {
-		freshPostgresDatabase(t) // skips, or fails under TOKENGUARD_REQUIRE_POSTGRES=1
-	}
-	script, err := filepath.Abs("../../scripts/pg-test-server.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "TOKENGUARD_PG_STATE="+filepath.Join(t.TempDir(), "pg.state"))
-	run := func(args ...string) string {
-		cmd := exec.Command(script, args...) //nolint:gosec // G204: the repository's own script
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("pg-test-server.sh %s: %v", strings.Join(args, " "), err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	url := run("start")
-	t.Cleanup(func() {
-		run("unpause") // harmless when running; a paused server cannot stop
-		run("stop")
-	})
-	return url, func(args ...string) { run(args...) }
-}
-
 // TestFaultSuite_postgresRestartsStopAndPauseUnderLoadWithTwoInstances runs two real serve
 // processes on a PostgreSQL of the test's own under a workload of creates, rotations,
 // revocations and introspections, and meanwhile restarts the server (fast, then immediate),
@@ -331,7 +301,7 @@ func faultServer(t *testing.T) (string, func(args ...string)) {
 func TestFaultSuite_postgresRestartsStopAndPauseUnderLoadWithTwoInstances(t *testing.T) {
 	plan := faultPlan()
 	began := time.Now()
-	db, ctl := faultServer(t)
+	db, ctl := testenv.OwnPostgres(t)
 	bin := tokenguardBinary(t)
 	t.Logf("server and binary ready in %s", time.Since(began).Round(time.Millisecond))
 	t.Setenv("TOKENGUARD_KEY_FILE", filepath.Join(t.TempDir(), "tokenguard.key"))

@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -26,4 +29,40 @@ func PostgresURL(t testing.TB) string {
 	}
 	t.Skipf("needs PostgreSQL: set %s (scripts/pg-test-server.sh start prints one)", PostgresURLEnv)
 	return ""
+}
+
+// OwnPostgres starts a PostgreSQL server of the test's own through scripts/pg-test-server.sh
+// (with a state file of its own; env adds the script's settings, such as
+// TOKENGUARD_PG_MAX_CONNECTIONS=8), stopped when the test ends, and returns its URL and a
+// function running the script's other commands on it (stop, halt, resume, pause, unpause),
+// which fails the test when one fails and returns what it printed. Where the suite has no
+// PostgreSQL it skips or fails as PostgresURL does.
+func OwnPostgres(t testing.TB, env ...string) (url string, run func(args ...string) string) {
+	t.Helper()
+	PostgresURL(t)
+	script := filepath.Join(moduleRoot(t), "scripts", "pg-test-server.sh")
+	cmdEnv := append(os.Environ(), "TOKENGUARD_PG_STATE="+filepath.Join(t.TempDir(), "pg.state"))
+	cmdEnv = append(cmdEnv, env...)
+	command := func(args ...string) (string, error) {
+		cmd := exec.Command(script, args...) //nolint:gosec // G204: the repository's own script
+		cmd.Env = cmdEnv
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	run = func(args ...string) string {
+		t.Helper()
+		out, err := command(args...)
+		if err != nil {
+			t.Fatalf("pg-test-server.sh %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	url = run("start")
+	t.Cleanup(func() {
+		// A paused server cannot stop; unpause fails, harmlessly, once the test has stopped
+		// the server itself, and stop then finds nothing to do.
+		_, _ = command("unpause")
+		run("stop")
+	})
+	return url, run
 }

@@ -57,17 +57,18 @@ func Chromium(t testing.TB) string {
 // moduleRoot is the nearest directory above the working directory that holds go.mod.
 func moduleRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	start, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := start
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("no go.mod above the test's directory: cannot resolve %s", CorpusEnv)
+			t.Fatalf("no go.mod above the test's directory %s", start)
 		}
 		dir = parent
 	}

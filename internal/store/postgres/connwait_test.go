@@ -3,10 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,37 +10,8 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
-
-// ownServer starts a PostgreSQL of the test's own through scripts/pg-test-server.sh (its own
-// state file; maxConnections as its max_connections), stopped when the test ends, and
-// returns its URL and a function running the script's other commands on it (halt, resume,
-// pause, unpause). It skips, saying why, where the suite has no PostgreSQL.
-func ownServer(t *testing.T, maxConnections string) (string, func(args ...string)) {
-	t.Helper()
-	runDatabaseURL(t) // skips, saying why, where the suite has no PostgreSQL
-	script, err := filepath.Abs("../../../scripts/pg-test-server.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "TOKENGUARD_PG_STATE="+filepath.Join(t.TempDir(), "pg.state"),
-		"TOKENGUARD_PG_MAX_CONNECTIONS="+maxConnections)
-	run := func(args ...string) string {
-		cmd := exec.Command(script, args...) //nolint:gosec // G204: the repository's own script
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("pg-test-server.sh %s: %v", strings.Join(args, " "), err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	url := run("start")
-	t.Cleanup(func() {
-		run("unpause") // harmless when not paused; a paused server cannot stop
-		run("stop")
-	})
-	return url, func(args ...string) { run(args...) }
-}
 
 // TestTooManyConnections_waitsForAConnectionWithinTheDeadline runs a PostgreSQL with
 // max_connections=8 and takes every connection slot from the test, so that the server
@@ -55,7 +22,7 @@ func ownServer(t *testing.T, maxConnections string) (string, func(args ...string
 // been refused at least twice, so they did wait).
 func TestTooManyConnections_waitsForAConnectionWithinTheDeadline(t *testing.T) {
 	ctx := context.Background()
-	url, _ := ownServer(t, "8")
+	url, _ := testenv.OwnPostgres(t, "TOKENGUARD_PG_MAX_CONNECTIONS=8")
 	st, err := Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)

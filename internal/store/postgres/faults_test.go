@@ -3,9 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 // TestFaults_lockTimeoutIsBusy holds the database's write lock (the audit_head row) from
@@ -74,28 +72,7 @@ func TestFaults_lockTimeoutIsBusy(t *testing.T) {
 // with pg_ctl (through the script) and checks that Ping, View and Update fail with
 // store.ErrUnavailable, each within the context's deadline.
 func TestFaults_stoppedServerIsUnavailable(t *testing.T) {
-	runDatabaseURL(t) // skips, saying why, where the suite has no PostgreSQL
-	script, err := filepath.Abs("../../../scripts/pg-test-server.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "TOKENGUARD_PG_STATE="+filepath.Join(t.TempDir(), "pg.state"))
-	run := func(arg string) string {
-		cmd := exec.Command(script, arg) //nolint:gosec // G204: the repository's own script
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("pg-test-server.sh %s: %v", arg, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	url := run("start")
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			run("stop")
-		}
-	})
+	url, run := testenv.OwnPostgres(t)
 	ctx := context.Background()
 	st, err := Open(ctx, url)
 	if err != nil {
@@ -106,7 +83,6 @@ func TestFaults_stoppedServerIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("stop")
-	stopped = true
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	checks := map[string]func() error{

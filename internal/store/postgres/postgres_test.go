@@ -19,16 +19,13 @@ import (
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/audit"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store/storetest"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 // The tests run against the server named by TOKENGUARD_TEST_POSTGRES_URL. Each run creates
 // its own database there (random name, dropped when the run ends), and every store a test
 // opens gets a fresh schema in it, selected with the search_path URL parameter.
-const (
-	urlEnv     = "TOKENGUARD_TEST_POSTGRES_URL"
-	requireEnv = "TOKENGUARD_REQUIRE_POSTGRES"
-	skipReason = "set " + urlEnv + " (scripts/pg-test-server.sh start prints one)"
-)
+const urlEnv = testenv.PostgresURLEnv
 
 // testDB is the database of this test run, created on first use.
 var testDB struct {
@@ -55,13 +52,7 @@ func TestMain(m *testing.M) {
 // TOKENGUARD_REQUIRE_POSTGRES=1 (CI), so that a missing server cannot pass as green.
 func runDatabaseURL(t *testing.T) string {
 	t.Helper()
-	serverURL := os.Getenv(urlEnv)
-	if serverURL == "" {
-		if os.Getenv(requireEnv) == "1" {
-			t.Fatalf("%s=1 but %s is not set: start a server with scripts/pg-test-server.sh start and export the URL it prints", requireEnv, urlEnv)
-		}
-		t.Skip(skipReason)
-	}
+	serverURL := testenv.PostgresURL(t)
 	testDB.once.Do(func() { testDB.err = createTestDatabase(serverURL) })
 	if testDB.err != nil {
 		t.Fatalf("creating the test database on the server of %s: %v", urlEnv, testDB.err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tokenguard/terraform-provider-tokenguard/internal/store"
+	"github.com/tokenguard/terraform-provider-tokenguard/internal/testenv"
 )
 
 // TestProbeWrite_failsOnAPausedAndAStoppedServer runs a PostgreSQL of the test's own and
@@ -16,7 +17,7 @@ import (
 // back.
 func TestProbeWrite_failsOnAPausedAndAStoppedServer(t *testing.T) {
 	ctx := context.Background()
-	url, ctl := ownServer(t, "50")
+	url, ctl := testenv.OwnPostgres(t, "TOKENGUARD_PG_MAX_CONNECTIONS=50")
 	st, err := Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
